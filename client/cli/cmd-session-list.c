@@ -1,0 +1,55 @@
+/*
+ * cmd-session-list.c - tether session list [HOST...]: sessions on the named
+ * hosts, or on every host this client is logged in to.
+ */
+#include <stdio.h>
+
+#include "cmd.h"
+
+static int exec_session_list(struct cmd_ctx *x, int argc, char **argv);
+
+const struct cmd_entry cmd_session_list_entry = {
+	"session list", "[HOST...]",
+	"list your sessions (on every host you are logged in to if none is named)",
+	NULL, exec_session_list,
+};
+
+static int exec_session_list(struct cmd_ctx *x, int argc, char **argv)
+{
+	json_t *hosts = NULL, *all = json_array();
+	int rc = 0;
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-') {
+			json_decref(all);
+			return out_usage(&cmd_session_list_entry, "unknown option %s", argv[i]);
+		}
+	if (argc > 1) {
+		hosts = json_array();
+		for (int i = 1; i < argc; i++)
+			json_array_append_new(hosts, json_string(argv[i]));
+	} else {
+		tether_hosts(x->c, &hosts);
+	}
+	size_t i;
+	json_t *h;
+	json_array_foreach(hosts, i, h) {
+		json_t *list = NULL;
+		tether_err e = tether_session_list(x->c, json_string_value(h), &list);
+		if (e != TETHER_E_OK) {
+			/* keep listing the other hosts; fail the command at the end */
+			rc = out_fail(x, e);
+			continue;
+		}
+		json_array_extend(all, list);
+		json_decref(list);
+	}
+	if (x->json) {
+		if (rc == 0)
+			out_json(all);
+	} else {
+		out_sessions_table(all);
+	}
+	json_decref(all);
+	json_decref(hosts);
+	return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * cmd.h - the tether CLI's command table (tmux's cmd-*.c pattern).
+ *
+ * Each command lives in its own cmd-*.c file and exports one descriptor;
+ * main.c holds the table and the lookup. Commands only parse, call
+ * libtether and print: no protocol logic lives here.
+ */
+#ifndef TETHER_CMD_H
+#define TETHER_CMD_H
+
+#include "tether.h"
+
+struct cmd_ctx {
+	tether_client *c;
+	int            json;     /* --json: one JSON document on stdout */
+};
+
+struct cmd_entry {
+	const char *name;        /* "session new" */
+	const char *usage;       /* arguments after the name */
+	const char *summary;     /* one line for the command list */
+	const char *help;        /* option details for --help, may be NULL */
+	int       (*exec)(struct cmd_ctx *x, int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_login_entry;
+extern const struct cmd_entry cmd_logout_entry;
+extern const struct cmd_entry cmd_session_new_entry;
+extern const struct cmd_entry cmd_session_list_entry;
+extern const struct cmd_entry cmd_session_remove_entry;
+
+/* Exit statuses (CLI.md "Exit status"). */
+#define EXIT_USAGE   2
+#define EXIT_TETHER  255
+
+/* output.c: printing results and failures. */
+
+/* Print a library failure (one line on stderr, or the JSON error document on
+ * stdout with --json); returns the exit status to use. */
+int out_fail(struct cmd_ctx *x, tether_err e);
+
+/* Print a usage error and the command's usage; returns EXIT_USAGE. */
+int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Pretty-print a JSON value on stdout. */
+void out_json(json_t *v);
+
+/* Print sessions (an array) as a table. */
+void out_sessions_table(json_t *sessions);
+
+/* Parse argv with getopt_long for a command; returns the option character,
+ * -1 at the end, or '?' after printing a usage error. */
+struct option;
+int cmd_getopt(const struct cmd_entry *ce, int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * main.c - tether: find the command, handle the global flags, run it.
+ *
+ * Commands are one or two words ("login", "session new"). --json and
+ * -h/--help are accepted anywhere before a "--" (after it everything belongs
+ * to the remote command).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "proto.h"
+
+static const struct cmd_entry *const commands[] = {
+	&cmd_login_entry,
+	&cmd_logout_entry,
+	&cmd_session_new_entry,
+	&cmd_session_list_entry,
+	&cmd_session_remove_entry,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* The general help. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tether COMMAND [ARGS] [--json] [-h]\n\n"
+	        "Persistent remote sessions and jobs over TLS. Commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-18s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "\nHOST is [USER@]NAME[:PORT] (default port %d); SESSION is HOST/NAME "
+	        "or HOST/ID.\nClient state: $TETHER_HOME (default ~/.config/tether and "
+	        "~/.local/state/tether).\nRun 'tether COMMAND --help' for a command's "
+	        "options.\n", TETHER_DEFAULT_PORT);
+}
+
+/* Find the command named by argv[1] (and argv[2]); sets *words used. */
+static const struct cmd_entry *lookup(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *n = commands[i]->name;
+		const char *sp = strchr(n, ' ');
+		if (sp == NULL && strcmp(argv[1], n) == 0) {
+			*words = 1;
+			return commands[i];
+		}
+		if (sp != NULL && argc > 2 && strncmp(argv[1], n, (size_t)(sp - n)) == 0 &&
+		    argv[1][sp - n] == '\0' && strcmp(argv[2], sp + 1) == 0) {
+			*words = 2;
+			return commands[i];
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmd_ctx x = { 0 };
+	int help = 0, words = 0;
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tether %s (API v%d)\n", TETHER_VERSION, TETHER_API_VERSION);
+		return 0;
+	}
+	const struct cmd_entry *ce = lookup(argc, argv, &words);
+	if (ce == NULL) {
+		fprintf(stderr, "tether: unknown command '%s%s%s'\n", argv[1],
+		        argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* strip global flags (before any "--") into x, keep the rest */
+	char *args[256];
+	int nargs = 0;
+	args[nargs++] = argv[0];
+	int dashdash = 0;
+	for (int i = 1 + words; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--json") == 0)
+			x.json = 1;
+		else if (!dashdash && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0))
+			help = 1;
+		else if (nargs < 255)
+			args[nargs++] = argv[i];
+		else
+			return out_usage(ce, "too many arguments");
+		if (strcmp(argv[i], "--") == 0)
+			dashdash = 1;
+	}
+	args[nargs] = NULL;
+	if (help) {
+		printf("usage: tether %s %s\n\n%s\n", ce->name, ce->usage, ce->summary);
+		if (ce->help)
+			printf("\n%s", ce->help);
+		return 0;
+	}
+	tether_err e = tether_client_new(&x.c);
+	int rc;
+	if (e != TETHER_E_OK)
+		rc = out_fail(&x, e);
+	else
+		rc = ce->exec(&x, nargs, args);
+	tether_client_free(x.c);
+	return rc;
+}

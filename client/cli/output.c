@@ -1,0 +1,101 @@
+/*
+ * output.c - how tether shows results and failures.
+ *
+ * People get aligned tables and one clear line per failure on stderr;
+ * scripts (--json) get exactly one JSON document on stdout, errors included
+ * ({"error": {"code", "message"}}). A changed server key is shouted, like
+ * ssh does, whatever the output mode.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+/* Print a library failure and pick the exit status. */
+int out_fail(struct cmd_ctx *x, tether_err e)
+{
+	const char *msg = x->c ? tether_last_error(x->c) : "";
+	if (msg[0] == '\0')
+		msg = tether_strerror(e);
+	if (e == TETHER_E_HOSTKEY_CHANGED)
+		fputs("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+		      "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+		      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n",
+		      stderr);
+	if (x->json) {
+		const char *code = x->c ? tether_last_error_code(x->c) : "";
+		json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code",
+		                        code[0] ? code : tether_err_code(e), "message", msg);
+		out_json(doc);
+		json_decref(doc);
+	} else {
+		fprintf(stderr, "tether: %s\n", msg);
+	}
+	return e == TETHER_E_USAGE ? EXIT_USAGE : EXIT_TETHER;
+}
+
+/* Print a usage error. */
+int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("tether: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: tether %s %s\n", ce->name, ce->usage);
+	return EXIT_USAGE;
+}
+
+/* Pretty-print JSON. */
+void out_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+}
+
+/* A string field or "-". */
+static const char *field(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s && s[0] ? s : "-";
+}
+
+/* Print sessions as a table, like Get-PSSession. */
+void out_sessions_table(json_t *sessions)
+{
+	size_t i;
+	json_t *s;
+	if (json_array_size(sessions) == 0) {
+		printf("no sessions\n");
+		return;
+	}
+	printf("%-6s %-20s %-22s %-13s %-12s %s\n", "ID", "NAME", "HOST", "STATE",
+	       "AVAILABILITY", "IDLE_TIMEOUT");
+	json_array_foreach(sessions, i, s) {
+		printf("%-6lld %-20s %-22s %-13s %-12s %llds\n",
+		       (long long)json_integer_value(json_object_get(s, "id")),
+		       field(s, "name"), field(s, "host"), field(s, "state"),
+		       field(s, "availability"),
+		       (long long)json_integer_value(json_object_get(s, "idle_timeout")));
+	}
+}
+
+/* getopt_long with our error reporting. */
+int cmd_getopt(const struct cmd_entry *ce, int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+	opterr = 0;
+	int ch = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (ch == '?') {
+		if (optopt != 0)
+			out_usage(ce, "option -%c is unknown or needs a value", optopt);
+		else
+			out_usage(ce, "unknown option or missing value: %s", argv[optind - 1]);
+	} else if (ch == ':') {
+		out_usage(ce, "option %s needs a value", argv[optind - 1]);
+		ch = '?';
+	}
+	return ch;
+}

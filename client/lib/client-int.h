@@ -1,0 +1,72 @@
+/*
+ * client-int.h - libtether's internals, shared by its files only.
+ */
+#ifndef TETHER_CLIENT_INT_H
+#define TETHER_CLIENT_INT_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+
+#include "addr.h"
+#include "bounds.h"
+#include "crypto.h"
+#include "proto.h"
+#include "tether.h"
+
+struct tether_client {
+	char   config_dir[BOUND_PATH];   /* client_id, known_hosts */
+	char   state_dir[BOUND_PATH];    /* credentials.json, jobs */
+	char   client_id[TETHER_CLIENT_ID_LEN + 1];
+	char   errmsg[512];
+	char   errcode[48];
+	CURL  *curl;                     /* reused: keeps connections alive */
+	json_t *creds;                   /* credentials.json, loaded lazily */
+};
+
+/* How a request trusts the server. */
+enum trust_mode { TRUST_PIN, TRUST_CA, TRUST_PROBE };
+
+/* A resolved host: address, the user we act as, token and trust. */
+struct target {
+	struct hostspec hs;
+	char   key[300];                /* "host:port", known_hosts/credentials key */
+	char   user[BOUND_NAME + 1];
+	char   token[BOUND_TOKEN + 1];
+	enum trust_mode trust;
+	char   pin[CRYPTO_FP_MAX];      /* TRUST_PIN */
+	char   cacert[BOUND_PATH];      /* TRUST_CA */
+	char   seen_fp[CRYPTO_FP_MAX];  /* TRUST_PROBE: what the server presented */
+};
+
+/* Record a failure on c and return e (printf-style message). */
+tether_err client_fail(tether_client *c, tether_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Resolve HOST for an authenticated call: user, token and trust. */
+tether_err client_target(tether_client *c, const char *host, struct target *t);
+
+/* Parse HOST (no credentials needed) and fill key and trust from known_hosts. */
+tether_err client_target_parse(tether_client *c, const char *host, struct target *t);
+
+/* One HTTPS request. body may be NULL; *out (may be NULL) gets the decoded
+ * JSON reply on success. HTTP errors become the server's tether_err with
+ * its message recorded on c. */
+tether_err client_request(tether_client *c, struct target *t, const char *method,
+                          const char *path, json_t *body, json_t **out);
+
+/* known_hosts: look up (0 found, 1 absent, -1 error) and record. value is
+ * "SHA256:..." or "cacert:/path". */
+int known_hosts_get(tether_client *c, const char *key, char *value, size_t valuesz);
+int known_hosts_set(tether_client *c, const char *key, const char *value);
+
+/* credentials.json: token per host and user, and the host's default user. */
+int creds_get(tether_client *c, const char *key, const char *user, char *userout,
+              size_t usersz, char *token, size_t tokensz);
+int creds_set(tether_client *c, const char *key, const char *user, const char *token,
+              const char *expires);
+int creds_remove(tether_client *c, const char *key, const char *user);
+
+/* Write a file atomically with the given mode. 0 or -1 (errno set). */
+int client_write_file(const char *path, const char *data, size_t len, int mode);
+
+#endif

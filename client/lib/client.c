@@ -1,0 +1,347 @@
+/*
+ * client.c - the client's identity and local state under $TETHER_HOME.
+ *
+ * With $TETHER_HOME set everything lives there; otherwise configuration
+ * (client id, known_hosts) goes to ~/.config/tether and state (tokens, the
+ * local job table) to ~/.local/state/tether. Directories are 0700, files
+ * holding secrets 0600 from the moment they exist, and every write is
+ * atomic (temporary file + rename), so a crash never leaves half a token
+ * file. Two TETHER_HOMEs are two client machines.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client-int.h"
+#include "jsonu.h"
+#include "proto.h"
+#include "strparse.h"
+#include "term.h"
+
+/* Record a failure. */
+tether_err client_fail(tether_client *c, tether_err e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* The last failure's message. */
+const char *tether_last_error(const tether_client *c)
+{
+	return c ? c->errmsg : "out of memory";
+}
+
+/* The last failure's server code. */
+const char *tether_last_error_code(const tether_client *c)
+{
+	return c ? c->errcode : "";
+}
+
+/* This client's id. */
+const char *tether_client_id(const tether_client *c)
+{
+	return c->client_id;
+}
+
+/* mkdir -p, the last component 0700. */
+static int make_dirs(const char *path)
+{
+	char tmp[BOUND_PATH];
+	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+		return -1;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(tmp, 0700) == 0 || errno == EEXIST) ? 0 : -1;
+}
+
+/* Write a file atomically. */
+int client_write_file(const char *path, const char *data, size_t len, int mode)
+{
+	char tmp[BOUND_PATH + 16];
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	int ok = off == len && fchmod(fd, (mode_t)mode) == 0 && fsync(fd) == 0;
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read a small file into buf (NUL-terminated); length or -1. */
+static long read_file(const char *path, char *buf, size_t bufsz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, bufsz - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == bufsz - 1)
+			break;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (long)n;
+}
+
+/* Load this client's id, making one on first use. */
+static tether_err load_client_id(tether_client *c)
+{
+	char path[BOUND_PATH + 16], text[80];
+	snprintf(path, sizeof path, "%s/client_id", c->config_dir);
+	long n = read_file(path, text, sizeof text);
+	if (n >= TETHER_CLIENT_ID_LEN) {
+		memcpy(c->client_id, text, TETHER_CLIENT_ID_LEN);
+		c->client_id[TETHER_CLIENT_ID_LEN] = '\0';
+		bool ok = true;
+		for (int i = 0; i < TETHER_CLIENT_ID_LEN; i++)
+			if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
+				ok = false;
+		if (ok)
+			return TETHER_E_OK;
+	}
+	uint8_t raw[TETHER_CLIENT_ID_LEN / 2];
+	if (crypto_random(raw, sizeof raw) != 0)
+		return client_fail(c, TETHER_E_IO, "cannot get random bytes");
+	crypto_hex(raw, sizeof raw, c->client_id);
+	snprintf(text, sizeof text, "%s\n", c->client_id);
+	if (client_write_file(path, text, strlen(text), 0600) != 0)
+		return client_fail(c, TETHER_E_IO, "cannot write %s: %s", path, strerror(errno));
+	return TETHER_E_OK;
+}
+
+/* Open the client's state. */
+tether_err tether_client_new(tether_client **out)
+{
+	tether_client *c = calloc(1, sizeof *c);
+	*out = c;
+	if (c == NULL)
+		return TETHER_E_NOMEM;
+	const char *home = getenv("TETHER_HOME");
+	const char *uhome = getenv("HOME");
+	if (home != NULL && home[0] != '\0') {
+		snprintf(c->config_dir, sizeof c->config_dir, "%s", home);
+		snprintf(c->state_dir, sizeof c->state_dir, "%s", home);
+	} else if (uhome != NULL && uhome[0] == '/') {
+		snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/tether", uhome);
+		snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/state/tether", uhome);
+	} else {
+		return client_fail(c, TETHER_E_IO, "set HOME or TETHER_HOME");
+	}
+	if (make_dirs(c->config_dir) != 0 || make_dirs(c->state_dir) != 0)
+		return client_fail(c, TETHER_E_IO, "cannot create %s: %s", c->config_dir,
+		                   strerror(errno));
+	tether_err e = load_client_id(c);
+	if (e != TETHER_E_OK)
+		return e;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c->curl = curl_easy_init();
+	if (c->curl == NULL)
+		return client_fail(c, TETHER_E_NOMEM, "cannot initialise libcurl");
+	return TETHER_E_OK;
+}
+
+/* Release the client. */
+void tether_client_free(tether_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	json_decref(c->creds);
+	crypto_wipe(c, sizeof *c);
+	free(c);
+}
+
+/* Path of credentials.json. */
+static void creds_path(tether_client *c, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s/credentials.json", c->state_dir);
+}
+
+/* Load credentials.json once (an empty document if absent). */
+static json_t *creds_load(tether_client *c)
+{
+	if (c->creds != NULL)
+		return c->creds;
+	char path[BOUND_PATH + 32];
+	creds_path(c, path, sizeof path);
+	json_error_t jerr;
+	c->creds = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (c->creds == NULL || !json_is_object(c->creds)) {
+		json_decref(c->creds);
+		c->creds = json_object();
+	}
+	return c->creds;
+}
+
+/* Write credentials.json back, 0600. */
+static int creds_save(tether_client *c)
+{
+	char path[BOUND_PATH + 32];
+	creds_path(c, path, sizeof path);
+	char *text = json_dumps(c->creds, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text == NULL)
+		return -1;
+	int rc = client_write_file(path, text, strlen(text), 0600);
+	crypto_wipe(text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* Find the token for key and user (user NULL/"" = the host's default user). */
+int creds_get(tether_client *c, const char *key, const char *user, char *userout,
+              size_t usersz, char *token, size_t tokensz)
+{
+	json_t *host = json_object_get(creds_load(c), key);
+	if (user == NULL || user[0] == '\0')
+		user = json_string_value(json_object_get(host, "default_user"));
+	if (user == NULL)
+		return -1;
+	json_t *entry = json_object_get(json_object_get(host, "tokens"), user);
+	const char *tok = json_string_value(json_object_get(entry, "token"));
+	if (tok == NULL || strlen(tok) >= tokensz)
+		return -1;
+	snprintf(userout, usersz, "%s", user);
+	snprintf(token, tokensz, "%s", tok);
+	return 0;
+}
+
+/* Store a token and make user the host's default. */
+int creds_set(tether_client *c, const char *key, const char *user, const char *token,
+              const char *expires)
+{
+	json_t *all = creds_load(c);
+	json_t *host = json_object_get(all, key);
+	if (!json_is_object(host)) {
+		host = json_object();
+		json_object_set_new(all, key, host);
+	}
+	json_t *tokens = json_object_get(host, "tokens");
+	if (!json_is_object(tokens)) {
+		tokens = json_object();
+		json_object_set_new(host, "tokens", tokens);
+	}
+	json_object_set_new(tokens, user, json_pack("{s:s,s:s}", "token", token,
+	                                            "expires", expires ? expires : ""));
+	json_object_set_new(host, "default_user", json_string(user));
+	return creds_save(c);
+}
+
+/* Forget a token. */
+int creds_remove(tether_client *c, const char *key, const char *user)
+{
+	json_t *all = creds_load(c);
+	json_t *host = json_object_get(all, key);
+	json_t *tokens = json_object_get(host, "tokens");
+	json_object_del(tokens, user);
+	const char *def = json_string_value(json_object_get(host, "default_user"));
+	if (def != NULL && strcmp(def, user) == 0) {
+		const char *other = NULL;
+		json_t *v;
+		json_object_foreach(tokens, other, v)
+			break;
+		if (other != NULL)
+			json_object_set_new(host, "default_user", json_string(other));
+		else
+			json_object_del(all, key);
+	}
+	return creds_save(c);
+}
+
+/* Parse HOST and find how to trust it. */
+tether_err client_target_parse(tether_client *c, const char *host, struct target *t)
+{
+	char why[200], kh[BOUND_PATH + 16];
+	memset(t, 0, sizeof *t);
+	if (addr_parse_host(host, &t->hs, why, sizeof why) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s", why);
+	addr_host_key(&t->hs, t->key, sizeof t->key);
+	snprintf(t->user, sizeof t->user, "%s", t->hs.user);
+	t->trust = TRUST_PROBE;
+	int k = known_hosts_get(c, t->key, kh, sizeof kh);
+	if (k < 0)
+		return client_fail(c, TETHER_E_IO, "cannot read known_hosts");
+	if (k == 0 && strncmp(kh, "cacert:", 7) == 0) {
+		t->trust = TRUST_CA;
+		if (strparse_copy(t->cacert, sizeof t->cacert, kh + 7) != 0)
+			k = -1;
+	} else if (k == 0) {
+		t->trust = TRUST_PIN;
+		if (strparse_copy(t->pin, sizeof t->pin, kh) != 0)
+			k = -1;
+	}
+	if (k < 0)
+		return client_fail(c, TETHER_E_IO, "malformed entry for %s in %s/known_hosts",
+		                   t->key, c->config_dir);
+	return TETHER_E_OK;
+}
+
+/* Resolve HOST for an authenticated call. */
+tether_err client_target(tether_client *c, const char *host, struct target *t)
+{
+	tether_err e = client_target_parse(c, host, t);
+	if (e != TETHER_E_OK)
+		return e;
+	if (creds_get(c, t->key, t->hs.user, t->user, sizeof t->user, t->token,
+	              sizeof t->token) != 0)
+		return client_fail(c, TETHER_E_NOT_LOGGED_IN,
+		                   "not logged in to %s%s%s; run: tether login %s",
+		                   t->hs.user[0] ? t->hs.user : "", t->hs.user[0] ? "@" : "",
+		                   t->key, host);
+	if (t->trust == TRUST_PROBE)
+		return client_fail(c, TETHER_E_HOSTKEY_UNKNOWN,
+		                   "no pinned key for %s; run: tether login %s", t->key, host);
+	return TETHER_E_OK;
+}
+
+/* Hosts with tokens, as "USER@HOST:PORT". */
+tether_err tether_hosts(tether_client *c, json_t **hosts)
+{
+	json_t *arr = json_array();
+	const char *key;
+	json_t *host;
+	json_object_foreach(creds_load(c), key, host) {
+		const char *def = json_string_value(json_object_get(host, "default_user"));
+		if (def == NULL)
+			continue;
+		char buf[400];
+		snprintf(buf, sizeof buf, "%s@%s", def, key);
+		json_array_append_new(arr, json_string(buf));
+	}
+	*hosts = arr;
+	return TETHER_E_OK;
+}

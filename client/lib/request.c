@@ -1,0 +1,225 @@
+/*
+ * request.c - one HTTPS + JSON exchange with a tetherd, over libcurl.
+ *
+ * Trust is decided per request from the target: a pinned key (libcurl's
+ * CURLOPT_PINNEDPUBLICKEY, checked in the handshake before any request byte
+ * is sent), a CA file with full verification, or a probe that trusts
+ * nothing, sends nothing secret, and only reads back the key the server
+ * presented (CURLINFO_CERTINFO) so the user can be asked about it. Replies
+ * are read into a bounded buffer. Server errors keep their code and message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "client-int.h"
+#include "jsonu.h"
+#include "proto.h"
+
+/* libcurl write callback: append to a bounded buffer. */
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+	if (buf_append(b, p, size * n) != 0)
+		return 0;   /* too large: abort the transfer */
+	return size * n;
+}
+
+/* Read the presented key's fingerprint after a probe. */
+static void probe_fingerprint(CURL *h, struct target *t)
+{
+	struct curl_certinfo *ci = NULL;
+	t->seen_fp[0] = '\0';
+	if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) != CURLE_OK || ci == NULL ||
+	    ci->num_of_certs < 1)
+		return;
+	for (struct curl_slist *s = ci->certinfo[0]; s != NULL; s = s->next)
+		if (strncmp(s->data, "Cert:", 5) == 0)
+			crypto_fingerprint_cert_pem(s->data + 5, strlen(s->data + 5), t->seen_fp);
+}
+
+/* Turn a non-2xx reply into the server's error. */
+static tether_err http_failure(tether_client *c, long status, const struct buf *b)
+{
+	char why[160];
+	json_t *doc = jsonu_parse_object(b->data ? b->data : "", b->len, why, sizeof why);
+	json_t *err = json_object_get(doc, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	tether_err e = TETHER_E_PROTOCOL;
+	if (code != NULL && msg != NULL) {
+		e = tether_err_from_code(code);
+		snprintf(c->errcode, sizeof c->errcode, "%s", code);
+		client_fail(c, e, "%s", msg);
+	} else {
+		client_fail(c, e, "unexpected HTTP %ld reply from the server", status);
+	}
+	json_decref(doc);
+	return e;
+}
+
+/* Explain a pinned-key mismatch, probing (sending nothing) for the new key. */
+static tether_err hostkey_changed(tether_client *c, struct target *t)
+{
+	struct target probe = *t;
+	probe.trust = TRUST_PROBE;
+	probe.token[0] = '\0';
+	if (client_request(c, &probe, "GET", "/v1/health", NULL, NULL) != TETHER_E_OK)
+		snprintf(probe.seen_fp, sizeof probe.seen_fp, "(unreadable)");
+	crypto_wipe(probe.token, sizeof probe.token);
+	return client_fail(c, TETHER_E_HOSTKEY_CHANGED,
+	                   "the key of %s has changed: pinned %s, now presented %s. "
+	                   "Someone may be intercepting the connection, or the server's "
+	                   "key was replaced. If you trust the new key, remove the line "
+	                   "for %s from %s/known_hosts and log in again.", t->key, t->pin,
+	                   probe.seen_fp, t->key, c->config_dir);
+}
+
+/* Map a libcurl failure to ours. */
+static tether_err curl_failure(tether_client *c, struct target *t, CURLcode rc,
+                               const char *detail)
+{
+	const char *what = detail[0] ? detail : curl_easy_strerror(rc);
+	switch (rc) {
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return hostkey_changed(c, t);
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return client_fail(c, TETHER_E_CONNECT, "cannot reach %s: %s", t->key, what);
+	case CURLE_WRITE_ERROR:
+		return client_fail(c, TETHER_E_PROTOCOL, "reply from %s too large", t->key);
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CONNECT_ERROR:
+		return client_fail(c, TETHER_E_TLS, "TLS with %s failed: %s", t->key, what);
+	default:
+		return client_fail(c, TETHER_E_CONNECT, "request to %s failed: %s", t->key, what);
+	}
+}
+
+/* Set the TLS trust options for t. */
+static tether_err set_trust(tether_client *c, CURL *h, struct target *t)
+{
+	char pin[CRYPTO_FP_MAX + 16];
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	switch (t->trust) {
+	case TRUST_PIN:
+		if (crypto_fingerprint_to_curl_pin(t->pin, pin, sizeof pin) != 0)
+			return client_fail(c, TETHER_E_IO, "malformed pinned key for %s in "
+			                   "%s/known_hosts", t->key, c->config_dir);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin);
+		break;
+	case TRUST_CA:
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(h, CURLOPT_CAINFO, t->cacert);
+		break;
+	case TRUST_PROBE:
+		if (t->token[0] != '\0')   /* never send a secret to an unverified key */
+			return client_fail(c, TETHER_E_HOSTKEY_UNKNOWN, "refusing to send "
+			                   "credentials to %s without a pinned key", t->key);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+		break;
+	}
+	return TETHER_E_OK;
+}
+
+/* One request; see client-int.h. */
+tether_err client_request(tether_client *c, struct target *t, const char *method,
+                          const char *path, json_t *body, json_t **out)
+{
+	CURL *h = c->curl;
+	char url[600], hdr[BOUND_TOKEN + 64], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	struct buf reply;
+	char *text = NULL;
+	tether_err e;
+	c->errmsg[0] = c->errcode[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
+	buf_init(&reply, BOUND_RESPONSE);
+	curl_easy_reset(h);   /* keeps the connection cache */
+	snprintf(url, sizeof url, "https://%s%s%s:%u%s", t->hs.ipv6 ? "[" : "", t->hs.host,
+	         t->hs.ipv6 ? "]" : "", (unsigned)t->hs.port, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
+	if ((e = set_trust(c, h, t)) != TETHER_E_OK)
+		goto out;
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	snprintf(hdr, sizeof hdr, "%s: %s", TETHER_HDR_CLIENT_ID, c->client_id);
+	hdrs = curl_slist_append(hdrs, hdr);
+	snprintf(hdr, sizeof hdr, "%s: %d", TETHER_HDR_API_VERSION, TETHER_API_VERSION);
+	hdrs = curl_slist_append(hdrs, hdr);
+	if (t->token[0] != '\0') {
+		snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", t->token);
+		hdrs = curl_slist_append(hdrs, hdr);
+		crypto_wipe(hdr, sizeof hdr);
+	}
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (body != NULL) {
+		size_t len = 0;
+		text = jsonu_dump(body, &len);
+		if (text == NULL) {
+			e = client_fail(c, TETHER_E_NOMEM, "cannot encode the request");
+			goto out;
+		}
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	CURLcode rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		e = curl_failure(c, t, rc, errbuf);
+		goto out;
+	}
+	if (t->trust == TRUST_PROBE)
+		probe_fingerprint(h, t);
+	long status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		e = http_failure(c, status, &reply);
+		goto out;
+	}
+	e = TETHER_E_OK;
+	if (out != NULL && reply.len > 0) {
+		char why[160];
+		*out = jsonu_parse_object(reply.data, reply.len, why, sizeof why);
+		if (*out == NULL)
+			e = client_fail(c, TETHER_E_PROTOCOL, "bad reply from %s: %s", t->key, why);
+	}
+out:
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);   /* no dangling pointers into */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);  /* this stack frame */
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
+		crypto_wipe(l->data, strlen(l->data));   /* one held the token */
+	curl_slist_free_all(hdrs);
+	if (text != NULL) {
+		crypto_wipe(text, strlen(text));
+		free(text);
+	}
+	buf_free_secret(&reply);
+	return e;
+}

@@ -1,0 +1,116 @@
+/*
+ * session.c - session calls: new, list, get, remove.
+ *
+ * The server reports its own hostname; the client replaces "host" with the
+ * HOST:PORT it used, so SESSION strings it prints can be typed back.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client-int.h"
+#include "proto.h"
+
+/* Set a session object's "host" to how this client addresses it. */
+static void set_host(json_t *s, const struct target *t)
+{
+	if (json_is_object(s))
+		json_object_set_new(s, "host", json_string(t->key));
+}
+
+/* Make a request path "/v1/sessions/REF". */
+static void session_path(char *out, size_t outsz, const char *ref)
+{
+	snprintf(out, outsz, "%s/sessions/%s", TETHER_API_PREFIX, ref);
+}
+
+/* Resolve SESSION into a target and a reference. */
+static tether_err resolve_session(tether_client *c, const char *session,
+                                  struct target *t, char ref[BOUND_NAME + 1])
+{
+	char why[200], host[BOUND_HOSTSPEC];
+	struct hostspec hs;
+	if (addr_parse_session(session, &hs, ref, why, sizeof why) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s", why);
+	const char *slash = strrchr(session, '/');
+	size_t n = (size_t)(slash - session);
+	if (n >= sizeof host)
+		return client_fail(c, TETHER_E_USAGE, "host too long in '%s'", session);
+	memcpy(host, session, n);
+	host[n] = '\0';
+	return client_target(c, host, t);
+}
+
+/* Create a session. */
+tether_err tether_session_new(tether_client *c, const char *host, const char *name,
+                              int64_t idle_timeout, const char *buffering,
+                              json_t **session)
+{
+	struct target t;
+	tether_err e = client_target(c, host, &t);
+	if (e != TETHER_E_OK)
+		return e;
+	json_t *body = json_object();
+	if (name != NULL)
+		json_object_set_new(body, "name", json_string(name));
+	if (idle_timeout > 0)
+		json_object_set_new(body, "idle_timeout", json_integer(idle_timeout));
+	if (buffering != NULL)
+		json_object_set_new(body, "output_buffering", json_string(buffering));
+	e = client_request(c, &t, "POST", TETHER_API_PREFIX "/sessions", body, session);
+	json_decref(body);
+	if (e == TETHER_E_OK)
+		set_host(*session, &t);
+	return e;
+}
+
+/* List a host's sessions (an array). */
+tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions)
+{
+	struct target t;
+	json_t *reply = NULL;
+	tether_err e = client_target(c, host, &t);
+	if (e == TETHER_E_OK)
+		e = client_request(c, &t, "GET", TETHER_API_PREFIX "/sessions", NULL, &reply);
+	if (e != TETHER_E_OK)
+		return e;
+	json_t *arr = json_object_get(reply, "sessions");
+	if (!json_is_array(arr)) {
+		json_decref(reply);
+		return client_fail(c, TETHER_E_PROTOCOL, "reply without sessions");
+	}
+	size_t i;
+	json_t *s;
+	json_array_foreach(arr, i, s)
+		set_host(s, &t);
+	*sessions = json_incref(arr);
+	json_decref(reply);
+	return TETHER_E_OK;
+}
+
+/* Do METHOD on one session. */
+static tether_err session_call(tether_client *c, const char *method, const char *session,
+                               json_t **out)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[128];
+	tether_err e = resolve_session(c, session, &t, ref);
+	if (e != TETHER_E_OK)
+		return e;
+	session_path(path, sizeof path, ref);
+	e = client_request(c, &t, method, path, NULL, out);
+	if (e == TETHER_E_OK && out != NULL)
+		set_host(*out, &t);
+	return e;
+}
+
+/* Get one session. */
+tether_err tether_session_get(tether_client *c, const char *session, json_t **out)
+{
+	return session_call(c, "GET", session, out);
+}
+
+/* Remove one session. */
+tether_err tether_session_remove(tether_client *c, const char *session, json_t **out)
+{
+	return session_call(c, "DELETE", session, out);
+}

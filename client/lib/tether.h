@@ -1,0 +1,71 @@
+/*
+ * tether.h - libtether, the C client API for tetherd.
+ *
+ * One prefix (tether_), one error type (tether_err, shared with the server
+ * through common/error.h). Results are jansson objects in the JSON shapes of
+ * CLI.md; the caller owns every json_t handed back through an out-pointer
+ * and releases it with json_decref(). A tether_client holds this client
+ * machine's identity and trust ($TETHER_HOME: client id, known_hosts,
+ * tokens) and reuses TLS connections between calls. It is not thread-safe:
+ * use one per thread.
+ *
+ * HOST is "[USER@]NAME[:PORT]"; SESSION is "HOST/NAME" or "HOST/ID".
+ */
+#ifndef TETHER_H
+#define TETHER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct tether_client tether_client;
+
+/* Open this client's state (creating $TETHER_HOME and a client id on first
+ * use). On failure *out is still set when possible so tether_last_error()
+ * can explain; free it with tether_client_free(). */
+tether_err tether_client_new(tether_client **out);
+void tether_client_free(tether_client *c);
+
+/* A one-line explanation of the last failure on c ("" if none). */
+const char *tether_last_error(const tether_client *c);
+
+/* The server's error code of the last failure, or "" if it was local. */
+const char *tether_last_error_code(const tether_client *c);
+
+/* This client machine's id (32 hex characters). */
+const char *tether_client_id(const tether_client *c);
+
+/* How a login decides to trust the server's key. */
+struct tether_login_opts {
+	const char *user;          /* NULL: USER@ of host, else $USER */
+	const char *password;      /* required */
+	int         accept_new;    /* pin an unknown key without asking */
+	const char *fingerprint;   /* "SHA256:..." the key must have */
+	const char *cacert;        /* verify against this CA instead of pinning */
+	/* Asked about an unknown key when neither accept_new nor fingerprint is
+	 * set; returns 1 to trust and pin it. NULL means refuse. */
+	int       (*confirm)(void *ctx, const char *host, const char *fingerprint);
+	void       *confirm_ctx;
+};
+
+/* Log in, pinning or verifying the server key, and store the token (0600).
+ * *info (optional) gets {"user","host","expires","fingerprint"}. */
+tether_err tether_login(tether_client *c, const char *host,
+                        const struct tether_login_opts *o, json_t **info);
+
+/* Revoke the token on the server and forget it here. */
+tether_err tether_logout(tether_client *c, const char *host);
+
+/* Hosts this client holds tokens for: an array of "USER@HOST:PORT". */
+tether_err tether_hosts(tether_client *c, json_t **hosts);
+
+/* Sessions. idle_timeout 0 and buffering NULL mean the server's default. */
+tether_err tether_session_new(tether_client *c, const char *host, const char *name,
+                              int64_t idle_timeout, const char *buffering,
+                              json_t **session);
+tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions);
+tether_err tether_session_get(tether_client *c, const char *session, json_t **out);
+tether_err tether_session_remove(tether_client *c, const char *session, json_t **out);
+
+#endif

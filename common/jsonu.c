@@ -1,0 +1,145 @@
+/*
+ * jsonu.c - checked reading of untrusted JSON over jansson.
+ *
+ * Parsing is strict (whole input, duplicate keys and \u0000 rejected) and
+ * the top level must be an object. Each getter checks one field's presence,
+ * type and bounds and, on failure, writes a message naming the field that a
+ * client can act on. A JSON null is a wrong type, never "missing".
+ */
+#include "jsonu.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Write a formatted message into err, if there is one. */
+__attribute__((format(printf, 3, 4)))
+static void seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* Parse len bytes that must form exactly one JSON object. */
+json_t *jsonu_parse_object(const char *text, size_t len, char *err, size_t errsz)
+{
+	json_error_t je;
+	json_t *v;
+
+	v = json_loadb(text ? text : "", text ? len : 0,
+	               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (!v) {
+		seterr(err, errsz, "invalid JSON at line %d column %d: %s", je.line,
+		       je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		seterr(err, errsz, "expected a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+/* Look up key; report MISSING (or BAD when required) if it is absent. */
+static int field(json_t *obj, const char *key, bool required, json_t **v,
+                 char *err, size_t errsz)
+{
+	*v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	if (*v)
+		return JSONU_OK;
+	if (!required)
+		return JSONU_MISSING;
+	seterr(err, errsz, "field '%s': missing", key);
+	return JSONU_BAD;
+}
+
+/* Read a non-empty string field of at most maxlen bytes. */
+int jsonu_get_string(json_t *obj, const char *key, bool required, size_t maxlen,
+                     const char **out, char *err, size_t errsz)
+{
+	json_t *v;
+	const char *s;
+	size_t n;
+	int r = field(obj, key, required, &v, err, errsz);
+
+	if (r != JSONU_OK)
+		return r;
+	if (!json_is_string(v)) {
+		seterr(err, errsz, "field '%s': expected a string", key);
+		return JSONU_BAD;
+	}
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (strlen(s) != n) {
+		seterr(err, errsz, "field '%s': contains a NUL byte", key);
+		return JSONU_BAD;
+	}
+	if (n == 0) {
+		seterr(err, errsz, "field '%s': empty", key);
+		return JSONU_BAD;
+	}
+	if (n > maxlen) {
+		seterr(err, errsz, "field '%s': too long (max %zu bytes)", key, maxlen);
+		return JSONU_BAD;
+	}
+	*out = s;
+	return JSONU_OK;
+}
+
+/* Read an integer field in [min, max]; reals and booleans are refused. */
+int jsonu_get_int(json_t *obj, const char *key, bool required, int64_t min,
+                  int64_t max, int64_t *out, char *err, size_t errsz)
+{
+	json_t *v;
+	json_int_t x;
+	int r = field(obj, key, required, &v, err, errsz);
+
+	if (r != JSONU_OK)
+		return r;
+	if (!json_is_integer(v)) {
+		seterr(err, errsz, "field '%s': expected an integer", key);
+		return JSONU_BAD;
+	}
+	x = json_integer_value(v);
+	if (x < min || x > max) {
+		seterr(err, errsz, "field '%s': must be between %" PRId64 " and %" PRId64,
+		       key, min, max);
+		return JSONU_BAD;
+	}
+	*out = (int64_t)x;
+	return JSONU_OK;
+}
+
+/* Read a true/false field. */
+int jsonu_get_bool(json_t *obj, const char *key, bool required, bool *out,
+                   char *err, size_t errsz)
+{
+	json_t *v;
+	int r = field(obj, key, required, &v, err, errsz);
+
+	if (r != JSONU_OK)
+		return r;
+	if (!json_is_boolean(v)) {
+		seterr(err, errsz, "field '%s': expected true or false", key);
+		return JSONU_BAD;
+	}
+	*out = json_is_true(v);
+	return JSONU_OK;
+}
+
+/* Serialise v compactly into a malloc'd string. */
+char *jsonu_dump(const json_t *v, size_t *lenp)
+{
+	char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	if (s && lenp)
+		*lenp = strlen(s);
+	return s;
+}

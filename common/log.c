@@ -1,0 +1,215 @@
+/*
+ * log.c - structured one-line logging that a peer cannot forge or flood.
+ *
+ * A line is built in the caller's struct logline (so threads share nothing
+ * but the two setup values) and leaves with a single write(2). Each field is
+ * appended whole or not at all; when the fixed buffer fills up, the line is
+ * cut after the last complete field and ends in " ...". String values are
+ * always quoted and escaped, event names and keys are ours but are still
+ * reduced to a safe alphabet, so no byte from a peer can end a line early.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "timeu.h"
+
+#define LOG_KEY_MAX  64                     /* longest key or event name */
+#define LOG_ROOM     (BOUND_LOG_LINE - 5)   /* leaves room for " ...\n" */
+#define LOG_SKIP     1                      /* below the level: build nothing */
+#define LOG_CUT      2                      /* line full: add nothing more */
+
+static atomic_int log_min = LOG_INFO;
+static atomic_int log_fd = 2;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* Set the minimum level and the output file descriptor. */
+void log_setup(enum log_level min, int fd)
+{
+	atomic_store(&log_min, (int)min);
+	atomic_store(&log_fd, fd);
+}
+
+/* The level named s (case-insensitive), or -1. */
+int log_level_parse(const char *s)
+{
+	for (int i = 0; s && i < (int)(sizeof level_names / sizeof level_names[0]); i++)
+		if (strcasecmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Append n bytes to the line whole, or mark the line as cut. */
+static void put(struct logline *l, const char *s, size_t n)
+{
+	if (l->skip)
+		return;
+	if (n > LOG_ROOM - l->len) {
+		l->skip = LOG_CUT;
+		return;
+	}
+	memcpy(l->text + l->len, s, n);
+	l->len += n;
+}
+
+/* Copy an identifier into dst, mapping unexpected bytes to '_'. */
+static size_t ident(char *dst, const char *s)
+{
+	size_t n = 0;
+
+	for (; s && s[n] && n < LOG_KEY_MAX; n++) {
+		char c = s[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+		dst[n] = ok ? c : '_';
+	}
+	if (n == 0)
+		dst[n++] = '_';
+	return n;
+}
+
+/* Start a line: timestamp, level and event, unless below the minimum level. */
+void log_begin(struct logline *l, enum log_level lv, const char *event)
+{
+	char ts[TIMEU_RFC3339_LEN], ev[LOG_KEY_MAX];
+	int n;
+
+	l->len = 0;
+	l->level = (int)lv;
+	l->skip = (int)lv < atomic_load(&log_min) ? LOG_SKIP : 0;
+	if (l->skip)
+		return;
+	timeu_rfc3339(timeu_now(), ts);
+	n = snprintf(l->text, sizeof l->text, "ts=%s level=%s event=", ts,
+	             (unsigned)lv < 4 ? level_names[lv] : "error");
+	l->len = n > 0 ? (size_t)n : 0;
+	put(l, ev, ident(ev, event));
+}
+
+/* Escape one byte into e (at least 5 bytes); returns the length. */
+static size_t escape1(unsigned char c, char *e)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	switch (c) {
+	case '\\': memcpy(e, "\\\\", 2); return 2;
+	case '"':  memcpy(e, "\\\"", 2); return 2;
+	case '\n': memcpy(e, "\\n", 2); return 2;
+	case '\r': memcpy(e, "\\r", 2); return 2;
+	case '\t': memcpy(e, "\\t", 2); return 2;
+	default:
+		if (c >= 0x20 && c < 0x7f) {
+			e[0] = (char)c;
+			return 1;
+		}
+		e[0] = '\\';
+		e[1] = 'x';
+		e[2] = hex[c >> 4];
+		e[3] = hex[c & 15];
+		return 4;
+	}
+}
+
+/* Escape up to maxin bytes of src into dst; "..." marks any truncation. */
+size_t log_escape(char *dst, size_t dstsz, const char *src, size_t maxin)
+{
+	size_t i, o = 0, need = 0, room;
+	bool cut;
+	char e[5];
+
+	if (dstsz == 0)
+		return 0;
+	if (!src)
+		src = "";
+	for (i = 0; src[i] && i < maxin; i++)
+		need += escape1((unsigned char)src[i], e);
+	cut = src[i] != '\0' || need >= dstsz;
+	room = cut ? (dstsz >= 4 ? dstsz - 4 : 0) : dstsz - 1;
+	for (i = 0; src[i] && i < maxin; i++) {
+		size_t k = escape1((unsigned char)src[i], e);
+
+		if (k > room - o)
+			break;
+		memcpy(dst + o, e, k);
+		o += k;
+	}
+	if (cut && dstsz >= 4) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/* Add key="value" with the value escaped and truncated. */
+void log_str(struct logline *l, const char *key, const char *value)
+{
+	char f[LOG_KEY_MAX + 4 * BOUND_LOG_VALUE + 16];
+	size_t n;
+
+	if (l->skip)
+		return;
+	f[0] = ' ';
+	n = 1 + ident(f + 1, key);
+	f[n++] = '=';
+	f[n++] = '"';
+	n += log_escape(f + n, sizeof f - n - 1, value, BOUND_LOG_VALUE);
+	f[n++] = '"';
+	put(l, f, n);
+}
+
+/* Add key=number. */
+void log_int(struct logline *l, const char *key, int64_t value)
+{
+	char f[LOG_KEY_MAX + 32];
+	size_t n;
+	int k;
+
+	if (l->skip)
+		return;
+	f[0] = ' ';
+	n = 1 + ident(f + 1, key);
+	k = snprintf(f + n, sizeof f - n, "=%" PRId64, value);
+	if (k > 0)
+		put(l, f, n + (size_t)k);
+}
+
+/* Terminate the line and write it with one write(2); errno is preserved. */
+void log_end(struct logline *l)
+{
+	int saved = errno;
+	ssize_t r;
+
+	if (l->skip == LOG_SKIP)
+		return;
+	if (l->skip == LOG_CUT) {
+		memcpy(l->text + l->len, " ...\n", 5);
+		l->len += 5;
+	} else {
+		l->text[l->len++] = '\n';
+	}
+	do
+		r = write(atomic_load(&log_fd), l->text, l->len);
+	while (r < 0 && errno == EINTR);
+	l->skip = LOG_SKIP;
+	errno = saved;
+}
+
+/* Log one event with at most one string field. */
+void log_msg(enum log_level lv, const char *event, const char *key, const char *value)
+{
+	struct logline l;
+
+	log_begin(&l, lv, event);
+	if (key)
+		log_str(&l, key, value);
+	log_end(&l);
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what tether needs to build, test and run on Debian 12.
+# Idempotent: packages already present are not fetched again, and the
+# apt index is refreshed only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  libjansson-dev libcmocka-dev
+  python3 sqlite3 curl openssl procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,197 @@
+/*
+ * admin-user.c - "tetherd user add|list|remove|passwd": account management
+ * run by the administrator directly against the state dir.
+ *
+ * These commands work whether or not the daemon is running (sqlite WAL lets
+ * both write). Passwords are read with echo off on a terminal or from stdin
+ * with --password-stdin, never from argv.
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "crypto.h"
+#include "jsonu.h"
+#include "store.h"
+#include "term.h"
+#include "tetherd-cli.h"
+#include "timeu.h"
+
+#define PASSWORD_MIN 8
+
+static const char usage[] =
+	"usage: tetherd user add NAME [--password-stdin] [--admin] [--os-user NAME]\n"
+	"       tetherd user list [--json]\n"
+	"       tetherd user remove NAME\n"
+	"       tetherd user passwd NAME [--password-stdin]\n"
+	"(all take --state-dir DIR and --config FILE)\n";
+
+/* Read a new password from stdin or, twice, from the terminal. */
+static int read_new_password(int from_stdin, char *pw, size_t pwsz)
+{
+	if (from_stdin) {
+		if (term_read_line(0, pw, pwsz) < 0) {
+			fprintf(stderr, "tetherd: cannot read a password line from stdin\n");
+			return -1;
+		}
+	} else {
+		char again[BOUND_PASSWORD + 2];
+		if (term_prompt_secret("New password: ", pw, pwsz) < 0) {
+			fprintf(stderr, "tetherd: no terminal to ask for a password; "
+			        "use --password-stdin\n");
+			return -1;
+		}
+		long n = term_prompt_secret("Retype password: ", again, sizeof again);
+		int same = n >= 0 && strcmp(pw, again) == 0;
+		crypto_wipe(again, sizeof again);
+		if (!same) {
+			fprintf(stderr, "tetherd: passwords do not match\n");
+			return -1;
+		}
+	}
+	if (strlen(pw) < PASSWORD_MIN) {
+		fprintf(stderr, "tetherd: password too short (at least %d characters)\n",
+		        PASSWORD_MIN);
+		return -1;
+	}
+	return 0;
+}
+
+/* Hash a freshly read password into out. */
+static int new_hash(int from_stdin, char *out, size_t outsz)
+{
+	char pw[BOUND_PASSWORD + 2];
+	int rc = read_new_password(from_stdin, pw, sizeof pw);
+	if (rc == 0 && crypto_pw_hash(pw, out, outsz) != 0) {
+		fprintf(stderr, "tetherd: cannot hash the password\n");
+		rc = -1;
+	}
+	crypto_wipe(pw, sizeof pw);
+	return rc;
+}
+
+/* Print one user (list callback). */
+static void print_user(void *ctx, const struct user_rec *u)
+{
+	json_t *arr = ctx;
+	char created[TIMEU_RFC3339_LEN];
+	timeu_rfc3339(u->created, created);
+	if (arr != NULL)
+		json_array_append_new(arr, json_pack("{s:s,s:b,s:s,s:s}", "name", u->name,
+		                      "admin", u->admin, "os_user", u->os_user,
+		                      "created", created));
+	else
+		printf("%-20s %-5s %-16s %s\n", u->name, u->admin ? "yes" : "no",
+		       u->os_user[0] ? u->os_user : "-", created);
+}
+
+/* Parse the flags after "user VERB [NAME]". */
+struct user_opts {
+	int         password_stdin, admin;
+	const char *os_user;
+};
+
+static int parse_opts(int argc, char **argv, int first, struct user_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	for (int i = first; i < argc; i++) {
+		if (strcmp(argv[i], "--password-stdin") == 0)
+			o->password_stdin = 1;
+		else if (strcmp(argv[i], "--admin") == 0)
+			o->admin = 1;
+		else if (strcmp(argv[i], "--os-user") == 0 && i + 1 < argc)
+			o->os_user = argv[++i];
+		else {
+			fprintf(stderr, "tetherd: unexpected argument '%s'\n%s", argv[i], usage);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Entry point for "tetherd user ...". */
+int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
+{
+	struct user_opts o;
+	const char *verb = argc > 0 ? argv[0] : "";
+	int needs_name = strcmp(verb, "list") != 0;
+	if (argc < 1 || (strcmp(verb, "add") && strcmp(verb, "list") &&
+	                 strcmp(verb, "remove") && strcmp(verb, "passwd"))) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (needs_name && (argc < 2 || argv[1][0] == '-')) {
+		fprintf(stderr, "tetherd: user %s needs a NAME\n%s", verb, usage);
+		return 2;
+	}
+	const char *name = needs_name ? argv[1] : NULL;
+	if (parse_opts(argc, argv, needs_name ? 2 : 1, &o) != 0)
+		return 2;
+	if (name != NULL && !addr_valid_name(name)) {
+		fprintf(stderr, "tetherd: invalid user name '%s': use a letter, then letters, "
+		        "digits, '.', '_' or '-' (at most %u)\n", name, BOUND_NAME);
+		return 2;
+	}
+	if (o.os_user != NULL && getpwnam(o.os_user) == NULL) {
+		fprintf(stderr, "tetherd: no OS account named '%s'\n", o.os_user);
+		return 1;
+	}
+	struct store *st;
+	if (tetherd_open_state(c, &st) != 0)
+		return 1;
+	int rc = 1;
+	char hash[CRYPTO_PWHASH_MAX];
+	tether_err e;
+	if (strcmp(verb, "list") == 0) {
+		json_t *arr = json ? json_array() : NULL;
+		if (!json)
+			printf("%-20s %-5s %-16s %s\n", "NAME", "ADMIN", "OS_USER", "CREATED");
+		e = store_user_list(st, print_user, arr);
+		if (json) {
+			json_t *doc = json_pack("{s:o}", "users", arr);
+			json_dumpf(doc, stdout, JSON_INDENT(2));
+			putchar('\n');
+			json_decref(doc);
+		}
+		rc = e == TETHER_E_OK ? 0 : 1;
+	} else if (strcmp(verb, "add") == 0) {
+		if (new_hash(o.password_stdin, hash, sizeof hash) != 0)
+			goto out;
+		e = store_user_add(st, name, hash, o.admin, o.os_user);
+		if (e == TETHER_E_CONFLICT)
+			fprintf(stderr, "tetherd: user '%s' already exists\n", name);
+		else if (e == TETHER_E_OK) {
+			store_audit(st, "user_add", name, "local", o.admin ? "admin" : "");
+			printf("added user %s\n", name);
+			rc = 0;
+		}
+	} else if (strcmp(verb, "remove") == 0) {
+		e = store_user_remove(st, name);
+		if (e == TETHER_E_NOT_FOUND)
+			fprintf(stderr, "tetherd: no user '%s'\n", name);
+		else if (e == TETHER_E_OK) {
+			store_audit(st, "user_remove", name, "local", "");
+			printf("removed user %s\n", name);
+			rc = 0;
+		}
+	} else {
+		struct user_rec u;
+		if (store_user_get(st, name, &u, NULL, 0) != TETHER_E_OK) {
+			fprintf(stderr, "tetherd: no user '%s'\n", name);
+			goto out;
+		}
+		if (new_hash(o.password_stdin, hash, sizeof hash) != 0)
+			goto out;
+		e = store_user_set_password(st, name, hash);
+		if (e == TETHER_E_OK) {
+			store_audit(st, "user_passwd", name, "local", "");
+			printf("password changed for %s; their tokens are revoked\n", name);
+			rc = 0;
+		}
+	}
+out:
+	store_close(st);
+	return rc;
+}

@@ -1,0 +1,135 @@
+/*
+ * api-session.c - session endpoints: create, list, get, remove.
+ *
+ * Every lookup is scoped to the authenticated user by the store, so another
+ * user's session is indistinguishable from one that does not exist.
+ */
+#include <string.h>
+
+#include "addr.h"
+#include "api.h"
+#include "jsonu.h"
+#include "timeu.h"
+
+/* The JSON form of a session (CLI.md "JSON fields"). */
+static json_t *session_json(struct req *r, const struct session_rec *s)
+{
+	char created[TIMEU_RFC3339_LEN], active[TIMEU_RFC3339_LEN];
+	timeu_rfc3339(s->created, created);
+	timeu_rfc3339(s->last_activity, active);
+	const char *state = proto_session_state_str(s->state);
+	const char *avail = proto_availability_str(s->availability);
+	const char *buffering = proto_buffering_str(s->output_buffering);
+	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:[]}",
+		"id", (json_int_t)s->id, "name", s->name, "host", r->srv->hostname,
+		"owner", r->user.name, "state", state ? state : "Broken",
+		"availability", avail ? avail : "None", "created", created,
+		"last_activity", active, "idle_timeout", (json_int_t)s->idle_timeout,
+		"output_buffering", buffering ? buffering : "block", "jobs");
+}
+
+/* Load the session named by the route's {ref}, or answer 404. */
+static tether_err load_session(struct req *r, struct session_rec *s)
+{
+	tether_err e = store_session_get(r->srv->store, r->user.id, r->params.v[0], s);
+	if (e == TETHER_E_NOT_FOUND)
+		return req_error(r, e, "no session '%s'", r->params.v[0]);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot read the session");
+	return TETHER_E_OK;
+}
+
+/* Collects sessions into a JSON array. */
+struct list_ctx {
+	struct req *r;
+	json_t     *arr;
+};
+
+static void list_cb(void *ctx, const struct session_rec *s)
+{
+	struct list_ctx *c = ctx;
+	json_array_append_new(c->arr, session_json(c->r, s));
+}
+
+/* GET /v1/sessions -> {"sessions": [...]} */
+tether_err api_session_list(struct req *r)
+{
+	struct list_ctx c = { r, json_array() };
+	tether_err e = store_session_list(r->srv->store, r->user.id, list_cb, &c);
+	if (e != TETHER_E_OK) {
+		json_decref(c.arr);
+		return req_error(r, e, "cannot list sessions");
+	}
+	return req_reply(r, 200, json_pack("{s:o}", "sessions", c.arr));
+}
+
+/* POST /v1/sessions {"name"?, "idle_timeout"?, "output_buffering"?} */
+tether_err api_session_create(struct req *r)
+{
+	char why[160];
+	const char *name = NULL, *buffering = NULL;
+	int64_t idle = r->srv->conf.idle_timeout;
+	struct session_rec s;
+	memset(&s, 0, sizeof s);
+	if (r->in != NULL) {
+		if (jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why, sizeof why) == JSONU_BAD ||
+		    jsonu_get_int(r->in, "idle_timeout", false, 1, TETHER_IDLE_TIMEOUT_MAX, &idle,
+		                  why, sizeof why) == JSONU_BAD ||
+		    jsonu_get_string(r->in, "output_buffering", false, 16, &buffering, why,
+		                     sizeof why) == JSONU_BAD)
+			return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	}
+	if (name != NULL && !addr_valid_name(name))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT,
+		                 "invalid session name: use a letter, then letters, digits, "
+		                 "'.', '_' or '-' (at most %u)", BOUND_NAME);
+	s.output_buffering = BUFFERING_BLOCK;
+	if (buffering != NULL && (s.output_buffering = proto_buffering_parse(buffering)) < 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT,
+		                 "output_buffering must be 'block' or 'drop'");
+	s.user_id = r->user.id;
+	if (name != NULL)
+		memcpy(s.name, name, strlen(name) + 1);
+	s.state = SESSION_OPENED;
+	s.availability = AVAIL_AVAILABLE;
+	memcpy(s.client_id, r->client_id, sizeof s.client_id);
+	s.created = s.last_activity = timeu_now();
+	s.idle_timeout = idle;
+	tether_err e = store_session_create(r->srv->store, &s,
+	                                    r->srv->conf.max_sessions_per_user);
+	if (e == TETHER_E_CONFLICT)
+		return req_error(r, e, "you already have a session named '%s'", s.name);
+	if (e == TETHER_E_LIMIT_EXCEEDED)
+		return req_error(r, e, "session limit reached (%lld per user)",
+		                 (long long)r->srv->conf.max_sessions_per_user);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot create the session");
+	store_audit(r->srv->store, "session_new", r->user.name, r->peer, s.name);
+	return req_reply(r, 201, session_json(r, &s));
+}
+
+/* GET /v1/sessions/{ref} */
+tether_err api_session_get(struct req *r)
+{
+	struct session_rec s;
+	if (load_session(r, &s) != TETHER_E_OK)
+		return r->err;
+	return req_reply(r, 200, session_json(r, &s));
+}
+
+/* DELETE /v1/sessions/{ref} -> the removed session, state Closed. */
+tether_err api_session_remove(struct req *r)
+{
+	struct session_rec s;
+	if (load_session(r, &s) != TETHER_E_OK)
+		return r->err;
+	tether_err e = store_session_remove(r->srv->store, r->user.id, s.id);
+	if (e == TETHER_E_NOT_FOUND)   /* removed concurrently */
+		return req_error(r, e, "no session '%s'", r->params.v[0]);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot remove the session");
+	store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
+	s.state = SESSION_CLOSED;
+	s.availability = AVAIL_NONE;
+	return req_reply(r, 200, session_json(r, &s));
+}

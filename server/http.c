@@ -1,0 +1,379 @@
+/*
+ * http.c - libmicrohttpd glue, the dispatcher, and the one error renderer.
+ *
+ * libmicrohttpd calls the access handler several times per request: first
+ * with the headers (we allocate the request context and run every policy
+ * check the route table asks for, answering at once if one fails, before any
+ * body byte is read), then with body chunks (appended to a bounded buffer),
+ * then once with nothing (we parse the JSON and run the handler). One thread
+ * per connection keeps handlers simple blocking code; the number of
+ * connections is capped.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "bounds.h"
+#include "crypto.h"
+#include "http.h"
+#include "jsonu.h"
+#include "log.h"
+#include "proto.h"
+#include "strparse.h"
+#include "timeu.h"
+
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+static struct MHD_Daemon *daemons[SRVCONF_MAX_LISTEN];
+static int ndaemons;
+
+/* Record an error for the response. */
+tether_err req_error(struct req *r, tether_err e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
+	va_end(ap);
+	r->err = e;
+	return e;
+}
+
+/* Record a successful response. */
+tether_err req_reply(struct req *r, int status, json_t *body)
+{
+	json_decref(r->out);
+	r->out = body;
+	r->status = status;
+	r->err = TETHER_E_OK;
+	return TETHER_E_OK;
+}
+
+/* Build {"error": {"code", "message"}} for r's error. */
+static json_t *error_body(const struct req *r)
+{
+	const char *msg = r->errmsg[0] ? r->errmsg : tether_strerror(r->err);
+	return json_pack("{s:{s:s,s:s}}", "error", "code", tether_err_code(r->err),
+	                 "message", msg);
+}
+
+/* Queue r's response (error or success) and log the request. */
+static enum MHD_Result respond(struct req *r, const char *method, const char *url)
+{
+	int status;
+	json_t *body;
+	if (r->err != TETHER_E_OK) {
+		status = tether_err_http_status(r->err);
+		body = error_body(r);
+	} else {
+		status = r->status ? r->status : 200;
+		body = r->out;
+		r->out = NULL;
+	}
+	size_t len = 0;
+	char *text = body ? jsonu_dump(body, &len) : NULL;
+	json_decref(body);
+	struct MHD_Response *resp = text
+		? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
+		: MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	if (text != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->retry_after > 0) {
+		char ra[24];
+		snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (r->err == TETHER_E_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (r->allow[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	r->responded = true;
+
+	struct logline l;
+	log_begin(&l, status >= 500 ? LOG_ERROR : LOG_INFO, "request");
+	log_str(&l, "method", method);
+	log_str(&l, "path", url);
+	log_int(&l, "status", status);
+	if (r->err != TETHER_E_OK)
+		log_str(&l, "error", tether_err_code(r->err));
+	if (r->authed)
+		log_str(&l, "user", r->user.name);
+	log_str(&l, "peer", r->peer);
+	log_int(&l, "ms", timeu_mono_ms() - r->t0_ms);
+	log_end(&l);
+	return ret;
+}
+
+/* Look a request header up (NULL if absent). */
+static const char *header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* The peer's numeric address. */
+static void peer_address(struct MHD_Connection *c, char *out, size_t outsz)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, outsz, "?");
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	socklen_t len = ci->client_addr->sa_family == AF_INET6
+		? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	getnameinfo(ci->client_addr, len, out, (socklen_t)outsz, NULL, 0, NI_NUMERICHOST);
+}
+
+/* True if s is exactly TETHER_CLIENT_ID_LEN lower-case hex digits. */
+static bool valid_client_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n != TETHER_CLIENT_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Check the bearer token and load the user. */
+static tether_err authenticate(struct req *r)
+{
+	const char *h = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL)
+		return req_error(r, TETHER_E_UNAUTHORIZED, "missing bearer token; log in first");
+	if (strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) == 0 || strlen(h + 7) > BOUND_TOKEN)
+		return req_error(r, TETHER_E_UNAUTHORIZED, "malformed Authorization header");
+	crypto_token_hash(h + 7, r->token_hash);
+	tether_err e = store_token_check(r->srv->store, r->token_hash, timeu_now(),
+	                                 &r->user, &r->token_expires);
+	if (e == TETHER_E_UNAUTHORIZED)
+		return req_error(r, e, "invalid, expired or revoked token; log in again");
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot check token");
+	r->authed = true;
+	return TETHER_E_OK;
+}
+
+/* Every check the route table asks for, run on the headers alone. */
+static tether_err precheck(struct req *r, const char *url, const char *method)
+{
+	int allowed = 0;
+	r->method = router_method(method);
+	switch (router_match(api_routes, api_nroutes, r->method, url, &r->route,
+	                     &r->params, &allowed)) {
+	case ROUTE_NO_PATH:
+		return req_error(r, TETHER_E_NOT_FOUND, "no such endpoint");
+	case ROUTE_BAD_METHOD:
+		router_allow_header(allowed, r->allow, sizeof r->allow);
+		return req_error(r, TETHER_E_METHOD_NOT_ALLOWED,
+		                 "%.16s not allowed here; allowed: %s", method, r->allow);
+	case ROUTE_FOUND:
+		break;
+	}
+	const char *v = header(r, TETHER_HDR_API_VERSION);
+	if (v != NULL) {
+		uint64_t ver;
+		if (strparse_u64(v, 1, 1000, &ver) != 0 || ver != TETHER_API_VERSION)
+			return req_error(r, TETHER_E_VERSION_MISMATCH,
+			                 "this server speaks API version %d; upgrade the "
+			                 "older side", TETHER_API_VERSION);
+	}
+	const char *cid = header(r, TETHER_HDR_CLIENT_ID);
+	if (cid != NULL) {
+		if (!valid_client_id(cid))
+			return req_error(r, TETHER_E_BAD_REQUEST, "malformed %s header",
+			                 TETHER_HDR_CLIENT_ID);
+		memcpy(r->client_id, cid, TETHER_CLIENT_ID_LEN + 1);
+	}
+	if (r->route->auth && authenticate(r) != TETHER_E_OK)
+		return r->err;
+	const char *cl = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	uint64_t clen = 0;
+	if (cl != NULL && strparse_u64(cl, 0, UINT64_MAX, &clen) != 0)
+		return req_error(r, TETHER_E_BAD_REQUEST, "malformed Content-Length");
+	if (clen > r->route->body_max)
+		return req_error(r, TETHER_E_PAYLOAD_TOO_LARGE,
+		                 "request body of %llu bytes exceeds this endpoint's "
+		                 "limit of %zu", (unsigned long long)clen, r->route->body_max);
+	if (clen > 0 || te != NULL) {
+		const char *ct = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+		    (ct[16] != '\0' && ct[16] != ';'))
+			return req_error(r, TETHER_E_UNSUPPORTED_MEDIA,
+			                 "request body must be application/json");
+	}
+	buf_init(&r->body, r->route->body_max);
+	return TETHER_E_OK;
+}
+
+/* The request is complete: parse the body and run the handler. */
+static void run(struct req *r)
+{
+	if (r->body_too_large) {
+		req_error(r, TETHER_E_PAYLOAD_TOO_LARGE,
+		          "request body exceeds this endpoint's limit of %zu bytes",
+		          r->route->body_max);
+		return;
+	}
+	if (r->body.len > 0) {
+		char why[200];
+		r->in = jsonu_parse_object(r->body.data, r->body.len, why, sizeof why);
+		if (r->in == NULL) {
+			req_error(r, TETHER_E_BAD_REQUEST, "%s", why);
+			return;
+		}
+	}
+	r->route->handler(r);
+}
+
+/* libmicrohttpd's access handler: see the file comment for the phases. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+	if (r == NULL) {
+		r = calloc(1, sizeof *r);
+		if (r == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		r->srv = cls;
+		r->conn = conn;
+		r->t0_ms = timeu_mono_ms();
+		buf_init(&r->body, 0);
+		peer_address(conn, r->peer, sizeof r->peer);
+		if (precheck(r, url, method) != TETHER_E_OK)
+			return respond(r, method, url);
+		return MHD_YES;
+	}
+	if (r->responded) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		if (!r->body_too_large &&
+		    buf_append(&r->body, upload_data, *upload_data_size) != 0)
+			r->body_too_large = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	run(r);
+	return respond(r, method, url);
+}
+
+/* Free a request context when libmicrohttpd is done with it. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+	if (r == NULL)
+		return;
+	json_decref(r->in);
+	json_decref(r->out);
+	buf_free_secret(&r->body);   /* a login body holds a password */
+	free(r);
+	*con_cls = NULL;
+}
+
+/* Route libmicrohttpd's own diagnostics into our log. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_msg(LOG_DEBUG, "mhd", "message", msg);
+}
+
+/* Start one daemon on addr:port. */
+static int start_one(struct server *srv, const char *spec, const char *cert_pem,
+                     const char *key_pem, char *err, size_t errsz)
+{
+	char addr[BOUND_HOSTSPEC];
+	uint16_t port;
+	if (srvconf_parse_listen(spec, addr, sizeof addr, &port, err, errsz) != 0)
+		return -1;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	                 MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errsz, "listen '%.64s': not a numeric IP address", spec);
+		return -1;
+	}
+	struct MHD_Daemon *d = MHD_start_daemon(flags, port, NULL, NULL,
+		on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,   /* first, per the docs */
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)BOUND_CONNECTIONS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.connection_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_END);
+	if (d == NULL) {
+		snprintf(err, errsz, "cannot listen on %.64s (address in use, or not "
+		         "permitted?)", spec);
+		return -1;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	struct logline l;
+	log_begin(&l, LOG_INFO, "listening");
+	log_str(&l, "addr", addr);
+	log_int(&l, "port", di ? di->port : port);
+	log_end(&l);
+	daemons[ndaemons++] = d;
+	return 0;
+}
+
+/* Start every configured listener. */
+int http_start(struct server *srv, const char *cert_pem, const char *key_pem,
+               char *err, size_t errsz)
+{
+	char deflt[BOUND_HOSTSPEC];
+	snprintf(deflt, sizeof deflt, "127.0.0.1:%d", TETHER_DEFAULT_PORT);
+	if (srv->conf.nlisten == 0)
+		return start_one(srv, deflt, cert_pem, key_pem, err, errsz);
+	for (int i = 0; i < srv->conf.nlisten; i++)
+		if (start_one(srv, srv->conf.listen[i], cert_pem, key_pem, err, errsz) != 0) {
+			http_stop();
+			return -1;
+		}
+	return 0;
+}
+
+/* Stop every listener. */
+void http_stop(void)
+{
+	for (int i = 0; i < ndaemons; i++)
+		MHD_stop_daemon(daemons[i]);
+	ndaemons = 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * http.h - the HTTPS front end: libmicrohttpd, the request context and the
+ * one dispatcher that applies the route table's policy.
+ *
+ * Order of checks for every request, before any handler runs: route and
+ * method (404/405), API version header, client id header, bearer token
+ * (401), Content-Type and body size (415/413, the size checked against
+ * Content-Length before a byte is read and again while reading), JSON
+ * syntax (400). Errors are always {"error":{"code","message"}}, built in
+ * exactly one place from the tether_err table.
+ */
+#ifndef TETHER_HTTP_H
+#define TETHER_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+#include "router.h"
+#include "store.h"
+#include "tetherd.h"
+
+struct req {
+	struct server          *srv;
+	struct MHD_Connection  *conn;
+	const struct route     *route;
+	struct route_params     params;
+	int                     method;
+	struct buf              body;
+	bool                    body_too_large;
+	bool                    responded;
+	json_t                 *in;          /* parsed body (an object) or NULL */
+	bool                    authed;
+	struct user_rec         user;
+	char                    token_hash[2 * CRYPTO_SHA256_LEN + 1];
+	int64_t                 token_expires;
+	char                    client_id[TETHER_CLIENT_ID_LEN + 1];
+	char                    peer[64];
+	/* response */
+	int                     status;
+	json_t                 *out;
+	tether_err              err;
+	char                    errmsg[256];
+	int64_t                 retry_after;  /* seconds, for 429 */
+	char                    allow[64];    /* Allow header, for 405 */
+	int64_t                 t0_ms;
+};
+
+/* Record an error for the response and return it (printf-style message). */
+tether_err req_error(struct req *r, tether_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Set a successful response; takes ownership of body (may be NULL). */
+tether_err req_reply(struct req *r, int status, json_t *body);
+
+/* Start one listener per configured address; 0 or -1 (err set). Logs the
+ * bound address and port of each. */
+int http_start(struct server *srv, const char *cert_pem, const char *key_pem,
+               char *err, size_t errsz);
+
+/* Stop all listeners (waits for in-flight requests). */
+void http_stop(void);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * routes.c - every HTTP endpoint tetherd serves, and its policy.
+ *
+ * Read this table to know the whole attack surface: what needs a token and
+ * how large a body each endpoint will even look at.
+ */
+#include "api.h"
+#include "bounds.h"
+
+const struct route api_routes[] = {
+	/* method    path                         auth   body limit          handler */
+	{ M_GET,    "/v1/health",                 false, 0,                  api_health },
+	{ M_POST,   "/v1/login",                  false, BOUND_BODY_PREAUTH, api_login },
+	{ M_POST,   "/v1/logout",                 true,  0,                  api_logout },
+	{ M_GET,    "/v1/whoami",                 true,  0,                  api_whoami },
+	{ M_GET,    "/v1/sessions",               true,  0,                  api_session_list },
+	{ M_POST,   "/v1/sessions",               true,  BOUND_BODY_DEFAULT, api_session_create },
+	{ M_GET,    "/v1/sessions/{ref}",         true,  0,                  api_session_get },
+	{ M_DELETE, "/v1/sessions/{ref}",         true,  0,                  api_session_remove },
+};
+
+const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

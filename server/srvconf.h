@@ -1,0 +1,49 @@
+/*
+ * srvconf.h - tetherd's settings: defaults, the config file, the command line.
+ *
+ * Precedence is defaults < config file < command line. Every tunable the
+ * daemon has is a field here with its config-file key, so docs and code can
+ * be checked against one list (srvconf.c's key table).
+ */
+#ifndef TETHER_SRVCONF_H
+#define TETHER_SRVCONF_H
+
+#include <stdint.h>
+
+#include "bounds.h"
+#include "log.h"
+
+#define SRVCONF_MAX_LISTEN 8
+
+struct srvconf {
+	char     state_dir[BOUND_PATH];
+	char     cert[BOUND_PATH];          /* "" = state_dir/cert.pem, generated */
+	char     key[BOUND_PATH];           /* "" = state_dir/key.pem, generated */
+	char     listen[SRVCONF_MAX_LISTEN][BOUND_HOSTSPEC];
+	int      nlisten;                   /* 0 = 127.0.0.1:TETHER_DEFAULT_PORT */
+	int      log_level;
+	int64_t  token_ttl;                 /* seconds a login token lives */
+	int64_t  lockout_threshold;         /* failures before a lockout */
+	int64_t  lockout_window;            /* seconds failures are counted over */
+	int64_t  lockout_duration;          /* seconds a lockout lasts */
+	int64_t  max_sessions_per_user;
+	int64_t  idle_timeout;              /* default for new sessions */
+	int64_t  connection_timeout;        /* idle HTTP connection, seconds */
+};
+
+/* Fill in the built-in defaults (state dir depends on the effective uid). */
+void srvconf_defaults(struct srvconf *c);
+
+/* Apply one "key = value" setting; 0, or -1 with a reason in err. */
+int srvconf_set(struct srvconf *c, const char *key, const char *value,
+                char *err, size_t errsz);
+
+/* Read a config file into c; 0, or -1 with "FILE: line N: reason" in err. */
+int srvconf_load(struct srvconf *c, const char *path, char *err, size_t errsz);
+
+/* Split "ADDR:PORT" / "[V6]:PORT" / "ADDR" into a numeric address and port.
+ * 0 or -1 (err set). */
+int srvconf_parse_listen(const char *s, char *addr, size_t addrsz, uint16_t *port,
+                         char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * store-int.h - what the store-*.c files share and nobody else sees.
+ */
+#ifndef TETHER_STORE_INT_H
+#define TETHER_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+	sqlite3        *db;
+	pthread_mutex_t lock;
+};
+
+/* Prepare a statement; logs and returns NULL on failure. */
+sqlite3_stmt *store_prepare(struct store *st, const char *sql);
+
+/* Log an sqlite failure with context and return TETHER_E_INTERNAL. */
+tether_err store_fail(struct store *st, const char *what);
+
+/* Copy a text column into a fixed buffer ("" for NULL). */
+void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t dstsz);
+
+/* Run a statement-less SQL string (BEGIN, COMMIT...); 0 or -1. */
+int store_exec(struct store *st, const char *sql);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * store-session.c - session rows.
+ *
+ * Every query is scoped by user id: another user's session is simply not
+ * found, which is how isolation shows up on the wire (404, never 403, so ids
+ * do not leak). A session reference is an id if it is all digits, else a name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store-int.h"
+#include "strparse.h"
+
+#define SESSION_COLS "id, user_id, name, state, availability, client_id, created, " \
+	"last_activity, idle_timeout, output_buffering"
+
+/* Fill a session_rec from a row of SESSION_COLS. */
+static void session_from_row(sqlite3_stmt *s, struct session_rec *r)
+{
+	r->id = sqlite3_column_int64(s, 0);
+	r->user_id = sqlite3_column_int64(s, 1);
+	store_col_text(s, 2, r->name, sizeof r->name);
+	r->state = sqlite3_column_int(s, 3);
+	r->availability = sqlite3_column_int(s, 4);
+	store_col_text(s, 5, r->client_id, sizeof r->client_id);
+	r->created = sqlite3_column_int64(s, 6);
+	r->last_activity = sqlite3_column_int64(s, 7);
+	r->idle_timeout = sqlite3_column_int64(s, 8);
+	r->output_buffering = sqlite3_column_int(s, 9);
+}
+
+/* Count a user's sessions, or -1. */
+static int64_t session_count(struct store *st, int64_t user_id)
+{
+	int64_t n = -1;
+	sqlite3_stmt *s = store_prepare(st, "SELECT count(*) FROM sessions WHERE user_id = ?");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, user_id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* Insert the row; CONFLICT if the name is taken. */
+static tether_err session_insert(struct store *st, struct session_rec *r)
+{
+	sqlite3_stmt *s = store_prepare(st,
+		"INSERT INTO sessions(user_id, name, state, availability, client_id, "
+		"created, last_activity, idle_timeout, output_buffering) "
+		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (s == NULL)
+		return TETHER_E_INTERNAL;
+	sqlite3_bind_int64(s, 1, r->user_id);
+	sqlite3_bind_text(s, 2, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, r->state);
+	sqlite3_bind_int(s, 4, r->availability);
+	sqlite3_bind_text(s, 5, r->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, r->created);
+	sqlite3_bind_int64(s, 7, r->last_activity);
+	sqlite3_bind_int64(s, 8, r->idle_timeout);
+	sqlite3_bind_int(s, 9, r->output_buffering);
+	tether_err e = TETHER_E_OK;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		e = sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE
+		    ? TETHER_E_CONFLICT : store_fail(st, "session_insert");
+	else
+		r->id = sqlite3_last_insert_rowid(st->db);
+	sqlite3_finalize(s);
+	return e;
+}
+
+/* Give a just-inserted session the first free generated name. */
+static tether_err session_name_generated(struct store *st, struct session_rec *r)
+{
+	for (int attempt = 1; attempt <= 100; attempt++) {
+		if (attempt == 1)
+			snprintf(r->name, sizeof r->name, "Session%lld", (long long)r->id);
+		else
+			snprintf(r->name, sizeof r->name, "Session%lld-%d", (long long)r->id, attempt);
+		sqlite3_stmt *s = store_prepare(st, "UPDATE sessions SET name = ? WHERE id = ?");
+		if (s == NULL)
+			return TETHER_E_INTERNAL;
+		sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, r->id);
+		int rc = sqlite3_step(s);
+		int ext = sqlite3_extended_errcode(st->db);
+		sqlite3_finalize(s);
+		if (rc == SQLITE_DONE)
+			return TETHER_E_OK;
+		if (ext != SQLITE_CONSTRAINT_UNIQUE)
+			return store_fail(st, "session_name");
+	}
+	return TETHER_E_CONFLICT;
+}
+
+/* Create a session; an empty name gets a generated one. */
+tether_err store_session_create(struct store *st, struct session_rec *r,
+                                int64_t max_per_user)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	bool generate = r->name[0] == '\0';
+	pthread_mutex_lock(&st->lock);
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+		goto out;
+	int64_t n = session_count(st, r->user_id);
+	if (n < 0) {
+		e = TETHER_E_INTERNAL;
+	} else if (n >= max_per_user) {
+		e = TETHER_E_LIMIT_EXCEEDED;
+	} else {
+		if (generate)   /* a placeholder no user can choose: names start with a letter */
+			snprintf(r->name, sizeof r->name, ".pending");
+		e = session_insert(st, r);
+		if (e == TETHER_E_OK && generate)
+			e = session_name_generated(st, r);
+	}
+	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+out:
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+/* Find a user's session by id or name. */
+tether_err store_session_get(struct store *st, int64_t user_id, const char *ref,
+                             struct session_rec *out)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	uint64_t id = 0;
+	bool by_id = strparse_is_digits(ref);
+	if (by_id && strparse_u64(ref, 1, INT64_MAX, &id) != 0)
+		return TETHER_E_NOT_FOUND;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, by_id
+		? "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ? AND id = ?"
+		: "SELECT " SESSION_COLS " FROM sessions WHERE user_id = ? AND name = ?");
+	if (s == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, user_id);
+	if (by_id)
+		sqlite3_bind_int64(s, 2, (int64_t)id);
+	else
+		sqlite3_bind_text(s, 2, ref, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		session_from_row(s, out);
+		e = TETHER_E_OK;
+	} else {
+		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "session_get");
+	}
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+/* Call cb for each of a user's sessions, oldest first. */
+tether_err store_session_list(struct store *st, int64_t user_id,
+                              store_session_cb cb, void *ctx)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st,
+		"SELECT " SESSION_COLS " FROM sessions WHERE user_id = ? ORDER BY id");
+	if (s == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, user_id);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct session_rec r;
+		session_from_row(s, &r);
+		cb(ctx, &r);
+	}
+	e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "session_list");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+/* Delete a user's session (and by cascade its jobs). */
+tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st,
+		"DELETE FROM sessions WHERE user_id = ? AND id = ?");
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, user_id);
+		sqlite3_bind_int64(s, 2, id);
+		if (sqlite3_step(s) == SQLITE_DONE)
+			e = sqlite3_changes(st->db) > 0 ? TETHER_E_OK : TETHER_E_NOT_FOUND;
+		else
+			e = store_fail(st, "session_remove");
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}

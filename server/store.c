@@ -1,0 +1,250 @@
+/*
+ * store.c - opening the database, schema migrations, shared helpers, audit.
+ *
+ * The schema is versioned with PRAGMA user_version and moved forward by an
+ * ordered list of migrations, each applied in its own transaction; a
+ * database written by a newer tetherd is refused rather than guessed at.
+ * Version 1 already has the tables later features fill (jobs, output
+ * cursors, transfers), so their arrival is code, not a risky migration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store-int.h"
+#include "timeu.h"
+
+static const char *const migrations[] = {
+	/* 1: the foundation */
+	"CREATE TABLE users("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  pwhash TEXT NOT NULL,"
+	"  admin INTEGER NOT NULL DEFAULT 0,"
+	"  os_user TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE tokens("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  client_id TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX tokens_user ON tokens(user_id);"
+	"CREATE TABLE sessions("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  availability INTEGER NOT NULL,"
+	"  client_id TEXT NOT NULL DEFAULT '',"
+	"  lease_expires INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  last_activity INTEGER NOT NULL,"
+	"  idle_timeout INTEGER NOT NULL,"
+	"  output_buffering INTEGER NOT NULL,"
+	"  shell_state BLOB,"
+	"  UNIQUE(user_id, name));"
+	"CREATE TABLE jobs("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  command TEXT NOT NULL,"
+	"  exit_code INTEGER,"
+	"  term_signal INTEGER,"
+	"  shim_pid INTEGER,"
+	"  child_pgid INTEGER,"
+	"  started INTEGER,"
+	"  ended INTEGER,"
+	"  UNIQUE(session_id, name));"
+	"CREATE TABLE output_cursors("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  reader TEXT NOT NULL,"
+	"  delivered INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(job_id, reader));"
+	"CREATE TABLE transfers("
+	"  job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  priority INTEGER NOT NULL,"
+	"  options TEXT NOT NULL DEFAULT '{}',"
+	"  credentials BLOB,"
+	"  retry_at INTEGER,"
+	"  error_code TEXT, error_message TEXT, error_file TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  modified INTEGER NOT NULL,"
+	"  completed INTEGER);"
+	"CREATE TABLE transfer_files("
+	"  job_id INTEGER NOT NULL REFERENCES transfers(job_id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  destination TEXT NOT NULL,"
+	"  bytes_total INTEGER,"
+	"  bytes_transferred INTEGER NOT NULL DEFAULT 0,"
+	"  validator TEXT,"
+	"  done INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(job_id, idx));"
+	"CREATE TABLE audit("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ts INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  user_name TEXT NOT NULL DEFAULT '',"
+	"  addr TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '');",
+};
+
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Prepare a statement, logging a failure. */
+sqlite3_stmt *store_prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_fail(st, "prepare");
+		return NULL;
+	}
+	return s;
+}
+
+/* Log the current sqlite error. */
+tether_err store_fail(struct store *st, const char *what)
+{
+	struct logline l;
+	log_begin(&l, LOG_ERROR, "store_error");
+	log_str(&l, "op", what);
+	log_str(&l, "detail", sqlite3_errmsg(st->db));
+	log_end(&l);
+	return TETHER_E_INTERNAL;
+}
+
+/* Copy a text column into a bounded buffer. */
+void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	snprintf(dst, dstsz, "%s", t ? (const char *)t : "");
+}
+
+/* Execute SQL without results. */
+int store_exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		struct logline l;
+		log_begin(&l, LOG_ERROR, "store_error");
+		log_str(&l, "op", "exec");
+		log_str(&l, "detail", msg ? msg : "?");
+		log_end(&l);
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read PRAGMA user_version. */
+int store_schema_version(struct store *st)
+{
+	int v = -1;
+	sqlite3_stmt *s = store_prepare(st, "PRAGMA user_version");
+	if (s && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Apply the migrations the database has not seen yet. */
+static int migrate(struct store *st, char *err, size_t errsz)
+{
+	int have = store_schema_version(st);
+	if (have < 0) {
+		snprintf(err, errsz, "cannot read schema version: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (have > NMIGRATIONS) {
+		snprintf(err, errsz, "database schema %d is newer than this tetherd "
+		         "understands (%d); upgrade tetherd", have, NMIGRATIONS);
+		return -1;
+	}
+	for (int v = have; v < NMIGRATIONS; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+			goto fail;
+		if (store_exec(st, migrations[v]) != 0 || store_exec(st, pragma) != 0) {
+			store_exec(st, "ROLLBACK");
+			goto fail;
+		}
+		if (store_exec(st, "COMMIT") != 0)
+			goto fail;
+		log_msg(LOG_INFO, "schema_migrated", "version", pragma + 20);
+	}
+	return 0;
+fail:
+	snprintf(err, errsz, "schema migration failed: %s", sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Open the database and migrate it. */
+int store_open(const char *path, struct store **out, char *err, size_t errsz)
+{
+	struct store *st = calloc(1, sizeof *st);
+	if (st == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "cannot open %s: %s", path,
+		         st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (store_exec(st, "PRAGMA journal_mode=WAL") != 0 ||
+	    store_exec(st, "PRAGMA synchronous=NORMAL") != 0 ||
+	    store_exec(st, "PRAGMA foreign_keys=ON") != 0) {
+		snprintf(err, errsz, "cannot configure %s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (migrate(st, err, errsz) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+/* Close the database. */
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+/* Append an audit record. */
+void store_audit(struct store *st, const char *event, const char *user,
+                 const char *addr, const char *detail)
+{
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st,
+		"INSERT INTO audit(ts, event, user_name, addr, detail) VALUES(?,?,?,?,?)");
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, timeu_now());
+		sqlite3_bind_text(s, 2, event, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, user ? user : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, addr ? addr : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, detail ? detail : "", -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			store_fail(st, "audit");
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+}

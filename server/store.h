@@ -1,0 +1,91 @@
+/*
+ * store.h - tetherd's durable state in sqlite (WAL).
+ *
+ * Everything that must survive a crash lives here (or in spool files named
+ * from here): users, token hashes, sessions, jobs, output cursors, transfers
+ * and the audit trail. Functions return tether_err: user-facing failures
+ * (NOT_FOUND, CONFLICT, ...) are returned as such, environmental sqlite
+ * failures are logged and become TETHER_E_INTERNAL. One connection guarded
+ * by a mutex serves all threads; each call is one short transaction.
+ */
+#ifndef TETHER_STORE_H
+#define TETHER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounds.h"
+#include "error.h"
+#include "proto.h"
+
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+struct user_rec {
+	int64_t id;
+	char    name[BOUND_NAME + 1];
+	char    os_user[BOUND_NAME + 1];  /* "" = the daemon's own account */
+	bool    admin;
+	int64_t created;
+};
+
+struct session_rec {
+	int64_t id;
+	int64_t user_id;
+	char    name[BOUND_NAME + 1];
+	int     state;                     /* enum session_state */
+	int     availability;              /* enum session_avail */
+	char    client_id[TETHER_CLIENT_ID_LEN + 1];
+	int64_t created;
+	int64_t last_activity;
+	int64_t idle_timeout;
+	int     output_buffering;          /* enum output_buffering */
+};
+
+/* Open (creating if needed) the database at path and bring its schema up to
+ * date. Returns 0 and *out, or -1 with a reason in err. */
+int store_open(const char *path, struct store **out, char *err, size_t errsz);
+
+/* Close the database; NULL is a no-op. */
+void store_close(struct store *st);
+
+/* The schema version recorded in the database. */
+int store_schema_version(struct store *st);
+
+/* Users. pwhash is an encoded crypto_pw_hash string. */
+tether_err store_user_add(struct store *st, const char *name, const char *pwhash,
+                          bool admin, const char *os_user);
+tether_err store_user_get(struct store *st, const char *name, struct user_rec *out,
+                          char *pwhash, size_t pwhashsz);
+tether_err store_user_remove(struct store *st, const char *name);
+tether_err store_user_set_password(struct store *st, const char *name,
+                                   const char *pwhash);
+typedef void (*store_user_cb)(void *ctx, const struct user_rec *u);
+tether_err store_user_list(struct store *st, store_user_cb cb, void *ctx);
+
+/* Tokens: only the hex SHA-256 of a token is ever stored. */
+tether_err store_token_add(struct store *st, int64_t user_id, const char *hash,
+                           const char *client_id, int64_t now, int64_t expires);
+/* Look a token hash up; UNAUTHORIZED if unknown, revoked or expired. Records
+ * the last use (at most once a minute, to keep reads cheap). */
+tether_err store_token_check(struct store *st, const char *hash, int64_t now,
+                             struct user_rec *user, int64_t *expires);
+tether_err store_token_revoke(struct store *st, const char *hash);
+
+/* Sessions. A reference is a decimal id or a name, within one user. */
+tether_err store_session_create(struct store *st, struct session_rec *s,
+                                int64_t max_per_user);
+tether_err store_session_get(struct store *st, int64_t user_id, const char *ref,
+                             struct session_rec *out);
+typedef void (*store_session_cb)(void *ctx, const struct session_rec *s);
+tether_err store_session_list(struct store *st, int64_t user_id,
+                              store_session_cb cb, void *ctx);
+tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id);
+
+/* Append an audit record; failures are logged, never fatal. */
+void store_audit(struct store *st, const char *event, const char *user,
+                 const char *addr, const char *detail);
+
+#endif

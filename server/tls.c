@@ -1,0 +1,222 @@
+/*
+ * tls.c - key pair generation and loading with OpenSSL.
+ *
+ * Generation writes to temporary files and renames them into place, key
+ * first with mode 0600 from creation (never chmod after the fact), so a
+ * crash cannot leave a world-readable or half-written key behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "bounds.h"
+#include "crypto.h"
+#include "tls.h"
+
+#define TLS_FILE_MAX (64 * 1024)
+
+/* Read a whole (small) file into a malloc'd NUL-terminated string. */
+static char *read_small_file(const char *path, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *data = malloc(TLS_FILE_MAX + 1);
+	size_t n = data ? fread(data, 1, TLS_FILE_MAX + 1, f) : 0;
+	fclose(f);
+	if (data == NULL || n == 0 || n > TLS_FILE_MAX) {
+		snprintf(err, errsz, "%s: empty, unreadable or too large", path);
+		free(data);
+		return NULL;
+	}
+	data[n] = '\0';
+	return data;
+}
+
+/* Write data to path atomically with the given mode. */
+static int write_atomic(const char *path, const char *data, size_t len, mode_t mode,
+                        char *err, size_t errsz)
+{
+	char tmp[BOUND_PATH];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		snprintf(err, errsz, "path too long: %s", path);
+		return -1;
+	}
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, errsz, "cannot finish %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Add one extension to a certificate. */
+static int add_ext(X509 *cert, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+	X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (ex == NULL)
+		return -1;
+	int ok = X509_add_ext(cert, ex, -1);
+	X509_EXTENSION_free(ex);
+	return ok ? 0 : -1;
+}
+
+/* Serialise something PEM-able through a memory BIO into a malloc'd string. */
+static char *bio_to_string(BIO *b)
+{
+	char *mem;
+	long n = BIO_get_mem_data(b, &mem);
+	if (n <= 0)
+		return NULL;
+	char *s = malloc((size_t)n + 1);
+	if (s != NULL) {
+		memcpy(s, mem, (size_t)n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+/* Make a P-256 key and a self-signed certificate as PEM strings. */
+static int generate(char **cert_pem, char **key_pem, char *err, size_t errsz)
+{
+	int rc = -1;
+	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	BIO *kb = BIO_new(BIO_s_secmem()), *cb = BIO_new(BIO_s_mem());
+	char host[256] = "localhost", cn[300], san[400];
+	unsigned char serial[16];
+	if (pkey == NULL || cert == NULL || kb == NULL || cb == NULL)
+		goto out;
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	if (crypto_random(serial, sizeof serial) != 0)
+		goto out;
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL) {
+		BN_free(bn);
+		goto out;
+	}
+	BN_free(bn);
+	snprintf(cn, sizeof cn, "tetherd %s", host);
+	snprintf(san, sizeof san, "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1", host);
+	X509_NAME *name = X509_get_subject_name(cert);
+	if (!X509_set_version(cert, 2) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(cert), 20L * 365 * 86400) ||
+	    !X509_set_pubkey(cert, pkey) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	                                (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_issuer_name(cert, name) ||
+	    add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+	    add_ext(cert, NID_key_usage, "critical,digitalSignature") != 0 ||
+	    add_ext(cert, NID_ext_key_usage, "serverAuth") != 0 ||
+	    (add_ext(cert, NID_subject_alt_name, san) != 0 &&
+	     add_ext(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") != 0) ||
+	    !X509_sign(cert, pkey, EVP_sha256()))
+		goto out;
+	if (!PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_bio_X509(cb, cert))
+		goto out;
+	*key_pem = bio_to_string(kb);
+	*cert_pem = bio_to_string(cb);
+	if (*key_pem && *cert_pem)
+		rc = 0;
+out:
+	if (rc != 0)
+		snprintf(err, errsz, "cannot generate a key pair with OpenSSL");
+	BIO_free(kb);   /* secure-memory BIO: cleared on free */
+	BIO_free(cb);
+	X509_free(cert);
+	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+/* Load or generate the pair. */
+int tls_load(const char *state_dir, const char *cert_path, const char *key_path,
+             struct tls_pair *out, char *err, size_t errsz)
+{
+	char cpath[BOUND_PATH], kpath[BOUND_PATH];
+	memset(out, 0, sizeof *out);
+	int given = cert_path && cert_path[0] && key_path && key_path[0];
+	if ((cert_path && cert_path[0]) != (key_path && key_path[0])) {
+		snprintf(err, errsz, "--cert and --key must be given together");
+		return -1;
+	}
+	if (given) {
+		snprintf(cpath, sizeof cpath, "%s", cert_path);
+		snprintf(kpath, sizeof kpath, "%s", key_path);
+	} else {
+		snprintf(cpath, sizeof cpath, "%s/cert.pem", state_dir);
+		snprintf(kpath, sizeof kpath, "%s/key.pem", state_dir);
+		if (access(cpath, F_OK) != 0 && access(kpath, F_OK) != 0) {
+			if (generate(&out->cert_pem, &out->key_pem, err, errsz) != 0)
+				return -1;
+			if (write_atomic(kpath, out->key_pem, strlen(out->key_pem), 0600, err, errsz) != 0 ||
+			    write_atomic(cpath, out->cert_pem, strlen(out->cert_pem), 0644, err, errsz) != 0) {
+				tls_pair_free(out);
+				return -1;
+			}
+			out->generated = 1;
+		}
+	}
+	if (out->cert_pem == NULL) {
+		out->cert_pem = read_small_file(cpath, err, errsz);
+		out->key_pem = out->cert_pem ? read_small_file(kpath, err, errsz) : NULL;
+		if (out->key_pem == NULL) {
+			tls_pair_free(out);
+			return -1;
+		}
+	}
+	if (crypto_fingerprint_cert_pem(out->cert_pem, strlen(out->cert_pem),
+	                                out->fingerprint) != 0) {
+		snprintf(err, errsz, "%s: not a PEM certificate", cpath);
+		tls_pair_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free a pair, wiping the key. */
+void tls_pair_free(struct tls_pair *p)
+{
+	if (p->key_pem != NULL) {
+		crypto_wipe(p->key_pem, strlen(p->key_pem));
+		free(p->key_pem);
+	}
+	free(p->cert_pem);
+	p->key_pem = p->cert_pem = NULL;
+}

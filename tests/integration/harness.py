@@ -1,0 +1,263 @@
+"""Integration test harness: a real tetherd on loopback, the real tether CLI.
+
+Each Daemon gets its own temporary state dir and a free loopback port (the
+daemon binds port 0 and logs the port it got). Each Client is a separate
+$TETHER_HOME, i.e. a separate client machine. Raw HTTPS requests (for the
+bad-input suite) go through Python's ssl with the daemon's own certificate
+as the trust anchor. Only the Python standard library is used.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+TETHERD = os.environ.get("TETHERD", "build/server/tetherd")
+TETHER = os.environ.get("TETHER", "build/client/tether")
+PASSWORD = "correct horse battery"
+
+
+class Daemon:
+    """One tetherd process with its own state dir."""
+
+    def __init__(self, root, name="d", config=None):
+        self.dir = os.path.join(root, name)
+        self.state = os.path.join(self.dir, "state")
+        os.makedirs(self.state, exist_ok=True)
+        self.config = None
+        if config:
+            self.config = os.path.join(self.dir, "tetherd.conf")
+            with open(self.config, "w") as f:
+                for k, v in config.items():
+                    f.write(f"{k} = {v}\n")
+        self.logpath = os.path.join(self.dir, "tetherd.log")
+        self.proc = None
+        self.port = 0
+
+    def args(self, *extra):
+        a = [TETHERD, "--state-dir", self.state]
+        if self.config:
+            a += ["--config", self.config]
+        return a + list(extra)
+
+    def start(self, port=None):
+        """Start (on the previous port if restarting) and wait until it serves."""
+        port = self.port if port is None else port
+        self.log_offset = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
+        log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(
+            self.args("--listen", f"127.0.0.1:{port}", "--log-level", "debug"),
+            stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = self.log_since_start()
+            m = re.search(r"event=listening addr=\"127.0.0.1\" port=(\d+)", text)
+            if m and "event=started" in text:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"tetherd exited {self.proc.returncode}:\n{text}")
+            time.sleep(0.02)
+        raise AssertionError("tetherd did not start:\n" + self.log_since_start())
+
+    def log_since_start(self):
+        with open(self.logpath, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read().decode("utf-8", "replace")
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop with sig and return the exit status."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=30)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self, sig=signal.SIGTERM):
+        self.stop(sig)
+        return self.start()
+
+    @property
+    def host(self):
+        return f"127.0.0.1:{self.port}"
+
+    def admin(self, *args, input=None):
+        return subprocess.run(self.args(*args), input=input, capture_output=True,
+                              text=True, timeout=60)
+
+    def add_user(self, name, password=PASSWORD, admin=False):
+        extra = ["--admin"] if admin else []
+        r = self.admin("user", "add", name, "--password-stdin", *extra,
+                       input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        return name
+
+    def fingerprint(self):
+        r = self.admin("fingerprint")
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def db(self):
+        """A read connection to the daemon's database."""
+        return sqlite3.connect(os.path.join(self.state, "tether.db"), timeout=10)
+
+    def query(self, sql, *params):
+        with self.db() as c:
+            return c.execute(sql, params).fetchall()
+
+    # -- raw HTTPS, for tests that must craft requests tether would never send
+    def conn(self, **kw):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.state, "cert.pem"))
+        ctx.check_hostname = False
+        for k, v in kw.items():
+            setattr(ctx, k, v)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
+
+    def request(self, method, path, body=None, token=None, headers=None,
+                content_type="application/json"):
+        """Send one request; returns (status, headers dict, parsed JSON or text)."""
+        h = {}
+        if token:
+            h["Authorization"] = "Bearer " + token
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            if content_type:
+                h["Content-Type"] = content_type
+        h.update(headers or {})
+        c = self.conn()
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            c.close()
+        try:
+            doc = json.loads(data) if data else None
+        except ValueError:
+            doc = data.decode("utf-8", "replace")
+        return r.status, hdrs, doc
+
+    def token_for(self, user, password=PASSWORD):
+        st, _, doc = self.request("POST", "/v1/login", {"user": user, "password": password})
+        assert st == 200, (st, doc)
+        return doc["token"]
+
+    def healthy(self):
+        st, _, doc = self.request("GET", "/v1/health")
+        return st == 200 and doc["status"] == "ok"
+
+
+class Client:
+    """One client machine: a $TETHER_HOME."""
+
+    def __init__(self, root, name="c"):
+        self.home = os.path.join(root, "home-" + name)
+        os.makedirs(self.home, exist_ok=True)
+
+    def env(self):
+        e = dict(os.environ)
+        e["TETHER_HOME"] = self.home
+        return e
+
+    def run(self, *args, input=None, timeout=60):
+        return subprocess.run([TETHER] + list(args), input=input, capture_output=True,
+                              text=True, env=self.env(), timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+
+    def json(self, *args, input=None):
+        r = self.run(*args, "--json", input=input)
+        assert r.returncode == 0, f"tether {args} exit {r.returncode}: {r.stderr}{r.stdout}"
+        return json.loads(r.stdout)
+
+    def login(self, daemon, user, password=PASSWORD, *extra):
+        r = self.run("login", f"{user}@{daemon.host}", "--password-stdin", "--accept-new",
+                     *extra, input=password + "\n")
+        assert r.returncode == 0, r.stderr
+        return r
+
+    def token(self, daemon, user):
+        with open(os.path.join(self.home, "credentials.json")) as f:
+            return json.load(f)[daemon.host]["tokens"][user]["token"]
+
+
+def expect_error(doc, code):
+    """Assert doc is {"error": {"code": code, "message": non-empty}}."""
+    assert isinstance(doc, dict) and set(doc) == {"error"}, doc
+    err = doc["error"]
+    assert err["code"] == code, f"expected {code}, got {err}"
+    assert isinstance(err["message"], str) and err["message"], err
+
+
+class Env:
+    """Per-test scratch space; daemons are stopped at the end."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="tether-it-")
+        self.daemons = []
+
+    def daemon(self, name="d", config=None, start=True):
+        d = Daemon(self.root, name, config)
+        self.daemons.append(d)
+        return d.start() if start else d
+
+    def client(self, name="c"):
+        return Client(self.root, name)
+
+    def close(self, ok):
+        for d in self.daemons:
+            if d.proc is not None:
+                rc = d.stop()
+                assert rc == 0, f"tetherd exited {rc} on SIGTERM"
+        if ok:
+            shutil.rmtree(self.root, ignore_errors=True)
+        else:
+            print(f"  (kept {self.root})")
+            for d in self.daemons:
+                print("  --- log of", d.dir, "(last 40 lines)")
+                print("\n".join(d.log().splitlines()[-40:]))
+
+
+def main(module_globals):
+    """Run every test_* function in the calling module with a fresh Env."""
+    only = sys.argv[1:]
+    tests = [(n, f) for n, f in module_globals.items()
+             if n.startswith("test_") and callable(f) and (not only or n in only)]
+    passed = failed = 0
+    for name, fn in tests:
+        env = Env()
+        ok = False
+        t0 = time.monotonic()
+        try:
+            fn(env)
+            ok = True
+        except Exception:
+            traceback.print_exc()
+        try:
+            env.close(ok)
+        except Exception:
+            traceback.print_exc()
+            ok = False
+        print(f"{'ok  ' if ok else 'FAIL'} {name} ({time.monotonic() - t0:.2f}s)", flush=True)
+        passed += ok
+        failed += not ok
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed or not tests else 0)

@@ -1,0 +1,127 @@
+"""Sessions, first slice: new/list/remove, names, isolation, persistence."""
+import os
+import signal
+
+from harness import PASSWORD, expect_error, main
+
+
+def setup(env, users=("alice",)):
+    d = env.daemon()
+    c = env.client()
+    for u in users:
+        d.add_user(u)
+    c.login(d, users[0])
+    return d, c
+
+
+def test_new_list_remove(env):
+    d, c = setup(env)
+    s = c.json("session", "new", d.host, "--name", "web")
+    for k in ("id", "name", "host", "owner", "state", "availability", "created",
+              "last_activity", "idle_timeout", "output_buffering", "jobs"):
+        assert k in s, k
+    assert s["name"] == "web" and s["owner"] == "alice" and s["host"] == d.host
+    assert s["state"] == "Opened" and s["availability"] == "Available"
+    assert s["idle_timeout"] == 7200 and s["output_buffering"] == "block"
+    assert s["created"].endswith("Z") and "T" in s["created"]
+    g = c.json("session", "new", d.host, "--idle-timeout", "60", "--output-buffering", "drop")
+    assert g["name"] == f"Session{g['id']}", g
+    assert g["idle_timeout"] == 60 and g["output_buffering"] == "drop"
+    lst = c.json("session", "list", d.host)
+    assert [x["name"] for x in lst] == ["web", g["name"]]
+    # the table form names both
+    r = c.run("session", "list", d.host)
+    assert r.returncode == 0 and "web" in r.stdout and g["name"] in r.stdout
+    # remove by name and by id
+    rm = c.json("session", "remove", f"{d.host}/web", f"{d.host}/{g['id']}")
+    assert [x["state"] for x in rm] == ["Closed", "Closed"]
+    assert c.json("session", "list", d.host) == []
+    assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+
+
+def test_duplicate_and_invalid_names(env):
+    d, c = setup(env)
+    c.json("session", "new", d.host, "--name", "db")
+    r = c.run("session", "new", d.host, "--name", "db")
+    assert r.returncode == 255 and "already have a session named 'db'" in r.stderr, r.stderr
+    r = c.run("session", "new", d.host, "--name", "9lives", "--json")
+    assert r.returncode == 255
+    import json
+    expect_error(json.loads(r.stdout), "invalid_argument")
+    r = c.run("session", "new", d.host, "--output-buffering", "sometimes")
+    assert r.returncode == 2 and "block or drop" in r.stderr
+    r = c.run("session", "new", d.host, "--idle-timeout", "-5")
+    assert r.returncode == 2
+    r = c.run("session", "remove", f"{d.host}/nosuch")
+    assert r.returncode == 255 and "no session 'nosuch'" in r.stderr
+    assert [x["name"] for x in c.json("session", "list", d.host)] == ["db"]
+
+
+def test_generated_name_skips_taken(env):
+    d, c = setup(env)
+    # take the name the next session would get
+    c.json("session", "new", d.host, "--name", "Session2")
+    g = c.json("session", "new", d.host)
+    assert g["id"] == 2 and g["name"] != "Session2" and g["name"].startswith("Session2")
+
+
+def test_users_are_isolated(env):
+    d, a = setup(env, users=("alice", "bob"))
+    b = env.client("b")
+    b.login(d, "bob")
+    s = a.json("session", "new", d.host, "--name", "secret")
+    b.json("session", "new", d.host, "--name", "secret")   # names are per user
+    assert [x["owner"] for x in b.json("session", "list", d.host)] == ["bob"]
+    r = b.run("session", "remove", f"{d.host}/{s['id']}")
+    assert r.returncode == 255 and "no session" in r.stderr
+    tok = b.token(d, "bob")
+    st, _, doc = d.request("GET", f"/v1/sessions/{s['id']}", token=tok)
+    assert st == 404
+    expect_error(doc, "not_found")
+    st, _, doc = d.request("DELETE", f"/v1/sessions/{s['id']}", token=tok)
+    assert st == 404
+    assert [x["id"] for x in a.json("session", "list", d.host)] == [s["id"]]
+
+
+def test_sessions_persist_across_restart_and_kill(env):
+    d, c = setup(env)
+    a = c.json("session", "new", d.host, "--name", "keep1")
+    d.restart()
+    b = c.json("session", "new", d.host, "--name", "keep2")
+    d.restart(signal.SIGKILL)
+    lst = c.json("session", "list", d.host)
+    assert [(x["id"], x["name"]) for x in lst] == [(a["id"], "keep1"), (b["id"], "keep2")]
+    assert lst[0]["created"] == a["created"]
+
+
+def test_list_without_host_covers_every_login(env):
+    d1 = env.daemon("d1")
+    d2 = env.daemon("d2")
+    c = env.client()
+    for d in (d1, d2):
+        d.add_user("alice")
+        c.login(d, "alice")
+    c.json("session", "new", d1.host, "--name", "one")
+    c.json("session", "new", d2.host, "--name", "two")
+    names = sorted((x["host"], x["name"]) for x in c.json("session", "list"))
+    assert names == sorted([(d1.host, "one"), (d2.host, "two")])
+
+
+def test_host_without_user_means_last_login(env):
+    d, c = setup(env, users=("alice", "bob"))
+    c.login(d, "bob")
+    s = c.json("session", "new", d.host)
+    assert s["owner"] == "bob"
+    s = c.json("session", "new", f"alice@{d.host}")
+    assert s["owner"] == "alice"
+
+
+def test_not_logged_in(env):
+    d = env.daemon()
+    c = env.client()
+    r = c.run("session", "list", d.host)
+    assert r.returncode == 255 and "not logged in" in r.stderr, r.stderr
+
+
+if __name__ == "__main__":
+    main(globals())
