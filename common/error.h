@@ -36,7 +36,8 @@
 	X(NOT_LOGGED_IN,        "not_logged_in",          0, "not logged in") \
 	X(PROTOCOL,             "protocol_error",         0, "unexpected reply") \
 	X(IO,                   "io_error",               0, "input/output error") \
-	X(NOMEM,                "out_of_memory",          0, "out of memory")
+	X(NOMEM,                "out_of_memory",          0, "out of memory") \
+	X(INTERRUPTED,          "interrupted",            0, "interrupted")
 
 typedef enum {
 #define TETHER_ERR_ENUM(name, code, http, msg) TETHER_E_##name,

@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "api.h"
+#include "jobs.h"
 #include "jsonu.h"
 #include "timeu.h"
 
@@ -18,7 +19,8 @@ static json_t *session_json(struct req *r, const struct session_rec *s)
 	timeu_rfc3339(s->created, created);
 	timeu_rfc3339(s->last_activity, active);
 	const char *state = proto_session_state_str(s->state);
-	const char *avail = proto_availability_str(s->availability);
+	int a = s->busy ? AVAIL_BUSY : s->state == SESSION_OPENED ? AVAIL_AVAILABLE : AVAIL_NONE;
+	const char *avail = proto_availability_str(a);
 	const char *buffering = proto_buffering_str(s->output_buffering);
 	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:[]}",
 		"id", (json_int_t)s->id, "name", s->name, "host", r->srv->hostname,
@@ -29,14 +31,82 @@ static json_t *session_json(struct req *r, const struct session_rec *s)
 }
 
 /* Load the session named by the route's {ref}, or answer 404. */
-static tether_err load_session(struct req *r, struct session_rec *s)
+tether_err api_load_session(struct req *r, struct session_rec *s)
 {
 	tether_err e = store_session_get(r->srv->store, r->user.id, r->params.v[0], s);
 	if (e == TETHER_E_NOT_FOUND)
 		return req_error(r, e, "no session '%s'", r->params.v[0]);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot read the session");
+	if (s->state == SESSION_OPENED && r->client_id[0] != '\0' &&
+	    strcmp(s->client_id, r->client_id) == 0) {
+		s->lease_expires = timeu_now() + r->srv->conf.keepalive;
+		store_session_touch(r->srv->store, s->id, s->lease_expires, timeu_now());
+	}
 	return TETHER_E_OK;
+}
+
+/* Require that this client holds the session. */
+tether_err api_require_holder(struct req *r, const struct session_rec *s)
+{
+	if (r->client_id[0] == '\0')
+		return req_error(r, TETHER_E_BAD_REQUEST, "the %s header is required here",
+		                 TETHER_HDR_CLIENT_ID);
+	if (s->state == SESSION_DISCONNECTED)
+		return req_error(r, TETHER_E_CONFLICT, "session '%s' is disconnected; "
+		                 "connect to it first", s->name);
+	if (s->state != SESSION_OPENED || strcmp(s->client_id, r->client_id) != 0)
+		return req_error(r, TETHER_E_CONFLICT, "session '%s' is in use by another "
+		                 "client; disconnect it there, or connect with --force", s->name);
+	return TETHER_E_OK;
+}
+
+/* POST /v1/sessions/{ref}/connect {"force"?}: take the session for this client. */
+tether_err api_session_connect(struct req *r)
+{
+	struct session_rec s;
+	char why[160];
+	bool force = false;
+	if (r->in != NULL &&
+	    jsonu_get_bool(r->in, "force", false, &force, why, sizeof why) == JSONU_BAD)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	if (r->client_id[0] == '\0')
+		return req_error(r, TETHER_E_BAD_REQUEST, "the %s header is required here",
+		                 TETHER_HDR_CLIENT_ID);
+	if (api_load_session(r, &s) != TETHER_E_OK)
+		return r->err;
+	if (s.state == SESSION_OPENED && strcmp(s.client_id, r->client_id) != 0 && !force)
+		return req_error(r, TETHER_E_CONFLICT, "session '%s' is in use by another "
+		                 "client; disconnect it there, or connect with --force", s.name);
+	s.state = SESSION_OPENED;
+	s.lease_expires = timeu_now() + r->srv->conf.keepalive;
+	memcpy(s.client_id, r->client_id, sizeof s.client_id);
+	tether_err e = store_session_set_conn(r->srv->store, s.id, s.state, s.client_id,
+	                                      s.lease_expires);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot connect the session");
+	store_audit(r->srv->store, force ? "session_connect_force" : "session_connect",
+	            r->user.name, r->peer, s.name);
+	return req_reply(r, 200, session_json(r, &s));
+}
+
+/* POST /v1/sessions/{ref}/disconnect: leave everything running. */
+tether_err api_session_disconnect(struct req *r)
+{
+	struct session_rec s;
+	if (api_load_session(r, &s) != TETHER_E_OK)
+		return r->err;
+	if (s.state != SESSION_DISCONNECTED) {
+		if (api_require_holder(r, &s) != TETHER_E_OK)
+			return r->err;
+		tether_err e = store_session_set_conn(r->srv->store, s.id, SESSION_DISCONNECTED,
+		                                      "", 0);
+		if (e != TETHER_E_OK)
+			return req_error(r, e, "cannot disconnect the session");
+		store_session_touch(r->srv->store, s.id, 0, timeu_now());
+		s.state = SESSION_DISCONNECTED;
+	}
+	return req_reply(r, 200, session_json(r, &s));
 }
 
 /* Collects sessions into a JSON array. */
@@ -94,6 +164,7 @@ tether_err api_session_create(struct req *r)
 	s.availability = AVAIL_AVAILABLE;
 	memcpy(s.client_id, r->client_id, sizeof s.client_id);
 	s.created = s.last_activity = timeu_now();
+	s.lease_expires = r->client_id[0] ? s.created + r->srv->conf.keepalive : 0;
 	s.idle_timeout = idle;
 	tether_err e = store_session_create(r->srv->store, &s,
 	                                    r->srv->conf.max_sessions_per_user);
@@ -112,7 +183,7 @@ tether_err api_session_create(struct req *r)
 tether_err api_session_get(struct req *r)
 {
 	struct session_rec s;
-	if (load_session(r, &s) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
 	return req_reply(r, 200, session_json(r, &s));
 }
@@ -121,9 +192,9 @@ tether_err api_session_get(struct req *r)
 tether_err api_session_remove(struct req *r)
 {
 	struct session_rec s;
-	if (load_session(r, &s) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
-	tether_err e = store_session_remove(r->srv->store, r->user.id, s.id);
+	tether_err e = jobs_remove_session(r->srv, r->user.id, s.id);
 	if (e == TETHER_E_NOT_FOUND)   /* removed concurrently */
 		return req_error(r, e, "no session '%s'", r->params.v[0]);
 	if (e != TETHER_E_OK)

@@ -56,6 +56,45 @@ tether_err req_reply(struct req *r, int status, json_t *body)
 	return TETHER_E_OK;
 }
 
+/* Record a binary reply. */
+tether_err req_reply_raw(struct req *r, int status, struct buf *data)
+{
+	buf_free(&r->raw);
+	r->raw = *data;
+	buf_init(data, 0);
+	r->raw_reply = true;
+	r->status = status;
+	r->err = TETHER_E_OK;
+	return TETHER_E_OK;
+}
+
+/* Add a response header. */
+void req_header(struct req *r, const char *name, const char *value)
+{
+	if (r->nxhdr >= (int)(sizeof r->xhdr / sizeof r->xhdr[0]))
+		return;
+	snprintf(r->xhdr[r->nxhdr][0], sizeof r->xhdr[0][0], "%s", name);
+	snprintf(r->xhdr[r->nxhdr][1], sizeof r->xhdr[0][1], "%s", value);
+	r->nxhdr++;
+}
+
+/* Read an integer query parameter. */
+int req_query_i64(struct req *r, const char *name, int64_t min, int64_t max,
+                  int64_t dflt, int64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (v == NULL) {
+		*out = dflt;
+		return 0;
+	}
+	if (strparse_i64(v, min, max, out) != 0) {
+		req_error(r, TETHER_E_INVALID_ARGUMENT, "query parameter '%s' must be an "
+		          "integer between %lld and %lld", name, (long long)min, (long long)max);
+		return -1;
+	}
+	return 0;
+}
+
 /* Build {"error": {"code", "message"}} for r's error. */
 static json_t *error_body(const struct req *r)
 {
@@ -69,6 +108,24 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 {
 	int status;
 	json_t *body;
+	if (r->err == TETHER_E_OK && r->raw_reply) {
+		size_t rawlen = r->raw.len;
+		char *data = buf_take(&r->raw, NULL);
+		struct MHD_Response *rr = MHD_create_response_from_buffer(rawlen, data,
+		                                                          MHD_RESPMEM_MUST_FREE);
+		if (rr == NULL) {
+			free(data);
+			return MHD_NO;
+		}
+		MHD_add_response_header(rr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(rr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		for (int i = 0; i < r->nxhdr; i++)
+			MHD_add_response_header(rr, r->xhdr[i][0], r->xhdr[i][1]);
+		enum MHD_Result rret = MHD_queue_response(r->conn, (unsigned)r->status, rr);
+		MHD_destroy_response(rr);
+		r->responded = true;
+		return rret;
+	}
 	if (r->err != TETHER_E_OK) {
 		status = tether_err_http_status(r->err);
 		body = error_body(r);
@@ -97,6 +154,8 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 	}
 	if (r->err == TETHER_E_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	for (int i = 0; i < r->nxhdr; i++)
+		MHD_add_response_header(resp, r->xhdr[i][0], r->xhdr[i][1]);
 	if (r->allow[0] != '\0')
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
@@ -287,8 +346,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(r->in);
 	json_decref(r->out);
 	buf_free_secret(&r->body);   /* a login body holds a password */
+	buf_free(&r->raw);
 	free(r);
 	*con_cls = NULL;
+}
+
+/* Leave percent-escapes in URLs undecoded. Path segments we accept are
+ * plain [A-Za-z0-9._-] anyway, and decoding would let "%00" cut a path short
+ * ("web%00xyz" would reach session "web"): an escaped path simply matches
+ * no route. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
 }
 
 /* Route libmicrohttpd's own diagnostics into our log. */
@@ -338,6 +409,7 @@ static int start_one(struct server *srv, const char *spec, const char *cert_pem,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.connection_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 		MHD_OPTION_END);
 	if (d == NULL) {
 		snprintf(err, errsz, "cannot listen on %.64s (address in use, or not "

@@ -45,6 +45,10 @@ struct req {
 	char                    errmsg[256];
 	int64_t                 retry_after;  /* seconds, for 429 */
 	char                    allow[64];    /* Allow header, for 405 */
+	struct buf              raw;          /* a binary reply, if raw_reply */
+	bool                    raw_reply;
+	char                    xhdr[6][2][48];  /* extra response headers */
+	int                     nxhdr;
 	int64_t                 t0_ms;
 };
 
@@ -54,6 +58,17 @@ tether_err req_error(struct req *r, tether_err e, const char *fmt, ...)
 
 /* Set a successful response; takes ownership of body (may be NULL). */
 tether_err req_reply(struct req *r, int status, json_t *body);
+
+/* Set a binary (application/octet-stream) reply; takes data's contents. */
+tether_err req_reply_raw(struct req *r, int status, struct buf *data);
+
+/* Add a response header (name and value at most 47 bytes each). */
+void req_header(struct req *r, const char *name, const char *value);
+
+/* Read an integer query parameter in [min, max] (dflt when absent);
+ * 0, or -1 with a 400 error recorded. */
+int req_query_i64(struct req *r, const char *name, int64_t min, int64_t max,
+                  int64_t dflt, int64_t *out);
 
 /* Start one listener per configured address; 0 or -1 (err set). Logs the
  * bound address and port of each. */

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "jobs.h"
+#include "monitor.h"
+#include "shim.h"
 #include "log.h"
 #include "proto.h"
 #include "store.h"
@@ -204,10 +207,16 @@ static int serve(struct server *srv, const struct cli *cli)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);   /* inherited by every thread */
 	signal(SIGPIPE, SIG_IGN);
 
-	if (tetherd_open_state(&srv->conf, &srv->store) != 0)
+	/* the lock first: a refused second daemon must not touch the database */
+	if (make_dirs(srv->conf.state_dir) != 0 ||
+	    (lockfd = lock_state_dir(srv->conf.state_dir)) < 0)
 		return 1;
-	if ((lockfd = lock_state_dir(srv->conf.state_dir)) < 0)
+	if (tetherd_open_state(&srv->conf, &srv->store) != 0)
 		goto out;
+	if (jobs_init(srv) != 0) {
+		fprintf(stderr, "tetherd: cannot prepare the spool in %s\n", srv->conf.state_dir);
+		goto out;
+	}
 	if (tls_load(srv->conf.state_dir, srv->conf.cert, srv->conf.key, &tls, err,
 	             sizeof err) != 0) {
 		fprintf(stderr, "tetherd: %s\n", err);
@@ -225,6 +234,8 @@ static int serve(struct server *srv, const struct cli *cli)
 		goto out;
 	}
 	tls_pair_free(&tls);   /* libmicrohttpd keeps its own parsed copy */
+	if (monitor_start(srv) != 0)
+		goto out;
 	struct logline l;
 	log_begin(&l, LOG_INFO, "started");
 	log_str(&l, "version", TETHER_VERSION);
@@ -243,6 +254,7 @@ static int serve(struct server *srv, const struct cli *cli)
 		break;
 	}
 	http_stop();
+	monitor_stop();
 	rc = 0;
 out:
 	tls_pair_free(&tls);
@@ -275,6 +287,8 @@ int main(int argc, char **argv)
 {
 	static struct server srv;
 	struct cli cli;
+	if (argc == 3 && strcmp(argv[1], "__shim") == 0)
+		return shim_main(argv[2]);   /* a job supervisor, started by tetherd */
 	umask(077);   /* the database, keys and spool are the daemon's alone */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {

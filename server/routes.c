@@ -8,7 +8,7 @@
 #include "bounds.h"
 
 const struct route api_routes[] = {
-	/* method    path                         auth   body limit          handler */
+	/* method    path                            auth   body limit          handler */
 	{ M_GET,    "/v1/health",                 false, 0,                  api_health },
 	{ M_POST,   "/v1/login",                  false, BOUND_BODY_PREAUTH, api_login },
 	{ M_POST,   "/v1/logout",                 true,  0,                  api_logout },
@@ -17,6 +17,13 @@ const struct route api_routes[] = {
 	{ M_POST,   "/v1/sessions",               true,  BOUND_BODY_DEFAULT, api_session_create },
 	{ M_GET,    "/v1/sessions/{ref}",         true,  0,                  api_session_get },
 	{ M_DELETE, "/v1/sessions/{ref}",         true,  0,                  api_session_remove },
+	{ M_POST,   "/v1/sessions/{ref}/connect", true,  BOUND_BODY_DEFAULT, api_session_connect },
+	{ M_POST,   "/v1/sessions/{ref}/disconnect", true, 0,                api_session_disconnect },
+	{ M_POST,   "/v1/sessions/{ref}/receive", true,  0,                  api_session_receive },
+	{ M_POST,   "/v1/sessions/{ref}/invoke",  true,  BOUND_BODY_COMMAND, api_invoke },
+	{ M_GET,    "/v1/sessions/{ref}/jobs/{job}", true, 0,                api_job_get },
+	{ M_GET,    "/v1/sessions/{ref}/jobs/{job}/output", true, 0,         api_job_output },
+	{ M_POST,   "/v1/sessions/{ref}/jobs/{job}/stop", true, BOUND_BODY_DEFAULT, api_job_stop },
 };
 
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

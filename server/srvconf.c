@@ -36,6 +36,8 @@ void srvconf_defaults(struct srvconf *c)
 	c->max_sessions_per_user = 1000;
 	c->idle_timeout = TETHER_IDLE_TIMEOUT_DEFAULT;
 	c->connection_timeout = 300;
+	c->keepalive = 240;
+	c->stop_grace = 5;
 }
 
 struct numkey {
@@ -52,6 +54,8 @@ static const struct numkey numkeys[] = {
 	{ "max_sessions_per_user", offsetof(struct srvconf, max_sessions_per_user), 1, 1000000 },
 	{ "idle_timeout",          offsetof(struct srvconf, idle_timeout),          1, TETHER_IDLE_TIMEOUT_MAX },
 	{ "connection_timeout",    offsetof(struct srvconf, connection_timeout),    1, 86400 },
+	{ "keepalive",             offsetof(struct srvconf, keepalive),             1, 86400 },
+	{ "stop_grace",            offsetof(struct srvconf, stop_grace),            0, 600 },
 };
 
 /* Copy a path setting, refusing relative paths and overlong ones. */

@@ -29,6 +29,8 @@ struct srvconf {
 	int64_t  max_sessions_per_user;
 	int64_t  idle_timeout;              /* default for new sessions */
 	int64_t  connection_timeout;        /* idle HTTP connection, seconds */
+	int64_t  keepalive;                 /* a silent client is disconnected after */
+	int64_t  stop_grace;                /* seconds between SIGTERM and SIGKILL */
 };
 
 /* Fill in the built-in defaults (state dir depends on the effective uid). */

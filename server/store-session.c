@@ -12,7 +12,9 @@
 #include "strparse.h"
 
 #define SESSION_COLS "id, user_id, name, state, availability, client_id, created, " \
-	"last_activity, idle_timeout, output_buffering"
+	"last_activity, idle_timeout, output_buffering, lease_expires, " \
+	"EXISTS(SELECT 1 FROM jobs j WHERE j.session_id = sessions.id AND " \
+	"j.state IN (1, 5) AND j.type IN ('invoke', 'shell'))"
 
 /* Fill a session_rec from a row of SESSION_COLS. */
 static void session_from_row(sqlite3_stmt *s, struct session_rec *r)
@@ -27,6 +29,8 @@ static void session_from_row(sqlite3_stmt *s, struct session_rec *r)
 	r->last_activity = sqlite3_column_int64(s, 7);
 	r->idle_timeout = sqlite3_column_int64(s, 8);
 	r->output_buffering = sqlite3_column_int(s, 9);
+	r->lease_expires = sqlite3_column_int64(s, 10);
+	r->busy = sqlite3_column_int(s, 11) != 0;
 }
 
 /* Count a user's sessions, or -1. */
@@ -48,8 +52,8 @@ static tether_err session_insert(struct store *st, struct session_rec *r)
 {
 	sqlite3_stmt *s = store_prepare(st,
 		"INSERT INTO sessions(user_id, name, state, availability, client_id, "
-		"created, last_activity, idle_timeout, output_buffering) "
-		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		"created, last_activity, idle_timeout, output_buffering, lease_expires) "
+		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (s == NULL)
 		return TETHER_E_INTERNAL;
 	sqlite3_bind_int64(s, 1, r->user_id);
@@ -61,6 +65,7 @@ static tether_err session_insert(struct store *st, struct session_rec *r)
 	sqlite3_bind_int64(s, 7, r->last_activity);
 	sqlite3_bind_int64(s, 8, r->idle_timeout);
 	sqlite3_bind_int(s, 9, r->output_buffering);
+	sqlite3_bind_int64(s, 10, r->lease_expires);
 	tether_err e = TETHER_E_OK;
 	if (sqlite3_step(s) != SQLITE_DONE)
 		e = sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE
@@ -193,6 +198,69 @@ tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id)
 			e = sqlite3_changes(st->db) > 0 ? TETHER_E_OK : TETHER_E_NOT_FOUND;
 		else
 			e = store_fail(st, "session_remove");
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+/* Run an UPDATE on one session row. */
+static tether_err session_update(struct store *st, const char *sql, int n,
+                                 const int64_t *ints, const char *text, int64_t id)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, sql);
+	if (s != NULL) {
+		int i = 1;
+		for (int k = 0; k < n; k++)
+			sqlite3_bind_int64(s, i++, ints[k]);
+		if (text != NULL)
+			sqlite3_bind_text(s, i++, text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, i, id);
+		if (sqlite3_step(s) == SQLITE_DONE)
+			e = sqlite3_changes(st->db) > 0 ? TETHER_E_OK : TETHER_E_NOT_FOUND;
+		else
+			e = store_fail(st, "session_update");
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+/* Set who holds a session. */
+tether_err store_session_set_conn(struct store *st, int64_t id, int state,
+                                  const char *client_id, int64_t lease_expires)
+{
+	int64_t v[2] = { state, lease_expires };
+	return session_update(st, "UPDATE sessions SET state = ?, lease_expires = ?, "
+	                      "client_id = ? WHERE id = ?", 2, v, client_id, id);
+}
+
+/* Renew the lease and record activity. */
+tether_err store_session_touch(struct store *st, int64_t id, int64_t lease_expires,
+                               int64_t now)
+{
+	int64_t v[2] = { lease_expires, now };
+	return session_update(st, "UPDATE sessions SET lease_expires = CASE WHEN ?1 > 0 "
+	                      "THEN ?1 ELSE lease_expires END, last_activity = ?2 WHERE id = ?3",
+	                      2, v, NULL, id);
+}
+
+/* Every session (for the monitor). */
+tether_err store_session_list_all(struct store *st, store_session_cb cb, void *ctx)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, "SELECT " SESSION_COLS " FROM sessions ORDER BY id");
+	if (s != NULL) {
+		int rc;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			struct session_rec r;
+			session_from_row(s, &r);
+			cb(ctx, &r);
+		}
+		e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "session_list_all");
 	}
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);

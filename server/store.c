@@ -96,6 +96,11 @@ static const char *const migrations[] = {
 	"  user_name TEXT NOT NULL DEFAULT '',"
 	"  addr TEXT NOT NULL DEFAULT '',"
 	"  detail TEXT NOT NULL DEFAULT '');",
+	/* 2: the execution core: why a job ended, stop requests, per-job spool size */
+	"ALTER TABLE jobs ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE jobs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_session ON jobs(session_id);"
+	"CREATE INDEX jobs_state ON jobs(state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -180,7 +185,10 @@ static int migrate(struct store *st, char *err, size_t errsz)
 		}
 		if (store_exec(st, "COMMIT") != 0)
 			goto fail;
-		log_msg(LOG_INFO, "schema_migrated", "version", pragma + 20);
+		struct logline l;
+		log_begin(&l, LOG_INFO, "schema_migrated");
+		log_int(&l, "version", v + 1);
+		log_end(&l);
 	}
 	return 0;
 fail:

@@ -7,6 +7,7 @@
  * (NOT_FOUND, CONFLICT, ...) are returned as such, environmental sqlite
  * failures are logged and become TETHER_E_INTERNAL. One connection guarded
  * by a mutex serves all threads; each call is one short transaction.
+ * List callbacks run with the store locked: they must not call the store.
  */
 #ifndef TETHER_STORE_H
 #define TETHER_STORE_H
@@ -21,7 +22,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct user_rec {
 	int64_t id;
@@ -42,7 +43,29 @@ struct session_rec {
 	int64_t last_activity;
 	int64_t idle_timeout;
 	int     output_buffering;          /* enum output_buffering */
+	int64_t lease_expires;             /* Opened: disconnect if not renewed by then */
+	bool    busy;                      /* an invoke or shell is running */
 };
+
+#define JOB_TYPE_MAX 16
+
+struct job_rec {
+	int64_t id;
+	int64_t session_id;
+	char    name[BOUND_NAME + 1];
+	char    type[JOB_TYPE_MAX];        /* "invoke", "background", "transfer" */
+	int     state;                     /* enum job_state */
+	char   *command;                   /* malloc'd; job_rec_clear frees */
+	int     exit_code;                 /* -1 while unknown */
+	int     term_signal;               /* 0 unless killed by a signal */
+	int64_t started, ended;            /* ended 0 while running */
+	char    error[160];                /* why it ended abnormally, if it did */
+	int64_t delivered;                 /* output acknowledged by a receiver */
+	bool    stop_requested;
+};
+
+/* Free what a job_rec owns. */
+void job_rec_clear(struct job_rec *j);
 
 /* Open (creating if needed) the database at path and bring its schema up to
  * date. Returns 0 and *out, or -1 with a reason in err. */
@@ -83,6 +106,35 @@ typedef void (*store_session_cb)(void *ctx, const struct session_rec *s);
 tether_err store_session_list(struct store *st, int64_t user_id,
                               store_session_cb cb, void *ctx);
 tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id);
+
+/* Session connection state: set state and holder (client id) and lease. */
+tether_err store_session_set_conn(struct store *st, int64_t id, int state,
+                                  const char *client_id, int64_t lease_expires);
+/* Mark activity, and renew the lease unless lease_expires is 0. */
+tether_err store_session_touch(struct store *st, int64_t id, int64_t lease_expires,
+                               int64_t now);
+/* Every session of every user (for the monitor). */
+tether_err store_session_list_all(struct store *st, store_session_cb cb, void *ctx);
+
+/* Jobs. Create a job in a session; for exclusive jobs (invoke, shell) the
+ * session must not be busy (CONFLICT). j->name "" = "Job<id>". */
+tether_err store_job_create(struct store *st, struct job_rec *j, bool exclusive);
+tether_err store_job_get(struct store *st, int64_t session_id, const char *ref,
+                         struct job_rec *out);
+/* The most recent exclusive (invoke/shell) job of a session; NOT_FOUND if none. */
+tether_err store_job_by_id(struct store *st, int64_t id, struct job_rec *out);
+tether_err store_job_latest(struct store *st, int64_t session_id, struct job_rec *out);
+typedef void (*store_job_cb)(void *ctx, const struct job_rec *j);
+/* Every job still Running or Blocked, all sessions. */
+tether_err store_job_list_running(struct store *st, store_job_cb cb, void *ctx);
+tether_err store_job_list_session(struct store *st, int64_t session_id,
+                                  store_job_cb cb, void *ctx);
+/* Record a job's end (only if it is still running; OK either way). */
+tether_err store_job_finish(struct store *st, int64_t id, int state, int exit_code,
+                            int term_signal, int64_t ended, const char *error);
+tether_err store_job_set_stop(struct store *st, int64_t id);
+/* Advance the delivered cursor (never backwards). */
+tether_err store_job_set_delivered(struct store *st, int64_t id, int64_t offset);
 
 /* Append an audit record; failures are logged, never fatal. */
 void store_audit(struct store *st, const char *event, const char *user,

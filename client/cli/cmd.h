@@ -8,6 +8,7 @@
 #ifndef TETHER_CMD_H
 #define TETHER_CMD_H
 
+#include "buf.h"
 #include "tether.h"
 
 struct cmd_ctx {
@@ -28,6 +29,10 @@ extern const struct cmd_entry cmd_logout_entry;
 extern const struct cmd_entry cmd_session_new_entry;
 extern const struct cmd_entry cmd_session_list_entry;
 extern const struct cmd_entry cmd_session_remove_entry;
+extern const struct cmd_entry cmd_session_connect_entry;
+extern const struct cmd_entry cmd_session_disconnect_entry;
+extern const struct cmd_entry cmd_session_receive_entry;
+extern const struct cmd_entry cmd_invoke_entry;
 
 /* Exit statuses (CLI.md "Exit status"). */
 #define EXIT_USAGE   2
@@ -48,6 +53,15 @@ void out_json(json_t *v);
 
 /* Print sessions (an array) as a table. */
 void out_sessions_table(json_t *sessions);
+
+/* stream-out.c: streamed output for invoke and receive. */
+struct stream_out {
+	struct tether_output cb;
+	int                  json;
+	struct buf           out, err;   /* collected with --json */
+};
+void stream_out_init(struct stream_out *so, struct cmd_ctx *x);
+void stream_out_finish(struct stream_out *so, int exit_code, json_t *job);
 
 /* Parse argv with getopt_long for a command; returns the option character,
  * -1 at the end, or '?' after printing a usage error. */

@@ -17,6 +17,10 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_session_new_entry,
 	&cmd_session_list_entry,
 	&cmd_session_remove_entry,
+	&cmd_session_connect_entry,
+	&cmd_session_disconnect_entry,
+	&cmd_session_receive_entry,
+	&cmd_invoke_entry,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

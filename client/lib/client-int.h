@@ -5,6 +5,7 @@
 #define TETHER_CLIENT_INT_H
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "addr.h"
@@ -21,6 +22,16 @@ struct tether_client {
 	char   errcode[48];
 	CURL  *curl;                     /* reused: keeps connections alive */
 	json_t *creds;                   /* credentials.json, loaded lazily */
+	volatile sig_atomic_t *interrupt;   /* raised by the caller's SIGINT */
+};
+
+/* What the X-Tether-* headers of an output reply said. */
+struct reply_info {
+	int64_t next, size;
+	int     exit_code;   /* -1 if not given */
+	int     signal;
+	bool    done;
+	char    state[24];
 };
 
 /* How a request trusts the server. */
@@ -53,6 +64,17 @@ tether_err client_target_parse(tether_client *c, const char *host, struct target
  * its message recorded on c. */
 tether_err client_request(tether_client *c, struct target *t, const char *method,
                           const char *path, json_t *body, json_t **out);
+
+/* client_request with an optional binary reply (raw, handed over; the
+ * caller frees it) and X-Tether-* headers (ri). */
+struct buf;
+tether_err client_exchange(tether_client *c, struct target *t, const char *method,
+                           const char *path, json_t *body, json_t **out,
+                           struct buf *raw, struct reply_info *ri);
+
+/* Split SESSION into a target and a reference. */
+tether_err client_resolve_session(tether_client *c, const char *session,
+                                  struct target *t, char ref[BOUND_NAME + 1]);
 
 /* known_hosts: look up (0 found, 1 absent, -1 error) and record. value is
  * "SHA256:..." or "cacert:/path". */

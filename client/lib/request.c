@@ -8,7 +8,9 @@
  * presented (CURLINFO_CERTINFO) so the user can be asked about it. Replies
  * are read into a bounded buffer. Server errors keep their code and message.
  */
+#include <signal.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@
 #include "client-int.h"
 #include "jsonu.h"
 #include "proto.h"
+#include "strparse.h"
 
 /* libcurl write callback: append to a bounded buffer. */
 static size_t on_data(char *p, size_t size, size_t n, void *ctx)
@@ -91,6 +94,8 @@ static tether_err curl_failure(tether_client *c, struct target *t, CURLcode rc,
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
 		return client_fail(c, TETHER_E_CONNECT, "cannot reach %s: %s", t->key, what);
+	case CURLE_ABORTED_BY_CALLBACK:
+		return client_fail(c, TETHER_E_INTERRUPTED, "interrupted");
 	case CURLE_WRITE_ERROR:
 		return client_fail(c, TETHER_E_PROTOCOL, "reply from %s too large", t->key);
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -135,9 +140,60 @@ static tether_err set_trust(tether_client *c, CURL *h, struct target *t)
 	return TETHER_E_OK;
 }
 
+/* Capture X-Tether-* reply headers. */
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+	struct reply_info *ri = ctx;
+	size_t len = size * n;
+	char line[128];
+	if (ri == NULL || len >= sizeof line || len < 9 || strncasecmp(p, "X-Tether-", 9) != 0)
+		return len;
+	memcpy(line, p, len);
+	line[len] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	char *colon = strchr(line, ':');
+	if (colon == NULL)
+		return len;
+	*colon = '\0';
+	const char *v = colon + 1;
+	while (*v == ' ')
+		v++;
+	int64_t num = 0;
+	bool isnum = strparse_i64(v, INT64_MIN, INT64_MAX, &num) == 0;
+	if (strcasecmp(line, "X-Tether-Next") == 0 && isnum)
+		ri->next = num;
+	else if (strcasecmp(line, "X-Tether-Size") == 0 && isnum)
+		ri->size = num;
+	else if (strcasecmp(line, "X-Tether-Exit-Code") == 0 && isnum)
+		ri->exit_code = (int)num;
+	else if (strcasecmp(line, "X-Tether-Signal") == 0 && isnum)
+		ri->signal = (int)num;
+	else if (strcasecmp(line, "X-Tether-Done") == 0)
+		ri->done = strcmp(v, "1") == 0;
+	else if (strcasecmp(line, "X-Tether-State") == 0)
+		snprintf(ri->state, sizeof ri->state, "%.23s", v);
+	return len;
+}
+
+/* Abort a transfer when the caller's interrupt flag is raised. */
+static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d)
+{
+	const volatile sig_atomic_t *flag = ctx;
+	(void)a; (void)b; (void)c2; (void)d;
+	return flag != NULL && *flag ? 1 : 0;
+}
+
 /* One request; see client-int.h. */
 tether_err client_request(tether_client *c, struct target *t, const char *method,
                           const char *path, json_t *body, json_t **out)
+{
+	return client_exchange(c, t, method, path, body, out, NULL, NULL);
+}
+
+/* One request with an optional binary reply; see client-int.h. */
+tether_err client_exchange(tether_client *c, struct target *t, const char *method,
+                           const char *path, json_t *body, json_t **out,
+                           struct buf *raw, struct reply_info *ri)
 {
 	CURL *h = c->curl;
 	char url[600], hdr[BOUND_TOKEN + 64], errbuf[CURL_ERROR_SIZE] = "";
@@ -160,6 +216,17 @@ tether_err client_request(tether_client *c, struct target *t, const char *method
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
+	if (ri != NULL) {
+		memset(ri, 0, sizeof *ri);
+		ri->exit_code = -1;
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, ri);
+	}
+	if (c->interrupt != NULL) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)c->interrupt);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if ((e = set_trust(c, h, t)) != TETHER_E_OK)
 		goto out;
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
@@ -202,7 +269,10 @@ tether_err client_request(tether_client *c, struct target *t, const char *method
 		goto out;
 	}
 	e = TETHER_E_OK;
-	if (out != NULL && reply.len > 0) {
+	if (raw != NULL) {
+		*raw = reply;   /* hand the bytes over */
+		buf_init(&reply, 0);
+	} else if (out != NULL && reply.len > 0) {
 		char why[160];
 		*out = jsonu_parse_object(reply.data, reply.len, why, sizeof why);
 		if (*out == NULL)
@@ -212,6 +282,7 @@ out:
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);   /* no dangling pointers into */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);  /* this stack frame */
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
 		crypto_wipe(l->data, strlen(l->data));   /* one held the token */

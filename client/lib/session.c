@@ -24,7 +24,7 @@ static void session_path(char *out, size_t outsz, const char *ref)
 }
 
 /* Resolve SESSION into a target and a reference. */
-static tether_err resolve_session(tether_client *c, const char *session,
+tether_err client_resolve_session(tether_client *c, const char *session,
                                   struct target *t, char ref[BOUND_NAME + 1])
 {
 	char why[200], host[BOUND_HOSTSPEC];
@@ -87,17 +87,21 @@ tether_err tether_session_list(tether_client *c, const char *host, json_t **sess
 	return TETHER_E_OK;
 }
 
-/* Do METHOD on one session. */
+/* Do METHOD on one session, or on one of its sub-resources (verb). */
 static tether_err session_call(tether_client *c, const char *method, const char *session,
-                               json_t **out)
+                               const char *verb, json_t *body, json_t **out)
 {
 	struct target t;
-	char ref[BOUND_NAME + 1], path[128];
-	tether_err e = resolve_session(c, session, &t, ref);
+	char ref[BOUND_NAME + 1], path[160];
+	tether_err e = client_resolve_session(c, session, &t, ref);
 	if (e != TETHER_E_OK)
 		return e;
 	session_path(path, sizeof path, ref);
-	e = client_request(c, &t, method, path, NULL, out);
+	if (verb != NULL) {
+		size_t n = strlen(path);
+		snprintf(path + n, sizeof path - n, "/%s", verb);
+	}
+	e = client_request(c, &t, method, path, body, out);
 	if (e == TETHER_E_OK && out != NULL)
 		set_host(*out, &t);
 	return e;
@@ -106,11 +110,27 @@ static tether_err session_call(tether_client *c, const char *method, const char 
 /* Get one session. */
 tether_err tether_session_get(tether_client *c, const char *session, json_t **out)
 {
-	return session_call(c, "GET", session, out);
+	return session_call(c, "GET", session, NULL, NULL, out);
 }
 
 /* Remove one session. */
 tether_err tether_session_remove(tether_client *c, const char *session, json_t **out)
 {
-	return session_call(c, "DELETE", session, out);
+	return session_call(c, "DELETE", session, NULL, NULL, out);
+}
+
+/* Connect this client to a session. */
+tether_err tether_session_connect(tether_client *c, const char *session, int force,
+                                  json_t **out)
+{
+	json_t *body = json_pack("{s:b}", "force", force);
+	tether_err e = session_call(c, "POST", session, "connect", body, out);
+	json_decref(body);
+	return e;
+}
+
+/* Disconnect this client from a session, leaving its work running. */
+tether_err tether_session_disconnect(tether_client *c, const char *session, json_t **out)
+{
+	return session_call(c, "POST", session, "disconnect", NULL, out);
 }

@@ -15,6 +15,8 @@
 #define TETHER_H
 
 #include <jansson.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -67,5 +69,36 @@ tether_err tether_session_new(tether_client *c, const char *host, const char *na
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions);
 tether_err tether_session_get(tether_client *c, const char *session, json_t **out);
 tether_err tether_session_remove(tether_client *c, const char *session, json_t **out);
+
+/* Connect this client to a session (force: take it from another client). */
+tether_err tether_session_connect(tether_client *c, const char *session, int force,
+                                  json_t **out);
+/* Disconnect, leaving everything in the session running. */
+tether_err tether_session_disconnect(tether_client *c, const char *session, json_t **out);
+
+/* Where streamed output goes: stream 1 is stdout, 2 stderr, 3 a notice from
+ * tether itself. Return 0, or -1 to stop streaming (TETHER_E_IO). */
+struct tether_output {
+	int  (*write)(void *ctx, int stream, const void *data, size_t len);
+	void  *ctx;
+};
+
+/* A flag the caller raises from its SIGINT handler. While a call streams
+ * output, raising it sends the remote command's process group SIGINT (a
+ * second time: SIGKILL) and streaming goes on until the command ends. */
+void tether_set_interrupt(tether_client *c, volatile sig_atomic_t *flag);
+
+/* Run command with bash in SESSION's saved state and stream its output
+ * until it ends. *status gets its exit status (128+N for a death by signal
+ * N); *job (optional) the final job object. */
+tether_err tether_invoke(tether_client *c, const char *session, const char *command,
+                         const struct tether_output *out, int *status, json_t **job);
+
+/* Connect if needed and stream the output of the session's latest command
+ * from where the last receiver acknowledged, until it ends. *status as for
+ * tether_invoke (0 if the session has run nothing). */
+tether_err tether_session_receive(tether_client *c, const char *session,
+                                  const struct tether_output *out, int *status,
+                                  json_t **job);
 
 #endif

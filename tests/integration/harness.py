@@ -25,6 +25,15 @@ TETHER = os.environ.get("TETHER", "build/client/tether")
 PASSWORD = "correct horse battery"
 
 
+def os_account(name):
+    """An OS account for tether user NAME (created once, when running as root)."""
+    acct = "tt-" + name
+    if subprocess.run(["id", "-u", acct], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/bash",
+                        acct], check=True, capture_output=True)
+    return acct
+
+
 class Daemon:
     """One tetherd process with its own state dir."""
 
@@ -32,6 +41,7 @@ class Daemon:
         self.dir = os.path.join(root, name)
         self.state = os.path.join(self.dir, "state")
         os.makedirs(self.state, exist_ok=True)
+        os.chmod(self.dir, 0o711)
         self.config = None
         if config:
             self.config = os.path.join(self.dir, "tetherd.conf")
@@ -104,6 +114,9 @@ class Daemon:
 
     def add_user(self, name, password=PASSWORD, admin=False):
         extra = ["--admin"] if admin else []
+        if os.geteuid() == 0:
+            # a root daemon runs jobs as the user's OS account, never as root
+            extra += ["--os-user", os_account(name)]
         r = self.admin("user", "add", name, "--password-stdin", *extra,
                        input=password + "\n")
         assert r.returncode == 0, r.stderr
@@ -183,6 +196,12 @@ class Client:
                               text=True, env=self.env(), timeout=timeout,
                               stdin=None if input is not None else subprocess.DEVNULL)
 
+    def popen(self, *args):
+        """Start tether in the background with pipes for stdout and stderr."""
+        return subprocess.Popen([TETHER] + list(args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=self.env())
+
     def json(self, *args, input=None):
         r = self.run(*args, "--json", input=input)
         assert r.returncode == 0, f"tether {args} exit {r.returncode}: {r.stderr}{r.stdout}"
@@ -212,6 +231,7 @@ class Env:
 
     def __init__(self):
         self.root = tempfile.mkdtemp(prefix="tether-it-")
+        os.chmod(self.root, 0o711)   # job accounts traverse to their session dirs
         self.daemons = []
 
     def daemon(self, name="d", config=None, start=True):
@@ -261,3 +281,14 @@ def main(module_globals):
         failed += not ok
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not tests else 0)
+
+
+def wait_for(pred, timeout=30, what="condition"):
+    """Poll pred until it is true (bounded); returns its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

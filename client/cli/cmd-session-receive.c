@@ -1,0 +1,34 @@
+/*
+ * cmd-session-receive.c - tether session receive SESSION: connect if needed
+ * and stream what the session's latest command produced, from where the
+ * last receiver stopped, until it ends; exit with its status.
+ */
+#include <stdio.h>
+
+#include "cmd.h"
+
+static int exec_receive(struct cmd_ctx *x, int argc, char **argv);
+
+const struct cmd_entry cmd_session_receive_entry = {
+	"session receive", "SESSION",
+	"output of what ran while disconnected (connects if needed)", NULL, exec_receive,
+};
+
+static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-')
+		return out_usage(&cmd_session_receive_entry, "expected exactly one SESSION");
+	struct stream_out so;
+	stream_out_init(&so, x);
+	int status = 0;
+	json_t *job = NULL;
+	tether_err e = tether_session_receive(x->c, argv[1], &so.cb, &status, &job);
+	if (e != TETHER_E_OK) {
+		so.json = 0;
+		stream_out_finish(&so, 0, NULL);
+		return out_fail(x, e);
+	}
+	stream_out_finish(&so, status, job);
+	json_decref(job);
+	return status;
+}

@@ -1,0 +1,107 @@
+/*
+ * stream-out.c - where streamed remote output goes: straight to our stdout
+ * and stderr for people, or collected for one JSON document with --json.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "cmd.h"
+#include "crypto.h"
+
+static volatile sig_atomic_t interrupted;
+
+/* SIGINT: ask the library to stop the remote command. */
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Write all bytes to fd. */
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The library's writer. */
+static int write_cb(void *ctx, int stream, const void *data, size_t len)
+{
+	struct stream_out *so = ctx;
+	if (so->json) {
+		struct buf *b = stream == 1 ? &so->out : &so->err;
+		return buf_append(b, data, len);
+	}
+	if (stream == 3) {
+		fprintf(stderr, "tether: %.*s\n", (int)len, (const char *)data);
+		return 0;
+	}
+	return write_all(stream == 1 ? 1 : 2, data, len);
+}
+
+/* Set up output and Ctrl-C handling for a streaming command. */
+void stream_out_init(struct stream_out *so, struct cmd_ctx *x)
+{
+	memset(so, 0, sizeof *so);
+	so->json = x->json;
+	buf_init(&so->out, BOUND_RESPONSE);
+	buf_init(&so->err, BOUND_RESPONSE);
+	so->cb.write = write_cb;
+	so->cb.ctx = so;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);   /* no SA_RESTART: interrupt the wait */
+	tether_set_interrupt(x->c, &interrupted);
+}
+
+/* A JSON string for collected bytes (base64 under "<key>_base64" if they are
+ * not UTF-8). */
+static void put_bytes(json_t *doc, const char *key, const struct buf *b)
+{
+	json_t *s = json_stringn(b->data ? b->data : "", b->len);
+	if (s != NULL) {
+		json_object_set_new(doc, key, s);
+		return;
+	}
+	char k[32], *enc = malloc(b->len * 4 / 3 + 8);
+	snprintf(k, sizeof k, "%s_base64", key);
+	if (enc != NULL) {
+		crypto_b64_encode((const uint8_t *)b->data, b->len, false, true, enc,
+		                  b->len * 4 / 3 + 8);
+		json_object_set_new(doc, k, json_string(enc));
+	}
+	free(enc);
+}
+
+/* Print the --json result and release buffers. */
+void stream_out_finish(struct stream_out *so, int exit_code, json_t *job)
+{
+	if (so->json) {
+		json_t *doc = json_object();
+		put_bytes(doc, "stdout", &so->out);
+		put_bytes(doc, "stderr", &so->err);
+		json_object_set_new(doc, "exit_code", json_integer(exit_code));
+		if (job != NULL)
+			json_object_set(doc, "job", job);
+		out_json(doc);
+		json_decref(doc);
+	}
+	buf_free(&so->out);
+	buf_free(&so->err);
+}

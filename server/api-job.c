@@ -1,0 +1,298 @@
+/*
+ * api-job.c - invoke, job status, output streaming, stop, and receive.
+ *
+ * Output is served as raw output-log records (application/octet-stream)
+ * from a byte offset, with the cursor and the job's state in X-Tether-*
+ * headers; the reader may ask to wait for more. Asking for output from
+ * offset N acknowledges everything before N, which is what moves the
+ * delivered cursor: a reader that dies before acknowledging gets those bytes
+ * again from the next reader, so nothing is lost in flight.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "jobs.h"
+#include "jsonu.h"
+#include "outlog.h"
+#include "spool.h"
+#include "timeu.h"
+
+#define OUTPUT_CHUNK (1024 * 1024)   /* bytes of log per reply at most */
+#define OUTPUT_WAIT_MAX 60           /* seconds a reader may wait */
+
+/* The JSON form of a job (CLI.md "JSON fields"). */
+static json_t *job_json(struct req *r, const struct session_rec *s,
+                        const struct job_rec *j)
+{
+	char started[TIMEU_RFC3339_LEN], ended[TIMEU_RFC3339_LEN], path[BOUND_PATH];
+	timeu_rfc3339(j->started, started);
+	timeu_rfc3339(j->ended, ended);
+	spool_job_file(path, j->id, "output.log");
+	int64_t size = spool_size(path);
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:[]}",
+		"id", (json_int_t)j->id, "name", j->name, "type", j->type,
+		"state", proto_job_state_str(j->state),
+		"has_more_data", size > j->delivered, "location", r->srv->hostname,
+		"command", j->command ? j->command : "", "started", started,
+		"session", s->name, "children");
+	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code)
+	                                                    : json_null());
+	json_object_set_new(o, "ended", j->ended ? json_string(ended) : json_null());
+	if (j->term_signal)
+		json_object_set_new(o, "signal", json_integer(j->term_signal));
+	if (j->error[0])
+		json_object_set_new(o, "error", json_string(j->error));
+	return o;
+}
+
+/* Load the job named by route parameter 1 in session s (settled if ended). */
+static tether_err load_job(struct req *r, const struct session_rec *s, struct job_rec *j)
+{
+	tether_err e = store_job_get(r->srv->store, s->id, r->params.v[1], j);
+	if (e == TETHER_E_NOT_FOUND)
+		return req_error(r, e, "no job '%s' in session '%s'", r->params.v[1], s->name);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot read the job");
+	if ((j->state == JOB_RUNNING || j->state == JOB_BLOCKED) && jobs_settle(r->srv, j)) {
+		job_rec_clear(j);
+		e = store_job_by_id(r->srv->store, j->id, j);
+		if (e != TETHER_E_OK)
+			return req_error(r, e, "cannot read the job");
+	}
+	return TETHER_E_OK;
+}
+
+/* POST /v1/sessions/{ref}/invoke {"command"} -> 201 job */
+tether_err api_invoke(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	const char *cmd = NULL;
+	char why[200];
+	if (r->in == NULL ||
+	    jsonu_get_string(r->in, "command", true, BOUND_BODY_COMMAND, &cmd, why,
+	                     sizeof why) != JSONU_OK)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s",
+		                 r->in ? why : "expected a JSON body with a command");
+	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
+		return r->err;
+	memset(&j, 0, sizeof j);
+	j.session_id = s.id;
+	snprintf(j.type, sizeof j.type, "invoke");
+	j.state = JOB_RUNNING;
+	j.command = (char *)cmd;
+	j.exit_code = -1;
+	j.started = timeu_now();
+	tether_err e = store_job_create(r->srv->store, &j, true);
+	if (e == TETHER_E_CONFLICT)
+		return req_error(r, e, "session '%s' is busy: a command is already running "
+		                 "in it", s.name);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot record the job");
+	e = jobs_start(r->srv, &r->user, &s, &j, true, why, sizeof why);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "%s", why);
+	s.busy = true;
+	return req_reply(r, 201, job_json(r, &s, &j));
+}
+
+/* GET /v1/sessions/{ref}/jobs/{job} */
+tether_err api_job_get(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+		return r->err;
+	req_reply(r, 200, job_json(r, &s, &j));
+	job_rec_clear(&j);
+	return TETHER_E_OK;
+}
+
+/* Read [offset, offset+max) of a log, cut back to a record boundary. */
+static int read_records(int64_t job, int64_t offset, int64_t size, struct buf *out,
+                        char *why, size_t whysz)
+{
+	char path[BOUND_PATH];
+	int64_t want = size - offset;
+	if (want > OUTPUT_CHUNK)
+		want = OUTPUT_CHUNK;
+	buf_init(out, OUTPUT_CHUNK);
+	if (want <= 0)
+		return 0;
+	spool_job_file(path, job, "output.log");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, whysz, "output log unreadable");
+		return -1;
+	}
+	char *tmp = malloc((size_t)want);
+	ssize_t got = tmp ? pread(fd, tmp, (size_t)want, offset) : -1;
+	close(fd);
+	if (got < 0) {
+		free(tmp);
+		snprintf(why, whysz, "output log unreadable");
+		return -1;
+	}
+	long whole = outlog_parse((const uint8_t *)tmp, (size_t)got, NULL, NULL);
+	if (whole < 0) {
+		free(tmp);
+		snprintf(why, whysz, "offset %lld is not at a record boundary", (long long)offset);
+		return 1;
+	}
+	buf_append(out, tmp, (size_t)whole);
+	free(tmp);
+	return 0;
+}
+
+/* GET .../jobs/{job}/output?offset=N&wait=S&keep=0|1 -> raw records */
+tether_err api_job_output(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	int64_t offset, wait, keep;
+	char why[120], num[32], path[BOUND_PATH];
+	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+		return r->err;
+	tether_err e = TETHER_E_OK;
+	if (req_query_i64(r, "offset", 0, INT64_MAX, j.delivered, &offset) != 0 ||
+	    req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0 ||
+	    req_query_i64(r, "keep", 0, 1, 0, &keep) != 0) {
+		e = r->err;
+		goto out;
+	}
+	spool_job_file(path, j.id, "output.log");
+	int64_t size = spool_size(path);
+	if (size < 0)
+		size = 0;
+	if (offset > size) {
+		e = req_error(r, TETHER_E_INVALID_ARGUMENT, "offset %lld is past the end of the "
+		              "output (%lld bytes)", (long long)offset, (long long)size);
+		goto out;
+	}
+	if (!keep)
+		store_job_set_delivered(r->srv->store, j.id, offset);   /* the acknowledgement */
+	bool running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
+	if (running && offset == size && wait > 0) {
+		jobs_wait_output(r->srv, j.id, offset, (int)(wait * 1000));
+		if (jobs_settle(r->srv, &j)) {
+			job_rec_clear(&j);
+			if (store_job_by_id(r->srv->store, j.id, &j) != TETHER_E_OK) {
+				e = req_error(r, TETHER_E_INTERNAL, "cannot read the job");
+				goto out;
+			}
+		}
+		running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
+		size = spool_size(path);   /* after the state: a settled job's log is whole */
+	}
+	struct buf data;
+	int rc = read_records(j.id, offset, size, &data, why, sizeof why);
+	if (rc != 0) {
+		buf_free(&data);
+		e = req_error(r, rc < 0 ? TETHER_E_INTERNAL : TETHER_E_INVALID_ARGUMENT, "%s", why);
+		goto out;
+	}
+	int64_t next = offset + (int64_t)data.len;
+	snprintf(num, sizeof num, "%lld", (long long)next);
+	req_header(r, "X-Tether-Next", num);
+	snprintf(num, sizeof num, "%lld", (long long)size);
+	req_header(r, "X-Tether-Size", num);
+	req_header(r, "X-Tether-State", proto_job_state_str(j.state));
+	if (!running && j.exit_code >= 0) {
+		snprintf(num, sizeof num, "%d", j.exit_code);
+		req_header(r, "X-Tether-Exit-Code", num);
+	}
+	if (j.term_signal) {
+		snprintf(num, sizeof num, "%d", j.term_signal);
+		req_header(r, "X-Tether-Signal", num);
+	}
+	req_header(r, "X-Tether-Done", !running && next >= size ? "1" : "0");
+	req_reply_raw(r, 200, &data);
+out:
+	job_rec_clear(&j);
+	return e;
+}
+
+/* POST .../jobs/{job}/stop {"signal"?: "INT"|"TERM"|"KILL"|"HUP"|"QUIT"} */
+tether_err api_job_stop(struct req *r)
+{
+	static const struct { const char *name; int sig; } sigs[] = {
+		{ "INT", SIGINT }, { "TERM", SIGTERM }, { "KILL", SIGKILL },
+		{ "HUP", SIGHUP }, { "QUIT", SIGQUIT },
+	};
+	struct session_rec s;
+	struct job_rec j;
+	const char *name = "TERM";
+	char why[160];
+	if (r->in != NULL &&
+	    jsonu_get_string(r->in, "signal", false, 8, &name, why, sizeof why) == JSONU_BAD)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	int sig = 0;
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		if (strcmp(name, sigs[i].name) == 0)
+			sig = sigs[i].sig;
+	if (sig == 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT,
+		                 "signal must be INT, TERM, KILL, HUP or QUIT");
+	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+		return r->err;
+	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
+		if (sig == SIGTERM) {
+			jobs_stop(r->srv, &j, (int)r->srv->conf.stop_grace * 1000);
+		} else {
+			store_job_set_stop(r->srv->store, j.id);
+			jobs_signal(r->srv, j.id, sig);
+		}
+		job_rec_clear(&j);
+		if (load_job(r, &s, &j) != TETHER_E_OK)
+			return r->err;
+	}
+	store_audit(r->srv->store, "job_stop", r->user.name, r->peer, name);
+	req_reply(r, 200, job_json(r, &s, &j));
+	job_rec_clear(&j);
+	return TETHER_E_OK;
+}
+
+/* POST /v1/sessions/{ref}/receive: connect if needed; the latest command. */
+tether_err api_session_receive(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	if (api_load_session(r, &s) != TETHER_E_OK)
+		return r->err;
+	if (r->client_id[0] == '\0')
+		return req_error(r, TETHER_E_BAD_REQUEST, "the %s header is required here",
+		                 TETHER_HDR_CLIENT_ID);
+	if (s.state == SESSION_DISCONNECTED) {
+		s.state = SESSION_OPENED;
+		s.lease_expires = timeu_now() + r->srv->conf.keepalive;
+		memcpy(s.client_id, r->client_id, sizeof s.client_id);
+		if (store_session_set_conn(r->srv->store, s.id, s.state, s.client_id,
+		                           s.lease_expires) != TETHER_E_OK)
+			return req_error(r, TETHER_E_INTERNAL, "cannot connect the session");
+	} else if (api_require_holder(r, &s) != TETHER_E_OK) {
+		return r->err;
+	}
+	json_t *out = json_object();
+	tether_err e = store_job_latest(r->srv->store, s.id, &j);
+	if (e == TETHER_E_OK) {
+		if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
+			jobs_settle(r->srv, &j);
+			job_rec_clear(&j);
+			store_job_by_id(r->srv->store, j.id, &j);
+		}
+		json_object_set_new(out, "job", job_json(r, &s, &j));
+		json_object_set_new(out, "offset", json_integer(j.delivered));
+		job_rec_clear(&j);
+	} else if (e == TETHER_E_NOT_FOUND) {
+		json_object_set_new(out, "job", json_null());
+	} else {
+		json_decref(out);
+		return req_error(r, e, "cannot read the session's jobs");
+	}
+	return req_reply(r, 200, out);
+}

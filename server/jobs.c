@@ -1,0 +1,431 @@
+/*
+ * jobs.c - the job engine (see jobs.h).
+ *
+ * Commands run under "bash --noprofile --norc -c WRAPPER" where WRAPPER
+ * restores the session's saved state (variables with their attributes,
+ * functions, aliases, working directory), runs the command with eval, and
+ * on exit (an EXIT trap, so "exit 3" saves too) writes the state back with
+ * declare -p / declare -f / alias -p, whose output bash itself can re-read
+ * exactly, whatever quotes, newlines or unicode the values hold.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "proto.h"
+#include "spool.h"
+#include "timeu.h"
+
+static char self_exe[BOUND_PATH];
+
+static const char wrapper[] =
+	"__tether_save() {\n"
+	"  local __tether_rc=$? __tether_n\n"
+	"  [ -n \"$__tether_state_out\" ] || return $__tether_rc\n"
+	"  {\n"
+	"    for __tether_n in $(compgen -v); do\n"
+	"      case $__tether_n in\n"
+	"        BASH*|EUID|PPID|SHELLOPTS|UID|GROUPS|FUNCNAME|RANDOM|SRANDOM|SECONDS|\\\n"
+	"        LINENO|HISTCMD|PIPESTATUS|_|OPTIND|OPTARG|OPTERR|DIRSTACK|COMP_*|\\\n"
+	"        EPOCH*|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|SHLVL|PWD|OLDPWD|PS4|\\\n"
+	"        __tether_*|TETHER_*) continue;;\n"
+	"      esac\n"
+	"      declare -p \"$__tether_n\" 2>/dev/null\n"
+	"    done\n"
+	"    declare -f\n"
+	"    alias -p\n"
+	"    printf 'cd -- %q 2>/dev/null\\n' \"$PWD\"\n"
+	"  } > \"$__tether_state_out.tmp\" && mv -f -- \"$__tether_state_out.tmp\" "
+	"\"$__tether_state_out\"\n"
+	"  return $__tether_rc\n"
+	"}\n"
+	"shopt -s expand_aliases\n"
+	"__tether_state_out=$TETHER_STATE_OUT\n"
+	"__tether_cmd=$TETHER_COMMAND\n"
+	"unset TETHER_STATE_OUT TETHER_COMMAND\n"
+	"if [ -r \"$TETHER_STATE_IN\" ]; then . \"$TETHER_STATE_IN\"; fi\n"
+	"unset TETHER_STATE_IN\n"
+	"trap __tether_save EXIT\n"
+	"eval \"$__tether_cmd\"\n";
+
+/* Find our own executable to start shims from. */
+int jobs_init(struct server *srv)
+{
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+	if (n <= 0)
+		return -1;
+	self_exe[n] = '\0';
+	if (spool_init(srv->conf.state_dir) != 0)
+		return -1;
+	jobs_settle_all(srv);
+	return 0;
+}
+
+/* The OS account a user's jobs run as. */
+static tether_err account(const struct user_rec *u, struct passwd *pw, char *buf,
+                          size_t bufsz, char *err, size_t errsz)
+{
+	struct passwd *res = NULL;
+	if (geteuid() != 0) {
+		getpwuid_r(geteuid(), pw, buf, bufsz, &res);
+	} else {
+		const char *name = u->os_user[0] ? u->os_user : u->name;
+		getpwnam_r(name, pw, buf, bufsz, &res);
+		if (res != NULL && res->pw_uid == 0)
+			res = NULL;   /* never run user code as root */
+		if (res == NULL) {
+			snprintf(err, errsz, "user '%s' has no OS account to run as (other than "
+			         "root); an administrator can set one with tetherd user add "
+			         "--os-user", u->name);
+			return TETHER_E_FORBIDDEN;
+		}
+	}
+	if (res == NULL) {
+		snprintf(err, errsz, "cannot find the daemon's own account");
+		return TETHER_E_INTERNAL;
+	}
+	return TETHER_E_OK;
+}
+
+/* Record a failure to start. */
+static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err e,
+                               const char *why)
+{
+	store_job_finish(srv->store, j->id, JOB_FAILED, -1, 0, timeu_now(), why);
+	return e;
+}
+
+/* Start the shim for jobdir, detached (double fork + setsid). */
+static int spawn_shim(const char *jobdir)
+{
+	char *argv[] = { "tetherd", "__shim", (char *)jobdir, NULL };
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		/* only async-signal-safe calls from here: we are a copy of a
+		 * multi-threaded process */
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		for (int i = 3; i < 1024; i++)
+			close(i);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(self_exe, argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* Start a job. */
+tether_err jobs_start(struct server *srv, const struct user_rec *u,
+                      const struct session_rec *s, struct job_rec *j, bool save_state,
+                      char *err, size_t errsz)
+{
+	struct passwd pw;
+	char pwbuf[4096], sdir[BOUND_PATH], jdir[BOUND_PATH], path[BOUND_PATH];
+	char in[BOUND_PATH], out[BOUND_PATH], num[32];
+	tether_err e = account(u, &pw, pwbuf, sizeof pwbuf, err, errsz);
+	if (e != TETHER_E_OK)
+		return start_failed(srv, j, e, err);
+	spool_session_dir(sdir, s->id);
+	spool_job_dir(jdir, j->id);
+	if (spool_mkdir(sdir, pw.pw_uid, pw.pw_gid) != 0 ||
+	    spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0) {
+		snprintf(err, errsz, "cannot create the job's spool: %s", strerror(errno));
+		return start_failed(srv, j, TETHER_E_INTERNAL, err);
+	}
+	spool_session_file(in, s->id, "state.sh");
+	snprintf(num, sizeof num, "state.%lld.sh", (long long)j->id);
+	spool_session_file(out, s->id, num);
+	struct stat st;
+	const char *home = (stat(pw.pw_dir, &st) == 0 && S_ISDIR(st.st_mode)) ? pw.pw_dir : sdir;
+	json_t *env = json_array();
+	char kv[BOUND_PATH + 64];
+#define ENV(...) do { snprintf(kv, sizeof kv, __VA_ARGS__); \
+		json_array_append_new(env, json_string(kv)); } while (0)
+	ENV("HOME=%s", home);
+	ENV("USER=%s", pw.pw_name);
+	ENV("LOGNAME=%s", pw.pw_name);
+	ENV("SHELL=/bin/bash");
+	ENV("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	ENV("LANG=C.UTF-8");
+	ENV("TETHER_SESSION=%s", s->name);
+	ENV("TETHER_JOB=%lld", (long long)j->id);
+	ENV("TETHER_STATE_IN=%s", in);
+	ENV("TETHER_STATE_OUT=%s", save_state ? out : "");
+#undef ENV
+	json_array_append_new(env, json_pack("s+", "TETHER_COMMAND=", j->command));
+	json_t *spec = json_pack("{s:[s,s,s,s,s,s],s:o,s:s,s:I,s:I,s:s}",
+		"argv", "/bin/bash", "--noprofile", "--norc", "-c", wrapper, "tether",
+		"env", env, "cwd", home, "uid", (json_int_t)pw.pw_uid,
+		"gid", (json_int_t)pw.pw_gid, "user", pw.pw_name);
+	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
+	json_decref(spec);
+	spool_job_file(path, j->id, "spec.json");
+	int ok = text != NULL && spool_write_atomic(path, text, strlen(text), 0600) == 0;
+	free(text);
+	if (!ok || spawn_shim(jdir) != 0) {
+		snprintf(err, errsz, "cannot start the job's supervisor");
+		return start_failed(srv, j, TETHER_E_INTERNAL, err);
+	}
+	struct logline l;
+	log_begin(&l, LOG_INFO, "job_start");
+	log_int(&l, "job", j->id);
+	log_int(&l, "session", s->id);
+	log_str(&l, "type", j->type);
+	log_str(&l, "user", u->name);
+	log_end(&l);
+	return TETHER_E_OK;
+}
+
+/* Read "SHIMPID CHILDPID" for a job; 0 or -1. */
+static int read_pids(int64_t job, pid_t *shim, pid_t *child)
+{
+	char path[BOUND_PATH];
+	spool_job_file(path, job, "pid");
+	char *t = spool_read(path, 64, NULL);
+	int a = 0, b = 0;
+	int ok = t != NULL && sscanf(t, "%d %d", &a, &b) == 2 && a > 1 && b > 1;
+	free(t);
+	if (!ok)
+		return -1;
+	*shim = a;
+	*child = b;
+	return 0;
+}
+
+/* True if pid is the shim of this job (guards against pid reuse). */
+static bool shim_alive(int64_t job, pid_t pid)
+{
+	char path[64], jdir[BOUND_PATH];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	size_t len = 0;
+	char *cmd = spool_read(path, 8192, &len);
+	if (cmd == NULL)
+		return false;
+	spool_job_dir(jdir, job);
+	/* argv is "tetherd\0__shim\0JOBDIR\0" */
+	const char *a1 = memchr(cmd, '\0', len);
+	bool ok = a1 != NULL && (size_t)(a1 + 1 - cmd) < len &&
+	          strcmp(a1 + 1, "__shim") == 0 &&
+	          (size_t)(a1 + 8 - cmd) < len && strcmp(a1 + 8, jdir) == 0;
+	free(cmd);
+	return ok;
+}
+
+/* Settle a job if it has ended. */
+bool jobs_settle(struct server *srv, const struct job_rec *j)
+{
+	char path[BOUND_PATH];
+	if (j->state != JOB_RUNNING && j->state != JOB_BLOCKED)
+		return true;
+	spool_job_file(path, j->id, "status");
+	char *text = spool_read(path, 256, NULL);
+	if (text != NULL) {
+		json_t *st = json_loads(text, 0, NULL);
+		free(text);
+		int sig = (int)json_integer_value(json_object_get(st, "signal"));
+		json_t *ec = json_object_get(st, "exit_code");
+		int code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
+		json_decref(st);
+		int state = j->stop_requested && (sig || code != 0) ? JOB_STOPPED
+		          : (code == 0 && !sig) ? JOB_COMPLETED : JOB_FAILED;
+		if (strcmp(j->type, "invoke") == 0) {
+			/* the state the shell saved on exit becomes the session's */
+			char out[BOUND_PATH], in[BOUND_PATH], name[48];
+			snprintf(name, sizeof name, "state.%lld.sh", (long long)j->id);
+			spool_session_file(out, j->session_id, name);
+			spool_session_file(in, j->session_id, "state.sh");
+			rename(out, in);
+		}
+		store_job_finish(srv->store, j->id, state, code, sig, timeu_now(), "");
+		store_session_touch(srv->store, j->session_id, 0, timeu_now());
+		struct logline l;
+		log_begin(&l, LOG_INFO, "job_end");
+		log_int(&l, "job", j->id);
+		log_str(&l, "state", proto_job_state_str(state));
+		log_int(&l, sig ? "signal" : "exit_code", sig ? sig : code);
+		log_end(&l);
+		return true;
+	}
+	pid_t shim, child;
+	bool vanished;
+	if (read_pids(j->id, &shim, &child) == 0)
+		vanished = !shim_alive(j->id, shim);
+	else   /* no pid file: the shim never got going (give it a moment) */
+		vanished = timeu_now() - j->started > 10;
+	if (!vanished)
+		return false;
+	/* the status may have landed between our two looks */
+	if (access(path, F_OK) == 0)
+		return jobs_settle(srv, j);
+	store_job_finish(srv->store, j->id, JOB_FAILED, -1, 0, timeu_now(),
+	                 "supervisor vanished without recording an exit status");
+	log_msg(LOG_WARN, "job_lost", "reason", "supervisor vanished");
+	return true;
+}
+
+/* Signal a job's process group. */
+int jobs_signal(struct server *srv, int64_t job, int sig)
+{
+	pid_t shim, child;
+	for (int i = 0; i < 400 && read_pids(job, &shim, &child) != 0; i++) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);   /* the shim is just starting */
+	}
+	if (read_pids(job, &shim, &child) != 0)
+		return -1;
+	return kill(-child, sig);
+}
+
+/* True once the job's status file exists. */
+static bool has_status(int64_t job)
+{
+	char path[BOUND_PATH];
+	spool_job_file(path, job, "status");
+	return access(path, F_OK) == 0;
+}
+
+/* Sleep until the job has a status or ms pass. */
+static void wait_status(int64_t job, int ms)
+{
+	for (int waited = 0; waited < ms && !has_status(job); waited += 10) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Stop a job: TERM, grace, KILL. */
+void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms)
+{
+	if (jobs_settle(srv, j))
+		return;
+	store_job_set_stop(srv->store, j->id);
+	if (jobs_signal(srv, j->id, SIGTERM) == 0)
+		wait_status(j->id, grace_ms);
+	if (!has_status(j->id)) {
+		jobs_signal(srv, j->id, SIGKILL);
+		wait_status(j->id, 5000);
+	}
+	struct job_rec fresh = *j;
+	fresh.stop_requested = true;
+	jobs_settle(srv, &fresh);
+}
+
+/* Wait for output past offset, or the job's end. */
+int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms)
+{
+	char dir[BOUND_PATH], log[BOUND_PATH];
+	spool_job_dir(dir, job);
+	spool_job_file(log, job, "output.log");
+	int64_t size = spool_size(log);
+	if (size > offset || has_status(job) || timeout_ms <= 0)
+		return size < 0 ? 0 : size;
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	int64_t deadline = timeu_mono_ms() + timeout_ms;
+	for (;;) {
+		size = spool_size(log);
+		if (size > offset || has_status(job))
+			break;
+		int64_t left = deadline - timeu_mono_ms();
+		if (left <= 0)
+			break;
+		if (fd >= 0) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			/* a bounded poll also covers a shim that vanished silently */
+			if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0) {
+				char ev[4096];
+				while (read(fd, ev, sizeof ev) > 0)
+					;
+			}
+		} else {
+			struct timespec ts = { 0, 20 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	(void)srv;
+	return size < 0 ? 0 : size;
+}
+
+/* Collects job ids (callbacks must not call the store). */
+struct idlist {
+	int64_t ids[1024];
+	size_t  n;
+};
+
+static void collect_running(void *ctx, const struct job_rec *j)
+{
+	struct idlist *l = ctx;
+	if (l->n < sizeof l->ids / sizeof l->ids[0])
+		l->ids[l->n++] = j->id;
+}
+
+/* Stop and delete a session. */
+tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t session)
+{
+	struct idlist all = { .n = 0 };
+	char path[BOUND_PATH];
+	store_job_list_session(srv->store, session, collect_running, &all);
+	for (size_t i = 0; i < all.n; i++) {
+		struct job_rec j;
+		if (store_job_by_id(srv->store, all.ids[i], &j) != TETHER_E_OK)
+			continue;
+		if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED)
+			jobs_stop(srv, &j, 2000);
+		job_rec_clear(&j);
+	}
+	tether_err e = store_session_remove(srv->store, user_id, session);
+	if (e != TETHER_E_OK)
+		return e;
+	for (size_t i = 0; i < all.n; i++) {
+		spool_job_dir(path, all.ids[i]);
+		spool_rmtree(path);
+	}
+	spool_session_dir(path, session);
+	spool_rmtree(path);
+	return TETHER_E_OK;
+}
+
+/* Settle every running job. */
+void jobs_settle_all(struct server *srv)
+{
+	struct idlist l = { .n = 0 };
+	store_job_list_running(srv->store, collect_running, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		struct job_rec j;
+		if (store_job_by_id(srv->store, l.ids[i], &j) != TETHER_E_OK)
+			continue;
+		jobs_settle(srv, &j);
+		job_rec_clear(&j);
+	}
+}

@@ -1,0 +1,51 @@
+/*
+ * jobs.h - starting, watching, stopping and cleaning up jobs.
+ *
+ * The job engine is stateless in memory: every function works from the
+ * store and the spool, so it behaves the same for a job started a second
+ * ago and for one adopted after a daemon restart. Finishing a job
+ * ("settling" it: recording its status, installing the session state an
+ * invoke saved) is idempotent and may be triggered by anyone who notices:
+ * the monitor thread, or a reader waiting for output.
+ */
+#ifndef TETHER_JOBS_H
+#define TETHER_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "tetherd.h"
+
+/* Prepare the spool and remember how to start shims. 0 or -1. */
+int jobs_init(struct server *srv);
+
+/* Start j (already created in the store) for user u in session s. save_state:
+ * the shell writes the session state back when it exits (invokes do,
+ * background jobs do not). On failure the job is recorded as Failed. */
+tether_err jobs_start(struct server *srv, const struct user_rec *u,
+                      const struct session_rec *s, struct job_rec *j, bool save_state,
+                      char *err, size_t errsz);
+
+/* Settle j if it has ended (status written, or its shim vanished).
+ * Returns true if the job is (now) finished. */
+bool jobs_settle(struct server *srv, const struct job_rec *j);
+
+/* Send sig to the job's process group; 0, or -1 if it is not running. */
+int jobs_signal(struct server *srv, int64_t job, int sig);
+
+/* Stop a job: SIGTERM to its group, then SIGKILL after grace_ms, and wait
+ * (bounded) for its status. */
+void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms);
+
+/* Wait up to timeout_ms for the job's log to grow past offset or the job to
+ * end. Returns the log size. */
+int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms);
+
+/* Stop everything in a session and delete it with its spool. */
+tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t session);
+
+/* Settle every running job (at start and from the monitor). */
+void jobs_settle_all(struct server *srv);
+
+#endif

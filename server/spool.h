@@ -1,0 +1,50 @@
+/*
+ * spool.h - the daemon's files beside the database.
+ *
+ *   STATE/spool/jobs/<job>/      one per job, the daemon's (and shim's) own:
+ *       spec.json   what to run (written by tetherd before the shim starts)
+ *       pid         "SHIMPID CHILDPID" (written by the shim, atomically)
+ *       output.log  append-only framed records (common/outlog.h)
+ *       status      {"exit_code":N} or {"signal":N} (atomically, at the end)
+ *   STATE/spool/sessions/<session>/   one per session, owned by the
+ *       session's OS account: state.sh (the saved shell state) and the
+ *       per-invoke state.<job>.sh the shell writes on exit.
+ *
+ * These files, not memory, are the truth about running work: a restarted
+ * tetherd rebuilds everything from them.
+ */
+#ifndef TETHER_SPOOL_H
+#define TETHER_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bounds.h"
+
+/* Create STATE/spool/{jobs,sessions} (sessions traversable by job accounts). */
+int spool_init(const char *state_dir);
+
+/* Paths: a job's directory / a file in it; a session's directory / a file. */
+void spool_job_dir(char out[BOUND_PATH], int64_t job);
+void spool_job_file(char out[BOUND_PATH], int64_t job, const char *name);
+void spool_session_dir(char out[BOUND_PATH], int64_t session);
+void spool_session_file(char out[BOUND_PATH], int64_t session, const char *name);
+
+/* Make a directory (mode 0700) owned by uid/gid (-1: leave as is). */
+int spool_mkdir(const char *path, uid_t uid, gid_t gid);
+
+/* Remove a directory tree; missing is fine. */
+int spool_rmtree(const char *path);
+
+/* Write a file atomically (tmp + fsync + rename) with mode. 0 or -1. */
+int spool_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read a small file (at most max bytes) into a malloc'd NUL-terminated
+ * string; NULL if absent or too large. */
+char *spool_read(const char *path, size_t max, size_t *lenp);
+
+/* Size of a file, or -1. */
+int64_t spool_size(const char *path);
+
+#endif

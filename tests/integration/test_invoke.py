@@ -1,0 +1,276 @@
+"""The execution core: invoke in persistent sessions, supervised commands with
+durable output, disconnect/connect/receive, and nothing lost when a client or
+the daemon dies."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from harness import expect_error, main, wait_for
+
+
+def setup(env, config=None, users=("alice",)):
+    d = env.daemon(config=config)
+    c = env.client()
+    for u in users:
+        d.add_user(u)
+    c.login(d, users[0])
+    s = c.json("session", "new", d.host, "--name", "w")
+    return d, c, f"{d.host}/w"
+
+
+def inv(c, sess, cmd, input=None):
+    return c.run("invoke", "-s", sess, "--", cmd, input=input)
+
+
+def test_state_persists_across_invokes_restart_and_clients(env):
+    d, c, s = setup(env)
+    r = inv(c, s, "cd /tmp && mkdir -p tt-$$ && cd tt-$$ && X='quote \" and '\\'' both'; "
+                  "export EXP=$'line1\\nline2'; U='ünïcødé ✓'; f() { echo \"fn:$1\"; }; "
+                  "alias hi='echo hi-alias'; declare -a ARR=(1 'two words' 3)")
+    assert r.returncode == 0, r.stderr
+    where = inv(c, s, "pwd").stdout.strip()
+    assert where.startswith("/tmp/tt-")
+    r = inv(c, s, 'echo "$X"; printf "%s|" "$EXP"; echo; echo "$U"; f arg; hi; '
+                  'echo "${ARR[1]}"; env | grep -c ^EXP=')
+    assert r.stdout.splitlines() == ['quote " and \' both', "line1", "line2|", "ünïcødé ✓",
+                                     "fn:arg", "hi-alias", "two words", "1"], r.stdout
+    # exit inside the command still saves state
+    r = inv(c, s, "Y=after-exit; exit 4")
+    assert r.returncode == 4
+    d.restart()
+    c2 = env.client("other")
+    c2.login(d, "alice")
+    r = c2.run("session", "connect", s, "--force")
+    assert r.returncode == 0, r.stderr
+    r = inv(c2, s, 'pwd; echo "$Y"; f again')
+    assert r.stdout.splitlines() == [where, "after-exit", "fn:again"], (r.stdout, r.stderr)
+
+
+def test_exit_codes_and_streams(env):
+    d, c, s = setup(env)
+    assert inv(c, s, "true").returncode == 0
+    assert inv(c, s, "exit 42").returncode == 42
+    assert inv(c, s, "kill -TERM $$").returncode == 128 + 15
+    assert inv(c, s, "kill -KILL $$").returncode == 128 + 9
+    r = inv(c, s, "echo out1; echo err1 >&2; echo out2")
+    assert r.stdout == "out1\nout2\n" and r.stderr == "err1\n"
+    # interleaving survives: --json keeps streams apart, the job log keeps order
+    r = c.run("invoke", "-s", s, "--json", "--",
+              "for i in 1 2 3; do echo o$i; echo e$i >&2; sleep 0.01; done")
+    r = json.loads(r.stdout)
+    assert r["stdout"] == "o1\no2\no3\n" and r["stderr"] == "e1\ne2\ne3\n"
+    assert r["exit_code"] == 0 and r["job"]["state"] == "Completed"
+    assert r["job"]["has_more_data"] is False
+    # a failed command is Failed with its exit code
+    r = c.run("invoke", "-s", s, "--json", "--", "exit 3")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 3 and doc["job"]["state"] == "Failed" and doc["job"]["exit_code"] == 3
+
+
+def test_binary_output_is_byte_exact(env):
+    d, c, s = setup(env)
+    r = subprocess.run(["head", "-c", "3000000", "/dev/urandom"], capture_output=True)
+    blob = r.stdout
+    path = os.path.join(env.root, "blob.bin")
+    with open(path, "wb") as f:
+        f.write(blob)
+    os.chmod(env.root, 0o711)
+    os.chmod(path, 0o644)
+    p = subprocess.run([os.environ.get("TETHER", "tether"),
+                       "invoke", "-s", s, "--", f"cat {path}"],
+                       capture_output=True, env=c.env(), stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == blob
+
+
+def test_busy_and_contention(env):
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--", "echo started; sleep 2")
+    assert p.stdout.readline() == b"started\n"
+    r = inv(c, s, "true")
+    assert r.returncode == 255 and "busy" in r.stderr, r.stderr
+    lst = c.json("session", "list", d.host)
+    assert lst[0]["availability"] == "Busy"
+    assert p.wait(timeout=30) == 0
+    # another client of the same user is refused until it forces
+    b = env.client("b")
+    b.login(d, "alice")
+    r = inv(b, s, "true")
+    assert r.returncode == 255 and "in use by another client" in r.stderr, r.stderr
+    r = b.run("session", "connect", s)
+    assert r.returncode == 255 and "in use" in r.stderr
+    assert b.run("session", "connect", s, "--force").returncode == 0
+    assert inv(b, s, "true").returncode == 0
+    r = inv(c, s, "true")
+    assert r.returncode == 255 and "in use by another client" in r.stderr
+    # disconnected: nobody may invoke without connecting first
+    assert b.run("session", "disconnect", s).returncode == 0
+    r = inv(b, s, "true")
+    assert r.returncode == 255 and "disconnected" in r.stderr
+    st = c.json("session", "list", d.host)[0]
+    assert st["state"] == "Disconnected" and st["availability"] == "None"
+
+
+def full_lines(n):
+    return "".join(f"line{i}\n" for i in range(1, n + 1))
+
+
+def test_client_killed_mid_invoke_loses_nothing(env):
+    d, a, s = setup(env)
+    p = a.popen("invoke", "-s", s, "--", "for i in $(seq 1 60); do echo line$i; sleep 0.02; done")
+    got = b""
+    while b"line10\n" not in got:
+        got += os.read(p.stdout.fileno(), 4096)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    b = env.client("b")
+    b.login(d, "alice")
+    assert b.run("session", "connect", s, "--force").returncode == 0
+    r = b.run("session", "receive", s)
+    assert r.returncode == 0, r.stderr
+    full = full_lines(60)
+    assert full.endswith(r.stdout), r.stdout[:200]            # in order, up to the end
+    assert len(got) + len(r.stdout) >= len(full)              # no gap
+    # everything is now delivered; another receive shows nothing more
+    r2 = b.run("session", "receive", s)
+    assert r2.returncode == 0 and r2.stdout == ""
+
+
+def test_daemon_killed_mid_invoke(env):
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--",
+                "cd /tmp; Z=zed; for i in $(seq 1 40); do echo line$i; sleep 0.05; done; exit 5")
+    got = b""
+    while b"line5\n" not in got:
+        got += os.read(p.stdout.fileno(), 4096)
+    d.kill()
+    assert p.wait(timeout=30) == 255       # the client loses its server...
+    rest = p.stdout.read()
+    time.sleep(2.5)                         # ...while the command runs on and ends
+    d.start()
+    r = c.run("session", "receive", s)
+    assert r.returncode == 5, (r.returncode, r.stderr)
+    full = full_lines(40)
+    seen = (got + rest).decode()
+    assert full.endswith(r.stdout) and len(seen) + len(r.stdout) >= len(full)
+    r = inv(c, s, 'pwd; echo "$Z"')
+    assert r.stdout == "/tmp\nzed\n", r.stdout
+    job = c.json("session", "list", d.host)[0]
+    assert job["availability"] == "Available"
+
+
+def test_daemon_down_for_whole_command(env):
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--", "echo go; sleep 1; echo done-while-down")
+    assert p.stdout.readline() == b"go\n"
+    d.kill()
+    p.wait(timeout=30)
+    time.sleep(1.5)
+    d.start()
+    r = c.run("session", "receive", s)
+    assert r.returncode == 0 and r.stdout.endswith("done-while-down\n"), (r.stdout, r.stderr)
+
+
+def test_vanished_supervisor_is_reported(env):
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--", "echo $$; sleep 30")
+    pid = int(p.stdout.readline())
+    d.kill()
+    p.wait(timeout=30)
+    # kill the supervisor and the command: no status will ever be written
+    shim = int(open(f"/proc/{pid}/stat").read().split(")")[1].split()[1])
+    os.kill(shim, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    d.start()
+    (state, code, err) = wait_for(lambda: next(iter(
+        [r for r in d.query("SELECT state, exit_code, error FROM jobs") if r[0] != 1]), None),
+        what="job settled")
+    assert state == 3 and code is None and "vanished" in err, (state, code, err)
+
+
+def test_ctrl_c_stops_remote_group(env):
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--",
+                "trap 'echo got-int; exit 7' INT; echo ready; sleep 30")
+    assert p.stdout.readline() == b"ready\n"
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=30) == 7
+    assert p.stdout.read() == b"got-int\n"
+
+
+def test_remove_while_running_kills_group(env):
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--", "sleep 60 & echo $!; wait")
+    child = int(p.stdout.readline())
+    assert os.path.exists(f"/proc/{child}")
+    r = c.run("session", "remove", s)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: not os.path.exists(f"/proc/{child}") or
+             open(f"/proc/{child}/stat").read().split()[2] == "Z", what="child gone")
+    p.wait(timeout=30)
+    assert d.query("SELECT count(*) FROM jobs") == [(0,)]
+    assert os.listdir(os.path.join(d.state, "spool", "jobs")) == []
+
+
+def test_keepalive_and_idle_timeout(env):
+    d, c, s = setup(env, config={"keepalive": 1})
+    wait_for(lambda: c.json("session", "list", d.host)[0]["state"] == "Disconnected",
+             what="keepalive disconnect")
+    # a disconnected session with something running is kept past its idle timeout
+    c.run("session", "connect", s)
+    short = c.json("session", "new", d.host, "--name", "short", "--idle-timeout", "1")
+    p = c.popen("invoke", "-s", f"{d.host}/short", "--", "echo x; sleep 3")
+    p.stdout.readline()
+    p.kill()
+    p.wait()
+    c.run("session", "disconnect", f"{d.host}/short")
+    time.sleep(2)
+    assert "short" in [x["name"] for x in c.json("session", "list", d.host)]
+    wait_for(lambda: "short" not in [x["name"] for x in c.json("session", "list", d.host)],
+             what="idle removal")
+    assert short["id"] not in [i for (i,) in d.query("SELECT id FROM sessions")]
+
+
+def test_bad_input(env):
+    d, c, s = setup(env, users=("alice", "bob"))
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+    st, _, doc = d.request("POST", "/v1/sessions/w/invoke", {"command": "x" * 300000},
+                           token=tok, headers=cid)
+    assert st == 413
+    expect_error(doc, "payload_too_large")
+    st, _, doc = d.request("POST", "/v1/sessions/w/invoke", {"command": 5}, token=tok,
+                           headers=cid)
+    assert st == 400
+    expect_error(doc, "invalid_argument")
+    st, _, doc = d.request("POST", "/v1/sessions/w/invoke", {"command": "true"}, token=tok)
+    assert st == 400   # no client id: nobody holds the session
+    st, _, doc = d.request("POST", "/v1/sessions/nosuch/invoke", {"command": "true"},
+                           token=tok, headers=cid)
+    assert st == 404
+    st, _, doc = d.request("GET", "/v1/sessions/w/jobs/999/output", token=tok)
+    assert st == 404
+    expect_error(doc, "not_found")
+    inv(c, s, "echo hi")
+    st, _, doc = d.request("GET", "/v1/sessions/w/jobs/1/output?offset=1", token=tok)
+    assert st == 400 and "record boundary" in doc["error"]["message"]
+    st, _, doc = d.request("GET", "/v1/sessions/w/jobs/1/output?offset=99999", token=tok)
+    assert st == 400
+    st, _, doc = d.request("GET", "/v1/sessions/w/jobs/1/output?wait=abc", token=tok)
+    assert st == 400
+    # another user's session and job are invisible
+    btok = d.token_for("bob")
+    for path in ("/v1/sessions/1/jobs/1", "/v1/sessions/w/jobs/1/output"):
+        st, _, doc = d.request("GET", path, token=btok)
+        assert st == 404, path
+    st, _, _ = d.request("POST", "/v1/sessions/1/jobs/1/stop", {"signal": "KILL"}, token=btok)
+    assert st == 404
+    st, _, doc = d.request("POST", "/v1/sessions/w/jobs/1/stop", {"signal": "NOPE"}, token=tok)
+    assert st == 400
+    assert d.healthy()
+
+
+if __name__ == "__main__":
+    main(globals())
