@@ -4,9 +4,8 @@
  *
  * Order of checks for every request, before any handler runs: route and
  * method (404/405), API version header, client id header, bearer token
- * (401), Content-Type and body size (415/413, the size checked against
- * Content-Length before a byte is read and again while reading), JSON
- * syntax (400). Errors are always {"error":{"code","message"}}, built in
+ * (401), body size against Content-Length (413, before a byte is read, and
+ * again while reading), Content-Type (415), JSON syntax (400). Errors are always {"error":{"code","message"}}, built in
  * exactly one place from the tether_err table.
  */
 #ifndef TETHER_HTTP_H

@@ -1,7 +1,10 @@
 /*
  * cmd-login.c - tether login HOST: trust the server's key, get a token.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +33,10 @@ const struct cmd_entry cmd_login_entry = {
 static int confirm_key(void *ctx, const char *host, const char *fp)
 {
 	char answer[16];
+	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (tty < 0)
+		return 0;   /* nobody to ask: the library explains the refusal */
+	close(tty);
 	fprintf(stderr, "The authenticity of host '%s' can't be established.\n"
 	        "Key fingerprint is %s.\n", host, fp);
 	for (;;) {
@@ -42,6 +49,22 @@ static int confirm_key(void *ctx, const char *host, const char *fp)
 			return 0;
 		fprintf(stderr, "Please type 'yes' or 'no'.\n");
 	}
+}
+
+/* Prompt for the password, once the server's key is trusted. */
+static int ask_password(void *ctx, char *buf, size_t bufsz)
+{
+	char prompt[BOUND_HOSTSPEC + 32];
+	snprintf(prompt, sizeof prompt, "Password for %s: ", (const char *)ctx);
+	return term_prompt_secret(prompt, buf, bufsz) < 0 ? -1 : 0;
+}
+
+/* True if fp is "SHA256:" and the unpadded base64 of 32 bytes. */
+static int valid_fingerprint(const char *fp)
+{
+	uint8_t raw[64];
+	return strncmp(fp, "SHA256:", 7) == 0 && strlen(fp + 7) == 43 &&
+	       crypto_b64_decode(fp + 7, raw, sizeof raw) == 32;
 }
 
 static int exec_login(struct cmd_ctx *x, int argc, char **argv)
@@ -70,25 +93,24 @@ static int exec_login(struct cmd_ctx *x, int argc, char **argv)
 		return out_usage(&cmd_login_entry, "expected exactly one HOST");
 	if (o.fingerprint && (o.accept_new || o.cacert))
 		return out_usage(&cmd_login_entry, "--fingerprint excludes --accept-new and --cacert");
-	if (o.fingerprint && strncmp(o.fingerprint, "SHA256:", 7) != 0)
+	if (o.fingerprint && !valid_fingerprint(o.fingerprint))
 		return out_usage(&cmd_login_entry, "--fingerprint takes SHA256:... as printed by "
 		                 "'tetherd fingerprint'");
 	const char *host = argv[optind];
 	char pw[BOUND_PASSWORD + 2];
-	long n;
 	if (from_stdin) {
-		n = term_read_line(0, pw, sizeof pw);
-		if (n < 0)
+		if (term_read_line(0, pw, sizeof pw) < 0)
 			return out_usage(&cmd_login_entry, "no password line on stdin");
+		o.password = pw;
 	} else {
-		char prompt[BOUND_HOSTSPEC + 32];
-		snprintf(prompt, sizeof prompt, "Password for %s: ", host);
-		n = term_prompt_secret(prompt, pw, sizeof pw);
-		if (n < 0)
+		int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (tty < 0)
 			return out_usage(&cmd_login_entry, "no terminal to ask for a password; "
 			                 "use --password-stdin");
+		close(tty);
+		o.get_password = ask_password;
+		o.password_ctx = (void *)host;
 	}
-	o.password = pw;
 	o.confirm = confirm_key;
 	json_t *info = NULL;
 	tether_err e = tether_login(x->c, host, &o, &info);

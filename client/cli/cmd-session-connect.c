@@ -25,7 +25,7 @@ const struct cmd_entry cmd_session_disconnect_entry = {
 static int each_session(struct cmd_ctx *x, const struct cmd_entry *ce, int argc,
                         char **argv, int connect)
 {
-	int force = 0, n = 0, rc = 0;
+	int force = 0, n = 0;
 	for (int i = 1; i < argc; i++) {
 		if (connect && strcmp(argv[i], "--force") == 0)
 			force = 1;
@@ -44,15 +44,12 @@ static int each_session(struct cmd_ctx *x, const struct cmd_entry *ce, int argc,
 		tether_err e = connect ? tether_session_connect(x->c, argv[i], force, &s)
 		                       : tether_session_disconnect(x->c, argv[i], &s);
 		if (e != TETHER_E_OK) {
-			rc = out_fail(x, e);
+			out_fail_multi(x, e);
 			continue;
 		}
 		json_array_append_new(all, s);
 	}
-	if (x->json && rc == 0)
-		out_json(all);
-	else if (!x->json)
-		out_sessions_table(all);
+	int rc = out_finish_multi(x, all, out_sessions_table);
 	json_decref(all);
 	return rc;
 }

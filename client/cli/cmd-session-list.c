@@ -17,7 +17,6 @@ const struct cmd_entry cmd_session_list_entry = {
 static int exec_session_list(struct cmd_ctx *x, int argc, char **argv)
 {
 	json_t *hosts = NULL, *all = json_array();
-	int rc = 0;
 	for (int i = 1; i < argc; i++)
 		if (argv[i][0] == '-') {
 			json_decref(all);
@@ -37,18 +36,13 @@ static int exec_session_list(struct cmd_ctx *x, int argc, char **argv)
 		tether_err e = tether_session_list(x->c, json_string_value(h), &list);
 		if (e != TETHER_E_OK) {
 			/* keep listing the other hosts; fail the command at the end */
-			rc = out_fail(x, e);
+			out_fail_multi(x, e);
 			continue;
 		}
 		json_array_extend(all, list);
 		json_decref(list);
 	}
-	if (x->json) {
-		if (rc == 0)
-			out_json(all);
-	} else {
-		out_sessions_table(all);
-	}
+	int rc = out_finish_multi(x, all, out_sessions_table);
 	json_decref(all);
 	json_decref(hosts);
 	return rc;

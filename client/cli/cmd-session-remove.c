@@ -18,20 +18,18 @@ static int exec_session_remove(struct cmd_ctx *x, int argc, char **argv)
 	if (argc < 2)
 		return out_usage(&cmd_session_remove_entry, "expected at least one SESSION");
 	json_t *removed = json_array();
-	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		json_t *s = NULL;
 		tether_err e = tether_session_remove(x->c, argv[i], &s);
 		if (e != TETHER_E_OK) {
-			rc = out_fail(x, e);
+			out_fail_multi(x, e);
 			continue;
 		}
 		if (!x->json)
 			printf("removed %s\n", argv[i]);
 		json_array_append_new(removed, s);
 	}
-	if (x->json && rc == 0)
-		out_json(removed);
+	int rc = out_finish_multi(x, removed, NULL);
 	json_decref(removed);
 	return rc;
 }

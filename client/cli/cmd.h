@@ -14,6 +14,9 @@
 struct cmd_ctx {
 	tether_client *c;
 	int            json;     /* --json: one JSON document on stdout */
+	tether_err     first_err;          /* multi-target commands */
+	char           first_msg[512];
+	char           first_code[48];
 };
 
 struct cmd_entry {
@@ -43,6 +46,11 @@ extern const struct cmd_entry cmd_invoke_entry;
 /* Print a library failure (one line on stderr, or the JSON error document on
  * stdout with --json); returns the exit status to use. */
 int out_fail(struct cmd_ctx *x, tether_err e);
+
+/* Multi-target commands: report each failure, then finish with one
+ * document (results, or the first error with the results so far). */
+void out_fail_multi(struct cmd_ctx *x, tether_err e);
+int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *));
 
 /* Print a usage error and the command's usage; returns EXIT_USAGE. */
 int out_usage(const struct cmd_entry *ce, const char *fmt, ...)

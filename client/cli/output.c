@@ -36,6 +36,49 @@ int out_fail(struct cmd_ctx *x, tether_err e)
 	return e == TETHER_E_USAGE ? EXIT_USAGE : EXIT_TETHER;
 }
 
+/* Report one failure of a multi-target command: a line on stderr now, and
+ * remember the first for out_finish_multi (so --json stays one document). */
+void out_fail_multi(struct cmd_ctx *x, tether_err e)
+{
+	const char *msg = tether_last_error(x->c);
+	if (e == TETHER_E_HOSTKEY_CHANGED || !x->json) {
+		int json = x->json;
+		x->json = 0;
+		out_fail(x, e);
+		x->json = json;
+	} else {
+		fprintf(stderr, "tether: %s\n", msg[0] ? msg : tether_strerror(e));
+	}
+	if (x->first_err == TETHER_E_OK) {
+		x->first_err = e;
+		snprintf(x->first_msg, sizeof x->first_msg, "%s", msg[0] ? msg : tether_strerror(e));
+		snprintf(x->first_code, sizeof x->first_code, "%s",
+		         tether_last_error_code(x->c)[0] ? tether_last_error_code(x->c)
+		                                         : tether_err_code(e));
+	}
+}
+
+/* Finish a multi-target command: print results (or, with --json and a
+ * failure, the error document) and return the exit status. */
+int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *))
+{
+	if (x->json && x->first_err != TETHER_E_OK) {
+		json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", x->first_code,
+		                        "message", x->first_msg);
+		if (json_array_size(results) > 0)   /* what did succeed, alongside */
+			json_object_set(doc, "results", results);
+		out_json(doc);
+		json_decref(doc);
+	} else if (x->json) {
+		out_json(results);
+	} else if (table != NULL) {
+		table(results);
+	}
+	if (x->first_err == TETHER_E_OK)
+		return 0;
+	return x->first_err == TETHER_E_USAGE ? EXIT_USAGE : EXIT_TETHER;
+}
+
 /* Print a usage error. */
 int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
 {

@@ -79,11 +79,20 @@ tether_err tether_login(tether_client *c, const char *host,
 	const char *user = o->user ? o->user : t.hs.user[0] ? t.hs.user : local_user();
 	if (user == NULL || !addr_valid_name(user))
 		return client_fail(c, TETHER_E_USAGE, "invalid or unknown user name; use --user");
-	if (o->password == NULL)
+	if (o->password == NULL && o->get_password == NULL)
 		return client_fail(c, TETHER_E_USAGE, "a password is required");
+	/* the key first (as ssh does): no password is asked for an untrusted host */
 	if ((e = establish_trust(c, &t, o)) != TETHER_E_OK)
 		return e;
-	json_t *body = json_pack("{s:s,s:s}", "user", user, "password", o->password);
+	char asked[BOUND_PASSWORD + 2];
+	const char *password = o->password;
+	if (password == NULL) {
+		if (o->get_password(o->password_ctx, asked, sizeof asked) != 0)
+			return client_fail(c, TETHER_E_USAGE, "no password given");
+		password = asked;
+	}
+	json_t *body = json_pack("{s:s,s:s}", "user", user, "password", password);
+	crypto_wipe(asked, sizeof asked);
 	e = client_request(c, &t, "POST", "/v1/login", body, &reply);
 	/* wipe our copy of the password inside the request object */
 	json_t *pw = json_object_get(body, "password");

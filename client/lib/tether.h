@@ -41,7 +41,9 @@ const char *tether_client_id(const tether_client *c);
 /* How a login decides to trust the server's key. */
 struct tether_login_opts {
 	const char *user;          /* NULL: USER@ of host, else $USER */
-	const char *password;      /* required */
+	const char *password;      /* or NULL: ask get_password once the key is trusted */
+	int       (*get_password)(void *ctx, char *buf, size_t bufsz);   /* 0 or -1 */
+	void       *password_ctx;
 	int         accept_new;    /* pin an unknown key without asking */
 	const char *fingerprint;   /* "SHA256:..." the key must have */
 	const char *cacert;        /* verify against this CA instead of pinning */

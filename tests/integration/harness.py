@@ -132,8 +132,11 @@ class Daemon:
         return sqlite3.connect(os.path.join(self.state, "tether.db"), timeout=10)
 
     def query(self, sql, *params):
-        with self.db() as c:
+        c = self.db()
+        try:
             return c.execute(sql, params).fetchall()
+        finally:
+            c.close()
 
     # -- raw HTTPS, for tests that must craft requests tether would never send
     def conn(self, **kw):

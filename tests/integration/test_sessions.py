@@ -57,6 +57,18 @@ def test_duplicate_and_invalid_names(env):
     assert [x["name"] for x in c.json("session", "list", d.host)] == ["db"]
 
 
+def test_multi_target_json_is_one_document(env):
+    import json
+    d, c = setup(env)
+    c.json("session", "new", d.host, "--name", "a")
+    r = c.run("session", "remove", f"{d.host}/a", f"{d.host}/nosuch", "--json")
+    assert r.returncode == 255
+    doc = json.loads(r.stdout)              # exactly one document
+    expect_error({"error": doc["error"]}, "not_found")
+    assert [x["name"] for x in doc["results"]] == ["a"]
+    assert "no session 'nosuch'" in r.stderr
+
+
 def test_generated_name_skips_taken(env):
     d, c = setup(env)
     # take the name the next session would get
