@@ -10,12 +10,21 @@
 #include "cmd.h"
 
 static int exec_invoke(struct cmd_ctx *x, int argc, char **argv);
+static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd);
+static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
+                          int disconnected, const char *cmd);
 
 const struct cmd_entry cmd_invoke_entry = {
-	"invoke", "-s SESSION -- COMMAND...",
+	"invoke", "(-s SESSION | -H HOST [--in-disconnected-session [--session-name NAME]]) "
+	"-- COMMAND...",
 	"run a command in a session's saved shell state, streaming its output",
 	"  -s, --session SESSION   the session (HOST/NAME or HOST/ID), connected by\n"
 	"                          this client\n"
+	"  -H, --hosts HOST        run in a temporary session on HOST, removed after\n"
+	"                          (one host for now; fleets are not implemented yet)\n"
+	"  --in-disconnected-session  with -H: create a session, start COMMAND in it,\n"
+	"                          disconnect at once and print the session\n"
+	"  --session-name NAME     with --in-disconnected-session: the session's name\n"
 	"COMMAND runs with bash; its words are joined with spaces (as ssh does).\n"
 	"cd, variables, functions and aliases persist to the next invoke.\n"
 	"Ctrl-C interrupts the remote command (twice: kills it). The exit status is\n"
@@ -28,21 +37,31 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "session", required_argument, NULL, 's' },
 		{ "hosts", required_argument, NULL, 'H' },
+		{ "in-disconnected-session", no_argument, NULL, 'D' },
+		{ "session-name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *session = NULL;
-	int ch;
+	const char *session = NULL, *host = NULL, *name = NULL;
+	int disconnected = 0, ch;
 	while ((ch = cmd_getopt(&cmd_invoke_entry, argc, argv, "+s:H:", longopts)) != -1) {
 		switch (ch) {
 		case 's': session = optarg; break;
-		case 'H':
-			return out_usage(&cmd_invoke_entry, "-H (temporary sessions and fleets) "
-			                 "is not implemented yet; use -s SESSION");
+		case 'H': host = optarg; break;
+		case 'D': disconnected = 1; break;
+		case 'N': name = optarg; break;
 		default: return EXIT_USAGE;
 		}
 	}
-	if (session == NULL)
-		return out_usage(&cmd_invoke_entry, "-s SESSION is required");
+	if ((session == NULL) == (host == NULL))
+		return out_usage(&cmd_invoke_entry, "give exactly one of -s SESSION or -H HOST");
+	if (host != NULL && (strchr(host, ',') || host[0] == '@'))
+		return out_usage(&cmd_invoke_entry, "invoking on several hosts (fleets) is not "
+		                 "implemented yet; give one HOST");
+	if ((disconnected || name) && host == NULL)
+		return out_usage(&cmd_invoke_entry, "--in-disconnected-session and "
+		                 "--session-name go with -H HOST");
+	if (name && !disconnected)
+		return out_usage(&cmd_invoke_entry, "--session-name needs --in-disconnected-session");
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	if (optind >= argc)
@@ -54,12 +73,20 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 			buf_free(&cmd);
 			return out_usage(&cmd_invoke_entry, "COMMAND is too long");
 		}
+	int rc = host ? invoke_on_host(x, host, name, disconnected, buf_cstr(&cmd))
+	              : invoke_in(x, session, buf_cstr(&cmd));
+	buf_free(&cmd);
+	return rc;
+}
+
+/* Stream a command in an existing session; returns the exit status. */
+static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd)
+{
 	struct stream_out so;
 	stream_out_init(&so, x);
 	int status = 0;
 	json_t *job = NULL;
-	tether_err e = tether_invoke(x->c, session, buf_cstr(&cmd), &so.cb, &status, &job);
-	buf_free(&cmd);
+	tether_err e = tether_invoke(x->c, session, cmd, &so.cb, &status, &job);
 	if (e != TETHER_E_OK) {
 		so.json = 0;
 		stream_out_finish(&so, 0, NULL);
@@ -68,4 +95,45 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 	stream_out_finish(&so, status, job);
 	json_decref(job);
 	return status;
+}
+
+/* -H HOST: a temporary session (removed afterwards), or with
+ * --in-disconnected-session one that is left disconnected with the command
+ * running in it. */
+static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
+                          int disconnected, const char *cmd)
+{
+	json_t *s = NULL, *job = NULL;
+	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
+	tether_err e = tether_session_new(x->c, host, name, 0, NULL, &s);
+	if (e != TETHER_E_OK)
+		return out_fail(x, e);
+	snprintf(session, sizeof session, "%s/%s",
+	         json_string_value(json_object_get(s, "host")),
+	         json_string_value(json_object_get(s, "name")));
+	json_decref(s);
+	if (!disconnected) {
+		int rc = invoke_in(x, session, cmd);
+		json_t *gone = NULL;
+		if (tether_session_remove(x->c, session, &gone) != TETHER_E_OK)
+			fprintf(stderr, "tether: could not remove temporary session %s: %s\n",
+			        session, tether_last_error(x->c));
+		json_decref(gone);
+		return rc;
+	}
+	e = tether_invoke_start(x->c, session, cmd, &job);
+	json_decref(job);
+	if (e == TETHER_E_OK)
+		e = tether_session_disconnect(x->c, session, &s);
+	if (e != TETHER_E_OK)
+		return out_fail(x, e);
+	if (x->json) {
+		out_json(s);
+	} else {
+		json_t *one = json_pack("[O]", s);
+		out_sessions_table(one);
+		json_decref(one);
+	}
+	json_decref(s);
+	return 0;
 }

@@ -97,28 +97,55 @@ static void final_job(tether_client *c, struct target *t, const char *ref, int64
 		*job = NULL;
 }
 
+/* POST the invoke; *reply gets the job. */
+static tether_err start(tether_client *c, const char *session, const char *command,
+                        struct target *t, char ref[BOUND_NAME + 1], json_t **reply,
+                        int64_t *id)
+{
+	char path[160];
+	tether_err e = client_resolve_session(c, session, t, ref);
+	if (e != TETHER_E_OK)
+		return e;
+	snprintf(path, sizeof path, "%s/sessions/%s/invoke", TETHER_API_PREFIX, ref);
+	json_t *body = json_pack("{s:s}", "command", command);
+	e = client_request(c, t, "POST", path, body, reply);
+	json_decref(body);
+	if (e != TETHER_E_OK)
+		return e;
+	*id = json_integer_value(json_object_get(*reply, "id"));
+	if (*id <= 0) {
+		json_decref(*reply);
+		*reply = NULL;
+		return client_fail(c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+	}
+	return TETHER_E_OK;
+}
+
+/* Start a command without waiting. */
+tether_err tether_invoke_start(tether_client *c, const char *session, const char *command,
+                               json_t **job)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1];
+	int64_t id;
+	*job = NULL;
+	return start(c, session, command, &t, ref, job, &id);
+}
+
 /* Run a command and stream it. */
 tether_err tether_invoke(tether_client *c, const char *session, const char *command,
                          const struct tether_output *out, int *status, json_t **job)
 {
 	struct target t;
-	char ref[BOUND_NAME + 1], path[160];
+	char ref[BOUND_NAME + 1];
 	json_t *reply = NULL;
+	int64_t id;
 	if (job != NULL)
 		*job = NULL;
-	tether_err e = client_resolve_session(c, session, &t, ref);
-	if (e != TETHER_E_OK)
-		return e;
-	snprintf(path, sizeof path, "%s/sessions/%s/invoke", TETHER_API_PREFIX, ref);
-	json_t *body = json_pack("{s:s}", "command", command);
-	e = client_request(c, &t, "POST", path, body, &reply);
-	json_decref(body);
-	if (e != TETHER_E_OK)
-		return e;
-	int64_t id = json_integer_value(json_object_get(reply, "id"));
+	tether_err e = start(c, session, command, &t, ref, &reply, &id);
 	json_decref(reply);
-	if (id <= 0)
-		return client_fail(c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+	if (e != TETHER_E_OK)
+		return e;
 	e = stream(c, &t, ref, id, 0, out, status);
 	if (e == TETHER_E_OK)
 		final_job(c, &t, ref, id, job);

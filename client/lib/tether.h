@@ -96,6 +96,10 @@ void tether_set_interrupt(tether_client *c, volatile sig_atomic_t *flag);
 tether_err tether_invoke(tether_client *c, const char *session, const char *command,
                          const struct tether_output *out, int *status, json_t **job);
 
+/* Start command in SESSION without waiting for it; *job gets the job. */
+tether_err tether_invoke_start(tether_client *c, const char *session, const char *command,
+                               json_t **job);
+
 /* Connect if needed and stream the output of the session's latest command
  * from where the last receiver acknowledged, until it ends. *status as for
  * tether_invoke (0 if the session has run nothing). */

@@ -234,6 +234,27 @@ def test_keepalive_and_idle_timeout(env):
     assert short["id"] not in [i for (i,) in d.query("SELECT id FROM sessions")]
 
 
+def test_temporary_and_disconnected_sessions(env):
+    d, c, s = setup(env)
+    r = c.run("invoke", "-H", d.host, "--", "echo temp; exit 6")
+    assert r.returncode == 6 and r.stdout == "temp\n", (r.returncode, r.stderr)
+    assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]   # removed
+    r = c.run("invoke", "-H", d.host, "--in-disconnected-session", "--session-name", "bg",
+              "--json", "--", "sleep 1; echo finished-alone")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["name"] == "bg" and doc["state"] == "Disconnected" and doc["availability"] == "Busy"
+    # from another client machine, later
+    b = env.client("b")
+    b.login(d, "alice")
+    r = b.run("session", "receive", f"{d.host}/bg")
+    assert r.returncode == 0 and r.stdout == "finished-alone\n", (r.stdout, r.stderr)
+    for bad in (["-H", f"{d.host},{d.host}"], ["-H", "@hosts.txt"], ["-s", s, "-H", d.host],
+                ["--session-name", "x", "-s", s], []):
+        r = c.run("invoke", *bad, "--", "true")
+        assert r.returncode == 2, (bad, r.stderr)
+
+
 def test_bad_input(env):
     d, c, s = setup(env, users=("alice", "bob"))
     tok = c.token(d, "alice")
