@@ -466,7 +466,12 @@ def test_many_malformed_requests_keep_memory_bounded(env):
         one(i)
     assert d.healthy()
     after = vmrss_kb(d.proc.pid)
-    assert after - before < 20 * 1024, f"VmRSS grew from {before} kB to {after} kB"
+    if "ASAN_OPTIONS" in os.environ:
+        # AddressSanitizer keeps freed memory in quarantine, so RSS says nothing
+        # here; LeakSanitizer checks for leaks when the daemon exits instead.
+        print(f"  note: RSS bound not checked under ASan ({before} -> {after} kB)")
+    else:
+        assert after - before < 20 * 1024, f"VmRSS grew from {before} kB to {after} kB"
     assert snapshot(d) == before_rows
     assert d.proc.poll() is None
 
