@@ -27,6 +27,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "proto.h"
+#include "fileio.h"
 #include "spool.h"
 #include "timeu.h"
 
@@ -186,7 +187,7 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
 	spool_job_file(path, j->id, "spec.json");
-	int ok = text != NULL && spool_write_atomic(path, text, strlen(text), 0600) == 0;
+	int ok = text != NULL && fileio_write_atomic(path, text, strlen(text), 0600) == 0;
 	free(text);
 	if (!ok || spawn_shim(jdir) != 0) {
 		snprintf(err, errsz, "cannot start the job's supervisor");
@@ -207,7 +208,7 @@ static int read_pids(int64_t job, pid_t *shim, pid_t *child)
 {
 	char path[BOUND_PATH];
 	spool_job_file(path, job, "pid");
-	char *t = spool_read(path, 64, NULL);
+	char *t = fileio_read(path, 64, NULL);
 	int a = 0, b = 0;
 	int ok = t != NULL && sscanf(t, "%d %d", &a, &b) == 2 && a > 1 && b > 1;
 	free(t);
@@ -224,7 +225,7 @@ static bool shim_alive(int64_t job, pid_t pid)
 	char path[64], jdir[BOUND_PATH];
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
 	size_t len = 0;
-	char *cmd = spool_read(path, 8192, &len);
+	char *cmd = fileio_read(path, 8192, &len);
 	if (cmd == NULL)
 		return false;
 	spool_job_dir(jdir, job);
@@ -244,7 +245,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	if (j->state != JOB_RUNNING && j->state != JOB_BLOCKED)
 		return true;
 	spool_job_file(path, j->id, "status");
-	char *text = spool_read(path, 256, NULL);
+	char *text = fileio_read(path, 256, NULL);
 	if (text != NULL) {
 		json_t *st = json_loads(text, 0, NULL);
 		free(text);

@@ -23,25 +23,10 @@
 
 #include "outlog.h"
 #include "shim.h"
+#include "fileio.h"
 #include "spool.h"
 
 #define SPEC_MAX (1024 * 1024)
-
-/* Write all of buf to fd. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Append one record (header and payload in one write, O_APPEND). */
 static void append_record(int logfd, int stream, const char *data, size_t len)
@@ -49,7 +34,7 @@ static void append_record(int logfd, int stream, const char *data, size_t len)
 	char rec[OUTLOG_HDR + 65536];
 	outlog_header((uint8_t *)rec, stream, (uint32_t)len);
 	memcpy(rec + OUTLOG_HDR, data, len);
-	write_all(logfd, rec, OUTLOG_HDR + len);
+	fileio_write_all(logfd, rec, OUTLOG_HDR + len);
 }
 
 /* Build a NULL-terminated string vector from a JSON array of strings. */
@@ -170,7 +155,7 @@ int shim_main(const char *jobdir)
 	char pidtext[64];
 	int n = snprintf(pidtext, sizeof pidtext, "%d %d\n", (int)getpid(), (int)pid);
 	snprintf(path, sizeof path, "%s/pid", jobdir);
-	spool_write_atomic(path, pidtext, (size_t)n, 0600);
+	fileio_write_atomic(path, pidtext, (size_t)n, 0600);
 
 	int fds[2] = { outp[0], errp[0] };
 	int status = 0;
@@ -204,7 +189,7 @@ int shim_main(const char *jobdir)
 		: json_pack("{s:i}", "exit_code", WEXITSTATUS(status));
 	char *text = json_dumps(st, JSON_COMPACT);
 	snprintf(path, sizeof path, "%s/status", jobdir);
-	int rc = text && spool_write_atomic(path, text, strlen(text), 0600) == 0 ? 0 : 1;
+	int rc = text && fileio_write_atomic(path, text, strlen(text), 0600) == 0 ? 0 : 1;
 	free(text);
 	json_decref(st);
 	json_decref(spec);

@@ -86,59 +86,6 @@ int spool_rmtree(const char *path)
 	return 0;
 }
 
-/* Write a file atomically. */
-int spool_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
-{
-	char tmp[BOUND_PATH + 16];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -1;
-	const char *p = data;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	int ok = off == len && fsync(fd) == 0;
-	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* Read a small file. */
-char *spool_read(const char *path, size_t max, size_t *lenp)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return NULL;
-	char *buf = malloc(max + 1);
-	size_t n = 0;
-	while (buf != NULL && n <= max) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (buf == NULL || n > max) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (lenp)
-		*lenp = n;
-	return buf;
-}
-
 /* Size of a file. */
 int64_t spool_size(const char *path)
 {

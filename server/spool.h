@@ -37,13 +37,6 @@ int spool_mkdir(const char *path, uid_t uid, gid_t gid);
 /* Remove a directory tree; missing is fine. */
 int spool_rmtree(const char *path);
 
-/* Write a file atomically (tmp + fsync + rename) with mode. 0 or -1. */
-int spool_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
-
-/* Read a small file (at most max bytes) into a malloc'd NUL-terminated
- * string; NULL if absent or too large. */
-char *spool_read(const char *path, size_t max, size_t *lenp);
-
 /* Size of a file, or -1. */
 int64_t spool_size(const char *path);
 

@@ -20,61 +20,29 @@
 
 #include "bounds.h"
 #include "crypto.h"
+#include "fileio.h"
 #include "tls.h"
 
 #define TLS_FILE_MAX (64 * 1024)
 
-/* Read a whole (small) file into a malloc'd NUL-terminated string. */
-static char *read_small_file(const char *path, char *err, size_t errsz)
+/* Read a PEM file, explaining a failure in err. */
+static char *read_pem(const char *path, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "re");
-	if (f == NULL) {
-		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	char *data = malloc(TLS_FILE_MAX + 1);
-	size_t n = data ? fread(data, 1, TLS_FILE_MAX + 1, f) : 0;
-	fclose(f);
-	if (data == NULL || n == 0 || n > TLS_FILE_MAX) {
-		snprintf(err, errsz, "%s: empty, unreadable or too large", path);
+	char *data = fileio_read(path, TLS_FILE_MAX, NULL);
+	if (data == NULL || data[0] == '\0') {
+		snprintf(err, errsz, "cannot read %s: %s", path,
+		         data ? "empty file" : strerror(errno));
 		free(data);
 		return NULL;
 	}
-	data[n] = '\0';
 	return data;
 }
 
-/* Write data to path atomically with the given mode. */
-static int write_atomic(const char *path, const char *data, size_t len, mode_t mode,
-                        char *err, size_t errsz)
+/* Write a key or certificate atomically, explaining a failure in err. */
+static int write_pem(const char *path, const char *pem, mode_t mode, char *err, size_t errsz)
 {
-	char tmp[BOUND_PATH];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-		snprintf(err, errsz, "path too long: %s", path);
-		return -1;
-	}
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		snprintf(err, errsz, "cannot finish %s: %s", path, strerror(errno));
-		unlink(tmp);
+	if (fileio_write_atomic(path, pem, strlen(pem), mode) != 0) {
+		snprintf(err, errsz, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -185,8 +153,8 @@ int tls_load(const char *state_dir, const char *cert_path, const char *key_path,
 		if (access(cpath, F_OK) != 0 && access(kpath, F_OK) != 0) {
 			if (generate(&out->cert_pem, &out->key_pem, err, errsz) != 0)
 				return -1;
-			if (write_atomic(kpath, out->key_pem, strlen(out->key_pem), 0600, err, errsz) != 0 ||
-			    write_atomic(cpath, out->cert_pem, strlen(out->cert_pem), 0644, err, errsz) != 0) {
+			if (write_pem(kpath, out->key_pem, 0600, err, errsz) != 0 ||
+			    write_pem(cpath, out->cert_pem, 0644, err, errsz) != 0) {
 				tls_pair_free(out);
 				return -1;
 			}
@@ -194,8 +162,8 @@ int tls_load(const char *state_dir, const char *cert_path, const char *key_path,
 		}
 	}
 	if (out->cert_pem == NULL) {
-		out->cert_pem = read_small_file(cpath, err, errsz);
-		out->key_pem = out->cert_pem ? read_small_file(kpath, err, errsz) : NULL;
+		out->cert_pem = read_pem(cpath, err, errsz);
+		out->key_pem = out->cert_pem ? read_pem(kpath, err, errsz) : NULL;
 		if (out->key_pem == NULL) {
 			tls_pair_free(out);
 			return -1;

@@ -87,14 +87,7 @@ static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd)
 	int status = 0;
 	json_t *job = NULL;
 	tether_err e = tether_invoke(x->c, session, cmd, &so.cb, &status, &job);
-	if (e != TETHER_E_OK) {
-		so.json = 0;
-		stream_out_finish(&so, 0, NULL);
-		return out_fail(x, e);
-	}
-	stream_out_finish(&so, status, job);
-	json_decref(job);
-	return status;
+	return stream_out_done(x, &so, e, status, job);
 }
 
 /* -H HOST: a temporary session (removed afterwards), or with

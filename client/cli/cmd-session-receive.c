@@ -23,12 +23,5 @@ static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 	int status = 0;
 	json_t *job = NULL;
 	tether_err e = tether_session_receive(x->c, argv[1], &so.cb, &status, &job);
-	if (e != TETHER_E_OK) {
-		so.json = 0;
-		stream_out_finish(&so, 0, NULL);
-		return out_fail(x, e);
-	}
-	stream_out_finish(&so, status, job);
-	json_decref(job);
-	return status;
+	return stream_out_done(x, &so, e, status, job);
 }

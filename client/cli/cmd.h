@@ -69,7 +69,10 @@ struct stream_out {
 	struct buf           out, err;   /* collected with --json */
 };
 void stream_out_init(struct stream_out *so, struct cmd_ctx *x);
-void stream_out_finish(struct stream_out *so, int exit_code, json_t *job);
+/* Finish: the --json document (or the failure); returns the exit status and
+ * releases job. */
+int stream_out_done(struct cmd_ctx *x, struct stream_out *so, tether_err e, int status,
+                    json_t *job);
 
 /* Parse argv with getopt_long for a command; returns the option character,
  * -1 at the end, or '?' after printing a usage error. */

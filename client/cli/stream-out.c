@@ -12,6 +12,7 @@
 #include "bounds.h"
 #include "cmd.h"
 #include "crypto.h"
+#include "fileio.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -20,22 +21,6 @@ static void on_sigint(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-/* Write all bytes to fd. */
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
 }
 
 /* The library's writer. */
@@ -50,7 +35,7 @@ static int write_cb(void *ctx, int stream, const void *data, size_t len)
 		fprintf(stderr, "tether: %.*s\n", (int)len, (const char *)data);
 		return 0;
 	}
-	return write_all(stream == 1 ? 1 : 2, data, len);
+	return fileio_write_all(stream == 1 ? 1 : 2, data, len);
 }
 
 /* Set up output and Ctrl-C handling for a streaming command. */
@@ -90,7 +75,7 @@ static void put_bytes(json_t *doc, const char *key, const struct buf *b)
 }
 
 /* Print the --json result and release buffers. */
-void stream_out_finish(struct stream_out *so, int exit_code, json_t *job)
+static void stream_out_finish(struct stream_out *so, int exit_code, json_t *job)
 {
 	if (so->json) {
 		json_t *doc = json_object();
@@ -104,4 +89,19 @@ void stream_out_finish(struct stream_out *so, int exit_code, json_t *job)
 	}
 	buf_free(&so->out);
 	buf_free(&so->err);
+}
+
+/* Finish a streaming command; returns the exit status (releases job). */
+int stream_out_done(struct cmd_ctx *x, struct stream_out *so, tether_err e, int status,
+                    json_t *job)
+{
+	if (e != TETHER_E_OK) {
+		so->json = 0;   /* the failure is the one document */
+		stream_out_finish(so, 0, NULL);
+		json_decref(job);
+		return out_fail(x, e);
+	}
+	stream_out_finish(so, status, job);
+	json_decref(job);
+	return status;
 }

@@ -88,7 +88,5 @@ int creds_set(tether_client *c, const char *key, const char *user, const char *t
               const char *expires);
 int creds_remove(tether_client *c, const char *key, const char *user);
 
-/* Write a file atomically with the given mode. 0 or -1 (errno set). */
-int client_write_file(const char *path, const char *data, size_t len, int mode);
 
 #endif

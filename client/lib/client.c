@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "client-int.h"
+#include "fileio.h"
 #include "jsonu.h"
 #include "proto.h"
 #include "strparse.h"
@@ -68,62 +69,17 @@ static int make_dirs(const char *path)
 	return (mkdir(tmp, 0700) == 0 || errno == EEXIST) ? 0 : -1;
 }
 
-/* Write a file atomically. */
-int client_write_file(const char *path, const char *data, size_t len, int mode)
-{
-	char tmp[BOUND_PATH + 16];
-	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -1;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	int ok = off == len && fchmod(fd, (mode_t)mode) == 0 && fsync(fd) == 0;
-	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-/* Read a small file into buf (NUL-terminated); length or -1. */
-static long read_file(const char *path, char *buf, size_t bufsz)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, bufsz - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n == bufsz - 1)
-			break;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return (long)n;
-}
-
 /* Load this client's id, making one on first use. */
 static tether_err load_client_id(tether_client *c)
 {
 	char path[BOUND_PATH + 16], text[80];
 	snprintf(path, sizeof path, "%s/client_id", c->config_dir);
-	long n = read_file(path, text, sizeof text);
-	if (n >= TETHER_CLIENT_ID_LEN) {
+	size_t n = 0;
+	char *got = fileio_read(path, sizeof text - 1, &n);
+	if (got != NULL)
+		memcpy(text, got, n + 1);
+	free(got);
+	if (got != NULL && n >= TETHER_CLIENT_ID_LEN) {
 		memcpy(c->client_id, text, TETHER_CLIENT_ID_LEN);
 		c->client_id[TETHER_CLIENT_ID_LEN] = '\0';
 		bool ok = true;
@@ -138,7 +94,7 @@ static tether_err load_client_id(tether_client *c)
 		return client_fail(c, TETHER_E_IO, "cannot get random bytes");
 	crypto_hex(raw, sizeof raw, c->client_id);
 	snprintf(text, sizeof text, "%s\n", c->client_id);
-	if (client_write_file(path, text, strlen(text), 0600) != 0)
+	if (fileio_write_atomic(path, text, strlen(text), 0600) != 0)
 		return client_fail(c, TETHER_E_IO, "cannot write %s: %s", path, strerror(errno));
 	return TETHER_E_OK;
 }
@@ -216,7 +172,7 @@ static int creds_save(tether_client *c)
 	char *text = json_dumps(c->creds, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (text == NULL)
 		return -1;
-	int rc = client_write_file(path, text, strlen(text), 0600);
+	int rc = fileio_write_atomic(path, text, strlen(text), 0600);
 	crypto_wipe(text, strlen(text));
 	free(text);
 	return rc;

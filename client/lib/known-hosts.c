@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "client-int.h"
+#include "fileio.h"
 
 /* Path of the known_hosts file. */
 static void kh_path(tether_client *c, char *out, size_t outsz)
@@ -59,7 +60,7 @@ int known_hosts_set(tether_client *c, const char *key, const char *value)
 	}
 	int rc = buf_printf(&out, "%s %s\n", key, value);
 	if (rc == 0)
-		rc = client_write_file(path, buf_cstr(&out), out.len, 0600);
+		rc = fileio_write_atomic(path, buf_cstr(&out), out.len, 0600);
 	buf_free(&out);
 	return rc;
 }

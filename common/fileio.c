@@ -1,0 +1,79 @@
+/*
+ * fileio.c - careful small-file I/O (see fileio.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+/* Write everything. */
+int fileio_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Replace a file atomically. */
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -1;
+	int ok = fileio_write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0 &&
+	         fsync(fd) == 0;
+	int saved = errno;
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		saved = ok ? errno : saved;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read a small file. */
+char *fileio_read(const char *path, size_t max, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t n = 0;
+	while (buf != NULL && n <= max) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf == NULL || n > max) {
+		free(buf);
+		errno = buf ? EFBIG : ENOMEM;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (lenp != NULL)
+		*lenp = n;
+	return buf;
+}

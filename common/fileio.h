@@ -1,0 +1,28 @@
+/*
+ * fileio.h - the few file operations both sides need, done carefully once.
+ *
+ * Writes that must never be seen half-done (keys, tokens, job status,
+ * client state) go through fileio_write_atomic: a temporary file created
+ * with its final mode, fsync'd, then renamed over the target. Reads of
+ * small files are bounded.
+ */
+#ifndef TETHER_FILEIO_H
+#define TETHER_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all of buf to fd, retrying on EINTR and short writes; 0 or -1. */
+int fileio_write_all(int fd, const void *buf, size_t len);
+
+/* Replace path atomically with len bytes of data, mode applied from the
+ * start (never world-readable in between). 0, or -1 with errno set. */
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Read a whole file of at most max bytes into a malloc'd NUL-terminated
+ * buffer (the caller frees it); *lenp (optional) gets the length. NULL if
+ * the file is absent, unreadable, a symlink, or larger than max (errno is
+ * EFBIG then). */
+char *fileio_read(const char *path, size_t max, size_t *lenp);
+
+#endif

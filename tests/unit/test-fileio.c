@@ -1,0 +1,106 @@
+/* Unit tests for common/fileio.c: atomic replacement, modes, bounded reads. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof dir, "/tmp/tether-fileio-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_atomic_write_and_mode(void **state)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/secret", dir);
+	mode_t old = umask(0);
+	assert_int_equal(fileio_write_atomic(path, "one", 3, 0600), 0);
+	assert_int_equal(fileio_write_atomic(path, "second\0x", 8, 0600), 0);   /* replaces */
+	umask(old);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	size_t len = 0;
+	char *t = fileio_read(path, 64, &len);
+	assert_non_null(t);
+	assert_int_equal(len, 8);
+	assert_memory_equal(t, "second\0x", 8);
+	assert_int_equal(t[8], '\0');
+	free(t);
+	/* no temporary file is left behind */
+	char tmp[160];
+	snprintf(tmp, sizeof tmp, "%s/secret.%d.tmp", dir, (int)getpid());
+	assert_int_equal(access(tmp, F_OK), -1);
+}
+
+static void test_bounded_read(void **state)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/big", dir);
+	assert_int_equal(fileio_write_atomic(path, "0123456789", 10, 0644), 0);
+	assert_null(fileio_read(path, 9, NULL));
+	assert_int_equal(errno, EFBIG);
+	char *t = fileio_read(path, 10, NULL);
+	assert_string_equal(t, "0123456789");
+	free(t);
+	snprintf(path, sizeof path, "%s/absent", dir);
+	assert_null(fileio_read(path, 10, NULL));
+}
+
+static void test_refuses_symlink(void **state)
+{
+	char path[128], link[128];
+	snprintf(path, sizeof path, "%s/target", dir);
+	snprintf(link, sizeof link, "%s/link", dir);
+	assert_int_equal(fileio_write_atomic(path, "x", 1, 0600), 0);
+	assert_int_equal(symlink(path, link), 0);
+	assert_null(fileio_read(link, 10, NULL));
+	/* a write to the link's name replaces the link, not the file it points to */
+	assert_int_equal(fileio_write_atomic(link, "y", 1, 0600), 0);
+	char *t = fileio_read(path, 10, NULL);
+	assert_string_equal(t, "x");
+	free(t);
+}
+
+static void test_write_all_to_pipe(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fileio_write_all(p[1], "hello", 5), 0);
+	char buf[8] = { 0 };
+	assert_int_equal(read(p[0], buf, sizeof buf), 5);
+	assert_string_equal(buf, "hello");
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(fileio_write_all(p[1], "x", 1), -1);   /* closed fd */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_atomic_write_and_mode),
+		cmocka_unit_test(test_bounded_read),
+		cmocka_unit_test(test_refuses_symlink),
+		cmocka_unit_test(test_write_all_to_pipe),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
