@@ -46,12 +46,21 @@ tether_err api_load_session(struct req *r, struct session_rec *s)
 	return TETHER_E_OK;
 }
 
-/* Require that this client holds the session. */
-tether_err api_require_holder(struct req *r, const struct session_rec *s)
+/* Require that this client holds the session (s may be updated). */
+tether_err api_require_holder(struct req *r, struct session_rec *s)
 {
 	if (r->client_id[0] == '\0')
 		return req_error(r, TETHER_E_BAD_REQUEST, "the %s header is required here",
 		                 TETHER_HDR_CLIENT_ID);
+	if (s->state == SESSION_DISCONNECTED && strcmp(s->client_id, r->client_id) == 0) {
+		/* dropped for silence, not by choice: the same client just carries on */
+		s->state = SESSION_OPENED;
+		s->lease_expires = timeu_now() + r->srv->conf.keepalive;
+		if (store_session_set_conn(r->srv->store, s->id, s->state, s->client_id,
+		                           s->lease_expires) != TETHER_E_OK)
+			return req_error(r, TETHER_E_INTERNAL, "cannot reconnect the session");
+		return TETHER_E_OK;
+	}
 	if (s->state == SESSION_DISCONNECTED)
 		return req_error(r, TETHER_E_CONFLICT, "session '%s' is disconnected; "
 		                 "connect to it first", s->name);

@@ -24,8 +24,9 @@ tether_err api_whoami(struct req *r);
 /* Load the session named by route parameter 0, or record a 404. Renews the
  * lease when this client holds the session. */
 tether_err api_load_session(struct req *r, struct session_rec *s);
-/* Require that this client holds the session (Opened by it); else 409. */
-tether_err api_require_holder(struct req *r, const struct session_rec *s);
+/* Require that this client holds the session (Opened by it; or Disconnected
+ * for silence while it held it, which reconnects it); else 409. */
+tether_err api_require_holder(struct req *r, struct session_rec *s);
 tether_err api_session_connect(struct req *r);
 tether_err api_session_disconnect(struct req *r);
 tether_err api_session_list(struct req *r);

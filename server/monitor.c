@@ -3,6 +3,7 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 #include <time.h>
 
 #include "jobs.h"
@@ -20,6 +21,7 @@ static bool running, stopping;
 
 struct actions {
 	int64_t disconnect[MAX_ACTIONS];
+	char    holder[MAX_ACTIONS][TETHER_CLIENT_ID_LEN + 1];
 	size_t  ndisconnect;
 	int64_t expire[MAX_ACTIONS][2];   /* session, user */
 	size_t  nexpire;
@@ -31,8 +33,10 @@ static void check_session(void *ctx, const struct session_rec *s)
 {
 	struct actions *a = ctx;
 	if (s->state == SESSION_OPENED && s->lease_expires > 0 && s->lease_expires < a->now &&
-	    a->ndisconnect < MAX_ACTIONS)
+	    a->ndisconnect < MAX_ACTIONS) {
+		memcpy(a->holder[a->ndisconnect], s->client_id, sizeof s->client_id);
 		a->disconnect[a->ndisconnect++] = s->id;
+	}
 	if (s->state == SESSION_DISCONNECTED && !s->busy &&
 	    s->last_activity + s->idle_timeout < a->now && a->nexpire < MAX_ACTIONS) {
 		a->expire[a->nexpire][0] = s->id;
@@ -49,7 +53,9 @@ void monitor_pass(struct server *srv)
 	a.now = timeu_now();
 	store_session_list_all(srv->store, check_session, &a);
 	for (size_t i = 0; i < a.ndisconnect; i++) {
-		store_session_set_conn(srv->store, a.disconnect[i], SESSION_DISCONNECTED, "", 0);
+		/* the silent client stays on record: it may come back transparently */
+		store_session_set_conn(srv->store, a.disconnect[i], SESSION_DISCONNECTED,
+		                       a.holder[i], 0);
 		struct logline l;
 		log_begin(&l, LOG_INFO, "session_keepalive_expired");
 		log_int(&l, "session", a.disconnect[i]);

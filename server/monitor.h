@@ -3,7 +3,8 @@
  *
  * Twice a second it settles jobs that ended (so a finished job is recorded
  * even if no client is watching), disconnects sessions whose client went
- * silent past the keepalive window, and removes Disconnected sessions that
+ * silent past the keepalive window (remembering that client, which may
+ * reconnect just by using the session again), and removes Disconnected sessions that
  * have had nothing running for longer than their idle timeout.
  */
 #ifndef TETHER_MONITOR_H

@@ -219,8 +219,15 @@ def test_keepalive_and_idle_timeout(env):
     d, c, s = setup(env, config={"keepalive": 1})
     wait_for(lambda: c.json("session", "list", d.host)[0]["state"] == "Disconnected",
              what="keepalive disconnect")
+    # another client may not just use it...
+    b = env.client("b")
+    b.login(d, "alice")
+    r = inv(b, s, "true")
+    assert r.returncode == 255 and "disconnected" in r.stderr
+    # ...but the client that went quiet carries on without reconnecting
+    r = inv(c, s, "echo back")
+    assert r.returncode == 0 and r.stdout == "back\n", r.stderr
     # a disconnected session with something running is kept past its idle timeout
-    c.run("session", "connect", s)
     short = c.json("session", "new", d.host, "--name", "short", "--idle-timeout", "1")
     p = c.popen("invoke", "-s", f"{d.host}/short", "--", "echo x; sleep 3")
     p.stdout.readline()
