@@ -402,7 +402,7 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 		if (store_job_by_id(srv->store, all.ids[i], &j) != TETHER_E_OK)
 			continue;
 		if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED)
-			jobs_stop(srv, &j, 2000);
+			jobs_stop(srv, &j, (int)srv->conf.stop_grace * 1000);
 		job_rec_clear(&j);
 	}
 	tether_err e = store_session_remove(srv->store, user_id, session);
