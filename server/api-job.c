@@ -174,8 +174,6 @@ tether_err api_job_output(struct req *r)
 		              "output (%lld bytes)", (long long)offset, (long long)size);
 		goto out;
 	}
-	if (!keep)
-		store_job_set_delivered(r->srv->store, j.id, offset);   /* the acknowledgement */
 	bool running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
 	if (running && offset == size && wait > 0) {
 		jobs_wait_output(r->srv, j.id, offset, (int)(wait * 1000));
@@ -188,6 +186,8 @@ tether_err api_job_output(struct req *r)
 		}
 		running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
 		size = spool_size(path);   /* after the state: a settled job's log is whole */
+		if (size < 0)
+			size = 0;
 	}
 	struct buf data;
 	int rc = read_records(j.id, offset, size, &data, why, sizeof why);
@@ -196,6 +196,8 @@ tether_err api_job_output(struct req *r)
 		e = req_error(r, rc < 0 ? TETHER_E_INTERNAL : TETHER_E_INVALID_ARGUMENT, "%s", why);
 		goto out;
 	}
+	if (!keep)   /* the acknowledgement, once the offset proved to be a boundary */
+		store_job_set_delivered(r->srv->store, j.id, offset);
 	int64_t next = offset + (int64_t)data.len;
 	snprintf(num, sizeof num, "%lld", (long long)next);
 	req_header(r, "X-Tether-Next", num);

@@ -105,16 +105,15 @@ tether_err api_session_disconnect(struct req *r)
 	struct session_rec s;
 	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
-	if (s.state != SESSION_DISCONNECTED) {
-		if (api_require_holder(r, &s) != TETHER_E_OK)
-			return r->err;
-		tether_err e = store_session_set_conn(r->srv->store, s.id, SESSION_DISCONNECTED,
-		                                      "", 0);
-		if (e != TETHER_E_OK)
-			return req_error(r, e, "cannot disconnect the session");
-		store_session_touch(r->srv->store, s.id, 0, timeu_now());
-		s.state = SESSION_DISCONNECTED;
-	}
+	if (s.state != SESSION_DISCONNECTED && api_require_holder(r, &s) != TETHER_E_OK)
+		return r->err;
+	/* an explicit disconnect also forgets a holder dropped for silence */
+	tether_err e = store_session_set_conn(r->srv->store, s.id, SESSION_DISCONNECTED, "", 0);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot disconnect the session");
+	store_session_touch(r->srv->store, s.id, 0, timeu_now());
+	s.state = SESSION_DISCONNECTED;
+	s.client_id[0] = '\0';
 	return req_reply(r, 200, session_json(r, &s));
 }
 
@@ -169,7 +168,8 @@ tether_err api_session_create(struct req *r)
 	s.user_id = r->user.id;
 	if (name != NULL)
 		memcpy(s.name, name, strlen(name) + 1);
-	s.state = SESSION_OPENED;
+	/* held by the creating client; made by nobody in particular, by nobody */
+	s.state = r->client_id[0] ? SESSION_OPENED : SESSION_DISCONNECTED;
 	s.availability = AVAIL_AVAILABLE;
 	memcpy(s.client_id, r->client_id, sizeof s.client_id);
 	s.created = s.last_activity = timeu_now();

@@ -103,6 +103,23 @@ static json_t *error_body(const struct req *r)
 	                 "message", msg);
 }
 
+/* One log line per request. */
+static void log_request(struct req *r, const char *method, const char *url, int status)
+{
+	struct logline l;
+	log_begin(&l, status >= 500 ? LOG_ERROR : LOG_INFO, "request");
+	log_str(&l, "method", method);
+	log_str(&l, "path", url);
+	log_int(&l, "status", status);
+	if (r->err != TETHER_E_OK)
+		log_str(&l, "error", tether_err_code(r->err));
+	if (r->authed)
+		log_str(&l, "user", r->user.name);
+	log_str(&l, "peer", r->peer);
+	log_int(&l, "ms", timeu_mono_ms() - r->t0_ms);
+	log_end(&l);
+}
+
 /* Queue r's response (error or success) and log the request. */
 static enum MHD_Result respond(struct req *r, const char *method, const char *url)
 {
@@ -124,6 +141,7 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 		enum MHD_Result rret = MHD_queue_response(r->conn, (unsigned)r->status, rr);
 		MHD_destroy_response(rr);
 		r->responded = true;
+		log_request(r, method, url, r->status);
 		return rret;
 	}
 	if (r->err != TETHER_E_OK) {
@@ -162,18 +180,7 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 	MHD_destroy_response(resp);
 	r->responded = true;
 
-	struct logline l;
-	log_begin(&l, status >= 500 ? LOG_ERROR : LOG_INFO, "request");
-	log_str(&l, "method", method);
-	log_str(&l, "path", url);
-	log_int(&l, "status", status);
-	if (r->err != TETHER_E_OK)
-		log_str(&l, "error", tether_err_code(r->err));
-	if (r->authed)
-		log_str(&l, "user", r->user.name);
-	log_str(&l, "peer", r->peer);
-	log_int(&l, "ms", timeu_mono_ms() - r->t0_ms);
-	log_end(&l);
+	log_request(r, method, url, status);
 	return ret;
 }
 

@@ -47,7 +47,10 @@ static const char wrapper[] =
 	"      esac\n"
 	"      declare -p \"$__tether_n\" 2>/dev/null\n"
 	"    done\n"
-	"    declare -f\n"
+	"    for __tether_n in $(compgen -A function); do\n"
+	"      case $__tether_n in __tether_*) continue;; esac\n"
+	"      declare -f \"$__tether_n\"\n"
+	"    done\n"
 	"    alias -p\n"
 	"    printf 'cd -- %q 2>/dev/null\\n' \"$PWD\"\n"
 	"  } > \"$__tether_state_out.tmp\" && mv -f -- \"$__tether_state_out.tmp\" "
@@ -253,7 +256,13 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		json_t *ec = json_object_get(st, "exit_code");
 		int code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
 		json_decref(st);
-		int state = j->stop_requested && (sig || code != 0) ? JOB_STOPPED
+		struct job_rec now;   /* a stop may have been asked since j was read */
+		bool stopped = j->stop_requested;
+		if (store_job_by_id(srv->store, j->id, &now) == TETHER_E_OK) {
+			stopped = now.stop_requested;
+			job_rec_clear(&now);
+		}
+		int state = stopped && (sig || code != 0) ? JOB_STOPPED
 		          : (code == 0 && !sig) ? JOB_COMPLETED : JOB_FAILED;
 		if (strcmp(j->type, "invoke") == 0) {
 			/* the state the shell saved on exit becomes the session's */
@@ -413,7 +422,7 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 		spool_rmtree(path);
 	}
 	spool_session_dir(path, session);
-	spool_rmtree(path);
+	spool_rmtree_as_owner(path);
 	return TETHER_E_OK;
 }
 

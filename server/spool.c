@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -76,6 +78,32 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	else
 		unlink(path);
 	return 0;
+}
+
+/* Remove a tree as its owner: a root daemon must not walk a directory a
+ * user controls (a directory swapped for a symlink mid-walk could point it
+ * at anything), so the walk runs in a child with the owner's identity. */
+int spool_rmtree_as_owner(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (geteuid() != 0 || st.st_uid == 0 || !S_ISDIR(st.st_mode))
+		return spool_rmtree(path);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0)
+			_exit(1);
+		_exit(spool_rmtree(path) == 0 ? 0 : 1);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	/* the directory itself sits in a root-owned parent */
+	rmdir(path);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 /* Remove a tree without following symlinks. */

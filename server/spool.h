@@ -34,6 +34,9 @@ void spool_session_file(char out[BOUND_PATH], int64_t session, const char *name)
 /* Make a directory (mode 0700) owned by uid/gid (-1: leave as is). */
 int spool_mkdir(const char *path, uid_t uid, gid_t gid);
 
+/* Remove a directory tree a user owns, acting as that user (see spool.c). */
+int spool_rmtree_as_owner(const char *path);
+
 /* Remove a directory tree; missing is fine. */
 int spool_rmtree(const char *path);
 

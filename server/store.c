@@ -96,7 +96,7 @@ static const char *const migrations[] = {
 	"  user_name TEXT NOT NULL DEFAULT '',"
 	"  addr TEXT NOT NULL DEFAULT '',"
 	"  detail TEXT NOT NULL DEFAULT '');",
-	/* 2: the execution core: why a job ended, stop requests, per-job spool size */
+	/* 2: the execution core: why a job ended, stop requests, job indexes */
 	"ALTER TABLE jobs ADD COLUMN error TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE jobs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX jobs_session ON jobs(session_id);"

@@ -43,6 +43,9 @@ def test_state_persists_across_invokes_restart_and_clients(env):
     d.restart()
     c2 = env.client("other")
     c2.login(d, "alice")
+    # tether's own helpers are not part of the saved state
+    state = open(os.path.join(d.state, "spool", "sessions", "1", "state.sh")).read()
+    assert "__tether" not in state and "f ()" in state
     r = c2.run("session", "connect", s, "--force")
     assert r.returncode == 0, r.stderr
     r = inv(c2, s, 'pwd; echo "$Y"; f again')
@@ -213,6 +216,7 @@ def test_remove_while_running_kills_group(env):
     p.wait(timeout=30)
     assert d.query("SELECT count(*) FROM jobs") == [(0,)]
     assert os.listdir(os.path.join(d.state, "spool", "jobs")) == []
+    assert os.listdir(os.path.join(d.state, "spool", "sessions")) == []
 
 
 def test_keepalive_and_idle_timeout(env):
@@ -288,6 +292,13 @@ def test_bad_input(env):
     assert st == 400 and "record boundary" in doc["error"]["message"]
     st, _, doc = d.request("GET", "/v1/sessions/w/jobs/1/output?offset=99999", token=tok)
     assert st == 400
+    # a refused offset acknowledged nothing: receive still works from the start
+    assert d.query("SELECT delivered FROM output_cursors WHERE job_id=1") in ([], [(0,)], [(8,)])
+    r = c.run("session", "receive", s)
+    assert r.returncode == 0, r.stderr
+    # a session created by no particular client is held by nobody
+    st, _, doc = d.request("POST", "/v1/sessions", {"name": "nobodys"}, token=tok)
+    assert st == 201 and doc["state"] == "Disconnected", doc
     st, _, doc = d.request("GET", "/v1/sessions/w/jobs/1/output?wait=abc", token=tok)
     assert st == 400
     # another user's session and job are invisible
