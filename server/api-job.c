@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "api.h"
 #include "jobs.h"
 #include "jsonu.h"
@@ -67,38 +68,124 @@ static tether_err load_job(struct req *r, const struct session_rec *s, struct jo
 	return TETHER_E_OK;
 }
 
-/* POST /v1/sessions/{ref}/invoke {"command"} -> 201 job */
-tether_err api_invoke(struct req *r)
+/* Start a command in the session: an invoke (exclusive, saves the session
+ * state back) or a background job (runs beside others from a snapshot). */
+static tether_err start_job(struct req *r, const char *type, bool exclusive)
 {
 	struct session_rec s;
 	struct job_rec j;
-	const char *cmd = NULL;
+	const char *cmd = NULL, *name = NULL;
 	char why[200];
 	if (r->in == NULL ||
 	    jsonu_get_string(r->in, "command", true, BOUND_BODY_COMMAND, &cmd, why,
-	                     sizeof why) != JSONU_OK)
+	                     sizeof why) != JSONU_OK ||
+	    jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why,
+	                     sizeof why) == JSONU_BAD)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s",
 		                 r->in ? why : "expected a JSON body with a command");
+	if (name != NULL && (exclusive || !addr_valid_name(name)))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, exclusive
+		                 ? "an invoke takes no name" : "invalid job name: use a letter, "
+		                 "then letters, digits, '.', '_' or '-'");
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
 		return r->err;
 	memset(&j, 0, sizeof j);
 	j.session_id = s.id;
-	snprintf(j.type, sizeof j.type, "invoke");
+	snprintf(j.type, sizeof j.type, "%s", type);
+	if (name != NULL)
+		snprintf(j.name, sizeof j.name, "%s", name);
 	j.state = JOB_RUNNING;
 	j.command = (char *)cmd;
 	j.exit_code = -1;
 	j.started = timeu_now();
-	tether_err e = store_job_create(r->srv->store, &j, true);
-	if (e == TETHER_E_CONFLICT)
+	tether_err e = store_job_create(r->srv->store, &j, exclusive);
+	if (e == TETHER_E_CONFLICT && exclusive)
 		return req_error(r, e, "session '%s' is busy: a command is already running "
 		                 "in it", s.name);
+	if (e == TETHER_E_CONFLICT)
+		return req_error(r, e, "session '%s' already has a job named '%s'", s.name, name);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot record the job");
-	e = jobs_start(r->srv, &r->user, &s, &j, true, why, sizeof why);
+	e = jobs_start(r->srv, &r->user, &s, &j, exclusive, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
-	s.busy = true;
+	s.busy = s.busy || exclusive;
 	return req_reply(r, 201, job_json(r, &s, &j));
+}
+
+/* POST /v1/sessions/{ref}/invoke {"command"} -> 201 job */
+tether_err api_invoke(struct req *r)
+{
+	return start_job(r, "invoke", true);
+}
+
+/* POST /v1/sessions/{ref}/jobs {"command", "name"?} -> 201 job */
+tether_err api_job_start(struct req *r)
+{
+	return start_job(r, "background", false);
+}
+
+/* Collects job objects (the store is locked: no store calls in here). */
+struct jobs_ctx {
+	struct req               *r;
+	const struct session_rec *s;
+	json_t                   *arr;
+};
+
+static void list_cb(void *ctx, const struct job_rec *j)
+{
+	struct jobs_ctx *c = ctx;
+	json_array_append_new(c->arr, job_json(c->r, c->s, j));
+}
+
+/* GET /v1/sessions/{ref}/jobs -> {"jobs": [...]} */
+tether_err api_job_list(struct req *r)
+{
+	struct session_rec s;
+	if (api_load_session(r, &s) != TETHER_E_OK)
+		return r->err;
+	jobs_settle_all(r->srv);   /* so states are current */
+	struct jobs_ctx c = { r, &s, json_array() };
+	tether_err e = store_job_list_session(r->srv->store, s.id, list_cb, &c);
+	if (e != TETHER_E_OK) {
+		json_decref(c.arr);
+		return req_error(r, e, "cannot list jobs");
+	}
+	return req_reply(r, 200, json_pack("{s:o}", "jobs", c.arr));
+}
+
+/* DELETE /v1/sessions/{ref}/jobs/{job}?force=0|1 -> the removed job */
+tether_err api_job_remove(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	int64_t force;
+	char path[BOUND_PATH];
+	if (req_query_i64(r, "force", 0, 1, 0, &force) != 0)
+		return r->err;
+	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+		return r->err;
+	tether_err e = TETHER_E_OK;
+	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
+		if (!force) {
+			e = req_error(r, TETHER_E_CONFLICT, "job '%s' is running; stop it first, "
+			              "or remove it with --force", j.name);
+			goto out;
+		}
+		jobs_stop(r->srv, &j, (int)r->srv->conf.stop_grace * 1000);
+	}
+	e = store_job_remove(r->srv->store, j.id);
+	if (e != TETHER_E_OK) {
+		req_error(r, e, "cannot remove the job");
+		goto out;
+	}
+	spool_job_dir(path, j.id);
+	spool_rmtree(path);
+	store_audit(r->srv->store, "job_remove", r->user.name, r->peer, j.name);
+	req_reply(r, 200, job_json(r, &s, &j));
+out:
+	job_rec_clear(&j);
+	return e;
 }
 
 /* GET /v1/sessions/{ref}/jobs/{job} */

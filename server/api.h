@@ -37,6 +37,9 @@ tether_err api_session_remove(struct req *r);
 /* api-job.c */
 tether_err api_invoke(struct req *r);
 tether_err api_job_get(struct req *r);
+tether_err api_job_list(struct req *r);
+tether_err api_job_start(struct req *r);
+tether_err api_job_remove(struct req *r);
 tether_err api_job_output(struct req *r);
 tether_err api_job_stop(struct req *r);
 tether_err api_session_receive(struct req *r);

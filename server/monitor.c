@@ -37,7 +37,7 @@ static void check_session(void *ctx, const struct session_rec *s)
 		memcpy(a->holder[a->ndisconnect], s->client_id, sizeof s->client_id);
 		a->disconnect[a->ndisconnect++] = s->id;
 	}
-	if (s->state == SESSION_DISCONNECTED && !s->busy &&
+	if (s->state == SESSION_DISCONNECTED && !s->active &&
 	    s->last_activity + s->idle_timeout < a->now && a->nexpire < MAX_ACTIONS) {
 		a->expire[a->nexpire][0] = s->id;
 		a->expire[a->nexpire++][1] = s->user_id;

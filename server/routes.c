@@ -21,7 +21,10 @@ const struct route api_routes[] = {
 	{ M_POST,   "/v1/sessions/{ref}/disconnect", true, 0,                api_session_disconnect },
 	{ M_POST,   "/v1/sessions/{ref}/receive", true,  0,                  api_session_receive },
 	{ M_POST,   "/v1/sessions/{ref}/invoke",  true,  BOUND_BODY_COMMAND, api_invoke },
+	{ M_GET,    "/v1/sessions/{ref}/jobs",    true,  0,                  api_job_list },
+	{ M_POST,   "/v1/sessions/{ref}/jobs",    true,  BOUND_BODY_COMMAND, api_job_start },
 	{ M_GET,    "/v1/sessions/{ref}/jobs/{job}", true, 0,                api_job_get },
+	{ M_DELETE, "/v1/sessions/{ref}/jobs/{job}", true, 0,                api_job_remove },
 	{ M_GET,    "/v1/sessions/{ref}/jobs/{job}/output", true, 0,         api_job_output },
 	{ M_POST,   "/v1/sessions/{ref}/jobs/{job}/stop", true, BOUND_BODY_DEFAULT, api_job_stop },
 };

@@ -257,3 +257,9 @@ tether_err store_job_by_id(struct store *st, int64_t id, struct job_rec *out)
 	return job_one(st, "SELECT " JOB_COLS " FROM jobs j WHERE j.id = ? AND j.id = ?",
 	               id, NULL, id, out);
 }
+
+/* Delete a job row. */
+tether_err store_job_remove(struct store *st, int64_t id)
+{
+	return job_update(st, "job_remove", "DELETE FROM jobs WHERE id = ?", 1, &id, NULL);
+}

@@ -14,7 +14,8 @@
 #define SESSION_COLS "id, user_id, name, state, availability, client_id, created, " \
 	"last_activity, idle_timeout, output_buffering, lease_expires, " \
 	"EXISTS(SELECT 1 FROM jobs j WHERE j.session_id = sessions.id AND " \
-	"j.state IN (1, 5) AND j.type IN ('invoke', 'shell'))"
+	"j.state IN (1, 5) AND j.type IN ('invoke', 'shell')), " \
+	"EXISTS(SELECT 1 FROM jobs j WHERE j.session_id = sessions.id AND j.state IN (1, 5))"
 
 /* Fill a session_rec from a row of SESSION_COLS. */
 static void session_from_row(sqlite3_stmt *s, struct session_rec *r)
@@ -31,6 +32,7 @@ static void session_from_row(sqlite3_stmt *s, struct session_rec *r)
 	r->output_buffering = sqlite3_column_int(s, 9);
 	r->lease_expires = sqlite3_column_int64(s, 10);
 	r->busy = sqlite3_column_int(s, 11) != 0;
+	r->active = sqlite3_column_int(s, 12) != 0;
 }
 
 /* Count a user's sessions, or -1. */

@@ -45,6 +45,7 @@ struct session_rec {
 	int     output_buffering;          /* enum output_buffering */
 	int64_t lease_expires;             /* Opened: disconnect if not renewed by then */
 	bool    busy;                      /* an invoke or shell is running */
+	bool    active;                    /* any job is running */
 };
 
 #define JOB_TYPE_MAX 16
@@ -133,6 +134,8 @@ tether_err store_job_list_session(struct store *st, int64_t session_id,
 tether_err store_job_finish(struct store *st, int64_t id, int state, int exit_code,
                             int term_signal, int64_t ended, const char *error);
 tether_err store_job_set_stop(struct store *st, int64_t id);
+/* Delete a job row (and its cursors). */
+tether_err store_job_remove(struct store *st, int64_t id);
 /* Advance the delivered cursor (never backwards). */
 tether_err store_job_set_delivered(struct store *st, int64_t id, int64_t offset);
 

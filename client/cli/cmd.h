@@ -36,6 +36,12 @@ extern const struct cmd_entry cmd_session_connect_entry;
 extern const struct cmd_entry cmd_session_disconnect_entry;
 extern const struct cmd_entry cmd_session_receive_entry;
 extern const struct cmd_entry cmd_invoke_entry;
+extern const struct cmd_entry cmd_job_start_entry;
+extern const struct cmd_entry cmd_job_list_entry;
+extern const struct cmd_entry cmd_job_receive_entry;
+extern const struct cmd_entry cmd_job_wait_entry;
+extern const struct cmd_entry cmd_job_stop_entry;
+extern const struct cmd_entry cmd_job_remove_entry;
 
 /* Exit statuses (CLI.md "Exit status"). */
 #define EXIT_USAGE   2

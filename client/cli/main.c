@@ -21,6 +21,12 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_session_disconnect_entry,
 	&cmd_session_receive_entry,
 	&cmd_invoke_entry,
+	&cmd_job_start_entry,
+	&cmd_job_list_entry,
+	&cmd_job_receive_entry,
+	&cmd_job_wait_entry,
+	&cmd_job_stop_entry,
+	&cmd_job_remove_entry,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "addr.h"
 #include "client-int.h"
 #include "outlog.h"
 #include "proto.h"
@@ -45,19 +46,25 @@ static void send_stop(tether_client *c, struct target *t, const char *base, cons
 	c->interrupt = flag;
 }
 
-/* Stream a job's output from offset until it ends. */
-static tether_err stream(tether_client *c, struct target *t, const char *ref, int64_t job,
-                         int64_t offset, const struct tether_output *out, int *status)
+/* Stream a job's output from offset: until it ends (follow), or just what
+ * is there now. keep: acknowledge nothing, so the output stays undelivered. */
+static tether_err stream_job(tether_client *c, struct target *t, const char *ref,
+                             int64_t job, int64_t offset, bool keep, bool follow,
+                             const struct tether_output *out, int *status)
 {
 	char base[160], path[256];
 	int interrupts = 0;
+	*status = -1;
 	snprintf(base, sizeof base, "%s/sessions/%s/jobs/%lld", TETHER_API_PREFIX, ref,
 	         (long long)job);
 	for (;;) {
 		struct buf raw;
 		struct reply_info ri;
-		snprintf(path, sizeof path, "%s/output?offset=%lld&wait=%d", base,
-		         (long long)offset, POLL_WAIT);
+		char off[40] = "";
+		if (offset >= 0)   /* else the server starts at the delivered cursor */
+			snprintf(off, sizeof off, "offset=%lld&", (long long)offset);
+		snprintf(path, sizeof path, "%s/output?%swait=%d&keep=%d", base, off,
+		         follow ? POLL_WAIT : 0, keep ? 1 : 0);
 		tether_err e = client_exchange(c, t, "GET", path, NULL, NULL, &raw, &ri);
 		if (e == TETHER_E_INTERRUPTED) {
 			*c->interrupt = 0;
@@ -70,18 +77,28 @@ static tether_err stream(tether_client *c, struct target *t, const char *ref, in
 		buf_free(&raw);
 		if (used < 0)
 			return client_fail(c, TETHER_E_IO, "cannot write the output");
-		if (ri.next < offset)
+		if (offset >= 0 && ri.next < offset)
 			return client_fail(c, TETHER_E_PROTOCOL, "server went backwards in the output");
 		offset = ri.next;
-		if (ri.done) {
+		if (ri.done)
 			*status = ri.signal ? 128 + ri.signal : ri.exit_code >= 0 ? ri.exit_code : 255;
-			/* acknowledge the end, so nothing shows as undelivered */
+		if (ri.done || (!follow && offset >= ri.size)) {
+			if (keep)
+				return TETHER_E_OK;
+			/* acknowledge what we got, so it no longer shows as undelivered */
 			snprintf(path, sizeof path, "%s/output?offset=%lld", base, (long long)offset);
 			client_exchange(c, t, "GET", path, NULL, NULL, &raw, &ri);
 			buf_free(&raw);
 			return TETHER_E_OK;
 		}
 	}
+}
+
+/* The stream of an invoke or a receive: everything, until the end. */
+static tether_err stream(tether_client *c, struct target *t, const char *ref, int64_t job,
+                         int64_t offset, const struct tether_output *out, int *status)
+{
+	return stream_job(c, t, ref, job, offset, false, true, out, status);
 }
 
 /* Fetch the final job object. */
@@ -179,5 +196,121 @@ tether_err tether_session_receive(tether_client *c, const char *session,
 	e = stream(c, &t, ref, id, offset, out, status);
 	if (e == TETHER_E_OK)
 		final_job(c, &t, ref, id, job);
+	return e;
+}
+
+/* Resolve SESSION and make "/v1/sessions/REF/jobs[/JOB]". */
+static tether_err jobs_path(tether_client *c, const char *session, const char *job,
+                            struct target *t, char ref[BOUND_NAME + 1], char *path,
+                            size_t pathsz)
+{
+	tether_err e = client_resolve_session(c, session, t, ref);
+	if (e != TETHER_E_OK)
+		return e;
+	if (job != NULL && !(addr_valid_name(job) ||
+	                     (strspn(job, "0123456789") == strlen(job) && job[0] && strlen(job) < 20)))
+		return client_fail(c, TETHER_E_USAGE, "invalid job '%s': a numeric id or a name",
+		                   job);
+	snprintf(path, pathsz, "%s/sessions/%s/jobs%s%s", TETHER_API_PREFIX, ref,
+	         job ? "/" : "", job ? job : "");
+	return TETHER_E_OK;
+}
+
+/* Start a background job. */
+tether_err tether_job_start(tether_client *c, const char *session, const char *name,
+                            const char *command, json_t **job)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[200];
+	*job = NULL;
+	tether_err e = jobs_path(c, session, NULL, &t, ref, path, sizeof path);
+	if (e != TETHER_E_OK)
+		return e;
+	json_t *body = json_pack("{s:s}", "command", command);
+	if (name != NULL)
+		json_object_set_new(body, "name", json_string(name));
+	e = client_request(c, &t, "POST", path, body, job);
+	json_decref(body);
+	return e;
+}
+
+/* A session's jobs. */
+tether_err tether_job_list(tether_client *c, const char *session, json_t **jobs)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[200];
+	json_t *reply = NULL;
+	tether_err e = jobs_path(c, session, NULL, &t, ref, path, sizeof path);
+	if (e == TETHER_E_OK)
+		e = client_request(c, &t, "GET", path, NULL, &reply);
+	if (e != TETHER_E_OK)
+		return e;
+	*jobs = json_incref(json_object_get(reply, "jobs"));
+	json_decref(reply);
+	return *jobs ? TETHER_E_OK : client_fail(c, TETHER_E_PROTOCOL, "reply without jobs");
+}
+
+/* One job. */
+tether_err tether_job_get(tether_client *c, const char *session, const char *job,
+                          json_t **out)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[200];
+	tether_err e = jobs_path(c, session, job, &t, ref, path, sizeof path);
+	return e == TETHER_E_OK ? client_request(c, &t, "GET", path, NULL, out) : e;
+}
+
+/* Stop a job (TERM, grace, KILL on the server). */
+tether_err tether_job_stop(tether_client *c, const char *session, const char *job,
+                           json_t **out)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[220];
+	tether_err e = jobs_path(c, session, job, &t, ref, path, sizeof path);
+	if (e != TETHER_E_OK)
+		return e;
+	strncat(path, "/stop", sizeof path - strlen(path) - 1);
+	json_t *body = json_pack("{s:s}", "signal", "TERM");
+	e = client_request(c, &t, "POST", path, body, out);
+	json_decref(body);
+	return e;
+}
+
+/* Remove a job (force: stop it first if it runs). */
+tether_err tether_job_remove(tether_client *c, const char *session, const char *job,
+                             int force, json_t **out)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[220];
+	tether_err e = jobs_path(c, session, job, &t, ref, path, sizeof path);
+	if (e != TETHER_E_OK)
+		return e;
+	if (force)
+		strncat(path, "?force=1", sizeof path - strlen(path) - 1);
+	return client_request(c, &t, "DELETE", path, NULL, out);
+}
+
+/* Receive a job's undelivered output. */
+tether_err tether_job_receive(tether_client *c, const char *session, const char *job,
+                              int keep, int wait, const struct tether_output *out,
+                              int *status, json_t **final)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1];
+	json_t *j = NULL;
+	tether_err e = tether_job_get(c, session, job, &j);
+	if (e != TETHER_E_OK)
+		return e;
+	int64_t id = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	if ((e = client_resolve_session(c, session, &t, ref)) != TETHER_E_OK)
+		return e;
+	/* the offset defaults to the delivered cursor on the server: ask without one */
+	e = stream_job(c, &t, ref, id, -1, keep, wait, out, status);
+	if (e == TETHER_E_OK && final != NULL) {
+		char idtext[24];
+		snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+		e = tether_job_get(c, session, idtext, final);
+	}
 	return e;
 }

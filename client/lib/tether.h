@@ -107,4 +107,21 @@ tether_err tether_session_receive(tether_client *c, const char *session,
                                   const struct tether_output *out, int *status,
                                   json_t **job);
 
+/* Background jobs kept on the remote host (JOB: a numeric id or a name). */
+tether_err tether_job_start(tether_client *c, const char *session, const char *name,
+                            const char *command, json_t **job);
+tether_err tether_job_list(tether_client *c, const char *session, json_t **jobs);
+tether_err tether_job_get(tether_client *c, const char *session, const char *job,
+                          json_t **out);
+tether_err tether_job_stop(tether_client *c, const char *session, const char *job,
+                           json_t **out);
+tether_err tether_job_remove(tether_client *c, const char *session, const char *job,
+                             int force, json_t **out);
+/* Stream the job's undelivered output: what is there now, or (wait) until
+ * it ends. keep: leave it undelivered. *status: the job's exit status once
+ * it has ended, else -1. *final (optional): the job afterwards. */
+tether_err tether_job_receive(tether_client *c, const char *session, const char *job,
+                              int keep, int wait, const struct tether_output *out,
+                              int *status, json_t **final);
+
 #endif

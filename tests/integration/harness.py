@@ -206,7 +206,10 @@ class Client:
                                 env=self.env())
 
     def json(self, *args, input=None):
-        r = self.run(*args, "--json", input=input)
+        args = list(args)
+        # --json belongs before a "--" (after it, words are the remote command's)
+        at = args.index("--") if "--" in args else len(args)
+        r = self.run(*args[:at], "--json", *args[at:], input=input)
         assert r.returncode == 0, f"tether {args} exit {r.returncode}: {r.stderr}{r.stdout}"
         return json.loads(r.stdout)
 

@@ -1,0 +1,278 @@
+/*
+ * cmd-job.c - the job verbs for background jobs kept on the remote host:
+ * job start, list, receive, wait, stop, remove (PowerShell's Start-Job,
+ * Get-Job, Receive-Job, Wait-Job, Stop-Job, Remove-Job). The descriptors
+ * share this file because they share their parsing.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bounds.h"
+#include "cmd.h"
+#include "strparse.h"
+
+static int exec_start(struct cmd_ctx *x, int argc, char **argv);
+static int exec_list(struct cmd_ctx *x, int argc, char **argv);
+static int exec_receive(struct cmd_ctx *x, int argc, char **argv);
+static int exec_wait(struct cmd_ctx *x, int argc, char **argv);
+static int exec_stop(struct cmd_ctx *x, int argc, char **argv);
+static int exec_remove(struct cmd_ctx *x, int argc, char **argv);
+
+const struct cmd_entry cmd_job_start_entry = {
+	"job start", "SESSION [--name NAME] -- COMMAND...",
+	"start a background job in a session (from a snapshot of its state)", NULL, exec_start,
+};
+const struct cmd_entry cmd_job_list_entry = {
+	"job list", "-s SESSION", "list a session's jobs", NULL, exec_list,
+};
+const struct cmd_entry cmd_job_receive_entry = {
+	"job receive", "-s SESSION JOB [--keep] [--wait]",
+	"print a job's undelivered output (--keep leaves it; --wait follows to the end)",
+	NULL, exec_receive,
+};
+const struct cmd_entry cmd_job_wait_entry = {
+	"job wait", "-s SESSION JOB... [--any] [--timeout SECONDS]",
+	"wait for jobs to end (all, or --any); exit 1 on timeout", NULL, exec_wait,
+};
+const struct cmd_entry cmd_job_stop_entry = {
+	"job stop", "-s SESSION JOB...", "stop jobs (SIGTERM, grace, SIGKILL to their group)",
+	NULL, exec_stop,
+};
+const struct cmd_entry cmd_job_remove_entry = {
+	"job remove", "-s SESSION JOB... [--force]",
+	"delete jobs and their output (--force stops running ones first)", NULL, exec_remove,
+};
+
+struct job_opts {
+	const char *session;
+	int         keep, wait, any, force;
+	uint64_t    timeout;   /* 0 = none */
+};
+
+/* Shared option parsing; returns optind or -1 after a usage error. */
+static int parse(const struct cmd_entry *ce, int argc, char **argv, struct job_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "session", required_argument, NULL, 's' }, { "keep", no_argument, NULL, 'k' },
+		{ "wait", no_argument, NULL, 'w' }, { "any", no_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' }, { "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	memset(o, 0, sizeof *o);
+	int ch;
+	while ((ch = cmd_getopt(ce, argc, argv, "s:", longopts)) != -1) {
+		switch (ch) {
+		case 's': o->session = optarg; break;
+		case 'k': o->keep = 1; break;
+		case 'w': o->wait = 1; break;
+		case 'a': o->any = 1; break;
+		case 'f': o->force = 1; break;
+		case 't':
+			if (strparse_u64(optarg, 1, 86400 * 365, &o->timeout) != 0) {
+				out_usage(ce, "--timeout takes seconds");
+				return -1;
+			}
+			break;
+		default: return -1;
+		}
+	}
+	if (o->session == NULL) {
+		out_usage(ce, "-s SESSION is required (this client's local job table is "
+		          "not implemented yet)");
+		return -1;
+	}
+	return optind;
+}
+
+/* Print jobs as a table, like Get-Job. */
+static void jobs_table(json_t *jobs)
+{
+	size_t i;
+	json_t *j;
+	if (json_array_size(jobs) == 0) {
+		printf("no jobs\n");
+		return;
+	}
+	printf("%-6s %-16s %-11s %-11s %-11s %-12s %s\n", "ID", "NAME", "TYPE", "STATE",
+	       "HASMOREDATA", "LOCATION", "COMMAND");
+	json_array_foreach(jobs, i, j) {
+		printf("%-6lld %-16s %-11s %-11s %-11s %-12s %.60s\n",
+		       (long long)json_integer_value(json_object_get(j, "id")),
+		       json_string_value(json_object_get(j, "name")),
+		       json_string_value(json_object_get(j, "type")),
+		       json_string_value(json_object_get(j, "state")),
+		       json_is_true(json_object_get(j, "has_more_data")) ? "True" : "False",
+		       json_string_value(json_object_get(j, "location")),
+		       json_string_value(json_object_get(j, "command")));
+	}
+}
+
+static int exec_start(struct cmd_ctx *x, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL;
+	int ch;
+	while ((ch = cmd_getopt(&cmd_job_start_entry, argc, argv, "", longopts)) != -1) {
+		if (ch != 'n')
+			return EXIT_USAGE;
+		name = optarg;
+	}
+	if (optind >= argc)
+		return out_usage(&cmd_job_start_entry, "expected SESSION");
+	const char *session = argv[optind++];
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	if (optind >= argc)
+		return out_usage(&cmd_job_start_entry, "no COMMAND given");
+	struct buf cmd;
+	buf_init(&cmd, BOUND_BODY_COMMAND - 1024);
+	for (int i = optind; i < argc; i++)
+		if (buf_printf(&cmd, "%s%s", i > optind ? " " : "", argv[i]) != 0) {
+			buf_free(&cmd);
+			return out_usage(&cmd_job_start_entry, "COMMAND is too long");
+		}
+	json_t *job = NULL;
+	tether_err e = tether_job_start(x->c, session, name, buf_cstr(&cmd), &job);
+	buf_free(&cmd);
+	if (e != TETHER_E_OK)
+		return out_fail(x, e);
+	json_t *one = json_pack("[o]", job);
+	if (x->json)
+		out_json(job);
+	else
+		jobs_table(one);
+	json_decref(one);
+	return 0;
+}
+
+static int exec_list(struct cmd_ctx *x, int argc, char **argv)
+{
+	struct job_opts o;
+	int first = parse(&cmd_job_list_entry, argc, argv, &o);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first != argc)
+		return out_usage(&cmd_job_list_entry, "unexpected argument %s", argv[first]);
+	json_t *jobs = NULL;
+	tether_err e = tether_job_list(x->c, o.session, &jobs);
+	if (e != TETHER_E_OK)
+		return out_fail(x, e);
+	if (x->json)
+		out_json(jobs);
+	else
+		jobs_table(jobs);
+	json_decref(jobs);
+	return 0;
+}
+
+static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
+{
+	struct job_opts o;
+	int first = parse(&cmd_job_receive_entry, argc, argv, &o);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first != argc - 1)
+		return out_usage(&cmd_job_receive_entry, "expected exactly one JOB");
+	struct stream_out so;
+	stream_out_init(&so, x);
+	int status = -1;
+	json_t *job = NULL;
+	tether_err e = tether_job_receive(x->c, o.session, argv[first], o.keep, o.wait,
+	                                  &so.cb, &status, &job);
+	/* with --wait the job's status is ours, like invoke; else success is 0 */
+	return stream_out_done(x, &so, e, o.wait && status >= 0 ? status : 0, job);
+}
+
+/* True if a job object has ended. */
+static int ended(json_t *j)
+{
+	const char *st = json_string_value(json_object_get(j, "state"));
+	return st && strcmp(st, "Running") != 0 && strcmp(st, "Blocked") != 0;
+}
+
+static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
+{
+	struct job_opts o;
+	int first = parse(&cmd_job_wait_entry, argc, argv, &o);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first >= argc)
+		return out_usage(&cmd_job_wait_entry, "expected at least one JOB");
+	struct timespec t0, now, pause = { 0, 200 * 1000 * 1000 };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		json_t *done = json_array();
+		int all = 1, any = 0;
+		for (int i = first; i < argc; i++) {
+			json_t *j = NULL;
+			tether_err e = tether_job_get(x->c, o.session, argv[i], &j);
+			if (e != TETHER_E_OK) {
+				json_decref(done);
+				return out_fail(x, e);
+			}
+			if (ended(j)) {
+				any = 1;
+				json_array_append(done, j);
+			} else {
+				all = 0;
+			}
+			json_decref(j);
+		}
+		if (all || (o.any && any)) {
+			if (x->json)
+				out_json(done);
+			else
+				jobs_table(done);
+			json_decref(done);
+			return 0;
+		}
+		json_decref(done);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (o.timeout && (uint64_t)(now.tv_sec - t0.tv_sec) >= o.timeout) {
+			fprintf(stderr, "tether: timed out after %llu seconds\n",
+			        (unsigned long long)o.timeout);
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Stop or remove each JOB argument. */
+static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, int argc, char **argv,
+                    int remove)
+{
+	struct job_opts o;
+	int first = parse(ce, argc, argv, &o);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first >= argc)
+		return out_usage(ce, "expected at least one JOB");
+	json_t *all = json_array();
+	for (int i = first; i < argc; i++) {
+		json_t *j = NULL;
+		tether_err e = remove ? tether_job_remove(x->c, o.session, argv[i], o.force, &j)
+		                      : tether_job_stop(x->c, o.session, argv[i], &j);
+		if (e != TETHER_E_OK) {
+			out_fail_multi(x, e);
+			continue;
+		}
+		json_array_append_new(all, j);
+	}
+	int rc = out_finish_multi(x, all, jobs_table);
+	json_decref(all);
+	return rc;
+}
+
+static int exec_stop(struct cmd_ctx *x, int argc, char **argv)
+{
+	return each_job(x, &cmd_job_stop_entry, argc, argv, 0);
+}
+
+static int exec_remove(struct cmd_ctx *x, int argc, char **argv)
+{
+	return each_job(x, &cmd_job_remove_entry, argc, argv, 1);
+}

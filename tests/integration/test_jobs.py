@@ -1,0 +1,126 @@
+"""Background jobs kept on the remote host: the job verbs, receive/keep,
+wait, stop of a process tree, remove --force, and jobs across a daemon
+SIGKILL and a change of client machine."""
+import json
+import os
+import time
+
+from harness import expect_error, main, wait_for
+from test_invoke import inv, setup
+
+
+
+def test_start_list_and_snapshot(env):
+    d, c, s = setup(env)
+    inv(c, s, "cd /tmp; GREETING=snap")
+    j = c.json("job", "start", s, "--name", "bg1", "--", 'echo "$GREETING from $PWD"; cd /; sleep 1')
+    assert j["name"] == "bg1" and j["type"] == "background" and j["state"] == "Running"
+    # a background job does not make the session busy
+    assert inv(c, s, "echo concurrent").stdout == "concurrent\n"
+    lst = c.json("job", "list", "-s", s)
+    assert [(x["name"], x["type"]) for x in lst if x["type"] == "background"] == [("bg1", "background")]
+    r = c.run("job", "list", "-s", s)
+    assert "HASMOREDATA" in r.stdout and "bg1" in r.stdout
+    r = c.run("job", "receive", "-s", s, "bg1", "--wait")
+    assert r.returncode == 0 and r.stdout == "snap from /tmp\n", (r.stdout, r.stderr)
+    # the job's cd did not touch the session state
+    assert inv(c, s, "pwd").stdout == "/tmp\n"
+    r = c.run("job", "start", s, "--name", "bg1", "--", "true")
+    assert r.returncode == 255 and "already has a job named 'bg1'" in r.stderr
+
+
+def test_receive_consumes_unless_keep(env):
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "echo one; echo two >&2")
+    c.run("job", "wait", "-s", s, str(j["id"]))
+    r = c.run("job", "receive", "-s", s, str(j["id"]), "--keep")
+    assert r.stdout == "one\n" and r.stderr == "two\n"
+    got = c.json("job", "list", "-s", s)[0]
+    assert got["has_more_data"] is True and got["state"] == "Completed" and got["exit_code"] == 0
+    r = c.run("job", "receive", "-s", s, j["name"])
+    assert r.stdout == "one\n" and r.stderr == "two\n"
+    assert c.json("job", "list", "-s", s)[0]["has_more_data"] is False
+    r = c.run("job", "receive", "-s", s, j["name"])
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+
+
+def test_wait_any_and_timeout(env):
+    d, c, s = setup(env)
+    fast = c.json("job", "start", s, "--", "exit 3")
+    slow = c.json("job", "start", s, "--", "sleep 30")
+    r = c.run("job", "wait", "-s", s, str(fast["id"]), str(slow["id"]), "--any", "--json")
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout)
+    assert [x["id"] for x in done] == [fast["id"]] and done[0]["state"] == "Failed"
+    assert done[0]["exit_code"] == 3
+    r = c.run("job", "wait", "-s", s, str(slow["id"]), "--timeout", "1")
+    assert r.returncode == 1 and "timed out" in r.stderr
+    r = c.run("job", "remove", "-s", s, str(slow["id"]))
+    assert r.returncode == 255 and "--force" in r.stderr
+    r = c.run("job", "remove", "-s", s, str(slow["id"]), "--force")
+    assert r.returncode == 0, r.stderr
+    assert [x["id"] for x in c.json("job", "list", "-s", s)] == [fast["id"]]
+
+
+def test_stop_kills_the_tree(env):
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "sleep 100 & echo $!; sleep 100 & echo $!; wait")
+    pids = []
+    wait_for(lambda: len(pids) == 2 or pids.extend(
+        int(x) for x in c.run("job", "receive", "-s", s, str(j["id"])).stdout.split()) or
+        len(pids) == 2, what="child pids")
+    stopped = c.json("job", "stop", "-s", s, str(j["id"]))
+    assert stopped[0]["state"] == "Stopped", stopped
+
+    def gone(p):
+        try:
+            return open(f"/proc/{p}/stat").read().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+    wait_for(lambda: all(gone(p) for p in pids), what="children gone")
+
+
+def test_jobs_survive_daemon_kill_and_client_change(env):
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "echo before; sleep 1.5; echo after")
+    d.kill()
+    time.sleep(2)
+    d.start()
+    b = env.client("b")
+    b.login(d, "alice")
+    assert b.run("session", "connect", s, "--force").returncode == 0
+    got = wait_for(lambda: next((x for x in b.json("job", "list", "-s", s)
+                                 if x["id"] == j["id"] and x["state"] == "Completed"), None),
+                   what="job completed")
+    assert got["has_more_data"] is True
+    r = b.run("job", "receive", "-s", s, str(j["id"]))
+    assert r.stdout == "before\nafter\n", r.stdout
+
+
+def test_bad_input(env):
+    d, c, s = setup(env, users=("alice", "bob"))
+    j = c.json("job", "start", s, "--", "true")
+    for ref in ("999", "nosuch"):
+        r = c.run("job", "receive", "-s", s, ref, "--json")
+        assert r.returncode == 255
+        expect_error(json.loads(r.stdout), "not_found")
+    r = c.run("job", "receive", "-s", s, "../x")
+    assert r.returncode == 2
+    r = c.run("job", "start", s, "--name", "9bad", "--", "true")
+    assert r.returncode == 255 and "invalid job name" in r.stderr
+    r = c.run("job", "list")
+    assert r.returncode == 2 and "-s SESSION" in r.stderr
+    btok = d.token_for("bob")
+    st, _, doc = d.request("GET", f"/v1/sessions/1/jobs/{j['id']}", token=btok)
+    assert st == 404
+    st, _, doc = d.request("DELETE", f"/v1/sessions/1/jobs/{j['id']}?force=1", token=btok)
+    assert st == 404
+    c.run("job", "wait", "-s", s, str(j["id"]))
+    assert c.run("job", "remove", "-s", s, str(j["id"])).returncode == 0
+    r = c.run("job", "receive", "-s", s, str(j["id"]))
+    assert r.returncode == 255 and "no job" in r.stderr
+    assert not os.path.exists(os.path.join(d.state, "spool", "jobs", str(j["id"])))
+
+
+if __name__ == "__main__":
+    main(globals())
