@@ -62,17 +62,9 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 		                 "--session-name go with -H HOST");
 	if (name && !disconnected)
 		return out_usage(&cmd_invoke_entry, "--session-name needs --in-disconnected-session");
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
-		optind++;
-	if (optind >= argc)
-		return out_usage(&cmd_invoke_entry, "no COMMAND given");
 	struct buf cmd;
-	buf_init(&cmd, BOUND_BODY_COMMAND - 1024);
-	for (int i = optind; i < argc; i++)
-		if (buf_printf(&cmd, "%s%s", i > optind ? " " : "", argv[i]) != 0) {
-			buf_free(&cmd);
-			return out_usage(&cmd_invoke_entry, "COMMAND is too long");
-		}
+	if (cmd_command_words(&cmd_invoke_entry, argc, argv, optind, &cmd) != 0)
+		return EXIT_USAGE;
 	int rc = host ? invoke_on_host(x, host, name, disconnected, buf_cstr(&cmd))
 	              : invoke_in(x, session, buf_cstr(&cmd));
 	buf_free(&cmd);

@@ -124,17 +124,9 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	if (optind >= argc)
 		return out_usage(&cmd_job_start_entry, "expected SESSION");
 	const char *session = argv[optind++];
-	if (optind < argc && strcmp(argv[optind], "--") == 0)
-		optind++;
-	if (optind >= argc)
-		return out_usage(&cmd_job_start_entry, "no COMMAND given");
 	struct buf cmd;
-	buf_init(&cmd, BOUND_BODY_COMMAND - 1024);
-	for (int i = optind; i < argc; i++)
-		if (buf_printf(&cmd, "%s%s", i > optind ? " " : "", argv[i]) != 0) {
-			buf_free(&cmd);
-			return out_usage(&cmd_job_start_entry, "COMMAND is too long");
-		}
+	if (cmd_command_words(&cmd_job_start_entry, argc, argv, optind, &cmd) != 0)
+		return EXIT_USAGE;
 	json_t *job = NULL;
 	tether_err e = tether_job_start(x->c, session, name, buf_cstr(&cmd), &job);
 	buf_free(&cmd);

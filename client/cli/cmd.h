@@ -80,6 +80,11 @@ void stream_out_init(struct stream_out *so, struct cmd_ctx *x);
 int stream_out_done(struct cmd_ctx *x, struct stream_out *so, tether_err e, int status,
                     json_t *job);
 
+/* Join COMMAND words from argv[first] (after an optional "--") into cmd
+ * (the caller frees it); 0, or -1 after a usage error. */
+int cmd_command_words(const struct cmd_entry *ce, int argc, char **argv, int first,
+                      struct buf *cmd);
+
 /* Parse argv with getopt_long for a command; returns the option character,
  * -1 at the end, or '?' after printing a usage error. */
 struct option;

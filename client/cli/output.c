@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "cmd.h"
 
 /* Print a library failure and pick the exit status. */
@@ -123,6 +124,26 @@ void out_sessions_table(json_t *sessions)
 		       field(s, "availability"),
 		       (long long)json_integer_value(json_object_get(s, "idle_timeout")));
 	}
+}
+
+/* Join the remote command's words (after an optional "--") with spaces. */
+int cmd_command_words(const struct cmd_entry *ce, int argc, char **argv, int first,
+                      struct buf *cmd)
+{
+	if (first < argc && strcmp(argv[first], "--") == 0)
+		first++;
+	if (first >= argc) {
+		out_usage(ce, "no COMMAND given");
+		return -1;
+	}
+	buf_init(cmd, BOUND_BODY_COMMAND - 1024);   /* room for the JSON around it */
+	for (int i = first; i < argc; i++)
+		if (buf_printf(cmd, "%s%s", i > first ? " " : "", argv[i]) != 0) {
+			buf_free(cmd);
+			out_usage(ce, "COMMAND is too long");
+			return -1;
+		}
+	return 0;
 }
 
 /* getopt_long with our error reporting. */
