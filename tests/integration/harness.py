@@ -25,6 +25,25 @@ TETHER = os.environ.get("TETHER", "build/client/tether")
 PASSWORD = "correct horse battery"
 
 
+class Declared:
+    """A body of n bytes announced in Content-Length but never sent: the
+    daemon must decide from the headers alone."""
+
+    def __init__(self, n):
+        self.n = n
+
+
+class Chunked:
+    """A body sent with Transfer-Encoding: chunked (no Content-Length)."""
+
+    def __init__(self, data, size=4096):
+        self.data, self.size = data, size
+
+    def chunks(self):
+        for i in range(0, len(self.data), self.size):
+            yield self.data[i:i + self.size]
+
+
 def os_account(name):
     """An OS account for tether user NAME (created once, when running as root)."""
     acct = "tt-" + name
@@ -148,19 +167,33 @@ class Daemon:
 
     def request(self, method, path, body=None, token=None, headers=None,
                 content_type="application/json"):
-        """Send one request; returns (status, headers dict, parsed JSON or text)."""
+        """Send one request on a fresh connection; returns (status, headers
+        dict, parsed JSON or text). body may be a dict (sent as JSON), bytes,
+        str, Declared or Chunked; a header given as None is left out."""
         h = {}
         if token:
             h["Authorization"] = "Bearer " + token
         if body is not None:
-            if not isinstance(body, (bytes, str)):
+            if not isinstance(body, (bytes, str, Declared, Chunked)):
                 body = json.dumps(body)
+            if isinstance(body, str):
+                body = body.encode("utf-8")   # http.client would send latin-1
             if content_type:
                 h["Content-Type"] = content_type
         h.update(headers or {})
+        h = {k: v for k, v in h.items() if v is not None}
         c = self.conn()
         try:
-            c.request(method, path, body=body, headers=h)
+            if isinstance(body, Declared):
+                c.putrequest(method, path, skip_accept_encoding=True)
+                for k, v in h.items():
+                    c.putheader(k, v)
+                c.putheader("Content-Length", str(body.n))
+                c.endheaders()
+            elif isinstance(body, Chunked):
+                c.request(method, path, body=body.chunks(), headers=h, encode_chunked=True)
+            else:
+                c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             data = r.read()
             hdrs = {k.lower(): v for k, v in r.getheaders()}

@@ -14,29 +14,10 @@ import socket
 import ssl
 import time
 
-from harness import PASSWORD, expect_error, main
+from harness import PASSWORD, Chunked, Declared, expect_error, main
 
 
 # -- helpers ------------------------------------------------------------------
-
-class Declared:
-    """A body of n bytes announced in Content-Length but never sent: the
-    daemon must decide from the headers alone."""
-
-    def __init__(self, n):
-        self.n = n
-
-
-class Chunked:
-    """A body sent with Transfer-Encoding: chunked (no Content-Length)."""
-
-    def __init__(self, data, size=4096):
-        self.data, self.size = data, size
-
-    def chunks(self):
-        for i in range(0, len(self.data), self.size):
-            yield self.data[i:i + self.size]
-
 
 def snapshot(d):
     """Every table but audit, every row; tokens without last_used (a use
@@ -56,44 +37,9 @@ def snapshot(d):
     return snap
 
 
-def encode(body):
-    if body is None or isinstance(body, (bytes, Declared, Chunked)):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return json.dumps(body).encode("utf-8")
-
-
 def send(d, method, path, body=None, headers=None):
     """One request on a fresh connection; returns (status, headers, doc)."""
-    body = encode(body)
-    h = {}
-    if body is not None:
-        h["Content-Type"] = "application/json"
-    h.update(headers or {})
-    h = {k: v for k, v in h.items() if v is not None}   # None: omit the header
-    c = d.conn()
-    try:
-        if isinstance(body, Declared):
-            c.putrequest(method, path, skip_accept_encoding=True)
-            for k, v in h.items():
-                c.putheader(k, v)
-            c.putheader("Content-Length", str(body.n))
-            c.endheaders()
-        elif isinstance(body, Chunked):
-            c.request(method, path, body=body.chunks(), headers=h, encode_chunked=True)
-        else:
-            c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-    finally:
-        c.close()
-    try:
-        doc = json.loads(data) if data else None
-    except ValueError:
-        doc = data.decode("utf-8", "replace")
-    return r.status, hdrs, doc
+    return d.request(method, path, body, headers=headers)
 
 
 def refused(d, method, path, body=None, headers=None, status=None, code=None,

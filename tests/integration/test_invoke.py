@@ -7,8 +7,7 @@ import signal
 import subprocess
 import time
 
-from harness import expect_error, main, wait_for
-from test_badinput import Declared, send
+from harness import Declared, expect_error, main, wait_for
 
 
 def setup(env, config=None, users=("alice",)):
@@ -271,8 +270,8 @@ def test_bad_input(env):
     tok = c.token(d, "alice")
     cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
     # an oversized command is refused from its Content-Length alone
-    st, _, doc = send(d, "POST", "/v1/sessions/w/invoke", Declared(300000),
-                      headers=dict(cid, Authorization="Bearer " + tok))
+    st, _, doc = d.request("POST", "/v1/sessions/w/invoke", Declared(300000),
+                           token=tok, headers=cid)
     assert st == 413
     expect_error(doc, "payload_too_large")
     st, _, doc = d.request("POST", "/v1/sessions/w/invoke", {"command": 5}, token=tok,
