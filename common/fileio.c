@@ -27,11 +27,14 @@ int fileio_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Replace a file atomically. */
-int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* Replace a file atomically (the temporary name is unique per call, so
+ * threads replacing the same file never share one). */
+int fileio_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
+	static _Atomic unsigned seq;
 	char tmp[4200];
-	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp) {
+	if (snprintf(tmp, sizeof tmp, "%s.%d.%u.tmp", path, (int)getpid(), seq++) >=
+	    (int)sizeof tmp) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -39,7 +42,7 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 	if (fd < 0)
 		return -1;
 	int ok = fileio_write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0 &&
-	         fsync(fd) == 0;
+	         (!durable || fsync(fd) == 0);
 	int saved = errno;
 	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
 		saved = ok ? errno : saved;
@@ -48,6 +51,11 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 		return -1;
 	}
 	return 0;
+}
+
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return fileio_replace(path, data, len, mode, true);
 }
 
 /* Read a small file. */

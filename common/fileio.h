@@ -9,6 +9,7 @@
 #ifndef TETHER_FILEIO_H
 #define TETHER_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,10 @@ int fileio_write_all(int fd, const void *buf, size_t len);
 /* Replace path atomically with len bytes of data, mode applied from the
  * start (never world-readable in between). 0, or -1 with errno set. */
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* The same, fsync'd only if durable: for hints that are cheap to lose in a
+ * crash but must never be read half-written. */
+int fileio_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable);
 
 /* Read a whole file of at most max bytes into a malloc'd NUL-terminated
  * buffer (the caller frees it); *lenp (optional) gets the length. NULL if

@@ -19,6 +19,7 @@
 #include "api.h"
 #include "jobs.h"
 #include "jsonu.h"
+#include "outcap.h"
 #include "outlog.h"
 #include "spool.h"
 #include "timeu.h"
@@ -26,19 +27,37 @@
 #define OUTPUT_CHUNK (1024 * 1024)   /* bytes of log per reply at most */
 #define OUTPUT_WAIT_MAX 60           /* seconds a reader may wait */
 
+/* A job's state as users see it: a running job held at the output cap is
+ * Blocked (the supervisor says so in its directory). */
+static int visible_state(const struct job_rec *j)
+{
+	char dir[BOUND_PATH];
+	spool_job_dir(dir, j->id);
+	return j->state == JOB_RUNNING && outcap_is_blocked(dir) ? JOB_BLOCKED : j->state;
+}
+
+/* Is there output no receiver has had (delivered nor dropped)? */
+static bool has_more_data(const struct job_rec *j)
+{
+	char dir[BOUND_PATH], path[BOUND_PATH];
+	int64_t to, lost;
+	spool_job_dir(dir, j->id);
+	spool_job_file(path, j->id, "output.log");
+	outcap_dropped_since(dir, j->delivered, &to, &lost);
+	return spool_size(path) > to;
+}
+
 /* The JSON form of a job (CLI.md "JSON fields"). */
 static json_t *job_json(struct req *r, const struct session_rec *s,
                         const struct job_rec *j)
 {
-	char started[TIMEU_RFC3339_LEN], ended[TIMEU_RFC3339_LEN], path[BOUND_PATH];
+	char started[TIMEU_RFC3339_LEN], ended[TIMEU_RFC3339_LEN];
 	timeu_rfc3339(j->started, started);
 	timeu_rfc3339(j->ended, ended);
-	spool_job_file(path, j->id, "output.log");
-	int64_t size = spool_size(path);
 	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:[]}",
 		"id", (json_int_t)j->id, "name", j->name, "type", j->type,
-		"state", proto_job_state_str(j->state),
-		"has_more_data", size > j->delivered, "location", r->srv->hostname,
+		"state", proto_job_state_str(visible_state(j)),
+		"has_more_data", has_more_data(j), "location", r->srv->hostname,
 		"command", j->command ? j->command : "", "started", started,
 		"session", s->name, "children");
 	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code)
@@ -236,6 +255,23 @@ static int read_records(int64_t job, int64_t offset, int64_t size, struct buf *o
 	return 0;
 }
 
+/* Acknowledge offset before waiting for more, if it provably ends a run of
+ * whole records after the delivered cursor (it is usually the end of what
+ * the last reply carried). */
+static void ack_early(struct req *r, const struct job_rec *j, int64_t offset)
+{
+	struct buf seen;
+	char why[120], dir[BOUND_PATH];
+	if (offset - j->delivered <= OUTPUT_CHUNK &&
+	    read_records(j->id, j->delivered, offset, &seen, why, sizeof why) == 0 &&
+	    (int64_t)seen.len == offset - j->delivered) {
+		store_job_set_delivered(r->srv->store, j->id, offset);
+		spool_job_dir(dir, j->id);
+		outcap_note_delivered(dir, offset);
+	}
+	buf_free(&seen);
+}
+
 /* GET .../jobs/{job}/output?offset=N&wait=S&keep=0|1 -> raw records */
 tether_err api_job_output(struct req *r)
 {
@@ -263,6 +299,8 @@ tether_err api_job_output(struct req *r)
 	}
 	bool running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
 	if (running && offset == size && wait > 0) {
+		if (!keep && offset > j.delivered && visible_state(&j) == JOB_BLOCKED)
+			ack_early(r, &j, offset);   /* or the supervisor waits on us */
 		jobs_wait_output(r->srv, j.id, offset, (int)(wait * 1000));
 		if (jobs_settle(r->srv, &j)) {
 			job_rec_clear(&j);
@@ -277,20 +315,40 @@ tether_err api_job_output(struct req *r)
 			size = 0;
 	}
 	struct buf data;
+	char dir[BOUND_PATH];
+	int64_t dropped_to, lost;
+	spool_job_dir(dir, j.id);
 	int rc = read_records(j.id, offset, size, &data, why, sizeof why);
+	/* after reading: a drop recorded meanwhile may have cut what we read */
+	outcap_dropped_since(dir, offset, &dropped_to, &lost);
+	int64_t next = offset + (int64_t)data.len;
+	if (dropped_to > offset) {
+		char note[160];
+		int n = snprintf(note, sizeof note, "%lld bytes of output were dropped here "
+		                 "(the session's output buffering is 'drop')", (long long)lost);
+		uint8_t hdr[OUTLOG_HDR];
+		outlog_header(hdr, OUTLOG_MARKER, (uint32_t)n);
+		buf_reset(&data);
+		buf_append(&data, hdr, sizeof hdr);
+		buf_append(&data, note, (size_t)n);
+		next = dropped_to;
+		rc = 0;
+	}
 	if (rc != 0) {
 		buf_free(&data);
 		e = req_error(r, rc < 0 ? TETHER_E_INTERNAL : TETHER_E_INVALID_ARGUMENT, "%s", why);
 		goto out;
 	}
-	if (!keep)   /* the acknowledgement, once the offset proved to be a boundary */
+	if (!keep && offset > j.delivered) {
+		/* the acknowledgement, once the offset proved to be a boundary */
 		store_job_set_delivered(r->srv->store, j.id, offset);
-	int64_t next = offset + (int64_t)data.len;
+		outcap_note_delivered(dir, offset);
+	}
 	snprintf(num, sizeof num, "%lld", (long long)next);
 	req_header(r, "X-Tether-Next", num);
 	snprintf(num, sizeof num, "%lld", (long long)size);
 	req_header(r, "X-Tether-Size", num);
-	req_header(r, "X-Tether-State", proto_job_state_str(j.state));
+	req_header(r, "X-Tether-State", proto_job_state_str(visible_state(&j)));
 	if (!running && j.exit_code >= 0) {
 		snprintf(num, sizeof num, "%d", j.exit_code);
 		req_header(r, "X-Tether-Exit-Code", num);

@@ -10,6 +10,8 @@
 #include "api.h"
 #include "jobs.h"
 #include "jsonu.h"
+#include "outcap.h"
+#include "spool.h"
 #include "timeu.h"
 
 /* The JSON form of a session (CLI.md "JSON fields"). */
@@ -141,30 +143,46 @@ tether_err api_session_list(struct req *r)
 	return req_reply(r, 200, json_pack("{s:o}", "sessions", c.arr));
 }
 
+/* Read the optional "idle_timeout" and "output_buffering" of a create or
+ * change request into s (whose values are the defaults). */
+static tether_err session_options(struct req *r, struct session_rec *s)
+{
+	char why[160];
+	const char *buffering = NULL;
+	if (r->in != NULL &&
+	    (jsonu_get_int(r->in, "idle_timeout", false, 1, TETHER_IDLE_TIMEOUT_MAX,
+	                   &s->idle_timeout, why, sizeof why) == JSONU_BAD ||
+	     jsonu_get_string(r->in, "output_buffering", false, 16, &buffering, why,
+	                      sizeof why) == JSONU_BAD))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	if (buffering != NULL) {
+		int b = proto_buffering_parse(buffering);
+		if (b < 0)
+			return req_error(r, TETHER_E_INVALID_ARGUMENT,
+			                 "output_buffering must be 'block' or 'drop'");
+		s->output_buffering = b;
+	}
+	return TETHER_E_OK;
+}
+
 /* POST /v1/sessions {"name"?, "idle_timeout"?, "output_buffering"?} */
 tether_err api_session_create(struct req *r)
 {
 	char why[160];
-	const char *name = NULL, *buffering = NULL;
-	int64_t idle = r->srv->conf.idle_timeout;
+	const char *name = NULL;
 	struct session_rec s;
 	memset(&s, 0, sizeof s);
-	if (r->in != NULL) {
-		if (jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why, sizeof why) == JSONU_BAD ||
-		    jsonu_get_int(r->in, "idle_timeout", false, 1, TETHER_IDLE_TIMEOUT_MAX, &idle,
-		                  why, sizeof why) == JSONU_BAD ||
-		    jsonu_get_string(r->in, "output_buffering", false, 16, &buffering, why,
-		                     sizeof why) == JSONU_BAD)
-			return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
-	}
+	s.idle_timeout = r->srv->conf.idle_timeout;
+	s.output_buffering = BUFFERING_BLOCK;
+	if (r->in != NULL &&
+	    jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why, sizeof why) == JSONU_BAD)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	if (session_options(r, &s) != TETHER_E_OK)
+		return r->err;
 	if (name != NULL && !addr_valid_name(name))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT,
 		                 "invalid session name: use a letter, then letters, digits, "
 		                 "'.', '_' or '-' (at most %u)", BOUND_NAME);
-	s.output_buffering = BUFFERING_BLOCK;
-	if (buffering != NULL && (s.output_buffering = proto_buffering_parse(buffering)) < 0)
-		return req_error(r, TETHER_E_INVALID_ARGUMENT,
-		                 "output_buffering must be 'block' or 'drop'");
 	s.user_id = r->user.id;
 	if (name != NULL)
 		memcpy(s.name, name, strlen(name) + 1);
@@ -174,7 +192,6 @@ tether_err api_session_create(struct req *r)
 	memcpy(s.client_id, r->client_id, sizeof s.client_id);
 	s.created = s.last_activity = timeu_now();
 	s.lease_expires = r->client_id[0] ? s.created + r->srv->conf.keepalive : 0;
-	s.idle_timeout = idle;
 	tether_err e = store_session_create(r->srv->store, &s,
 	                                    r->srv->conf.max_sessions_per_user);
 	if (e == TETHER_E_CONFLICT)
@@ -194,6 +211,31 @@ tether_err api_session_get(struct req *r)
 	struct session_rec s;
 	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
+	return req_reply(r, 200, session_json(r, &s));
+}
+
+/* Tell a running job's supervisor the session's new buffering policy. */
+static void note_buffering(void *ctx, const struct job_rec *j)
+{
+	char dir[BOUND_PATH];
+	if (j->state != JOB_RUNNING && j->state != JOB_BLOCKED)
+		return;
+	spool_job_dir(dir, j->id);
+	outcap_note_buffering(dir, *(const int *)ctx);
+}
+
+/* PATCH /v1/sessions/{ref} {"idle_timeout"?, "output_buffering"?} -> session.
+ * Running jobs follow a new buffering policy at once. */
+tether_err api_session_set(struct req *r)
+{
+	struct session_rec s;
+	if (api_load_session(r, &s) != TETHER_E_OK || session_options(r, &s) != TETHER_E_OK)
+		return r->err;
+	if (store_session_set_options(r->srv->store, s.id, s.idle_timeout,
+	                              s.output_buffering) != TETHER_E_OK)
+		return req_error(r, TETHER_E_INTERNAL, "cannot change the session");
+	store_job_list_session(r->srv->store, s.id, note_buffering, &s.output_buffering);
+	store_audit(r->srv->store, "session_set", r->user.name, r->peer, s.name);
 	return req_reply(r, 200, session_json(r, &s));
 }
 

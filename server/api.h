@@ -33,6 +33,7 @@ tether_err api_session_list(struct req *r);
 tether_err api_session_create(struct req *r);
 tether_err api_session_get(struct req *r);
 tether_err api_session_remove(struct req *r);
+tether_err api_session_set(struct req *r);
 
 /* api-job.c */
 tether_err api_invoke(struct req *r);

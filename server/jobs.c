@@ -183,10 +183,13 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	ENV("TETHER_STATE_OUT=%s", save_state ? out : "");
 #undef ENV
 	json_array_append_new(env, json_pack("s+", "TETHER_COMMAND=", j->command));
-	json_t *spec = json_pack("{s:[s,s,s,s,s,s],s:o,s:s,s:I,s:I,s:s}",
+	const char *buffering = proto_buffering_str(s->output_buffering);
+	json_t *spec = json_pack("{s:[s,s,s,s,s,s],s:o,s:s,s:I,s:I,s:s,s:I,s:s}",
 		"argv", "/bin/bash", "--noprofile", "--norc", "-c", wrapper, "tether",
 		"env", env, "cwd", home, "uid", (json_int_t)pw.pw_uid,
-		"gid", (json_int_t)pw.pw_gid, "user", pw.pw_name);
+		"gid", (json_int_t)pw.pw_gid, "user", pw.pw_name,
+		"output_cap", (json_int_t)srv->conf.output_cap,
+		"buffering", buffering ? buffering : "block");
 	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
 	spool_job_file(path, j->id, "spec.json");

@@ -17,6 +17,7 @@ const struct route api_routes[] = {
 	{ M_POST,   "/v1/sessions",               true,  BOUND_BODY_DEFAULT, api_session_create },
 	{ M_GET,    "/v1/sessions/{ref}",         true,  0,                  api_session_get },
 	{ M_DELETE, "/v1/sessions/{ref}",         true,  0,                  api_session_remove },
+	{ M_PATCH,  "/v1/sessions/{ref}",         true,  BOUND_BODY_DEFAULT, api_session_set },
 	{ M_POST,   "/v1/sessions/{ref}/connect", true,  BOUND_BODY_DEFAULT, api_session_connect },
 	{ M_POST,   "/v1/sessions/{ref}/disconnect", true, 0,                api_session_disconnect },
 	{ M_POST,   "/v1/sessions/{ref}/receive", true,  0,                  api_session_receive },

@@ -19,9 +19,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "outcap.h"
 #include "outlog.h"
+#include "proto.h"
 #include "shim.h"
 #include "fileio.h"
 #include "spool.h"
@@ -29,12 +32,13 @@
 #define SPEC_MAX (1024 * 1024)
 
 /* Append one record (header and payload in one write, O_APPEND). */
-static void append_record(int logfd, int stream, const char *data, size_t len)
+static void append_record(struct outcap *oc, int stream, const char *data, size_t len)
 {
 	char rec[OUTLOG_HDR + 65536];
 	outlog_header((uint8_t *)rec, stream, (uint32_t)len);
 	memcpy(rec + OUTLOG_HDR, data, len);
-	fileio_write_all(logfd, rec, OUTLOG_HDR + len);
+	if (fileio_write_all(oc->logfd, rec, OUTLOG_HDR + len) == 0)
+		outcap_appended(oc, OUTLOG_HDR + len);
 }
 
 /* Build a NULL-terminated string vector from a JSON array of strings. */
@@ -92,11 +96,18 @@ static void child(json_t *spec, int out, int err)
 	_exit(127);
 }
 
-/* Copy what is readable on the pipes into the log; returns open pipe count. */
-static int pump(int logfd, int fds[2], int timeout_ms)
+/* Copy what is readable on the pipes into the log; returns open pipe count.
+ * capped: hold off while the output cap says so (block mode). */
+static int pump(struct outcap *oc, int fds[2], int timeout_ms, bool capped)
 {
 	struct pollfd p[2];
 	int n = 0;
+	if (capped && !outcap_may_read(oc)) {
+		/* blocked: the cursor moves when a receiver acknowledges */
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		return (fds[0] >= 0) + (fds[1] >= 0);
+	}
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0) {
 			p[n].fd = fds[i];
@@ -115,7 +126,7 @@ static int pump(int logfd, int fds[2], int timeout_ms)
 		ssize_t got = read(p[k].fd, buf, sizeof buf);
 		int which = p[k].fd == fds[0] ? 0 : 1;
 		if (got > 0) {
-			append_record(logfd, which == 0 ? OUTLOG_STDOUT : OUTLOG_STDERR, buf,
+			append_record(oc, which == 0 ? OUTLOG_STDOUT : OUTLOG_STDERR, buf,
 			              (size_t)got);
 		} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
 			close(fds[which]);
@@ -140,7 +151,7 @@ int shim_main(const char *jobdir)
 	if (spec == NULL)
 		return 1;
 	snprintf(path, sizeof path, "%s/output.log", jobdir);
-	int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int logfd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int outp[2], errp[2];
 	if (logfd < 0 || pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
 		return 1;
@@ -157,11 +168,17 @@ int shim_main(const char *jobdir)
 	snprintf(path, sizeof path, "%s/pid", jobdir);
 	fileio_write_atomic(path, pidtext, (size_t)n, 0600);
 
+	struct outcap oc;
+	json_t *capv = json_object_get(spec, "output_cap");
+	int mode = proto_buffering_parse(json_string_value(json_object_get(spec, "buffering")));
+	outcap_open(&oc, jobdir, logfd, json_is_integer(capv) ? json_integer_value(capv)
+	                                                     : OUTCAP_DEFAULT,
+	            mode < 0 ? BUFFERING_BLOCK : mode);
 	int fds[2] = { outp[0], errp[0] };
 	int status = 0;
 	int exited = 0;
 	while (!exited) {
-		pump(logfd, fds, 200);
+		pump(&oc, fds, 200, true);
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
 			exited = 1;
@@ -169,13 +186,14 @@ int shim_main(const char *jobdir)
 	/* Drain: descendants may still hold the pipes. Wait for EOF while the
 	 * command's process group lives; once it is gone, take only what is
 	 * already buffered (a daemonised grandchild may keep a pipe forever). */
-	while (pump(logfd, fds, 100) > 0) {
+	while (pump(&oc, fds, 100, true) > 0) {
 		if (kill(-pid, 0) == 0 || errno != ESRCH)
 			continue;
 		for (int i = 0; i < 2; i++)
 			if (fds[i] >= 0)
 				fcntl(fds[i], F_SETFL, O_NONBLOCK);
-		while (pump(logfd, fds, 0) > 0) {
+		/* at most a pipe's worth each: taken even past the cap */
+		while (pump(&oc, fds, 0, false) > 0) {
 			struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
 			if (poll(p, 2, 0) <= 0)
 				break;
@@ -184,6 +202,8 @@ int shim_main(const char *jobdir)
 	}
 	fsync(logfd);
 	close(logfd);
+	snprintf(path, sizeof path, "%s/blocked", jobdir);
+	unlink(path);
 	json_t *st = WIFSIGNALED(status)
 		? json_pack("{s:i}", "signal", WTERMSIG(status))
 		: json_pack("{s:i}", "exit_code", WEXITSTATUS(status));

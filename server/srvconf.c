@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "outcap.h"
 #include "proto.h"
 #include "srvconf.h"
 #include "strparse.h"
@@ -38,6 +39,7 @@ void srvconf_defaults(struct srvconf *c)
 	c->connection_timeout = 300;
 	c->keepalive = 240;
 	c->stop_grace = 5;
+	c->output_cap = OUTCAP_DEFAULT;
 }
 
 struct numkey {
@@ -56,6 +58,8 @@ static const struct numkey numkeys[] = {
 	{ "connection_timeout",    offsetof(struct srvconf, connection_timeout),    1, 86400 },
 	{ "keepalive",             offsetof(struct srvconf, keepalive),             1, 86400 },
 	{ "stop_grace",            offsetof(struct srvconf, stop_grace),            0, 600 },
+	{ "output_cap",            offsetof(struct srvconf, output_cap),            OUTCAP_MIN,
+	                                                                       INT64_MAX / 2 },
 };
 
 /* Copy a path setting, refusing relative paths and overlong ones. */

@@ -31,6 +31,7 @@ struct srvconf {
 	int64_t  connection_timeout;        /* idle HTTP connection, seconds */
 	int64_t  keepalive;                 /* a silent client is disconnected after */
 	int64_t  stop_grace;                /* seconds between SIGTERM and SIGKILL */
+	int64_t  output_cap;                /* bytes of unreceived output per job */
 };
 
 /* Fill in the built-in defaults (state dir depends on the effective uid). */

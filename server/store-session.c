@@ -249,6 +249,15 @@ tether_err store_session_touch(struct store *st, int64_t id, int64_t lease_expir
 	                      2, v, NULL, id);
 }
 
+/* Change a session's idle timeout and output buffering. */
+tether_err store_session_set_options(struct store *st, int64_t id, int64_t idle_timeout,
+                                     int buffering)
+{
+	int64_t v[2] = { idle_timeout, buffering };
+	return session_update(st, "UPDATE sessions SET idle_timeout = ?1, "
+	                      "output_buffering = ?2 WHERE id = ?3", 2, v, NULL, id);
+}
+
 /* Every session (for the monitor). */
 tether_err store_session_list_all(struct store *st, store_session_cb cb, void *ctx)
 {

@@ -114,6 +114,9 @@ tether_err store_session_set_conn(struct store *st, int64_t id, int state,
 /* Mark activity, and renew the lease unless lease_expires is 0. */
 tether_err store_session_touch(struct store *st, int64_t id, int64_t lease_expires,
                                int64_t now);
+/* Set a session's idle timeout and output buffering. */
+tether_err store_session_set_options(struct store *st, int64_t id, int64_t idle_timeout,
+                                     int buffering);
 /* Every session of every user (for the monitor). */
 tether_err store_session_list_all(struct store *st, store_session_cb cb, void *ctx);
 

@@ -30,6 +30,7 @@ struct cmd_entry {
 extern const struct cmd_entry cmd_login_entry;
 extern const struct cmd_entry cmd_logout_entry;
 extern const struct cmd_entry cmd_session_new_entry;
+extern const struct cmd_entry cmd_session_set_entry;
 extern const struct cmd_entry cmd_session_list_entry;
 extern const struct cmd_entry cmd_session_remove_entry;
 extern const struct cmd_entry cmd_session_connect_entry;

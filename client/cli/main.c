@@ -15,6 +15,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_login_entry,
 	&cmd_logout_entry,
 	&cmd_session_new_entry,
+	&cmd_session_set_entry,
 	&cmd_session_list_entry,
 	&cmd_session_remove_entry,
 	&cmd_session_connect_entry,

@@ -63,6 +63,28 @@ tether_err tether_session_new(tether_client *c, const char *host, const char *na
 	return e;
 }
 
+/* Change a session's options. */
+tether_err tether_session_set(tether_client *c, const char *session, int64_t idle_timeout,
+                              const char *buffering, json_t **out)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[BOUND_URL];
+	tether_err e = client_resolve_session(c, session, &t, ref);
+	if (e != TETHER_E_OK)
+		return e;
+	json_t *body = json_object();
+	if (idle_timeout > 0)
+		json_object_set_new(body, "idle_timeout", json_integer(idle_timeout));
+	if (buffering != NULL)
+		json_object_set_new(body, "output_buffering", json_string(buffering));
+	session_path(path, sizeof path, ref);
+	e = client_request(c, &t, "PATCH", path, body, out);
+	json_decref(body);
+	if (e == TETHER_E_OK)
+		set_host(*out, &t);
+	return e;
+}
+
 /* List a host's sessions (an array). */
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions)
 {

@@ -68,6 +68,9 @@ tether_err tether_hosts(tether_client *c, json_t **hosts);
 tether_err tether_session_new(tether_client *c, const char *host, const char *name,
                               int64_t idle_timeout, const char *buffering,
                               json_t **session);
+/* Change a session's idle timeout / output buffering (0 / NULL: unchanged). */
+tether_err tether_session_set(tether_client *c, const char *session, int64_t idle_timeout,
+                              const char *buffering, json_t **out);
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions);
 tether_err tether_session_get(tether_client *c, const char *session, json_t **out);
 tether_err tether_session_remove(tether_client *c, const char *session, json_t **out);
