@@ -48,8 +48,8 @@ static bool has_more_data(const struct job_rec *j)
 }
 
 /* The JSON form of a job (CLI.md "JSON fields"). */
-static json_t *job_json(struct req *r, const struct session_rec *s,
-                        const struct job_rec *j)
+json_t *api_job_json(struct req *r, const struct session_rec *s,
+                     const struct job_rec *j)
 {
 	char started[TIMEU_RFC3339_LEN], ended[TIMEU_RFC3339_LEN];
 	timeu_rfc3339(j->started, started);
@@ -71,7 +71,7 @@ static json_t *job_json(struct req *r, const struct session_rec *s,
 }
 
 /* Load the job named by route parameter 1 in session s (settled if ended). */
-static tether_err load_job(struct req *r, const struct session_rec *s, struct job_rec *j)
+tether_err api_load_job(struct req *r, const struct session_rec *s, struct job_rec *j)
 {
 	tether_err e = store_job_get(r->srv->store, s->id, r->params.v[1], j);
 	if (e == TETHER_E_NOT_FOUND)
@@ -89,8 +89,9 @@ static tether_err load_job(struct req *r, const struct session_rec *s, struct jo
 
 /* Start a command in the session: an invoke (exclusive, saves the session
  * state back) or a background job (runs beside others from a snapshot). */
-static tether_err start_job(struct req *r, const char *type, bool exclusive)
+static tether_err start_job(struct req *r, const char *type)
 {
+	bool exclusive = strcmp(type, "invoke") == 0;
 	struct session_rec s;
 	struct job_rec j;
 	const char *cmd = NULL, *name = NULL;
@@ -108,40 +109,54 @@ static tether_err start_job(struct req *r, const char *type, bool exclusive)
 		                 "then letters, digits, '.', '_' or '-'");
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
 		return r->err;
-	memset(&j, 0, sizeof j);
-	j.session_id = s.id;
-	snprintf(j.type, sizeof j.type, "%s", type);
+	if (api_create_job(r, &s, type, cmd, name, NULL, &j) != TETHER_E_OK)
+		return r->err;
+	return req_reply(r, 201, api_job_json(r, &s, &j));
+}
+
+/* Record and start a job in s: exclusive types (invoke, shell) refuse a
+ * busy session; pty makes it an interactive shell. j gets the job (its
+ * command points at cmd). */
+tether_err api_create_job(struct req *r, struct session_rec *s, const char *type,
+                          const char *cmd, const char *name, const struct jobs_pty *pty,
+                          struct job_rec *j)
+{
+	char why[200];
+	bool exclusive = strcmp(type, "background") != 0;   /* invoke, shell */
+	memset(j, 0, sizeof *j);
+	j->session_id = s->id;
+	snprintf(j->type, sizeof j->type, "%s", type);
 	if (name != NULL)
-		snprintf(j.name, sizeof j.name, "%s", name);
-	j.state = JOB_RUNNING;
-	j.command = (char *)cmd;
-	j.exit_code = -1;
-	j.started = timeu_now();
-	tether_err e = store_job_create(r->srv->store, &j, exclusive);
+		snprintf(j->name, sizeof j->name, "%s", name);
+	j->state = JOB_RUNNING;
+	j->command = (char *)cmd;
+	j->exit_code = -1;
+	j->started = timeu_now();
+	tether_err e = store_job_create(r->srv->store, j, exclusive);
 	if (e == TETHER_E_CONFLICT && exclusive)
 		return req_error(r, e, "session '%s' is busy: a command is already running "
-		                 "in it", s.name);
+		                 "in it", s->name);
 	if (e == TETHER_E_CONFLICT)
-		return req_error(r, e, "session '%s' already has a job named '%s'", s.name, name);
+		return req_error(r, e, "session '%s' already has a job named '%s'", s->name, name);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot record the job");
-	e = jobs_start(r->srv, &r->user, &s, &j, exclusive, why, sizeof why);
+	e = jobs_start(r->srv, &r->user, s, j, exclusive, pty, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
-	s.busy = s.busy || exclusive;
-	return req_reply(r, 201, job_json(r, &s, &j));
+	s->busy = s->busy || exclusive;
+	return TETHER_E_OK;
 }
 
 /* POST /v1/sessions/{ref}/invoke {"command"} -> 201 job */
 tether_err api_invoke(struct req *r)
 {
-	return start_job(r, "invoke", true);
+	return start_job(r, "invoke");
 }
 
 /* POST /v1/sessions/{ref}/jobs {"command", "name"?} -> 201 job */
 tether_err api_job_start(struct req *r)
 {
-	return start_job(r, "background", false);
+	return start_job(r, "background");
 }
 
 /* Collects job objects (the store is locked: no store calls in here). */
@@ -154,7 +169,7 @@ struct jobs_ctx {
 static void list_cb(void *ctx, const struct job_rec *j)
 {
 	struct jobs_ctx *c = ctx;
-	json_array_append_new(c->arr, job_json(c->r, c->s, j));
+	json_array_append_new(c->arr, api_job_json(c->r, c->s, j));
 }
 
 /* GET /v1/sessions/{ref}/jobs -> {"jobs": [...]} */
@@ -182,7 +197,7 @@ tether_err api_job_remove(struct req *r)
 	char path[BOUND_PATH];
 	if (req_query_i64(r, "force", 0, 1, 0, &force) != 0)
 		return r->err;
-	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
 	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
@@ -201,7 +216,7 @@ tether_err api_job_remove(struct req *r)
 	spool_job_dir(path, j.id);
 	spool_rmtree(path);
 	store_audit(r->srv->store, "job_remove", r->user.name, r->peer, j.name);
-	req_reply(r, 200, job_json(r, &s, &j));
+	req_reply(r, 200, api_job_json(r, &s, &j));
 out:
 	job_rec_clear(&j);
 	return e;
@@ -212,9 +227,9 @@ tether_err api_job_get(struct req *r)
 {
 	struct session_rec s;
 	struct job_rec j;
-	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
-	req_reply(r, 200, job_json(r, &s, &j));
+	req_reply(r, 200, api_job_json(r, &s, &j));
 	job_rec_clear(&j);
 	return TETHER_E_OK;
 }
@@ -279,7 +294,7 @@ tether_err api_job_output(struct req *r)
 	struct job_rec j;
 	int64_t offset, wait, keep;
 	char why[120], num[32], path[BOUND_PATH];
-	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
 	if (req_query_i64(r, "offset", 0, INT64_MAX, j.delivered, &offset) != 0 ||
@@ -385,7 +400,7 @@ tether_err api_job_stop(struct req *r)
 	if (sig == 0)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT,
 		                 "signal must be INT, TERM, KILL, HUP or QUIT");
-	if (api_load_session(r, &s) != TETHER_E_OK || load_job(r, &s, &j) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
 		if (sig == SIGTERM) {
@@ -395,11 +410,11 @@ tether_err api_job_stop(struct req *r)
 			jobs_signal(r->srv, j.id, sig);
 		}
 		job_rec_clear(&j);
-		if (load_job(r, &s, &j) != TETHER_E_OK)
+		if (api_load_job(r, &s, &j) != TETHER_E_OK)
 			return r->err;
 	}
 	store_audit(r->srv->store, "job_stop", r->user.name, r->peer, name);
-	req_reply(r, 200, job_json(r, &s, &j));
+	req_reply(r, 200, api_job_json(r, &s, &j));
 	job_rec_clear(&j);
 	return TETHER_E_OK;
 }
@@ -432,7 +447,7 @@ tether_err api_session_receive(struct req *r)
 			job_rec_clear(&j);
 			store_job_by_id(r->srv->store, j.id, &j);
 		}
-		json_object_set_new(out, "job", job_json(r, &s, &j));
+		json_object_set_new(out, "job", api_job_json(r, &s, &j));
 		json_object_set_new(out, "offset", json_integer(j.delivered));
 		job_rec_clear(&j);
 	} else if (e == TETHER_E_NOT_FOUND) {

@@ -36,6 +36,17 @@ tether_err api_session_remove(struct req *r);
 tether_err api_session_set(struct req *r);
 
 /* api-job.c */
+struct jobs_pty;
+/* The JSON form of a job (CLI.md). */
+json_t *api_job_json(struct req *r, const struct session_rec *s, const struct job_rec *j);
+/* Load the job named by route parameter 1 in s (settled if it ended), or
+ * record a 404. */
+tether_err api_load_job(struct req *r, const struct session_rec *s, struct job_rec *j);
+/* Record and start a job ("invoke", "shell" or "background"), or record
+ * the error (409 if an exclusive job finds the session busy). */
+tether_err api_create_job(struct req *r, struct session_rec *s, const char *type,
+                          const char *cmd, const char *name, const struct jobs_pty *pty,
+                          struct job_rec *j);
 tether_err api_invoke(struct req *r);
 tether_err api_job_get(struct req *r);
 tether_err api_job_list(struct req *r);
@@ -44,5 +55,9 @@ tether_err api_job_remove(struct req *r);
 tether_err api_job_output(struct req *r);
 tether_err api_job_stop(struct req *r);
 tether_err api_session_receive(struct req *r);
+
+/* api-shell.c */
+tether_err api_shell_open(struct req *r);
+tether_err api_shell_input(struct req *r);
 
 #endif

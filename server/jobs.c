@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "jobs.h"
+#include "shim.h"
 #include "log.h"
 #include "proto.h"
 #include "fileio.h"
@@ -33,38 +34,52 @@
 
 static char self_exe[BOUND_PATH];
 
-static const char wrapper[] =
-	"__tether_save() {\n"
-	"  local __tether_rc=$? __tether_n\n"
-	"  [ -n \"$__tether_state_out\" ] || return $__tether_rc\n"
-	"  {\n"
-	"    for __tether_n in $(compgen -v); do\n"
-	"      case $__tether_n in\n"
-	"        BASH*|EUID|PPID|SHELLOPTS|UID|GROUPS|FUNCNAME|RANDOM|SRANDOM|SECONDS|\\\n"
-	"        LINENO|HISTCMD|PIPESTATUS|_|OPTIND|OPTARG|OPTERR|DIRSTACK|COMP_*|\\\n"
-	"        EPOCH*|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|SHLVL|PWD|OLDPWD|PS4|\\\n"
-	"        __tether_*|TETHER_*) continue;;\n"
-	"      esac\n"
-	"      declare -p \"$__tether_n\" 2>/dev/null\n"
-	"    done\n"
-	"    for __tether_n in $(compgen -A function); do\n"
-	"      case $__tether_n in __tether_*) continue;; esac\n"
-	"      declare -f \"$__tether_n\"\n"
-	"    done\n"
-	"    alias -p\n"
-	"    printf 'cd -- %q 2>/dev/null\\n' \"$PWD\"\n"
-	"  } > \"$__tether_state_out.tmp\" && mv -f -- \"$__tether_state_out.tmp\" "
-	"\"$__tether_state_out\"\n"
-	"  return $__tether_rc\n"
-	"}\n"
-	"shopt -s expand_aliases\n"
-	"__tether_state_out=$TETHER_STATE_OUT\n"
-	"__tether_cmd=$TETHER_COMMAND\n"
-	"unset TETHER_STATE_OUT TETHER_COMMAND\n"
-	"if [ -r \"$TETHER_STATE_IN\" ]; then . \"$TETHER_STATE_IN\"; fi\n"
-	"unset TETHER_STATE_IN\n"
+/* Restores the session state and arms its saving; shared by commands and
+ * interactive shells. */
+#define STATE_PRELUDE \
+	"__tether_save() {\n" \
+	"  local __tether_rc=$? __tether_n\n" \
+	"  [ -n \"$__tether_state_out\" ] || return $__tether_rc\n" \
+	"  {\n" \
+	"    for __tether_n in $(compgen -v); do\n" \
+	"      case $__tether_n in\n" \
+	"        BASH*|EUID|PPID|SHELLOPTS|UID|GROUPS|FUNCNAME|RANDOM|SRANDOM|SECONDS|\\\n" \
+	"        LINENO|HISTCMD|PIPESTATUS|_|OPTIND|OPTARG|OPTERR|DIRSTACK|COMP_*|\\\n" \
+	"        EPOCH*|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|SHLVL|PWD|OLDPWD|PS4|\\\n" \
+	"        COLUMNS|LINES|TERM|\\\n" \
+	"        __tether_*|TETHER_*) continue;;\n" \
+	"      esac\n" \
+	"      declare -p \"$__tether_n\" 2>/dev/null\n" \
+	"    done\n" \
+	"    for __tether_n in $(compgen -A function); do\n" \
+	"      case $__tether_n in __tether_*) continue;; esac\n" \
+	"      declare -f \"$__tether_n\"\n" \
+	"    done\n" \
+	"    alias -p\n" \
+	"    printf 'cd -- %q 2>/dev/null\\n' \"$PWD\"\n" \
+	"  } > \"$__tether_state_out.tmp\" && mv -f -- \"$__tether_state_out.tmp\" " \
+	"\"$__tether_state_out\"\n" \
+	"  return $__tether_rc\n" \
+	"}\n" \
+	"shopt -s expand_aliases\n" \
+	"__tether_state_out=$TETHER_STATE_OUT\n" \
+	"unset TETHER_STATE_OUT TETHER_COMMAND\n" \
+	"if [ -r \"$TETHER_STATE_IN\" ]; then . \"$TETHER_STATE_IN\"; fi\n" \
+	"unset TETHER_STATE_IN\n" \
 	"trap __tether_save EXIT\n"
+
+/* A command: run with eval, so the session's aliases and functions apply. */
+static const char wrapper[] =
+	"__tether_cmd=$TETHER_COMMAND\n"
+	STATE_PRELUDE
 	"eval \"$__tether_cmd\"\n";
+
+/* An interactive shell's rc file (read from fd 3, see shim.c). */
+static const char shell_rc[] =
+	"exec 3<&-\n"
+	"PS1='\\u@\\h:\\w\\$ '\n"
+	STATE_PRELUDE;
+
 
 /* Find our own executable to start shims from. */
 int jobs_init(struct server *srv)
@@ -147,7 +162,7 @@ static int spawn_shim(const char *jobdir)
 /* Start a job. */
 tether_err jobs_start(struct server *srv, const struct user_rec *u,
                       const struct session_rec *s, struct job_rec *j, bool save_state,
-                      char *err, size_t errsz)
+                      const struct jobs_pty *pty, char *err, size_t errsz)
 {
 	struct passwd pw;
 	char pwbuf[4096], sdir[BOUND_PATH], jdir[BOUND_PATH], path[BOUND_PATH];
@@ -177,6 +192,8 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	ENV("SHELL=/bin/bash");
 	ENV("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	ENV("LANG=C.UTF-8");
+	if (pty != NULL)
+		ENV("TERM=%s", pty->term);
 	ENV("TETHER_SESSION=%s", s->name);
 	ENV("TETHER_JOB=%lld", (long long)j->id);
 	ENV("TETHER_STATE_IN=%s", in);
@@ -184,12 +201,28 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 #undef ENV
 	json_array_append_new(env, json_pack("s+", "TETHER_COMMAND=", j->command));
 	const char *buffering = proto_buffering_str(s->output_buffering);
-	json_t *spec = json_pack("{s:[s,s,s,s,s,s],s:o,s:s,s:I,s:I,s:s,s:I,s:s}",
-		"argv", "/bin/bash", "--noprofile", "--norc", "-c", wrapper, "tether",
+	json_t *spec = json_pack("{s:o,s:s,s:I,s:I,s:s,s:I,s:s}",
 		"env", env, "cwd", home, "uid", (json_int_t)pw.pw_uid,
 		"gid", (json_int_t)pw.pw_gid, "user", pw.pw_name,
 		"output_cap", (json_int_t)srv->conf.output_cap,
 		"buffering", buffering ? buffering : "block");
+	if (pty == NULL) {
+		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s,s]", "/bin/bash",
+			"--noprofile", "--norc", "-c", wrapper, "tether"));
+	} else {
+		/* an interactive bash; its rc restores the state (fd 3, shim.c) */
+		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s]", "/bin/bash",
+			"--noprofile", "--rcfile", "/dev/fd/3", "-i"));
+		json_object_set_new(spec, "rc", json_string(shell_rc));
+		json_object_set_new(spec, "pty", json_pack("{s:i,s:i}", "rows", pty->rows,
+		                                           "cols", pty->cols));
+		spool_job_file(path, j->id, "input");
+		if (mkfifo(path, 0600) != 0 && errno != EEXIST) {
+			json_decref(spec);
+			snprintf(err, errsz, "cannot create the shell's input: %s", strerror(errno));
+			return start_failed(srv, j, TETHER_E_INTERNAL, err);
+		}
+	}
 	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
 	spool_job_file(path, j->id, "spec.json");
@@ -267,7 +300,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		}
 		int state = stopped && (sig || code != 0) ? JOB_STOPPED
 		          : (code == 0 && !sig) ? JOB_COMPLETED : JOB_FAILED;
-		if (strcmp(j->type, "invoke") == 0) {
+		if (strcmp(j->type, "invoke") == 0 || strcmp(j->type, "shell") == 0) {
 			/* the state the shell saved on exit becomes the session's */
 			char out[BOUND_PATH], in[BOUND_PATH], name[48];
 			snprintf(name, sizeof name, "state.%lld.sh", (long long)j->id);
@@ -338,7 +371,9 @@ void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms)
 	if (jobs_settle(srv, j))
 		return;
 	store_job_set_stop(srv->store, j->id);
-	if (jobs_signal(srv, j->id, SIGTERM) == 0)
+	/* an interactive bash ignores SIGTERM; SIGHUP ends it and its jobs */
+	int first = strcmp(j->type, "shell") == 0 ? SIGHUP : SIGTERM;
+	if (jobs_signal(srv, j->id, first) == 0)
 		wait_status(j->id, grace_ms);
 	if (!has_status(j->id)) {
 		jobs_signal(srv, j->id, SIGKILL);
@@ -441,4 +476,62 @@ void jobs_settle_all(struct server *srv)
 		jobs_settle(srv, &j);
 		job_rec_clear(&j);
 	}
+}
+
+/* Write one input record whole (a FIFO write of at most PIPE_BUF is atomic),
+ * waiting a little while the shell is slow to read. */
+static int input_record(int fd, int type, const uint8_t *p, size_t len)
+{
+	uint8_t rec[SHIM_INPUT_HDR + SHIM_INPUT_MAX];
+	rec[0] = (uint8_t)type;
+	rec[1] = (uint8_t)(len & 0xff);
+	rec[2] = (uint8_t)(len >> 8);
+	memcpy(rec + SHIM_INPUT_HDR, p, len);
+	for (int tries = 0; tries < 200; tries++) {
+		ssize_t w = write(fd, rec, SHIM_INPUT_HDR + len);
+		if (w == (ssize_t)(SHIM_INPUT_HDR + len))
+			return 0;
+		if (w >= 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		struct pollfd pf = { fd, POLLOUT, 0 };
+		poll(&pf, 1, 10);
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* Feed a shell job's terminal. */
+int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int cols,
+                     char *err, size_t errsz)
+{
+	char path[BOUND_PATH];
+	spool_job_file(path, job, "input");
+	int fd = -1;
+	for (int tries = 0; tries < 200 && fd < 0; tries++) {
+		fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno != ENXIO)
+			break;
+		if (fd < 0) {   /* the supervisor has not opened it yet */
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (fd < 0) {
+		snprintf(err, errsz, "the shell is not taking input (%s)", strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	if (data == NULL) {
+		uint8_t ws[4] = { (uint8_t)(rows & 0xff), (uint8_t)(rows >> 8),
+		                  (uint8_t)(cols & 0xff), (uint8_t)(cols >> 8) };
+		rc = input_record(fd, SHIM_INPUT_WINSIZE, ws, sizeof ws);
+	}
+	for (size_t off = 0; rc == 0 && data != NULL && off < len; off += SHIM_INPUT_MAX) {
+		size_t n = len - off < SHIM_INPUT_MAX ? len - off : SHIM_INPUT_MAX;
+		rc = input_record(fd, SHIM_INPUT_DATA, (const uint8_t *)data + off, n);
+	}
+	if (rc != 0)
+		snprintf(err, errsz, "the shell is not taking input (%s)", strerror(errno));
+	close(fd);
+	return rc;
 }

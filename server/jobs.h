@@ -20,12 +20,24 @@
 /* Prepare the spool and remember how to start shims. 0 or -1. */
 int jobs_init(struct server *srv);
 
+/* The terminal of a shell job. */
+struct jobs_pty {
+	int  rows, cols;
+	char term[65];   /* validated: [A-Za-z0-9.+_-] */
+};
+
 /* Start j (already created in the store) for user u in session s. save_state:
- * the shell writes the session state back when it exits (invokes do,
- * background jobs do not). On failure the job is recorded as Failed. */
+ * the shell writes the session state back when it exits (invokes and
+ * shells do, background jobs do not); pty: run an interactive bash on a
+ * terminal of that size instead of j's command. On failure the job is recorded as Failed. */
 tether_err jobs_start(struct server *srv, const struct user_rec *u,
                       const struct session_rec *s, struct job_rec *j, bool save_state,
-                      char *err, size_t errsz);
+                      const struct jobs_pty *pty, char *err, size_t errsz);
+
+/* Write keystrokes (or, if data is NULL, a window size) to a running shell
+ * job's terminal. 0, or -1 with a reason in err. */
+int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int cols,
+                     char *err, size_t errsz);
 
 /* Settle j if it has ended (status written, or its shim vanished).
  * Returns true if the job is (now) finished. */

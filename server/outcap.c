@@ -15,6 +15,7 @@
 #include "proto.h"
 
 #define DROP_ENTRY 24
+#define MARK_STEP  4096
 
 static void put64(uint8_t *p, int64_t v)
 {
@@ -148,9 +149,28 @@ static void drop(struct outcap *oc)
 	fallocate(oc->logfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, from, pos - from);
 }
 
+/* Index the boundary at the end of the log when it crossed a 4 KiB step. */
+static void mark(struct outcap *oc, int64_t before)
+{
+	if (before / MARK_STEP == oc->size / MARK_STEP)
+		return;
+	char path[4200];
+	uint8_t e[8];
+	put64(e, oc->size);
+	path_of(path, sizeof path, oc->dir, "marks");
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		fileio_write_all(fd, e, sizeof e);
+		close(fd);
+	}
+}
+
 void outcap_appended(struct outcap *oc, size_t len)
 {
+	int64_t before = oc->size;
 	oc->size += (int64_t)len;
+	if (oc->marks)
+		mark(oc, before);
 	if (oc->mode == BUFFERING_DROP && outcap_pending(oc) > oc->cap) {
 		refresh(oc);
 		if (oc->mode == BUFFERING_DROP && outcap_pending(oc) > oc->cap)
@@ -191,6 +211,36 @@ void outcap_dropped_since(const char *jobdir, int64_t offset, int64_t *to, int64
 	}
 done:
 	close(fd);
+}
+
+int64_t outcap_tail(const char *jobdir, int64_t size, int64_t back)
+{
+	if (size <= back)
+		return 0;
+	char path[4200];
+	path_of(path, sizeof path, jobdir, "marks");
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0)
+		return size;
+	int64_t n = fstat(fd, &st) == 0 ? st.st_size / 8 : 0;
+	int64_t lo = 0, hi = n, want = size - back;   /* first mark >= want */
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		uint8_t e[8];
+		if (pread(fd, e, sizeof e, mid * 8) != (ssize_t)sizeof e)
+			break;
+		if (get64(e) < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int64_t at = size;
+	uint8_t e[8];
+	if (lo < n && pread(fd, e, sizeof e, lo * 8) == (ssize_t)sizeof e && get64(e) <= size)
+		at = get64(e);
+	close(fd);
+	return at;
 }
 
 bool outcap_is_blocked(const char *jobdir)

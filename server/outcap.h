@@ -40,6 +40,7 @@ struct outcap {
 	int64_t delivered;    /* last cursor read from the delivered file */
 	int64_t dropped_to;   /* end of the last discarded range */
 	bool    blocked;
+	bool    marks;        /* keep the "marks" index (for a shell's replay) */
 };
 
 /* Set up from the job directory and the log (its current size is taken). */
@@ -61,6 +62,12 @@ void outcap_appended(struct outcap *oc, size_t len);
  * job in jobdir: *to gets the end of the discarded output at or after
  * offset (offset if none) and *lost the payload bytes discarded there. */
 void outcap_dropped_since(const char *jobdir, int64_t offset, int64_t *to, int64_t *lost);
+
+/* A record boundary at most back bytes before the end of a log of size
+ * bytes (from the "marks" file: 8-byte offsets of the first record boundary
+ * past each 4 KiB of log), for replaying a shell's recent output. Returns
+ * size if there is no mark in that window, 0 if the whole log is shorter. */
+int64_t outcap_tail(const char *jobdir, int64_t size, int64_t back);
 
 /* Is the job's supervisor holding off at the cap? */
 bool outcap_is_blocked(const char *jobdir);

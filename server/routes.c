@@ -28,6 +28,8 @@ const struct route api_routes[] = {
 	{ M_DELETE, "/v1/sessions/{ref}/jobs/{job}", true, 0,                api_job_remove },
 	{ M_GET,    "/v1/sessions/{ref}/jobs/{job}/output", true, 0,         api_job_output },
 	{ M_POST,   "/v1/sessions/{ref}/jobs/{job}/stop", true, BOUND_BODY_DEFAULT, api_job_stop },
+	{ M_POST,   "/v1/sessions/{ref}/shell",   true,  BOUND_BODY_DEFAULT, api_shell_open },
+	{ M_POST,   "/v1/sessions/{ref}/jobs/{job}/input", true, BOUND_BODY_DEFAULT, api_shell_input },
 };
 
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -14,9 +14,11 @@
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,14 +59,48 @@ static char **strv(json_t *arr)
 	return v;
 }
 
-/* In the child: become the job's process, then exec. Never returns. */
-static void child(json_t *spec, int out, int err)
+/* Build the fd-3 pipe carrying a shell's rc text; the read end or -1. */
+static int rc_pipe(json_t *spec)
 {
-	setpgid(0, 0);
-	int devnull = open("/dev/null", O_RDONLY);
-	dup2(devnull, 0);
-	dup2(out, 1);
-	dup2(err, 2);
+	const char *rc = json_string_value(json_object_get(spec, "rc"));
+	int p[2];
+	if (rc == NULL || strlen(rc) > 60000 || pipe(p) != 0)
+		return -1;
+	int ok = fileio_write_all(p[1], rc, strlen(rc)) == 0;   /* fits the pipe */
+	close(p[1]);
+	if (!ok) {
+		close(p[0]);
+		return -1;
+	}
+	return p[0];
+}
+
+/* In the child: become the job's process, then exec. Never returns. With a
+ * pty (ptyname set) the command leads a new session with the pty as its
+ * controlling terminal; otherwise it gets its own process group and the
+ * pipes. */
+static void child(json_t *spec, int out, int err, const char *ptyname)
+{
+	json_int_t uid = json_integer_value(json_object_get(spec, "uid"));
+	json_int_t gid = json_integer_value(json_object_get(spec, "gid"));
+	const char *user = json_string_value(json_object_get(spec, "user"));
+	if (ptyname != NULL) {
+		setsid();
+		int tty = open(ptyname, O_RDWR);
+		if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) != 0)
+			_exit(126);
+		if (geteuid() == 0 && uid > 0)
+			fchown(tty, (uid_t)uid, (gid_t)-1);   /* the user's terminal */
+		dup2(tty, 0);
+		dup2(tty, 1);
+		dup2(tty, 2);
+	} else {
+		setpgid(0, 0);
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+	}
 	for (int fd = 3; fd < 1024; fd++)
 		close(fd);
 	sigset_t none;
@@ -72,9 +108,6 @@ static void child(json_t *spec, int out, int err)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
-	json_int_t uid = json_integer_value(json_object_get(spec, "uid"));
-	json_int_t gid = json_integer_value(json_object_get(spec, "gid"));
-	const char *user = json_string_value(json_object_get(spec, "user"));
 	if (geteuid() == 0) {
 		/* drop to the session owner before any user code runs */
 		if (uid <= 0 || user == NULL || initgroups(user, (gid_t)gid) != 0 ||
@@ -82,6 +115,12 @@ static void child(json_t *spec, int out, int err)
 			dprintf(2, "tether: cannot switch to the session's account\n");
 			_exit(126);
 		}
+	}
+	if (ptyname != NULL) {
+		/* made after the switch, so the shell may open /dev/fd/3 */
+		int rcfd = rc_pipe(spec);
+		if (rcfd < 0 || (rcfd != 3 && (dup2(rcfd, 3) != 3 || close(rcfd) != 0)))
+			_exit(126);
 	}
 	const char *cwd = json_string_value(json_object_get(spec, "cwd"));
 	if (cwd == NULL || chdir(cwd) != 0)
@@ -96,31 +135,101 @@ static void child(json_t *spec, int out, int err)
 	_exit(127);
 }
 
-/* Copy what is readable on the pipes into the log; returns open pipe count.
- * capped: hold off while the output cap says so (block mode). */
-static int pump(struct outcap *oc, int fds[2], int timeout_ms, bool capped)
+/* Keystrokes and window sizes for a pty job arrive on the job's input FIFO
+ * as records (shim.h); bytes for the terminal wait in pend until the pty
+ * takes them, so a program that does not read never stalls the output. */
+struct input {
+	int     fd;            /* the FIFO, or -1 */
+	int     master;        /* the pty master */
+	uint8_t in[8192];      /* unparsed FIFO bytes */
+	size_t  inlen;
+	uint8_t pend[65536];   /* terminal input not yet written */
+	size_t  pendlen;
+};
+
+/* Parse complete records out of in->in. */
+static void input_parse(struct input *in)
 {
-	struct pollfd p[2];
-	int n = 0;
-	if (capped && !outcap_may_read(oc)) {
-		/* blocked: the cursor moves when a receiver acknowledges */
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		return (fds[0] >= 0) + (fds[1] >= 0);
+	size_t off = 0;
+	while (in->inlen - off >= SHIM_INPUT_HDR) {
+		const uint8_t *h = in->in + off;
+		size_t len = (size_t)h[1] | (size_t)h[2] << 8;
+		if (in->inlen - off < SHIM_INPUT_HDR + len)
+			break;
+		const uint8_t *p = h + SHIM_INPUT_HDR;
+		if (h[0] == SHIM_INPUT_DATA) {
+			if (len > sizeof in->pend - in->pendlen)
+				break;   /* wait for the pty to take what is pending */
+			memcpy(in->pend + in->pendlen, p, len);
+			in->pendlen += len;
+		} else if (h[0] == SHIM_INPUT_WINSIZE && len == 4) {
+			struct winsize ws = { .ws_row = (unsigned short)(p[0] | p[1] << 8),
+			                      .ws_col = (unsigned short)(p[2] | p[3] << 8) };
+			ioctl(in->master, TIOCSWINSZ, &ws);
+		}
+		off += SHIM_INPUT_HDR + len;
 	}
-	for (int i = 0; i < 2; i++)
-		if (fds[i] >= 0) {
-			p[n].fd = fds[i];
-			p[n].events = POLLIN;
+	memmove(in->in, in->in + off, in->inlen - off);
+	in->inlen -= off;
+}
+
+/* Move input along: FIFO -> pending -> pty, as far as each will go now. */
+static void input_pump(struct input *in, bool readable)
+{
+	if (readable && in->inlen < sizeof in->in) {
+		ssize_t got = read(in->fd, in->in + in->inlen, sizeof in->in - in->inlen);
+		if (got > 0)
+			in->inlen += (size_t)got;
+	}
+	input_parse(in);
+	if (in->pendlen > 0) {
+		ssize_t w = write(in->master, in->pend, in->pendlen);
+		if (w > 0) {
+			memmove(in->pend, in->pend + w, in->pendlen - (size_t)w);
+			in->pendlen -= (size_t)w;
+		}
+	}
+}
+
+/* Copy what is readable on the output fds into the log, and feed a pty its
+ * input; returns the count of output fds still open. capped: hold off
+ * reading output while the output cap says so (block mode). */
+static int pump(struct outcap *oc, int fds[2], struct input *in, int timeout_ms,
+                bool capped)
+{
+	struct pollfd p[3];
+	int n = 0, open_fds = (fds[0] >= 0) + (fds[1] >= 0);
+	bool reading = !capped || outcap_may_read(oc);
+	if (reading)
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0) {
+				p[n].fd = fds[i];
+				p[n].events = POLLIN;
+				n++;
+			}
+	int ini = -1;
+	if (in != NULL && in->fd >= 0) {
+		ini = n;
+		p[n].fd = in->fd;
+		p[n].events = POLLIN;
+		n++;
+		if (in->pendlen > 0 && in->master >= 0) {
+			p[n].fd = in->master;   /* writable: the pty takes input again */
+			p[n].events = POLLOUT;
 			n++;
 		}
-	if (n == 0)
+	}
+	if (n == 0 && open_fds == 0)
 		return 0;
-	int r = poll(p, (nfds_t)n, timeout_ms);
+	/* blocked: the cursor moves when a receiver acknowledges */
+	int r = poll(p, (nfds_t)n, reading ? timeout_ms : 20);
 	if (r <= 0)
-		return n;
+		return open_fds;
+	if (ini >= 0)
+		input_pump(in, p[ini].revents & POLLIN);
 	for (int k = 0; k < n; k++) {
-		if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (k == ini || !(p[k].revents & (POLLIN | POLLHUP | POLLERR)) ||
+		    (p[k].fd != fds[0] && p[k].fd != fds[1]))
 			continue;
 		char buf[65536];
 		ssize_t got = read(p[k].fd, buf, sizeof buf);
@@ -129,11 +238,30 @@ static int pump(struct outcap *oc, int fds[2], int timeout_ms, bool capped)
 			append_record(oc, which == 0 ? OUTLOG_STDOUT : OUTLOG_STDERR, buf,
 			              (size_t)got);
 		} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-			close(fds[which]);
+			/* EOF, or EIO from a pty whose last user closed it */
+			if (in == NULL || fds[which] != in->master)
+				close(fds[which]);
 			fds[which] = -1;
 		}
 	}
 	return (fds[0] >= 0) + (fds[1] >= 0);
+}
+
+/* Open a pty master sized from the spec; *name gets the slave's path. */
+static int open_pty(json_t *pty, char *name, size_t namesz)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, namesz) != 0) {
+		if (m >= 0)
+			close(m);
+		return -1;
+	}
+	struct winsize ws = {
+		.ws_row = (unsigned short)json_integer_value(json_object_get(pty, "rows")),
+		.ws_col = (unsigned short)json_integer_value(json_object_get(pty, "cols")),
+	};
+	ioctl(m, TIOCSWINSZ, &ws);
+	return m;
 }
 
 /* Run the supervisor for jobdir. */
@@ -152,17 +280,33 @@ int shim_main(const char *jobdir)
 		return 1;
 	snprintf(path, sizeof path, "%s/output.log", jobdir);
 	int logfd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int outp[2], errp[2];
-	if (logfd < 0 || pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
+	if (logfd < 0)
 		return 1;
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	struct input input = { .fd = -1, .master = -1 };
+	char ptyname[128];
+	json_t *pty = json_object_get(spec, "pty");
+	if (json_is_object(pty)) {
+		input.master = open_pty(pty, ptyname, sizeof ptyname);
+		snprintf(path, sizeof path, "%s/input", jobdir);
+		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);   /* never sees EOF */
+		if (input.master < 0 || input.fd < 0)
+			return 1;
+	} else if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+		return 1;
+	}
 	pid_t pid = fork();
 	if (pid < 0)
 		return 1;
 	if (pid == 0)
-		child(spec, outp[1], errp[1]);
-	setpgid(pid, pid);   /* also done in the child: no race either way */
-	close(outp[1]);
-	close(errp[1]);
+		child(spec, outp[1], errp[1], input.master >= 0 ? ptyname : NULL);
+	if (input.master < 0) {
+		setpgid(pid, pid);   /* also done in the child: no race either way */
+		close(outp[1]);
+		close(errp[1]);
+	} else {
+		fcntl(input.master, F_SETFL, O_NONBLOCK);
+	}
 	char pidtext[64];
 	int n = snprintf(pidtext, sizeof pidtext, "%d %d\n", (int)getpid(), (int)pid);
 	snprintf(path, sizeof path, "%s/pid", jobdir);
@@ -174,11 +318,13 @@ int shim_main(const char *jobdir)
 	outcap_open(&oc, jobdir, logfd, json_is_integer(capv) ? json_integer_value(capv)
 	                                                     : OUTCAP_DEFAULT,
 	            mode < 0 ? BUFFERING_BLOCK : mode);
-	int fds[2] = { outp[0], errp[0] };
+	oc.marks = input.master >= 0;   /* a shell is re-attached from its tail */
+	int fds[2] = { input.master >= 0 ? input.master : outp[0], errp[0] };
+	struct input *inp = input.master >= 0 ? &input : NULL;
 	int status = 0;
 	int exited = 0;
 	while (!exited) {
-		pump(&oc, fds, 200, true);
+		pump(&oc, fds, inp, 200, true);
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
 			exited = 1;
@@ -186,14 +332,14 @@ int shim_main(const char *jobdir)
 	/* Drain: descendants may still hold the pipes. Wait for EOF while the
 	 * command's process group lives; once it is gone, take only what is
 	 * already buffered (a daemonised grandchild may keep a pipe forever). */
-	while (pump(&oc, fds, 100, true) > 0) {
+	while (pump(&oc, fds, inp, 100, true) > 0) {
 		if (kill(-pid, 0) == 0 || errno != ESRCH)
 			continue;
 		for (int i = 0; i < 2; i++)
 			if (fds[i] >= 0)
 				fcntl(fds[i], F_SETFL, O_NONBLOCK);
 		/* at most a pipe's worth each: taken even past the cap */
-		while (pump(&oc, fds, 0, false) > 0) {
+		while (pump(&oc, fds, NULL, 0, false) > 0) {
 			struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
 			if (poll(p, 2, 0) <= 0)
 				break;

@@ -11,6 +11,16 @@
 #ifndef TETHER_SHIM_H
 #define TETHER_SHIM_H
 
+/* A shell job (spec "pty") runs on a pseudo-terminal the shim owns. Its
+ * input comes through the FIFO "input" in the job directory, as records of
+ * a type byte, a 16-bit little-endian length and the payload; tetherd
+ * writes each record with one write() of at most PIPE_BUF bytes, so
+ * records from concurrent requests never interleave. */
+#define SHIM_INPUT_HDR     3
+#define SHIM_INPUT_DATA    1      /* bytes typed at the terminal */
+#define SHIM_INPUT_WINSIZE 2      /* rows, cols: two 16-bit LE numbers */
+#define SHIM_INPUT_MAX     (4096 - SHIM_INPUT_HDR)   /* payload per record */
+
 /* Entry point of "tetherd __shim JOBDIR"; returns the process exit status. */
 int shim_main(const char *jobdir);
 

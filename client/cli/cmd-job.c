@@ -1,8 +1,11 @@
 /*
- * cmd-job.c - the job verbs for background jobs kept on the remote host:
- * job start, list, receive, wait, stop, remove (PowerShell's Start-Job,
- * Get-Job, Receive-Job, Wait-Job, Stop-Job, Remove-Job). The descriptors
- * share this file because they share their parsing.
+ * cmd-job.c - the job verbs: job start, list, receive, wait, stop, remove
+ * (PowerShell's Start-Job, Get-Job, Receive-Job, Wait-Job, Stop-Job,
+ * Remove-Job). With -s SESSION they act on jobs kept on the remote host;
+ * without, on this client's local job table (jobs made by invoke --as-job,
+ * whose output comes back here). The descriptors share this file because
+ * they share their parsing, printing and waiting; only the library call
+ * differs between the two forms.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,29 +23,65 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv);
 static int exec_stop(struct cmd_ctx *x, int argc, char **argv);
 static int exec_remove(struct cmd_ctx *x, int argc, char **argv);
 
+/* How the two forms address a job, for every verb's help. */
+#define JOB_FORMS \
+	"  -s, --session SESSION   the jobs kept on the remote host in SESSION (from\n" \
+	"                          job start and invoke); without -s, this client's\n" \
+	"                          local jobs (from invoke --as-job), whose output\n" \
+	"                          receive copies to this client\n" \
+	"JOB is a job's id or name: the remote ones with -s, the local ones without.\n"
+
 const struct cmd_entry cmd_job_start_entry = {
 	"job start", "SESSION [--name NAME] -- COMMAND...",
-	"start a background job in a session (from a snapshot of its state)", NULL, exec_start,
+	"start a background job in a session (from a snapshot of its state)",
+	"  --name NAME             the job's name (default Job<ID>)\n"
+	"The job is kept on the remote host: manage it with the job verbs and\n"
+	"-s SESSION. For a job whose output comes back to this client, use\n"
+	"tether invoke -s SESSION --as-job instead.\n",
+	exec_start,
 };
 const struct cmd_entry cmd_job_list_entry = {
-	"job list", "-s SESSION", "list a session's jobs", NULL, exec_list,
+	"job list", "[-s SESSION]", "list a session's jobs, or (no -s) this client's local jobs",
+	JOB_FORMS
+	"Without -s the state of unfinished local jobs is asked of their hosts; a\n"
+	"host that cannot be reached shows its jobs as Disconnected.\n",
+	exec_list,
 };
 const struct cmd_entry cmd_job_receive_entry = {
-	"job receive", "-s SESSION JOB [--keep] [--wait]",
+	"job receive", "[-s SESSION] JOB [--keep] [--wait]",
 	"print a job's undelivered output (--keep leaves it; --wait follows to the end)",
-	NULL, exec_receive,
+	JOB_FORMS
+	"  --keep                  leave the output undelivered, to receive again\n"
+	"  --wait                  follow the job until it ends; exit with its status\n"
+	"A local job's new output is fetched from its host (and counts as received\n"
+	"there), added to this client's copy, and printed from the copy; --keep\n"
+	"applies to the copy. If the host cannot be reached, the copy is printed\n"
+	"with a warning (exit 0; 255 if there was nothing to print, or with --wait).\n",
+	exec_receive,
 };
 const struct cmd_entry cmd_job_wait_entry = {
-	"job wait", "-s SESSION JOB... [--any] [--timeout SECONDS]",
-	"wait for jobs to end (all, or --any); exit 1 on timeout", NULL, exec_wait,
+	"job wait", "[-s SESSION] JOB... [--any] [--timeout SECONDS]",
+	"wait for jobs to end (all, or --any); exit 1 on timeout",
+	JOB_FORMS
+	"  --any                   return when any one of the jobs has ended\n"
+	"  --timeout SECONDS       give up after this long (exit 1)\n"
+	"Prints the jobs that have ended. A local job whose host cannot be reached\n"
+	"ends the wait with exit 255.\n",
+	exec_wait,
 };
 const struct cmd_entry cmd_job_stop_entry = {
-	"job stop", "-s SESSION JOB...", "stop jobs (SIGTERM, grace, SIGKILL to their group)",
-	NULL, exec_stop,
+	"job stop", "[-s SESSION] JOB...", "stop jobs (SIGTERM, grace, SIGKILL to their group)",
+	JOB_FORMS, exec_stop,
 };
 const struct cmd_entry cmd_job_remove_entry = {
-	"job remove", "-s SESSION JOB... [--force]",
-	"delete jobs and their output (--force stops running ones first)", NULL, exec_remove,
+	"job remove", "[-s SESSION] JOB... [--force]",
+	"delete jobs and their output (--force stops running ones first)",
+	JOB_FORMS
+	"  --force                 stop a running job first (else it is refused)\n"
+	"A local job is removed on its host and here, with the output copied here.\n"
+	"If its host cannot be reached it is kept, unless --force: then it is\n"
+	"forgotten here (with a warning) and the remote job is left as it is.\n",
+	exec_remove,
 };
 
 struct job_opts {
@@ -78,35 +117,7 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct job_o
 		default: return -1;
 		}
 	}
-	if (o->session == NULL) {
-		out_usage(ce, "-s SESSION is required (this client's local job table is "
-		          "not implemented yet)");
-		return -1;
-	}
 	return optind;
-}
-
-/* Print jobs as a table, like Get-Job. */
-static void jobs_table(json_t *jobs)
-{
-	size_t i;
-	json_t *j;
-	if (json_array_size(jobs) == 0) {
-		printf("no jobs\n");
-		return;
-	}
-	printf("%-6s %-16s %-11s %-11s %-11s %-12s %s\n", "ID", "NAME", "TYPE", "STATE",
-	       "HASMOREDATA", "LOCATION", "COMMAND");
-	json_array_foreach(jobs, i, j) {
-		printf("%-6lld %-16s %-11s %-11s %-11s %-12s %.60s\n",
-		       (long long)json_integer_value(json_object_get(j, "id")),
-		       json_string_value(json_object_get(j, "name")),
-		       json_string_value(json_object_get(j, "type")),
-		       json_string_value(json_object_get(j, "state")),
-		       json_is_true(json_object_get(j, "has_more_data")) ? "True" : "False",
-		       json_string_value(json_object_get(j, "location")),
-		       json_string_value(json_object_get(j, "command")));
-	}
 }
 
 static int exec_start(struct cmd_ctx *x, int argc, char **argv)
@@ -136,7 +147,7 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	if (x->json)
 		out_json(job);
 	else
-		jobs_table(one);
+		out_jobs_table(one);
 	json_decref(one);
 	return 0;
 }
@@ -150,13 +161,14 @@ static int exec_list(struct cmd_ctx *x, int argc, char **argv)
 	if (first != argc)
 		return out_usage(&cmd_job_list_entry, "unexpected argument %s", argv[first]);
 	json_t *jobs = NULL;
-	tether_err e = tether_job_list(x->c, o.session, &jobs);
+	tether_err e = o.session ? tether_job_list(x->c, o.session, &jobs)
+	                         : tether_local_job_list(x->c, &jobs);
 	if (e != TETHER_E_OK)
 		return out_fail(x, e);
 	if (x->json)
 		out_json(jobs);
 	else
-		jobs_table(jobs);
+		out_jobs_table(jobs);
 	json_decref(jobs);
 	return 0;
 }
@@ -171,19 +183,37 @@ static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 		return out_usage(&cmd_job_receive_entry, "expected exactly one JOB");
 	struct stream_out so;
 	stream_out_init(&so, x);
-	int status = -1;
+	int status = -1, local_only = 0;
 	json_t *job = NULL;
-	tether_err e = tether_job_receive(x->c, o.session, argv[first], o.keep, o.wait,
-	                                  &so.cb, &status, &job);
+	tether_err e = o.session ? tether_job_receive(x->c, o.session, argv[first], o.keep,
+	                                              o.wait, &so.cb, &status, &job)
+	                         : tether_local_job_receive(x->c, argv[first], o.keep, o.wait,
+	                                                    &so.cb, &status, &local_only, &job);
+	if (e == TETHER_E_OK && local_only)
+		fprintf(stderr, "tether: warning: %s; showed only the output held locally\n",
+		        tether_last_error(x->c));
+	const char *why = json_string_value(json_object_get(job, "error"));
+	if (e == TETHER_E_OK && o.wait && status == 255 && why != NULL)
+		fprintf(stderr, "tether: job '%s': %s\n",   /* a 255 that is not the command's */
+		        json_string_value(json_object_get(job, "name")), why);
 	/* with --wait the job's status is ours, like invoke; else success is 0 */
 	return stream_out_done(x, &so, e, o.wait && status >= 0 ? status : 0, job);
+}
+
+/* One job, remote (-s) or local. */
+static tether_err get_job(struct cmd_ctx *x, const struct job_opts *o, const char *job,
+                          json_t **out)
+{
+	return o->session ? tether_job_get(x->c, o->session, job, out)
+	                  : tether_local_job_get(x->c, job, out);
 }
 
 /* True if a job object has ended. */
 static int ended(json_t *j)
 {
 	const char *st = json_string_value(json_object_get(j, "state"));
-	return st && strcmp(st, "Running") != 0 && strcmp(st, "Blocked") != 0;
+	return st && (strcmp(st, "Completed") == 0 || strcmp(st, "Failed") == 0 ||
+	              strcmp(st, "Stopped") == 0);
 }
 
 static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
@@ -201,8 +231,9 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 		int all = 1, any = 0;
 		for (int i = first; i < argc; i++) {
 			json_t *j = NULL;
-			tether_err e = tether_job_get(x->c, o.session, argv[i], &j);
+			tether_err e = get_job(x, &o, argv[i], &j);
 			if (e != TETHER_E_OK) {
+				json_decref(j);
 				json_decref(done);
 				return out_fail(x, e);
 			}
@@ -218,7 +249,7 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 			if (x->json)
 				out_json(done);
 			else
-				jobs_table(done);
+				out_jobs_table(done);
 			json_decref(done);
 			return 0;
 		}
@@ -246,15 +277,24 @@ static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, int argc, cha
 	json_t *all = json_array();
 	for (int i = first; i < argc; i++) {
 		json_t *j = NULL;
-		tether_err e = remove ? tether_job_remove(x->c, o.session, argv[i], o.force, &j)
-		                      : tether_job_stop(x->c, o.session, argv[i], &j);
+		tether_err e;
+		if (o.session != NULL)
+			e = remove ? tether_job_remove(x->c, o.session, argv[i], o.force, &j)
+			           : tether_job_stop(x->c, o.session, argv[i], &j);
+		else
+			e = remove ? tether_local_job_remove(x->c, argv[i], o.force, &j)
+			           : tether_local_job_stop(x->c, argv[i], &j);
 		if (e != TETHER_E_OK) {
 			out_fail_multi(x, e);
 			continue;
 		}
+		const char *warning = json_string_value(json_object_get(j, "warning"));
+		if (warning != NULL)
+			fprintf(stderr, "tether: warning: job '%s': %s\n",
+			        json_string_value(json_object_get(j, "name")), warning);
 		json_array_append_new(all, j);
 	}
-	int rc = out_finish_multi(x, all, jobs_table);
+	int rc = out_finish_multi(x, all, out_jobs_table);
 	json_decref(all);
 	return rc;
 }

@@ -36,6 +36,7 @@ extern const struct cmd_entry cmd_session_remove_entry;
 extern const struct cmd_entry cmd_session_connect_entry;
 extern const struct cmd_entry cmd_session_disconnect_entry;
 extern const struct cmd_entry cmd_session_receive_entry;
+extern const struct cmd_entry cmd_enter_entry;
 extern const struct cmd_entry cmd_invoke_entry;
 extern const struct cmd_entry cmd_job_start_entry;
 extern const struct cmd_entry cmd_job_list_entry;
@@ -68,6 +69,9 @@ void out_json(json_t *v);
 
 /* Print sessions (an array) as a table. */
 void out_sessions_table(json_t *sessions);
+
+/* Print jobs (an array: remote or local job objects) as a table. */
+void out_jobs_table(json_t *jobs);
 
 /* stream-out.c: streamed output for invoke and receive. */
 struct stream_out {

@@ -21,6 +21,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_session_connect_entry,
 	&cmd_session_disconnect_entry,
 	&cmd_session_receive_entry,
+	&cmd_enter_entry,
 	&cmd_invoke_entry,
 	&cmd_job_start_entry,
 	&cmd_job_list_entry,

@@ -126,6 +126,33 @@ void out_sessions_table(json_t *sessions)
 	}
 }
 
+/* Print jobs (an array) as a table, like Get-Job; NAME and LOCATION widen
+ * to fit their longest value. */
+void out_jobs_table(json_t *jobs)
+{
+	size_t i;
+	json_t *j;
+	int wname = 16, wloc = 12;
+	if (json_array_size(jobs) == 0) {
+		printf("no jobs\n");
+		return;
+	}
+	json_array_foreach(jobs, i, j) {
+		int n = (int)strlen(field(j, "name")), l = (int)strlen(field(j, "location"));
+		wname = n > wname ? n : wname;
+		wloc = l > wloc ? l : wloc;
+	}
+	printf("%-6s %-*s %-11s %-13s %-11s %-*s %s\n", "ID", wname, "NAME", "TYPE", "STATE",
+	       "HASMOREDATA", wloc, "LOCATION", "COMMAND");
+	json_array_foreach(jobs, i, j) {
+		printf("%-6lld %-*s %-11s %-13s %-11s %-*s %.60s\n",
+		       (long long)json_integer_value(json_object_get(j, "id")),
+		       wname, field(j, "name"), field(j, "type"), field(j, "state"),
+		       json_is_true(json_object_get(j, "has_more_data")) ? "True" : "False",
+		       wloc, field(j, "location"), field(j, "command"));
+	}
+}
+
 /* Join the remote command's words (after an optional "--") with spaces. */
 int cmd_command_words(const struct cmd_entry *ce, int argc, char **argv, int first,
                       struct buf *cmd)

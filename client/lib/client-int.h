@@ -76,6 +76,33 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
 tether_err client_resolve_session(tether_client *c, const char *session,
                                   struct target *t, char ref[BOUND_NAME + 1]);
 
+/* Where job_stream puts each reply: len bytes of whole output-log records
+ * read from offset in the job's log, and what the reply's headers said
+ * (the chunk may be empty). ri->next, where the next read starts, is
+ * offset + len, except when output was dropped there: the chunk is then a
+ * marker record standing for the log up to ri->next. Returns TETHER_E_OK,
+ * or a failure recorded on c, which ends the stream. */
+struct job_sink {
+	tether_err (*chunk)(void *ctx, tether_client *c, int64_t offset, const uint8_t *raw,
+	                    size_t len, const struct reply_info *ri);
+	void       *ctx;
+};
+
+/* Read job's output from offset (-1: from the server's delivered cursor)
+ * into sink: what is there now, or (follow) until the job ends. Each request
+ * acknowledges what came before it unless keep; the end is acknowledged
+ * too. A raised interrupt flag stops the remote job (INT, then KILL) and
+ * streaming goes on. *status: the exit status once the job has ended
+ * (128+N for signal N), else -1. */
+tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64_t job,
+                      int64_t offset, bool keep, bool follow, const struct job_sink *sink,
+                      int *status);
+
+/* job_stream with the records decoded for a caller's writer. */
+tether_err job_stream_to(tether_client *c, struct target *t, const char *ref, int64_t job,
+                         int64_t offset, bool keep, bool follow,
+                         const struct tether_output *out, int *status);
+
 /* known_hosts: look up (0 found, 1 absent, -1 error) and record. value is
  * "SHA256:..." or "cacert:/path". */
 int known_hosts_get(tether_client *c, const char *key, char *value, size_t valuesz);

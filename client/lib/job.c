@@ -5,7 +5,9 @@
  * offset; each request for the next offset acknowledges what came before,
  * so a client that dies mid-stream costs the next receiver at most a repeat
  * of the last unacknowledged chunk, never a gap. A final request at the end
- * offset acknowledges everything.
+ * offset acknowledges everything. One loop (job_stream) does this for every
+ * reader; what becomes of the bytes is its sink's business: decoded for a
+ * tether_output here, appended to this client's own copy in localjobs.c.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +35,17 @@ static int deliver(void *ctx, int stream, const uint8_t *data, size_t len)
 	return out->write(out->ctx, stream, data, len) == 0 ? 0 : 1;
 }
 
+/* job_sink callback: decode a chunk's records for a tether_output. */
+static tether_err to_output(void *ctx, tether_client *c, int64_t offset, const uint8_t *raw,
+                           size_t len, const struct reply_info *ri)
+{
+	(void)offset;
+	(void)ri;
+	if (outlog_parse(raw, len, deliver, ctx) < 0)
+		return client_fail(c, TETHER_E_IO, "cannot write the output");
+	return TETHER_E_OK;
+}
+
 /* Send a signal to the job (without the interrupt flag aborting it). */
 static void send_stop(tether_client *c, struct target *t, const char *base, const char *sig)
 {
@@ -46,11 +59,10 @@ static void send_stop(tether_client *c, struct target *t, const char *base, cons
 	c->interrupt = flag;
 }
 
-/* Stream a job's output from offset: until it ends (follow), or just what
- * is there now. keep: acknowledge nothing, so the output stays undelivered. */
-static tether_err stream_job(tether_client *c, struct target *t, const char *ref,
-                             int64_t job, int64_t offset, bool keep, bool follow,
-                             const struct tether_output *out, int *status)
+/* Stream a job's output; see client-int.h. */
+tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64_t job,
+                      int64_t offset, bool keep, bool follow, const struct job_sink *sink,
+                      int *status)
 {
 	char base[160], path[256];
 	int interrupts = 0;
@@ -73,12 +85,16 @@ static tether_err stream_job(tether_client *c, struct target *t, const char *ref
 		}
 		if (e != TETHER_E_OK)
 			return e;
-		long used = outlog_parse((const uint8_t *)raw.data, raw.len, deliver, (void *)out);
-		buf_free(&raw);
-		if (used < 0)
-			return client_fail(c, TETHER_E_IO, "cannot write the output");
-		if (offset >= 0 && ri.next < offset)
+		if (offset >= 0 && ri.next < offset) {
+			buf_free(&raw);
 			return client_fail(c, TETHER_E_PROTOCOL, "server went backwards in the output");
+		}
+		/* Next is offset + length, except past dropped output (a marker record) */
+		int64_t from = offset >= 0 ? offset : ri.next - (int64_t)raw.len;
+		e = sink->chunk(sink->ctx, c, from, (const uint8_t *)raw.data, raw.len, &ri);
+		buf_free(&raw);
+		if (e != TETHER_E_OK)
+			return e;
 		offset = ri.next;
 		if (ri.done)
 			*status = ri.signal ? 128 + ri.signal : ri.exit_code >= 0 ? ri.exit_code : 255;
@@ -94,11 +110,20 @@ static tether_err stream_job(tether_client *c, struct target *t, const char *ref
 	}
 }
 
+/* Stream a job's output to a caller's writer. */
+tether_err job_stream_to(tether_client *c, struct target *t, const char *ref, int64_t job,
+                         int64_t offset, bool keep, bool follow,
+                         const struct tether_output *out, int *status)
+{
+	struct job_sink sink = { to_output, (void *)out };
+	return job_stream(c, t, ref, job, offset, keep, follow, &sink, status);
+}
+
 /* The stream of an invoke or a receive: everything, until the end. */
 static tether_err stream(tether_client *c, struct target *t, const char *ref, int64_t job,
                          int64_t offset, const struct tether_output *out, int *status)
 {
-	return stream_job(c, t, ref, job, offset, false, true, out, status);
+	return job_stream_to(c, t, ref, job, offset, false, true, out, status);
 }
 
 /* Fetch the final job object. */
@@ -306,7 +331,7 @@ tether_err tether_job_receive(tether_client *c, const char *session, const char 
 	if ((e = client_resolve_session(c, session, &t, ref)) != TETHER_E_OK)
 		return e;
 	/* the offset defaults to the delivered cursor on the server: ask without one */
-	e = stream_job(c, &t, ref, id, -1, keep, wait, out, status);
+	e = job_stream_to(c, &t, ref, id, -1, keep, wait, out, status);
 	if (e == TETHER_E_OK && final != NULL) {
 		char idtext[24];
 		snprintf(idtext, sizeof idtext, "%lld", (long long)id);

@@ -127,4 +127,67 @@ tether_err tether_job_receive(tether_client *c, const char *session, const char 
                               int keep, int wait, const struct tether_output *out,
                               int *status, json_t **final);
 
+/* Local jobs (invoke --as-job): the job object lives in this client's job
+ * table under $TETHER_HOME while its command runs as an invoke in a remote
+ * session, and receive copies the output here. JOB is a local id or name.
+ * Job objects have the CLI.md fields, with "location" the HOST and
+ * "session" the SESSION the command runs in, and "remote" naming the
+ * remote job ({"host","user","session","session_id","job_id","location"}).
+ * A job whose host cannot be asked shows as "Disconnected", with the reason
+ * in "error" and its "last_known_state". */
+
+/* Start command as an invoke in SESSION (held by this client) and add a
+ * local job for it, returning at once. name NULL: "Job<ID>"; a name must
+ * be valid (TETHER_E_USAGE) and not in use here (TETHER_E_CONFLICT). */
+tether_err tether_local_job_start(tether_client *c, const char *session, const char *name,
+                                  const char *command, json_t **job);
+
+/* Every local job, with the state of unfinished ones asked of their hosts.
+ * A host that cannot be reached is not a failure: its jobs are Disconnected. */
+tether_err tether_local_job_list(tether_client *c, json_t **jobs);
+
+/* One local job, refreshed. If its host cannot be asked, the failure is
+ * returned and *out (when possible) still gets the job, Disconnected. */
+tether_err tether_local_job_get(tether_client *c, const char *job, json_t **out);
+
+/* Stop the job's remote command (TERM, grace, KILL to its group); *out:
+ * the job afterwards. A job that has ended is left as it is. */
+tether_err tether_local_job_stop(tether_client *c, const char *job, json_t **out);
+
+/* Remove the remote job (force: stop it first if it runs; else a running
+ * job is refused, TETHER_E_CONFLICT), then the local job and its copied
+ * output. With force a host that cannot be reached does not keep the local
+ * job: *out then has a "warning". *out: the job as it was. */
+tether_err tether_local_job_remove(tether_client *c, const char *job, int force,
+                                   json_t **out);
+
+/* Copy the remote job's new output here (acknowledging it remotely) and
+ * write this copy's undelivered output to out: what there is now, or
+ * (wait) until the job ends. keep: leave it undelivered here. *status: the
+ * job's exit status once it has ended, else -1. If the remote cannot be
+ * read, what is held here is written anyway; without wait that counts as
+ * success if anything was written: *local_only is then 1 and
+ * tether_last_error() says why. *final (optional): the job afterwards. */
+tether_err tether_local_job_receive(tether_client *c, const char *job, int keep, int wait,
+                                    const struct tether_output *out, int *status,
+                                    int *local_only, json_t **final);
+
+/* The interactive shell of SESSION (tether enter). Open one, or re-attach to
+ * the one running there: *job gets the shell job, *offset where to start
+ * reading its output (0 for a new shell; for a re-attach, about the last
+ * 64 KiB). rows/cols 0 and term NULL mean the server's defaults. */
+tether_err tether_shell_open(tether_client *c, const char *session, int rows, int cols,
+                             const char *term, json_t **job, int64_t *offset);
+/* Keystrokes for the shell's terminal (at most TETHER_SHELL_INPUT_MAX bytes
+ * a call), and a new window size. */
+#define TETHER_SHELL_INPUT_MAX 4096
+tether_err tether_shell_input(tether_client *c, const char *session, int64_t job,
+                              const void *data, size_t len);
+tether_err tether_shell_resize(tether_client *c, const char *session, int64_t job, int rows,
+                               int cols);
+/* Follow the shell's output from offset until it exits; *status as for
+ * tether_invoke. */
+tether_err tether_shell_output(tether_client *c, const char *session, int64_t job,
+                               int64_t offset, const struct tether_output *out, int *status);
+
 #endif

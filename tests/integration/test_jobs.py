@@ -108,8 +108,8 @@ def test_bad_input(env):
     assert r.returncode == 2
     r = c.run("job", "start", s, "--name", "9bad", "--", "true")
     assert r.returncode == 255 and "invalid job name" in r.stderr
-    r = c.run("job", "list")
-    assert r.returncode == 2 and "-s SESSION" in r.stderr
+    r = c.run("job", "list", "extra")
+    assert r.returncode == 2 and "unexpected argument extra" in r.stderr
     btok = d.token_for("bob")
     st, _, doc = d.request("GET", f"/v1/sessions/1/jobs/{j['id']}", token=btok)
     assert st == 404

@@ -1,0 +1,152 @@
+/*
+ * api-shell.c - interactive shells: open or re-attach, and input.
+ *
+ * A shell is an exclusive job of type "shell" whose supervisor owns a pty.
+ * Its output is read like any job's (GET .../output); keystrokes and window
+ * sizes come in through POST .../input. A shell outlives its client: a
+ * detach is just a session disconnect, and opening a shell in a session
+ * that already runs one re-attaches to it, replaying the last 64 KiB.
+ */
+#include <string.h>
+
+#include "api.h"
+#include "crypto.h"
+#include "jobs.h"
+#include "jsonu.h"
+#include "outcap.h"
+#include "spool.h"
+
+#define REPLAY_BYTES (64 * 1024)
+#define ROWS_MAX 1000
+#define COLS_MAX 2000
+
+/* Read optional "rows" and "cols" into rows/cols (0 if absent). */
+static tether_err window_size(struct req *r, int64_t *rows, int64_t *cols)
+{
+	char why[160];
+	*rows = *cols = 0;
+	if (r->in != NULL &&
+	    (jsonu_get_int(r->in, "rows", false, 1, ROWS_MAX, rows, why, sizeof why) == JSONU_BAD ||
+	     jsonu_get_int(r->in, "cols", false, 1, COLS_MAX, cols, why, sizeof why) == JSONU_BAD))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	if ((*rows == 0) != (*cols == 0))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "rows and cols go together");
+	return TETHER_E_OK;
+}
+
+/* A TERM value: letters, digits and . + _ - only. */
+static bool valid_term(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+		      (t[i] >= '0' && t[i] <= '9') || strchr(".+_-", t[i]) != NULL))
+			return false;
+	return true;
+}
+
+/* Reply with the shell job and where a client should start reading. */
+static tether_err reply_shell(struct req *r, int status, const struct session_rec *s,
+                              const struct job_rec *j, int64_t replay)
+{
+	json_t *o = api_job_json(r, s, j);
+	json_object_set_new(o, "replay_offset", json_integer(replay));
+	return req_reply(r, status, o);
+}
+
+/* POST /v1/sessions/{ref}/shell {"rows"?, "cols"?, "term"?} -> 201 a new
+ * shell, or 200 the running one (re-attach), each with "replay_offset". */
+tether_err api_shell_open(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	struct jobs_pty pty = { .rows = 24, .cols = 80, .term = "xterm-256color" };
+	const char *term = NULL;
+	int64_t rows, cols;
+	char why[160];
+	if (window_size(r, &rows, &cols) != TETHER_E_OK)
+		return r->err;
+	if (r->in != NULL &&
+	    jsonu_get_string(r->in, "term", false, 64, &term, why, sizeof why) == JSONU_BAD)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	if (term != NULL && !valid_term(term))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT,
+		                 "term may hold only letters, digits, '.', '+', '_' and '-'");
+	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
+		return r->err;
+	tether_err e = store_job_latest(r->srv->store, s.id, &j);
+	if (e == TETHER_E_OK && (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) &&
+	    !jobs_settle(r->srv, &j)) {
+		if (strcmp(j.type, "shell") != 0) {
+			job_rec_clear(&j);
+			return req_error(r, TETHER_E_CONFLICT, "session '%s' is busy: a command is "
+			                 "running in it", s.name);
+		}
+		/* re-attach: the new terminal's size, and the recent output */
+		char dir[BOUND_PATH], log[BOUND_PATH];
+		if (rows > 0)
+			jobs_shell_input(j.id, NULL, 0, (int)rows, (int)cols, why, sizeof why);
+		spool_job_dir(dir, j.id);
+		spool_job_file(log, j.id, "output.log");
+		int64_t size = spool_size(log);
+		int64_t replay = outcap_tail(dir, size < 0 ? 0 : size, REPLAY_BYTES);
+		int64_t dropped_to, lost;
+		outcap_dropped_since(dir, replay, &dropped_to, &lost);
+		reply_shell(r, 200, &s, &j, dropped_to);
+		job_rec_clear(&j);
+		return TETHER_E_OK;
+	}
+	if (e == TETHER_E_OK)
+		job_rec_clear(&j);
+	if (rows > 0) {
+		pty.rows = (int)rows;
+		pty.cols = (int)cols;
+	}
+	if (term != NULL)
+		snprintf(pty.term, sizeof pty.term, "%s", term);
+	if (api_create_job(r, &s, "shell", "(interactive shell)", NULL, &pty, &j) != TETHER_E_OK)
+		return r->err;
+	return reply_shell(r, 201, &s, &j, 0);
+}
+
+/* POST .../jobs/{job}/input {"data"?: base64, "rows"?, "cols"?} -> 200 */
+tether_err api_shell_input(struct req *r)
+{
+	struct session_rec s;
+	struct job_rec j;
+	const char *data = NULL;
+	int64_t rows, cols;
+	char why[160];
+	uint8_t bytes[BOUND_BODY_DEFAULT];
+	long n = 0;
+	if (window_size(r, &rows, &cols) != TETHER_E_OK)
+		return r->err;
+	if (r->in != NULL &&
+	    jsonu_get_string(r->in, "data", false, BOUND_BODY_DEFAULT, &data, why,
+	                     sizeof why) == JSONU_BAD)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	if (data == NULL && rows == 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64) or rows and cols");
+	if (data != NULL && (n = crypto_b64_decode(data, bytes, sizeof bytes)) < 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "data is not valid base64");
+	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK ||
+	    api_load_job(r, &s, &j) != TETHER_E_OK)
+		return r->err;
+	tether_err e = TETHER_E_OK;
+	if (strcmp(j.type, "shell") != 0 || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED)) {
+		e = req_error(r, TETHER_E_CONFLICT, "job '%s' is not a running shell", j.name);
+		goto out;
+	}
+	if ((rows > 0 && jobs_shell_input(j.id, NULL, 0, (int)rows, (int)cols, why,
+	                                  sizeof why) != 0) ||
+	    (n > 0 && jobs_shell_input(j.id, bytes, (size_t)n, 0, 0, why, sizeof why) != 0)) {
+		e = req_error(r, TETHER_E_CONFLICT, "%s", why);
+		goto out;
+	}
+	req_reply(r, 200, json_pack("{s:I}", "written", (json_int_t)n));
+out:
+	job_rec_clear(&j);
+	return e;
+}
