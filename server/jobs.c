@@ -425,16 +425,27 @@ int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int ti
 	return size < 0 ? 0 : size;
 }
 
-/* Collects job ids (callbacks must not call the store). */
+/* Collects job ids (callbacks must not call the store); grows as needed,
+ * up to a bound no real host reaches. */
 struct idlist {
-	int64_t ids[1024];
-	size_t  n;
+	int64_t *ids;
+	size_t   n, cap;
 };
+
+#define IDLIST_MAX (1u << 22)
 
 static void collect_running(void *ctx, const struct job_rec *j)
 {
 	struct idlist *l = ctx;
-	if (l->n < sizeof l->ids / sizeof l->ids[0])
+	if (l->n == l->cap && l->cap < IDLIST_MAX) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		int64_t *ids = realloc(l->ids, cap * sizeof *ids);
+		if (ids == NULL)
+			return;
+		l->ids = ids;
+		l->cap = cap;
+	}
+	if (l->n < l->cap)
 		l->ids[l->n++] = j->id;
 }
 
@@ -443,6 +454,7 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 {
 	struct idlist all = { .n = 0 };
 	char path[BOUND_PATH];
+	tether_err e;
 	store_job_list_session(srv->store, session, collect_running, &all);
 	for (size_t i = 0; i < all.n; i++) {
 		struct job_rec j;
@@ -452,16 +464,17 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 			jobs_stop(srv, &j, (int)srv->conf.stop_grace * 1000);
 		job_rec_clear(&j);
 	}
-	tether_err e = store_session_remove(srv->store, user_id, session);
-	if (e != TETHER_E_OK)
-		return e;
-	for (size_t i = 0; i < all.n; i++) {
-		spool_job_dir(path, all.ids[i]);
-		spool_rmtree(path);
+	e = store_session_remove(srv->store, user_id, session);
+	if (e == TETHER_E_OK) {
+		for (size_t i = 0; i < all.n; i++) {
+			spool_job_dir(path, all.ids[i]);
+			spool_rmtree(path);
+		}
+		spool_session_dir(path, session);
+		spool_rmtree_as_owner(path);
 	}
-	spool_session_dir(path, session);
-	spool_rmtree_as_owner(path);
-	return TETHER_E_OK;
+	free(all.ids);
+	return e;
 }
 
 /* Settle every running job. */
@@ -476,6 +489,7 @@ void jobs_settle_all(struct server *srv)
 		jobs_settle(srv, &j);
 		job_rec_clear(&j);
 	}
+	free(l.ids);
 }
 
 /* Write one input record whole (a FIFO write of at most PIPE_BUF is atomic),

@@ -324,8 +324,10 @@ int shim_main(const char *jobdir)
 	int status = 0;
 	int exited = 0;
 	while (!exited) {
-		pump(&oc, fds, inp, 200, true);
-		pid_t w = waitpid(pid, &status, WNOHANG);
+		/* with nothing left to read (the command closed its output), just
+		 * wait for it: never spin */
+		bool idle = pump(&oc, fds, inp, 200, true) == 0 && inp == NULL;
+		pid_t w = waitpid(pid, &status, idle ? 0 : WNOHANG);
 		if (w == pid)
 			exited = 1;
 	}

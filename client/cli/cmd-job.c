@@ -208,6 +208,21 @@ static tether_err get_job(struct cmd_ctx *x, const struct job_opts *o, const cha
 	                  : tether_local_job_get(x->c, job, out);
 }
 
+/* The job called ref (an id or a name) in a list of job objects, or NULL. */
+static json_t *find_job(json_t *jobs, const char *ref)
+{
+	size_t i;
+	json_t *j;
+	json_array_foreach(jobs, i, j) {
+		char id[32];
+		snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(j, "id")));
+		const char *name = json_string_value(json_object_get(j, "name"));
+		if (strcmp(ref, id) == 0 || (name != NULL && strcmp(ref, name) == 0))
+			return j;
+	}
+	return NULL;
+}
+
 /* True if a job object has ended. */
 static int ended(json_t *j)
 {
@@ -227,14 +242,18 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 	struct timespec t0, now, pause = { 0, 200 * 1000 * 1000 };
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		json_t *done = json_array();
+		json_t *done = json_array(), *listed = NULL;
 		int all = 1, any = 0;
+		/* remote jobs: one listing a round, however many jobs are waited on */
+		if (o.session != NULL && tether_job_list(x->c, o.session, &listed) != TETHER_E_OK)
+			listed = NULL;
 		for (int i = first; i < argc; i++) {
-			json_t *j = NULL;
-			tether_err e = get_job(x, &o, argv[i], &j);
+			json_t *j = json_incref(find_job(listed, argv[i]));
+			tether_err e = j != NULL ? TETHER_E_OK : get_job(x, &o, argv[i], &j);
 			if (e != TETHER_E_OK) {
 				json_decref(j);
 				json_decref(done);
+				json_decref(listed);
 				return out_fail(x, e);
 			}
 			if (ended(j)) {
@@ -245,6 +264,7 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 			}
 			json_decref(j);
 		}
+		json_decref(listed);
 		if (all || (o.any && any)) {
 			if (x->json)
 				out_json(done);

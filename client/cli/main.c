@@ -6,6 +6,7 @@
  * to the remote command).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -85,8 +86,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* strip global flags (before any "--") into x, keep the rest */
-	char *args[256];
+	char **args = calloc((size_t)argc + 1, sizeof *args);
 	int nargs = 0;
+	if (args == NULL) {
+		fprintf(stderr, "tether: out of memory\n");
+		return EXIT_TETHER;
+	}
 	args[nargs++] = argv[0];
 	int dashdash = 0;
 	for (int i = 1 + words; i < argc; i++) {
@@ -94,10 +99,8 @@ int main(int argc, char **argv)
 			x.json = 1;
 		else if (!dashdash && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0))
 			help = 1;
-		else if (nargs < 255)
-			args[nargs++] = argv[i];
 		else
-			return out_usage(ce, "too many arguments");
+			args[nargs++] = argv[i];
 		if (strcmp(argv[i], "--") == 0)
 			dashdash = 1;
 	}
@@ -106,6 +109,7 @@ int main(int argc, char **argv)
 		printf("usage: tether %s %s\n\n%s\n", ce->name, ce->usage, ce->summary);
 		if (ce->help)
 			printf("\n%s", ce->help);
+		free(args);
 		return 0;
 	}
 	tether_err e = tether_client_new(&x.c);
@@ -115,5 +119,6 @@ int main(int argc, char **argv)
 	else
 		rc = ce->exec(&x, nargs, args);
 	tether_client_free(x.c);
+	free(args);
 	return rc;
 }

@@ -97,6 +97,30 @@ def test_jobs_survive_daemon_kill_and_client_change(env):
     assert r.stdout == "before\nafter\n", r.stdout
 
 
+def test_job_that_closes_its_output_does_not_busy_its_supervisor(env):
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "exec >&- 2>&-; sleep 3")
+    pidfile = os.path.join(d.state, "spool", "jobs", str(j["id"]), "pid")
+    wait_for(lambda: os.path.exists(pidfile), what="pid file")
+    shim = int(open(pidfile).read().split()[0])
+    time.sleep(2)
+    fields = open(f"/proc/{shim}/stat").read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])     # utime + stime
+    # a supervisor that spins burns ~all of 2 s; one that waits, almost nothing
+    assert ticks < os.sysconf("SC_CLK_TCK") // 2, f"supervisor used {ticks} ticks"
+    r = c.run("job", "wait", "-s", s, str(j["id"]), "--timeout", "30")
+    assert r.returncode == 0 and c.json("job", "list", "-s", s)[0]["state"] == "Completed"
+
+
+def test_wait_on_many_jobs_in_one_call(env):
+    d, c, s = setup(env)
+    ids = [str(c.json("job", "start", s, "--", "true")["id"]) for _ in range(5)]
+    # more arguments than the CLI once held (255), most of them one job again
+    r = c.run("job", "wait", "-s", s, *(ids * 60), "--json", "--timeout", "60")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)) == 300
+
+
 def test_bad_input(env):
     d, c, s = setup(env, users=("alice", "bob"))
     j = c.json("job", "start", s, "--", "true")
