@@ -1,0 +1,99 @@
+"""Pieces the benchmarks share: a cgroup that meters and cleans up a process
+tree, and a keep-alive API connection."""
+import json
+import os
+import time
+
+
+class CpuGroup:
+    """A cgroup v2 group (cpu.stat exists whatever controllers are on) that
+    counts the CPU of a whole process tree: the daemon and every supervisor
+    and job it forks, or tsp's server, clients and jobs. Other work on the
+    machine is left out. None of this is available without a writable
+    cgroup2 mount; then figures fall back to machine-wide /proc/stat."""
+
+    def __init__(self, tag):
+        self.path = None
+        for base in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+            if not os.path.exists(os.path.join(base, "cgroup.procs")) or \
+               not os.path.exists(os.path.join(base, "cgroup.controllers")):
+                continue
+            path = os.path.join(base, f"tether-bench-{os.getpid()}-{tag}")
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            if os.path.exists(os.path.join(path, "cpu.stat")):
+                self.base, self.path = base, path
+                break
+            os.rmdir(path)
+
+    def add(self, pid):
+        if not self.path:
+            return
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def leave(self, pid):
+        with open(os.path.join(self.base, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def usage(self):
+        """CPU seconds used by the group so far."""
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            for line in f:
+                k, v = line.split()
+                if k == "usage_usec":
+                    return int(v) / 1e6
+        return 0.0
+
+    def name(self):
+        return os.path.relpath(self.path, self.base)
+
+    def remove(self):
+        """Kill whatever is left in the group (only our own processes), then
+        remove it (bounded)."""
+        if not self.path:
+            return
+        for _ in range(100):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                try:
+                    with open(os.path.join(self.path, "cgroup.kill"), "w") as f:
+                        f.write("1")
+                except OSError:
+                    pass
+                time.sleep(0.05)
+        print(f"  (could not remove cgroup {self.path})")
+
+
+class Api:
+    """One keep-alive HTTPS connection to the daemon, with a token and a client id."""
+
+    def __init__(self, daemon, token, client_id):
+        self.conn = daemon.conn()
+        self.hdrs = {"Authorization": "Bearer " + token, "X-Tether-Client": client_id}
+
+    def call(self, method, path, body=None):
+        h = dict(self.hdrs)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        self.conn.request(method, path, body=data, headers=h)
+        r = self.conn.getresponse()
+        out = r.read()
+        return r.status, r, out
+
+    def call_json(self, method, path, body=None):
+        """call(), with the reply body parsed as JSON where it is JSON."""
+        st, _, out = self.call(method, path, body)
+        try:
+            return st, json.loads(out) if out else None
+        except ValueError:
+            return st, out.decode("utf-8", "replace")
+
+    def close(self):
+        self.conn.close()
