@@ -57,28 +57,25 @@ class Term:
         # the kernel sends SIGWINCH to tether, the terminal's foreground
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
+    def drain(self, block):
+        """Take what tether wrote: what is there now, or (block) all of it."""
+        try:
+            while block or select.select([self.fd], [], [], 0)[0]:
+                data = os.read(self.fd, 65536)
+                if not data:
+                    break
+                self.buf += data
+        except OSError:   # EIO once tether has closed the terminal
+            pass
+
     def wait(self, timeout=20):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:   # keep draining so tether never blocks on a full pty
-                while select.select([self.fd], [], [], 0)[0]:
-                    data = os.read(self.fd, 65536)
-                    if not data:
-                        break
-                    self.buf += data
-            except OSError:
-                pass
+            self.drain(False)   # so tether never blocks on a full pty
             pid, st = os.waitpid(self.pid, os.WNOHANG)
             if pid == self.pid:
                 self.status = os.waitstatus_to_exitcode(st)
-                try:
-                    while True:
-                        data = os.read(self.fd, 65536)
-                        if not data:
-                            break
-                        self.buf += data
-                except OSError:
-                    pass
+                self.drain(True)
                 os.close(self.fd)
                 return self.status
             time.sleep(0.05)
