@@ -161,7 +161,7 @@ static tether_err open_session(struct cmd_ctx *x, const char *arg, char *session
 	}
 	snprintf(session, sessionsz, "%s", arg);
 	e = tether_session_connect(x->c, session, 0, &s);
-	if (e == TETHER_E_NOT_FOUND && strcmp(tether_last_error_code(x->c), "not_found") == 0) {
+	if (e == TETHER_E_NOT_FOUND) {   /* the server has no such session: make it */
 		char host[BOUND_HOSTSPEC];
 		const char *slash = strrchr(arg, '/');
 		snprintf(host, sizeof host, "%.*s", (int)(slash - arg), arg);

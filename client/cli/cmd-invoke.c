@@ -131,17 +131,7 @@ static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
 	json_decref(job);
 	if (e == TETHER_E_OK)
 		e = tether_session_disconnect(x->c, session, &s);
-	if (e != TETHER_E_OK)
-		return out_fail(x, e);
-	if (x->json) {
-		out_json(s);
-	} else {
-		json_t *one = json_pack("[O]", s);
-		out_sessions_table(one);
-		json_decref(one);
-	}
-	json_decref(s);
-	return 0;
+	return out_result(x, e, s, out_sessions_table);
 }
 
 /* --as-job: start the command and print the local job made for it. */
@@ -150,15 +140,5 @@ static int invoke_as_job(struct cmd_ctx *x, const char *session, const char *nam
 {
 	json_t *job = NULL;
 	tether_err e = tether_local_job_start(x->c, session, name, cmd, &job);
-	if (e != TETHER_E_OK)
-		return out_fail(x, e);
-	if (x->json) {
-		out_json(job);
-	} else {
-		json_t *one = json_pack("[O]", job);
-		out_jobs_table(one);
-		json_decref(one);
-	}
-	json_decref(job);
-	return 0;
+	return out_result(x, e, job, out_jobs_table);
 }

@@ -141,15 +141,7 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	json_t *job = NULL;
 	tether_err e = tether_job_start(x->c, session, name, buf_cstr(&cmd), &job);
 	buf_free(&cmd);
-	if (e != TETHER_E_OK)
-		return out_fail(x, e);
-	json_t *one = json_pack("[o]", job);
-	if (x->json)
-		out_json(job);
-	else
-		out_jobs_table(one);
-	json_decref(one);
-	return 0;
+	return out_result(x, e, job, out_jobs_table);
 }
 
 static int exec_list(struct cmd_ctx *x, int argc, char **argv)
@@ -163,14 +155,7 @@ static int exec_list(struct cmd_ctx *x, int argc, char **argv)
 	json_t *jobs = NULL;
 	tether_err e = o.session ? tether_job_list(x->c, o.session, &jobs)
 	                         : tether_local_job_list(x->c, &jobs);
-	if (e != TETHER_E_OK)
-		return out_fail(x, e);
-	if (x->json)
-		out_json(jobs);
-	else
-		out_jobs_table(jobs);
-	json_decref(jobs);
-	return 0;
+	return out_result(x, e, jobs, out_jobs_table);
 }
 
 static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
@@ -265,14 +250,8 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 			json_decref(j);
 		}
 		json_decref(listed);
-		if (all || (o.any && any)) {
-			if (x->json)
-				out_json(done);
-			else
-				out_jobs_table(done);
-			json_decref(done);
-			return 0;
-		}
+		if (all || (o.any && any))
+			return out_result(x, TETHER_E_OK, done, out_jobs_table);
 		json_decref(done);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (o.timeout && (uint64_t)(now.tv_sec - t0.tv_sec) >= o.timeout) {

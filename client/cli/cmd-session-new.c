@@ -89,22 +89,6 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct sessi
 	return optind;
 }
 
-/* Print one session. */
-static int print_session(struct cmd_ctx *x, tether_err e, json_t *s)
-{
-	if (e != TETHER_E_OK)
-		return out_fail(x, e);
-	if (x->json) {
-		out_json(s);
-	} else {
-		json_t *one = json_pack("[O]", s);
-		out_sessions_table(one);
-		json_decref(one);
-	}
-	json_decref(s);
-	return 0;
-}
-
 static int exec_session_new(struct cmd_ctx *x, int argc, char **argv)
 {
 	struct session_opts o;
@@ -113,7 +97,7 @@ static int exec_session_new(struct cmd_ctx *x, int argc, char **argv)
 		return EXIT_USAGE;
 	json_t *s = NULL;
 	tether_err e = tether_session_new(x->c, argv[i], o.name, (int64_t)o.idle, o.buffering, &s);
-	return print_session(x, e, s);
+	return out_result(x, e, s, out_sessions_table);
 }
 
 static int exec_session_set(struct cmd_ctx *x, int argc, char **argv)
@@ -127,5 +111,5 @@ static int exec_session_set(struct cmd_ctx *x, int argc, char **argv)
 		                 "nothing to change: give --idle-timeout or --output-buffering");
 	json_t *s = NULL;
 	tether_err e = tether_session_set(x->c, argv[i], (int64_t)o.idle, o.buffering, &s);
-	return print_session(x, e, s);
+	return out_result(x, e, s, out_sessions_table);
 }

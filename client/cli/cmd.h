@@ -64,6 +64,10 @@ int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *)
 int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Print a result: v itself with --json, else as a table (an object as a
+ * one-row table). Releases v; returns 0, or e's exit status if e failed. */
+int out_result(struct cmd_ctx *x, tether_err e, json_t *v, void (*table)(json_t *));
+
 /* Pretty-print a JSON value on stdout. */
 void out_json(json_t *v);
 

@@ -93,6 +93,23 @@ int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
 }
 
 /* Pretty-print JSON. */
+int out_result(struct cmd_ctx *x, tether_err e, json_t *v, void (*table)(json_t *))
+{
+	if (e != TETHER_E_OK) {
+		json_decref(v);
+		return out_fail(x, e);
+	}
+	if (x->json) {
+		out_json(v);
+	} else {
+		json_t *rows = json_is_array(v) ? json_incref(v) : json_pack("[O]", v);
+		table(rows);
+		json_decref(rows);
+	}
+	json_decref(v);
+	return 0;
+}
+
 void out_json(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

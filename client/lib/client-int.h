@@ -98,6 +98,12 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
                       int64_t offset, bool keep, bool follow, const struct job_sink *sink,
                       int *status);
 
+/* METHOD on SESSION's path, or on sub below it ("shell", "jobs/7/input");
+ * t gets the target used. */
+tether_err client_session_request(tether_client *c, const char *method, const char *session,
+                                  const char *sub, json_t *body, json_t **out,
+                                  struct target *t);
+
 /* job_stream with the records decoded for a caller's writer. */
 tether_err job_stream_to(tether_client *c, struct target *t, const char *ref, int64_t job,
                          int64_t offset, bool keep, bool follow,

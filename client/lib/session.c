@@ -63,28 +63,6 @@ tether_err tether_session_new(tether_client *c, const char *host, const char *na
 	return e;
 }
 
-/* Change a session's options. */
-tether_err tether_session_set(tether_client *c, const char *session, int64_t idle_timeout,
-                              const char *buffering, json_t **out)
-{
-	struct target t;
-	char ref[BOUND_NAME + 1], path[BOUND_URL];
-	tether_err e = client_resolve_session(c, session, &t, ref);
-	if (e != TETHER_E_OK)
-		return e;
-	json_t *body = json_object();
-	if (idle_timeout > 0)
-		json_object_set_new(body, "idle_timeout", json_integer(idle_timeout));
-	if (buffering != NULL)
-		json_object_set_new(body, "output_buffering", json_string(buffering));
-	session_path(path, sizeof path, ref);
-	e = client_request(c, &t, "PATCH", path, body, out);
-	json_decref(body);
-	if (e == TETHER_E_OK)
-		set_host(*out, &t);
-	return e;
-}
-
 /* List a host's sessions (an array). */
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions)
 {
@@ -109,23 +87,45 @@ tether_err tether_session_list(tether_client *c, const char *host, json_t **sess
 	return TETHER_E_OK;
 }
 
-/* Do METHOD on one session, or on one of its sub-resources (verb). */
+/* Do METHOD on a session, or on what is below it (sub: "shell", ...). */
+tether_err client_session_request(tether_client *c, const char *method, const char *session,
+                                  const char *sub, json_t *body, json_t **out,
+                                  struct target *t)
+{
+	char ref[BOUND_NAME + 1], path[BOUND_URL];
+	tether_err e = client_resolve_session(c, session, t, ref);
+	if (e != TETHER_E_OK)
+		return e;
+	session_path(path, sizeof path, ref);
+	if (sub != NULL) {
+		size_t n = strlen(path);
+		snprintf(path + n, sizeof path - n, "/%s", sub);
+	}
+	return client_request(c, t, method, path, body, out);
+}
+
+/* The same for calls that answer with the session object. */
 static tether_err session_call(tether_client *c, const char *method, const char *session,
                                const char *verb, json_t *body, json_t **out)
 {
 	struct target t;
-	char ref[BOUND_NAME + 1], path[160];
-	tether_err e = client_resolve_session(c, session, &t, ref);
-	if (e != TETHER_E_OK)
-		return e;
-	session_path(path, sizeof path, ref);
-	if (verb != NULL) {
-		size_t n = strlen(path);
-		snprintf(path + n, sizeof path - n, "/%s", verb);
-	}
-	e = client_request(c, &t, method, path, body, out);
+	tether_err e = client_session_request(c, method, session, verb, body, out, &t);
 	if (e == TETHER_E_OK && out != NULL)
 		set_host(*out, &t);
+	return e;
+}
+
+/* Change a session's options. */
+tether_err tether_session_set(tether_client *c, const char *session, int64_t idle_timeout,
+                              const char *buffering, json_t **out)
+{
+	json_t *body = json_object();
+	if (idle_timeout > 0)
+		json_object_set_new(body, "idle_timeout", json_integer(idle_timeout));
+	if (buffering != NULL)
+		json_object_set_new(body, "output_buffering", json_string(buffering));
+	tether_err e = session_call(c, "PATCH", session, NULL, body, out);
+	json_decref(body);
 	return e;
 }
 

@@ -15,21 +15,10 @@
 #include "client-int.h"
 #include "crypto.h"
 
-/* "/v1/sessions/REF/jobs/ID/input" */
-static void input_path(char *out, size_t outsz, const char *ref, int64_t job)
-{
-	snprintf(out, outsz, "%s/sessions/%s/jobs/%lld/input", TETHER_API_PREFIX, ref,
-	         (long long)job);
-}
-
 tether_err tether_shell_open(tether_client *c, const char *session, int rows, int cols,
                              const char *term, json_t **job, int64_t *offset)
 {
 	struct target t;
-	char ref[BOUND_NAME + 1], path[BOUND_URL];
-	tether_err e = client_resolve_session(c, session, &t, ref);
-	if (e != TETHER_E_OK)
-		return e;
 	json_t *body = json_object();
 	if (rows > 0 && cols > 0) {
 		json_object_set_new(body, "rows", json_integer(rows));
@@ -37,8 +26,7 @@ tether_err tether_shell_open(tether_client *c, const char *session, int rows, in
 	}
 	if (term != NULL)
 		json_object_set_new(body, "term", json_string(term));
-	snprintf(path, sizeof path, "%s/sessions/%s/shell", TETHER_API_PREFIX, ref);
-	e = client_request(c, &t, "POST", path, body, job);
+	tether_err e = client_session_request(c, "POST", session, "shell", body, job, &t);
 	json_decref(body);
 	if (e != TETHER_E_OK)
 		return e;
@@ -52,16 +40,13 @@ tether_err tether_shell_open(tether_client *c, const char *session, int rows, in
 	return TETHER_E_OK;
 }
 
-/* POST one input request. */
+/* POST one input request (and release its body). */
 static tether_err post_input(tether_client *c, const char *session, int64_t job, json_t *body)
 {
 	struct target t;
-	char ref[BOUND_NAME + 1], path[BOUND_URL];
-	tether_err e = client_resolve_session(c, session, &t, ref);
-	if (e == TETHER_E_OK) {
-		input_path(path, sizeof path, ref, job);
-		e = client_request(c, &t, "POST", path, body, NULL);
-	}
+	char sub[64];
+	snprintf(sub, sizeof sub, "jobs/%lld/input", (long long)job);
+	tether_err e = client_session_request(c, "POST", session, sub, body, NULL, &t);
 	json_decref(body);
 	return e;
 }
