@@ -128,10 +128,11 @@ static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err
 	return e;
 }
 
-/* Start the shim for jobdir, detached (double fork + setsid). */
-static int spawn_shim(const char *jobdir)
+/* Start "tetherd VERB DIR" detached (double fork + setsid), so it outlives
+ * the daemon. */
+int jobs_spawn_detached(const char *verb, const char *dir)
 {
-	char *argv[] = { "tetherd", "__shim", (char *)jobdir, NULL };
+	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
@@ -228,7 +229,7 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	spool_job_file(path, j->id, "spec.json");
 	int ok = text != NULL && fileio_write_atomic(path, text, strlen(text), 0600) == 0;
 	free(text);
-	if (!ok || spawn_shim(jdir) != 0) {
+	if (!ok || jobs_spawn_detached("__shim", jdir) != 0) {
 		snprintf(err, errsz, "cannot start the job's supervisor");
 		return start_failed(srv, j, TETHER_E_INTERNAL, err);
 	}

@@ -20,6 +20,11 @@
 /* Prepare the spool and remember how to start shims. 0 or -1. */
 int jobs_init(struct server *srv);
 
+/* Start "tetherd VERB DIR" (a job supervisor or transfer worker) detached
+ * from the daemon: its own session, stdio on /dev/null, no inherited fds.
+ * 0 or -1. */
+int jobs_spawn_detached(const char *verb, const char *dir);
+
 /* The terminal of a shell job. */
 struct jobs_pty {
 	int  rows, cols;
