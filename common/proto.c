@@ -15,6 +15,8 @@ static const char *const session_states[] = { TETHER_SESSION_STATE_MAP(SPELLING)
 static const char *const availabilities[] = { TETHER_AVAILABILITY_MAP(SPELLING) };
 static const char *const job_states[] = { TETHER_JOB_STATE_MAP(SPELLING) };
 static const char *const bufferings[] = { TETHER_OUTPUT_BUFFERING_MAP(SPELLING) };
+static const char *const xfer_states[] = { TETHER_XFER_STATE_MAP(SPELLING) };
+static const char *const xfer_priorities[] = { TETHER_XFER_PRIORITY_MAP(SPELLING) };
 #undef SPELLING
 
 #define COUNT(a) (sizeof (a) / sizeof (a)[0])
@@ -72,4 +74,28 @@ int proto_session_state_parse(const char *s)
 int proto_buffering_parse(const char *s)
 {
 	return rlookup(bufferings, COUNT(bufferings), s);
+}
+
+/* The wire spelling of a transfer state. */
+const char *proto_xfer_state_str(int s)
+{
+	return lookup(xfer_states, COUNT(xfer_states), s);
+}
+
+/* The wire spelling of a transfer priority. */
+const char *proto_xfer_priority_str(int p)
+{
+	return lookup(xfer_priorities, COUNT(xfer_priorities), p);
+}
+
+/* The transfer state spelled s, or -1. */
+int proto_xfer_state_parse(const char *s)
+{
+	return rlookup(xfer_states, COUNT(xfer_states), s);
+}
+
+/* The transfer priority spelled s, or -1. */
+int proto_xfer_priority_parse(const char *s)
+{
+	return rlookup(xfer_priorities, COUNT(xfer_priorities), s);
 }

@@ -29,6 +29,14 @@
 	X(COMPLETED, "Completed") X(FAILED, "Failed") X(STOPPED, "Stopped") \
 	X(BLOCKED, "Blocked") X(DISCONNECTED, "Disconnected")
 #define TETHER_OUTPUT_BUFFERING_MAP(X) X(BLOCK, "block") X(DROP, "drop")
+#define TETHER_XFER_STATE_MAP(X) \
+	X(QUEUED, "Queued") X(CONNECTING, "Connecting") X(TRANSFERRING, "Transferring") \
+	X(SUSPENDED, "Suspended") X(TRANSIENTERROR, "TransientError") X(ERROR, "Error") \
+	X(TRANSFERRED, "Transferred") X(ACKNOWLEDGED, "Acknowledged") \
+	X(CANCELLED, "Cancelled")
+/* In scheduling order: a lower value runs first. */
+#define TETHER_XFER_PRIORITY_MAP(X) \
+	X(FOREGROUND, "foreground") X(HIGH, "high") X(NORMAL, "normal") X(LOW, "low")
 
 
 enum session_state {
@@ -52,15 +60,30 @@ enum output_buffering {
 #undef X
 };
 
+enum xfer_state {
+#define X(n, s) XFER_##n,
+	TETHER_XFER_STATE_MAP(X)
+#undef X
+};
+enum xfer_priority {
+#define X(n, s) XPRIO_##n,
+	TETHER_XFER_PRIORITY_MAP(X)
+#undef X
+};
+
 /* Spelling of each state on the wire; NULL for an out-of-range value. */
 const char *proto_session_state_str(int s);
 const char *proto_availability_str(int a);
 const char *proto_job_state_str(int s);
 const char *proto_buffering_str(int b);
+const char *proto_xfer_state_str(int s);
+const char *proto_xfer_priority_str(int p);
 
 /* Parse a spelling back (exact match); returns the value or -1. */
 int proto_session_state_parse(const char *s);
 int proto_buffering_parse(const char *s);
+int proto_xfer_state_parse(const char *s);
+int proto_xfer_priority_parse(const char *s);
 
 #define TETHER_IDLE_TIMEOUT_DEFAULT  7200      /* seconds, 2 hours */
 #define TETHER_IDLE_TIMEOUT_MAX      (365 * 86400)

@@ -188,6 +188,17 @@ tether_err api_job_list(struct req *r)
 	return req_reply(r, 200, json_pack("{s:o}", "jobs", c.arr));
 }
 
+/* Transfer jobs have their own verbs (their files need cancelling). */
+static tether_err refuse_transfer(struct req *r, struct job_rec *j, const char *verb)
+{
+	if (strcmp(j->type, "transfer") != 0)
+		return TETHER_E_OK;
+	req_error(r, TETHER_E_CONFLICT, "job '%s' is a transfer: use tether transfer %s",
+	          j->name, verb);
+	job_rec_clear(j);
+	return r->err;
+}
+
 /* DELETE /v1/sessions/{ref}/jobs/{job}?force=0|1 -> the removed job */
 tether_err api_job_remove(struct req *r)
 {
@@ -197,7 +208,8 @@ tether_err api_job_remove(struct req *r)
 	char path[BOUND_PATH];
 	if (req_query_i64(r, "force", 0, 1, 0, &force) != 0)
 		return r->err;
-	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK ||
+	    refuse_transfer(r, &j, "remove") != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
 	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
@@ -400,7 +412,8 @@ tether_err api_job_stop(struct req *r)
 	if (sig == 0)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT,
 		                 "signal must be INT, TERM, KILL, HUP or QUIT");
-	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
+	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK ||
+	    refuse_transfer(r, &j, "suspend or remove") != TETHER_E_OK)
 		return r->err;
 	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
 		if (sig == SIGTERM) {

@@ -60,4 +60,14 @@ tether_err api_session_receive(struct req *r);
 tether_err api_shell_open(struct req *r);
 tether_err api_shell_input(struct req *r);
 
+/* api-transfer.c */
+tether_err api_transfer_start(struct req *r);
+tether_err api_transfer_list(struct req *r);
+tether_err api_transfer_get(struct req *r);
+tether_err api_transfer_complete(struct req *r);
+tether_err api_transfer_suspend(struct req *r);
+tether_err api_transfer_resume(struct req *r);
+tether_err api_transfer_remove(struct req *r);
+tether_err api_transfer_set(struct req *r);
+
 #endif

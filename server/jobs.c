@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "jobs.h"
+#include "xfer.h"
 #include "shim.h"
 #include "log.h"
 #include "proto.h"
@@ -95,7 +96,7 @@ int jobs_init(struct server *srv)
 }
 
 /* The OS account a user's jobs run as. */
-static tether_err account(const struct user_rec *u, struct passwd *pw, char *buf,
+tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
                           size_t bufsz, char *err, size_t errsz)
 {
 	struct passwd *res = NULL;
@@ -168,7 +169,7 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	struct passwd pw;
 	char pwbuf[4096], sdir[BOUND_PATH], jdir[BOUND_PATH], path[BOUND_PATH];
 	char in[BOUND_PATH], out[BOUND_PATH], num[32];
-	tether_err e = account(u, &pw, pwbuf, sizeof pwbuf, err, errsz);
+	tether_err e = jobs_account(u, &pw, pwbuf, sizeof pwbuf, err, errsz);
 	if (e != TETHER_E_OK)
 		return start_failed(srv, j, e, err);
 	spool_session_dir(sdir, s->id);
@@ -284,6 +285,8 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	char path[BOUND_PATH];
 	if (j->state != JOB_RUNNING && j->state != JOB_BLOCKED)
 		return true;
+	if (strcmp(j->type, "transfer") == 0)
+		return false;   /* the transfer scheduler (xfer.c) owns these */
 	spool_job_file(path, j->id, "status");
 	char *text = fileio_read(path, 256, NULL);
 	if (text != NULL) {
@@ -456,6 +459,7 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 	struct idlist all = { .n = 0 };
 	char path[BOUND_PATH];
 	tether_err e;
+	xfer_discard_session(srv, session);
 	store_job_list_session(srv->store, session, collect_running, &all);
 	for (size_t i = 0; i < all.n; i++) {
 		struct job_rec j;

@@ -12,6 +12,7 @@
 #define TETHER_JOBS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -19,6 +20,12 @@
 
 /* Prepare the spool and remember how to start shims. 0 or -1. */
 int jobs_init(struct server *srv);
+
+struct passwd;
+
+/* The OS account u's jobs run as (never root): fills pw from buf. */
+tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
+                        size_t bufsz, char *err, size_t errsz);
 
 /* Start "tetherd VERB DIR" (a job supervisor or transfer worker) detached
  * from the daemon: its own session, stdio on /dev/null, no inherited fds.

@@ -19,6 +19,8 @@
 #include "http.h"
 #include "jobs.h"
 #include "monitor.h"
+#include "xfer.h"
+#include "xfer-worker.h"
 #include "shim.h"
 #include "log.h"
 #include "proto.h"
@@ -235,7 +237,7 @@ static int serve(struct server *srv, const struct cli *cli)
 		goto out;
 	}
 	tls_pair_free(&tls);   /* libmicrohttpd keeps its own parsed copy */
-	if (monitor_start(srv) != 0)
+	if (monitor_start(srv) != 0 || xfer_start(srv) != 0)
 		goto out;
 	struct logline l;
 	log_begin(&l, LOG_INFO, "started");
@@ -256,6 +258,7 @@ static int serve(struct server *srv, const struct cli *cli)
 	}
 	http_stop();
 	monitor_stop();
+	xfer_stop();
 	rc = 0;
 out:
 	tls_pair_free(&tls);
@@ -290,6 +293,8 @@ int main(int argc, char **argv)
 	struct cli cli;
 	if (argc == 3 && strcmp(argv[1], "__shim") == 0)
 		return shim_main(argv[2]);   /* a job supervisor, started by tetherd */
+	if (argc == 3 && strcmp(argv[1], "__transfer") == 0)
+		return xfer_worker_main(argv[2]);   /* a transfer worker, started by tetherd */
 	umask(077);   /* the database, keys and spool are the daemon's alone */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {

@@ -30,6 +30,14 @@ const struct route api_routes[] = {
 	{ M_POST,   "/v1/sessions/{ref}/jobs/{job}/stop", true, BOUND_BODY_DEFAULT, api_job_stop },
 	{ M_POST,   "/v1/sessions/{ref}/shell",   true,  BOUND_BODY_DEFAULT, api_shell_open },
 	{ M_POST,   "/v1/sessions/{ref}/jobs/{job}/input", true, BOUND_BODY_DEFAULT, api_shell_input },
+	{ M_GET,    "/v1/sessions/{ref}/transfers", true, 0,                 api_transfer_list },
+	{ M_POST,   "/v1/sessions/{ref}/transfers", true, BOUND_BODY_COMMAND, api_transfer_start },
+	{ M_GET,    "/v1/sessions/{ref}/transfers/{job}", true, 0,           api_transfer_get },
+	{ M_PATCH,  "/v1/sessions/{ref}/transfers/{job}", true, BOUND_BODY_DEFAULT, api_transfer_set },
+	{ M_DELETE, "/v1/sessions/{ref}/transfers/{job}", true, 0,           api_transfer_remove },
+	{ M_POST,   "/v1/sessions/{ref}/transfers/{job}/complete", true, 0,  api_transfer_complete },
+	{ M_POST,   "/v1/sessions/{ref}/transfers/{job}/suspend", true, 0,   api_transfer_suspend },
+	{ M_POST,   "/v1/sessions/{ref}/transfers/{job}/resume", true, 0,    api_transfer_resume },
 };
 
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

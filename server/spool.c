@@ -25,8 +25,10 @@ int spool_init(const char *state_dir)
 		return -1;
 	if (mkdir(root, 0711) != 0 && errno != EEXIST)
 		return -1;
+	/* 0711: a transfer worker reaches its own report dir (spool/jobs/N/w);
+	 * every job dir itself stays closed to others */
 	snprintf(p, sizeof p, "%s/jobs", root);
-	if (mkdir(p, 0700) != 0 && errno != EEXIST)
+	if ((mkdir(p, 0711) != 0 && errno != EEXIST) || chmod(p, 0711) != 0)
 		return -1;
 	snprintf(p, sizeof p, "%s/sessions", root);
 	if (mkdir(p, 0711) != 0 && errno != EEXIST)

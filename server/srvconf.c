@@ -40,6 +40,11 @@ void srvconf_defaults(struct srvconf *c)
 	c->keepalive = 240;
 	c->stop_grace = 5;
 	c->output_cap = OUTCAP_DEFAULT;
+	c->transfer_jobs_per_user = 60;      /* BITS' MaxJobsPerUser */
+	c->transfer_files_per_job = 200;     /* BITS' MaxFilesPerJob */
+	c->transfer_concurrency = 2;
+	c->transfer_slice = 60;
+	c->transfer_background_rate = 0;
 }
 
 struct numkey {
@@ -59,6 +64,12 @@ static const struct numkey numkeys[] = {
 	{ "keepalive",             offsetof(struct srvconf, keepalive),             1, 86400 },
 	{ "stop_grace",            offsetof(struct srvconf, stop_grace),            0, 600 },
 	{ "output_cap",            offsetof(struct srvconf, output_cap),            OUTCAP_MIN,
+	                                                                       INT64_MAX / 2 },
+	{ "transfer_jobs_per_user",   offsetof(struct srvconf, transfer_jobs_per_user),   1, 100000 },
+	{ "transfer_files_per_job",   offsetof(struct srvconf, transfer_files_per_job),   1, 100000 },
+	{ "transfer_concurrency",     offsetof(struct srvconf, transfer_concurrency),     1, 1000 },
+	{ "transfer_slice",           offsetof(struct srvconf, transfer_slice),           1, 86400 },
+	{ "transfer_background_rate", offsetof(struct srvconf, transfer_background_rate), 0,
 	                                                                       INT64_MAX / 2 },
 };
 

@@ -32,6 +32,12 @@ struct srvconf {
 	int64_t  keepalive;                 /* a silent client is disconnected after */
 	int64_t  stop_grace;                /* seconds between SIGTERM and SIGKILL */
 	int64_t  output_cap;                /* bytes of unreceived output per job */
+	int64_t  transfer_jobs_per_user;    /* transfer jobs a user may have at once */
+	int64_t  transfer_files_per_job;
+	int64_t  transfer_concurrency;      /* background transfers running at once */
+	int64_t  transfer_slice;            /* seconds a background transfer runs while
+	                                       others of its class wait */
+	int64_t  transfer_background_rate;  /* bytes/s shared by background transfers, 0 = no cap */
 };
 
 /* Fill in the built-in defaults (state dir depends on the effective uid). */

@@ -234,3 +234,25 @@ tether_err store_token_revoke(struct store *st, const char *hash)
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
+
+/* Look a user up by id (the transfer scheduler knows owners by id). */
+tether_err store_user_by_id(struct store *st, int64_t id, struct user_rec *out)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st,
+		"SELECT id, name, os_user, admin, created FROM users WHERE id = ?");
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, id);
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			user_from_row(s, out);
+			e = TETHER_E_OK;
+		} else {
+			e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "user_by_id");
+		}
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}

@@ -101,6 +101,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX jobs_session ON jobs(session_id);"
 	"CREATE INDEX jobs_state ON jobs(state);",
+	/* 3: transfer jobs: owner, scheduling and progress bookkeeping */
+	"ALTER TABLE transfers ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE transfers ADD COLUMN progress_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE transfers ADD COLUMN last_start INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE transfers ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';"
+	"CREATE INDEX transfers_state ON transfers(state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

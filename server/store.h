@@ -16,13 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "bounds.h"
 #include "error.h"
 #include "proto.h"
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct user_rec {
 	int64_t id;
@@ -83,6 +85,7 @@ tether_err store_user_add(struct store *st, const char *name, const char *pwhash
                           bool admin, const char *os_user);
 tether_err store_user_get(struct store *st, const char *name, struct user_rec *out,
                           char *pwhash, size_t pwhashsz);
+tether_err store_user_by_id(struct store *st, int64_t id, struct user_rec *out);
 tether_err store_user_remove(struct store *st, const char *name);
 tether_err store_user_set_password(struct store *st, const char *name,
                                    const char *pwhash);
@@ -141,6 +144,51 @@ tether_err store_job_set_stop(struct store *st, int64_t id);
 tether_err store_job_remove(struct store *st, int64_t id);
 /* Advance the delivered cursor (never backwards). */
 tether_err store_job_set_delivered(struct store *st, int64_t id, int64_t offset);
+
+/* Transfer jobs (a jobs row of type "transfer" plus its transfer and files). */
+struct xfer_file {
+	char   *source;                    /* URL or local path; malloc'd */
+	char   *destination;               /* path (download) or URL (upload); malloc'd */
+	int64_t bytes_total;               /* -1 while unknown */
+	int64_t bytes_transferred;
+	bool    done;
+};
+
+struct xfer_rec {
+	int64_t job_id, session_id, user_id;
+	char    name[BOUND_NAME + 1];
+	bool    upload;
+	int     state;                     /* enum xfer_state */
+	int     priority;                  /* enum xfer_priority */
+	json_t *options;                   /* owned; see xfer.c */
+	char   *credentials;               /* sealed (secrets.h), base64; owned; may be NULL */
+	int64_t retry_at;                  /* TransientError: next attempt; else 0 */
+	int64_t created, modified, completed;
+	int64_t progress_at;               /* last time bytes grew (no-progress timeout) */
+	int64_t last_start;                /* last time a worker started (round robin) */
+	char    error_code[64];
+	char    error_message[512];
+	char    error_file[1024];
+	json_t *notes;                     /* owned array of strings */
+	size_t  nfiles;
+	struct xfer_file *files;           /* owned */
+};
+
+/* Free what an xfer_rec owns. */
+void xfer_rec_clear(struct xfer_rec *t);
+
+/* Create the transfer (and its job row, j, of type "transfer") in one go:
+ * CONFLICT if the name is taken, LIMIT if the user already has max_per_user
+ * live transfers. Sets j->id, j->name, t->job_id and t->name. */
+tether_err store_xfer_create(struct store *st, struct job_rec *j, struct xfer_rec *t,
+                             int64_t max_per_user);
+tether_err store_xfer_get(struct store *st, int64_t job_id, struct xfer_rec *out);
+/* Ids of the transfers of a session (session_id > 0), or of every transfer
+ * still in the scheduler's hands (session_id 0: not Acknowledged/Cancelled).
+ * *ids is malloc'd. */
+tether_err store_xfer_ids(struct store *st, int64_t session_id, int64_t **ids, size_t *n);
+/* Write back everything mutable in t (state, options, files' progress...). */
+tether_err store_xfer_update(struct store *st, const struct xfer_rec *t);
 
 /* Append an audit record; failures are logged, never fatal. */
 void store_audit(struct store *st, const char *event, const char *user,

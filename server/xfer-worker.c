@@ -1,0 +1,754 @@
+/*
+ * xfer-worker.c - one transfer job's worker process (see xfer-worker.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "bounds.h"
+#include "crypto.h"
+#include "fileio.h"
+#include "secrets.h"
+#include "timeu.h"
+#include "xfer-worker.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* What the whole run is working with. */
+struct worker {
+	json_t     *spec, *options;
+	const char *workdir, *rate_file;
+	char        password[SECRETS_MAX + 1];
+	bool        have_password, upload;
+	json_t     *notes;
+	/* outcome of the run */
+	const char *outcome;
+	char        code[64], message[512], file[BOUND_PATH];
+	int64_t     retry_after;
+	/* rate limit and progress reporting */
+	int64_t     rate, rate_checked_ms, window_ms, window_bytes;
+	int64_t     progress_ms, sync_ms, rate_ms, rate_bytes, measured_rate;
+};
+
+/* One file being moved. */
+struct file {
+	struct worker *w;
+	int         idx;
+	const char *url, *path, *partial;
+	int         fd;
+	int64_t     offset;       /* bytes already on disk when this attempt began */
+	int64_t     done_bytes;   /* bytes now on disk (or sent, for uploads) */
+	int64_t     total;        /* -1 unknown */
+	char        validator[512];  /* what the partial's bytes belong to */
+	/* the current HTTP response */
+	long        status;
+	char        etag[256], lastmod[128], crange[128];
+	int64_t     clen;
+	bool        decided;      /* the first body byte was seen */
+	int         werrno;       /* a local write failed */
+	bool        restart;      /* the server sent something else: start over */
+};
+
+/* Record the outcome of the run (first failure wins). */
+static void fail(struct worker *w, const char *outcome, const char *file, const char *code,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail(struct worker *w, const char *outcome, const char *file, const char *code,
+                 const char *fmt, ...)
+{
+	if (w->outcome != NULL)
+		return;
+	w->outcome = outcome;
+	snprintf(w->code, sizeof w->code, "%s", code);
+	snprintf(w->file, sizeof w->file, "%s", file ? file : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->message, sizeof w->message, fmt, ap);
+	va_end(ap);
+}
+
+/* Write a small JSON file in the work dir (durable or not). */
+static void put_json(struct worker *w, const char *name, json_t *v, bool durable)
+{
+	char path[BOUND_PATH + 64];
+	snprintf(path, sizeof path, "%s/%s", w->workdir, name);
+	char *text = json_dumps(v, JSON_COMPACT);
+	if (text != NULL)
+		fileio_replace(path, text, strlen(text), 0600, durable);
+	free(text);
+	json_decref(v);
+}
+
+static void note(struct worker *w, const char *text)
+{
+	json_array_append_new(w->notes, json_string(text));
+}
+
+/* The per-file record: what the partial's bytes are and whether it is done. */
+static void save_meta(struct file *f, bool done)
+{
+	char name[32];
+	snprintf(name, sizeof name, "file-%d.json", f->idx);
+	put_json(f->w, name, json_pack("{s:s,s:I,s:b}", "validator", f->validator,
+	                               "total", (json_int_t)f->total, "done", done), true);
+}
+
+static void load_meta(struct file *f)
+{
+	char path[BOUND_PATH + 64];
+	snprintf(path, sizeof path, "%s/file-%d.json", f->w->workdir, f->idx);
+	json_t *m = json_load_file(path, 0, NULL);
+	snprintf(f->validator, sizeof f->validator, "%s",
+	         json_string_value(json_object_get(m, "validator")) ?: "");
+	json_t *t = json_object_get(m, "total");
+	f->total = json_is_integer(t) ? json_integer_value(t) : -1;
+	json_decref(m);
+}
+
+/* Progress for display, at most twice a second (and on demand). */
+static void report(struct file *f, const char *state, bool now)
+{
+	struct worker *w = f->w;
+	int64_t ms = timeu_mono_ms();
+	if (ms - w->rate_ms >= 1000) {
+		int64_t d = f->done_bytes - w->rate_bytes;
+		w->measured_rate = ms > w->rate_ms && d >= 0 ? d * 1000 / (ms - w->rate_ms) : 0;
+		w->rate_ms = ms;
+		w->rate_bytes = f->done_bytes;
+	}
+	if (!now && ms - w->progress_ms < 500)
+		return;
+	w->progress_ms = ms;
+	put_json(w, "progress.json", json_pack("{s:i,s:I,s:I,s:I,s:s,s:O}", "idx", f->idx,
+	         "bytes", (json_int_t)f->done_bytes, "total", (json_int_t)f->total,
+	         "rate", (json_int_t)w->measured_rate, "state", state, "notes", w->notes), false);
+}
+
+/* The current rate limit (tetherd rewrites it when priorities or settings
+ * change), checked once a second. */
+static void check_rate(struct worker *w)
+{
+	int64_t ms = timeu_mono_ms();
+	if (w->rate_checked_ms != 0 && ms - w->rate_checked_ms < 1000)
+		return;
+	w->rate_checked_ms = ms;
+	char *t = fileio_read(w->rate_file, 32, NULL);
+	int64_t r = t ? strtoll(t, NULL, 10) : 0;
+	free(t);
+	if (r < 0)
+		r = 0;
+	if (r != w->rate) {
+		w->rate = r;
+		w->window_ms = ms;
+		w->window_bytes = 0;
+	}
+}
+
+/* Sleep as needed to keep to the rate limit after moving n more bytes. */
+static void throttle(struct worker *w, size_t n)
+{
+	check_rate(w);
+	if (w->rate <= 0)
+		return;
+	if (w->window_ms == 0)
+		w->window_ms = timeu_mono_ms();
+	w->window_bytes += (int64_t)n;
+	for (;;) {
+		int64_t due = w->window_ms + w->window_bytes * 1000 / w->rate;
+		int64_t wait = due - timeu_mono_ms();
+		if (wait <= 0 || stopping)
+			return;
+		struct timespec ts = { 0, (wait > 200 ? 200 : wait) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Case-insensitive "Name:" prefix of a header line; returns the value. */
+static const char *header_value(const char *line, size_t len, const char *name, char *out,
+                                size_t outsz)
+{
+	size_t n = strlen(name);
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	const char *v = line + n + 1;
+	const char *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	size_t vl = (size_t)(end - v) < outsz - 1 ? (size_t)(end - v) : outsz - 1;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+	return out;
+}
+
+/* Headers of each response (a new status line starts a new response: auth
+ * retries and redirects each have their own). */
+static size_t on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct file *f = arg;
+	size_t len = size * n;
+	char v[256];
+	if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		const char *sp = memchr(buf, ' ', len);
+		f->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		f->etag[0] = f->lastmod[0] = f->crange[0] = '\0';
+		f->clen = -1;
+	} else if (header_value(buf, len, "ETag", f->etag, sizeof f->etag)) {
+	} else if (header_value(buf, len, "Last-Modified", f->lastmod, sizeof f->lastmod)) {
+	} else if (header_value(buf, len, "Content-Range", f->crange, sizeof f->crange)) {
+	} else if (header_value(buf, len, "Content-Length", v, sizeof v)) {
+		f->clen = strtoll(v, NULL, 10);
+	} else if (header_value(buf, len, "Retry-After", v, sizeof v)) {
+		if (isdigit((unsigned char)v[0]))
+			f->w->retry_after = strtoll(v, NULL, 10);
+	}
+	return len;
+}
+
+static bool is_http(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Start the partial over from zero (the remote file is not the one the
+ * bytes on disk came from, or the server would not resume). */
+static int restart_partial(struct file *f, const char *why)
+{
+	char text[256];
+	if (f->offset > 0 || f->done_bytes > 0) {
+		snprintf(text, sizeof text, "%s: %s restarted from zero", why, f->url);
+		note(f->w, text);
+	}
+	f->offset = f->done_bytes = 0;
+	if (ftruncate(f->fd, 0) != 0 || lseek(f->fd, 0, SEEK_SET) != 0) {
+		f->werrno = errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* The first body byte of a download: decide whether it continues the
+ * partial, replaces it, or is not the file at all. */
+static int decide(struct file *f)
+{
+	f->decided = true;
+	if (!is_http(f->url))
+		return 0;   /* checked before the request (see prepare_resume) */
+	if (f->status != 200 && f->status != 206)
+		return 0;   /* an error page: discarded, judged after the request */
+	char v[512];
+	snprintf(v, sizeof v, "%s", f->etag[0] ? f->etag : f->lastmod);
+	if (f->status == 206) {
+		long long start = -1, end = -1, total = -1;
+		if (sscanf(f->crange, "bytes %lld-%lld/%lld", &start, &end, &total) < 2 ||
+		    start != f->offset) {
+			f->restart = true;   /* not the range asked for: try again from zero */
+			return -1;
+		}
+		f->total = total >= 0 ? total : -1;
+	} else {
+		if (f->offset > 0)
+			restart_partial(f, strcmp(v, f->validator) != 0 || !v[0]
+			                ? "the remote file changed" : "the server ignored Range");
+		f->total = f->clen >= 0 ? f->clen : -1;
+	}
+	snprintf(f->validator, sizeof f->validator, "%s", v);
+	save_meta(f, false);   /* before the first byte: the bytes say whose they are */
+	return f->werrno ? -1 : 0;
+}
+
+static size_t on_write(char *buf, size_t size, size_t n, void *arg)
+{
+	struct file *f = arg;
+	size_t len = size * n;
+	if (!f->decided && decide(f) != 0)
+		return 0;
+	if (is_http(f->url) && f->status != 200 && f->status != 206)
+		return len;   /* body of an error response */
+	if (fileio_write_all(f->fd, buf, len) != 0) {
+		f->werrno = errno ? errno : EIO;
+		return 0;
+	}
+	f->done_bytes += (int64_t)len;
+	throttle(f->w, len);
+	int64_t ms = timeu_mono_ms();
+	if (ms - f->w->sync_ms >= 5000) {   /* bound what a host crash can lose */
+		fdatasync(f->fd);
+		f->w->sync_ms = ms;
+	}
+	return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct file *f = arg;
+	ssize_t r = read(f->fd, buf, size * n);
+	if (r < 0) {
+		f->werrno = errno;
+		return CURL_READFUNC_ABORT;
+	}
+	f->done_bytes += r;
+	throttle(f->w, (size_t)r);
+	return (size_t)r;
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct file *f = arg;
+	(void)dt; (void)dn; (void)un;
+	if (f->w->upload && ut > 0)
+		f->total = ut;
+	report(f, f->decided || (f->w->upload && un > 0) ? "Transferring" : "Connecting", false);
+	return stopping ? 1 : 0;
+}
+
+/* sftp: accept only host keys the user's known_hosts has, unless told
+ * --insecure. */
+static int on_sshkey(CURL *c, const struct curl_khkey *known, const struct curl_khkey *found,
+                     enum curl_khmatch match, void *arg)
+{
+	(void)c; (void)known; (void)found;
+	struct worker *w = arg;
+	if (match == CURLKHMATCH_OK)
+		return CURLKHSTAT_FINE;
+	if (json_is_true(json_object_get(w->options, "insecure")))
+		return CURLKHSTAT_FINE;
+	return CURLKHSTAT_REJECT;
+}
+
+/* Options every request of this job shares. */
+static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf,
+                        struct curl_slist **hdrs)
+{
+	json_t *o = w->options;
+	curl_easy_setopt(c, CURLOPT_URL, f->url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,sftp,smb,smbs,file");
+	/* a redirect must never reach local files */
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp,ftps,sftp");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);     /* a stalled connection */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);    /* is a transient error */
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "tetherd-transfer/1");
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, f);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	const char *user = json_string_value(json_object_get(o, "user"));
+	if (user != NULL) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, w->have_password ? w->password : "");
+		const char *auth = json_string_value(json_object_get(o, "auth"));
+		long a = CURLAUTH_BASIC;
+		if (auth != NULL && strcmp(auth, "digest") == 0)
+			a = CURLAUTH_DIGEST;
+		else if (auth != NULL && strcmp(auth, "ntlm") == 0)
+			a = CURLAUTH_NTLM;
+		else if (auth != NULL && strcmp(auth, "negotiate") == 0)
+			a = CURLAUTH_NEGOTIATE;
+		else if (auth != NULL && strcmp(auth, "any") == 0)
+			a = CURLAUTH_ANY;
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, a);
+	}
+	const char *ca = json_string_value(json_object_get(o, "cacert"));
+	if (ca != NULL) {
+		struct curl_blob blob = { (void *)ca, strlen(ca), CURL_BLOB_COPY };
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (json_is_true(json_object_get(o, "insecure"))) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	/* ftp: use TLS when the URL says ftps, or upgrade when it is offered */
+	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	const char *home = json_string_value(json_object_get(w->spec, "home"));
+	if (home != NULL) {
+		char kh[BOUND_PATH + 32];
+		snprintf(kh, sizeof kh, "%s/.ssh/known_hosts", home);
+		curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, kh);   /* copied by libcurl */
+	}
+	curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, on_sshkey);
+	curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, w);
+	json_t *proxy = json_object_get(o, "proxy");
+	const char *usage = json_string_value(json_object_get(proxy, "usage"));
+	if (usage != NULL && strcmp(usage, "none") == 0) {
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
+	} else if (usage != NULL && strcmp(usage, "override") == 0) {
+		json_t *list = json_object_get(proxy, "list");
+		const char *p = json_string_value(json_array_get(list, 0));
+		curl_easy_setopt(c, CURLOPT_PROXY, p ? p : "");
+	}
+	const char *bypass = json_string_value(json_object_get(proxy, "bypass"));
+	if (bypass != NULL)
+		curl_easy_setopt(c, CURLOPT_NOPROXY, bypass);
+	(void)hdrs;
+}
+
+/* Non-HTTP downloads: the remote size and time stand in for a validator;
+ * returns -1 if they cannot be had (the download then starts from zero). */
+static int prepare_resume(struct file *f)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		return -1;
+	common_opts(c, f->w, f, errbuf, NULL);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	curl_off_t size = -1, mtime = -1;
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
+		curl_easy_getinfo(c, CURLINFO_FILETIME_T, &mtime);
+	}
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK || size < 0)
+		return -1;
+	char v[128];
+	snprintf(v, sizeof v, "size=%" CURL_FORMAT_CURL_OFF_T " mtime=%" CURL_FORMAT_CURL_OFF_T,
+	         size, mtime);
+	if (f->offset > 0 && strcmp(v, f->validator) != 0)
+		restart_partial(f, "the remote file changed");
+	snprintf(f->validator, sizeof f->validator, "%s", v);
+	f->total = size;
+	save_meta(f, false);
+	return 0;
+}
+
+/* Is this curl failure worth retrying later? */
+static bool transient_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_UNSUPPORTED_PROTOCOL: case CURLE_URL_MALFORMAT:
+	case CURLE_REMOTE_ACCESS_DENIED: case CURLE_REMOTE_FILE_NOT_FOUND:
+	case CURLE_LOGIN_DENIED: case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CERTPROBLEM:
+	case CURLE_FILE_COULDNT_READ_FILE: case CURLE_WRITE_ERROR:
+	case CURLE_READ_ERROR: case CURLE_REMOTE_DISK_FULL: case CURLE_REMOTE_FILE_EXISTS:
+	case CURLE_FILESIZE_EXCEEDED: case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_UPLOAD_FAILED: case CURLE_AUTH_ERROR: case CURLE_SSH:
+	case CURLE_BAD_CONTENT_ENCODING: case CURLE_NOT_BUILT_IN:
+		return false;
+	default:
+		return true;   /* connections refused, cut, timed out, name lookups... */
+	}
+}
+
+/* A short stable code for a curl failure. */
+static const char *curl_code(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT: return "connect_failed";
+	case CURLE_COULDNT_RESOLVE_HOST: return "resolve_failed";
+	case CURLE_COULDNT_RESOLVE_PROXY: return "proxy_resolve_failed";
+	case CURLE_OPERATION_TIMEDOUT: return "timeout";
+	case CURLE_PARTIAL_FILE: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING: return "connection_cut";
+	case CURLE_PEER_FAILED_VERIFICATION: return "tls_verify_failed";
+	case CURLE_SSL_CONNECT_ERROR: return "tls_failed";
+	case CURLE_REMOTE_FILE_NOT_FOUND: case CURLE_FILE_COULDNT_READ_FILE: return "not_found";
+	case CURLE_LOGIN_DENIED: case CURLE_AUTH_ERROR: return "auth_failed";
+	case CURLE_REMOTE_ACCESS_DENIED: return "access_denied";
+	case CURLE_UNSUPPORTED_PROTOCOL: return "unsupported_protocol";
+	case CURLE_TOO_MANY_REDIRECTS: return "too_many_redirects";
+	default: return "transfer_failed";
+	}
+}
+
+/* Judge a finished attempt; true if the file is complete. */
+static bool judge(struct file *f, CURLcode rc, const char *errbuf)
+{
+	struct worker *w = f->w;
+	const char *name = w->upload ? f->path : f->url;
+	if (stopping && (rc == CURLE_ABORTED_BY_CALLBACK || rc != CURLE_OK)) {
+		fail(w, "stopped", name, "stopped", "stopped");
+		return false;
+	}
+	if (f->werrno != 0) {
+		fail(w, "error", name, f->werrno == ENOSPC ? "disk_full" : "write_failed",
+		     "%s %s: %s", w->upload ? "cannot read" : "cannot write",
+		     w->upload ? f->path : f->partial, strerror(f->werrno));
+		return false;
+	}
+	if (f->restart) {
+		restart_partial(f, "the server sent a different range");
+		fail(w, "transient", name, "bad_range", "the server sent a range that was "
+		     "not asked for; the file restarts from zero");
+		return false;
+	}
+	if (is_http(f->url) && f->status >= 300) {
+		long s = f->status;
+		if (s == 416 && !w->upload && f->offset > 0) {
+			long long total = -1;
+			sscanf(f->crange, "bytes */%lld", &total);
+			if (total == f->offset) {
+				f->total = total;
+				return true;   /* everything was already here */
+			}
+			restart_partial(f, "the remote file shrank");
+			fail(w, "transient", name, "http_416", "range not satisfiable");
+			return false;
+		}
+		bool transient = s == 408 || s == 429 || s >= 500;
+		const char *why = s == 401 ? (json_object_get(w->options, "user")
+		                              ? "the server refused the credentials"
+		                              : "the server requires credentials (--user)")
+		                : s == 403 ? "access forbidden" : s == 404 ? "not found"
+		                : transient ? "server busy or failing" : "refused by the server";
+		char code[32];
+		snprintf(code, sizeof code, "http_%ld", s);
+		fail(w, transient ? "transient" : "error", name, code, "HTTP %ld: %s", s, why);
+		return false;
+	}
+	if (rc != CURLE_OK) {
+		fail(w, transient_curl(rc) ? "transient" : "error", name, curl_code(rc), "%s%s%s",
+		     curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+		return false;
+	}
+	if (!w->upload && f->total >= 0 && f->done_bytes != f->total) {
+		fail(w, "transient", name, "connection_cut", "got %lld of %lld bytes",
+		     (long long)f->done_bytes, (long long)f->total);
+		return false;
+	}
+	return true;
+}
+
+/* SHA-256 of a file, as hex. */
+static int file_sha256(int fd, char hex[2 * CRYPTO_SHA256_LEN + 1])
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	static char buf[1 << 16];
+	ssize_t n;
+	int ok = m != NULL && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	         lseek(fd, 0, SEEK_SET) == 0;
+	while (ok && (n = read(fd, buf, sizeof buf)) > 0)
+		ok = EVP_DigestUpdate(m, buf, (size_t)n) == 1;
+	uint8_t md[CRYPTO_SHA256_LEN];
+	ok = ok && n == 0 && EVP_DigestFinal_ex(m, md, NULL) == 1;
+	EVP_MD_CTX_free(m);
+	if (ok)
+		crypto_hex(md, sizeof md, hex);
+	return ok ? 0 : -1;
+}
+
+/* Download one file into its partial; true when it is complete. */
+static bool download(struct file *f)
+{
+	struct worker *w = f->w;
+	f->fd = open(f->partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (f->fd < 0) {
+		fail(w, "error", f->url, errno == ENOSPC ? "disk_full" : "write_failed",
+		     "cannot create %s: %s", f->partial, strerror(errno));
+		return false;
+	}
+	struct stat st;
+	fstat(f->fd, &st);
+	load_meta(f);
+	f->offset = f->done_bytes = st.st_size;
+	lseek(f->fd, 0, SEEK_END);
+	report(f, "Connecting", true);
+	bool http = is_http(f->url);
+	if (f->offset > 0 && http && !f->validator[0])
+		restart_partial(f, "no validator to resume against");
+	if (!http && prepare_resume(f) != 0 && f->offset > 0)
+		restart_partial(f, "the remote size and time are unknown");
+	bool ok = false;
+	if (!http && f->total >= 0 && f->offset == f->total) {
+		ok = true;   /* all here already */
+	} else {
+		char errbuf[CURL_ERROR_SIZE] = "", range[600];
+		struct curl_slist *hdrs = NULL;
+		CURL *c = curl_easy_init();
+		common_opts(c, w, f, errbuf, &hdrs);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+		if (f->offset > 0) {
+			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
+			if (http) {
+				snprintf(range, sizeof range, "If-Range: %s", f->validator);
+				hdrs = curl_slist_append(hdrs, range);
+				curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+			}
+		}
+		f->decided = !http;
+		CURLcode rc = curl_easy_perform(c);
+		ok = judge(f, rc, errbuf);
+		curl_easy_cleanup(c);
+		curl_slist_free_all(hdrs);
+	}
+	const char *want = json_string_value(json_object_get(w->options, "sha256"));
+	char got[2 * CRYPTO_SHA256_LEN + 1];
+	if (ok && want != NULL) {
+		report(f, "Transferring", true);
+		if (file_sha256(f->fd, got) != 0) {
+			fail(w, "error", f->url, "write_failed", "cannot read back %s", f->partial);
+			ok = false;
+		} else if (strcasecmp(got, want) != 0) {
+			fail(w, "error", f->url, "checksum_mismatch", "SHA-256 is %s, expected %s; "
+			     "the partial file was discarded", got, want);
+			restart_partial(f, "checksum mismatch");
+			ok = false;
+		}
+	}
+	if (ok && fsync(f->fd) != 0) {
+		fail(w, "error", f->url, "write_failed", "cannot flush %s: %s", f->partial,
+		     strerror(errno));
+		ok = false;
+	}
+	if (ok) {
+		f->total = f->done_bytes;
+		save_meta(f, true);
+	}
+	report(f, "Transferring", true);
+	close(f->fd);
+	return ok;
+}
+
+/* Upload one file (restarted from zero on any failure). */
+static bool upload(struct file *f)
+{
+	struct worker *w = f->w;
+	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fail(w, "error", f->path, "not_found", "cannot read %s: %s", f->path,
+		     f->fd < 0 ? strerror(errno) : "not a regular file");
+		if (f->fd >= 0)
+			close(f->fd);
+		return false;
+	}
+	f->total = st.st_size;
+	f->done_bytes = 0;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *c = curl_easy_init();
+	common_opts(c, w, f, errbuf, NULL);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, f);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+	curl_easy_setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR);
+	report(f, "Connecting", true);
+	CURLcode rc = curl_easy_perform(c);
+	bool ok = judge(f, rc, errbuf);
+	curl_easy_cleanup(c);
+	close(f->fd);
+	if (ok)
+		save_meta(f, true);
+	report(f, "Transferring", true);
+	return ok;
+}
+
+/* Read the spec and the credentials, then become the job's owner. */
+static int setup(struct worker *w, const char *jobdir)
+{
+	char path[BOUND_PATH + 32];
+	snprintf(path, sizeof path, "%s/spec.json", jobdir);
+	w->spec = json_load_file(path, 0, NULL);
+	if (!json_is_object(w->spec))
+		return -1;
+	w->options = json_object_get(w->spec, "options");
+	w->upload = json_is_true(json_object_get(w->spec, "upload"));
+	w->workdir = json_string_value(json_object_get(w->spec, "workdir"));
+	w->rate_file = json_string_value(json_object_get(w->spec, "rate_file"));
+	const char *sealed = json_string_value(json_object_get(w->spec, "credentials"));
+	const char *key = json_string_value(json_object_get(w->spec, "key_path"));
+	if (w->workdir == NULL || w->rate_file == NULL)
+		return -1;
+	if (sealed != NULL && key != NULL)
+		w->have_password = secrets_open(key, sealed, w->password, sizeof w->password) >= 0;
+	if (geteuid() == 0) {
+		const char *user = json_string_value(json_object_get(w->spec, "user"));
+		gid_t gid = (gid_t)json_integer_value(json_object_get(w->spec, "gid"));
+		uid_t uid = (uid_t)json_integer_value(json_object_get(w->spec, "uid"));
+		if (user == NULL || uid == 0 || initgroups(user, gid) != 0 || setgid(gid) != 0 ||
+		    setuid(uid) != 0 || setuid(0) == 0)
+			return -1;   /* never transfer as root */
+	}
+	umask(022);
+	return 0;
+}
+
+int xfer_worker_main(const char *jobdir)
+{
+	struct worker w = { .rate = -1 };
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(&w, jobdir) != 0) {
+		json_decref(w.spec);
+		return 1;
+	}
+	w.notes = json_array();
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	char path[BOUND_PATH + 32];
+	snprintf(path, sizeof path, "%s/pid", w.workdir);
+	fileio_replace(path, pid, strlen(pid), 0600, false);
+	if (w.have_password && !json_object_get(w.options, "user"))
+		w.have_password = false;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	json_t *files = json_object_get(w.spec, "files");
+	size_t i;
+	json_t *fj;
+	json_array_foreach(files, i, fj) {
+		if (stopping) {
+			fail(&w, "stopped", NULL, "stopped", "stopped");
+			break;
+		}
+		struct file f = {
+			.w = &w, .fd = -1, .total = -1, .clen = -1,
+			.idx = (int)json_integer_value(json_object_get(fj, "idx")),
+			.url = json_string_value(json_object_get(fj, "url")),
+			.path = json_string_value(json_object_get(fj, "path")),
+			.partial = json_string_value(json_object_get(fj, "partial")),
+		};
+		if (f.url == NULL || f.path == NULL || (!w.upload && f.partial == NULL)) {
+			fail(&w, "error", NULL, "internal", "damaged transfer spec");
+			break;
+		}
+		w.rate_ms = timeu_mono_ms();
+		w.rate_bytes = 0;
+		if (!(w.upload ? upload(&f) : download(&f)))
+			break;
+	}
+	crypto_wipe(w.password, sizeof w.password);
+	json_t *res = json_pack("{s:s,s:I,s:O}", "outcome", w.outcome ? w.outcome : "transferred",
+	                        "retry_after", (json_int_t)w.retry_after, "notes", w.notes);
+	if (w.outcome != NULL)
+		json_object_set_new(res, "error", json_pack("{s:s,s:s,s:s}", "code", w.code,
+		                    "message", w.message, "file", w.file));
+	put_json(&w, "result.json", res, true);
+	json_decref(w.notes);
+	json_decref(w.spec);
+	curl_global_cleanup();
+	return 0;
+}

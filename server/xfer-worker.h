@@ -1,0 +1,38 @@
+/*
+ * xfer-worker.h - the transfer worker ("tetherd __transfer JOBDIR").
+ *
+ * One worker process per running transfer job, started detached by the
+ * scheduler (xfer.c) so it outlives the daemon. It reads JOBDIR/spec.json
+ * (root-owned; written by tetherd), unseals the credentials, gives up root
+ * for the job owner's account, and moves the job's pending files one after
+ * another with libcurl. It reports only through files in JOBDIR/w (owned by
+ * the user, and so treated by tetherd as untrusted input):
+ *
+ *   pid            "PID\n", written first
+ *   progress.json  {"idx","bytes","total","rate","state","notes"} about
+ *                  twice a second (not fsync'd: a hint for display)
+ *   file-N.json    per file: {"validator","total","done"}, fsync'd before
+ *                  the first byte of a (re)started download is written and
+ *                  when the file is complete: with the partial file's size
+ *                  this is the durable progress
+ *   result.json    on exit: {"outcome": "transferred"|"transient"|"error"|
+ *                  "stopped", "error": {"code","message","file"},
+ *                  "retry_after": S, "notes": [...]}
+ *
+ * A download goes to the file's hidden partial path beside the destination
+ * and is resumed from the partial's size with Range + If-Range (or, for
+ * protocols without validators, after comparing size and modification time
+ * with what was recorded), so a changed remote file restarts from zero
+ * instead of producing a mixed file. SIGTERM stops it cleanly (outcome
+ * "stopped"); SIGKILL loses nothing either, since progress is on disk.
+ * The rate limit is re-read from JOBDIR/rate each second.
+ */
+#ifndef TETHER_XFER_WORKER_H
+#define TETHER_XFER_WORKER_H
+
+#define XFER_WORKDIR "w"
+
+/* The worker's main; returns the process exit status. */
+int xfer_worker_main(const char *jobdir);
+
+#endif
