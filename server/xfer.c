@@ -970,14 +970,18 @@ static const char *const schemes[] = { "http", "https", "ftp", "ftps", "sftp", "
 /* A URL the worker may use: parses, and has a scheme we transfer over. */
 static int check_url(const char *url, char *err, size_t errsz)
 {
-	if (has_wildcard(url)) {
+	/* '?' starts a query and '[' an IPv6 literal: '*' is the wildcard people try */
+	const char *q = strchr(url, '?');
+	const char *star = strchr(url, '*');
+	if (star != NULL && (q == NULL || star < q)) {
 		snprintf(err, errsz, "wildcards are only allowed in local paths, not in URLs: %s",
 		         url);
 		return -1;
 	}
 	CURLU *u = curl_url();
 	char *scheme = NULL;
-	CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+	CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
+	                 : CURLUE_OUT_OF_MEMORY;
 	if (rc == CURLUE_OK)
 		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
 	int ok = -1;
