@@ -667,10 +667,12 @@ static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
 	unlink(path);
 	if (t->state == XFER_TRANSIENTERROR &&
 	    now - t->progress_at > opt_int(t, "no_progress_timeout", 14 * 86400)) {
-		char m[sizeof t->error_message];
-		snprintf(m, sizeof m, "no progress for %lld s; last error: %s",
-		         (long long)(now - t->progress_at), t->error_message);
-		snprintf(t->error_message, sizeof t->error_message, "%s", m);
+		char m[sizeof t->error_message + 64];
+		int n = snprintf(m, sizeof m, "no progress for %lld s; last error: %s",
+		                 (long long)(now - t->progress_at), t->error_message);
+		if (n >= (int)sizeof t->error_message)
+			m[sizeof t->error_message - 1] = '\0';
+		memcpy(t->error_message, m, sizeof t->error_message);
 		t->state = XFER_ERROR;
 	}
 	log_xfer(t, "transfer_settled");
