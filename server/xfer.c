@@ -892,7 +892,7 @@ static void pass_locked(struct server *srv)
 		int64_t after = bytes_done(t);
 		if (after > s->before)
 			t->progress_at = now;
-		if (after != s->before || t->state != s->state0 || s->state0 == XFER_QUEUED) {
+		if (after != s->before || t->state != s->state0) {
 			if (t->state != s->state0)
 				t->modified = now;
 			store_xfer_update(srv->store, t);
