@@ -1164,6 +1164,7 @@ static void cancel_all(struct cmd_ctx *x, const char *session, struct waited *w,
 	snprintf(msg, sizeof msg, "interrupted by %s: %zu transfer job%s cancelled%s",
 	         stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", removed, removed == 1 ? "" : "s",
 	         kept ? ", some could not be (see above)" : "");
+	fprintf(stderr, "tether: %s\n", msg);
 	oc->rc = 0;   /* the interruption is what this run comes to */
 	fail_once(oc, EXIT_INTERRUPTED, "interrupted", msg);
 }
@@ -1282,8 +1283,9 @@ static int create_all(struct cmd_ctx *x, const char *session, json_t *base, json
 		if (e == TETHER_E_OK && !stop_signal)
 			continue;
 		if (e != TETHER_E_OK && json_array_size(specs) > 1)
-			fprintf(stderr, "tether: job %zu of %zu (%s):\n", i + 1, json_array_size(specs),
-			        json_string_value(json_object_get(spec, "destination")));
+			fprintf(stderr, "tether: creating job %zu of %zu (%s):\n", i + 1,
+			        json_array_size(specs),
+			        json_string_value(json_array_get(json_object_get(spec, "sources"), 0)));
 		int rc = e != TETHER_E_OK ? out_fail(x, e) : EXIT_INTERRUPTED;
 		size_t made = e == TETHER_E_OK ? i + 1 : i;
 		for (size_t k = 0; k < made; k++) {

@@ -260,27 +260,31 @@ static size_t utf8_cut(const char *s, size_t max)
 enum { SHOW_FILES = 1, SHOW_RATE = 2, SHOW_ETA = 4, SHOW_ALL = 7 };
 
 /* The part after the bar: percent, bytes, then what show allows of rate,
- * ETA and files. */
+ * ETA and files. Numbers are padded to steady widths, so that the bar (which
+ * takes the room left) does not jitter as they change. */
 static void progress_tail(const struct transfer_progress *p, bool moving, int show, char *out,
                           size_t outsz)
 {
-	char bytes[80], rate[48] = "", eta[24] = "", pct[8] = "", files[64] = "";
+	char bytes[80], rate[48] = "", eta[24] = "", pct[8] = "", files[64] = "", d[32], t[32] = "?";
 	int64_t done = p->bytes_done > 0 ? p->bytes_done : 0;
 	if (moving && p->bytes_total > 0)
 		snprintf(pct, sizeof pct, "  %3d%%",
 		         (int)(done >= p->bytes_total ? 100
 		                                      : (double)done * 100 / (double)p->bytes_total));
-	transfer_fmt_progress(done, p->bytes_total, bytes, sizeof bytes);
+	transfer_fmt_bytes((uint64_t)done, d, sizeof d);
+	if (p->bytes_total >= 0)
+		transfer_fmt_bytes((uint64_t)p->bytes_total, t, sizeof t);
+	snprintf(bytes, sizeof bytes, "%*s/%s", moving ? (int)strlen(t) : 0, d, t);
 	if (moving && (show & SHOW_RATE)) {
 		char r[40];
 		transfer_fmt_rate(p->rate, r, sizeof r);
-		snprintf(rate, sizeof rate, "  %s", r);
+		snprintf(rate, sizeof rate, "  %10s", r);
 	}
 	if (moving && (show & SHOW_ETA)) {
-		char t[16] = "--";
+		char e[16] = "--";
 		if (p->bytes_total >= 0 && done <= p->bytes_total)
-			transfer_fmt_eta((uint64_t)(p->bytes_total - done), p->rate, t, sizeof t);
-		snprintf(eta, sizeof eta, "  ETA %s", t);
+			transfer_fmt_eta((uint64_t)(p->bytes_total - done), p->rate, e, sizeof e);
+		snprintf(eta, sizeof eta, "  ETA %-5s", e);
 	}
 	if (show & SHOW_FILES)
 		snprintf(files, sizeof files, "  files %lld/%lld", (long long)p->files_done,
