@@ -218,8 +218,8 @@ void transfer_fmt_duration(uint64_t s, char *out, size_t outsz)
 /* Human time left. */
 void transfer_fmt_eta(uint64_t remaining, uint64_t rate, char *out, size_t outsz)
 {
-	if (rate == 0) {
-		snprintf(out, outsz, "--");
+	if (remaining == 0 || rate == 0) {   /* done needs no rate to be known */
+		snprintf(out, outsz, remaining == 0 ? "0s" : "--");
 		return;
 	}
 	uint64_t s = remaining / rate + (remaining % rate != 0);

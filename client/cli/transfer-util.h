@@ -48,7 +48,8 @@ void transfer_fmt_bytes(uint64_t n, char *out, size_t outsz);
 void transfer_fmt_rate(uint64_t bytes_per_second, char *out, size_t outsz);
 
 /* Time left to move remaining bytes at rate: "42s", "3m05s", "2h07m",
- * "3d04h"; "--" if the rate is 0 or it would take 1000 days or more. */
+ * "3d04h"; "0s" when nothing remains; "--" if the rate is 0 or it would take
+ * 1000 days or more. */
 void transfer_fmt_eta(uint64_t remaining, uint64_t rate, char *out, size_t outsz);
 
 /* "3m05s" style for a number of seconds (as transfer_fmt_eta). */

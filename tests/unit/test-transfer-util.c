@@ -267,6 +267,8 @@ static void test_fmt_eta(void **state)
 	assert_string_equal(b, "--");
 	transfer_fmt_eta(0, 10, b, sizeof b);
 	assert_string_equal(b, "0s");
+	transfer_fmt_eta(0, 0, b, sizeof b);
+	assert_string_equal(b, "0s");   /* done: no rate needed */
 	transfer_fmt_eta(1, 10, b, sizeof b);
 	assert_string_equal(b, "1s");   /* rounded up */
 	transfer_fmt_eta(590, 10, b, sizeof b);
