@@ -1068,6 +1068,8 @@ static void settle(struct cmd_ctx *x, const char *session, struct waited *w,
 			w->end = W_DONE;
 			return;
 		}
+		if (e == TETHER_E_INTERRUPTED)
+			return;   /* still ours: the stop that cut this short cancels it */
 		snprintf(msg, sizeof msg, "could not complete transfer %s: %s", name_of(w),
 		         tether_last_error(x->c));
 		progress_clear(pr);
