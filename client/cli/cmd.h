@@ -44,6 +44,14 @@ extern const struct cmd_entry cmd_job_receive_entry;
 extern const struct cmd_entry cmd_job_wait_entry;
 extern const struct cmd_entry cmd_job_stop_entry;
 extern const struct cmd_entry cmd_job_remove_entry;
+extern const struct cmd_entry cmd_transfer_start_entry;
+extern const struct cmd_entry cmd_transfer_list_entry;
+extern const struct cmd_entry cmd_transfer_show_entry;
+extern const struct cmd_entry cmd_transfer_complete_entry;
+extern const struct cmd_entry cmd_transfer_suspend_entry;
+extern const struct cmd_entry cmd_transfer_resume_entry;
+extern const struct cmd_entry cmd_transfer_remove_entry;
+extern const struct cmd_entry cmd_transfer_set_entry;
 
 /* Exit statuses (CLI.md "Exit status"). */
 #define EXIT_USAGE   2

@@ -104,6 +104,10 @@ tether_err client_session_request(tether_client *c, const char *method, const ch
                                   const char *sub, json_t *body, json_t **out,
                                   struct target *t);
 
+/* True if job is a job reference (a numeric id or a name) that can go into
+ * a request path as it is. */
+bool client_job_ref_ok(const char *job);
+
 /* job_stream with the records decoded for a caller's writer. */
 tether_err job_stream_to(tether_client *c, struct target *t, const char *ref, int64_t job,
                          int64_t offset, bool keep, bool follow,

@@ -224,6 +224,14 @@ tether_err tether_session_receive(tether_client *c, const char *session,
 	return e;
 }
 
+/* True if job is a numeric id or a valid name: nothing that needs escaping
+ * in a path, so it can go into one as it is. */
+bool client_job_ref_ok(const char *job)
+{
+	size_t n = strlen(job);
+	return addr_valid_name(job) || (n > 0 && n < 20 && strspn(job, "0123456789") == n);
+}
+
 /* Resolve SESSION and make "/v1/sessions/REF/jobs[/JOB]". */
 static tether_err jobs_path(tether_client *c, const char *session, const char *job,
                             struct target *t, char ref[BOUND_NAME + 1], char *path,
@@ -232,8 +240,7 @@ static tether_err jobs_path(tether_client *c, const char *session, const char *j
 	tether_err e = client_resolve_session(c, session, t, ref);
 	if (e != TETHER_E_OK)
 		return e;
-	if (job != NULL && !(addr_valid_name(job) ||
-	                     (strspn(job, "0123456789") == strlen(job) && job[0] && strlen(job) < 20)))
+	if (job != NULL && !client_job_ref_ok(job))
 		return client_fail(c, TETHER_E_USAGE, "invalid job '%s': a numeric id or a name",
 		                   job);
 	snprintf(path, pathsz, "%s/sessions/%s/jobs%s%s", TETHER_API_PREFIX, ref,

@@ -172,6 +172,32 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
                                     const struct tether_output *out, int *status,
                                     int *local_only, json_t **final);
 
+/* Transfer jobs (BITS-style): the server downloads or uploads files on its
+ * own host and keeps going with no client connected. Objects are the
+ * server's transfer objects as sent (CLI.md fields, plus "rate",
+ * "retry_at", "notes" and "options"). JOB is a numeric id or a name
+ * (TETHER_E_USAGE otherwise). *out is NULL after a failure. */
+
+/* Create a transfer job from request, the body of the create call
+ * ({"sources": [...], "destination": "...", ...}; the caller keeps it and
+ * should wipe any "credentials" password in it afterwards). *out: the job. */
+tether_err tether_transfer_start(tether_client *c, const char *session, json_t *request,
+                                 json_t **out);
+/* The session's transfer jobs (an array), Acknowledged and Cancelled ones
+ * excepted. */
+tether_err tether_transfer_list(tether_client *c, const char *session, json_t **transfers);
+tether_err tether_transfer_get(tether_client *c, const char *session, const char *job,
+                               json_t **out);
+/* action: "complete" (take the files: Transferred -> Acknowledged),
+ * "suspend", "resume", or "remove" (cancel: -> Cancelled, files dropped).
+ * *out: the job afterwards. */
+tether_err tether_transfer_action(tether_client *c, const char *session, const char *job,
+                                  const char *action, json_t **out);
+/* Change what a running job may change: changes holds any of "priority",
+ * "max_rate", "retry_delay", "no_progress_timeout" (the caller keeps it). */
+tether_err tether_transfer_set(tether_client *c, const char *session, const char *job,
+                               json_t *changes, json_t **out);
+
 /* The interactive shell of SESSION (tether enter). Open one, or re-attach to
  * the one running there: *job gets the shell job, *offset where to start
  * reading its output (0 for a new shell; for a re-attach, about the last
