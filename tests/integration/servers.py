@@ -318,7 +318,11 @@ def _with_port_retry(fixture, attempt, tries=3):
         try:
             return attempt()
         except FixtureError as e:
-            if i == tries - 1 or "in use" not in str(e).lower():
+            text = str(e).lower()
+            # nginx/sshd: "Address already in use"; vsftpd: "could not bind
+            # listening IPv4 socket"; smbd: "NT_STATUS_ADDRESS_ALREADY_ASSOCIATED"
+            if i == tries - 1 or not any(w in text for w in ("in use", "could not bind",
+                                                             "already_associated")):
                 raise
 
 
@@ -791,7 +795,14 @@ class Vsftpd(Fixture):
                         f"[tt_sys]\nMaxProtocol = TLSv{self.tls_max}\n")
             env["OPENSSL_CONF"] = ossl
         self._spawn([self.binary, self.conf], env=env)
-        self._wait_port(self.port, banner=b"220")
+        try:
+            self._wait_port(self.port, banner=b"220")
+        except FixtureError as e:
+            # vsftpd exits 2 without a word when its port is taken
+            if not port_free(self.port):
+                raise FixtureError(f"{e}\n(port {self.port} is taken: could not bind)") \
+                    from None
+            raise
 
     def url(self, path, tls=False):
         """ftp://127.0.0.1:PORT/path. With tls=True the same ftp:// URL is meant
