@@ -9,6 +9,11 @@ PKGS=(
   libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libjansson-dev libcmocka-dev
   python3 sqlite3 curl openssl procps
+  # real servers for the transfer tests (tests/integration/servers.py) and the
+  # peer tool of the transfer benchmark; nginx-light has the dav module (PUT).
+  # The tests start their own instances; the system services these packages
+  # enable (nginx, vsftpd, ssh, smbd/nmbd) are not needed by them.
+  nginx-light vsftpd openssh-server samba aria2 util-linux
 )
 
 missing=()

@@ -577,6 +577,9 @@ static bool download(struct file *f)
 	bool http = is_http(f->url);
 	if (f->offset > 0 && http && !f->validator[0])
 		restart_partial(f, "no validator to resume against");
+	if (f->offset > 0 && (strncasecmp(f->url, "smb://", 6) == 0 ||
+	                      strncasecmp(f->url, "smbs://", 7) == 0))
+		restart_partial(f, "libcurl's SMB client cannot resume");   /* it ignores offsets */
 	if (!http && prepare_resume(f) != 0 && f->offset > 0)
 		restart_partial(f, "the remote size and time are unknown");
 	bool ok = false;
@@ -589,13 +592,18 @@ static bool download(struct file *f)
 		common_opts(c, w, f, errbuf, &hdrs);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-		if (f->offset > 0) {
+		if (f->offset > 0 && http) {
+			/* RANGE, not RESUME_FROM: libcurl would fail a 200 answer itself,
+			 * and a 200 is exactly what a changed file (or a server
+			 * without ranges) sends; decide() restarts the file then */
+			char r[32];
+			snprintf(r, sizeof r, "%lld-", (long long)f->offset);
+			curl_easy_setopt(c, CURLOPT_RANGE, r);
+			snprintf(range, sizeof range, "If-Range: %s", f->validator);
+			hdrs = curl_slist_append(hdrs, range);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		} else if (f->offset > 0) {
 			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
-			if (http) {
-				snprintf(range, sizeof range, "If-Range: %s", f->validator);
-				hdrs = curl_slist_append(hdrs, range);
-				curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-			}
 		}
 		f->decided = !http;
 		CURLcode rc = curl_easy_perform(c);
