@@ -1,21 +1,17 @@
 /*
  * monitor.c - housekeeping (see monitor.h).
  */
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 #include "jobs.h"
 #include "log.h"
 #include "monitor.h"
 #include "proto.h"
+#include "ticker.h"
 #include "timeu.h"
 
-static pthread_t thread;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static bool running, stopping;
+static struct ticker ticker;
 
 #define MAX_ACTIONS 1024
 
@@ -70,45 +66,18 @@ void monitor_pass(struct server *srv)
 	}
 }
 
-/* The thread: a pass every 500 ms until stopped. */
-static void *loop(void *arg)
+static void tick(void *arg)
 {
-	struct server *srv = arg;
-	pthread_mutex_lock(&lock);
-	while (!stopping) {
-		pthread_mutex_unlock(&lock);
-		monitor_pass(srv);
-		pthread_mutex_lock(&lock);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 500 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		if (!stopping)
-			pthread_cond_timedwait(&cond, &lock, &ts);
-	}
-	pthread_mutex_unlock(&lock);
-	return NULL;
+	monitor_pass(arg);
 }
 
+/* A pass every 500 ms until stopped. */
 int monitor_start(struct server *srv)
 {
-	if (pthread_create(&thread, NULL, loop, srv) != 0)
-		return -1;
-	running = true;
-	return 0;
+	return ticker_start(&ticker, tick, srv, 500);
 }
 
 void monitor_stop(void)
 {
-	if (!running)
-		return;
-	pthread_mutex_lock(&lock);
-	stopping = true;
-	pthread_cond_signal(&cond);
-	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
-	running = false;
+	ticker_stop(&ticker);
 }

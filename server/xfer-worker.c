@@ -109,8 +109,11 @@ static void save_meta(struct file *f, bool done)
 {
 	char name[32];
 	snprintf(name, sizeof name, "file-%d.json", f->idx);
-	put_json(f->w, name, json_pack("{s:s,s:I,s:b}", "validator", f->validator,
-	                               "total", (json_int_t)f->total, "done", done), true);
+	/* the notes ride along: a restart from zero is news even if this
+	 * worker is killed before it can report */
+	put_json(f->w, name, json_pack("{s:s,s:I,s:b,s:O}", "validator", f->validator,
+	                               "total", (json_int_t)f->total, "done", done,
+	                               "notes", f->w->notes), true);
 }
 
 static void load_meta(struct file *f)

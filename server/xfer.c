@@ -32,6 +32,7 @@
 #include "proto.h"
 #include "secrets.h"
 #include "spool.h"
+#include "ticker.h"
 #include "timeu.h"
 #include "xfer.h"
 #include "xfer-worker.h"
@@ -43,10 +44,7 @@
 #define MAX_TEXT        4096        /* a source, destination, command... */
 
 static pthread_mutex_t xlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t tcond = PTHREAD_COND_INITIALIZER;
-static pthread_t thread;
-static bool running, stopping, kicked;
+static struct ticker ticker;
 
 /* ---- spool paths and the worker's reports ---- */
 
@@ -557,6 +555,16 @@ static void notify(struct server *srv, const struct xfer_rec *t)
 	free(full);
 }
 
+/* Add the notes of a worker report (an array of strings) to t. */
+static void take_notes(struct xfer_rec *t, json_t *notes)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(notes, i, v)
+		if (json_is_string(v))
+			add_note(t, json_string_value(v));
+}
+
 /* Fold the worker's per-file records and the partials' sizes into t. */
 static void read_files(struct xfer_rec *t)
 {
@@ -569,6 +577,7 @@ static void read_files(struct xfer_rec *t)
 		if (json_is_integer(tot) && json_integer_value(tot) >= 0)
 			f->bytes_total = json_integer_value(tot);
 		f->done = json_is_true(json_object_get(m, "done"));
+		take_notes(t, json_object_get(m, "notes"));
 		json_decref(m);
 		if (f->done) {
 			f->bytes_transferred = f->bytes_total;
@@ -608,11 +617,7 @@ static void take_progress(struct xfer_rec *t)
 	const char *st = json_string_value(json_object_get(p, "state"));
 	if (st != NULL && strcmp(st, "Transferring") == 0)
 		t->state = XFER_TRANSFERRING;
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(p, "notes"), i, v)
-		if (json_is_string(v))
-			add_note(t, json_string_value(v));
+	take_notes(t, json_object_get(p, "notes"));
 	json_decref(p);
 }
 
@@ -631,13 +636,9 @@ static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
 	read_files(t);
 	const char *outcome = json_string_value(json_object_get(r, "outcome"));
 	json_t *err = json_object_get(r, "error");
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(r, "notes"), i, v)
-		if (json_is_string(v))
-			add_note(t, json_string_value(v));
+	take_notes(t, json_object_get(r, "notes"));
 	bool all = true;
-	for (i = 0; i < t->nfiles; i++)
+	for (size_t i = 0; i < t->nfiles; i++)
 		all = all && t->files[i].done;
 	const char *code = json_string_value(json_object_get(err, "code"));
 	const char *msg = json_string_value(json_object_get(err, "message"));
@@ -911,57 +912,28 @@ void xfer_pass(struct server *srv)
 	pthread_mutex_unlock(&xlock);
 }
 
-static void *loop(void *arg)
+static void tick(void *arg)
 {
-	struct server *srv = arg;
-	pthread_mutex_lock(&tlock);
-	while (!stopping) {
-		kicked = false;
-		pthread_mutex_unlock(&tlock);
-		xfer_pass(srv);
-		pthread_mutex_lock(&tlock);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 500 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		if (!stopping && !kicked)
-			pthread_cond_timedwait(&tcond, &tlock, &ts);
-	}
-	pthread_mutex_unlock(&tlock);
-	return NULL;
+	xfer_pass(arg);
 }
 
 int xfer_start(struct server *srv)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (pthread_create(&thread, NULL, loop, srv) != 0)
-		return -1;
-	running = true;
-	return 0;
+	return ticker_start(&ticker, tick, srv, 500);
 }
 
 void xfer_stop(void)
 {
-	if (!running)
+	if (!ticker.running)
 		return;
-	pthread_mutex_lock(&tlock);
-	stopping = true;
-	pthread_cond_signal(&tcond);
-	pthread_mutex_unlock(&tlock);
-	pthread_join(thread, NULL);
-	running = false;
+	ticker_stop(&ticker);
 	curl_global_cleanup();
 }
 
 void xfer_kick(void)
 {
-	pthread_mutex_lock(&tlock);
-	kicked = true;
-	pthread_cond_signal(&tcond);
-	pthread_mutex_unlock(&tlock);
+	ticker_kick(&ticker);
 }
 
 /* ---- creating ---- */

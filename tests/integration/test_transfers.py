@@ -177,7 +177,10 @@ def test_survives_daemon_sigkill(env):
     w.d.start()
     w.tok = w.d.token_for("alice")
     # now kill the worker as a reboot would; the scheduler starts it again
-    pids = subprocess.run(["pgrep", "-f", "__transfer"], capture_output=True, text=True)
+    # (only this daemon's worker: other suites may be running transfers)
+    pids = subprocess.run(["pgrep", "-f", "__transfer " + w.d.state],
+                          capture_output=True, text=True)
+    assert pids.stdout.split(), "the worker survived the daemon"
     for p in pids.stdout.split():
         os.kill(int(p), signal.SIGKILL)
     done = w.wait_state(t["id"], ("Transferred",), timeout=60)
