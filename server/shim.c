@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -273,9 +274,19 @@ int shim_main(const char *jobdir)
 	for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
 		signal(ignored[i], SIG_IGN);
 	umask(077);
+	/* One supervisor per job, holding this lock for its life: a start that
+	 * was in doubt (the launcher vanished mid-request, launcher.c) is
+	 * repeated, and the second supervisor finds the lock, or the status
+	 * the first one left, and goes without running anything. */
 	snprintf(path, sizeof path, "%s/spec.json", jobdir);
+	int specfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (specfd < 0 || flock(specfd, LOCK_EX | LOCK_NB) != 0)
+		return 1;
+	snprintf(path, sizeof path, "%s/status", jobdir);
+	if (access(path, F_OK) == 0)
+		return 1;
 	json_error_t jerr;
-	json_t *spec = json_load_file(path, 0, &jerr);
+	json_t *spec = json_loadfd(specfd, 0, &jerr);
 	if (spec == NULL)
 		return 1;
 	snprintf(path, sizeof path, "%s/output.log", jobdir);
@@ -361,5 +372,6 @@ int shim_main(const char *jobdir)
 	free(text);
 	json_decref(st);
 	json_decref(spec);
+	close(specfd);   /* the status is there: a late second start goes */
 	return rc;
 }

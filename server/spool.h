@@ -2,7 +2,8 @@
  * spool.h - the daemon's files beside the database.
  *
  *   STATE/spool/jobs/<job>/      one per job, the daemon's (and shim's) own:
- *       spec.json   what to run (written by tetherd before the shim starts)
+ *       spec.json   what to run (written by tetherd before the shim starts;
+ *                   the shim holds a lock on it for its life)
  *       pid         "SHIMPID CHILDPID" (written by the shim, atomically)
  *       output.log  append-only framed records (common/outlog.h)
  *       status      {"exit_code":N} or {"signal":N} (atomically, at the end)
