@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "jobs.h"
+#include "launcher.h"
 #include "shim.h"
 #include "log.h"
 #include "proto.h"
@@ -129,9 +130,14 @@ static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err
 }
 
 /* Start "tetherd VERB DIR" detached (double fork + setsid), so it outlives
- * the daemon. */
+ * the daemon: through the launcher if there is one, else by forking the
+ * daemon and exec'ing tetherd (slower: the daemon is large and threaded,
+ * and the exec links the whole binary again). */
 int jobs_spawn_detached(const char *verb, const char *dir)
 {
+	int rc = launcher_spawn(verb, dir);
+	if (rc <= 0)
+		return rc;
 	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
 	pid_t pid = fork();
 	if (pid < 0)
@@ -269,7 +275,8 @@ static bool shim_alive(int64_t job, pid_t pid)
 	if (cmd == NULL)
 		return false;
 	spool_job_dir(jdir, job);
-	/* argv is "tetherd\0__shim\0JOBDIR\0" */
+	/* argv is "tetherd\0__shim\0JOBDIR\0", exec'd or written by the launcher
+	 * (then NULs follow) */
 	const char *a1 = memchr(cmd, '\0', len);
 	bool ok = a1 != NULL && (size_t)(a1 + 1 - cmd) < len &&
 	          strcmp(a1 + 1, "__shim") == 0 &&

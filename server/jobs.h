@@ -22,6 +22,7 @@ int jobs_init(struct server *srv);
 
 /* Start "tetherd VERB DIR" (a job supervisor or transfer worker) detached
  * from the daemon: its own session, stdio on /dev/null, no inherited fds.
+ * Through the launcher (launcher.h) while it runs, else fork and exec.
  * 0 or -1. */
 int jobs_spawn_detached(const char *verb, const char *dir);
 
