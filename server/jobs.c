@@ -233,7 +233,11 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
 	spool_job_file(path, j->id, "spec.json");
-	int ok = text != NULL && fileio_write_atomic(path, text, strlen(text), 0600) == 0;
+	/* Not fsync'd: only the supervisor reads it, in a moment and from the
+	 * page cache. A host crash kills the job whether or not the spec was on
+	 * disk, and tetherd never reads it back (a job with neither pid file nor
+	 * status is settled as vanished). */
+	int ok = text != NULL && fileio_replace(path, text, strlen(text), 0600, false) == 0;
 	free(text);
 	if (!ok || jobs_spawn_detached("__shim", jdir) != 0) {
 		snprintf(err, errsz, "cannot start the job's supervisor");

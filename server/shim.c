@@ -321,7 +321,11 @@ int shim_main(const char *jobdir)
 	char pidtext[64];
 	int n = snprintf(pidtext, sizeof pidtext, "%d %d\n", (int)getpid(), (int)pid);
 	snprintf(path, sizeof path, "%s/pid", jobdir);
-	fileio_write_atomic(path, pidtext, (size_t)n, 0600);
+	/* Not fsync'd: the pid file means something only while these processes
+	 * live, and a host crash that could lose it ends them too (the job is
+	 * then settled as vanished either way). The rename still makes it
+	 * appear whole to tetherd's readers (jobs.c read_pids). */
+	fileio_replace(path, pidtext, (size_t)n, 0600, false);
 
 	struct outcap oc;
 	json_t *capv = json_object_get(spec, "output_cap");
