@@ -152,8 +152,10 @@ int jobs_spawn_detached(const char *verb, const char *dir)
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		for (int i = 3; i < 1024; i++)
-			close(i);
+		/* all of them: a busy daemon has connections past 1024 */
+		if (close_range(3, ~0u, 0) != 0)   /* kernels before 5.9 */
+			for (int i = 3; i < 1024; i++)
+				close(i);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
