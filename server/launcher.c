@@ -92,6 +92,9 @@ int launcher_start(void)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		/* resolve every symbol once, here, rather than lazily in each
+		 * worker (the launcher never calls most of what they do) */
+		setenv("LD_BIND_NOW", "1", 1);
 		char *argv[] = { "tetherd", LAUNCHER_VERB, pad, NULL };
 		execv("/proc/self/exe", argv);
 		_exit(127);
@@ -201,6 +204,7 @@ void launcher_stop(void)
 
 static char  *title;       /* the argument area, where ps finds the command line */
 static size_t title_len;
+static char   exe[BOUND_PATH] = "/proc/self/exe";   /* for exec'd workers */
 
 /* Find the argument area: the strings exec put end to end. */
 static void title_init(int argc, char **argv)
@@ -250,7 +254,8 @@ __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
 	if (fn != NULL && title_set(verb, dir))
 		exit(fn(dir));
 	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
-	execv("/proc/self/exe", argv);
+	execv(exe, argv);
+	execv("/proc/self/exe", argv);   /* the file was replaced or removed */
 	_exit(127);
 }
 
@@ -298,6 +303,16 @@ static void handle(char *req, size_t len, char *reply, size_t replysz)
 int launcher_main(int argc, char **argv)
 {
 	title_init(argc, argv);
+	/* named like the daemon in ps and top (exec'd as /proc/self/exe, the
+	 * kernel named us "exe"); workers inherit the name */
+	prctl(PR_SET_NAME, "tetherd");
+	char path[BOUND_PATH];
+	ssize_t len = readlink("/proc/self/exe", path, sizeof path - 1);
+	if (len > 0) {
+		path[len] = '\0';
+		memcpy(exe, path, (size_t)len + 1);
+	}
+	unsetenv("LD_BIND_NOW");   /* done its work; not for exec'd workers */
 	/* nothing of the daemon's but the socket, and stderr (the daemon's log,
 	 * where a sanitizer would report) */
 	int null = open("/dev/null", O_RDWR);

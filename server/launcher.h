@@ -30,8 +30,10 @@ typedef int (*launcher_fn)(const char *dir);
  * launcher share this table, so a verb added here runs either way. */
 launcher_fn launcher_find(const char *verb);
 
-/* Start the launcher. Call before the daemon starts any thread. 0, or -1
- * (then workers are started without it). */
+/* Start the launcher. Call from the main thread before the daemon starts
+ * any other (the parent-death signal follows the thread that forked it,
+ * so that thread must live as long as the daemon). 0, or -1 (then workers
+ * are started without it). */
 int launcher_start(void);
 
 /* Ask the launcher to start "tetherd VERB DIR" detached. 0: started;

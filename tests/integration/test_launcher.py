@@ -70,6 +70,7 @@ def test_supervisors_come_from_the_launcher(env):
     j, jdir, shim = running_job(d, c, s, "sleep 3")
     # what the daemon (and ps) recognise a live supervisor by
     assert argv_of(shim) == ["tetherd", "__shim", jdir], argv_of(shim)
+    assert open(f"/proc/{shim}/comm").read() == "tetherd\n"
     # in a session of its own (its parent's, which exited), not a child of ours
     _, ppid, sid = stat_of(shim)
     assert sid != stat_of(d.proc.pid)[2] and ppid not in (d.proc.pid, ls[0]), (sid, ppid)
