@@ -53,7 +53,7 @@ profile is one extra tether run with `perf record -a -g` over its middle.
 #    request, insert + rename, finish, touch, delivered cursor), TLS.
 #  - ~10% the jobs' bash (the state-restoring wrapper, then `true`).
 # Concurrency does not help (8 vs 16 clients, depth 1 vs 4: same ~100-150/s).
-# After the supervisor launcher (server/launcher.c, branch zygote): ~170-200
+# After the supervisor launcher (server/launcher.c, Nov 2026): ~170-200
 # jobs/s, ~6.5-8.5 ms of CPU per job (daemon ~2); the exec and ld.so share of
 # the supervisors is gone (the launcher is exec'd once, with LD_BIND_NOW, and
 # forks them), two of the four fsyncs are gone (spec.json, pid). Left: ext4
