@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "jobs.h"
+#include "launcher.h"
 #include "xfer.h"
 #include "shim.h"
 #include "log.h"
@@ -130,9 +131,14 @@ static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err
 }
 
 /* Start "tetherd VERB DIR" detached (double fork + setsid), so it outlives
- * the daemon. */
+ * the daemon: through the launcher if there is one, else by forking the
+ * daemon and exec'ing tetherd (slower: the daemon is large and threaded,
+ * and the exec links the whole binary again). */
 int jobs_spawn_detached(const char *verb, const char *dir)
 {
+	int rc = launcher_spawn(verb, dir);
+	if (rc <= 0)
+		return rc;
 	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
 	pid_t pid = fork();
 	if (pid < 0)
@@ -147,8 +153,10 @@ int jobs_spawn_detached(const char *verb, const char *dir)
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		for (int i = 3; i < 1024; i++)
-			close(i);
+		/* all of them: a busy daemon has connections past 1024 */
+		if (close_range(3, ~0u, 0) != 0)   /* kernels before 5.9 */
+			for (int i = 3; i < 1024; i++)
+				close(i);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -228,7 +236,11 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
 	spool_job_file(path, j->id, "spec.json");
-	int ok = text != NULL && fileio_write_atomic(path, text, strlen(text), 0600) == 0;
+	/* Not fsync'd: only the supervisor reads it, in a moment and from the
+	 * page cache. A host crash kills the job whether or not the spec was on
+	 * disk, and tetherd never reads it back (a job with neither pid file nor
+	 * status is settled as vanished). */
+	int ok = text != NULL && fileio_replace(path, text, strlen(text), 0600, false) == 0;
 	free(text);
 	if (!ok || jobs_spawn_detached("__shim", jdir) != 0) {
 		snprintf(err, errsz, "cannot start the job's supervisor");
@@ -260,23 +272,33 @@ static int read_pids(int64_t job, pid_t *shim, pid_t *child)
 	return 0;
 }
 
-/* True if pid is the shim of this job (guards against pid reuse). */
-static bool shim_alive(int64_t job, pid_t pid)
+/* True if pid runs "tetherd VERB DIR" (guards against pid reuse). */
+bool jobs_proc_is(pid_t pid, const char *verb, const char *dir)
 {
-	char path[64], jdir[BOUND_PATH];
+	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
 	size_t len = 0;
 	char *cmd = fileio_read(path, 8192, &len);
 	if (cmd == NULL)
 		return false;
-	spool_job_dir(jdir, job);
-	/* argv is "tetherd\0__shim\0JOBDIR\0" */
+	/* argv is "tetherd\0VERB\0DIR\0", exec'd or written by the launcher
+	 * (then NULs follow) */
+	size_t vl = strlen(verb) + 1;
 	const char *a1 = memchr(cmd, '\0', len);
-	bool ok = a1 != NULL && (size_t)(a1 + 1 - cmd) < len &&
-	          strcmp(a1 + 1, "__shim") == 0 &&
-	          (size_t)(a1 + 8 - cmd) < len && strcmp(a1 + 8, jdir) == 0;
+	bool ok = a1 != NULL && (size_t)(a1 + 1 - cmd) + vl < len &&
+	          strcmp(a1 + 1, verb) == 0 && memchr(a1 + 1 + vl, '\0',
+	                                              len - (size_t)(a1 + 1 + vl - cmd)) &&
+	          strcmp(a1 + 1 + vl, dir) == 0;
 	free(cmd);
 	return ok;
+}
+
+/* True if pid is the shim of this job. */
+static bool shim_alive(int64_t job, pid_t pid)
+{
+	char jdir[BOUND_PATH];
+	spool_job_dir(jdir, job);
+	return jobs_proc_is(pid, "__shim", jdir);
 }
 
 /* Settle a job if it has ended. */

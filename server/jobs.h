@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store.h"
 #include "tetherd.h"
@@ -27,8 +28,13 @@ struct passwd;
 tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
                         size_t bufsz, char *err, size_t errsz);
 
+/* True if process pid is "tetherd VERB DIR" (a supervisor or worker of
+ * ours, not a process that reused its pid). */
+bool jobs_proc_is(pid_t pid, const char *verb, const char *dir);
+
 /* Start "tetherd VERB DIR" (a job supervisor or transfer worker) detached
  * from the daemon: its own session, stdio on /dev/null, no inherited fds.
+ * Through the launcher (launcher.h) while it runs, else fork and exec.
  * 0 or -1. */
 int jobs_spawn_detached(const char *verb, const char *dir);
 

@@ -1,10 +1,11 @@
 /*
  * main.c - tetherd: option parsing, subcommands, and the serve loop.
  *
- * Serving is: take the state dir's lock (one daemon per state dir), open
- * the store, load or generate the TLS key pair, start the HTTPS listeners,
- * then wait for signals in the main thread (all other threads have them
- * blocked): SIGTERM/SIGINT shut down cleanly, SIGHUP re-reads the config.
+ * Serving is: take the state dir's lock (one daemon per state dir), start
+ * the launcher of job supervisors (launcher.h), open the store, load or
+ * generate the TLS key pair, start the HTTPS listeners, then wait for
+ * signals in the main thread (all other threads have them blocked):
+ * SIGTERM/SIGINT shut down cleanly, SIGHUP re-reads the config.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +19,9 @@
 
 #include "http.h"
 #include "jobs.h"
+#include "launcher.h"
 #include "monitor.h"
 #include "xfer.h"
-#include "xfer-worker.h"
-#include "shim.h"
 #include "log.h"
 #include "proto.h"
 #include "store.h"
@@ -214,6 +214,10 @@ static int serve(struct server *srv, const struct cli *cli)
 	if (make_dirs(srv->conf.state_dir) != 0 ||
 	    (lockfd = lock_state_dir(srv->conf.state_dir)) < 0)
 		return 1;
+	/* before the store is open and before any thread exists; without it,
+	 * supervisors are started the slower way */
+	if (launcher_start() != 0)
+		log_msg(LOG_WARN, "launcher_unavailable", "error", strerror(errno));
 	if (tetherd_open_state(&srv->conf, &srv->store) != 0)
 		goto out;
 	if (jobs_init(srv) != 0) {
@@ -261,6 +265,7 @@ static int serve(struct server *srv, const struct cli *cli)
 	xfer_stop();
 	rc = 0;
 out:
+	launcher_stop();
 	tls_pair_free(&tls);
 	lockout_free(srv->lockout);
 	store_close(srv->store);
@@ -291,10 +296,11 @@ int main(int argc, char **argv)
 {
 	static struct server srv;
 	struct cli cli;
-	if (argc == 3 && strcmp(argv[1], "__shim") == 0)
-		return shim_main(argv[2]);   /* a job supervisor, started by tetherd */
-	if (argc == 3 && strcmp(argv[1], "__transfer") == 0)
-		return xfer_worker_main(argv[2]);   /* a transfer worker, started by tetherd */
+	if (argc >= 2 && strcmp(argv[1], LAUNCHER_VERB) == 0)
+		return launcher_main(argc, argv);
+	launcher_fn worker = argc == 3 ? launcher_find(argv[1]) : NULL;
+	if (worker != NULL)
+		return worker(argv[2]);   /* a job supervisor (...), started by tetherd */
 	umask(077);   /* the database, keys and spool are the daemon's alone */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -101,8 +102,10 @@ static void child(json_t *spec, int out, int err, const char *ptyname)
 		dup2(out, 1);
 		dup2(err, 2);
 	}
-	for (int fd = 3; fd < 1024; fd++)
-		close(fd);
+	/* one call, not a thousand (a cost every job pays) */
+	if (close_range(3, ~0u, 0) != 0)   /* kernels before 5.9 */
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -273,9 +276,19 @@ int shim_main(const char *jobdir)
 	for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
 		signal(ignored[i], SIG_IGN);
 	umask(077);
+	/* One supervisor per job, holding this lock for its life: a start that
+	 * was in doubt (the launcher vanished mid-request, launcher.c) is
+	 * repeated, and the second supervisor finds the lock, or the status
+	 * the first one left, and goes without running anything. */
 	snprintf(path, sizeof path, "%s/spec.json", jobdir);
+	int specfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (specfd < 0 || flock(specfd, LOCK_EX | LOCK_NB) != 0)
+		return 1;
+	snprintf(path, sizeof path, "%s/status", jobdir);
+	if (access(path, F_OK) == 0)
+		return 1;
 	json_error_t jerr;
-	json_t *spec = json_load_file(path, 0, &jerr);
+	json_t *spec = json_loadfd(specfd, 0, &jerr);
 	if (spec == NULL)
 		return 1;
 	snprintf(path, sizeof path, "%s/output.log", jobdir);
@@ -310,7 +323,11 @@ int shim_main(const char *jobdir)
 	char pidtext[64];
 	int n = snprintf(pidtext, sizeof pidtext, "%d %d\n", (int)getpid(), (int)pid);
 	snprintf(path, sizeof path, "%s/pid", jobdir);
-	fileio_write_atomic(path, pidtext, (size_t)n, 0600);
+	/* Not fsync'd: the pid file means something only while these processes
+	 * live, and a host crash that could lose it ends them too (the job is
+	 * then settled as vanished either way). The rename still makes it
+	 * appear whole to tetherd's readers (jobs.c read_pids). */
+	fileio_replace(path, pidtext, (size_t)n, 0600, false);
 
 	struct outcap oc;
 	json_t *capv = json_object_get(spec, "output_cap");
@@ -361,5 +378,6 @@ int shim_main(const char *jobdir)
 	free(text);
 	json_decref(st);
 	json_decref(spec);
+	close(specfd);   /* the status is there: a late second start goes */
 	return rc;
 }

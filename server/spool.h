@@ -2,10 +2,14 @@
  * spool.h - the daemon's files beside the database.
  *
  *   STATE/spool/jobs/<job>/      one per job, the daemon's (and shim's) own:
- *       spec.json   what to run (written by tetherd before the shim starts)
- *       pid         "SHIMPID CHILDPID" (written by the shim, atomically)
- *       output.log  append-only framed records (common/outlog.h)
- *       status      {"exit_code":N} or {"signal":N} (atomically, at the end)
+ *       spec.json   what to run (written by tetherd before the shim starts;
+ *                   the shim holds a lock on it for its life)
+ *       pid         "SHIMPID CHILDPID" (written by the shim, atomically,
+ *                   not fsync'd: it outlives no crash that its processes do)
+ *       output.log  append-only framed records (common/outlog.h), fsync'd
+ *                   at the end
+ *       status      {"exit_code":N} or {"signal":N} (atomically and
+ *                   durably, at the end)
  *   STATE/spool/sessions/<session>/   one per session, owned by the
  *       session's OS account: state.sh (the saved shell state) and the
  *       per-invoke state.<job>.sh the shell writes on exit.

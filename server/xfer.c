@@ -110,17 +110,8 @@ static bool worker_alive(int64_t job, pid_t *pidp)
 	int pid = n > 0 ? atoi(t) : 0;
 	if (pid <= 1)
 		return false;
-	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-	size_t len = 0;
-	char *cmd = fileio_read(path, 8192, &len);
-	if (cmd == NULL)
-		return false;
 	spool_job_dir(jdir, job);
-	const char *a1 = memchr(cmd, '\0', len);
-	size_t vl = strlen(WORKER_VERB) + 1;
-	bool ok = a1 != NULL && (size_t)(a1 + 1 - cmd) + vl < len &&
-	          strcmp(a1 + 1, WORKER_VERB) == 0 && strcmp(a1 + 1 + vl, jdir) == 0;
-	free(cmd);
+	bool ok = jobs_proc_is(pid, WORKER_VERB, jdir);
 	if (ok && pidp)
 		*pidp = pid;
 	return ok;

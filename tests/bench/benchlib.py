@@ -5,6 +5,26 @@ import os
 import time
 
 
+def descendants(pid):
+    """The pids below pid in the process tree now (from /proc)."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
 class CpuGroup:
     """A cgroup v2 group (cpu.stat exists whatever controllers are on) that
     counts the CPU of a whole process tree: the daemon and every supervisor
@@ -29,10 +49,18 @@ class CpuGroup:
             os.rmdir(path)
 
     def add(self, pid):
+        """Move pid and the processes it already started into the group
+        (tetherd's launcher, which starts the supervisors, is forked before
+        the daemon can be moved); what they start later inherits it."""
         if not self.path:
             return
-        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
-            f.write(str(pid))
+        for p in [pid] + descendants(pid):
+            try:
+                with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                    f.write(str(p))
+            except OSError:
+                if p == pid:
+                    raise   # a child may have exited meanwhile; pid may not
 
     def leave(self, pid):
         with open(os.path.join(self.base, "cgroup.procs"), "w") as f:

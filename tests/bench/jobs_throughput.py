@@ -53,6 +53,12 @@ profile is one extra tether run with `perf record -a -g` over its middle.
 #    request, insert + rename, finish, touch, delivered cursor), TLS.
 #  - ~10% the jobs' bash (the state-restoring wrapper, then `true`).
 # Concurrency does not help (8 vs 16 clients, depth 1 vs 4: same ~100-150/s).
+# After the supervisor launcher (server/launcher.c, Nov 2026): ~170-200
+# jobs/s, ~6.5-8.5 ms of CPU per job (daemon ~2); the exec and ld.so share of
+# the supervisors is gone (the launcher is exec'd once, with LD_BIND_NOW, and
+# forks them), two of the four fsyncs are gone (spec.json, pid). Left: ext4
+# inode allocation ~30% (five new inodes per job), the jobs' bash ~15%,
+# sqlite ~7%, fork/exit/page faults of the supervisors. See README.md.
 import argparse
 import json
 import os
@@ -431,7 +437,7 @@ def classify_perf(data, daemon_pid):
         if pid == daemon_pid:
             who = "tetherd daemon (request threads, monitor)"
         elif comm in ("tetherd", "MHD-connection"):
-            who = "supervisors (fork from the daemon, exec tetherd __shim, run)"
+            who = "supervisors and the launcher (fork from the launcher, run)"
         elif comm == "bash":
             who = "the jobs' bash"
         elif comm.startswith("python"):
@@ -550,7 +556,7 @@ def main():
               f"{iowait:.0f}% in iowait):")
         if tether_runs[0]["meter"].group_s is not None:
             tree = per_job(tether_runs, lambda m: m.group_s)
-            print(f"  tether: {tree:.2f} = daemon {dmn:.2f} + supervisors and the jobs' bash "
+            print(f"  tether: {tree:.2f} = daemon {dmn:.2f} + supervisors, launcher, jobs' bash "
                   f"{tree - dmn:.2f}   (benchmark client: {cli:.2f} more)")
             if tsp:
                 tt = per_job(tsp_runs, lambda m: m.group_s - m.self_s)
@@ -569,7 +575,8 @@ def main():
               f"(client included); {TARGET} jobs/s needs <= {NCPU * 1000 / TARGET:.2f} ms "
               f"per job in all")
         tetherd = os.environ["TETHERD"]
-        costs = [("tetherd --version (each supervisor is this exec)", [tetherd, "--version"]),
+        costs = [("tetherd --version (a supervisor's exec without launcher)",
+                  [tetherd, "--version"]),
                  ("bash --noprofile --norc -c true", ["bash", "--noprofile", "--norc", "-c",
                                                       "true"]),
                  ("/bin/true", ["/bin/true"])]
@@ -581,13 +588,14 @@ def main():
             c, w = exec_cost(cmd)
             measured[name] = c
             print(f"  {name:50s} {c:5.2f} / {w:5.2f}")
-        print(f"  {'write+fsync+rename, small new file (4 per job)':50s}"
-              f"  wall {fsync_cost(tmp):5.2f}  (the supervisor's and spec's durable writes)")
+        print(f"  {'write+fsync+rename, small new file (2 per job)':50s}"
+              f"  wall {fsync_cost(tmp):5.2f}  (the supervisor's durable writes: log, status)")
         shim = measured[costs[0][0]]
         budget = NCPU * 1000 / TARGET
-        print(f"=> each tether job costs about {tree:.1f} ms of CPU on the server side; the "
-              f"supervisor's exec of tetherd alone is {shim:.1f} ms ({100 * shim / budget:.0f}% "
-              f"of the {budget:.1f} ms per job that {TARGET} jobs/s allows on {NCPU} CPUs)")
+        print(f"=> each tether job costs about {tree:.1f} ms of CPU on the server side; an "
+              f"exec of tetherd (what each supervisor paid before the launcher, and still "
+              f"pays without it) is {shim:.1f} ms ({100 * shim / budget:.0f}% of the "
+              f"{budget:.1f} ms per job that {TARGET} jobs/s allows on {NCPU} CPUs)")
         if not a.no_profile:
             if shutil.which("perf"):
                 profile_run(a, tmp)

@@ -1,0 +1,53 @@
+/*
+ * launcher.h - the process that starts detached workers for tetherd.
+ *
+ * Starting a job supervisor used to be a fork of the (multi-threaded,
+ * large) daemon plus an exec of the whole tetherd binary, whose dynamic
+ * linking alone cost more CPU than the rest of a short job. The launcher
+ * is started once, at daemon start before any thread exists: forked, then
+ * exec'd as "tetherd __launcher" so it holds none of the daemon's state
+ * (database, keys, TLS, heap). tetherd sends it "spawn VERB DIR" over a
+ * SOCK_SEQPACKET socketpair; it double-forks (setsid) and the grandchild
+ * runs VERB's function directly (see launcher_find), already linked, then
+ * exits. It answers "ok" or "error REASON".
+ *
+ * The launcher ends when tetherd does (end of file on its socket, and a
+ * parent-death signal for a daemon killed outright); the workers it started
+ * are in sessions of their own and are not its children, so they live on,
+ * as they always have. Without a launcher (never started, as for the admin
+ * subcommands, or gone), workers are started the old way (jobs.c).
+ */
+#ifndef TETHER_LAUNCHER_H
+#define TETHER_LAUNCHER_H
+
+/* The verb of the launcher process itself: "tetherd __launcher ...". */
+#define LAUNCHER_VERB "__launcher"
+
+/* A worker: the whole life of "tetherd VERB DIR"; returns its exit status. */
+typedef int (*launcher_fn)(const char *dir);
+
+/* The function behind a worker verb ("__shim", ...), or NULL. main() and the
+ * launcher share this table, so a verb added here runs either way. */
+launcher_fn launcher_find(const char *verb);
+
+/* Start the launcher. Call from the main thread before the daemon starts
+ * any other (the parent-death signal follows the thread that forked it,
+ * so that thread must live as long as the daemon). 0, or -1 (then workers
+ * are started without it). */
+int launcher_start(void);
+
+/* Ask the launcher to start "tetherd VERB DIR" detached. 0: started;
+ * -1: the launcher could not start it; 1: there is no working launcher,
+ * the caller should start it itself. Safe from any thread. */
+int launcher_spawn(const char *verb, const char *dir);
+
+/* The launcher's pid, or -1 while there is none. */
+int launcher_pid(void);
+
+/* Let the launcher go (it exits on end of file) and reap it. */
+void launcher_stop(void);
+
+/* Entry point of the launcher process ("tetherd __launcher PADDING"). */
+int launcher_main(int argc, char **argv);
+
+#endif

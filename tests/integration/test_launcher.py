@@ -1,0 +1,147 @@
+"""The launcher that starts job supervisors for tetherd (server/launcher.c):
+supervisors it starts look and behave like exec'd ones, jobs still start
+when it is gone, it never outlives the daemon, and the supervisors it
+started outlive both."""
+import os
+import signal
+import subprocess
+import time
+
+from harness import TETHERD, main, wait_for
+from test_invoke import setup
+
+
+def argv_of(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().rstrip(b"\0").split(b"\0")]
+    except OSError:
+        return []
+
+
+def stat_of(pid):
+    """(state, ppid, session) of a process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1]), int(fields[3])
+
+
+def gone(pid):
+    st = stat_of(pid)
+    return st is None or st[0] == "Z"
+
+
+def launchers_of(daemon_pid):
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and
+            (stat_of(p) or ("", 0, 0))[1] == daemon_pid and argv_of(p)[1:2] == ["__launcher"]]
+
+
+def fd_targets(pid):
+    d = f"/proc/{pid}/fd"
+    return {int(fd): os.readlink(os.path.join(d, fd)) for fd in os.listdir(d)}
+
+
+def running_job(d, c, s, cmd):
+    """Start a job; returns (job, its dir, the supervisor's pid) once the
+    supervisor has written its pid file."""
+    j = c.json("job", "start", s, "--", cmd)
+    jdir = os.path.join(d.state, "spool", "jobs", str(j["id"]))
+    pidfile = os.path.join(jdir, "pid")
+    wait_for(lambda: os.path.exists(pidfile), what="pid file")
+    return j, jdir, int(open(pidfile).read().split()[0])
+
+
+def finished(c, s, j):
+    return next((x for x in c.json("job", "list", "-s", s)
+                 if x["id"] == j["id"] and x["state"] not in ("Running", "Blocked")), None)
+
+
+def test_supervisors_come_from_the_launcher(env):
+    d, c, s = setup(env)
+    ls = launchers_of(d.proc.pid)
+    assert len(ls) == 1, ls
+    # the launcher holds nothing of the daemon's but its socket and the log
+    fds = fd_targets(ls[0])
+    assert sorted(fds) == [0, 1, 2, 3] and fds[0] == fds[1] == "/dev/null", fds
+    assert fds[3].startswith("socket:"), fds
+    j, jdir, shim = running_job(d, c, s, "sleep 3")
+    # what the daemon (and ps) recognise a live supervisor by
+    assert argv_of(shim) == ["tetherd", "__shim", jdir], argv_of(shim)
+    assert open(f"/proc/{shim}/comm").read() == "tetherd\n"
+    # in a session of its own (its parent's, which exited), not a child of ours
+    _, ppid, sid = stat_of(shim)
+    assert sid != stat_of(d.proc.pid)[2] and ppid not in (d.proc.pid, ls[0]), (sid, ppid)
+    assert not any(t.startswith("socket:") for t in fds_or_empty(shim)), fd_targets(shim)
+    # one supervisor per job: a second one for the same job leaves at once
+    r = subprocess.run([TETHERD, "__shim", jdir], timeout=30)
+    assert r.returncode == 1
+    got = wait_for(lambda: finished(c, s, j), what="job end")
+    assert got["state"] == "Completed", got
+    # ...and one for a job that has ended runs nothing
+    size = os.path.getsize(os.path.join(jdir, "output.log"))
+    r = subprocess.run([TETHERD, "__shim", jdir], timeout=30)
+    assert r.returncode == 1 and os.path.getsize(os.path.join(jdir, "output.log")) == size
+
+
+def fds_or_empty(pid):
+    try:
+        return fd_targets(pid).values()
+    except OSError:
+        return []
+
+
+def test_jobs_start_without_the_launcher(env):
+    d, c, s = setup(env)
+    (launcher,) = launchers_of(d.proc.pid)
+    os.kill(launcher, signal.SIGKILL)
+    wait_for(lambda: gone(launcher), what="launcher gone")
+    for i in range(3):
+        j = c.json("job", "start", s, "--", f"echo run{i}")
+        got = wait_for(lambda: finished(c, s, j), what="job end")
+        assert got["state"] == "Completed", got
+        r = c.run("job", "receive", "-s", s, str(j["id"]))
+        assert r.stdout == f"run{i}\n", r.stdout
+    assert "event=launcher_lost" in d.log_since_start()
+    # the daemon reaped it, and started none behind our back
+    assert stat_of(launcher) is None and launchers_of(d.proc.pid) == []
+    # the exec'd supervisor is recognised as before
+    j, jdir, shim = running_job(d, c, s, "sleep 1")
+    assert argv_of(shim) == ["tetherd", "__shim", jdir]
+    assert wait_for(lambda: finished(c, s, j), what="job end")["state"] == "Completed"
+
+
+def test_launcher_dies_with_the_daemon_and_supervisors_live_on(env):
+    d, c, s = setup(env)
+    (launcher,) = launchers_of(d.proc.pid)
+    j, jdir, shim = running_job(d, c, s, "echo before; sleep 2; echo after")
+    d.kill()
+    wait_for(lambda: gone(launcher), timeout=10, what="launcher gone with the daemon")
+    assert not gone(shim) and argv_of(shim) == ["tetherd", "__shim", jdir]
+    d.start()
+    assert len(launchers_of(d.proc.pid)) == 1
+    got = wait_for(lambda: finished(c, s, j), what="adopted job end")
+    assert got["state"] == "Completed", got
+    r = c.run("job", "receive", "-s", s, str(j["id"]))
+    assert r.stdout == "before\nafter\n", r.stdout
+    # a clean stop takes the launcher along too
+    (launcher,) = launchers_of(d.proc.pid)
+    assert d.stop() == 0
+    assert stat_of(launcher) is None   # reaped by the daemon before it exited
+
+
+def test_many_jobs_at_once(env):
+    d, c, s = setup(env)
+    ids = [str(c.json("job", "start", s, "--", f"echo {i}")["id"]) for i in range(40)]
+    r = c.run("job", "wait", "-s", s, *ids, "--timeout", "60")
+    assert r.returncode == 0, r.stderr
+    states = {x["state"] for x in c.json("job", "list", "-s", s)}
+    assert states == {"Completed"}, states
+    time.sleep(0.2)
+    assert len(launchers_of(d.proc.pid)) == 1
+
+
+if __name__ == "__main__":
+    main(globals())
