@@ -27,6 +27,8 @@
 #include "timeu.h"
 #include "xfer-worker.h"
 
+#define FLUSH_STEP (16LL << 20)
+
 static volatile sig_atomic_t stopping;
 
 static void on_term(int sig)
@@ -59,6 +61,7 @@ struct file {
 	int         fd;
 	int64_t     offset;       /* bytes already on disk when this attempt began */
 	int64_t     done_bytes;   /* bytes now on disk (or sent, for uploads) */
+	int64_t     flushed;      /* writeback started up to here */
 	int64_t     total;        /* -1 unknown */
 	char        validator[512];  /* what the partial's bytes belong to */
 	/* the current HTTP response */
@@ -295,6 +298,13 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 	}
 	f->done_bytes += (int64_t)len;
 	throttle(f->w, len);
+	if (f->done_bytes - f->flushed >= FLUSH_STEP) {
+		/* start writing back what we have (without waiting), so the
+		 * fsync that makes the file count as transferred has little left */
+		sync_file_range(f->fd, f->flushed, f->done_bytes - f->flushed,
+		                SYNC_FILE_RANGE_WRITE);
+		f->flushed = f->done_bytes;
+	}
 	int64_t ms = timeu_mono_ms();
 	if (ms - f->w->sync_ms >= 5000) {   /* bound what a host crash can lose */
 		fdatasync(f->fd);
@@ -348,6 +358,8 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf,
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* large reads: a quarter of the write calls at 64 KiB, far fewer at 512 */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,sftp,smb,smbs,file");
 	/* a redirect must never reach local files */
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp,ftps,sftp");

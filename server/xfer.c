@@ -911,7 +911,7 @@ static void tick(void *arg)
 int xfer_start(struct server *srv)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	return ticker_start(&ticker, tick, srv, 500);
+	return ticker_start(&ticker, tick, srv, 250);   /* a finished worker is seen soon */
 }
 
 void xfer_stop(void)
@@ -1298,6 +1298,16 @@ tether_err xfer_show(struct server *srv, const struct session_rec *s, int64_t jo
 {
 	struct xfer_rec t;
 	tether_err e = store_xfer_get(srv->store, job, &t);
+	char pidfile[BOUND_PATH];
+	work_path(pidfile, job, "pid");
+	if (e == TETHER_E_OK && live_state(t.state) && access(pidfile, F_OK) == 0 &&
+	    !worker_alive(job, NULL)) {
+		/* its worker just ended: settle now rather than at the next tick,
+		 * so a waiting client sees Transferred at once */
+		xfer_rec_clear(&t);
+		xfer_pass(srv);
+		e = store_xfer_get(srv->store, job, &t);
+	}
 	if (e == TETHER_E_OK && t.session_id != s->id)
 		e = TETHER_E_NOT_FOUND;
 	if (e == TETHER_E_OK)

@@ -44,7 +44,7 @@ static int exec_resume(struct cmd_ctx *x, int argc, char **argv);
 static int exec_remove(struct cmd_ctx *x, int argc, char **argv);
 static int exec_set(struct cmd_ctx *x, int argc, char **argv);
 
-#define POLL_MS          250         /* how often a synchronous start asks */
+#define POLL_MS          100         /* how often a synchronous start asks */
 #define LOST_GRACE_MS    60000       /* how long it rides out a lost server */
 #define SECONDS_MAX      (365 * 86400)
 #define RATE_MAX         (1ull << 50)   /* bytes/s: 1 PiB/s, "no limit" really */
