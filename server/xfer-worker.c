@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,8 +352,7 @@ static int on_sshkey(CURL *c, const struct curl_khkey *known, const struct curl_
 }
 
 /* Options every request of this job shares. */
-static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf,
-                        struct curl_slist **hdrs)
+static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 {
 	json_t *o = w->options;
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
@@ -423,7 +423,6 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf,
 	const char *bypass = json_string_value(json_object_get(proxy, "bypass"));
 	if (bypass != NULL)
 		curl_easy_setopt(c, CURLOPT_NOPROXY, bypass);
-	(void)hdrs;
 }
 
 /* Non-HTTP downloads: the remote size and time stand in for a validator;
@@ -434,7 +433,7 @@ static int prepare_resume(struct file *f)
 	CURL *c = curl_easy_init();
 	if (c == NULL)
 		return -1;
-	common_opts(c, f->w, f, errbuf, NULL);
+	common_opts(c, f->w, f, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
 	CURLcode rc = curl_easy_perform(c);
@@ -502,7 +501,7 @@ static bool judge(struct file *f, CURLcode rc, const char *errbuf)
 {
 	struct worker *w = f->w;
 	const char *name = w->upload ? f->path : f->url;
-	if (stopping && (rc == CURLE_ABORTED_BY_CALLBACK || rc != CURLE_OK)) {
+	if (stopping && rc != CURLE_OK) {
 		fail(w, "stopped", name, "stopped", "stopped");
 		return false;
 	}
@@ -604,7 +603,7 @@ static bool download(struct file *f)
 		char errbuf[CURL_ERROR_SIZE] = "", range[600];
 		struct curl_slist *hdrs = NULL;
 		CURL *c = curl_easy_init();
-		common_opts(c, w, f, errbuf, &hdrs);
+		common_opts(c, w, f, errbuf);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
 		if (f->offset > 0 && http) {
@@ -671,7 +670,7 @@ static bool upload(struct file *f)
 	f->done_bytes = 0;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *c = curl_easy_init();
-	common_opts(c, w, f, errbuf, NULL);
+	common_opts(c, w, f, errbuf);
 	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(c, CURLOPT_READDATA, f);

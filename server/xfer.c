@@ -32,6 +32,7 @@
 #include "proto.h"
 #include "secrets.h"
 #include "spool.h"
+#include "strparse.h"
 #include "ticker.h"
 #include "timeu.h"
 #include "xfer.h"
@@ -107,14 +108,26 @@ static bool worker_alive(int64_t job, pid_t *pidp)
 	char t[32] = "";
 	ssize_t n = read(fd, t, sizeof t - 1);
 	close(fd);
-	int pid = n > 0 ? atoi(t) : 0;
-	if (pid <= 1)
+	int64_t pid = 0;
+	if (n <= 0)
+		return false;
+	t[strcspn(t, "\n")] = '\0';
+	if (strparse_i64(t, 2, INT32_MAX, &pid) != 0)
 		return false;
 	spool_job_dir(jdir, job);
-	bool ok = jobs_proc_is(pid, WORKER_VERB, jdir);
+	bool ok = jobs_proc_is((pid_t)pid, WORKER_VERB, jdir);
 	if (ok && pidp)
-		*pidp = pid;
+		*pidp = (pid_t)pid;
 	return ok;
+}
+
+/* For a worker that is not alive: did it run and end (its pid file is
+ * there), or never get going? Either way its job needs settling. */
+static bool worker_gone(int64_t job, int64_t last_start, int64_t now)
+{
+	char path[BOUND_PATH];
+	work_path(path, job, "pid");
+	return access(path, F_OK) == 0 || now - last_start > START_GRACE;
 }
 
 /* Where the key that seals credentials lives. */
@@ -133,15 +146,14 @@ struct owner {
 	char   home[BOUND_PATH];
 };
 
-static tether_err owner_of(struct server *srv, const struct user_rec *u, struct owner *o,
-                           char *err, size_t errsz)
+static tether_err owner_of(const struct user_rec *u, struct owner *o, char *err,
+                           size_t errsz)
 {
 	struct passwd pw;
 	char buf[4096];
 	tether_err e = jobs_account(u, &pw, buf, sizeof buf, err, errsz);
 	if (e != TETHER_E_OK)
 		return e;
-	(void)srv;
 	o->uid = pw.pw_uid;
 	o->gid = pw.pw_gid;
 	o->ngroups = (int)(sizeof o->groups / sizeof o->groups[0]);
@@ -679,9 +691,12 @@ static void stop_worker(int64_t job, int grace_ms)
 	if (!worker_alive(job, &pid))
 		return;
 	kill(pid, SIGTERM);
+	bool killed = false;
 	for (int ms = 0; worker_alive(job, NULL); ms += 20) {
-		if (ms == grace_ms)
+		if (ms >= grace_ms && !killed) {
 			kill(pid, SIGKILL);
+			killed = true;
+		}
 		if (ms > grace_ms + 5000)
 			break;
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -824,10 +839,7 @@ static void pass_locked(struct server *srv)
 		s->before = bytes_done(t);
 		s->alive = worker_alive(t->job_id, NULL);
 		if (live_state(t->state) && !s->alive) {
-			/* it wrote its pid and is gone, or it never got going */
-			char path[BOUND_PATH];
-			work_path(path, t->job_id, "pid");
-			if (access(path, F_OK) == 0 || now - t->last_start > START_GRACE)
+			if (worker_gone(t->job_id, t->last_start, now))
 				settle(srv, t, now);
 		} else if (s->alive) {
 			take_progress(t);
@@ -1211,7 +1223,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 		}
 	}
 	struct owner o;
-	tether_err e = owner_of(srv, u, &o, err, errsz);
+	tether_err e = owner_of(u, &o, err, errsz);
 	if (e != TETHER_E_OK)
 		return e;
 	struct xfer_rec t = { .session_id = s->id, .user_id = u->id, .upload = upload,
@@ -1298,22 +1310,19 @@ tether_err xfer_show(struct server *srv, const struct session_rec *s, int64_t jo
 {
 	struct xfer_rec t;
 	tether_err e = store_xfer_get(srv->store, job, &t);
-	char pidfile[BOUND_PATH];
-	work_path(pidfile, job, "pid");
-	if (e == TETHER_E_OK && live_state(t.state) && access(pidfile, F_OK) == 0 &&
-	    !worker_alive(job, NULL)) {
+	if (e == TETHER_E_OK && t.session_id != s->id)
+		e = TETHER_E_NOT_FOUND;
+	if (e == TETHER_E_OK && live_state(t.state) && !worker_alive(job, NULL) &&
+	    worker_gone(job, t.last_start, timeu_now())) {
 		/* its worker just ended: settle now rather than at the next tick,
 		 * so a waiting client sees Transferred at once */
 		xfer_rec_clear(&t);
 		xfer_pass(srv);
 		e = store_xfer_get(srv->store, job, &t);
 	}
-	if (e == TETHER_E_OK && t.session_id != s->id)
-		e = TETHER_E_NOT_FOUND;
 	if (e == TETHER_E_OK)
 		*out = xfer_json(&t, s->name, t.state);
-	if (e != TETHER_E_NOT_FOUND || t.options)
-		xfer_rec_clear(&t);
+	xfer_rec_clear(&t);   /* harmless on a record store_xfer_get cleared */
 	return e;
 }
 
@@ -1342,7 +1351,7 @@ static tether_err finish(struct server *srv, const struct user_rec *u, struct xf
 	if (t->upload)
 		return TETHER_E_OK;   /* nothing of an upload stays here */
 	struct owner o;
-	tether_err e = owner_of(srv, u, &o, err, errsz);
+	tether_err e = owner_of(u, &o, err, errsz);
 	if (e != TETHER_E_OK)
 		return e;
 	json_t *files = json_array();
@@ -1386,8 +1395,7 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 		if (e == TETHER_E_NOT_FOUND)
 			snprintf(err, errsz, "no such transfer in session '%s'", s->name);
 		pthread_mutex_unlock(&xlock);
-		if (t.options)
-			xfer_rec_clear(&t);
+		xfer_rec_clear(&t);
 		return e;
 	}
 	int64_t now = timeu_now();
@@ -1486,8 +1494,7 @@ tether_err xfer_set(struct server *srv, const struct session_rec *s, int64_t job
 	} else if (e == TETHER_E_NOT_FOUND) {
 		snprintf(err, errsz, "no such transfer in session '%s'", s->name);
 	}
-	if (t.options)
-		xfer_rec_clear(&t);
+	xfer_rec_clear(&t);
 	pthread_mutex_unlock(&xlock);
 	xfer_kick();
 	return e;

@@ -9,17 +9,13 @@ import subprocess
 import time
 
 import harness as H
+import servers as S
 
 CID = {"X-Tether-Client": "a" * 32}
 CID_B = {"X-Tether-Client": "b" * 32}
 
 
-def sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha = S.sha256_file
 
 
 class World:
@@ -216,6 +212,24 @@ def test_priorities_foreground_overtakes_low(env):
     assert r["options"]["retry_delay"] == 5
 
 
+def test_session_remove_cancels_transfers(env):
+    """Removing the session stops a running worker, deletes its partial file
+    and forgets the transfer."""
+    w = World(env)
+    src = w.put("big.bin", os.urandom(4 << 20))
+    t = w.start({"sources": [src], "destination": w.dst + "/", "max_rate": 256 * 1024,
+                 "priority": "foreground"})
+    H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > 0, 30, "progress")
+    assert any(n.endswith(".part") for n in os.listdir(w.dst))
+    st, _, doc = w.d.request("DELETE", "/v1/sessions/S", token=w.tok, headers=CID)
+    assert st == 200, doc
+    assert w.count() == 0
+    assert os.listdir(w.dst) == [], os.listdir(w.dst)
+    workers = subprocess.run(["pgrep", "-f", "__transfer " + w.d.state],
+                             capture_output=True, text=True)
+    assert workers.stdout.strip() == "", "the worker was stopped"
+
+
 def test_notify_cmd_runs(env):
     w = World(env)
     src = w.put("n.bin", b"x" * 1000)
@@ -344,7 +358,7 @@ def test_bad_input(env):
     # the job verbs point at the transfer verbs instead of half-doing them
     st, _, doc = w.d.request("DELETE", f"/v1/sessions/S/jobs/{t['id']}", token=w.tok)
     assert st == 409 and "transfer" in doc["error"]["message"], doc
-    # limits: files per job and jobs per user
+    # set refuses bad values and leaves the job as it was
     st, _, doc = w.req("PATCH", f"/{t['id']}", {"priority": "top"})
     assert st == 400, doc
     assert w.d.healthy()
