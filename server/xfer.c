@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +27,7 @@
 #include "jobs.h"
 #include "jsonu.h"
 #include "log.h"
+#include "owner.h"
 #include "proto.h"
 #include "secrets.h"
 #include "spool.h"
@@ -136,77 +135,6 @@ static void key_path(char out[BOUND_PATH + 32], const struct server *srv)
 	snprintf(out, BOUND_PATH + 32, "%s/%s", srv->conf.state_dir, SECRETS_KEY_FILE);
 }
 
-/* ---- acting as the owner ---- */
-
-struct owner {
-	uid_t  uid;
-	gid_t  gid;
-	gid_t  groups[64];
-	int    ngroups;
-	char   home[BOUND_PATH];
-};
-
-static tether_err owner_of(const struct user_rec *u, struct owner *o, char *err,
-                           size_t errsz)
-{
-	struct passwd pw;
-	char buf[4096];
-	tether_err e = jobs_account(u, &pw, buf, sizeof buf, err, errsz);
-	if (e != TETHER_E_OK)
-		return e;
-	o->uid = pw.pw_uid;
-	o->gid = pw.pw_gid;
-	o->ngroups = (int)(sizeof o->groups / sizeof o->groups[0]);
-	if (getgrouplist(pw.pw_name, pw.pw_gid, o->groups, &o->ngroups) < 0)
-		o->ngroups = 0;   /* more than we keep: the primary group only */
-	snprintf(o->home, sizeof o->home, "%s", pw.pw_dir);
-	return TETHER_E_OK;
-}
-
-/* Run fn as the owner in a child process; fn writes a JSON answer to fd.
- * Whatever a user path leads to, the kernel judges it with the owner's
- * rights, never the daemon's. Returns the parsed answer or NULL. */
-static json_t *as_owner(const struct owner *o, json_t *(*fn)(json_t *arg), json_t *arg)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return NULL;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return NULL;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		if (geteuid() == 0 && (setgroups((size_t)o->ngroups, o->groups) != 0 ||
-		                       setgid(o->gid) != 0 || setuid(o->uid) != 0))
-			_exit(1);
-		umask(022);
-		json_t *res = fn(arg);
-		char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-		if (text != NULL)
-			fileio_write_all(p[1], text, strlen(text));
-		_exit(text ? 0 : 1);
-	}
-	close(p[1]);
-	char *buf = malloc(BOUND_BODY_COMMAND + 1);
-	size_t len = 0;
-	ssize_t n;
-	while (buf != NULL && len < BOUND_BODY_COMMAND &&
-	       ((n = read(p[0], buf + len, BOUND_BODY_COMMAND - len)) > 0 || (n < 0 && errno == EINTR)))
-		if (n > 0)
-			len += (size_t)n;
-	close(p[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	json_t *res = buf && WIFEXITED(st) && WEXITSTATUS(st) == 0
-	            ? json_loadb(buf, len, 0, NULL) : NULL;
-	free(buf);
-	return res;
-}
-
 __attribute__((format(printf, 1, 2)))
 static json_t *answer_error(const char *fmt, ...)
 {
@@ -227,23 +155,6 @@ static bool is_url(const char *s)
 {
 	const char *c = strstr(s, "://");
 	return c != NULL && c > s && memchr(s, '/', (size_t)(c - s)) == NULL;
-}
-
-static bool has_dotdot(const char *p)
-{
-	for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
-		if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
-			return true;
-	return false;
-}
-
-/* An absolute form of a user path (relative ones are under home). */
-static void absolute(char *out, size_t outsz, const char *home, const char *p)
-{
-	if (p[0] == '/')
-		snprintf(out, outsz, "%s", p);
-	else
-		snprintf(out, outsz, "%s/%s", home, p);
 }
 
 /* The file name a URL's path ends in, decoded; "" if it has none. */
@@ -281,7 +192,7 @@ static json_t *plan_local(json_t *plan, const char *home, const char *src)
 {
 	char path[BOUND_PATH];
 	struct stat st;
-	absolute(path, sizeof path, home, src);
+	path_absolute(path, sizeof path, home, src);
 	if (!has_wildcard(path)) {
 		if (stat(path, &st) != 0)
 			return answer_error("cannot read '%s': %s", src, strerror(errno));
@@ -341,7 +252,7 @@ static json_t *plan_files(json_t *arg)
 	struct stat st;
 	bool dir_mode = dest[strlen(dest) - 1] == '/';
 	if (err == NULL && !upload) {
-		absolute(d, sizeof d, home, dest);
+		path_absolute(d, sizeof d, home, dest);
 		if (!dir_mode && stat(d, &st) == 0 && S_ISDIR(st.st_mode))
 			dir_mode = true;
 		if (dir_mode) {
@@ -1202,7 +1113,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 			         "URL (use upload to send files to a URL)");
 		return TETHER_E_INVALID_ARGUMENT;
 	}
-	if (!upload && has_dotdot(dest)) {
+	if (!upload && path_has_dotdot(dest)) {
 		snprintf(err, errsz, "the destination must not contain '..' components");
 		return TETHER_E_INVALID_ARGUMENT;
 	}
@@ -1235,7 +1146,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 	}
 	json_t *arg = json_pack("{s:b,s:O,s:s,s:s}", "upload", upload, "sources", sources,
 	                        "destination", dest, "home", o.home);
-	json_t *plan = as_owner(&o, plan_files, arg);
+	json_t *plan = owner_run(&o, plan_files, arg);
 	json_decref(arg);
 	json_t *files = json_object_get(plan, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0) {
@@ -1362,7 +1273,7 @@ static tether_err finish(struct server *srv, const struct user_rec *u, struct xf
 		                      "destination", t->files[i].destination, "done", t->files[i].done));
 	}
 	json_t *arg = json_pack("{s:b,s:o}", "commit", commit, "files", files);
-	json_t *res = as_owner(&o, finish_files, arg);
+	json_t *res = owner_run(&o, finish_files, arg);
 	json_decref(arg);
 	const char *why = json_string_value(json_object_get(res, "error"));
 	if (res == NULL || why != NULL) {
