@@ -23,6 +23,7 @@
 #define BOUND_CONFIG_FILE       (1024u * 1024)     /* whole config file */
 #define BOUND_STATE_FILE        (4u * 1024 * 1024) /* client state files */
 #define BOUND_CONNECTIONS       512u               /* concurrent connections */
+#define BOUND_UPLOAD_CHUNK      (64u * 1024 * 1024)/* one append to an upload */
 #define BOUND_PATH              4096u              /* filesystem paths */
 
 #endif

@@ -3,7 +3,8 @@
  *
  * An X-macro generates the enum, the stable wire codes and the HTTP status
  * together (libuv's UV_ERRNO_MAP idea), so the mapping from a failure to what
- * the peer sees lives in exactly one place. Values are stable: append only.
+ * the peer sees lives in exactly one place. Wire codes are stable; enum values
+ * never leave the process, so new wire errors go before the client-only ones.
  */
 #ifndef TETHER_ERROR_H
 #define TETHER_ERROR_H
@@ -26,6 +27,8 @@
 	X(VERSION_MISMATCH,     "version_mismatch",     400, "unsupported API version") \
 	X(INTERNAL,             "internal",             500, "internal error") \
 	X(UNAVAILABLE,          "unavailable",          503, "service unavailable") \
+	X(CHECKSUM_MISMATCH,    "checksum_mismatch",    400, "checksum mismatch") \
+	X(INSUFFICIENT_STORAGE, "insufficient_storage", 507, "no space left on the server") \
 	/* client-side failures below never travel on the wire */ \
 	X(USAGE,                "usage",                  0, "usage error") \
 	X(CONNECT,              "connect_failed",         0, "cannot connect") \

@@ -27,6 +27,25 @@ int fileio_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int fileio_pwrite_all(int fd, const void *buf, size_t len, int64_t off)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		off += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Replace a file atomically (the temporary name is unique per call, so
  * threads replacing the same file never share one). */
 int fileio_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable)

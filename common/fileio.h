@@ -16,6 +16,9 @@
 /* Write all of buf to fd, retrying on EINTR and short writes; 0 or -1. */
 int fileio_write_all(int fd, const void *buf, size_t len);
 
+/* pwrite all of buf at off (retrying short writes and EINTR); 0 or -1. */
+int fileio_pwrite_all(int fd, const void *buf, size_t len, int64_t off);
+
 /* Replace path atomically with len bytes of data, mode applied from the
  * start (never world-readable in between). 0, or -1 with errno set. */
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);

@@ -70,4 +70,12 @@ tether_err api_transfer_resume(struct req *r);
 tether_err api_transfer_remove(struct req *r);
 tether_err api_transfer_set(struct req *r);
 
+/* api-upload.c */
+tether_err api_upload_create(struct req *r);
+tether_err api_upload_get(struct req *r);
+tether_err api_upload_remove(struct req *r);
+tether_err api_upload_append_begin(struct req *r);
+tether_err api_upload_append_data(struct req *r, const char *data, size_t len);
+tether_err api_upload_append(struct req *r);
+
 #endif

@@ -185,7 +185,7 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 }
 
 /* Look a request header up (NULL if absent). */
-static const char *header(struct req *r, const char *name)
+const char *req_get_header(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
@@ -218,7 +218,7 @@ static bool valid_client_id(const char *s)
 /* Check the bearer token and load the user. */
 static tether_err authenticate(struct req *r)
 {
-	const char *h = header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h = req_get_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h == NULL)
 		return req_error(r, TETHER_E_UNAUTHORIZED, "missing bearer token; log in first");
 	if (strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) == 0 || strlen(h + 7) > BOUND_TOKEN)
@@ -250,7 +250,7 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
 	case ROUTE_FOUND:
 		break;
 	}
-	const char *v = header(r, TETHER_HDR_API_VERSION);
+	const char *v = req_get_header(r, TETHER_HDR_API_VERSION);
 	if (v != NULL) {
 		uint64_t ver;
 		if (strparse_u64(v, 1, 1000, &ver) != 0 || ver != TETHER_API_VERSION)
@@ -258,7 +258,7 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
 			                 "this server speaks API version %d; upgrade the "
 			                 "older side", TETHER_API_VERSION);
 	}
-	const char *cid = header(r, TETHER_HDR_CLIENT_ID);
+	const char *cid = req_get_header(r, TETHER_HDR_CLIENT_ID);
 	if (cid != NULL) {
 		if (!valid_client_id(cid))
 			return req_error(r, TETHER_E_BAD_REQUEST, "malformed %s header",
@@ -267,8 +267,8 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
 	}
 	if (r->route->auth && authenticate(r) != TETHER_E_OK)
 		return r->err;
-	const char *cl = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	const char *te = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *cl = req_get_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = req_get_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	uint64_t clen = 0;
 	if (cl != NULL && strparse_u64(cl, 0, UINT64_MAX, &clen) != 0)
 		return req_error(r, TETHER_E_BAD_REQUEST, "malformed Content-Length");
@@ -276,20 +276,47 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
 		return req_error(r, TETHER_E_PAYLOAD_TOO_LARGE,
 		                 "request body of %llu bytes exceeds this endpoint's "
 		                 "limit of %zu", (unsigned long long)clen, r->route->body_max);
-	if (clen > 0 || te != NULL) {
-		const char *ct = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
-		    (ct[16] != '\0' && ct[16] != ';'))
+	const char *media = r->route->stream ? HTTP_MEDIA_STREAM : "application/json";
+	size_t ml = strlen(media);
+	if (clen > 0 || te != NULL || r->route->stream) {
+		const char *ct = req_get_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (ct == NULL || strncasecmp(ct, media, ml) != 0 ||
+		    (ct[ml] != '\0' && ct[ml] != ';'))
 			return req_error(r, TETHER_E_UNSUPPORTED_MEDIA,
-			                 "request body must be application/json");
+			                 "request body must be %s", media);
+	}
+	if (r->route->stream) {
+		if (cl == NULL)
+			return req_error(r, TETHER_E_BAD_REQUEST, "Content-Length is required here");
+		r->body_len = (int64_t)clen;
+		return r->route->begin(r);
 	}
 	buf_init(&r->body, r->route->body_max);
 	return TETHER_E_OK;
 }
 
+/* A streamed route refusing a request whose body is on its way (no
+ * "Expect: 100-continue" held it back): answering now would close the
+ * connection under a client still sending, which then never reads why. So
+ * the body (within the route's limit) is read and dropped, and the error
+ * answered after it; only for a logged-in user, so nobody unknown can
+ * make us read megabytes. */
+static bool defer_error(struct req *r)
+{
+	const char *expect = req_get_header(r, MHD_HTTP_HEADER_EXPECT);
+	return r->route != NULL && r->route->stream != NULL && r->authed &&
+	       r->err != TETHER_E_PAYLOAD_TOO_LARGE &&
+	       (expect == NULL || strcasecmp(expect, "100-continue") != 0);
+}
+
 /* The request is complete: parse the body and run the handler. */
 static void run(struct req *r)
 {
+	if (r->route->stream) {
+		if (r->err == TETHER_E_OK)
+			r->route->handler(r);
+		return;
+	}
 	if (r->body_too_large) {
 		req_error(r, TETHER_E_PAYLOAD_TOO_LARGE,
 		          "request body exceeds this endpoint's limit of %zu bytes",
@@ -324,11 +351,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		r->t0_ms = timeu_mono_ms();
 		buf_init(&r->body, 0);
 		peer_address(conn, r->peer, sizeof r->peer);
-		if (precheck(r, url, method) != TETHER_E_OK)
+		if (precheck(r, url, method) != TETHER_E_OK && !defer_error(r))
 			return respond(r, method, url);
 		return MHD_YES;
 	}
 	if (r->responded) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0 && r->route->stream) {
+		/* after a failure the rest is read and ignored; the error answers */
+		if (r->err == TETHER_E_OK)
+			r->route->stream(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -350,6 +384,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req *r = *con_cls;
 	if (r == NULL)
 		return;
+	if (r->ctx_free != NULL)
+		r->ctx_free(r->ctx);
 	json_decref(r->in);
 	json_decref(r->out);
 	buf_free_secret(&r->body);   /* a login body holds a password */

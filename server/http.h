@@ -49,7 +49,17 @@ struct req {
 	char                    xhdr[6][2][48];  /* extra response headers */
 	int                     nxhdr;
 	int64_t                 t0_ms;
+	/* a streamed route's (struct route's begin/stream) */
+	int64_t                 body_len;     /* its Content-Length */
+	void                   *ctx;          /* its state, freed by ctx_free */
+	void                  (*ctx_free)(void *ctx);
 };
+
+/* The body type of streamed routes (tus's). */
+#define HTTP_MEDIA_STREAM "application/offset+octet-stream"
+
+/* A request header, or NULL. */
+const char *req_get_header(struct req *r, const char *name);
 
 /* Record an error for the response and return it (printf-style message). */
 tether_err req_error(struct req *r, tether_err e, const char *fmt, ...)

@@ -23,11 +23,14 @@
 
 struct req;
 
-enum route_method { M_GET = 1, M_POST = 2, M_PUT = 4, M_DELETE = 8, M_PATCH = 16 };
+enum route_method { M_GET = 1, M_POST = 2, M_PUT = 4, M_DELETE = 8, M_PATCH = 16, M_HEAD = 32 };
 
 /* A handler fills r's response and returns TETHER_E_OK, or returns an error
  * after req_error() has recorded a message. */
 typedef tether_err (*route_handler)(struct req *r);
+
+/* A streamed body's bytes, as they arrive (see struct route's stream). */
+typedef tether_err (*route_body)(struct req *r, const char *data, size_t len);
 
 struct route {
 	int           method;      /* one enum route_method value */
@@ -35,7 +38,18 @@ struct route {
 	bool          auth;        /* needs a valid bearer token */
 	size_t        body_max;    /* largest accepted body in bytes */
 	route_handler handler;
+	/* A streamed route takes a raw body (application/offset+octet-stream)
+	 * that is never buffered: `begin` runs on the headers, after every
+	 * other check and before a byte of the body is read (an error answers
+	 * at once), `stream` gets the body piece by piece, then `handler`. */
+	route_handler begin;
+	route_body    stream;
 };
+
+/* Table rows: an ordinary route, and a streamed one. */
+#define ROUTE(m, path, auth, limit, handler) { m, path, auth, limit, handler, NULL, NULL }
+#define STREAMED(m, path, auth, limit, handler, begin, stream) \
+	{ m, path, auth, limit, handler, begin, stream }
 
 struct route_params {
 	int  n;

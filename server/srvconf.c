@@ -45,6 +45,8 @@ void srvconf_defaults(struct srvconf *c)
 	c->transfer_concurrency = 2;
 	c->transfer_slice = 60;
 	c->transfer_background_rate = 0;
+	c->uploads_per_user = 60;
+	c->upload_expiry = 7 * 86400;
 }
 
 struct numkey {
@@ -71,6 +73,9 @@ static const struct numkey numkeys[] = {
 	{ "transfer_slice",           offsetof(struct srvconf, transfer_slice),           1, 86400 },
 	{ "transfer_background_rate", offsetof(struct srvconf, transfer_background_rate), 0,
 	                                                                       INT64_MAX / 2 },
+	{ "uploads_per_user",         offsetof(struct srvconf, uploads_per_user),         1, 100000 },
+	{ "upload_expiry",            offsetof(struct srvconf, upload_expiry),            60,
+	                                                                       365 * 86400 },
 };
 
 /* Copy a path setting, refusing relative paths and overlong ones. */

@@ -38,6 +38,8 @@ struct srvconf {
 	int64_t  transfer_slice;            /* seconds a background transfer runs while
 	                                       others of its class wait */
 	int64_t  transfer_background_rate;  /* bytes/s shared by background transfers, 0 = no cap */
+	int64_t  uploads_per_user;          /* unfinished resumable uploads a user may have */
+	int64_t  upload_expiry;             /* seconds an untouched upload is kept */
 };
 
 /* Fill in the built-in defaults (state dir depends on the effective uid). */

@@ -107,6 +107,20 @@ static const char *const migrations[] = {
 	"ALTER TABLE transfers ADD COLUMN last_start INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE transfers ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';"
 	"CREATE INDEX transfers_state ON transfers(state);",
+	/* 4: resumable uploads received (POST /v1/uploads) */
+	"CREATE TABLE uploads("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  partial TEXT NOT NULL,"
+	"  length INTEGER NOT NULL,"
+	"  received INTEGER NOT NULL DEFAULT 0,"
+	"  sha256 TEXT NOT NULL DEFAULT '',"
+	"  done INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  modified INTEGER NOT NULL);"
+	"CREATE INDEX uploads_user ON uploads(user_id);"
+	"CREATE INDEX uploads_modified ON uploads(modified);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -190,6 +190,35 @@ tether_err store_xfer_ids(struct store *st, int64_t session_id, int64_t **ids, s
 /* Write back everything mutable in t (state, options, files' progress...). */
 tether_err store_xfer_update(struct store *st, const struct xfer_rec *t);
 
+/* Resumable uploads received (api-upload.c). received is how many bytes
+ * are verified and durable in the partial file. */
+#define UPLOAD_ID_LEN 32                   /* lower-case hex */
+struct upload_rec {
+	char    id[UPLOAD_ID_LEN + 1];
+	int64_t user_id;
+	char    path[BOUND_PATH];            /* where the file goes, absolute */
+	char    partial[BOUND_PATH];         /* the hidden file being filled */
+	int64_t length;
+	int64_t received;
+	char    sha256[65];                  /* of the whole file, "" if not given */
+	bool    done;
+	int64_t created;
+	int64_t modified;
+};
+
+/* Insert u; LIMIT_EXCEEDED if the user has max_open unfinished uploads. */
+tether_err store_upload_create(struct store *st, const struct upload_rec *u, int64_t max_open);
+/* The upload id of user_id (another user's is NOT_FOUND). */
+tether_err store_upload_get(struct store *st, const char *id, int64_t user_id,
+                            struct upload_rec *out);
+/* Record progress (and completion). */
+tether_err store_upload_set(struct store *st, const char *id, int64_t received, bool done,
+                            int64_t now);
+tether_err store_upload_delete(struct store *st, const char *id);
+/* Up to max uploads of user_id last modified before `before` (expiry). */
+tether_err store_upload_stale(struct store *st, int64_t user_id, int64_t before,
+                              struct upload_rec *out, size_t max, size_t *n);
+
 /* Append an audit record; failures are logged, never fatal. */
 void store_audit(struct store *st, const char *event, const char *user,
                  const char *addr, const char *detail);

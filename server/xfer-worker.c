@@ -24,6 +24,7 @@
 #include "bounds.h"
 #include "crypto.h"
 #include "fileio.h"
+#include "proto.h"
 #include "secrets.h"
 #include "timeu.h"
 #include "xfer-worker.h"
@@ -687,6 +688,387 @@ static bool upload(struct file *f)
 	return ok;
 }
 
+/* ---- uploads to another tetherd: tether://HOST[:PORT]/PATH ----
+ *
+ * The receiving tetherd's resumable upload endpoint (api-upload.c): log in
+ * as --user, create the upload (or find the one this file already has),
+ * then append chunks at the offset the server holds, each with its
+ * SHA-256. The server moves its offset only for whole, verified, durable
+ * chunks, so an interruption costs at most the chunk in flight, and a new
+ * worker resumes where the server says. The per-file record's validator
+ * names the upload and the local file's size and time: a changed local
+ * file starts a new upload. */
+
+#define TUS_CHUNK_MIN  (1LL << 20)
+#define TUS_CHUNK_MAX  (16LL << 20)
+#define TUS_REPLY_MAX  (64 * 1024)
+
+struct tus {
+	struct file *f;
+	CURL        *c;
+	char         base[600];     /* https://HOST:PORT */
+	char         rpath[BOUND_PATH];   /* the path on the receiving host */
+	char         token[256];
+	char         id[64];
+	char         reply[TUS_REPLY_MAX + 1];
+	size_t       reply_len;
+	const char  *body;          /* the chunk being sent */
+	size_t       body_len, body_pos;
+	int64_t      offset;        /* the server's */
+};
+
+static bool is_tether(const char *url)
+{
+	return strncasecmp(url, "tether://", 9) == 0;
+}
+
+static size_t tus_on_reply(char *buf, size_t size, size_t n, void *arg)
+{
+	struct tus *t = arg;
+	size_t len = size * n, room = TUS_REPLY_MAX - t->reply_len;
+	size_t k = len < room ? len : room;
+	memcpy(t->reply + t->reply_len, buf, k);
+	t->reply_len += k;
+	t->reply[t->reply_len] = '\0';
+	return len;
+}
+
+static size_t tus_on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct tus *t = arg;
+	size_t k = t->body_len - t->body_pos;
+	if (k > size * n)
+		k = size * n;
+	memcpy(buf, t->body + t->body_pos, k);
+	t->body_pos += k;
+	t->f->done_bytes = t->offset + (int64_t)t->body_pos;   /* for display */
+	throttle(t->f->w, k);
+	return k;
+}
+
+/* One request to the receiving tetherd; returns the HTTP status (0 if
+ * none: rc says why). json goes as the body if given, else the chunk
+ * (t->body) if method is PATCH. The reply's JSON is in *out if wanted. */
+static long tus_call(struct tus *t, const char *method, const char *path, json_t *json,
+                     json_t **out, CURLcode *rc, char *errbuf)
+{
+	struct file *f = t->f;
+	char url[sizeof t->base + 128], h[320];
+	struct curl_slist *hdrs = NULL;
+	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+	snprintf(url, sizeof url, "%s%s", t->base, path);
+	curl_easy_reset(t->c);
+	common_opts(t->c, f->w, f, errbuf);
+	/* tetherd takes a bearer token, never HTTP auth */
+	curl_easy_setopt(t->c, CURLOPT_USERNAME, NULL);
+	curl_easy_setopt(t->c, CURLOPT_PASSWORD, NULL);
+	curl_easy_setopt(t->c, CURLOPT_HTTPAUTH, CURLAUTH_NONE);
+	curl_easy_setopt(t->c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(t->c, CURLOPT_URL, url);
+	curl_easy_setopt(t->c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(t->c, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(t->c, CURLOPT_WRITEFUNCTION, tus_on_reply);
+	curl_easy_setopt(t->c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(t->c, CURLOPT_CUSTOMREQUEST, method);
+	snprintf(h, sizeof h, TETHER_HDR_API_VERSION ": %d", TETHER_API_VERSION);
+	hdrs = curl_slist_append(hdrs, h);
+	if (t->token[0]) {
+		snprintf(h, sizeof h, "Authorization: Bearer %s", t->token);
+		hdrs = curl_slist_append(hdrs, h);
+	}
+	if (text != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(t->c, CURLOPT_POSTFIELDS, text);
+	} else if (strcmp(method, "PATCH") == 0) {
+		uint8_t md[CRYPTO_SHA256_LEN];
+		char b64[64];
+		crypto_sha256(t->body, t->body_len, md);
+		crypto_b64_encode(md, sizeof md, false, true, b64, sizeof b64);
+		snprintf(h, sizeof h, "Upload-Checksum: sha256 %s", b64);
+		hdrs = curl_slist_append(hdrs, h);
+		snprintf(h, sizeof h, "Upload-Offset: %lld", (long long)t->offset);
+		hdrs = curl_slist_append(hdrs, h);
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/offset+octet-stream");
+		t->body_pos = 0;
+		curl_easy_setopt(t->c, CURLOPT_POST, 1L);
+		curl_easy_setopt(t->c, CURLOPT_READFUNCTION, tus_on_read);
+		curl_easy_setopt(t->c, CURLOPT_READDATA, t);
+		curl_easy_setopt(t->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(t->c, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(t->c, CURLOPT_POSTFIELDS, "");
+	}
+	curl_easy_setopt(t->c, CURLOPT_HTTPHEADER, hdrs);
+	t->reply_len = 0;
+	t->reply[0] = '\0';
+	f->status = 0;
+	*rc = curl_easy_perform(t->c);
+	long status = 0;
+	if (*rc == CURLE_OK)
+		curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	if (text != NULL) {
+		crypto_wipe(text, strlen(text));   /* a login body holds the password */
+		free(text);
+	}
+	if (out != NULL)
+		*out = status ? json_loadb(t->reply, t->reply_len, 0, NULL) : NULL;
+	return status;
+}
+
+/* Record a failed call as the run's outcome; false. */
+static bool tus_fail(struct tus *t, long status, CURLcode rc, const char *errbuf,
+                     const char *doing)
+{
+	struct worker *w = t->f->w;
+	const char *name = t->f->path;
+	if (stopping) {
+		fail(w, "stopped", name, "stopped", "stopped");
+		return false;
+	}
+	if (status == 0) {
+		fail(w, transient_curl(rc) ? "transient" : "error", name, curl_code(rc),
+		     "%s: %s%s%s", doing, curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+		return false;
+	}
+	json_t *doc = json_loadb(t->reply, t->reply_len, 0, NULL);
+	json_t *e = json_object_get(doc, "error");
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	const char *wire = json_string_value(json_object_get(e, "code"));
+	bool transient = status == 408 || status == 429 || status >= 500 ||
+	                 (wire && strcmp(wire, "checksum_mismatch") == 0);
+	char code[48];
+	snprintf(code, sizeof code, "%s", status == 507 ? "remote_disk_full"
+	         : status == 401 ? "auth_failed" : "");
+	if (!code[0])
+		snprintf(code, sizeof code, "http_%ld", status);
+	fail(w, transient ? "transient" : "error", name, code, "%s: HTTP %ld: %s", doing,
+	     status, msg ? msg : "unexpected reply from the receiving tetherd");
+	json_decref(doc);
+	return false;
+}
+
+/* Log in as --user with the stored password. */
+static bool tus_login(struct tus *t)
+{
+	struct worker *w = t->f->w;
+	const char *user = json_string_value(json_object_get(w->options, "user"));
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	if (user == NULL || !w->have_password) {
+		fail(w, "error", t->f->path, "auth_failed", "a tether:// destination needs the "
+		     "account on the receiving tetherd: --user and a password");
+		return false;
+	}
+	json_t *body = json_pack("{s:s,s:s}", "user", user, "password", w->password);
+	json_t *doc = NULL;
+	long s = tus_call(t, "POST", "/v1/login", body, &doc, &rc, errbuf);
+	json_decref(body);
+	const char *tok = json_string_value(json_object_get(doc, "token"));
+	bool ok = s == 200 && tok != NULL && strlen(tok) < sizeof t->token;
+	if (ok)
+		snprintf(t->token, sizeof t->token, "%s", tok);
+	else
+		tus_fail(t, s, rc, errbuf, "logging in to the receiving tetherd");
+	json_decref(doc);
+	return ok;
+}
+
+/* The server's view of upload t->id: 1 found (offset set, *done), 0 gone,
+ * -1 failed (outcome recorded). */
+static int tus_query(struct tus *t, bool *done)
+{
+	char path[128], errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	json_t *doc = NULL;
+	snprintf(path, sizeof path, "/v1/uploads/%s", t->id);
+	long s = tus_call(t, "GET", path, NULL, &doc, &rc, errbuf);
+	int ret = -1;
+	json_t *off = json_object_get(doc, "offset");
+	if (s == 200 && json_is_integer(off)) {
+		t->offset = json_integer_value(off);
+		*done = json_is_true(json_object_get(doc, "done"));
+		ret = 1;
+	} else if (s == 404) {
+		ret = 0;
+	} else {
+		tus_fail(t, s, rc, errbuf, "asking the receiving tetherd for the offset");
+	}
+	json_decref(doc);
+	return ret;
+}
+
+/* A new upload for this file; its id goes in the durable record first. */
+static bool tus_create(struct tus *t, const char *local_id)
+{
+	struct file *f = t->f;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	json_t *doc = NULL;
+	json_t *body = json_pack("{s:s,s:I}", "path", t->rpath, "length", (json_int_t)f->total);
+	const char *sha = json_string_value(json_object_get(f->w->options, "sha256"));
+	if (sha != NULL)
+		json_object_set_new(body, "sha256", json_string(sha));
+	long s = tus_call(t, "POST", "/v1/uploads", body, &doc, &rc, errbuf);
+	json_decref(body);
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	bool ok = s == 201 && id != NULL && strlen(id) < sizeof t->id &&
+	          strspn(id, "0123456789abcdef") == strlen(id);
+	if (ok) {
+		snprintf(t->id, sizeof t->id, "%s", id);
+		t->offset = 0;
+		snprintf(f->validator, sizeof f->validator, "tus %s %s", t->id, local_id);
+		save_meta(f, false);
+	} else {
+		tus_fail(t, s, rc, errbuf, "creating the upload");
+	}
+	json_decref(doc);
+	return ok;
+}
+
+/* Append from t->offset to the end, chunk by chunk. */
+static bool tus_send(struct tus *t, bool done)
+{
+	struct file *f = t->f;
+	int64_t chunk = TUS_CHUNK_MIN;
+	char *buf = malloc((size_t)TUS_CHUNK_MAX);
+	char path[128], errbuf[CURL_ERROR_SIZE];
+	int conflicts = 0;
+	bool ok = buf != NULL;
+	snprintf(path, sizeof path, "/v1/uploads/%s", t->id);
+	/* an empty append commits a file whose bytes are all in */
+	while (ok && !done && !stopping) {
+		int64_t n = f->total - t->offset < chunk ? f->total - t->offset : chunk;
+		ssize_t got = n > 0 ? pread(f->fd, buf, (size_t)n, t->offset) : 0;
+		if (got != n) {
+			f->werrno = got < 0 ? errno : EIO;
+			fail(f->w, "error", f->path, "read_failed", "cannot read %s: %s", f->path,
+			     got < 0 ? strerror(errno) : "the file shrank");
+			ok = false;
+			break;
+		}
+		t->body = buf;
+		t->body_len = (size_t)n;
+		errbuf[0] = '\0';
+		CURLcode rc;
+		long s = tus_call(t, "PATCH", path, NULL, NULL, &rc, errbuf);
+		if (s == 204) {
+			t->offset += n;
+			f->done_bytes = t->offset;
+			done = t->offset == f->total;
+			if (chunk < TUS_CHUNK_MAX)
+				chunk *= 2;
+			report(f, "Transferring", false);
+		} else if (s == 409 && conflicts++ < 3) {
+			/* another offset on the server (an append we thought lost) */
+			if (tus_query(t, &done) != 1) {
+				ok = false;
+				if (f->w->outcome == NULL)
+					fail(f->w, "transient", f->path, "upload_gone",
+					     "the receiving tetherd no longer has the upload");
+			}
+		} else if (s == 413 && chunk > 64 * 1024) {
+			chunk /= 2;
+		} else {
+			ok = tus_fail(t, s, rc, errbuf, "sending");
+		}
+	}
+	if (ok && stopping)
+		ok = tus_fail(t, 0, CURLE_ABORTED_BY_CALLBACK, "", "sending");
+	free(buf);
+	return ok && done;
+}
+
+/* Upload one file to another tetherd, resuming where it holds the upload. */
+static bool tus_upload(struct file *f)
+{
+	struct worker *w = f->w;
+	struct tus t = { .f = f };
+	bool ok = false, done = false;
+	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fail(w, "error", f->path, "not_found", "cannot read %s: %s", f->path,
+		     f->fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	f->total = st.st_size;
+	char local_id[96];
+	snprintf(local_id, sizeof local_id, "%lld %lld.%09ld", (long long)st.st_size,
+	         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	/* where to: https://HOST:PORT and the path there ("/~/x" is ~/x) */
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *rpath = NULL;
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, f->url, CURLU_NON_SUPPORT_SCHEME) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    curl_url_get(u, CURLUPART_PATH, &rpath, CURLU_URLDECODE) || strlen(rpath) < 2) {
+		fail(w, "error", f->path, "bad_url", "not a tether://HOST[:PORT]/PATH URL: %s", f->url);
+	} else {
+		curl_url_get(u, CURLUPART_PORT, &port, 0);
+		snprintf(t.base, sizeof t.base, "https://%s:%s", host, port ? port : "7443");
+		snprintf(t.rpath, sizeof t.rpath, "%s", strncmp(rpath, "/~/", 3) == 0
+		         ? rpath + 3 : rpath);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_free(rpath);
+	curl_url_cleanup(u);
+	if (w->outcome != NULL)
+		goto out;
+	const char *want = json_string_value(json_object_get(w->options, "sha256"));
+	char got[2 * CRYPTO_SHA256_LEN + 1];
+	if (want != NULL && (file_sha256(f->fd, got) != 0 || strcasecmp(got, want) != 0)) {
+		fail(w, "error", f->path, "checksum_mismatch", "SHA-256 of %s is %s, not %s",
+		     f->path, got, want);
+		goto out;
+	}
+	t.c = curl_easy_init();
+	report(f, "Connecting", true);
+	if (t.c == NULL || !tus_login(&t))
+		goto out;
+	/* the upload this file already has, if its bytes are still this file's */
+	load_meta(f);
+	f->total = st.st_size;
+	char id[64] = "", was[96] = "";
+	if (sscanf(f->validator, "tus %63s %95[^\n]", id, was) == 2 &&
+	    strspn(id, "0123456789abcdef") == strlen(id)) {
+		snprintf(t.id, sizeof t.id, "%s", id);
+		if (strcmp(was, local_id) != 0) {
+			note(w, "the local file changed: its upload restarted from zero");
+			t.id[0] = '\0';
+		} else {
+			int q = tus_query(&t, &done);
+			if (q < 0)
+				goto out;
+			if (q == 0) {
+				note(w, "the receiving tetherd no longer had the upload: restarted "
+				     "from zero");
+				t.id[0] = '\0';
+			}
+		}
+	}
+	if (t.id[0] == '\0' && !tus_create(&t, local_id))
+		goto out;
+	f->done_bytes = t.offset;
+	report(f, "Transferring", true);
+	ok = tus_send(&t, done);
+	if (ok)
+		save_meta(f, true);
+out:
+	if (t.token[0] && t.c != NULL) {
+		char errbuf[CURL_ERROR_SIZE];
+		CURLcode rc;
+		tus_call(&t, "POST", "/v1/logout", NULL, NULL, &rc, errbuf);
+	}
+	crypto_wipe(t.token, sizeof t.token);
+	if (t.c != NULL)
+		curl_easy_cleanup(t.c);
+	report(f, "Transferring", true);
+	if (f->fd >= 0)
+		close(f->fd);
+	return ok;
+}
+
 /* Read the spec and the credentials, then become the job's owner. */
 static int setup(struct worker *w, const char *jobdir)
 {
@@ -759,7 +1141,7 @@ int xfer_worker_main(const char *jobdir)
 		}
 		w.rate_ms = timeu_mono_ms();
 		w.rate_bytes = 0;
-		if (!(w.upload ? upload(&f) : download(&f)))
+		if (!(w.upload ? (is_tether(f.url) ? tus_upload(&f) : upload(&f)) : download(&f)))
 			break;
 	}
 	crypto_wipe(w.password, sizeof w.password);

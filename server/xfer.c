@@ -855,8 +855,9 @@ void xfer_kick(void)
 static const char *const schemes[] = { "http", "https", "ftp", "ftps", "sftp", "smb",
                                        "smbs", "file" };
 
-/* A URL the worker may use: parses, and has a scheme we transfer over. */
-static int check_url(const char *url, char *err, size_t errsz)
+/* A URL the worker may use: parses, and has a scheme we transfer over
+ * (tether://, another tetherd's upload endpoint, only if upload_dest). */
+static int check_url(const char *url, bool upload_dest, char *err, size_t errsz)
 {
 	/* '?' starts a query and '[' an IPv6 literal: '*' is the wildcard people try */
 	const char *q = strchr(url, '?');
@@ -879,9 +880,12 @@ static int check_url(const char *url, char *err, size_t errsz)
 		for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
 			if (strcasecmp(scheme, schemes[i]) == 0)
 				ok = 0;
+		if (upload_dest && strcasecmp(scheme, "tether") == 0)
+			ok = 0;
 		if (ok != 0)
 			snprintf(err, errsz, "unsupported scheme '%s' (use http, https, ftp, ftps, "
-			         "sftp, smb, smbs or file)", scheme);
+			         "sftp, smb, smbs or file%s)", scheme,
+			         upload_dest ? "; or tether to upload to another tetherd" : "");
 	}
 	curl_free(scheme);
 	curl_url_cleanup(u);
@@ -1024,7 +1028,7 @@ static int parse_options(struct server *srv, json_t *body, json_t *opts, char **
 			return -1;
 		}
 		json_array_foreach(list, i, e)
-			if (!json_is_string(e) || check_url(json_string_value(e), err, errsz) != 0) {
+			if (!json_is_string(e) || check_url(json_string_value(e), false, err, errsz) != 0) {
 				if (!json_is_string(e))
 					snprintf(err, errsz, "proxy.list must hold URLs");
 				return -1;
@@ -1107,7 +1111,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 		snprintf(err, errsz, "the destination cannot contain wildcards: %s", dest);
 		return TETHER_E_INVALID_ARGUMENT;
 	}
-	if (upload ? check_url(dest, err, errsz) != 0 : is_url(dest)) {
+	if (upload ? check_url(dest, true, err, errsz) != 0 : is_url(dest)) {
 		if (!upload)
 			snprintf(err, errsz, "a download's destination is a path on this host, not a "
 			         "URL (use upload to send files to a URL)");
@@ -1127,7 +1131,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 		}
 		if (check_text("a source", src, MAX_TEXT, err, errsz) != 0)
 			return TETHER_E_INVALID_ARGUMENT;
-		if (is_url(src) && (upload || check_url(src, err, errsz) != 0)) {
+		if (is_url(src) && (upload || check_url(src, false, err, errsz) != 0)) {
 			if (upload)
 				snprintf(err, errsz, "an upload's sources are paths on this host, not URLs");
 			return TETHER_E_INVALID_ARGUMENT;
@@ -1141,6 +1145,13 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 	                      .priority = priority, .options = json_object(),
 	                      .notes = json_array() };
 	if (parse_options(srv, body, t.options, &t.credentials, err, errsz) != 0) {
+		xfer_rec_clear(&t);
+		return TETHER_E_INVALID_ARGUMENT;
+	}
+	if (upload && strncasecmp(dest, "tether://", 9) == 0 &&
+	    (t.credentials == NULL || !json_object_get(t.options, "user"))) {
+		snprintf(err, errsz, "a tether:// destination needs the account on the receiving "
+		         "tetherd: user and password");
 		xfer_rec_clear(&t);
 		return TETHER_E_INVALID_ARGUMENT;
 	}

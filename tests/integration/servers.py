@@ -506,9 +506,10 @@ class FaultProxy:
 
     Each connection forwards both ways; after cut_after bytes have gone server
     -> client on it, the connection is cut: both sides closed ("close": FIN)
-    or reset ("rst": SO_LINGER 0). cut_after None = pass-through. cut_after,
-    mode and refuse may be changed at any time; a connection uses the values
-    in force when it was accepted. refuse=True closes each connection on
+    or reset ("rst": SO_LINGER 0). cut_up_after does the same for bytes
+    client -> server (an upload cut mid-request). None = pass-through.
+    cut_after, cut_up_after, mode and refuse may be changed at any time; a
+    connection uses the values in force when it was accepted. refuse=True closes each connection on
     accept, before connecting to the target, the way mode says (curl then
     reports "empty reply" for close, "couldn't connect" for rst). TLS passes
     through untouched.
@@ -522,6 +523,7 @@ class FaultProxy:
     def __init__(self, target_port, cut_after=None, mode="close", target_host=LOOPBACK):
         self.target = (target_host, target_port)
         self.cut_after, self.mode, self.refuse = cut_after, mode, False
+        self.cut_up_after = None
         self.port = 0
         self._lock = threading.Lock()
         self._socks = set()
@@ -573,12 +575,13 @@ class FaultProxy:
             with self._lock:
                 self.connections += 1
                 refuse, cut, mode = self.refuse, self.cut_after, self.mode
+                cut_up = self.cut_up_after
             if refuse:
                 with self._lock:
                     self.refused += 1
                 self._close(c, mode)
                 continue
-            t = threading.Thread(target=self._serve, args=(c, cut, mode),
+            t = threading.Thread(target=self._serve, args=(c, cut, mode, cut_up),
                                  name="faultproxy-conn", daemon=True)
             t.start()
             with self._lock:
@@ -605,7 +608,7 @@ class FaultProxy:
         with self._lock:
             self._socks.discard(s)
 
-    def _serve(self, client, cut, mode):
+    def _serve(self, client, cut, mode, cut_up=None):
         self._track(client)
         try:
             server = socket.create_connection(self.target, timeout=10)
@@ -618,12 +621,23 @@ class FaultProxy:
         state = {"down": 0}
 
         def up():   # client -> server
+            sent = 0
             try:
                 while not done.is_set():
-                    b = client.recv(65536)
+                    want = 65536 if cut_up is None else min(65536, cut_up - sent)
+                    if want <= 0:
+                        # cut: closing the server side ends the down loop,
+                        # which closes the client the way mode says
+                        with self._lock:
+                            self.cuts += 1
+                        state["cut_up"] = True
+                        server.shutdown(socket.SHUT_RDWR)
+                        return
+                    b = client.recv(want)
                     if not b:
                         break
                     server.sendall(b)
+                    sent += len(b)
                     with self._lock:
                         self.bytes_up += len(b)
             except OSError:
@@ -658,7 +672,7 @@ class FaultProxy:
         if cutting:
             with self._lock:
                 self.cuts += 1
-        self._close(client, mode if cutting else "close")
+        self._close(client, mode if cutting or state.get("cut_up") else "close")
         self._close(server, "close")
         t.join(timeout=10)
 

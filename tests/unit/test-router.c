@@ -11,12 +11,12 @@
 static tether_err h(struct req *r) { (void)r; return TETHER_E_OK; }
 
 static const struct route table[] = {
-	{ M_GET,    "/v1/health",             false, 0, h },
-	{ M_GET,    "/v1/sessions",           true,  0, h },
-	{ M_POST,   "/v1/sessions",           true,  64, h },
-	{ M_GET,    "/v1/sessions/{ref}",     true,  0, h },
-	{ M_DELETE, "/v1/sessions/{ref}",     true,  0, h },
-	{ M_GET,    "/v1/sessions/{s}/jobs/{j}", true, 0, h },
+	ROUTE(M_GET,    "/v1/health",             false, 0, h),
+	ROUTE(M_GET,    "/v1/sessions",           true,  0, h),
+	ROUTE(M_POST,   "/v1/sessions",           true,  64, h),
+	ROUTE(M_GET,    "/v1/sessions/{ref}",     true,  0, h),
+	ROUTE(M_DELETE, "/v1/sessions/{ref}",     true,  0, h),
+	ROUTE(M_GET,    "/v1/sessions/{s}/jobs/{j}", true, 0, h),
 };
 #define N (sizeof table / sizeof table[0])
 

@@ -1,0 +1,561 @@
+/*
+ * api-upload.c - resumable uploads received from other hosts, tus-style.
+ *
+ *   POST   /v1/uploads       {"path", "length", "sha256"?}  -> 201 the upload
+ *   GET    /v1/uploads/{id}  (or HEAD) the upload; Upload-Offset header
+ *   PATCH  /v1/uploads/{id}  Upload-Offset: N, Upload-Checksum: sha256 B64,
+ *                            body application/offset+octet-stream -> 204
+ *   DELETE /v1/uploads/{id}  abandon it; the partial file is deleted
+ *
+ * This is what a transfer job on another host talks to for a
+ * `tether://HOST/PATH` destination (BITS's upload protocol done the open
+ * way). Bytes go to a hidden partial file beside the destination, created
+ * and opened *as the owner* (owner.c hands the descriptor back), so the
+ * kernel judges the path with the user's rights. An append is accepted only
+ * whole: its bytes are written past the verified offset, checked against
+ * Upload-Checksum, fdatasync'd, and only then does the stored offset move;
+ * a cut or bad append leaves the offset where it was and the next append
+ * cuts the file back to it. The last byte in, the whole file's SHA-256 is
+ * checked if one was declared and the file is renamed into place. One
+ * append per upload at a time; untouched uploads expire (upload_expiry).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "api.h"
+#include "crypto.h"
+#include "fileio.h"
+#include "jsonu.h"
+#include "log.h"
+#include "owner.h"
+#include "strparse.h"
+#include "timeu.h"
+
+#define HDR_OFFSET    "Upload-Offset"
+#define HDR_CHECKSUM  "Upload-Checksum"
+#define STALE_BATCH   16
+
+/* ---- what the owner's child does ---- */
+
+struct paths {
+	const char *path;
+	const char *partial;
+};
+
+/* Create the partial file (never through a symlink, never over a file). */
+static int create_partial(void *arg)
+{
+	const struct paths *p = arg;
+	struct stat st;
+	if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
+	return open(p->partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
+static int open_partial(void *arg)
+{
+	const struct paths *p = arg;
+	return open(p->partial, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* {"op": "commit"|"remove", "partial", "path"} -> {} or {"error"} */
+static json_t *partial_op(json_t *arg)
+{
+	const char *op = json_string_value(json_object_get(arg, "op"));
+	const char *partial = json_string_value(json_object_get(arg, "partial"));
+	const char *path = json_string_value(json_object_get(arg, "path"));
+	char msg[BOUND_PATH + 128];
+	if (op == NULL || partial == NULL || path == NULL)
+		return NULL;
+	if (strcmp(op, "remove") == 0) {
+		if (unlink(partial) != 0 && errno != ENOENT)
+			goto fail;
+		return json_object();
+	}
+	if (rename(partial, path) != 0)
+		goto fail;
+	char dir[BOUND_PATH];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		slash[slash == dir ? 1 : 0] = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return json_object();
+fail:
+	snprintf(msg, sizeof msg, "cannot %s %s: %s", strcmp(op, "remove") == 0 ? "delete" :
+	         "rename the partial file to", strcmp(op, "remove") == 0 ? partial : path,
+	         strerror(errno));
+	return json_pack("{s:s}", "error", msg);
+}
+
+/* Run partial_op as u; NULL or the reason it failed (static storage). */
+static const char *as_owner_op(const struct user_rec *u, const struct upload_rec *up,
+                               const char *op, char *why, size_t whysz)
+{
+	struct owner o;
+	if (owner_of(u, &o, why, whysz) != TETHER_E_OK)
+		return why;
+	json_t *arg = json_pack("{s:s,s:s,s:s}", "op", op, "partial", up->partial,
+	                        "path", up->path);
+	json_t *res = owner_run(&o, partial_op, arg);
+	json_decref(arg);
+	const char *err = json_string_value(json_object_get(res, "error"));
+	const char *ret = NULL;
+	if (res == NULL || err != NULL) {
+		snprintf(why, whysz, "%s", err ? err : "cannot reach the file as its owner");
+		ret = why;
+	}
+	json_decref(res);
+	return ret;
+}
+
+/* ---- appends in progress: one per upload ---- */
+
+struct append {
+	struct append *next;
+	char           id[UPLOAD_ID_LEN + 1];
+	struct upload_rec rec;
+	int            fd;
+	int64_t        got;
+	EVP_MD_CTX    *md;
+	uint8_t        want[CRYPTO_SHA256_LEN];
+	bool           have_want;
+};
+
+static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct append *busy;
+
+/* Register a as the append in progress for its upload; false if one is. */
+static bool claim(struct append *a)
+{
+	bool ok = true;
+	pthread_mutex_lock(&busy_lock);
+	for (struct append *b = busy; b != NULL; b = b->next)
+		if (strcmp(b->id, a->id) == 0)
+			ok = false;
+	if (ok) {
+		a->next = busy;
+		busy = a;
+	}
+	pthread_mutex_unlock(&busy_lock);
+	return ok;
+}
+
+static bool is_busy(const char *id)
+{
+	bool found = false;
+	pthread_mutex_lock(&busy_lock);
+	for (struct append *b = busy; b != NULL; b = b->next)
+		if (strcmp(b->id, id) == 0)
+			found = true;
+	pthread_mutex_unlock(&busy_lock);
+	return found;
+}
+
+static void append_free(void *arg)
+{
+	struct append *a = arg;
+	pthread_mutex_lock(&busy_lock);
+	for (struct append **p = &busy; *p != NULL; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	pthread_mutex_unlock(&busy_lock);
+	if (a->fd >= 0)
+		close(a->fd);
+	EVP_MD_CTX_free(a->md);
+	free(a);
+}
+
+/* ---- helpers ---- */
+
+static json_t *upload_json(const struct server *srv, const struct upload_rec *u)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:I,s:I}", "id", u->id, "path", u->path,
+	                      "length", (json_int_t)u->length, "offset", (json_int_t)u->received,
+	                      "done", u->done, "created", (json_int_t)u->created,
+	                      "expires", (json_int_t)(u->modified + srv->conf.upload_expiry));
+	if (u->sha256[0] != '\0')
+		json_object_set_new(o, "sha256", json_string(u->sha256));
+	return o;
+}
+
+static void offset_header(struct req *r, int64_t off)
+{
+	char v[24];
+	snprintf(v, sizeof v, "%lld", (long long)off);
+	req_header(r, HDR_OFFSET, v);
+}
+
+/* Load the upload named by route parameter 0 (the caller's only). */
+static tether_err load(struct req *r, struct upload_rec *u)
+{
+	tether_err e = store_upload_get(r->srv->store, r->params.v[0], r->user.id, u);
+	if (e == TETHER_E_NOT_FOUND)
+		return req_error(r, e, "no such upload: %s", r->params.v[0]);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot read the upload");
+	return TETHER_E_OK;
+}
+
+static void log_upload(const char *event, const struct req *r, const struct upload_rec *u)
+{
+	struct logline l;
+	log_begin(&l, LOG_INFO, event);
+	log_str(&l, "user", r->user.name);
+	log_str(&l, "id", u->id);
+	log_str(&l, "path", u->path);
+	log_int(&l, "offset", u->received);
+	log_int(&l, "length", u->length);
+	log_end(&l);
+}
+
+static tether_err errno_error(struct req *r, int err, const char *what, const char *path)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	switch (err) {
+	case ENOENT: case ENOTDIR:
+		e = TETHER_E_NOT_FOUND;
+		break;
+	case EACCES: case EPERM: case EROFS:
+		e = TETHER_E_FORBIDDEN;
+		break;
+	case EISDIR: case EEXIST: case ELOOP:
+		e = TETHER_E_CONFLICT;
+		break;
+	case ENAMETOOLONG:
+		e = TETHER_E_INVALID_ARGUMENT;
+		break;
+	case ENOSPC: case EDQUOT:
+		e = TETHER_E_INSUFFICIENT_STORAGE;
+		break;
+	}
+	return req_error(r, e, "%s %s: %s", what, path, strerror(err));
+}
+
+/* Delete the caller's uploads nobody has touched for upload_expiry. */
+static void expire(struct req *r, int64_t now)
+{
+	struct upload_rec *stale = calloc(STALE_BATCH, sizeof *stale);
+	size_t n = 0;
+	if (stale == NULL)
+		return;
+	store_upload_stale(r->srv->store, r->user.id, now - r->srv->conf.upload_expiry, stale,
+	                   STALE_BATCH, &n);
+	for (size_t i = 0; i < n; i++) {
+		char why[256];
+		if (is_busy(stale[i].id))
+			continue;
+		if (!stale[i].done && as_owner_op(&r->user, &stale[i], "remove", why, sizeof why))
+			continue;   /* try again next time */
+		store_upload_delete(r->srv->store, stale[i].id);
+		log_upload("upload_expired", r, &stale[i]);
+	}
+	free(stale);
+}
+
+/* sha256 of the first len bytes of fd into out; 0 or -1 (errno). */
+static int hash_file(int fd, int64_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *buf = malloc(1 << 20);
+	int rc = -1;
+	if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (int64_t off = 0; off < len; ) {
+		size_t want = (size_t)(len - off < (1 << 20) ? len - off : (1 << 20));
+		ssize_t n = pread(fd, buf, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? EIO : errno;
+			goto out;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += n;
+	}
+	rc = EVP_DigestFinal_ex(md, out, NULL) == 1 ? 0 : -1;
+out:
+	free(buf);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* The last byte is in: check the declared SHA-256, put the file in place. */
+static tether_err commit(struct req *r, struct append *a, int64_t now)
+{
+	struct upload_rec *u = &a->rec;
+	char why[BOUND_PATH + 128];
+	if (u->sha256[0] != '\0') {
+		uint8_t got[CRYPTO_SHA256_LEN];
+		char hex[2 * CRYPTO_SHA256_LEN + 1];
+		if (hash_file(a->fd, u->length, got) != 0)
+			return errno_error(r, errno, "cannot read back", u->partial);
+		crypto_hex(got, sizeof got, hex);
+		if (strcmp(hex, u->sha256) != 0) {
+			/* every append matched its checksum, so the sender's file
+			 * changed under it: only a fresh start makes a true copy */
+			if (ftruncate(a->fd, 0) != 0 ||
+			    store_upload_set(r->srv->store, u->id, 0, false, now) != TETHER_E_OK)
+				return req_error(r, TETHER_E_INTERNAL, "cannot reset the upload");
+			r->nxhdr = 0;
+			offset_header(r, 0);
+			return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the file's SHA-256 is %s, not "
+			                 "the declared %s; the upload starts again at offset 0",
+			                 hex, u->sha256);
+		}
+	}
+	if (as_owner_op(&r->user, u, "commit", why, sizeof why) != NULL)
+		return req_error(r, TETHER_E_CONFLICT, "%s", why);
+	u->done = true;
+	log_upload("upload_done", r, u);
+	return TETHER_E_OK;
+}
+
+/* ---- handlers ---- */
+
+/* POST /v1/uploads {"path", "length", "sha256"?} */
+tether_err api_upload_create(struct req *r)
+{
+	char why[200];
+	const char *path = NULL, *sha = NULL;
+	int64_t length = 0;
+	if (r->in == NULL)
+		return req_error(r, TETHER_E_BAD_REQUEST, "expected a JSON body with path and length");
+	if (jsonu_get_string(r->in, "path", true, BOUND_PATH - 128, &path, why, sizeof why) != JSONU_OK ||
+	    jsonu_get_int(r->in, "length", true, 0, INT64_MAX / 2, &length, why, sizeof why) != JSONU_OK ||
+	    jsonu_get_string(r->in, "sha256", false, 64, &sha, why, sizeof why) == JSONU_BAD)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	size_t pl = strlen(path);
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (pl == 0 || path[pl - 1] == '/' || strcmp(base, ".") == 0 || path_has_dotdot(path))
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "path must name a file, without '..' "
+		                 "components: %s", path);
+	for (const char *c = path; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			return req_error(r, TETHER_E_INVALID_ARGUMENT, "path has a control character");
+	char hex[2 * CRYPTO_SHA256_LEN + 1] = "";
+	if (sha != NULL) {
+		size_t i;
+		for (i = 0; sha[i] && i < 64; i++) {
+			char c = sha[i];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+				break;
+			hex[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+		}
+		if (i != 64 || sha[i] != '\0')
+			return req_error(r, TETHER_E_INVALID_ARGUMENT, "sha256 must be 64 hex digits");
+		hex[64] = '\0';
+	}
+	struct owner o;
+	tether_err e = owner_of(&r->user, &o, why, sizeof why);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "%s", why);
+	int64_t now = timeu_now();
+	expire(r, now);
+
+	struct upload_rec u = { .user_id = r->user.id, .length = length, .created = now,
+	                        .modified = now };
+	uint8_t rnd[UPLOAD_ID_LEN / 2];
+	if (crypto_random(rnd, sizeof rnd) != 0)
+		return req_error(r, TETHER_E_INTERNAL, "no randomness");
+	crypto_hex(rnd, sizeof rnd, u.id);
+	snprintf(u.sha256, sizeof u.sha256, "%s", hex);
+	path_absolute(u.path, sizeof u.path, o.home, path);
+	const char *slash = strrchr(u.path, '/');
+	int dl = (int)(slash - u.path);
+	if (snprintf(u.partial, sizeof u.partial, "%.*s/.%s.tether-up-%.12s.part", dl, u.path,
+	             slash + 1, u.id) >= (int)sizeof u.partial)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "path too long");
+
+	struct paths p = { u.path, u.partial };
+	int err;
+	int fd = owner_fd(&o, create_partial, &p, &err);
+	if (fd < 0)
+		return errno_error(r, err, "cannot create a file beside", u.path);
+	close(fd);
+	e = store_upload_create(r->srv->store, &u, r->srv->conf.uploads_per_user);
+	if (e == TETHER_E_OK && length == 0) {
+		struct append a = { .rec = u, .fd = -1 };
+		e = commit(r, &a, now);
+		if (e == TETHER_E_OK)
+			e = store_upload_set(r->srv->store, u.id, 0, true, now);
+		u.done = e == TETHER_E_OK;
+		if (e != TETHER_E_OK) {
+			as_owner_op(&r->user, &u, "remove", why, sizeof why);
+			store_upload_delete(r->srv->store, u.id);
+			return r->err != TETHER_E_OK ? r->err : req_error(r, e, "cannot finish the upload");
+		}
+	} else if (e != TETHER_E_OK) {
+		as_owner_op(&r->user, &u, "remove", why, sizeof why);
+		if (e == TETHER_E_LIMIT_EXCEEDED)
+			return req_error(r, e, "you already have %lld unfinished uploads "
+			                 "(uploads_per_user); finish or delete some first",
+			                 (long long)r->srv->conf.uploads_per_user);
+		return req_error(r, e, "cannot record the upload");
+	}
+	log_upload("upload_created", r, &u);
+	char loc[48];
+	snprintf(loc, sizeof loc, "/v1/uploads/%s", u.id);
+	req_header(r, "Location", loc);
+	offset_header(r, u.received);
+	return req_reply(r, 201, upload_json(r->srv, &u));
+}
+
+/* GET or HEAD /v1/uploads/{id} */
+tether_err api_upload_get(struct req *r)
+{
+	struct upload_rec u;
+	if (load(r, &u) != TETHER_E_OK)
+		return r->err;
+	char v[24];
+	offset_header(r, u.received);
+	snprintf(v, sizeof v, "%lld", (long long)u.length);
+	req_header(r, "Upload-Length", v);
+	return req_reply(r, 200, upload_json(r->srv, &u));
+}
+
+/* DELETE /v1/uploads/{id} */
+tether_err api_upload_remove(struct req *r)
+{
+	struct upload_rec u;
+	char why[BOUND_PATH + 128];
+	if (load(r, &u) != TETHER_E_OK)
+		return r->err;
+	if (is_busy(u.id))
+		return req_error(r, TETHER_E_CONFLICT, "an append to this upload is in progress");
+	if (!u.done && as_owner_op(&r->user, &u, "remove", why, sizeof why) != NULL)
+		return req_error(r, TETHER_E_CONFLICT, "%s", why);
+	if (store_upload_delete(r->srv->store, u.id) != TETHER_E_OK)
+		return req_error(r, TETHER_E_INTERNAL, "cannot delete the upload");
+	log_upload("upload_removed", r, &u);
+	return req_reply(r, 204, NULL);
+}
+
+/* PATCH /v1/uploads/{id}, on the headers: may this append start? */
+tether_err api_upload_append_begin(struct req *r)
+{
+	struct append *a = calloc(1, sizeof *a);
+	if (a == NULL)
+		return req_error(r, TETHER_E_INTERNAL, "out of memory");
+	a->fd = -1;
+	r->ctx = a;
+	r->ctx_free = append_free;
+	if (load(r, &a->rec) != TETHER_E_OK)
+		return r->err;
+	struct upload_rec *u = &a->rec;
+	snprintf(a->id, sizeof a->id, "%s", u->id);
+	offset_header(r, u->received);
+	int64_t off;
+	const char *h = req_get_header(r, HDR_OFFSET);
+	if (h == NULL || strparse_i64(h, 0, INT64_MAX / 2, &off) != 0)
+		return req_error(r, TETHER_E_BAD_REQUEST, "an append needs an Upload-Offset header "
+		                 "(the byte offset it starts at)");
+	if (u->done)
+		return req_error(r, TETHER_E_CONFLICT, "this upload is complete");
+	if (off != u->received)
+		return req_error(r, TETHER_E_CONFLICT, "Upload-Offset %lld is not the upload's "
+		                 "offset, %lld: ask for it (HEAD) and append from there",
+		                 (long long)off, (long long)u->received);
+	if (r->body_len > u->length - u->received)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%lld bytes at offset %lld go past "
+		                 "the upload's length, %lld", (long long)r->body_len,
+		                 (long long)off, (long long)u->length);
+	h = req_get_header(r, HDR_CHECKSUM);
+	if (h != NULL) {
+		uint8_t sum[CRYPTO_SHA256_LEN + 3];
+		if (strncmp(h, "sha256 ", 7) != 0 ||
+		    crypto_b64_decode(h + 7, sum, sizeof sum) != CRYPTO_SHA256_LEN)
+			return req_error(r, TETHER_E_BAD_REQUEST, "Upload-Checksum must be "
+			                 "'sha256 BASE64' (the only algorithm supported)");
+		memcpy(a->want, sum, sizeof a->want);
+		a->have_want = true;
+	}
+	if (!claim(a))
+		return req_error(r, TETHER_E_CONFLICT, "another append to this upload is in "
+		                 "progress");
+	struct owner o;
+	char why[200];
+	tether_err e = owner_of(&r->user, &o, why, sizeof why);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "%s", why);
+	struct paths p = { u->path, u->partial };
+	int err;
+	a->fd = owner_fd(&o, open_partial, &p, &err);
+	if (a->fd < 0 && err == ENOENT) {
+		store_upload_delete(r->srv->store, u->id);
+		return req_error(r, TETHER_E_NOT_FOUND, "the upload's partial file is gone; "
+		                 "create a new upload");
+	}
+	struct stat st;
+	if (a->fd < 0)
+		return errno_error(r, err, "cannot open", u->partial);
+	if (fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return req_error(r, TETHER_E_CONFLICT, "%s is not a regular file", u->partial);
+	if (ftruncate(a->fd, u->received) != 0)
+		return errno_error(r, errno, "cannot cut back", u->partial);
+	a->md = EVP_MD_CTX_new();
+	if (a->md == NULL || EVP_DigestInit_ex(a->md, EVP_sha256(), NULL) != 1)
+		return req_error(r, TETHER_E_INTERNAL, "cannot start a digest");
+	return TETHER_E_OK;
+}
+
+/* PATCH body bytes: written past the verified offset, hashed. */
+tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
+{
+	struct append *a = r->ctx;
+	if (a->got + (int64_t)len > r->body_len)
+		return req_error(r, TETHER_E_BAD_REQUEST, "more bytes than Content-Length");
+	if (fileio_pwrite_all(a->fd, data, len, a->rec.received + a->got) != 0)
+		return errno_error(r, errno, "cannot write", a->rec.partial);
+	EVP_DigestUpdate(a->md, data, len);
+	a->got += (int64_t)len;
+	return TETHER_E_OK;
+}
+
+/* PATCH, the body all in: verify, make durable, move the offset. */
+tether_err api_upload_append(struct req *r)
+{
+	struct append *a = r->ctx;
+	struct upload_rec *u = &a->rec;
+	int64_t now = timeu_now();
+	if (a->got != r->body_len)
+		return req_error(r, TETHER_E_BAD_REQUEST, "the body ended early");
+	uint8_t sum[CRYPTO_SHA256_LEN];
+	if (EVP_DigestFinal_ex(a->md, sum, NULL) != 1)
+		return req_error(r, TETHER_E_INTERNAL, "digest failed");
+	if (a->have_want && !crypto_equal(sum, a->want, sizeof sum))
+		return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the body's SHA-256 is not the one "
+		                 "in Upload-Checksum; nothing was appended");
+	if (fdatasync(a->fd) != 0)
+		return errno_error(r, errno, "cannot flush", u->partial);
+	u->received += a->got;
+	if (u->received == u->length && commit(r, a, now) != TETHER_E_OK) {
+		/* the bytes are in; a later empty append can retry the commit */
+		if (r->err != TETHER_E_CHECKSUM_MISMATCH)
+			store_upload_set(r->srv->store, u->id, u->received, false, now);
+		return r->err;
+	}
+	if (store_upload_set(r->srv->store, u->id, u->received, u->done, now) != TETHER_E_OK)
+		return req_error(r, TETHER_E_INTERNAL, "cannot record the offset");
+	r->nxhdr = 0;
+	offset_header(r, u->received);
+	return req_reply(r, 204, NULL);
+}
