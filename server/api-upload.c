@@ -187,10 +187,12 @@ static void append_free(void *arg)
 
 static json_t *upload_json(const struct server *srv, const struct upload_rec *u)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:I,s:I}", "id", u->id, "path", u->path,
+	char created[TIMEU_RFC3339_LEN], expires[TIMEU_RFC3339_LEN];
+	timeu_rfc3339(u->created, created);
+	timeu_rfc3339(u->modified + srv->conf.upload_expiry, expires);
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:s}", "id", u->id, "path", u->path,
 	                      "length", (json_int_t)u->length, "offset", (json_int_t)u->received,
-	                      "done", u->done, "created", (json_int_t)u->created,
-	                      "expires", (json_int_t)(u->modified + srv->conf.upload_expiry));
+	                      "done", u->done, "created", created, "expires", expires);
 	if (u->sha256[0] != '\0')
 		json_object_set_new(o, "sha256", json_string(u->sha256));
 	return o;

@@ -75,7 +75,11 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	"                          file's name. --upload: SOURCEs are paths on the\n"
 	"                          session's host, DESTINATION a URL. Paths may have\n"
 	"                          wildcards (quote them); URLs and DESTINATION not.\n"
-	"  --upload                send files from the session's host to a URL\n"
+	"  --upload                send files from the session's host to a URL:\n"
+	"                          http(s) PUT, ftp(s), sftp, smb, or\n"
+	"                          tether://HOST[:PORT]/PATH, another tetherd's\n"
+	"                          resumable upload endpoint (needs --user for the\n"
+	"                          account there, and --cacert for its cert.pem)\n"
 	"  --async                 return at once with the job; follow it with\n"
 	"                          transfer show, take the files with transfer complete\n"
 	"  --suspended             create the job suspended (implies --async); start\n"
@@ -113,7 +117,9 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	"and tether exits 255; Ctrl-C or SIGTERM cancels the job(s) and exits 130.\n"
 	"Example:\n"
 	"  tether transfer start -s srv/build https://example.org/big.iso /data/\n"
-	"  tether transfer start -s srv/build --async --csv files.csv --name nightly\n",
+	"  tether transfer start -s srv/build --async --csv files.csv --name nightly\n"
+	"  tether transfer start -s srv/build --upload /data/out.tar \\\n"
+	"      tether://backup1:7443/srv/in/ --user alice --cacert backup1.pem\n",
 	exec_start,
 };
 const struct cmd_entry cmd_transfer_list_entry = {

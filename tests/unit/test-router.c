@@ -88,6 +88,8 @@ static void test_methods(void **state)
 {
 	assert_int_equal(router_method("GET"), M_GET);
 	assert_int_equal(router_method("DELETE"), M_DELETE);
+	assert_int_equal(router_method("HEAD"), M_HEAD);
+	assert_int_equal(router_method("PATCH"), M_PATCH);
 	assert_int_equal(router_method("get"), 0);
 	assert_int_equal(router_method("BREW"), 0);
 	char allow[8];
