@@ -12,8 +12,8 @@ PKGS=(
   # real servers for the transfer tests (tests/integration/servers.py) and the
   # peer tool of the transfer benchmark; nginx-light has the dav module (PUT).
   # The tests start their own instances; the system services these packages
-  # enable (nginx, vsftpd, ssh, smbd/nmbd) are not needed by them.
-  nginx-light vsftpd openssh-server samba aria2 util-linux
+  # enable (nginx, vsftpd, ssh, smbd/nmbd, tinyproxy) are not needed by them.
+  nginx-light vsftpd openssh-server samba tinyproxy aria2 util-linux
 )
 
 missing=()

@@ -53,6 +53,7 @@ struct worker {
 	/* rate limit and progress reporting */
 	int64_t     rate, rate_checked_ms, window_ms, window_bytes;
 	int64_t     progress_ms, sync_ms, rate_ms, rate_bytes, measured_rate;
+	size_t      proxy_idx;    /* the --proxy-list entry in use */
 };
 
 /* One file being moved. */
@@ -418,12 +419,40 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 		curl_easy_setopt(c, CURLOPT_PROXY, "");
 	} else if (usage != NULL && strcmp(usage, "override") == 0) {
 		json_t *list = json_object_get(proxy, "list");
-		const char *p = json_string_value(json_array_get(list, 0));
+		const char *p = json_string_value(json_array_get(list, w->proxy_idx));
 		curl_easy_setopt(c, CURLOPT_PROXY, p ? p : "");
 	}
 	const char *bypass = json_string_value(json_object_get(proxy, "bypass"));
 	if (bypass != NULL)
 		curl_easy_setopt(c, CURLOPT_NOPROXY, bypass);
+}
+
+/* curl_easy_perform; when the proxy in use cannot be reached (or refuses
+ * the tunnel), the next one of an override --proxy-list is tried, as BITS
+ * tries its proxies in turn. Nothing has been transferred in that case. */
+static CURLcode perform(struct worker *w, CURL *c)
+{
+	json_t *proxy = json_object_get(w->options, "proxy");
+	json_t *list = json_object_get(proxy, "list");
+	const char *usage = json_string_value(json_object_get(proxy, "usage"));
+	for (;;) {
+		CURLcode rc = curl_easy_perform(c);
+		long tunnel = 0;
+		curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+		bool proxy_failed = rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT ||
+		                    rc == CURLE_PROXY || (rc != CURLE_OK && tunnel >= 400);
+		const char *next = json_string_value(json_array_get(list, w->proxy_idx + 1));
+		if (!proxy_failed || stopping || usage == NULL || strcmp(usage, "override") != 0 ||
+		    next == NULL)
+			return rc;
+		char text[600];
+		snprintf(text, sizeof text, "proxy %s failed (%s): using %s",
+		         json_string_value(json_array_get(list, w->proxy_idx)),
+		         tunnel >= 400 ? "tunnel refused" : curl_easy_strerror(rc), next);
+		note(w, text);
+		w->proxy_idx++;
+		curl_easy_setopt(c, CURLOPT_PROXY, next);
+	}
 }
 
 /* Non-HTTP downloads: the remote size and time stand in for a validator;
@@ -437,7 +466,7 @@ static int prepare_resume(struct file *f)
 	common_opts(c, f->w, f, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
-	CURLcode rc = curl_easy_perform(c);
+	CURLcode rc = perform(f->w, c);
 	curl_off_t size = -1, mtime = -1;
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size);
@@ -621,7 +650,7 @@ static bool download(struct file *f)
 			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
 		}
 		f->decided = !http;
-		CURLcode rc = curl_easy_perform(c);
+		CURLcode rc = perform(w, c);
 		ok = judge(f, rc, errbuf);
 		curl_easy_cleanup(c);
 		curl_slist_free_all(hdrs);
@@ -678,7 +707,7 @@ static bool upload(struct file *f)
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
 	curl_easy_setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS, (long)CURLFTP_CREATE_DIR);
 	report(f, "Connecting", true);
-	CURLcode rc = curl_easy_perform(c);
+	CURLcode rc = perform(w, c);
 	bool ok = judge(f, rc, errbuf);
 	curl_easy_cleanup(c);
 	close(f->fd);
@@ -802,7 +831,7 @@ static long tus_call(struct tus *t, const char *method, const char *path, json_t
 	t->reply_len = 0;
 	t->reply[0] = '\0';
 	f->status = 0;
-	*rc = curl_easy_perform(t->c);
+	*rc = perform(f->w, t->c);
 	long status = 0;
 	if (*rc == CURLE_OK)
 		curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &status);

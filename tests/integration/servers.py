@@ -690,6 +690,54 @@ class FaultProxy:
         self._threads = []
 
 
+# -- tinyproxy -------------------------------------------------------------------------
+
+class Tinyproxy(Fixture):
+    """tinyproxy in the foreground: an HTTP forward proxy (absolute-URI
+    requests and CONNECT to any port) on 127.0.0.1 that serves only
+    127.0.0.1 clients.
+
+    Tinyproxy(root, name="tinyproxy")
+
+    Attributes: port, url ("http://127.0.0.1:PORT"). requests() counts the
+    requests it has logged so far (CONNECT or plain).
+    """
+
+    name = "tinyproxy"
+    binary = "/usr/bin/tinyproxy"
+
+    def start(self):
+        need_binary(self.binary, "tinyproxy")
+        _with_port_retry(self, self._attempt)
+        return self
+
+    def _attempt(self):
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.tp_log = self.path("tinyproxy-requests.log")
+        conf = self.path("tinyproxy.conf")
+        lines = [f"Port {self.port}", f"Listen {LOOPBACK}", f"Allow {LOOPBACK}",
+                 "Timeout 120", "MaxClients 50", "LogLevel Info",
+                 f"LogFile \"{self.tp_log}\"", "DisableViaHeader Yes"]
+        if os.geteuid() == 0:
+            os.chmod(self.dir, 0o777)   # it logs after dropping to nobody
+            lines += ["User nobody", "Group nogroup"]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")   # no ConnectPort: CONNECT to any port
+        self._spawn([self.binary, "-d", "-c", conf])
+        self._wait_port(self.port)
+
+    def log_paths(self):
+        return [self.logpath, self.tp_log]
+
+    def requests(self):
+        try:
+            with open(self.tp_log, errors="replace") as f:
+                return sum(1 for line in f if "Request (file descriptor" in line)
+        except OSError:
+            return 0
+
+
 # -- vsftpd ---------------------------------------------------------------------------
 
 class Vsftpd(Fixture):

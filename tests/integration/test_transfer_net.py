@@ -224,6 +224,41 @@ def test_http_errors_auth_and_retry(env):
         assert sha(w.out("r.bin")) == sha_bytes(data)
 
 
+def test_proxy_list_fallback(env):
+    """--proxy-list: a proxy that cannot be reached is skipped for the next
+    (a real tinyproxy), for HTTPS (CONNECT) and plain HTTP; with none
+    reachable the job is in TransientError."""
+    w = World(env)
+    try:
+        tp = S.Tinyproxy(env.root).start()
+    except S.FixtureUnavailable as e:
+        unavailable("proxy fallback (tinyproxy)", e.reason)
+        return
+    try:
+        with S.Nginx(env.root) as ng:
+            data = blob(300000, 8)
+            ng.put_file("x.bin", data)
+            dead = f"http://127.0.0.1:{S.free_port()}"
+            t = one(w.start(ng.url("/files/x.bin"), w.dst + "/x.bin", "--cacert", ng.cert_path,
+                            "--proxy-list", f"{dead},{tp.url}"))
+            assert t["state"] == "Acknowledged", t
+            assert sha(w.out("x.bin")) == sha_bytes(data)
+            assert tp.requests() == 1, tp.requests()
+            assert any(dead in n and tp.url in n for n in t["notes"]), t["notes"]
+            plain = f"http://127.0.0.1:{ng.http_port}/files/x.bin"
+            t = one(w.start(plain, w.dst + "/y.bin", "--proxy-list", f"{dead},{tp.url}"))
+            assert t["state"] == "Acknowledged" and sha(w.out("y.bin")) == sha_bytes(data)
+            assert tp.requests() == 2, tp.requests()
+            # every proxy unreachable: a transient error, the file untouched
+            t = one(w.start(plain, w.dst + "/z.bin", "--async", "--proxy-list",
+                            f"{dead},http://127.0.0.1:{S.free_port()}"))
+            e = w.wait(t["id"], ("TransientError",))["error"]
+            assert e["code"] == "connect_failed", e
+            assert not os.path.exists(w.out("z.bin"))
+    finally:
+        tp.stop()
+
+
 def test_disk_full(env):
     w = World(env)
     try:
