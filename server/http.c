@@ -300,12 +300,14 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
  * connection under a client still sending, which then never reads why. So
  * the body (within the route's limit) is read and dropped, and the error
  * answered after it; only for a logged-in user, so nobody unknown can
- * make us read megabytes. */
+ * make us read megabytes, and only for a body of a declared length (at
+ * most the route's limit, checked before). */
 static bool defer_error(struct req *r)
 {
 	const char *expect = req_get_header(r, MHD_HTTP_HEADER_EXPECT);
 	return r->route != NULL && r->route->stream != NULL && r->authed &&
 	       r->err != TETHER_E_PAYLOAD_TOO_LARGE &&
+	       req_get_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
 	       (expect == NULL || strcasecmp(expect, "100-continue") != 0);
 }
 

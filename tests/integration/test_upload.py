@@ -210,6 +210,11 @@ def test_api_bad_input(env):
     st, _, doc = d.request("PATCH", "/v1/uploads/" + uid, H.Declared(65 * MiB), token=b.tok,
                            headers={"Upload-Offset": "0"}, content_type=STREAM)
     assert st == 413, (st, doc)
+    # chunked: the length must be declared (it bounds what is read)
+    st, _, doc = d.request("PATCH", "/v1/uploads/" + uid, H.Chunked(b"0123456789", 5),
+                           token=b.tok, headers={"Upload-Offset": "0"}, content_type=STREAM)
+    assert st == 400, (st, doc)
+    H.expect_error(doc, "bad_request")
     assert b.offset(uid) == 0
     # the per-user limit of unfinished uploads
     b.create(os.path.join(b.dir, "y"), 10)
