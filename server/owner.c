@@ -51,27 +51,43 @@ static int reap(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Fork a child that becomes the owner and keeps pair[1]; the parent keeps
+ * pair[0]. Returns the pid in the parent, 0 in the child, -1 (both ends
+ * closed, errno set) on failure. */
+static pid_t fork_as(const struct owner *o, int pair[2])
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(pair[0]);
+		close(pair[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		close(pair[0]);
+		become(o);
+		return 0;
+	}
+	close(pair[1]);
+	return pid;
+}
+
 json_t *owner_run(const struct owner *o, json_t *(*fn)(json_t *arg), json_t *arg)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return NULL;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
+	pid_t pid = fork_as(o, p);
+	if (pid < 0)
 		return NULL;
-	}
 	if (pid == 0) {
-		close(p[0]);
-		become(o);
 		json_t *res = fn(arg);
 		char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
 		if (text != NULL)
 			fileio_write_all(p[1], text, strlen(text));
 		_exit(text ? 0 : 1);
 	}
-	close(p[1]);
 	char *buf = malloc(BOUND_BODY_COMMAND + 1);
 	size_t len = 0;
 	ssize_t n;
@@ -94,16 +110,12 @@ int owner_fd(const struct owner *o, int (*fn)(void *arg), void *arg, int *err)
 		*err = errno;
 		return -1;
 	}
-	pid_t pid = fork();
+	pid_t pid = fork_as(o, sv);
 	if (pid < 0) {
 		*err = errno;
-		close(sv[0]);
-		close(sv[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		close(sv[0]);
-		become(o);
 		int fd = fn(arg);
 		int code = fd < 0 ? errno : 0;
 		union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
@@ -121,7 +133,6 @@ int owner_fd(const struct owner *o, int (*fn)(void *arg), void *arg, int *err)
 		}
 		_exit(sendmsg(sv[1], &m, 0) == (ssize_t)sizeof code ? 0 : 1);
 	}
-	close(sv[1]);
 	int code = EIO, fd = -1;
 	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
 	struct iovec iov = { &code, sizeof code };
