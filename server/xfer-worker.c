@@ -728,7 +728,7 @@ static bool upload(struct file *f)
  * names the upload and the local file's size and time: a changed local
  * file starts a new upload. */
 
-#define TUS_CHUNK_MIN  (1LL << 20)
+#define TUS_CHUNK_MIN  (256LL << 10)
 #define TUS_CHUNK_MAX  (16LL << 20)
 #define TUS_REPLY_MAX  (64 * 1024)
 
