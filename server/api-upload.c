@@ -17,7 +17,8 @@
  * a cut or bad append leaves the offset where it was and the next append
  * cuts the file back to it. The last byte in, the whole file's SHA-256 is
  * checked if one was declared and the file is renamed into place. One
- * append per upload at a time; untouched uploads expire (upload_expiry).
+ * append per upload at a time; untouched uploads expire (upload_expiry,
+ * swept by the monitor).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -251,23 +252,32 @@ static tether_err errno_error(struct req *r, int err, const char *what, const ch
 	return req_error(r, e, "%s %s: %s", what, path, strerror(err));
 }
 
-/* Delete the caller's uploads nobody has touched for upload_expiry. */
-static void expire(struct req *r, int64_t now)
+void api_upload_expire(struct server *srv, int64_t now)
 {
 	struct upload_rec *stale = calloc(STALE_BATCH, sizeof *stale);
 	size_t n = 0;
 	if (stale == NULL)
 		return;
-	store_upload_stale(r->srv->store, r->user.id, now - r->srv->conf.upload_expiry, stale,
-	                   STALE_BATCH, &n);
+	store_upload_stale(srv->store, now - srv->conf.upload_expiry, stale, STALE_BATCH, &n);
 	for (size_t i = 0; i < n; i++) {
-		char why[256];
+		char why[BOUND_PATH + 128];
+		struct user_rec u;
 		if (is_busy(stale[i].id))
 			continue;
-		if (!stale[i].done && as_owner_op(&r->user, &stale[i], "remove", why, sizeof why))
+		/* a user removed since has no files to clean up as */
+		tether_err e = store_user_by_id(srv->store, stale[i].user_id, &u);
+		if (e == TETHER_E_OK && !stale[i].done &&
+		    as_owner_op(&u, &stale[i], "remove", why, sizeof why) != NULL)
 			continue;   /* try again next time */
-		store_upload_delete(r->srv->store, stale[i].id);
-		log_upload("upload_expired", r, &stale[i]);
+		if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
+			continue;
+		store_upload_delete(srv->store, stale[i].id);
+		struct logline l;
+		log_begin(&l, LOG_INFO, "upload_expired");
+		log_str(&l, "id", stale[i].id);
+		log_str(&l, "path", stale[i].path);
+		log_int(&l, "offset", stale[i].received);
+		log_end(&l);
 	}
 	free(stale);
 }
@@ -371,7 +381,6 @@ tether_err api_upload_create(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
 	int64_t now = timeu_now();
-	expire(r, now);
 
 	struct upload_rec u = { .user_id = r->user.id, .length = length, .created = now,
 	                        .modified = now };

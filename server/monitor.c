@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "api.h"
 #include "jobs.h"
 #include "log.h"
 #include "monitor.h"
@@ -40,13 +41,20 @@ static void check_session(void *ctx, const struct session_rec *s)
 	}
 }
 
+#define UPLOAD_SWEEP 10   /* seconds between sweeps of expired uploads */
+
 /* One pass. */
 void monitor_pass(struct server *srv)
 {
 	static struct actions a;
+	static int64_t swept;
 	jobs_settle_all(srv);
 	a.ndisconnect = a.nexpire = 0;
 	a.now = timeu_now();
+	if (a.now - swept >= UPLOAD_SWEEP) {
+		swept = a.now;
+		api_upload_expire(srv, a.now);
+	}
 	store_session_list_all(srv->store, check_session, &a);
 	for (size_t i = 0; i < a.ndisconnect; i++) {
 		/* the silent client stays on record: it may come back transparently */

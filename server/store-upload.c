@@ -128,18 +128,17 @@ tether_err store_upload_delete(struct store *st, const char *id)
 	return e;
 }
 
-tether_err store_upload_stale(struct store *st, int64_t user_id, int64_t before,
-                              struct upload_rec *out, size_t max, size_t *n)
+tether_err store_upload_stale(struct store *st, int64_t before, struct upload_rec *out,
+                              size_t max, size_t *n)
 {
 	tether_err e = TETHER_E_INTERNAL;
 	*n = 0;
 	pthread_mutex_lock(&st->lock);
 	sqlite3_stmt *s = store_prepare(st, "SELECT " UPLOAD_COLS " FROM uploads WHERE "
-	                                "user_id = ? AND modified < ? ORDER BY modified LIMIT ?");
+	                                "modified < ? ORDER BY modified LIMIT ?");
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, user_id);
-		sqlite3_bind_int64(s, 2, before);
-		sqlite3_bind_int64(s, 3, (int64_t)max);
+		sqlite3_bind_int64(s, 1, before);
+		sqlite3_bind_int64(s, 2, (int64_t)max);
 		int rc;
 		while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
 			read_row(s, &out[(*n)++]);

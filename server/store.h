@@ -215,9 +215,9 @@ tether_err store_upload_get(struct store *st, const char *id, int64_t user_id,
 tether_err store_upload_set(struct store *st, const char *id, int64_t received, bool done,
                             int64_t now);
 tether_err store_upload_delete(struct store *st, const char *id);
-/* Up to max uploads of user_id last modified before `before` (expiry). */
-tether_err store_upload_stale(struct store *st, int64_t user_id, int64_t before,
-                              struct upload_rec *out, size_t max, size_t *n);
+/* Up to max uploads last modified before `before` (for expiry). */
+tether_err store_upload_stale(struct store *st, int64_t before, struct upload_rec *out,
+                              size_t max, size_t *n);
 
 /* Append an audit record; failures are logged, never fatal. */
 void store_audit(struct store *st, const char *event, const char *user,

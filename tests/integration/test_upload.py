@@ -158,6 +158,13 @@ def test_api_whole_file_checksum_and_delete(env):
     assert len(partials(b.dir)) == 2
     st, _, _ = b.d.request("DELETE", "/v1/uploads/" + half["id"], token=b.tok)
     assert st == 204 and len(partials(b.dir)) == 1
+    # one left untouched past upload_expiry is swept, partial and all
+    c = b.d.db()
+    c.execute("UPDATE uploads SET modified = modified - 8 * 86400 WHERE id = ?", (up["id"],))
+    c.commit()
+    c.close()
+    H.wait_for(lambda: b.get(up["id"])[0] == 404 and partials(b.dir) == [], 30, "expiry")
+    assert "event=upload_expired" in b.d.log()
 
 
 def test_api_bad_input(env):
