@@ -1178,6 +1178,14 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static size_t running_jobs(const struct waited *w, size_t n)
+{
+	size_t running = 0;
+	for (size_t i = 0; i < n; i++)
+		running += w[i].end == W_RUNNING;
+	return running;
+}
+
 /* Poll until every job is done or failed, or a signal says stop. */
 static void wait_all(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
                      struct outcome *oc)
@@ -1186,14 +1194,11 @@ static void wait_all(struct cmd_ctx *x, const char *session, struct waited *w, s
 	int64_t lost_since = -1;
 	tether_set_interrupt(x->c, &stop_signal);
 	for (;;) {
-		size_t running = 0;
-		for (size_t i = 0; i < n; i++)
-			running += w[i].end == W_RUNNING;
 		if (stop_signal) {
 			cancel_all(x, session, w, n, &pr, oc);
 			break;
 		}
-		if (running == 0)
+		if (running_jobs(w, n) == 0)
 			break;
 		tether_err e = refresh(x, session, w, n, &pr, oc);
 		if (e == TETHER_E_INTERRUPTED)
@@ -1224,7 +1229,8 @@ static void wait_all(struct cmd_ctx *x, const char *session, struct waited *w, s
 		lost_since = -1;
 		pr.lost[0] = '\0';
 		progress_draw(&pr, w, n);
-		pause_ms(POLL_MS);
+		if (running_jobs(w, n) > 0)   /* the last round completed them: no pause */
+			pause_ms(POLL_MS);
 	}
 	tether_set_interrupt(x->c, NULL);
 	progress_clear(&pr);
