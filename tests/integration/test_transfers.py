@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import harness as H
@@ -153,6 +154,45 @@ def test_suspend_resume_remove_and_partial_complete(env):
     assert st == 200 and r["state"] == "Cancelled", r
     assert os.listdir(w.dst) == ["small.bin"], os.listdir(w.dst)
     assert w.count() == 0
+
+
+def test_wait_holds_the_answer_until_the_worker_ends(env):
+    """GET .../transfers/{job}?wait=S answers once the worker has ended (the
+    job settled), at once for a job that is not running, and 404 for a job
+    removed while someone waits on it."""
+    w = World(env)
+    src = w.put("w.bin", os.urandom(1 << 20))
+    t = w.start({"sources": [src], "destination": w.dst + "/w.bin", "max_rate": 512 * 1024,
+                 "priority": "foreground"})
+    st, _, doc = w.req("GET", f"/{t['id']}?wait=20")
+    assert st == 200 and doc["state"] == "Transferred", doc
+    assert doc["bytes_transferred"] == 1 << 20, doc
+    st, _, doc = w.req("GET", f"/{t['id']}?wait=20")   # not running: at once, as it is
+    assert st == 200 and doc["state"] == "Transferred", doc
+    st, _, doc = w.req("POST", f"/{t['id']}/complete")
+    assert st == 200 and sha(w.dst + "/w.bin") == sha(src), doc
+    t = w.start({"sources": [src], "destination": w.dst + "/s.bin", "suspended": True})
+    st, _, doc = w.req("GET", f"/{t['id']}?wait=20")
+    assert st == 200 and doc["state"] == "Suspended", doc
+    for bad in ("61", "-1", "soon"):
+        st, _, doc = w.req("GET", f"/{t['id']}?wait={bad}")
+        assert st == 400 and doc["error"]["code"] == "invalid_argument", (bad, doc)
+    # a waiter on a job that is removed meanwhile learns it is gone
+    st, _, doc = w.req("PATCH", f"/{t['id']}", {"max_rate": 64 * 1024})   # 16 s
+    assert st == 200, doc
+    st, _, doc = w.req("POST", f"/{t['id']}/resume")
+    assert st == 200, doc
+    w.wait_state(t["id"], ("Connecting", "Transferring"))
+    got = {}
+    waiter = threading.Thread(target=lambda: got.update(
+        r=w.req("GET", f"/{t['id']}?wait=20")))
+    waiter.start()
+    time.sleep(0.5)
+    st, _, doc = w.req("DELETE", f"/{t['id']}")
+    assert st == 200 and doc["state"] == "Cancelled", doc
+    waiter.join(30)
+    assert got["r"][0] == 404, got
+    assert os.listdir(w.dst) == ["w.bin"], os.listdir(w.dst)
 
 
 def test_survives_daemon_sigkill(env):
