@@ -195,6 +195,33 @@ def test_wait_holds_the_answer_until_the_worker_ends(env):
     assert os.listdir(w.dst) == ["w.bin"], os.listdir(w.dst)
 
 
+def test_large_download_suspended_and_resumed(env):
+    """A download past the worker's 16 MiB writeback step: its partial keeps
+    the size of the data (blocks reserved ahead of it stay within 16 MiB),
+    and it resumes and completes whole."""
+    w = World(env)
+    data = os.urandom(1 << 20) * 40   # 40 MiB
+    src = w.put("large.bin", data)
+    t = w.start({"sources": [src], "destination": w.dst + "/", "max_rate": 16 << 20,
+                 "priority": "foreground"})
+    H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > (20 << 20), 60, "20 MiB in")
+    st, _, doc = w.req("POST", f"/{t['id']}/suspend")
+    assert st == 200 and doc["state"] == "Suspended", doc
+    part = [n for n in os.listdir(w.dst) if n.endswith(".part")]
+    assert len(part) == 1, os.listdir(w.dst)
+    sb = os.stat(os.path.join(w.dst, part[0]))
+    assert doc["bytes_transferred"] == sb.st_size < len(data), (doc, sb.st_size)
+    assert sb.st_blocks * 512 <= sb.st_size + (17 << 20), (sb.st_blocks, sb.st_size)
+    st, _, doc = w.req("POST", f"/{t['id']}/resume")
+    assert st == 200, doc
+    done = w.wait_state(t["id"], ("Transferred",), timeout=60)
+    assert done["bytes_transferred"] == len(data), done
+    st, _, _ = w.req("POST", f"/{t['id']}/complete")
+    assert st == 200
+    assert sha(w.dst + "/large.bin") == hashlib.sha256(data).hexdigest()
+    assert os.path.getsize(w.dst + "/large.bin") == len(data)
+
+
 def test_survives_daemon_sigkill(env):
     """The worker outlives a SIGKILLed daemon; a restarted daemon adopts it,
     and a worker killed too resumes from the partial's bytes."""
