@@ -10,6 +10,8 @@
 #include "api.h"
 #include "xfer.h"
 
+#define TRANSFER_WAIT_MAX 60   /* seconds a GET may wait for the job's worker */
+
 /* Load the session and the transfer named by {job}. */
 static tether_err load(struct req *r, struct session_rec *s, int64_t *job)
 {
@@ -54,14 +56,17 @@ tether_err api_transfer_list(struct req *r)
 	return req_reply(r, 200, json_pack("{s:o}", "transfers", arr));
 }
 
-/* GET /v1/sessions/{ref}/transfers/{job} */
+/* GET /v1/sessions/{ref}/transfers/{job}?wait=S */
 tether_err api_transfer_get(struct req *r)
 {
 	struct session_rec s;
-	int64_t job;
+	int64_t job, wait;
 	json_t *out;
-	if (load(r, &s, &job) != TETHER_E_OK)
+	if (load(r, &s, &job) != TETHER_E_OK ||
+	    req_query_i64(r, "wait", 0, TRANSFER_WAIT_MAX, 0, &wait) != 0)
 		return r->err;
+	if (wait > 0)
+		xfer_wait(r->srv, &s, job, (int)(wait * 1000));
 	tether_err e = xfer_show(r->srv, &s, job, &out);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot read the transfer");

@@ -260,6 +260,7 @@ static int serve(struct server *srv, const struct cli *cli)
 		log_msg(LOG_INFO, "shutdown", "signal", sig == SIGTERM ? "TERM" : "INT");
 		break;
 	}
+	xfer_release_waiters();   /* or the listeners wait for their requests */
 	http_stop();
 	monitor_stop();
 	xfer_stop();

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -819,11 +821,109 @@ static void pass_locked(struct server *srv)
 	free(ids);
 }
 
+/* Waiters (xfer_wait) learn of passes: a queued job may have been started,
+ * a worker's end settled. */
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  passed = PTHREAD_COND_INITIALIZER;
+static uint64_t        passes;
+static bool            released;   /* the daemon is stopping: nobody waits */
+
 void xfer_pass(struct server *srv)
 {
 	pthread_mutex_lock(&xlock);
 	pass_locked(srv);
 	pthread_mutex_unlock(&xlock);
+	pthread_mutex_lock(&wait_lock);
+	passes++;
+	pthread_cond_broadcast(&passed);
+	pthread_mutex_unlock(&wait_lock);
+}
+
+void xfer_release_waiters(void)
+{
+	pthread_mutex_lock(&wait_lock);
+	released = true;
+	pthread_cond_broadcast(&passed);
+	pthread_mutex_unlock(&wait_lock);
+}
+
+/* The number of passes so far; false once the daemon is stopping. */
+static bool pass_count(uint64_t *n)
+{
+	pthread_mutex_lock(&wait_lock);
+	*n = passes;
+	bool ok = !released;
+	pthread_mutex_unlock(&wait_lock);
+	return ok;
+}
+
+/* Sleep until a pass after the since-th, the daemon stopping, or ms. */
+static void await_pass(uint64_t since, int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000 * 1000;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&wait_lock);
+	while (passes == since && !released)
+		if (pthread_cond_timedwait(&passed, &wait_lock, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&wait_lock);
+}
+
+/* Sleep until the job's worker (pid) exits, or ms; false if it cannot be
+ * watched (no pidfd_open: kernels before 5.3). */
+static bool await_exit(int64_t job, pid_t pid, int ms)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH;   /* it is gone already */
+	pid_t again;
+	/* the pid could have been reused before it was opened: still ours? */
+	if (worker_alive(job, &again) && again == pid) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		poll(&p, 1, ms);
+	}
+	close(fd);
+	return true;
+#else
+	(void)job; (void)pid; (void)ms;
+	return false;
+#endif
+}
+
+void xfer_wait(struct server *srv, const struct session_rec *s, int64_t job, int timeout_ms)
+{
+	int64_t deadline = timeu_mono_ms() + timeout_ms;
+	for (;;) {
+		uint64_t gen;
+		struct xfer_rec t;
+		if (!pass_count(&gen) || store_xfer_get(srv->store, job, &t) != TETHER_E_OK)
+			return;
+		bool live = live_state(t.state);
+		bool waits = t.session_id == s->id && (live || t.state == XFER_QUEUED);
+		int64_t last_start = t.last_start;
+		xfer_rec_clear(&t);
+		int64_t left = deadline - timeu_mono_ms();
+		if (!waits || left <= 0)
+			return;
+		int step = left > 250 ? 250 : (int)left;   /* the daemon may stop meanwhile */
+		pid_t pid;
+		if (live && worker_alive(job, &pid)) {
+			if (!await_exit(job, pid, step))
+				await_pass(gen, step);   /* a pass settles it */
+		} else if (live && worker_gone(job, last_start, timeu_now())) {
+			return;   /* it ended: the caller settles it */
+		} else if (live) {
+			/* starting up: its pid file comes within milliseconds */
+			struct timespec ts = { 0, (step < 10 ? step : 10) * 1000 * 1000L };
+			nanosleep(&ts, NULL);
+		} else {
+			await_pass(gen, step);   /* queued: the scheduler starts it */
+		}
+	}
 }
 
 static void tick(void *arg)

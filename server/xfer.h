@@ -49,6 +49,13 @@ tether_err xfer_list(struct server *srv, const struct session_rec *s, json_t **o
 tether_err xfer_find(struct server *srv, const struct session_rec *s, const char *ref,
                      int64_t *job);
 
+/* While the transfer is Queued, Connecting or Transferring, wait up to
+ * timeout_ms for its worker to end (or the job to leave those states, or the
+ * daemon to stop); xfer_show then settles it. Returns at once otherwise. */
+void xfer_wait(struct server *srv, const struct session_rec *s, int64_t job, int timeout_ms);
+/* Daemon shutdown: end every xfer_wait now (and any later one at once). */
+void xfer_release_waiters(void);
+
 /* One transfer as a job object. */
 tether_err xfer_show(struct server *srv, const struct session_rec *s, int64_t job,
                      json_t **out);

@@ -7,7 +7,8 @@
  * URLs to its disk (or sends its files to a URL) and keeps at it across
  * disconnects, retrying transient errors. So start is mostly about building
  * the create request right (everything checkable is checked here, before a
- * job exists), and a synchronous start is a loop that polls the job, draws a
+ * job exists), and a synchronous start is a loop that asks after the job (a
+ * long poll for one job: the server answers when its worker ends), draws a
  * progress line on a terminal, and completes the job once all bytes are in,
  * as Start-BitsTransfer does. A synchronous start owns its jobs: stopped by
  * Ctrl-C or SIGTERM it cancels them rather than leave work nobody waits for.
@@ -45,6 +46,8 @@ static int exec_remove(struct cmd_ctx *x, int argc, char **argv);
 static int exec_set(struct cmd_ctx *x, int argc, char **argv);
 
 #define POLL_MS          100         /* how often a synchronous start asks */
+#define WAIT_S           10          /* how long the server may hold one ask (one job) */
+#define WAIT_DRAW_S      1           /* the same while drawing progress */
 #define LOST_GRACE_MS    60000       /* how long it rides out a lost server */
 #define SECONDS_MAX      (365 * 86400)
 #define RATE_MAX         (1ull << 50)   /* bytes/s: 1 PiB/s, "no limit" really */
@@ -1110,10 +1113,11 @@ static void settle(struct cmd_ctx *x, const char *session, struct waited *w,
 	}
 }
 
-/* Ask after the unfinished jobs: one get for one job, one listing a round
- * for several (a job missing from it is asked for alone, to learn why). */
+/* Ask after the unfinished jobs: one get for one job (which the server holds
+ * until its worker ends, at most wait seconds), one listing a round for
+ * several (a job missing from it is asked for alone, to learn why). */
 static tether_err refresh(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
-                          struct progress *pr, struct outcome *oc)
+                          int wait, struct progress *pr, struct outcome *oc)
 {
 	json_t *listed = NULL;
 	tether_err e = n > 1 ? tether_transfer_list(x->c, session, &listed) : TETHER_E_OK;
@@ -1125,7 +1129,9 @@ static tether_err refresh(struct cmd_ctx *x, const char *session, struct waited 
 		json_array_foreach(listed, k, t)
 			if (num(t, "id") == num(w[i].job, "id"))
 				found = json_incref(t);
-		if (found == NULL)
+		if (found == NULL && n == 1)
+			e = tether_transfer_wait(x->c, session, w[i].ref, wait, &found);
+		else if (found == NULL)
 			e = tether_transfer_get(x->c, session, w[i].ref, &found);
 		if (e == TETHER_E_NOT_FOUND) {
 			char msg[300];
@@ -1184,6 +1190,14 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static size_t running_jobs(const struct waited *w, size_t n)
+{
+	size_t running = 0;
+	for (size_t i = 0; i < n; i++)
+		running += w[i].end == W_RUNNING;
+	return running;
+}
+
 /* Poll until every job is done or failed, or a signal says stop. */
 static void wait_all(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
                      struct outcome *oc)
@@ -1192,16 +1206,14 @@ static void wait_all(struct cmd_ctx *x, const char *session, struct waited *w, s
 	int64_t lost_since = -1;
 	tether_set_interrupt(x->c, &stop_signal);
 	for (;;) {
-		size_t running = 0;
-		for (size_t i = 0; i < n; i++)
-			running += w[i].end == W_RUNNING;
 		if (stop_signal) {
 			cancel_all(x, session, w, n, &pr, oc);
 			break;
 		}
-		if (running == 0)
+		if (running_jobs(w, n) == 0)
 			break;
-		tether_err e = refresh(x, session, w, n, &pr, oc);
+		int64_t asked = timeu_mono_ms();
+		tether_err e = refresh(x, session, w, n, pr.on ? WAIT_DRAW_S : WAIT_S, &pr, oc);
 		if (e == TETHER_E_INTERRUPTED)
 			continue;
 		if (e == TETHER_E_CONNECT || e == TETHER_E_UNAVAILABLE) {
@@ -1230,7 +1242,12 @@ static void wait_all(struct cmd_ctx *x, const char *session, struct waited *w, s
 		lost_since = -1;
 		pr.lost[0] = '\0';
 		progress_draw(&pr, w, n);
-		pause_ms(POLL_MS);
+		/* no pause after the last job ended, nor after a wait the server
+		 * held (one that answered at once: a job in TransientError, or
+		 * several jobs, or a server without waits) */
+		int64_t took = timeu_mono_ms() - asked;
+		if (running_jobs(w, n) > 0 && took < POLL_MS)
+			pause_ms(POLL_MS - (long)took);
 	}
 	tether_set_interrupt(x->c, NULL);
 	progress_clear(&pr);

@@ -188,6 +188,11 @@ tether_err tether_transfer_start(tether_client *c, const char *session, json_t *
 tether_err tether_transfer_list(tether_client *c, const char *session, json_t **transfers);
 tether_err tether_transfer_get(tether_client *c, const char *session, const char *job,
                                json_t **out);
+/* The same, but while the job is Queued, Connecting or Transferring the
+ * server may hold the answer up to wait seconds (0-60), until its worker
+ * ends (a server without the wait parameter answers at once). */
+tether_err tether_transfer_wait(tether_client *c, const char *session, const char *job,
+                                int wait, json_t **out);
 /* action: "complete" (take the files: Transferred -> Acknowledged),
  * "suspend", "resume", or "remove" (cancel: -> Cancelled, files dropped).
  * *out: the job afterwards. */

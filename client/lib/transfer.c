@@ -28,14 +28,18 @@ static tether_err transfers_sub(tether_client *c, const char *job, const char *a
 }
 
 /* One request on a session's transfers; *out gets the reply object. */
-static tether_err transfer_call(tether_client *c, const char *method, const char *session,
-                                const char *job, const char *action, json_t *body,
-                                json_t **out)
+static tether_err transfer_call_q(tether_client *c, const char *method, const char *session,
+                                  const char *job, const char *action, const char *query,
+                                  json_t *body, json_t **out)
 {
 	struct target t;
-	char sub[BOUND_NAME + 48];
+	char sub[BOUND_NAME + 80];
 	*out = NULL;
 	tether_err e = transfers_sub(c, job, action, sub, sizeof sub);
+	if (e == TETHER_E_OK && query != NULL) {
+		size_t n = strlen(sub);
+		snprintf(sub + n, sizeof sub - n, "?%s", query);
+	}
 	if (e == TETHER_E_OK)
 		e = client_session_request(c, method, session, sub, body, out, &t);
 	if (e == TETHER_E_OK && !json_is_object(*out)) {
@@ -44,6 +48,13 @@ static tether_err transfer_call(tether_client *c, const char *method, const char
 		return client_fail(c, TETHER_E_PROTOCOL, "reply without a transfer object");
 	}
 	return e;
+}
+
+static tether_err transfer_call(tether_client *c, const char *method, const char *session,
+                                const char *job, const char *action, json_t *body,
+                                json_t **out)
+{
+	return transfer_call_q(c, method, session, job, action, NULL, body, out);
 }
 
 /* Create a transfer job (or several files in one job). */
@@ -79,6 +90,15 @@ tether_err tether_transfer_get(tether_client *c, const char *session, const char
                                json_t **out)
 {
 	return transfer_call(c, "GET", session, job, NULL, NULL, out);
+}
+
+/* One transfer job, the server holding the answer while it runs. */
+tether_err tether_transfer_wait(tether_client *c, const char *session, const char *job,
+                                int wait, json_t **out)
+{
+	char q[32];
+	snprintf(q, sizeof q, "wait=%d", wait < 0 ? 0 : wait > 60 ? 60 : wait);
+	return transfer_call_q(c, "GET", session, job, NULL, q, NULL, out);
 }
 
 /* complete, suspend, resume (POST .../ACTION) or remove (DELETE). */

@@ -3,7 +3,8 @@
 by curl, aria2c and a tether transfer job, in the same run and alternating
 order; and, with --interrupt, how much each re-downloads per interruption
 when every connection is cut after --cut-bytes. Prints MB/s per tool per run,
-medians and the tether/curl and tether/aria2c ratios. Asserts nothing.
+medians, the tether/curl, tether/(curl + fsync) and tether/aria2c ratios,
+and where each command's time went. Asserts nothing.
 
     python3 tests/bench/transfer_throughput.py [--size 1G] [--runs 3]
         [--interrupt] [--cut-bytes 64M] [--dir /tmp] [--time-cap 600]
@@ -16,7 +17,10 @@ blocks are equal; it is served by the Nginx fixture of the integration tests
 loopback ports, 2 workers) at https://127.0.0.1:PORT/files/big.bin.
 
 Per run, in an order rotated by one each run:
-  curl    curl -sS --fail --cacert CERT -o OUT URL
+  curl    curl -sS --fail --cacert CERT -o OUT URL (the headline peer)
+  curl + fsync  the same, then fsync(2) of OUT inside the timing: tether's
+          job counts as Transferred only once its file is fsync'd, curl
+          never syncs, so this is the like-for-like peer
   aria2c  aria2c --ca-certificate=CERT -x1 -s1 -d DIR -o NAME URL (one
           connection, like the others; --file-allocation=none as curl), and
           -x4 -s4 as an extra row
@@ -29,7 +33,17 @@ Per run, in an order rotated by one each run:
           transfer, the client seeing it done and completing it.
 Each output's SHA-256 is checked (not timed) and the output deleted, and
 sync(2) run, before the next tool. The page cache is not dropped: the source file stays cached, so
-this measures the HTTPS + write path, not the disk.
+this measures the HTTPS + write path, not the disk (curl's dirty pages are
+deleted before they are ever written back; tether and curl + fsync pay for
+the write to disk).
+
+Phases: from the output file's birth, modification and status-change times
+(coreutils stat; a few ms of granularity) against the command's start and
+end, the medians of: until the file is created (tether: job creation, the
+worker's start, just before it connects; curl: the first byte), the data
+(until the last byte is written), then for tether the fsync, the job being
+settled and seen by the client and Complete's rename (which sets the
+status-change time), and the exit.
 
 --interrupt: the same URL through servers.FaultProxy, which cuts every
 connection (FIN) after --cut-bytes server->client bytes. Re-downloaded per
@@ -182,6 +196,25 @@ class Curl:
         return timed(["curl", "-sS", "--fail", "--cacert", self.cert, "-o", out, url], cap)
 
 
+class CurlFsync(Curl):
+    """curl, then fsync(2) of its output, inside the same timing: the fair
+    peer for tether, whose job counts as Transferred only once the file is
+    fsync'd (curl never syncs; the dirty pages it leaves are not its cost)."""
+
+    name = "curl + fsync"
+
+    def fetch(self, url, out, cap):
+        t0 = time.perf_counter()
+        _, r = super().fetch(url, out, cap)
+        if r is not None and r.returncode == 0:
+            fd = os.open(out, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return time.perf_counter() - t0, r
+
+
 class Aria2:
     def __init__(self, cert, conns):
         self.cert, self.conns = cert, conns
@@ -276,10 +309,23 @@ class Tether:
 
 # -- part 1: throughput -------------------------------------------------------------------
 
+def file_times(path):
+    """(birth, modification, status change) times of a file in seconds, from
+    coreutils stat (birth 0 where the filesystem does not keep it), or None."""
+    try:
+        r = subprocess.run(["stat", "-c", "%.9W %.9Y %.9Z", path], capture_output=True,
+                           text=True, timeout=30)
+        b, m, c = (float(x) for x in r.stdout.split())
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    return b, m, c
+
+
 def throughput(a, web, tools, tether, expect, outdir):
     url = web.url("/files/big.bin")
     rates = {t.name: [] for t in tools}
     errors = {t.name: [] for t in tools}
+    phases = {t.name: [] for t in tools}
     for run in range(a.runs):
         order = tools[run % len(tools):] + tools[:run % len(tools)]
         cells = []
@@ -289,11 +335,16 @@ def throughput(a, web, tools, tether, expect, outdir):
             out = tether.out_path("big.bin") if t is tether else os.path.join(outdir, "big.bin")
             remove(out)
             os.sync()   # the previous output's write-back is not charged to this tool
+            w0 = time.time()
             dt, r = t.fetch(url, out, a.time_cap)
+            w1 = time.time()
+            ft = file_times(out) if r is not None and r.returncode == 0 else None
             if r is not None and r.returncode == 0 and os.path.exists(out) and \
                     sha256_file(out) == expect:
                 rate = a.size / dt / 1e6
                 rates[t.name].append(rate)
+                if ft:
+                    phases[t.name].append((w0, *ft, w1))
                 cells.append(f"{t.name} {rate:7.1f}")
             else:
                 err = why(r) if r is None or r.returncode != 0 else "SHA-256 mismatch"
@@ -308,7 +359,39 @@ def throughput(a, web, tools, tether, expect, outdir):
                 cells.append(f"{t.name} FAILED")
             remove(out)
         print(f"  run {run + 1} (MB/s): " + ", ".join(cells), flush=True)
-    return rates, errors
+    return rates, errors, phases
+
+
+def report_phases(phases):
+    """Where the time went, from the output file's own timestamps (kernel
+    coarse clock: a few ms of granularity) against the command's start and
+    end: tether's partial is created by the worker just before it connects,
+    written until the last byte, fsync'd, and renamed into place by
+    Complete (which sets its status-change time); curl creates its output at
+    the first byte."""
+    rows = [("tether", "partial created", "renamed into place by Complete"),
+            ("curl", "output created", None), ("curl + fsync", "output created", None)]
+    printed = False
+    for name, born, renamed in rows:
+        v = phases.get(name) or []
+        if not v:
+            continue
+        if not printed:
+            print("phases, median ms since the command started (file timestamps):")
+            printed = True
+        med = lambda f: statistics.median(f(x) for x in v) * 1000  # noqa: E731
+        birth = med(lambda x: x[1] - x[0]) if all(x[1] > 0 for x in v) else None
+        last = med(lambda x: x[2] - x[0])
+        end = med(lambda x: x[4] - x[0])
+        text = f"  {name:12s} "
+        if birth is not None:
+            text += f"{born} {birth:6.1f}, data {last - birth:7.1f}, "
+        text += f"last byte written {last:7.1f}"
+        if renamed:
+            ren = med(lambda x: x[3] - x[0])
+            text += f", {renamed} {ren:7.1f} (+{ren - last:.1f}: fsync, settling, Complete)"
+        text += f", exit {end:7.1f}"
+        print(text)
 
 
 def report_throughput(a, rates, errors, tether):
@@ -326,9 +409,9 @@ def report_throughput(a, rates, errors, tether):
             print(f"  {name:12s}      -     failed: {errors[name][-1] if errors[name] else ''}")
     t = med.get("tether")
     if t:
-        for peer in ("curl", "aria2c -x1", "aria2c -x4"):
+        for peer in ("curl", "curl + fsync", "aria2c -x1", "aria2c -x4"):
             if med.get(peer):
-                print(f"  tether/{peer:11s} = {t / med[peer]:.3f}x")
+                print(f"  tether/{peer:12s} = {t / med[peer]:.3f}x")
     for name, errs in errors.items():
         if name == "tether" and not tether.available:
             continue   # said above
@@ -445,6 +528,7 @@ def main():
         outdir = os.path.join(tmp, "out")
         os.makedirs(outdir)
         curl = Curl(web.cert_path)
+        curl_fsync = CurlFsync(web.cert_path)
         aria1, aria4 = Aria2(web.cert_path, 1), Aria2(web.cert_path, 4)
         if a.no_tether:
             tether = Tether.__new__(Tether)
@@ -453,9 +537,10 @@ def main():
             tether = Tether(tmp, web.cert_path)
         if not tether.available:
             print(f"{NOT_AVAILABLE} ({tether.reason}): curl and aria2c only")
-        tools = [curl, aria1, tether, aria4]
-        rates, errors = throughput(a, web, tools, tether, expect, outdir)
+        tools = [curl, curl_fsync, aria1, tether, aria4]
+        rates, errors, phases = throughput(a, web, tools, tether, expect, outdir)
         report_throughput(a, rates, errors, tether)
+        report_phases(phases)
         if a.interrupt:
             interrupt(a, web, curl, aria1, tether, expect, outdir)
     finally:

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import harness as H
@@ -153,6 +154,72 @@ def test_suspend_resume_remove_and_partial_complete(env):
     assert st == 200 and r["state"] == "Cancelled", r
     assert os.listdir(w.dst) == ["small.bin"], os.listdir(w.dst)
     assert w.count() == 0
+
+
+def test_wait_holds_the_answer_until_the_worker_ends(env):
+    """GET .../transfers/{job}?wait=S answers once the worker has ended (the
+    job settled), at once for a job that is not running, and 404 for a job
+    removed while someone waits on it."""
+    w = World(env)
+    src = w.put("w.bin", os.urandom(1 << 20))
+    t = w.start({"sources": [src], "destination": w.dst + "/w.bin", "max_rate": 512 * 1024,
+                 "priority": "foreground"})
+    st, _, doc = w.req("GET", f"/{t['id']}?wait=20")
+    assert st == 200 and doc["state"] == "Transferred", doc
+    assert doc["bytes_transferred"] == 1 << 20, doc
+    st, _, doc = w.req("GET", f"/{t['id']}?wait=20")   # not running: at once, as it is
+    assert st == 200 and doc["state"] == "Transferred", doc
+    st, _, doc = w.req("POST", f"/{t['id']}/complete")
+    assert st == 200 and sha(w.dst + "/w.bin") == sha(src), doc
+    t = w.start({"sources": [src], "destination": w.dst + "/s.bin", "suspended": True})
+    st, _, doc = w.req("GET", f"/{t['id']}?wait=20")
+    assert st == 200 and doc["state"] == "Suspended", doc
+    for bad in ("61", "-1", "soon"):
+        st, _, doc = w.req("GET", f"/{t['id']}?wait={bad}")
+        assert st == 400 and doc["error"]["code"] == "invalid_argument", (bad, doc)
+    # a waiter on a job that is removed meanwhile learns it is gone
+    st, _, doc = w.req("PATCH", f"/{t['id']}", {"max_rate": 64 * 1024})   # 16 s
+    assert st == 200, doc
+    st, _, doc = w.req("POST", f"/{t['id']}/resume")
+    assert st == 200, doc
+    w.wait_state(t["id"], ("Connecting", "Transferring"))
+    got = {}
+    waiter = threading.Thread(target=lambda: got.update(
+        r=w.req("GET", f"/{t['id']}?wait=20")))
+    waiter.start()
+    time.sleep(0.5)
+    st, _, doc = w.req("DELETE", f"/{t['id']}")
+    assert st == 200 and doc["state"] == "Cancelled", doc
+    waiter.join(30)
+    assert got["r"][0] == 404, got
+    assert os.listdir(w.dst) == ["w.bin"], os.listdir(w.dst)
+
+
+def test_large_download_suspended_and_resumed(env):
+    """A download past the worker's 16 MiB writeback step: its partial keeps
+    the size of the data (blocks reserved ahead of it stay within 16 MiB),
+    and it resumes and completes whole."""
+    w = World(env)
+    data = os.urandom(1 << 20) * 40   # 40 MiB
+    src = w.put("large.bin", data)
+    t = w.start({"sources": [src], "destination": w.dst + "/", "max_rate": 16 << 20,
+                 "priority": "foreground"})
+    H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > (20 << 20), 60, "20 MiB in")
+    st, _, doc = w.req("POST", f"/{t['id']}/suspend")
+    assert st == 200 and doc["state"] == "Suspended", doc
+    part = [n for n in os.listdir(w.dst) if n.endswith(".part")]
+    assert len(part) == 1, os.listdir(w.dst)
+    sb = os.stat(os.path.join(w.dst, part[0]))
+    assert doc["bytes_transferred"] == sb.st_size < len(data), (doc, sb.st_size)
+    assert sb.st_blocks * 512 <= sb.st_size + (17 << 20), (sb.st_blocks, sb.st_size)
+    st, _, doc = w.req("POST", f"/{t['id']}/resume")
+    assert st == 200, doc
+    done = w.wait_state(t["id"], ("Transferred",), timeout=60)
+    assert done["bytes_transferred"] == len(data), done
+    st, _, _ = w.req("POST", f"/{t['id']}/complete")
+    assert st == 200
+    assert sha(w.dst + "/large.bin") == hashlib.sha256(data).hexdigest()
+    assert os.path.getsize(w.dst + "/large.bin") == len(data)
 
 
 def test_survives_daemon_sigkill(env):
