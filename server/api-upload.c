@@ -104,7 +104,7 @@ fail:
 	return json_pack("{s:s}", "error", msg);
 }
 
-/* Run partial_op as u; NULL or the reason it failed (static storage). */
+/* Run partial_op as u; NULL, or why (in why) it failed. */
 static const char *as_owner_op(const struct user_rec *u, const struct upload_rec *up,
                                const char *op, char *why, size_t whysz)
 {
@@ -217,11 +217,11 @@ static tether_err load(struct req *r, struct upload_rec *u)
 	return TETHER_E_OK;
 }
 
-static void log_upload(const char *event, const struct req *r, const struct upload_rec *u)
+static void log_upload(const char *event, const char *user, const struct upload_rec *u)
 {
 	struct logline l;
 	log_begin(&l, LOG_INFO, event);
-	log_str(&l, "user", r->user.name);
+	log_str(&l, "user", user);
 	log_str(&l, "id", u->id);
 	log_str(&l, "path", u->path);
 	log_int(&l, "offset", u->received);
@@ -272,12 +272,7 @@ void api_upload_expire(struct server *srv, int64_t now)
 		if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
 			continue;
 		store_upload_delete(srv->store, stale[i].id);
-		struct logline l;
-		log_begin(&l, LOG_INFO, "upload_expired");
-		log_str(&l, "id", stale[i].id);
-		log_str(&l, "path", stale[i].path);
-		log_int(&l, "offset", stale[i].received);
-		log_end(&l);
+		log_upload("upload_expired", e == TETHER_E_OK ? u.name : "", &stale[i]);
 	}
 	free(stale);
 }
@@ -336,7 +331,7 @@ static tether_err commit(struct req *r, struct append *a, int64_t now)
 	if (as_owner_op(&r->user, u, "commit", why, sizeof why) != NULL)
 		return req_error(r, TETHER_E_CONFLICT, "%s", why);
 	u->done = true;
-	log_upload("upload_done", r, u);
+	log_upload("upload_done", r->user.name, u);
 	return TETHER_E_OK;
 }
 
@@ -422,7 +417,7 @@ tether_err api_upload_create(struct req *r)
 			                 (long long)r->srv->conf.uploads_per_user);
 		return req_error(r, e, "cannot record the upload");
 	}
-	log_upload("upload_created", r, &u);
+	log_upload("upload_created", r->user.name, &u);
 	char loc[48];
 	snprintf(loc, sizeof loc, "/v1/uploads/%s", u.id);
 	req_header(r, "Location", loc);
@@ -456,7 +451,7 @@ tether_err api_upload_remove(struct req *r)
 		return req_error(r, TETHER_E_CONFLICT, "%s", why);
 	if (store_upload_delete(r->srv->store, u.id) != TETHER_E_OK)
 		return req_error(r, TETHER_E_INTERNAL, "cannot delete the upload");
-	log_upload("upload_removed", r, &u);
+	log_upload("upload_removed", r->user.name, &u);
 	return req_reply(r, 204, NULL);
 }
 

@@ -1146,6 +1146,12 @@ static bool tus_upload(struct file *f)
 	    strspn(id, "0123456789abcdef") == strlen(id)) {
 		snprintf(t.id, sizeof t.id, "%s", id);
 		if (strcmp(was, local_id) != 0) {
+			/* the receiver's partial holds the old bytes: let it go now
+			 * rather than at its expiry (a failure here changes nothing) */
+			char path[128], errbuf[CURL_ERROR_SIZE] = "";
+			CURLcode rc;
+			snprintf(path, sizeof path, "/v1/uploads/%s", t.id);
+			tus_call(&t, "DELETE", path, NULL, NULL, &rc, errbuf);
 			note(w, "the local file changed: its upload restarted from zero");
 			t.id[0] = '\0';
 		} else {

@@ -379,5 +379,52 @@ def test_upload_to_tetherd_sender_sigkill(env):
         assert sha_bytes(f.read()) == sha_bytes(data)
 
 
+def test_upload_to_tetherd_source_changed_or_upload_gone(env):
+    """Between attempts the local file changes (a new upload, the old one
+    deleted on the receiver), or the receiver loses the upload (a new one):
+    either way the job says so in its notes and the result is the file as
+    it is now, never a mix."""
+    b = Receiver(env)
+    a = Sender(env)
+    size = 4 * MiB
+    src = a.put("chg.bin", blob(size, 8))
+    url = f"tether://127.0.0.1:{b.d.port}{b.dir}/chg.bin"
+    t = a.start(src, url, "--cacert", cert(b.d), "--async", "--max-rate", str(MiB))
+
+    def pause_after_progress():
+        H.wait_for(lambda: b.d.query("SELECT received FROM uploads WHERE done = 0 AND "
+                                     "received > 0"), 60, "bytes at the receiver")
+        r = a.c.run("transfer", "suspend", "-s", a.session, str(t["id"]))
+        assert r.returncode == 0, r.stderr
+        a.wait(t["id"], ("Suspended",))
+        return b.d.query("SELECT id FROM uploads WHERE done = 0")
+
+    first = pause_after_progress()
+    assert len(first) == 1, first
+    new = blob(size, 9)   # same size, other bytes, a later mtime
+    time.sleep(0.01)
+    a.put("chg.bin", new)
+    assert a.c.run("transfer", "set", "-s", a.session, str(t["id"]), "--max-rate",
+                   str(MiB)).returncode == 0
+    assert a.c.run("transfer", "resume", "-s", a.session, str(t["id"])).returncode == 0
+    second = pause_after_progress()
+    # the old upload was deleted on the receiver, with its partial
+    assert len(second) == 1 and second != first, (first, second)
+    assert len(partials(b.dir)) == 1
+    # now the receiver loses the upload (deleted there)
+    st, _, _ = b.d.request("DELETE", "/v1/uploads/" + second[0][0], token=b.tok)
+    assert st == 204
+    assert a.c.run("transfer", "set", "-s", a.session, str(t["id"]), "--max-rate",
+                   "0").returncode == 0
+    assert a.c.run("transfer", "resume", "-s", a.session, str(t["id"])).returncode == 0
+    done = a.wait(t["id"], ("Transferred",))
+    notes = " | ".join(done["notes"])
+    assert "local file changed" in notes and "no longer had the upload" in notes, notes
+    assert a.c.run("transfer", "complete", "-s", a.session, str(t["id"])).returncode == 0
+    with open(os.path.join(b.dir, "chg.bin"), "rb") as f:
+        assert sha_bytes(f.read()) == sha_bytes(new)
+    assert partials(b.dir) == []
+
+
 if __name__ == "__main__":
     H.main(globals())
