@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -216,6 +217,17 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 		"gid", (json_int_t)pw.pw_gid, "user", pw.pw_name,
 		"output_cap", (json_int_t)srv->conf.output_cap,
 		"buffering", buffering ? buffering : "block");
+	/* The account's groups, looked up here, where the NSS modules are
+	 * loaded once for the daemon's life, rather than by initgroups() in
+	 * every supervisor (which would load them per job). */
+	gid_t groups[SHIM_GROUPS_MAX];
+	int ngroups = SHIM_GROUPS_MAX;
+	if (geteuid() == 0 && getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) >= 0) {
+		json_t *g = json_array();
+		for (int i = 0; i < ngroups; i++)
+			json_array_append_new(g, json_integer((json_int_t)groups[i]));
+		json_object_set_new(spec, "groups", g);
+	}   /* else (more groups than that) the supervisor asks initgroups() */
 	if (pty == NULL) {
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s,s]", "/bin/bash",
 			"--noprofile", "--norc", "-c", wrapper, "tether"));

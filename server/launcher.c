@@ -236,7 +236,7 @@ static bool title_set(const char *verb, const char *dir)
 	return true;
 }
 
-/* In the grandchild: become "tetherd VERB DIR". Never returns. */
+/* In the forked child: become "tetherd VERB DIR". Never returns. */
 __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
 {
 	int null = open("/dev/null", O_RDWR);
@@ -261,8 +261,11 @@ __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
 	_exit(127);
 }
 
-/* Start "tetherd VERB DIR" detached: in its own session, not our child.
- * 0, or -1 with errno. */
+/* Start "tetherd VERB DIR" detached: in a session of its own, so that no
+ * terminal's or group's signal reaches it. One fork: the worker is our
+ * child while we live (SIGCHLD is ignored, so the kernel reaps it: no
+ * zombie is left for tetherd to mistake for a live worker), and init's
+ * once we are gone; nothing else ties it to us. 0, or -1 with errno. */
 static int spawn(const char *verb, const char *dir)
 {
 	pid_t pid = fork();
@@ -270,18 +273,7 @@ static int spawn(const char *verb, const char *dir)
 		return -1;
 	if (pid == 0) {
 		setsid();
-		pid_t g = fork();
-		if (g != 0)
-			_exit(g < 0 ? 1 : 0);
 		worker(verb, dir);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		errno = EAGAIN;   /* the second fork failed */
-		return -1;
 	}
 	return 0;
 }
@@ -329,6 +321,7 @@ int launcher_main(int argc, char **argv)
 	                               SIGTTIN, SIGTTOU };
 	for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
 		signal(ignored[i], SIG_IGN);
+	signal(SIGCHLD, SIG_IGN);   /* the workers are reaped as they end (spawn) */
 	for (;;) {
 		char req[MSG_MAX + 1], reply[REPLY_MAX];
 		ssize_t n = recv(LAUNCHER_FD, req, sizeof req, MSG_TRUNC);

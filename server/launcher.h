@@ -7,9 +7,9 @@
  * is started once, at daemon start before any thread exists: forked, then
  * exec'd as "tetherd __launcher" so it holds none of the daemon's state
  * (database, keys, TLS, heap). tetherd sends it "spawn VERB DIR" over a
- * SOCK_SEQPACKET socketpair; it double-forks (setsid) and the grandchild
- * runs VERB's function directly (see launcher_find), already linked, then
- * exits. It answers "ok" or "error REASON".
+ * SOCK_SEQPACKET socketpair; it forks, and the child (setsid) runs VERB's
+ * function directly (see launcher_find), already linked, then exits. It
+ * answers "ok" or "error REASON".
  *
  * The launcher ends when tetherd does (end of file on its socket, and a
  * parent-death signal for a daemon killed outright); the workers it started

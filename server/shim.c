@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,22 +77,83 @@ static int rc_pipe(json_t *spec)
 	return p[0];
 }
 
+/* What the job's process becomes, all taken from the spec before the fork:
+ * the child of a vfork() shares our memory and may only make system calls. */
+struct launch {
+	char      **argv, **envp;
+	const char *cwd, *user, *ptyname;
+	json_t     *spec;          /* for the pty's rc text (fork only) */
+	uid_t       uid;
+	gid_t       gid;
+	gid_t       groups[SHIM_GROUPS_MAX];
+	int         ngroups;       /* -1: initgroups() (fork only: it loads NSS) */
+	int         out, err;      /* the pipes' write ends (no pty) */
+};
+
+/* Fill l from the spec; 0, or -1 if the spec lacks what a start needs. */
+static int launch_init(struct launch *l, json_t *spec, int out, int err, const char *ptyname)
+{
+	memset(l, 0, sizeof *l);
+	json_int_t uid = json_integer_value(json_object_get(spec, "uid"));
+	json_int_t gid = json_integer_value(json_object_get(spec, "gid"));
+	l->spec = spec;
+	l->uid = (uid_t)uid;
+	l->gid = (gid_t)gid;
+	l->user = json_string_value(json_object_get(spec, "user"));
+	l->cwd = json_string_value(json_object_get(spec, "cwd"));
+	l->ptyname = ptyname;
+	l->out = out;
+	l->err = err;
+	json_t *groups = json_object_get(spec, "groups");
+	size_t i, n = json_array_size(groups);
+	json_t *g;
+	l->ngroups = json_is_array(groups) && n <= SHIM_GROUPS_MAX ? (int)n : -1;
+	json_array_foreach(groups, i, g)
+		if (l->ngroups >= 0)
+			l->groups[i] = (gid_t)json_integer_value(g);
+	l->argv = strv(json_object_get(spec, "argv"));
+	l->envp = strv(json_object_get(spec, "env"));
+	if (uid < 0 || gid < 0 || l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
+		free(l->argv);
+		free(l->envp);
+		return -1;
+	}
+	return 0;
+}
+
+static void launch_free(struct launch *l)
+{
+	free(l->argv);
+	free(l->envp);
+}
+
+/* A fixed message on stderr and the end of the child (vfork-safe). */
+__attribute__((noreturn)) static void child_fail(const char *what, const char *arg, int code)
+{
+	const char *why = strerror(errno);
+	struct iovec v[] = {
+		{ (void *)"tether: ", 8 }, { (void *)what, strlen(what) },
+		{ (void *)arg, strlen(arg) }, { (void *)": ", 2 },
+		{ (void *)why, strlen(why) }, { (void *)"\n", 1 },
+	};
+	ssize_t ignored = writev(2, v, 6);
+	(void)ignored;
+	_exit(code);
+}
+
 /* In the child: become the job's process, then exec. Never returns. With a
  * pty (ptyname set) the command leads a new session with the pty as its
  * controlling terminal; otherwise it gets its own process group and the
- * pipes. */
-static void child(json_t *spec, int out, int err, const char *ptyname)
+ * pipes. Only system calls unless forked (see start_child). */
+__attribute__((noreturn)) static void child(const struct launch *l)
 {
-	json_int_t uid = json_integer_value(json_object_get(spec, "uid"));
-	json_int_t gid = json_integer_value(json_object_get(spec, "gid"));
-	const char *user = json_string_value(json_object_get(spec, "user"));
-	if (ptyname != NULL) {
+	if (l->ptyname != NULL) {
 		setsid();
-		int tty = open(ptyname, O_RDWR);
+		int tty = open(l->ptyname, O_RDWR);
 		if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) != 0)
 			_exit(126);
-		if (geteuid() == 0 && uid > 0)
-			fchown(tty, (uid_t)uid, (gid_t)-1);   /* the user's terminal */
+		if (geteuid() == 0 && l->uid > 0)
+			fchown(tty, l->uid, (gid_t)-1);   /* the user's terminal */
 		dup2(tty, 0);
 		dup2(tty, 1);
 		dup2(tty, 2);
@@ -99,8 +161,8 @@ static void child(json_t *spec, int out, int err, const char *ptyname)
 		setpgid(0, 0);
 		int devnull = open("/dev/null", O_RDONLY);
 		dup2(devnull, 0);
-		dup2(out, 1);
-		dup2(err, 2);
+		dup2(l->out, 1);
+		dup2(l->err, 2);
 	}
 	/* one call, not a thousand (a cost every job pays) */
 	if (close_range(3, ~0u, 0) != 0)   /* kernels before 5.9 */
@@ -113,29 +175,37 @@ static void child(json_t *spec, int out, int err, const char *ptyname)
 		signal(s, SIG_DFL);
 	if (geteuid() == 0) {
 		/* drop to the session owner before any user code runs */
-		if (uid <= 0 || user == NULL || initgroups(user, (gid_t)gid) != 0 ||
-		    setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0 || setuid(0) == 0) {
-			dprintf(2, "tether: cannot switch to the session's account\n");
-			_exit(126);
-		}
+		int groups = l->ngroups >= 0 ? setgroups((size_t)l->ngroups, l->groups)
+		                             : l->user ? initgroups(l->user, l->gid) : -1;
+		if (l->uid == 0 || groups != 0 || setgid(l->gid) != 0 || setuid(l->uid) != 0 ||
+		    setuid(0) == 0)
+			child_fail("cannot switch to the session's account", "", 126);
 	}
-	if (ptyname != NULL) {
+	if (l->ptyname != NULL) {
 		/* made after the switch, so the shell may open /dev/fd/3 */
-		int rcfd = rc_pipe(spec);
+		int rcfd = rc_pipe(l->spec);
 		if (rcfd < 0 || (rcfd != 3 && (dup2(rcfd, 3) != 3 || close(rcfd) != 0)))
 			_exit(126);
 	}
-	const char *cwd = json_string_value(json_object_get(spec, "cwd"));
-	if (cwd == NULL || chdir(cwd) != 0)
+	if (l->cwd == NULL || chdir(l->cwd) != 0)
 		if (chdir("/") != 0)
 			_exit(126);
-	char **argv = strv(json_object_get(spec, "argv"));
-	char **envp = strv(json_object_get(spec, "env"));
-	if (argv == NULL || argv[0] == NULL || envp == NULL)
-		_exit(126);
-	execve(argv[0], argv, envp);
-	dprintf(2, "tether: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	execve(l->argv[0], l->argv, l->envp);
+	child_fail("cannot run ", l->argv[0], 127);
+}
+
+/* Start the job's process. A plain job's child is made with vfork(): no copy
+ * of our page tables and no copy-on-write faults before its exec, the
+ * largest cost of a short job's supervisor after its own fork. A shell on
+ * a pty, or an account whose groups the spec does not list, needs more
+ * than system calls in the child, so it is forked. We are single-threaded,
+ * so the set*id() calls in the child need no help from other threads. */
+static pid_t start_child(const struct launch *l)
+{
+	pid_t pid = l->ptyname == NULL && l->ngroups >= 0 ? vfork() : fork();
+	if (pid == 0)
+		child(l);
+	return pid;
 }
 
 /* Keystrokes and window sizes for a pty job arrive on the job's input FIFO
@@ -308,11 +378,14 @@ int shim_main(const char *jobdir)
 	} else if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 		return 1;
 	}
-	pid_t pid = fork();
+	struct launch launch;
+	if (launch_init(&launch, spec, outp[1], errp[1],
+	                input.master >= 0 ? ptyname : NULL) != 0)
+		return 1;
+	pid_t pid = start_child(&launch);
+	launch_free(&launch);
 	if (pid < 0)
 		return 1;
-	if (pid == 0)
-		child(spec, outp[1], errp[1], input.master >= 0 ? ptyname : NULL);
 	if (input.master < 0) {
 		setpgid(pid, pid);   /* also done in the child: no race either way */
 		close(outp[1]);

@@ -3,9 +3,11 @@ wait, stop of a process tree, remove --force, and jobs across a daemon
 SIGKILL and a change of client machine."""
 import json
 import os
+import pwd
+import subprocess
 import time
 
-from harness import expect_error, main, wait_for
+from harness import expect_error, main, os_account, wait_for
 from test_invoke import inv, setup
 
 
@@ -27,6 +29,30 @@ def test_start_list_and_snapshot(env):
     assert inv(c, s, "pwd").stdout == "/tmp\n"
     r = c.run("job", "start", s, "--name", "bg1", "--", "true")
     assert r.returncode == 255 and "already has a job named 'bg1'" in r.stderr
+
+
+def test_jobs_run_as_the_owner_with_its_groups(env):
+    """A job's process is the session owner's account with exactly that
+    account's groups (looked up by the daemon, set by the supervisor's
+    child before exec), for invokes, background jobs and shells alike."""
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root to run jobs as another account")
+        return
+    d, c, s = setup(env)
+    acct = os_account("alice")
+    for g in ("tt-grp-a", "tt-grp-b"):
+        subprocess.run(["groupadd", "-f", g], check=True, capture_output=True)
+    subprocess.run(["usermod", "-a", "-G", "tt-grp-a,tt-grp-b", acct], check=True,
+                   capture_output=True)
+    pw = pwd.getpwnam(acct)
+    want = f"{pw.pw_uid} {pw.pw_gid}\n{' '.join(map(str, sorted(os.getgrouplist(acct, pw.pw_gid))))}\n"
+    cmd = ("echo $(id -u) $(id -g); id -G | tr ' ' '\\n' | sort -n | paste -sd ' '; "
+           "python3 -c 'import os; os.setuid(0)' 2>/dev/null && echo ROOT; true")
+    r = inv(c, s, cmd)
+    assert r.returncode == 0 and r.stdout == want, (r.stdout, want, r.stderr)
+    j = c.json("job", "start", s, "--", cmd)
+    r = c.run("job", "receive", "-s", s, str(j["id"]), "--wait")
+    assert r.stdout == want, (r.stdout, want)
 
 
 def test_receive_consumes_unless_keep(env):

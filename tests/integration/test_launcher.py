@@ -71,15 +71,17 @@ def test_supervisors_come_from_the_launcher(env):
     # what the daemon (and ps) recognise a live supervisor by
     assert argv_of(shim) == ["tetherd", "__shim", jdir], argv_of(shim)
     assert open(f"/proc/{shim}/comm").read() == "tetherd\n"
-    # in a session of its own (its parent's, which exited), not a child of ours
+    # in a session of its own; the launcher's child (one fork), not the daemon's
     _, ppid, sid = stat_of(shim)
-    assert sid != stat_of(d.proc.pid)[2] and ppid not in (d.proc.pid, ls[0]), (sid, ppid)
+    assert sid == shim and sid != stat_of(d.proc.pid)[2] and ppid == ls[0], (sid, ppid)
     assert not any(t.startswith("socket:") for t in fds_or_empty(shim)), fd_targets(shim)
     # one supervisor per job: a second one for the same job leaves at once
     r = subprocess.run([TETHERD, "__shim", jdir], timeout=30)
     assert r.returncode == 1
     got = wait_for(lambda: finished(c, s, j), what="job end")
     assert got["state"] == "Completed", got
+    # the launcher leaves no zombie behind (it ignores SIGCHLD)
+    wait_for(lambda: stat_of(shim) is None, what="supervisor reaped")
     # ...and one for a job that has ended runs nothing
     size = os.path.getsize(os.path.join(jdir, "output.log"))
     r = subprocess.run([TETHERD, "__shim", jdir], timeout=30)
