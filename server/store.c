@@ -121,6 +121,10 @@ static const char *const migrations[] = {
 	"  modified INTEGER NOT NULL);"
 	"CREATE INDEX uploads_user ON uploads(user_id);"
 	"CREATE INDEX uploads_modified ON uploads(modified);",
+	/* 5: a session's running jobs by index, not by a walk over all its jobs
+	 * (every session read asks whether it has any: SESSION_COLS); jobs_session
+	 * stays, for a session's jobs in id order */
+	"CREATE INDEX jobs_session_state ON jobs(session_id, state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
