@@ -77,12 +77,9 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 	return fileio_replace(path, data, len, mode, true);
 }
 
-/* Read a small file. */
-char *fileio_read(const char *path, size_t max, size_t *lenp)
+/* Read what is left of an open file, up to max bytes. */
+char *fileio_read_fd(int fd, size_t max, size_t *lenp)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return NULL;
 	char *buf = malloc(max + 1);
 	size_t n = 0;
 	while (buf != NULL && n <= max) {
@@ -93,7 +90,6 @@ char *fileio_read(const char *path, size_t max, size_t *lenp)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
 	if (buf == NULL || n > max) {
 		free(buf);
 		errno = buf ? EFBIG : ENOMEM;
@@ -102,5 +98,18 @@ char *fileio_read(const char *path, size_t max, size_t *lenp)
 	buf[n] = '\0';
 	if (lenp != NULL)
 		*lenp = n;
+	return buf;
+}
+
+/* Read a small file. */
+char *fileio_read(const char *path, size_t max, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	char *buf = fileio_read_fd(fd, max, lenp);
+	int saved = errno;
+	close(fd);
+	errno = saved;
 	return buf;
 }

@@ -33,4 +33,7 @@ int fileio_replace(const char *path, const void *data, size_t len, mode_t mode, 
  * EFBIG then). */
 char *fileio_read(const char *path, size_t max, size_t *lenp);
 
+/* The same for what is left of an open file (errno EFBIG past max). */
+char *fileio_read_fd(int fd, size_t max, size_t *lenp);
+
 #endif

@@ -236,6 +236,21 @@ static bool title_set(const char *verb, const char *dir)
 	return true;
 }
 
+/* The end of a forked worker. What exit() would add is the libraries'
+ * destructors (the TLS and crypto libraries tearing down state a worker
+ * never used), a visible share of a short job's CPU; a worker's files are
+ * written with write(2), and stdio is flushed here. A sanitizer build keeps
+ * exit(), whose hooks check for leaks. */
+__attribute__((noreturn)) static void worker_exit(int rc)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	exit(rc);
+#else
+	fflush(NULL);
+	_exit(rc);
+#endif
+}
+
 /* In the forked child: become "tetherd VERB DIR". Never returns. */
 __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
 {
@@ -254,7 +269,7 @@ __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	launcher_fn fn = launcher_find(verb);
 	if (fn != NULL && title_set(verb, dir))
-		exit(fn(dir));
+		worker_exit(fn(dir));
 	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
 	execv(exe, argv);
 	execv("/proc/self/exe", argv);   /* the file was replaced or removed */

@@ -357,8 +357,11 @@ int shim_main(const char *jobdir)
 	snprintf(path, sizeof path, "%s/status", jobdir);
 	if (access(path, F_OK) == 0)
 		return 1;
-	json_error_t jerr;
-	json_t *spec = json_loadfd(specfd, 0, &jerr);
+	/* read whole, not with json_loadfd(), which reads a byte per call */
+	size_t speclen = 0;
+	char *spectext = fileio_read_fd(specfd, SPEC_MAX, &speclen);
+	json_t *spec = spectext ? json_loadb(spectext, speclen, 0, NULL) : NULL;
+	free(spectext);
 	if (spec == NULL)
 		return 1;
 	snprintf(path, sizeof path, "%s/output.log", jobdir);
