@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "addr.h"
@@ -46,7 +47,11 @@ static tether_err to_output(void *ctx, tether_client *c, int64_t offset, const u
 	return TETHER_E_OK;
 }
 
-/* Send a signal to the job (without the interrupt flag aborting it). */
+/* Send a signal to the job (without the interrupt flag aborting it). The
+ * interrupted request's connection was torn down; if the new one cannot be
+ * made at once (a busy host), try again briefly rather than let the Ctrl-C
+ * go unheard while the command runs on. An answer of any kind (a job that
+ * has just ended is a 409) is the end of it. */
 static void send_stop(tether_client *c, struct target *t, const char *base, const char *sig)
 {
 	char path[256];
@@ -54,7 +59,12 @@ static void send_stop(tether_client *c, struct target *t, const char *base, cons
 	c->interrupt = NULL;
 	snprintf(path, sizeof path, "%s/stop", base);
 	json_t *body = json_pack("{s:s}", "signal", sig);
-	client_request(c, t, "POST", path, body, NULL);
+	for (int i = 0; i < 5; i++) {
+		if (client_request(c, t, "POST", path, body, NULL) != TETHER_E_CONNECT)
+			break;
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	json_decref(body);
 	c->interrupt = flag;
 }
