@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "crypto.h"
+#include "jobs.h"
 #include "jsonu.h"
 #include "store.h"
 #include "term.h"
@@ -24,7 +25,7 @@
 static const char usage[] =
 	"usage: tetherd user add NAME [--password-stdin] [--admin] [--os-user NAME]\n"
 	"       tetherd user list [--json]\n"
-	"       tetherd user remove NAME\n"
+	"       tetherd user remove NAME     (stops and removes their sessions first)\n"
 	"       tetherd user passwd NAME [--password-stdin]\n"
 	"(all take --state-dir DIR and --config FILE)\n";
 
@@ -111,6 +112,23 @@ static int parse_opts(int argc, char **argv, int first, struct user_opts *o)
 	return 0;
 }
 
+/* Stop a user's work before their rows go. Jobs and transfer workers run
+ * detached from the daemon and would otherwise run on as the account, with
+ * nothing left that could see or stop them. Safe beside a running daemon:
+ * settling a job twice, or stopping one already stopped, does nothing. */
+static void remove_user_work(const struct srvconf *c, struct store *st, const char *name)
+{
+	struct user_rec u;
+	if (store_user_get(st, name, &u, NULL, 0) != TETHER_E_OK)
+		return;
+	struct server srv = { .conf = *c, .store = st };
+	size_t n = 0;
+	if (jobs_init(&srv) == 0)
+		jobs_remove_user_sessions(&srv, u.id, &n);
+	if (n > 0)
+		printf("stopped the work of %zu session%s of %s\n", n, n == 1 ? "" : "s", name);
+}
+
 /* Entry point for "tetherd user ...". */
 int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
 {
@@ -168,6 +186,7 @@ int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
 			rc = 0;
 		}
 	} else if (strcmp(verb, "remove") == 0) {
+		remove_user_work(c, st, name);
 		e = store_user_remove(st, name);
 		if (e == TETHER_E_NOT_FOUND)
 			fprintf(stderr, "tetherd: no user '%s'\n", name);

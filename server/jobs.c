@@ -472,9 +472,8 @@ struct idlist {
 
 #define IDLIST_MAX (1u << 22)
 
-static void collect_running(void *ctx, const struct job_rec *j)
+static void idlist_add(struct idlist *l, int64_t id)
 {
-	struct idlist *l = ctx;
 	if (l->n == l->cap && l->cap < IDLIST_MAX) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
 		int64_t *ids = realloc(l->ids, cap * sizeof *ids);
@@ -484,7 +483,17 @@ static void collect_running(void *ctx, const struct job_rec *j)
 		l->cap = cap;
 	}
 	if (l->n < l->cap)
-		l->ids[l->n++] = j->id;
+		l->ids[l->n++] = id;
+}
+
+static void collect_running(void *ctx, const struct job_rec *j)
+{
+	idlist_add(ctx, j->id);
+}
+
+static void collect_session(void *ctx, const struct session_rec *s)
+{
+	idlist_add(ctx, s->id);
 }
 
 /* Stop and delete a session. */
@@ -514,6 +523,18 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 	}
 	free(all.ids);
 	return e;
+}
+
+/* Remove every session of a user, as jobs_remove_session does one. */
+void jobs_remove_user_sessions(struct server *srv, int64_t user_id, size_t *removed)
+{
+	struct idlist l = { .n = 0 };
+	*removed = 0;
+	store_session_list(srv->store, user_id, collect_session, &l);
+	for (size_t i = 0; i < l.n; i++)
+		if (jobs_remove_session(srv, user_id, l.ids[i]) == TETHER_E_OK)
+			(*removed)++;
+	free(l.ids);
 }
 
 /* Settle every running job. */

@@ -57,6 +57,10 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int cols,
                      char *err, size_t errsz);
 
+/* Stop and delete every session of a user (jobs stopped, transfers
+ * cancelled, spool removed), for "tetherd user remove"; *removed counts them. */
+void jobs_remove_user_sessions(struct server *srv, int64_t user_id, size_t *removed);
+
 /* Settle j if it has ended (status written, or its shim vanished).
  * Returns true if the job is (now) finished. */
 bool jobs_settle(struct server *srv, const struct job_rec *j);

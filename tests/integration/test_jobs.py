@@ -55,6 +55,42 @@ def test_jobs_run_as_the_owner_with_its_groups(env):
     assert r.stdout == want, (r.stdout, want)
 
 
+def test_user_remove_stops_the_users_work(env):
+    """`tetherd user remove` beside a running daemon stops the user's jobs
+    (whose processes run detached and would otherwise live on as the
+    account) and removes their sessions and spool; another user's work is
+    untouched."""
+    d, c, s = setup(env, users=("alice", "bob"))
+    b = env.client("b")
+    b.login(d, "bob")
+    b.json("session", "new", d.host, "--name", "keep")
+    bj = b.json("job", "start", f"{d.host}/keep", "--", "sleep 300")
+    c.json("session", "new", d.host, "--name", "second")
+    pids = []
+    for sess in (s, f"{d.host}/second"):
+        j = c.json("job", "start", sess, "--", "sleep 300 & echo $!; wait")
+        jdir = os.path.join(d.state, "spool", "jobs", str(j["id"]))
+        pids.append(int(wait_for(lambda: c.run("job", "receive", "-s", sess, str(j["id"]),
+                                                "--keep").stdout, what="child pid")))
+        assert os.path.isdir(jdir)
+    r = d.admin("user", "remove", "alice")
+    assert r.returncode == 0 and "stopped the work of 2 sessions of alice" in r.stdout, \
+        (r.stdout, r.stderr)
+    for pid in pids:
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+                 open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
+                 what="job process gone")
+    users = {u for (u,) in d.query("SELECT s.name FROM sessions s")}
+    assert users == {"keep"}, users
+    remaining = d.query("SELECT id, state FROM jobs")
+    assert remaining == [(bj["id"], 1)], remaining
+    assert os.listdir(os.path.join(d.state, "spool", "jobs")) == [str(bj["id"])]
+    # the daemon carries on; bob's job still runs
+    assert d.healthy()
+    got = b.json("job", "list", "-s", f"{d.host}/keep")
+    assert [(x["id"], x["state"]) for x in got] == [(bj["id"], "Running")], got
+
+
 def test_receive_consumes_unless_keep(env):
     d, c, s = setup(env)
     j = c.json("job", "start", s, "--", "echo one; echo two >&2")
