@@ -481,6 +481,10 @@ static void dio_open(int fd)
 	char path[64];
 	void *a = NULL, *b = NULL;
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	pthread_mutex_lock(&flusher.lock);
+	flusher.werr = 0;   /* a new file: no failure yet */
+	flusher.refused = false;
+	pthread_mutex_unlock(&flusher.lock);
 	if (posix_memalign(&a, DIO_ALIGN, DIO_BUF) == 0 &&
 	    posix_memalign(&b, DIO_ALIGN, DIO_BUF) == 0)
 		dio.fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
@@ -493,10 +497,6 @@ static void dio_open(int fd)
 	dio.buf[1] = b;
 	dio.cur = 0;
 	dio.fill = 0;
-	pthread_mutex_lock(&flusher.lock);
-	flusher.werr = 0;
-	flusher.refused = false;
-	pthread_mutex_unlock(&flusher.lock);
 }
 
 static void dio_close(void)
