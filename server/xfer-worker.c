@@ -433,9 +433,9 @@ static void flusher_stop(void)
  * a resume starts mid-block, the tail at the end of every attempt), and
  * every attempt, cut or stopped, ends with all it received in the file. A
  * SIGKILL loses at most the two buffers (1 MiB), fetched again on resume.
- * Where O_DIRECT is refused (tmpfs: EINVAL) the download is written
- * buffered as before. Linux allows mixing the two on one file: a direct
- * write flushes and drops cached pages of its range first. */
+ * Where O_DIRECT is refused (EINVAL: ramfs, tmpfs before Linux 6.6) the
+ * download is written buffered as before. Linux allows mixing the two on
+ * one file: a direct write flushes and drops cached pages of its range. */
 #define DIO_ALIGN 4096            /* a multiple of every logical block size in use */
 #define DIO_BUF   (512 << 10)
 
