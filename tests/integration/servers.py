@@ -1104,18 +1104,19 @@ class Samba(Fixture):
 # -- small file system ----------------------------------------------------------------
 
 class SmallFs:
-    """A tmpfs of size bytes mounted on ROOT/NAME/mnt, for disk-full tests.
+    """A tmpfs of size bytes mounted on ROOT/NAME/mnt, for disk-full tests;
+    fstype="ramfs" mounts a ramfs instead (no size limit, and no O_DIRECT).
 
-    SmallFs(root, size=1 << 20, name="smallfs", mode=0o1777)
+    SmallFs(root, size=1 << 20, name="smallfs", mode=0o1777, fstype="tmpfs")
 
     Attributes: mountpoint (also .path), size. stop() unmounts (lazily if
     busy) and removes the mount point. Needs root (FixtureUnavailable otherwise).
     """
 
-    def __init__(self, root, size=1 << 20, name="smallfs", mode=0o1777):
+    def __init__(self, root, size=1 << 20, name="smallfs", mode=0o1777, fstype="tmpfs"):
         self.dir = os.path.join(root, name)
         self.mountpoint = self.path = os.path.join(self.dir, "mnt")
-        self.size, self.mode = size, mode
+        self.size, self.mode, self.fstype = size, mode, fstype
         self.mounted = False
 
     def __enter__(self):
@@ -1125,12 +1126,14 @@ class SmallFs:
         self.stop()
 
     def start(self):
-        need_root("mount -t tmpfs")
+        need_root(f"mount -t {self.fstype}")
         os.makedirs(self.mountpoint, exist_ok=True)
-        r = run(["mount", "-t", "tmpfs", "-o", f"size={self.size},mode={self.mode:o}",
-                 "tether-smallfs", self.mountpoint], check=False, timeout=30)
+        opts = f"mode={self.mode:o}" if self.fstype == "ramfs" else \
+            f"size={self.size},mode={self.mode:o}"
+        r = run(["mount", "-t", self.fstype, "-o", opts, "tether-smallfs", self.mountpoint],
+                check=False, timeout=30)
         if r.returncode != 0:
-            raise FixtureUnavailable(f"mount -t tmpfs failed: {r.stderr.strip()}")
+            raise FixtureUnavailable(f"mount -t {self.fstype} failed: {r.stderr.strip()}")
         self.mounted = True
         return self
 
