@@ -226,9 +226,11 @@ def test_survives_daemon_sigkill(env):
     """The worker outlives a SIGKILLed daemon; a restarted daemon adopts it,
     and a worker killed too resumes from the partial's bytes."""
     w = World(env)
-    data = os.urandom(6 << 20)
+    # 8 s at this rate: room for a kill, a restart and a second kill even on
+    # a busy machine
+    data = os.urandom(8 << 20)
     src = w.put("big.bin", data)
-    t = w.start({"sources": [src], "destination": w.dst + "/", "max_rate": 2 << 20,
+    t = w.start({"sources": [src], "destination": w.dst + "/", "max_rate": 1 << 20,
                  "priority": "foreground"})
     H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > (1 << 20), 30, "progress")
     w.d.kill()
