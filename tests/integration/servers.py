@@ -326,9 +326,44 @@ def _with_port_retry(fixture, attempt, tries=3):
                 raise
 
 
+# -- servers of files ------------------------------------------------------------------
+
+class FileServer(Fixture):
+    """A fixture serving files from self.docroot (and taking uploads into
+    self.upload_dir, where it does)."""
+
+    def put_file(self, name, data, mtime=None):
+        """Create (or replace, atomically) docroot/NAME with data; returns its
+        path. nginx's ETag is only mtime (seconds) and size: to make a change
+        of a file visible to If-Range within the same second and at the same
+        size, give a different mtime (seconds since the epoch)."""
+        return self._write(self.docroot, name, data, mtime)
+
+    def file_path(self, name):
+        """Path in the docroot of a file served as NAME."""
+        return os.path.join(self.docroot, name)
+
+    def upload_path(self, name):
+        """Path where an upload of NAME lands."""
+        return os.path.join(self.upload_dir, name)
+
+    @staticmethod
+    def _write(base, name, data, mtime=None):
+        p = os.path.join(base, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        tmp = p + ".tmp-fixture"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        if mtime is not None:
+            os.utime(tmp, (mtime, mtime))
+        os.rename(tmp, p)
+        return p
+
+
 # -- nginx ----------------------------------------------------------------------------
 
-class Nginx(Fixture):
+class Nginx(FileServer):
     """nginx on one HTTP and one HTTPS port of 127.0.0.1.
 
     Nginx(root, name="nginx", slow_rate=65536, retry_after=2, workers=1,
@@ -467,34 +502,6 @@ http {{
         if tls:
             return f"https://{LOOPBACK}:{self.https_port}{path}"
         return f"http://{LOOPBACK}:{self.http_port}{path}"
-
-    def put_file(self, name, data, mtime=None):
-        """Create (or replace, atomically) docroot/NAME with data; returns its
-        path. nginx's ETag is only mtime (seconds) and size: to make a change
-        of a file visible to If-Range within the same second and at the same
-        size, give a different mtime (seconds since the epoch)."""
-        return self._write(self.docroot, name, data, mtime)
-
-    def file_path(self, name):
-        """Path in the docroot of a file served as /files/NAME."""
-        return os.path.join(self.docroot, name)
-
-    def upload_path(self, name):
-        """Path where a PUT to /upload/NAME lands."""
-        return os.path.join(self.upload_dir, name)
-
-    @staticmethod
-    def _write(base, name, data, mtime=None):
-        p = os.path.join(base, name)
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        tmp = p + ".tmp-fixture"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        if mtime is not None:
-            os.utime(tmp, (mtime, mtime))
-        os.rename(tmp, p)
-        return p
 
 
 # -- fault-injecting TCP proxy ------------------------------------------------------
@@ -740,7 +747,7 @@ class Tinyproxy(Fixture):
 
 # -- vsftpd ---------------------------------------------------------------------------
 
-class Vsftpd(Fixture):
+class Vsftpd(FileServer):
     """vsftpd in the foreground: anonymous FTP on 127.0.0.1, plus explicit FTPS
     (AUTH TLS on the same port) with a self-signed certificate.
 
@@ -874,20 +881,11 @@ class Vsftpd(Fixture):
             path = "/" + path
         return f"ftp://{LOOPBACK}:{self.port}{path}"
 
-    def put_file(self, name, data):
-        return Nginx._write(self.docroot, name, data)
-
-    def file_path(self, name):
-        return os.path.join(self.docroot, name)
-
-    def upload_path(self, name):
-        """Where an upload to /incoming/NAME lands."""
-        return os.path.join(self.upload_dir, name)
 
 
 # -- sftp (second sshd) ------------------------------------------------------------
 
-class Sftpd(Fixture):
+class Sftpd(FileServer):
     """A second sshd on 127.0.0.1 with its own ed25519 host key, serving
     internal-sftp only, to one OS account by password.
 
@@ -989,19 +987,11 @@ ForceCommand internal-sftp
             path = os.path.join(self.docroot, path)
         return f"{scheme}://{LOOPBACK}:{self.port}{path}"
 
-    def put_file(self, name, data):
-        return Nginx._write(self.docroot, name, data)
-
-    def file_path(self, name):
-        return os.path.join(self.docroot, name)
-
-    def upload_path(self, name):
-        return os.path.join(self.upload_dir, name)
 
 
 # -- samba ----------------------------------------------------------------------------
 
-class Samba(Fixture):
+class Samba(FileServer):
     """smbd in the foreground on 127.0.0.1:PORT with one share, set up for
     libcurl's SMB client (SMB1/NT1 with NTLMv1 only).
 
@@ -1093,12 +1083,6 @@ class Samba(Fixture):
     def url(self, name):
         return f"smb://{LOOPBACK}:{self.port}/{self.share}/{name.lstrip('/')}"
 
-    def put_file(self, name, data):
-        p = Nginx._write(self.docroot, name, data)
-        return p
-
-    def file_path(self, name):
-        return os.path.join(self.docroot, name)
 
 
 # -- small file system ----------------------------------------------------------------
