@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "jobs.h"
 #include "jsonu.h"
+#include "spool.h"
 #include "store.h"
 #include "term.h"
 #include "tetherd-cli.h"
@@ -123,7 +124,7 @@ static void remove_user_work(const struct srvconf *c, struct store *st, const ch
 		return;
 	struct server srv = { .conf = *c, .store = st };
 	size_t n = 0;
-	if (jobs_init(&srv) == 0)
+	if (spool_init(c->state_dir) == 0)   /* the paths; no settling of others' jobs */
 		jobs_remove_user_sessions(&srv, u.id, &n);
 	if (n > 0)
 		printf("stopped the work of %zu session%s of %s\n", n, n == 1 ? "" : "s", name);

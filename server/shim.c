@@ -108,8 +108,8 @@ static int launch_init(struct launch *l, json_t *spec, int out, int err, const c
 	size_t i, n = json_array_size(groups);
 	json_t *g;
 	l->ngroups = json_is_array(groups) && n <= SHIM_GROUPS_MAX ? (int)n : -1;
-	json_array_foreach(groups, i, g)
-		if (l->ngroups >= 0)
+	if (l->ngroups >= 0)
+		json_array_foreach(groups, i, g)
 			l->groups[i] = (gid_t)json_integer_value(g);
 	l->argv = strv(json_object_get(spec, "argv"));
 	l->envp = strv(json_object_get(spec, "env"));

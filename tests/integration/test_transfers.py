@@ -281,22 +281,37 @@ def test_priorities_foreground_overtakes_low(env):
     assert r["options"]["retry_delay"] == 5
 
 
-def test_session_remove_cancels_transfers(env):
-    """Removing the session stops a running worker, deletes its partial file
-    and forgets the transfer."""
+def cancelled_by(env, remove):
+    """remove(w) stops a running worker, deletes its partial file and
+    forgets the transfer."""
     w = World(env)
     src = w.put("big.bin", os.urandom(4 << 20))
     t = w.start({"sources": [src], "destination": w.dst + "/", "max_rate": 256 * 1024,
                  "priority": "foreground"})
     H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > 0, 30, "progress")
     assert any(n.endswith(".part") for n in os.listdir(w.dst))
-    st, _, doc = w.d.request("DELETE", "/v1/sessions/S", token=w.tok, headers=CID)
-    assert st == 200, doc
+    remove(w)
     assert w.count() == 0
     assert os.listdir(w.dst) == [], os.listdir(w.dst)
     workers = subprocess.run(["pgrep", "-f", "__transfer " + w.d.state],
                              capture_output=True, text=True)
     assert workers.stdout.strip() == "", "the worker was stopped"
+
+
+def test_session_remove_cancels_transfers(env):
+    def remove(w):
+        st, _, doc = w.d.request("DELETE", "/v1/sessions/S", token=w.tok, headers=CID)
+        assert st == 200, doc
+    cancelled_by(env, remove)
+
+
+def test_user_remove_cancels_transfers(env):
+    """`tetherd user remove` beside the running daemon does the same."""
+    def remove(w):
+        r = w.d.admin("user", "remove", "alice")
+        assert r.returncode == 0 and "stopped the work of 1 session" in r.stdout, \
+            (r.stdout, r.stderr)
+    cancelled_by(env, remove)
 
 
 def test_notify_cmd_runs(env):
