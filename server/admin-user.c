@@ -17,6 +17,7 @@
 #include "jsonu.h"
 #include "spool.h"
 #include "store.h"
+#include "sysacct.h"
 #include "term.h"
 #include "tetherd-cli.h"
 #include "timeu.h"
@@ -29,6 +30,24 @@ static const char usage[] =
 	"       tetherd user remove NAME     (stops and removes their sessions first)\n"
 	"       tetherd user passwd NAME [--password-stdin]\n"
 	"(all take --state-dir DIR and --config FILE)\n";
+
+/* Tell the administrator when a new user's jobs will be refused because
+ * the account of the same name is not a login account (a root daemon only
+ * maps those by name; see docs/security.md). */
+static void warn_default_mapping(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	char why[256];
+	if (geteuid() != 0)
+		return;
+	if (pw == NULL)
+		fprintf(stderr, "tetherd: note: there is no OS account '%s'; until one exists, "
+		        "or the user is added with --os-user ACCOUNT, their jobs are refused\n", name);
+	else if (pw->pw_uid == 0 || !sysacct_default_ok(pw, why, sizeof why))
+		fprintf(stderr, "tetherd: note: %s; their jobs are refused unless the user is "
+		        "added with --os-user ACCOUNT\n",
+		        pw->pw_uid == 0 ? "OS account 'root' is never used" : why);
+}
 
 /* Read a new password from stdin or, twice, from the terminal. */
 static int read_new_password(int from_stdin, char *pw, size_t pwsz)
@@ -184,6 +203,8 @@ int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
 		else if (e == TETHER_E_OK) {
 			store_audit(st, "user_add", name, "local", o.admin ? "admin" : "");
 			printf("added user %s\n", name);
+			if (o.os_user == NULL)
+				warn_default_mapping(name);
 			rc = 0;
 		}
 	} else if (strcmp(verb, "remove") == 0) {

@@ -33,6 +33,7 @@
 #include "proto.h"
 #include "fileio.h"
 #include "spool.h"
+#include "sysacct.h"
 #include "timeu.h"
 
 static char self_exe[BOUND_PATH];
@@ -106,6 +107,7 @@ tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
 		getpwuid_r(geteuid(), pw, buf, bufsz, &res);
 	} else {
 		const char *name = u->os_user[0] ? u->os_user : u->name;
+		char why[256];
 		getpwnam_r(name, pw, buf, bufsz, &res);
 		if (res != NULL && res->pw_uid == 0)
 			res = NULL;   /* never run user code as root */
@@ -113,6 +115,13 @@ tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
 			snprintf(err, errsz, "user '%s' has no OS account to run as (other than "
 			         "root); an administrator can set one with tetherd user add "
 			         "--os-user", u->name);
+			return TETHER_E_FORBIDDEN;
+		}
+		/* by name, only a login account: a user called "daemon" is not daemon */
+		if (u->os_user[0] == '\0' && !sysacct_default_ok(res, why, sizeof why)) {
+			snprintf(err, errsz, "user '%s' is not mapped to an OS account, and %s; an "
+			         "administrator can map it explicitly with tetherd user add --os-user",
+			         u->name, why);
 			return TETHER_E_FORBIDDEN;
 		}
 	}
