@@ -101,10 +101,25 @@ char *fileio_read_fd(int fd, size_t max, size_t *lenp)
 	return buf;
 }
 
-/* Read a small file. */
-char *fileio_read(const char *path, size_t max, size_t *lenp)
+int fileio_open_regular(const char *path, bool single_link)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put in the file's place must not stall the open */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (single_link && st.st_nlink != 1)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+/* Read a small regular file through fileio_open_regular. */
+static char *read_regular(const char *path, bool single_link, size_t max, size_t *lenp)
+{
+	int fd = fileio_open_regular(path, single_link);
 	if (fd < 0)
 		return NULL;
 	char *buf = fileio_read_fd(fd, max, lenp);
@@ -112,4 +127,16 @@ char *fileio_read(const char *path, size_t max, size_t *lenp)
 	close(fd);
 	errno = saved;
 	return buf;
+}
+
+/* Read a small file. */
+char *fileio_read(const char *path, size_t max, size_t *lenp)
+{
+	return read_regular(path, false, max, lenp);
+}
+
+/* Read a small file in a directory a user can write. */
+char *fileio_read_untrusted(const char *path, size_t max, size_t *lenp)
+{
+	return read_regular(path, true, max, lenp);
 }

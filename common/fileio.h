@@ -29,9 +29,21 @@ int fileio_replace(const char *path, const void *data, size_t len, mode_t mode, 
 
 /* Read a whole file of at most max bytes into a malloc'd NUL-terminated
  * buffer (the caller frees it); *lenp (optional) gets the length. NULL if
- * the file is absent, unreadable, a symlink, or larger than max (errno is
- * EFBIG then). */
+ * the file is absent, unreadable, a symlink, not a regular file (errno
+ * EINVAL: opened without blocking, so a FIFO is refused, not waited on), or
+ * larger than max (errno is EFBIG then). */
 char *fileio_read(const char *path, size_t max, size_t *lenp);
+
+/* Open a regular file for reading without following a symlink and without
+ * blocking (a FIFO, device or directory in its place is refused with
+ * EINVAL); with single_link, also refuse a file with other hard links (one
+ * linked in from elsewhere by a user). Returns a close-on-exec descriptor
+ * (O_NONBLOCK, which a regular file ignores), or -1 with errno set. */
+int fileio_open_regular(const char *path, bool single_link);
+
+/* fileio_read for a file a user could have replaced (one in a directory the
+ * user can write): regular, not a symlink, FIFO or extra hard link. */
+char *fileio_read_untrusted(const char *path, size_t max, size_t *lenp);
 
 /* The same for what is left of an open file (errno EFBIG past max). */
 char *fileio_read_fd(int fd, size_t max, size_t *lenp);

@@ -528,7 +528,7 @@ tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t sess
 			spool_rmtree(path);
 		}
 		spool_session_dir(path, session);
-		spool_rmtree_as_owner(path);
+		spool_rmtree(path);
 	}
 	free(all.ids);
 	return e;

@@ -3,19 +3,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <grp.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spool.h"
 
 /* shorter than BOUND_PATH so every spool path below fits */
 static char root[BOUND_PATH - 256];
+
+#define SPOOL_RMTREE_DEPTH 64   /* deeper trees are left (and reported) */
+#define SPOOL_RMTREE_TRIES 16   /* passes over a dir the owner keeps filling */
 
 /* Set up the spool under the state dir. */
 int spool_init(const char *state_dir)
@@ -70,50 +71,75 @@ int spool_mkdir(const char *path, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* nftw callback: remove one entry. */
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Remove the entry name of directory dfd and, if it is a directory,
+ * everything under it, on descriptors alone: each directory is opened
+ * O_NOFOLLOW relative to its parent's descriptor, so swapping a directory
+ * for a symlink mid-walk makes that open fail (and the symlink itself is
+ * removed), never leads the walk out of the tree. A directory on another
+ * device (a mount the user made) is not entered. */
+static int rm_at(int dfd, const char *name, dev_t dev, int depth)
 {
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* Remove a tree as its owner: a root daemon must not walk a directory a
- * user controls (a directory swapped for a symlink mid-walk could point it
- * at anything), so the walk runs in a child with the owner's identity. */
-int spool_rmtree_as_owner(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (geteuid() != 0 || st.st_uid == 0 || !S_ISDIR(st.st_mode))
-		return spool_rmtree(path);
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0)
-			_exit(1);
-		_exit(spool_rmtree(path) == 0 ? 0 : 1);
+	for (int tries = 0; tries < SPOOL_RMTREE_TRIES; tries++) {
+		if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EISDIR && errno != EPERM)
+			return -1;
+		if (depth >= SPOOL_RMTREE_DEPTH)
+			return -1;
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK |
+		                           O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return 0;
+			if (errno == ELOOP || errno == ENOTDIR)
+				continue;   /* swapped for a symlink or file: unlink that */
+			return -1;
+		}
+		struct stat st;
+		DIR *d = NULL;
+		if (fstat(fd, &st) != 0 || st.st_dev != dev || (d = fdopendir(fd)) == NULL) {
+			close(fd);
+			return -1;
+		}
+		struct dirent *e;
+		/* an entry that cannot go shows in the rmdir below */
+		while ((e = readdir(d)) != NULL)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				rm_at(dirfd(d), e->d_name, dev, depth + 1);
+		closedir(d);
+		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY && errno != EEXIST && errno != ENOTDIR)
+			return -1;
+		/* the owner added or swapped entries while we walked: another
+		 * pass (a symlink now in its place is unlinked), bounded */
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	/* the directory itself sits in a root-owned parent */
-	rmdir(path);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	errno = EBUSY;
+	return -1;
 }
 
-/* Remove a tree without following symlinks. */
+/* Remove a tree without ever following a symlink (see rm_at): safe as root
+ * on a tree whose inner directories a user owns. The path down to the
+ * tree's parent is the daemon's own. */
 int spool_rmtree(const char *path)
 {
-	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+	char parent[BOUND_PATH];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL || slash[1] == '\0' || (size_t)(slash - path) >= sizeof parent) {
+		errno = EINVAL;
 		return -1;
-	return 0;
+	}
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	int pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct stat st;
+	int rc = fstat(pfd, &st) == 0 ? rm_at(pfd, slash + 1, st.st_dev, 0) : -1;
+	int e = errno;
+	close(pfd);
+	errno = e;
+	return rc;
 }
 
 /* Size of a file. */

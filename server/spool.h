@@ -38,10 +38,11 @@ void spool_session_file(char out[BOUND_PATH], int64_t session, const char *name)
 /* Make a directory (mode 0700) owned by uid/gid (-1: leave as is). */
 int spool_mkdir(const char *path, uid_t uid, gid_t gid);
 
-/* Remove a directory tree a user owns, acting as that user (see spool.c). */
-int spool_rmtree_as_owner(const char *path);
-
-/* Remove a directory tree; missing is fine. */
+/* Remove a directory tree; missing is fine. Walks on directory descriptors
+ * opened O_NOFOLLOW, never by path, so it is safe as root on trees with
+ * user-owned directories inside (a job's w/, a session dir). Gives up
+ * (-1) on a tree deeper than 64 levels, one on another device, or one its
+ * owner keeps refilling. */
 int spool_rmtree(const char *path);
 
 /* Size of a file, or -1. */

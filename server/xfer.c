@@ -62,25 +62,17 @@ static void work_path(char out[BOUND_PATH], int64_t job, const char *name)
 	spool_job_file(out, job, n);
 }
 
-/* Read a file the user could have replaced: no symlinks, regular, bounded. */
+/* Read a report from the worker's directory, which the user owns: read as
+ * untrusted (no symlink, FIFO or foreign hard link; bounded), a JSON object
+ * or NULL. */
 static json_t *read_report(int64_t job, const char *name)
 {
 	char path[BOUND_PATH];
+	size_t len;
 	work_path(path, job, name);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	char *buf = NULL;
-	json_t *v = NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < MAX_REPORT &&
-	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-		ssize_t n = read(fd, buf, (size_t)st.st_size);
-		if (n >= 0)
-			v = json_loadb(buf, (size_t)n, 0, NULL);
-	}
+	char *buf = fileio_read_untrusted(path, MAX_REPORT, &len);
+	json_t *v = buf ? json_loadb(buf, len, 0, NULL) : NULL;
 	free(buf);
-	close(fd);
 	if (!json_is_object(v)) {
 		json_decref(v);
 		v = NULL;
@@ -103,17 +95,16 @@ static bool worker_alive(int64_t job, pid_t *pidp)
 {
 	char path[BOUND_PATH], jdir[BOUND_PATH];
 	work_path(path, job, "pid");
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	char t[32] = "";
-	ssize_t n = read(fd, t, sizeof t - 1);
-	close(fd);
+	/* the user owns this directory: never a blocking open (a FIFO here once
+	 * froze every transfer, under xlock), never a symlink or hard link */
+	char *t = fileio_read_untrusted(path, 31, NULL);
 	int64_t pid = 0;
-	if (n <= 0)
+	if (t == NULL)
 		return false;
 	t[strcspn(t, "\n")] = '\0';
-	if (strparse_i64(t, 2, INT32_MAX, &pid) != 0)
+	int bad = strparse_i64(t, 2, INT32_MAX, &pid);
+	free(t);
+	if (bad != 0)
 		return false;
 	spool_job_dir(jdir, job);
 	bool ok = jobs_proc_is((pid_t)pid, WORKER_VERB, jdir);
@@ -127,8 +118,9 @@ static bool worker_alive(int64_t job, pid_t *pidp)
 static bool worker_gone(int64_t job, int64_t last_start, int64_t now)
 {
 	char path[BOUND_PATH];
+	struct stat st;
 	work_path(path, job, "pid");
-	return access(path, F_OK) == 0 || now - last_start > START_GRACE;
+	return lstat(path, &st) == 0 || now - last_start > START_GRACE;
 }
 
 /* Where the key that seals credentials lives. */

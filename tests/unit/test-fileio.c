@@ -81,6 +81,31 @@ static void test_refuses_symlink(void **state)
 	free(t);
 }
 
+/* A FIFO in a file's place is refused at once (a blocking open would wait
+ * for a writer forever); a hard link only by the untrusted reader. */
+static void test_refuses_fifo_and_foreign_links(void **state)
+{
+	char path[128], fifo[128], hard[128];
+	snprintf(path, sizeof path, "%s/plain", dir);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(hard, sizeof hard, "%s/hard", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_null(fileio_read(fifo, 10, NULL));
+	assert_int_equal(errno, EINVAL);
+	assert_null(fileio_read_untrusted(fifo, 10, NULL));
+	assert_int_equal(fileio_open_regular(dir, false), -1);   /* a directory */
+	assert_int_equal(fileio_write_atomic(path, "42", 2, 0600), 0);
+	char *t = fileio_read_untrusted(path, 10, NULL);
+	assert_string_equal(t, "42");
+	free(t);
+	assert_int_equal(link(path, hard), 0);
+	assert_null(fileio_read_untrusted(hard, 10, NULL));
+	assert_null(fileio_read_untrusted(path, 10, NULL));
+	t = fileio_read(hard, 10, NULL);
+	assert_string_equal(t, "42");
+	free(t);
+}
+
 static void test_write_all_to_pipe(void **state)
 {
 	int p[2];
@@ -100,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_atomic_write_and_mode),
 		cmocka_unit_test(test_bounded_read),
 		cmocka_unit_test(test_refuses_symlink),
+		cmocka_unit_test(test_refuses_fifo_and_foreign_links),
 		cmocka_unit_test(test_write_all_to_pipe),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
