@@ -7,8 +7,13 @@
  * which of name or password was wrong. Every outcome is audited. The token
  * it returns is shown once; only its SHA-256 is kept.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "api.h"
@@ -35,11 +40,80 @@ static void login_event(struct req *r, const char *event, const char *user,
 	store_audit(r->srv->store, event, user, r->peer, "");
 }
 
+/* Password hashes in flight: each scrypt costs ~32 MiB, so concurrent
+ * logins are bounded (login_concurrency); others wait up to
+ * HASH_WAIT_MS for a slot, then get 503. */
+#define HASH_WAIT_MS 2000
+static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+static sem_t hash_slots;
+static unsigned hash_nslots;
+
+static void hash_init(void)
+{
+	sem_init(&hash_slots, 0, hash_nslots);
+}
+
+/* Take a hashing slot, waiting briefly; false if none came free. */
+static bool hash_slot_take(const struct server *srv)
+{
+	hash_nslots = (unsigned)srv->conf.login_concurrency;
+	pthread_once(&hash_once, hash_init);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += HASH_WAIT_MS / 1000;
+	ts.tv_nsec += (long)(HASH_WAIT_MS % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc;
+	while ((rc = sem_timedwait(&hash_slots, &ts)) != 0 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+static void hash_slot_give(void)
+{
+	sem_post(&hash_slots);
+}
+
+/* Log and audit a refused attempt (locked out, or no hashing slot) at most
+ * once a second: a guesser's flood would otherwise write a row per try.
+ * The record that is written says how many went unrecorded before it. */
+static void refusal_event(struct req *r, const char *event, const char *user)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t last, quiet;
+	int64_t now = timeu_now(), skipped = -1;
+	pthread_mutex_lock(&mu);
+	if (now != last) {
+		skipped = quiet;
+		last = now;
+		quiet = 0;
+	} else {
+		quiet++;
+	}
+	pthread_mutex_unlock(&mu);
+	if (skipped < 0)
+		return;
+	char detail[64];
+	snprintf(detail, sizeof detail, skipped ? "%lld earlier refusals not recorded" : "",
+	         (long long)skipped);
+	struct logline l;
+	log_begin(&l, LOG_WARN, event);
+	log_str(&l, "user", user);
+	log_str(&l, "peer", r->peer);
+	if (skipped)
+		log_int(&l, "unrecorded", skipped);
+	log_end(&l);
+	store_audit(r->srv->store, event, user, r->peer, detail);
+}
+
 /* Answer 429 for a locked key. */
 static tether_err locked(struct req *r, const char *user, int64_t left)
 {
 	r->retry_after = left;
-	login_event(r, "login_locked", user, LOG_WARN);
+	refusal_event(r, "login_locked", user);
 	return req_error(r, TETHER_E_LOCKED_OUT,
 	                 "too many failed logins; try again in %lld seconds",
 	                 (long long)left);
@@ -59,28 +133,41 @@ tether_err api_login(struct req *r)
 	int64_t now = timeu_now();
 	snprintf(ukey, sizeof ukey, "user:%s", user);
 	snprintf(akey, sizeof akey, "addr:%s", r->peer);
+	const char *const keys[] = { ukey, akey };
 	struct lockout *lo = r->srv->lockout;
-	int64_t left = lockout_remaining(lo, ukey, now);
-	if (left == 0)
-		left = lockout_remaining(lo, akey, now);
+	/* the attempt counts before it is evaluated: concurrent guesses cannot
+	 * all slip under the threshold (docs/security.md) */
+	int64_t left = lockout_enter(lo, keys, 2, now);
 	if (left > 0)
 		return locked(r, user, left);
+	if (!hash_slot_take(r->srv)) {
+		lockout_leave(lo, keys, 2, timeu_now(), false);
+		r->retry_after = 1;
+		refusal_event(r, "login_busy", user);
+		return req_error(r, TETHER_E_UNAVAILABLE, "too many logins in progress; try again "
+		                 "in a second");
+	}
 
 	char pwhash[CRYPTO_PWHASH_MAX] = "";
 	struct user_rec u;
 	tether_err e = addr_valid_name(user)
 		? store_user_get(r->srv->store, user, &u, pwhash, sizeof pwhash)
 		: TETHER_E_NOT_FOUND;
-	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
-		return req_error(r, e, "cannot look the user up");
-	int ok = crypto_pw_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
+	int ok = 0;
+	if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
+		ok = crypto_pw_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
+	hash_slot_give();
 	crypto_wipe(pwhash, sizeof pwhash);
 	crypto_wipe((char *)password, strlen(password));  /* our copy, in r->in */
-	if (e != TETHER_E_OK || ok != 1) {
-		int64_t l1 = lockout_fail(lo, ukey, now);
-		int64_t l2 = lockout_fail(lo, akey, now);
+	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND) {
+		lockout_leave(lo, keys, 2, timeu_now(), false);
+		return req_error(r, e, "cannot look the user up");
+	}
+	bool failed = e != TETHER_E_OK || ok != 1;
+	left = lockout_leave(lo, keys, 2, timeu_now(), failed);
+	if (failed) {
 		login_event(r, "login_failed", user, LOG_WARN);
-		if (l1 > 0 || l2 > 0)
+		if (left > 0)
 			login_event(r, "lockout", user, LOG_WARN);
 		return req_error(r, TETHER_E_AUTH_FAILED, "wrong user name or password");
 	}

@@ -21,6 +21,7 @@ struct entry {
 	int64_t count;        /* failures in the window */
 	int64_t locked_until;
 	int64_t touched;
+	int64_t inflight;     /* attempts admitted and not yet decided */
 };
 
 struct lockout {
@@ -79,11 +80,12 @@ static struct entry *find_or_add(struct lockout *l, const char *key, int64_t now
 	if (l->n < l->cap) {
 		e = &l->e[l->n++];
 	} else {
-		/* evict an unlocked entry if there is one, else the stalest */
+		/* evict an idle entry if there is one (not locked, no attempt in
+		 * flight), else the stalest */
 		e = &l->e[0];
 		for (size_t i = 1; i < l->n; i++) {
-			bool ilocked = l->e[i].locked_until > now;
-			bool elocked = e->locked_until > now;
+			bool ilocked = l->e[i].locked_until > now || l->e[i].inflight > 0;
+			bool elocked = e->locked_until > now || e->inflight > 0;
 			if ((elocked && !ilocked) ||
 			    (elocked == ilocked && l->e[i].touched < e->touched))
 				e = &l->e[i];
@@ -93,6 +95,16 @@ static struct entry *find_or_add(struct lockout *l, const char *key, int64_t now
 	snprintf(e->key, sizeof e->key, "%s", key);
 	e->first = now;
 	return e;
+}
+
+/* The window's failures of an entry, restarting the window if it is over. */
+static int64_t window_count(struct lockout *l, struct entry *e, int64_t now)
+{
+	if (now - e->first >= l->window) {
+		e->first = now;
+		e->count = 0;
+	}
+	return e->count;
 }
 
 /* Seconds of lockout left for a key. */
@@ -110,10 +122,7 @@ int64_t lockout_fail(struct lockout *l, const char *key, int64_t now)
 {
 	pthread_mutex_lock(&l->lock);
 	struct entry *e = find_or_add(l, key, now);
-	if (now - e->first >= l->window) {
-		e->first = now;
-		e->count = 0;
-	}
+	window_count(l, e, now);
 	e->count++;
 	e->touched = now;
 	if (e->count >= l->threshold) {
@@ -131,9 +140,64 @@ void lockout_clear(struct lockout *l, const char *key)
 {
 	pthread_mutex_lock(&l->lock);
 	struct entry *e = find(l, key);
-	if (e != NULL) {
+	if (e != NULL && e->inflight > 0) {
+		e->count = 0;
+		e->locked_until = 0;
+	} else if (e != NULL) {
 		*e = l->e[l->n - 1];
 		l->n--;
 	}
 	pthread_mutex_unlock(&l->lock);
+}
+
+
+int64_t lockout_enter(struct lockout *l, const char *const keys[], size_t n, int64_t now)
+{
+	int64_t wait = 0;
+	struct entry *e[LOCKOUT_KEYS_MAX];
+	if (n > LOCKOUT_KEYS_MAX)
+		return 1;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < n; i++) {
+		e[i] = find_or_add(l, keys[i], now);
+		e[i]->touched = now;
+		int64_t left = e[i]->locked_until > now ? e[i]->locked_until - now : 0;
+		/* every attempt in flight may fail: they count already */
+		if (left == 0 && window_count(l, e[i], now) + e[i]->inflight >= l->threshold)
+			left = 1;
+		if (left > wait)
+			wait = left;
+	}
+	for (size_t i = 0; wait == 0 && i < n; i++)
+		e[i]->inflight++;
+	pthread_mutex_unlock(&l->lock);
+	return wait;
+}
+
+int64_t lockout_leave(struct lockout *l, const char *const keys[], size_t n, int64_t now,
+                      bool failed)
+{
+	int64_t left = 0;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = find(l, keys[i]);
+		if (e == NULL)
+			continue;   /* evicted while in flight: only when the table is all busy */
+		if (e->inflight > 0)
+			e->inflight--;
+		if (!failed)
+			continue;
+		window_count(l, e, now);
+		e->count++;
+		e->touched = now;
+		if (e->count >= l->threshold) {
+			e->locked_until = now + l->duration;
+			e->count = 0;
+			e->first = now;
+		}
+		if (e->locked_until - now > left)
+			left = e->locked_until - now;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return left;
 }

@@ -42,18 +42,36 @@ static void check_session(void *ctx, const struct session_rec *s)
 }
 
 #define UPLOAD_SWEEP 10   /* seconds between sweeps of expired uploads */
+#define AUDIT_PRUNE  3600 /* seconds between prunes of old audit records */
+
+/* Drop audit records older than audit_retention days. */
+static void prune_audit(struct server *srv, int64_t now)
+{
+	int64_t removed = 0;
+	if (store_audit_prune(srv->store, now - srv->conf.audit_retention * 86400, &removed) ==
+	        TETHER_E_OK && removed > 0) {
+		struct logline l;
+		log_begin(&l, LOG_INFO, "audit_pruned");
+		log_int(&l, "records", removed);
+		log_end(&l);
+	}
+}
 
 /* One pass. */
 void monitor_pass(struct server *srv)
 {
 	static struct actions a;
-	static int64_t swept;
+	static int64_t swept, pruned;
 	jobs_settle_all(srv);
 	a.ndisconnect = a.nexpire = 0;
 	a.now = timeu_now();
 	if (a.now - swept >= UPLOAD_SWEEP) {
 		swept = a.now;
 		api_upload_expire(srv, a.now);
+	}
+	if (a.now - pruned >= AUDIT_PRUNE) {
+		pruned = a.now;
+		prune_audit(srv, a.now);
 	}
 	store_session_list_all(srv->store, check_session, &a);
 	for (size_t i = 0; i < a.ndisconnect; i++) {

@@ -34,6 +34,8 @@ void srvconf_defaults(struct srvconf *c)
 	c->lockout_threshold = 5;
 	c->lockout_window = 900;
 	c->lockout_duration = 300;
+	c->login_concurrency = 4;
+	c->audit_retention = 90;
 	c->max_sessions_per_user = 1000;
 	c->idle_timeout = TETHER_IDLE_TIMEOUT_DEFAULT;
 	c->connection_timeout = 300;
@@ -60,6 +62,8 @@ static const struct numkey numkeys[] = {
 	{ "lockout_threshold",     offsetof(struct srvconf, lockout_threshold),     1, 1000 },
 	{ "lockout_window",        offsetof(struct srvconf, lockout_window),        1, 86400 },
 	{ "lockout_duration",      offsetof(struct srvconf, lockout_duration),      1, 86400 },
+	{ "login_concurrency",     offsetof(struct srvconf, login_concurrency),     1, 64 },
+	{ "audit_retention",       offsetof(struct srvconf, audit_retention),       1, 36500 },
 	{ "max_sessions_per_user", offsetof(struct srvconf, max_sessions_per_user), 1, 1000000 },
 	{ "idle_timeout",          offsetof(struct srvconf, idle_timeout),          1, TETHER_IDLE_TIMEOUT_MAX },
 	{ "connection_timeout",    offsetof(struct srvconf, connection_timeout),    1, 86400 },

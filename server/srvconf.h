@@ -26,6 +26,8 @@ struct srvconf {
 	int64_t  lockout_threshold;         /* failures before a lockout */
 	int64_t  lockout_window;            /* seconds failures are counted over */
 	int64_t  lockout_duration;          /* seconds a lockout lasts */
+	int64_t  login_concurrency;         /* password hashes (~32 MiB each) at once */
+	int64_t  audit_retention;           /* days audit records are kept */
 	int64_t  max_sessions_per_user;
 	int64_t  idle_timeout;              /* default for new sessions */
 	int64_t  connection_timeout;        /* idle HTTP connection, seconds */

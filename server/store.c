@@ -280,3 +280,22 @@ void store_audit(struct store *st, const char *event, const char *user,
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);
 }
+
+tether_err store_audit_prune(struct store *st, int64_t before, int64_t *removed)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, "DELETE FROM audit WHERE ts < ?");
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, before);
+		if (sqlite3_step(s) == SQLITE_DONE) {
+			e = TETHER_E_OK;
+			*removed = sqlite3_changes(st->db);
+		} else {
+			store_fail(st, "audit prune");
+		}
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}

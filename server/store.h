@@ -223,4 +223,8 @@ tether_err store_upload_stale(struct store *st, int64_t before, struct upload_re
 void store_audit(struct store *st, const char *event, const char *user,
                  const char *addr, const char *detail);
 
+/* Delete audit records older than before (unix seconds); *removed gets
+ * how many. */
+tether_err store_audit_prune(struct store *st, int64_t before, int64_t *removed);
+
 #endif
