@@ -60,6 +60,37 @@ static void test_flood_cannot_evict_a_lock(void **state)
 	lockout_free(l);
 }
 
+/* Attempts in flight count: no more than the threshold are ever admitted,
+ * a success releases its place, failures lock both keys. */
+static void test_enter_leave(void **state)
+{
+	struct lockout *l = lockout_new(16, 3, 60, 100);
+	const char *const k[] = { "user:a", "addr:x" };
+	const char *const other[] = { "user:b", "addr:x" };
+	assert_int_equal(lockout_enter(l, k, 2, 1000), 0);
+	assert_int_equal(lockout_enter(l, k, 2, 1000), 0);
+	assert_int_equal(lockout_enter(l, k, 2, 1000), 0);
+	/* three in flight reach the threshold: the fourth waits */
+	assert_int_equal(lockout_enter(l, k, 2, 1000), 1);
+	/* the address is shared: another name from it waits too, and is not
+	 * counted on its own key */
+	assert_int_equal(lockout_enter(l, other, 2, 1000), 1);
+	assert_int_equal(lockout_remaining(l, "user:b", 1000), 0);
+	/* one succeeds: its place is free again */
+	assert_int_equal(lockout_leave(l, k, 2, 1001, false), 0);
+	assert_int_equal(lockout_enter(l, k, 2, 1001), 0);
+	/* three failures lock both keys */
+	assert_int_equal(lockout_leave(l, k, 2, 1002, true), 0);
+	assert_int_equal(lockout_leave(l, k, 2, 1002, true), 0);
+	assert_int_equal(lockout_leave(l, k, 2, 1002, true), 100);
+	assert_int_equal(lockout_enter(l, k, 2, 1003), 99);
+	assert_int_equal(lockout_remaining(l, "addr:x", 1003), 99);
+	/* after the lock, a fresh start */
+	assert_int_equal(lockout_enter(l, k, 2, 1102), 0);
+	assert_int_equal(lockout_leave(l, k, 2, 1102, false), 0);
+	lockout_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -67,6 +98,7 @@ int main(void)
 		cmocka_unit_test(test_window_resets),
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_flood_cannot_evict_a_lock),
+		cmocka_unit_test(test_enter_leave),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
