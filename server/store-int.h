@@ -26,4 +26,10 @@ void store_col_text(sqlite3_stmt *s, int col, char *dst, size_t dstsz);
 /* Run a statement-less SQL string (BEGIN, COMMIT...); 0 or -1. */
 int store_exec(struct store *st, const char *sql);
 
+/* End the transaction a write began: COMMIT if e is TETHER_E_OK and return
+ * OK only if the COMMIT succeeded (else 507 insufficient_storage on a full
+ * disk, 500 otherwise); ROLLBACK and return e if not. Nothing is
+ * acknowledged that is not durable. */
+tether_err store_end(struct store *st, tether_err e);
+
 #endif

@@ -114,7 +114,7 @@ tether_err store_job_create(struct store *st, struct job_rec *j, bool exclusive)
 	e = TETHER_E_OK;
 out:
 	sqlite3_finalize(s);
-	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+	e = store_end(st, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
 	return e;

@@ -123,7 +123,7 @@ tether_err store_session_create(struct store *st, struct session_rec *r,
 		if (e == TETHER_E_OK && generate)
 			e = session_name_generated(st, r);
 	}
-	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+	e = store_end(st, e);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return e;

@@ -132,7 +132,7 @@ tether_err store_xfer_create(struct store *st, struct job_rec *j, struct xfer_re
 	e = write_files(st, t);
 out:
 	sqlite3_finalize(s);
-	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+	e = store_end(st, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
 	if (e != TETHER_E_OK)
@@ -295,7 +295,7 @@ tether_err store_xfer_update(struct store *st, const struct xfer_rec *t)
 	e = sqlite3_changes(st->db) == 0 ? TETHER_E_NOT_FOUND : write_files(st, t);
 out:
 	sqlite3_finalize(s);
-	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+	e = store_end(st, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
 	return e;

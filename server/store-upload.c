@@ -64,7 +64,7 @@ tether_err store_upload_create(struct store *st, const struct upload_rec *u, int
 	e = sqlite3_step(s) == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "upload_create");
 	sqlite3_finalize(s);
 rollback:
-	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+	e = store_end(st, e);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return e;

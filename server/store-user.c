@@ -123,7 +123,7 @@ tether_err store_user_set_password(struct store *st, const char *name,
 		if (r == TETHER_E_INTERNAL)
 			e = r;
 	}
-	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+	e = store_end(st, e);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return e;

@@ -140,6 +140,15 @@ sqlite3_stmt *store_prepare(struct store *st, const char *sql)
 	return s;
 }
 
+/* The error for the connection's last sqlite failure: a full disk is the
+ * client's to know about (507), anything else is ours (500). */
+static tether_err last_error(struct store *st)
+{
+	int c = sqlite3_errcode(st->db) & 0xff;
+	return c == SQLITE_FULL || c == SQLITE_IOERR ? TETHER_E_INSUFFICIENT_STORAGE
+	                                             : TETHER_E_INTERNAL;
+}
+
 /* Log the current sqlite error. */
 tether_err store_fail(struct store *st, const char *what)
 {
@@ -148,7 +157,19 @@ tether_err store_fail(struct store *st, const char *what)
 	log_str(&l, "op", what);
 	log_str(&l, "detail", sqlite3_errmsg(st->db));
 	log_end(&l);
-	return TETHER_E_INTERNAL;
+	return last_error(st);
+}
+
+tether_err store_end(struct store *st, tether_err e)
+{
+	if (e == TETHER_E_OK) {
+		if (store_exec(st, "COMMIT") == 0)
+			return TETHER_E_OK;
+		e = last_error(st);   /* not durable: not acknowledged */
+	}
+	if (!sqlite3_get_autocommit(st->db))
+		store_exec(st, "ROLLBACK");
+	return e;
 }
 
 /* Copy a text column into a bounded buffer. */
