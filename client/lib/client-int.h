@@ -23,7 +23,15 @@ struct tether_client {
 	CURL  *curl;                     /* reused: keeps connections alive */
 	json_t *creds;                   /* credentials.json, loaded lazily */
 	volatile sig_atomic_t *interrupt;   /* raised by the caller's SIGINT */
+	long   connect_timeout;          /* seconds to connect, TLS included */
+	long   io_timeout;               /* seconds a request may go silent */
 };
+
+/* Timeouts (docs/sessions.md, "Timeouts"): connecting, TLS handshake
+ * included, and a request that receives nothing at all; the second outlasts
+ * the longest long poll (60 s) the client asks for. */
+#define CLIENT_CONNECT_TIMEOUT_DEFAULT 10
+#define CLIENT_IO_TIMEOUT_DEFAULT      90
 
 /* What the X-Tether-* headers of an output reply said. */
 struct reply_info {

@@ -99,6 +99,22 @@ static tether_err load_client_id(tether_client *c)
 	return TETHER_E_OK;
 }
 
+/* A timeout from the environment variable name, else def; a value that is
+ * not a number of seconds in 1..86400 is reported. */
+static tether_err env_seconds(tether_client *c, const char *name, long def, long *out)
+{
+	const char *v = getenv(name);
+	int64_t n;
+	*out = def;
+	if (v == NULL || v[0] == '\0')
+		return TETHER_E_OK;
+	if (strparse_i64(v, 1, 86400, &n) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s must be a number of seconds (1-86400), "
+		                   "not '%.40s'", name, v);
+	*out = (long)n;
+	return TETHER_E_OK;
+}
+
 /* Open the client's state. */
 tether_err tether_client_new(tether_client **out)
 {
@@ -121,6 +137,11 @@ tether_err tether_client_new(tether_client **out)
 		return client_fail(c, TETHER_E_IO, "cannot create %s: %s", c->config_dir,
 		                   strerror(errno));
 	tether_err e = load_client_id(c);
+	if (e == TETHER_E_OK)
+		e = env_seconds(c, "TETHER_CONNECT_TIMEOUT", CLIENT_CONNECT_TIMEOUT_DEFAULT,
+		                &c->connect_timeout);
+	if (e == TETHER_E_OK)
+		e = env_seconds(c, "TETHER_IO_TIMEOUT", CLIENT_IO_TIMEOUT_DEFAULT, &c->io_timeout);
 	if (e != TETHER_E_OK)
 		return e;
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -87,9 +87,12 @@ static tether_err curl_failure(tether_client *c, struct target *t, CURLcode rc,
 	switch (rc) {
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		return hostkey_changed(c, t);
+	case CURLE_OPERATION_TIMEDOUT:
+		return client_fail(c, TETHER_E_CONNECT, "no answer from %s: %s (limits: "
+		                   "TETHER_CONNECT_TIMEOUT=%ld s to connect, TETHER_IO_TIMEOUT=%ld s "
+		                   "of silence)", t->key, what, c->connect_timeout, c->io_timeout);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
@@ -211,7 +214,10 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
+	/* a server that accepted and went silent must not hold us forever */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->io_timeout);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);

@@ -1,0 +1,123 @@
+"""A server that accepts and never answers must not hold the client: the
+connection (TLS included) is bounded by TETHER_CONNECT_TIMEOUT (default
+10 s) and a request that receives nothing by TETHER_IO_TIMEOUT (default
+90 s, beyond the longest long poll); the client then exits 255 with a clear
+message. (It used to wait for ever.) Also: SIGTERM ends a waiting client at
+once. See docs/sessions.md and docs/security.md."""
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import harness as H
+import servers as S
+
+
+class Silent:
+    """A listener on 127.0.0.1 that accepts and then says nothing: with
+    tls, it completes the handshake first (a daemon frozen in a handler)."""
+
+    def __init__(self, root, tls):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.ctx = None
+        if tls:
+            cert, key = S.make_cert(root, "silent")
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(cert, key)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+                if self.ctx:
+                    conn = self.ctx.wrap_socket(conn, server_side=True)
+                self.held.append(conn)
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def run_client(c, args, extra_env, timeout):
+    env = c.env()
+    env.update(extra_env)
+    t0 = time.monotonic()
+    r = subprocess.run([H.TETHER] + args, capture_output=True, text=True, env=env,
+                       input="x" * 8 + "\n", timeout=timeout)
+    return r, time.monotonic() - t0
+
+
+def test_silent_server_after_tls(env):
+    srv = Silent(env.root, tls=True)
+    try:
+        c = env.client()
+        try:
+            r, took = run_client(c, ["login", f"alice@127.0.0.1:{srv.port}", "--password-stdin",
+                                     "--accept-new"], {"TETHER_IO_TIMEOUT": "2"}, 30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("tether waited on a silent server past 30 s")
+        print(f"  silent server (after TLS): exit {r.returncode} after {took:.1f} s")
+        assert r.returncode == 255, (r.returncode, r.stderr)
+        assert "no answer from" in r.stderr and "TETHER_IO_TIMEOUT" in r.stderr, r.stderr
+    finally:
+        srv.close()
+
+
+def test_silent_server_before_tls(env):
+    srv = Silent(env.root, tls=False)
+    try:
+        c = env.client()
+        try:
+            r, took = run_client(c, ["login", f"alice@127.0.0.1:{srv.port}", "--password-stdin",
+                                     "--accept-new"], {"TETHER_CONNECT_TIMEOUT": "2"}, 30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("tether waited on a silent server past 30 s")
+        print(f"  silent server (no TLS): exit {r.returncode} after {took:.1f} s")
+        assert r.returncode == 255 and "127.0.0.1" in r.stderr, (r.returncode, r.stderr)
+    finally:
+        srv.close()
+
+
+def test_bad_timeout_value_is_a_usage_error(env):
+    c = env.client()
+    r, _ = run_client(c, ["session", "list"], {"TETHER_IO_TIMEOUT": "soon"}, 30)
+    assert r.returncode != 0 and "TETHER_IO_TIMEOUT" in r.stderr, (r.returncode, r.stderr)
+
+
+def test_sigterm_ends_a_waiting_client(env):
+    srv = Silent(env.root, tls=True)
+    try:
+        c = env.client()
+        e = c.env()
+        p = subprocess.Popen([H.TETHER, "login", f"alice@127.0.0.1:{srv.port}",
+                              "--password-stdin", "--accept-new"], env=e,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"x" * 8 + b"\n")
+        p.stdin.close()
+        H.wait_for(lambda: len(srv.held) > 0, 10, "the client to connect")
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise AssertionError("SIGTERM did not end the client")
+        assert rc != 0, rc
+    finally:
+        srv.close()
+
+
+if __name__ == "__main__":
+    H.main(globals())
