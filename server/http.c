@@ -23,6 +23,7 @@
 #include "api.h"
 #include "bounds.h"
 #include "crypto.h"
+#include "connguard.h"
 #include "http.h"
 #include "jsonu.h"
 #include "log.h"
@@ -231,6 +232,10 @@ static tether_err authenticate(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot check token");
 	r->authed = true;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL)
+		connguard_authed(ci->socket_context);
 	return TETHER_E_OK;
 }
 
@@ -407,6 +412,29 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+/* Every connection passes the guard (connguard.h) when it arrives, before
+ * its TLS handshake, and leaves it when it closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+		connguard_close(*socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	const union MHD_ConnectionInfo *fi =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ai =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (fi == NULL)
+		return;
+	*socket_context = connguard_open(fi->connect_fd, ai ? ai->client_addr : NULL,
+	                                 timeu_mono_ms());
+	if (*socket_context == NULL)
+		shutdown(fi->connect_fd, SHUT_RDWR);   /* its address holds too many */
+}
+
 /* Route libmicrohttpd's own diagnostics into our log. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -454,6 +482,7 @@ static int start_one(struct server *srv, const char *spec, const char *cert_pem,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->conf.connection_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 		MHD_OPTION_END);
 	if (d == NULL) {
@@ -477,6 +506,9 @@ int http_start(struct server *srv, const char *cert_pem, const char *key_pem,
 {
 	char deflt[BOUND_HOSTSPEC];
 	snprintf(deflt, sizeof deflt, "127.0.0.1:%d", TETHER_DEFAULT_PORT);
+	connguard_init((unsigned)srv->conf.max_unauthenticated,
+	               (unsigned)srv->conf.max_connections_per_address,
+	               srv->conf.login_grace_time * 1000);
 	if (srv->conf.nlisten == 0)
 		return start_one(srv, deflt, cert_pem, key_pem, err, errsz);
 	for (int i = 0; i < srv->conf.nlisten; i++)

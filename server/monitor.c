@@ -7,6 +7,7 @@
 #include "api.h"
 #include "jobs.h"
 #include "log.h"
+#include "connguard.h"
 #include "monitor.h"
 #include "proto.h"
 #include "ticker.h"
@@ -63,6 +64,13 @@ void monitor_pass(struct server *srv)
 	static struct actions a;
 	static int64_t swept, pruned;
 	jobs_settle_all(srv);
+	unsigned dropped = connguard_sweep(timeu_mono_ms());
+	if (dropped > 0) {
+		struct logline l;
+		log_begin(&l, LOG_INFO, "unauthenticated_dropped");
+		log_int(&l, "connections", dropped);
+		log_end(&l);
+	}
 	a.ndisconnect = a.nexpire = 0;
 	a.now = timeu_now();
 	if (a.now - swept >= UPLOAD_SWEEP) {

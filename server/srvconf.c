@@ -39,6 +39,9 @@ void srvconf_defaults(struct srvconf *c)
 	c->max_sessions_per_user = 1000;
 	c->idle_timeout = TETHER_IDLE_TIMEOUT_DEFAULT;
 	c->connection_timeout = 300;
+	c->max_unauthenticated = 128;
+	c->max_connections_per_address = 64;
+	c->login_grace_time = 10;
 	c->keepalive = 240;
 	c->stop_grace = 5;
 	c->output_cap = OUTCAP_DEFAULT;
@@ -67,6 +70,9 @@ static const struct numkey numkeys[] = {
 	{ "max_sessions_per_user", offsetof(struct srvconf, max_sessions_per_user), 1, 1000000 },
 	{ "idle_timeout",          offsetof(struct srvconf, idle_timeout),          1, TETHER_IDLE_TIMEOUT_MAX },
 	{ "connection_timeout",    offsetof(struct srvconf, connection_timeout),    1, 86400 },
+	{ "max_unauthenticated",   offsetof(struct srvconf, max_unauthenticated),   1, BOUND_CONNECTIONS },
+	{ "max_connections_per_address", offsetof(struct srvconf, max_connections_per_address), 1, BOUND_CONNECTIONS },
+	{ "login_grace_time",      offsetof(struct srvconf, login_grace_time),      1, 3600 },
 	{ "keepalive",             offsetof(struct srvconf, keepalive),             1, 86400 },
 	{ "stop_grace",            offsetof(struct srvconf, stop_grace),            0, 600 },
 	{ "output_cap",            offsetof(struct srvconf, output_cap),            OUTCAP_MIN,

@@ -31,6 +31,9 @@ struct srvconf {
 	int64_t  max_sessions_per_user;
 	int64_t  idle_timeout;              /* default for new sessions */
 	int64_t  connection_timeout;        /* idle HTTP connection, seconds */
+	int64_t  max_unauthenticated;       /* connections not yet authenticated */
+	int64_t  max_connections_per_address;
+	int64_t  login_grace_time;          /* seconds to authenticate a connection */
 	int64_t  keepalive;                 /* a silent client is disconnected after */
 	int64_t  stop_grace;                /* seconds between SIGTERM and SIGKILL */
 	int64_t  output_cap;                /* bytes of unreceived output per job */
