@@ -239,6 +239,17 @@ static tether_err authenticate(struct req *r)
 	return TETHER_E_OK;
 }
 
+/* MHD_get_connection_values iterator: count Content-Length headers. */
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
+                                            const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
 /* Every check the route table asks for, run on the headers alone. */
 static tether_err precheck(struct req *r, const char *url, const char *method)
 {
@@ -275,6 +286,13 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
 	const char *cl = req_get_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	const char *te = req_get_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	uint64_t clen = 0;
+	/* one framing only: two lengths, or a length beside chunking, is how
+	 * requests are smuggled past a proxy; refused before any body byte */
+	unsigned ncl = 0;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_content_length, &ncl);
+	if (ncl > 1 || (cl != NULL && te != NULL))
+		return req_error(r, TETHER_E_BAD_REQUEST, ncl > 1 ? "more than one Content-Length"
+		                 : "both Content-Length and Transfer-Encoding");
 	if (cl != NULL && strparse_u64(cl, 0, UINT64_MAX, &clen) != 0)
 		return req_error(r, TETHER_E_BAD_REQUEST, "malformed Content-Length");
 	if (clen > r->route->body_max)
