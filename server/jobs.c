@@ -8,6 +8,7 @@
  * declare -p / declare -f / alias -p, whose output bash itself can re-read
  * exactly, whatever quotes, newlines or unicode the values hold.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -34,6 +35,7 @@
 #include "fileio.h"
 #include "spool.h"
 #include "sysacct.h"
+#include "strparse.h"
 #include "timeu.h"
 
 static char self_exe[BOUND_PATH];
@@ -322,6 +324,69 @@ static bool shim_alive(int64_t job, pid_t pid)
 	return jobs_proc_is(pid, "__shim", jdir);
 }
 
+/* The uid a job's command runs as, from its spec (the daemon's own file). */
+static bool spec_uid(int64_t job, uid_t *uid)
+{
+	char path[BOUND_PATH];
+	spool_job_file(path, job, "spec.json");
+	char *text = fileio_read(path, BOUND_BODY_COMMAND * 2, NULL);
+	json_t *spec = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *u = json_object_get(spec, "uid");
+	bool ok = json_is_integer(u) && json_integer_value(u) > 0;
+	if (ok)
+		*uid = (uid_t)json_integer_value(u);
+	json_decref(spec);
+	free(text);
+	return ok;
+}
+
+/* Kill what is left of a job whose supervisor vanished: the processes of
+ * the job's process group (its command leads it; see shim.c) that run as
+ * the job's account. The uid check keeps a group id reused by someone
+ * else's processes out of reach. A command that left the group (setsid)
+ * is not found; docs/security.md. */
+static void kill_orphans(int64_t job, pid_t pgid)
+{
+	uid_t uid;
+	DIR *d;
+	if (pgid <= 1 || !spec_uid(job, &uid) || (d = opendir("/proc")) == NULL)
+		return;
+	int killed = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		int64_t pid;
+		char path[64], stat_line[512];
+		if (strparse_i64(e->d_name, 2, INT32_MAX, &pid) != 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, stat_line, sizeof stat_line - 1);
+		struct stat st;
+		bool mine = n > 0 && fstat(fd, &st) == 0 && st.st_uid == uid;
+		close(fd);
+		if (!mine)
+			continue;
+		stat_line[n] = '\0';
+		/* "pid (comm) state ppid pgrp ...": comm may hold anything but ')' last */
+		const char *p = strrchr(stat_line, ')');
+		char state;
+		int ppid, pgrp;
+		if (p != NULL && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 &&
+		    pgrp == pgid && kill((pid_t)pid, SIGKILL) == 0)
+			killed++;
+	}
+	closedir(d);
+	if (killed > 0) {
+		struct logline l;
+		log_begin(&l, LOG_WARN, "job_orphans_killed");
+		log_int(&l, "job", job);
+		log_int(&l, "processes", killed);
+		log_end(&l);
+	}
+}
+
 /* Settle a job if it has ended. */
 bool jobs_settle(struct server *srv, const struct job_rec *j)
 {
@@ -366,8 +431,8 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		return true;
 	}
 	pid_t shim, child;
-	bool vanished;
-	if (read_pids(j->id, &shim, &child) == 0)
+	bool vanished, had_pids = read_pids(j->id, &shim, &child) == 0;
+	if (had_pids)
 		vanished = !shim_alive(j->id, shim);
 	else   /* no pid file: the shim never got going (give it a moment) */
 		vanished = timeu_now() - j->started > 10;
@@ -376,6 +441,8 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	/* the status may have landed between our two looks */
 	if (access(path, F_OK) == 0)
 		return jobs_settle(srv, j);
+	if (had_pids)
+		kill_orphans(j->id, child);
 	store_job_finish(srv->store, j->id, JOB_FAILED, -1, 0, timeu_now(),
 	                 "supervisor vanished without recording an exit status");
 	log_msg(LOG_WARN, "job_lost", "reason", "supervisor vanished");
