@@ -403,6 +403,10 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		int sig = (int)json_integer_value(json_object_get(st, "signal"));
 		json_t *ec = json_object_get(st, "exit_code");
 		int code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
+		char oerr[160] = "";
+		const char *oe = json_string_value(json_object_get(st, "output_error"));
+		if (oe != NULL)   /* the supervisor could not keep all output */
+			snprintf(oerr, sizeof oerr, "%s", oe);
 		json_decref(st);
 		struct job_rec now;   /* a stop may have been asked since j was read */
 		bool stopped = j->stop_requested;
@@ -420,7 +424,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 			spool_session_file(in, j->session_id, "state.sh");
 			rename(out, in);
 		}
-		store_job_finish(srv->store, j->id, state, code, sig, timeu_now(), "");
+		store_job_finish(srv->store, j->id, state, code, sig, timeu_now(), oerr);
 		store_session_touch(srv->store, j->session_id, 0, timeu_now());
 		struct logline l;
 		log_begin(&l, LOG_INFO, "job_end");

@@ -77,6 +77,7 @@ void monitor_pass(struct server *srv)
 		swept = a.now;
 		api_upload_expire(srv, a.now);
 	}
+	store_take_reserve(srv->store);   /* after a full disk, once there is room */
 	if (a.now - pruned >= AUDIT_PRUNE) {
 		pruned = a.now;
 		prune_audit(srv, a.now);

@@ -41,6 +41,8 @@ struct outcap {
 	int64_t dropped_to;   /* end of the last discarded range */
 	bool    blocked;
 	bool    marks;        /* keep the "marks" index (for a shell's replay) */
+	int64_t lost;         /* output bytes that could not be written (disk full) */
+	int     lost_errno;   /* why, the first time */
 };
 
 /* Set up from the job directory and the log (its current size is taken). */

@@ -35,14 +35,40 @@
 
 #define SPEC_MAX (1024 * 1024)
 
-/* Append one record (header and payload in one write, O_APPEND). */
+/* Append one record (header and payload in one write, O_APPEND). A write
+ * that fails part way (a full disk) is cut back to the record's start, so
+ * the log never holds half a record; the bytes are counted as lost and the
+ * job's status says so (docs/jobs.md). */
 static void append_record(struct outcap *oc, int stream, const char *data, size_t len)
 {
 	char rec[OUTLOG_HDR + 65536];
 	outlog_header((uint8_t *)rec, stream, (uint32_t)len);
 	memcpy(rec + OUTLOG_HDR, data, len);
-	if (fileio_write_all(oc->logfd, rec, OUTLOG_HDR + len) == 0)
+	if (fileio_write_all(oc->logfd, rec, OUTLOG_HDR + len) == 0) {
 		outcap_appended(oc, OUTLOG_HDR + len);
+		return;
+	}
+	if (oc->lost == 0)
+		oc->lost_errno = errno;
+	oc->lost += (int64_t)len;
+	if (ftruncate(oc->logfd, oc->size) != 0)
+		oc->lost_errno = errno;
+}
+
+/* Write the job's status through the file reserved for it at the start:
+ * its block is already allocated, so an exit status is kept even on a
+ * full disk. Falls back to a fresh atomic write. 0 or -1. */
+static int write_status(const char *jobdir, int resfd, const char *text)
+{
+	char path[BOUND_PATH + 32], res[BOUND_PATH + 32];
+	size_t len = strlen(text);
+	snprintf(path, sizeof path, "%s/status", jobdir);
+	snprintf(res, sizeof res, "%s/status.reserved", jobdir);
+	if (resfd >= 0 && fileio_pwrite_all(resfd, text, len, 0) == 0 &&
+	    ftruncate(resfd, (off_t)len) == 0 && fsync(resfd) == 0 && rename(res, path) == 0)
+		return 0;
+	unlink(res);
+	return fileio_write_atomic(path, text, len, 0600);
 }
 
 /* Build a NULL-terminated string vector from a JSON array of strings. */
@@ -368,6 +394,13 @@ int shim_main(const char *jobdir)
 	int logfd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0)
 		return 1;
+	/* room for the status, taken now while there is some */
+	snprintf(path, sizeof path, "%s/status.reserved", jobdir);
+	int resfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (resfd >= 0 && posix_fallocate(resfd, 0, 4096) != 0) {
+		close(resfd);
+		resfd = -1;
+	}
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	struct input input = { .fd = -1, .master = -1 };
 	char ptyname[128];
@@ -448,9 +481,16 @@ int shim_main(const char *jobdir)
 	json_t *st = WIFSIGNALED(status)
 		? json_pack("{s:i}", "signal", WTERMSIG(status))
 		: json_pack("{s:i}", "exit_code", WEXITSTATUS(status));
+	if (oc.lost > 0) {
+		char why[160];
+		snprintf(why, sizeof why, "%lld bytes of output could not be kept: %s",
+		         (long long)oc.lost, strerror(oc.lost_errno));
+		json_object_set_new(st, "output_error", json_string(why));
+	}
 	char *text = json_dumps(st, JSON_COMPACT);
-	snprintf(path, sizeof path, "%s/status", jobdir);
-	int rc = text && fileio_write_atomic(path, text, strlen(text), 0600) == 0 ? 0 : 1;
+	int rc = text && write_status(jobdir, resfd, text) == 0 ? 0 : 1;
+	if (resfd >= 0)
+		close(resfd);
 	free(text);
 	json_decref(st);
 	json_decref(spec);

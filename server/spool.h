@@ -8,8 +8,11 @@
  *                   not fsync'd: it outlives no crash that its processes do)
  *       output.log  append-only framed records (common/outlog.h), fsync'd
  *                   at the end
- *       status      {"exit_code":N} or {"signal":N} (atomically and
- *                   durably, at the end)
+ *       status      {"exit_code":N} or {"signal":N}, with "output_error"
+ *                   if output could not all be kept (atomically and
+ *                   durably, at the end, through status.reserved: a block
+ *                   allocated when the job starts, so a full disk cannot
+ *                   take the exit status)
  *   STATE/spool/sessions/<session>/   one per session, owned by the
  *       session's OS account: state.sh (the saved shell state) and the
  *       per-invoke state.<job>.sh the shell writes on exit.

@@ -5,6 +5,7 @@
 #define TETHER_STORE_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -12,7 +13,18 @@
 struct store {
 	sqlite3        *db;
 	pthread_mutex_t lock;
+	int             reserve_fd;   /* STORE_RESERVE bytes held for a full disk, or -1 */
+	bool            reserve_held;
 };
+
+/* Space the store holds back (a file beside the database) so that a job's
+ * end can still be recorded when the disk fills: released on the first
+ * such write that fails, taken again once there is room. */
+#define STORE_RESERVE (4 << 20)
+
+/* Release the reserve (if held) so a failed essential write can be retried;
+ * true if it was released now. Call with st->lock not held. */
+bool store_use_reserve(struct store *st);
 
 /* Prepare a statement; logs and returns NULL on failure. */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);

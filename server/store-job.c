@@ -231,9 +231,14 @@ tether_err store_job_finish(struct store *st, int64_t id, int state, int exit_co
                             int term_signal, int64_t ended, const char *error)
 {
 	int64_t v[5] = { state, exit_code, term_signal, ended, id };
-	return job_update(st, "job_finish", "UPDATE jobs SET error = ?, state = ?, "
-	                  "exit_code = NULLIF(?, -1), term_signal = ?, ended = ? "
-	                  "WHERE id = ? AND state IN " RUNNING_STATES, 5, v, error ? error : "");
+	static const char sql[] = "UPDATE jobs SET error = ?, state = ?, "
+	                          "exit_code = NULLIF(?, -1), term_signal = ?, ended = ? "
+	                          "WHERE id = ? AND state IN " RUNNING_STATES;
+	tether_err e = job_update(st, "job_finish", sql, 5, v, error ? error : "");
+	/* a job's end is never lost to a full disk: the reserve pays for it */
+	if (e == TETHER_E_INSUFFICIENT_STORAGE && store_use_reserve(st))
+		e = job_update(st, "job_finish", sql, 5, v, error ? error : "");
+	return e;
 }
 
 tether_err store_job_set_stop(struct store *st, int64_t id)

@@ -7,6 +7,8 @@
  * Version 1 already has the tables later features fill (jobs, output
  * cursors, transfers), so their arrival is code, not a risky migration.
  */
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +251,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
+	st->reserve_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -265,6 +268,10 @@ int store_open(const char *path, struct store **out, char *err, size_t errsz)
 	}
 	if (migrate(st, err, errsz) != 0)
 		goto fail;
+	char rpath[4200];
+	snprintf(rpath, sizeof rpath, "%s-reserve", path);
+	st->reserve_fd = open(rpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	store_take_reserve(st);
 	*out = st;
 	return 0;
 fail:
@@ -273,10 +280,38 @@ fail:
 }
 
 /* Close the database. */
+void store_take_reserve(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	if (st->reserve_fd >= 0 && !st->reserve_held &&
+	    posix_fallocate(st->reserve_fd, 0, STORE_RESERVE) == 0) {
+		st->reserve_held = true;
+		log_msg(LOG_INFO, "space_reserve", "state", "held");
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+bool store_use_reserve(struct store *st)
+{
+	bool released = false;
+	pthread_mutex_lock(&st->lock);
+	if (st->reserve_held && ftruncate(st->reserve_fd, 0) == 0) {
+		st->reserve_held = false;
+		released = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (released)
+		log_msg(LOG_WARN, "disk_full", "action", "released the space reserve to record "
+		        "job ends; free space in the state dir");
+	return released;
+}
+
 void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->reserve_fd >= 0)
+		close(st->reserve_fd);
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
 	free(st);

@@ -74,6 +74,10 @@ void job_rec_clear(struct job_rec *j);
  * date. Returns 0 and *out, or -1 with a reason in err. */
 int store_open(const char *path, struct store **out, char *err, size_t errsz);
 
+/* Take back the space reserve after it was used (a no-op while held or
+ * while the disk is still full); the monitor calls it. */
+void store_take_reserve(struct store *st);
+
 /* Close the database; NULL is a no-op. */
 void store_close(struct store *st);
 

@@ -81,5 +81,52 @@ def test_full_disk_acknowledges_nothing_unsaved(env):
         subprocess.run(["umount", "-l", d.state], check=False)
 
 
+
+def records_whole(path):
+    """True if the output log is a sequence of whole records (common/outlog.h:
+    a stream byte and a 4-byte little-endian payload length, then it)."""
+    data = open(path, "rb").read()
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 5 or data[pos] not in (1, 2, 3, 4):
+            return False
+        pos += 5 + int.from_bytes(data[pos + 1:pos + 5], "little")
+    return pos == len(data)
+
+
+def test_job_output_on_a_full_disk(env):
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root to mount a small tmpfs")
+        return
+    d = env.daemon(start=False)
+    mount_small(d, "16m")
+    try:
+        d.start()
+        d.add_user("alice")
+        c = env.client()
+        c.login(d, "alice")
+        s = c.json("session", "new", d.host, "--name", "w")
+        s = f"{d.host}/w"
+        # 40 MB of output into a 16 MB filesystem, nobody reading it
+        j = c.json("job", "start", s, "--name", "big", "--",
+                   "yes x | head -c 40000000; exit 3")
+        done = H.wait_for(lambda: (lambda x: x if x["state"] != "Running" else None)(
+            {y["name"]: y for y in c.json("job", "list", "-s", s)}["big"]), 60,
+            "the job to end on the full disk")
+        print(f"  job on a full disk: {done['state']}, exit {done.get('exit_code')}, "
+              f"error {done.get('error')!r}")
+        assert done["exit_code"] == 3, done
+        assert "could not be kept" in (done.get("error") or ""), done
+        log = os.path.join(d.state, "spool", "jobs", str(j["id"]), "output.log")
+        assert os.path.getsize(log) > 0 and records_whole(log), "half a record in the log"
+        # what was written is readable, and receive ends
+        r = c.run("job", "receive", "-s", s, "big", "--wait", timeout=60)
+        assert len(r.stdout) > 1000000 and set(r.stdout) == {"x", "\n"}, (len(r.stdout), r.stderr)
+    finally:
+        if d.proc is not None:
+            d.stop()
+        subprocess.run(["umount", "-l", d.state], check=False)
+
+
 if __name__ == "__main__":
     H.main(globals())
