@@ -117,11 +117,10 @@ int64_t lockout_remaining(struct lockout *l, const char *key, int64_t now)
 	return left;
 }
 
-/* Count a failure and lock at the threshold. */
-int64_t lockout_fail(struct lockout *l, const char *key, int64_t now)
+/* Count one failure on an entry, locking it at the threshold; the seconds
+ * of lockout that now apply. Called with the lock held. */
+static int64_t count_failure(struct lockout *l, struct entry *e, int64_t now)
 {
-	pthread_mutex_lock(&l->lock);
-	struct entry *e = find_or_add(l, key, now);
 	window_count(l, e, now);
 	e->count++;
 	e->touched = now;
@@ -130,7 +129,14 @@ int64_t lockout_fail(struct lockout *l, const char *key, int64_t now)
 		e->count = 0;
 		e->first = now;
 	}
-	int64_t left = e->locked_until > now ? e->locked_until - now : 0;
+	return e->locked_until > now ? e->locked_until - now : 0;
+}
+
+/* Count a failure and lock at the threshold. */
+int64_t lockout_fail(struct lockout *l, const char *key, int64_t now)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t left = count_failure(l, find_or_add(l, key, now), now);
 	pthread_mutex_unlock(&l->lock);
 	return left;
 }
@@ -185,18 +191,9 @@ int64_t lockout_leave(struct lockout *l, const char *const keys[], size_t n, int
 			continue;   /* evicted while in flight: only when the table is all busy */
 		if (e->inflight > 0)
 			e->inflight--;
-		if (!failed)
-			continue;
-		window_count(l, e, now);
-		e->count++;
-		e->touched = now;
-		if (e->count >= l->threshold) {
-			e->locked_until = now + l->duration;
-			e->count = 0;
-			e->first = now;
-		}
-		if (e->locked_until - now > left)
-			left = e->locked_until - now;
+		int64_t l1 = failed ? count_failure(l, e, now) : 0;
+		if (l1 > left)
+			left = l1;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return left;

@@ -58,35 +58,32 @@ def run_client(c, args, extra_env, timeout):
     return r, time.monotonic() - t0
 
 
-def test_silent_server_after_tls(env):
-    srv = Silent(env.root, tls=True)
+def login_to_silent(env, tls, limits):
+    """tether login against a Silent server with the given limits: the
+    CompletedProcess and how long it took (the test fails past 30 s)."""
+    srv = Silent(env.root, tls)
     try:
-        c = env.client()
         try:
-            r, took = run_client(c, ["login", f"alice@127.0.0.1:{srv.port}", "--password-stdin",
-                                     "--accept-new"], {"TETHER_IO_TIMEOUT": "2"}, 30)
+            r, took = run_client(env.client(), ["login", f"alice@127.0.0.1:{srv.port}",
+                                                "--password-stdin", "--accept-new"], limits, 30)
         except subprocess.TimeoutExpired:
             raise AssertionError("tether waited on a silent server past 30 s")
-        print(f"  silent server (after TLS): exit {r.returncode} after {took:.1f} s")
-        assert r.returncode == 255, (r.returncode, r.stderr)
-        assert "no answer from" in r.stderr and "TETHER_IO_TIMEOUT" in r.stderr, r.stderr
+        print(f"  silent server ({'after TLS' if tls else 'no TLS'}): exit {r.returncode} "
+              f"after {took:.1f} s")
+        return r
     finally:
         srv.close()
+
+
+def test_silent_server_after_tls(env):
+    r = login_to_silent(env, True, {"TETHER_IO_TIMEOUT": "2"})
+    assert r.returncode == 255, (r.returncode, r.stderr)
+    assert "no answer from" in r.stderr and "TETHER_IO_TIMEOUT" in r.stderr, r.stderr
 
 
 def test_silent_server_before_tls(env):
-    srv = Silent(env.root, tls=False)
-    try:
-        c = env.client()
-        try:
-            r, took = run_client(c, ["login", f"alice@127.0.0.1:{srv.port}", "--password-stdin",
-                                     "--accept-new"], {"TETHER_CONNECT_TIMEOUT": "2"}, 30)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("tether waited on a silent server past 30 s")
-        print(f"  silent server (no TLS): exit {r.returncode} after {took:.1f} s")
-        assert r.returncode == 255 and "127.0.0.1" in r.stderr, (r.returncode, r.stderr)
-    finally:
-        srv.close()
+    r = login_to_silent(env, False, {"TETHER_CONNECT_TIMEOUT": "2"})
+    assert r.returncode == 255 and "127.0.0.1" in r.stderr, (r.returncode, r.stderr)
 
 
 def test_bad_timeout_value_is_a_usage_error(env):
