@@ -284,10 +284,8 @@ void store_take_reserve(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
 	if (st->reserve_fd >= 0 && !st->reserve_held &&
-	    posix_fallocate(st->reserve_fd, 0, STORE_RESERVE) == 0) {
+	    posix_fallocate(st->reserve_fd, 0, STORE_RESERVE) == 0)
 		st->reserve_held = true;
-		log_msg(LOG_INFO, "space_reserve", "state", "held");
-	}
 	pthread_mutex_unlock(&st->lock);
 }
 
