@@ -13,6 +13,7 @@
 See docs/security.md."""
 import http.client
 import json
+import os
 import ssl
 import threading
 import time
@@ -116,8 +117,10 @@ def test_concurrent_logins_bounded_memory(env):
             H.expect_error(doc, "unavailable")
             assert h.get("retry-after") == "1", h
     # each hash ~32 MiB: the bound allows the slots plus slack, far from
-    # the 150 x 32 MiB = 4.8 GiB an unbounded daemon reaches
-    assert grew < 64 * (slots + 2), f"peak grew by {grew:.0f} MiB"
+    # the 150 x 32 MiB = 4.8 GiB an unbounded daemon reaches; under
+    # AddressSanitizer freed blocks sit in its quarantine (256 MiB) first
+    bound = 64 * (slots + 2) + (320 if os.environ.get("ASAN_OPTIONS") else 0)
+    assert grew < bound, f"peak grew by {grew:.0f} MiB (bound {bound} MiB)"
     assert d.healthy()
 
 
