@@ -38,7 +38,7 @@
 /* Append one record (header and payload in one write, O_APPEND). A write
  * that fails part way (a full disk) is cut back to the record's start, so
  * the log never holds half a record; the bytes are counted as lost and the
- * job's status says so (docs/jobs.md). */
+ * job's status says so (docs/security.md, "A full disk"). */
 static void append_record(struct outcap *oc, int stream, const char *data, size_t len)
 {
 	char rec[OUTLOG_HDR + 65536];
