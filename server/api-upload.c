@@ -83,19 +83,8 @@ static json_t *partial_op(json_t *arg)
 			goto fail;
 		return json_object();
 	}
-	if (rename(partial, path) != 0)
+	if (owner_commit(partial, path) != 0)
 		goto fail;
-	char dir[BOUND_PATH];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL) {
-		slash[slash == dir ? 1 : 0] = '\0';
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
 	return json_object();
 fail:
 	snprintf(msg, sizeof msg, "cannot %s %s: %s", strcmp(op, "remove") == 0 ? "delete" :

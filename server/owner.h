@@ -40,6 +40,11 @@ json_t *owner_run(const struct owner *o, json_t *(*fn)(json_t *arg), json_t *arg
  * exec) or -1 with *err the child's errno. */
 int owner_fd(const struct owner *o, int (*fn)(void *arg), void *arg, int *err);
 
+/* In an owner child: move a finished partial file over dest, atomically
+ * and durably (the directory is fsync'd); a file being replaced keeps its
+ * mode. 0, or -1 with errno set. */
+int owner_commit(const char *partial, const char *dest);
+
 /* True if p has a ".." path component. */
 bool path_has_dotdot(const char *p);
 

@@ -312,17 +312,9 @@ static json_t *finish_files(json_t *arg)
 		const char *part = json_string_value(json_object_get(v, "partial"));
 		const char *dest = json_string_value(json_object_get(v, "destination"));
 		if (commit && json_is_true(json_object_get(v, "done"))) {
-			if (rename(part, dest) != 0)
+			if (owner_commit(part, dest) != 0)
 				return answer_error("cannot move the file into place at '%s': %s", dest,
 				                    strerror(errno));
-			char dir[BOUND_PATH];
-			const char *slash = strrchr(dest, '/');
-			snprintf(dir, sizeof dir, "%.*s", slash == dest ? 1 : (int)(slash - dest), dest);
-			int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (fd >= 0) {
-				fsync(fd);   /* the rename itself survives a crash */
-				close(fd);
-			}
 			n++;
 		} else {
 			unlink(part);

@@ -1,0 +1,44 @@
+"""File modes of transferred files: a download that replaces an existing
+file keeps that file's mode (a 0640 file stayed readable by its group only
+until a transfer made it 0644, world-readable); a fresh file gets the
+worker's umask (022). See docs/transfers.md."""
+import os
+import subprocess
+import sys
+
+import harness as H
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from test_transfers import World  # noqa: E402
+
+
+def test_replaced_file_keeps_its_mode(env):
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root (transfers run as the owner's account)")
+        return
+    w = World(env)
+    src = w.put("data.bin", os.urandom(5000))
+    old = os.path.join(w.dst, "data.bin")
+    with open(old, "wb") as f:
+        f.write(b"old")
+    subprocess.run(["chown", w.acct, old], check=True)
+    os.chmod(old, 0o640)
+    t = w.start({"sources": [src], "destination": old, "priority": "foreground"})
+    w.wait_state(t["id"], ("Transferred",))
+    st, _, doc = w.req("POST", f"/{t['id']}/complete")
+    assert st == 200, (st, doc)
+    assert open(old, "rb").read() == open(src, "rb").read()
+    mode = os.stat(old).st_mode & 0o7777
+    assert mode == 0o640, oct(mode)
+    # a fresh file: the umask's mode
+    t = w.start({"sources": [src], "destination": w.dst + "/fresh.bin",
+                 "priority": "foreground"})
+    w.wait_state(t["id"], ("Transferred",))
+    st, _, doc = w.req("POST", f"/{t['id']}/complete")
+    assert st == 200, (st, doc)
+    mode = os.stat(w.dst + "/fresh.bin").st_mode & 0o7777
+    assert mode == 0o644, oct(mode)
+
+
+if __name__ == "__main__":
+    H.main(globals())
