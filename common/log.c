@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -183,10 +184,55 @@ void log_int(struct logline *l, const char *key, int64_t value)
 }
 
 /* Terminate the line and write it with one write(2); errno is preserved. */
+/* Identical lines (all but the timestamp) in a row within this many seconds
+ * of the first are folded into a count: a failure repeated on every pass
+ * of a loop (a full disk) must not fill the disk with log. */
+#define LOG_REPEAT_WINDOW 10
+#define LOG_TS_PREFIX     24   /* "ts=YYYY-MM-DDTHH:MM:SSZ " */
+
+static pthread_mutex_t rep_mu = PTHREAD_MUTEX_INITIALIZER;
+static char    rep_last[BOUND_LOG_LINE];
+static size_t  rep_len;
+static int64_t rep_since, rep_count;
+
+/* Write a whole line. */
+static void emit(const char *text, size_t len)
+{
+	ssize_t r;
+	do
+		r = write(atomic_load(&log_fd), text, len);
+	while (r < 0 && errno == EINTR);
+}
+
+/* True if the line repeats the last one within the window (it is then
+ * counted, not written); else *folded gets the count of the lines folded
+ * before it. */
+static bool repeated(const struct logline *l, int64_t *folded)
+{
+	const char *body = l->text + LOG_TS_PREFIX;
+	size_t blen = l->len > LOG_TS_PREFIX ? l->len - LOG_TS_PREFIX : 0;
+	int64_t now = timeu_now();
+	bool rep = false;
+	pthread_mutex_lock(&rep_mu);
+	if (blen > 0 && blen == rep_len && memcmp(body, rep_last, blen) == 0 &&
+	    now - rep_since < LOG_REPEAT_WINDOW) {
+		rep_count++;
+		rep = true;
+	} else {
+		*folded = rep_count;
+		rep_count = 0;
+		rep_len = blen;
+		memcpy(rep_last, body, blen);
+		rep_since = now;
+	}
+	pthread_mutex_unlock(&rep_mu);
+	return rep;
+}
+
 void log_end(struct logline *l)
 {
 	int saved = errno;
-	ssize_t r;
+	int64_t folded = 0;
 
 	if (l->skip == LOG_SKIP)
 		return;
@@ -196,9 +242,17 @@ void log_end(struct logline *l)
 	} else {
 		l->text[l->len++] = '\n';
 	}
-	do
-		r = write(atomic_load(&log_fd), l->text, l->len);
-	while (r < 0 && errno == EINTR);
+	if (!repeated(l, &folded)) {
+		if (folded > 0) {
+			char ts[TIMEU_RFC3339_LEN], line[128];
+			timeu_rfc3339(timeu_now(), ts);
+			int n = snprintf(line, sizeof line, "ts=%s level=info event=log_repeated "
+			                 "count=%" PRId64 "\n", ts, folded);
+			if (n > 0 && (size_t)n < sizeof line)
+				emit(line, (size_t)n);
+		}
+		emit(l->text, l->len);
+	}
 	l->skip = LOG_SKIP;
 	errno = saved;
 }

@@ -360,6 +360,27 @@ static void test_threads(void **state)
 }
 
 /* Run the tests. */
+/* The same line in a row is written once; the next different line is
+ * preceded by how many were folded. */
+static void test_repeats_folded(void **state)
+{
+	drain();
+	for (int i = 0; i < 100; i++)
+		log_msg(LOG_ERROR, "store_error", "detail", "database or disk is full");
+	drain();
+	assert_int_equal(count(got, '\n'), 1);
+	assert_non_null(strstr(got, "event=store_error"));
+	log_msg(LOG_INFO, "other", NULL, NULL);
+	drain();
+	assert_int_equal(count(got, '\n'), 2);
+	assert_non_null(strstr(got, "event=log_repeated count=99\n"));
+	assert_non_null(strstr(got, "event=other"));
+	/* a different line is never folded */
+	log_msg(LOG_INFO, "other2", NULL, NULL);
+	drain();
+	assert_int_equal(count(got, '\n'), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_escape_direct),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeats_folded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
