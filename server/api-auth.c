@@ -44,20 +44,16 @@ static void login_event(struct req *r, const char *event, const char *user,
  * logins are bounded (login_concurrency); others wait up to
  * HASH_WAIT_MS for a slot, then get 503. */
 #define HASH_WAIT_MS 2000
-static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
 static sem_t hash_slots;
-static unsigned hash_nslots;
 
-static void hash_init(void)
+int api_auth_init(const struct server *srv)
 {
-	sem_init(&hash_slots, 0, hash_nslots);
+	return sem_init(&hash_slots, 0, (unsigned)srv->conf.login_concurrency);
 }
 
 /* Take a hashing slot, waiting briefly; false if none came free. */
-static bool hash_slot_take(const struct server *srv)
+static bool hash_slot_take(void)
 {
-	hash_nslots = (unsigned)srv->conf.login_concurrency;
-	pthread_once(&hash_once, hash_init);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += HASH_WAIT_MS / 1000;
@@ -140,7 +136,7 @@ tether_err api_login(struct req *r)
 	int64_t left = lockout_enter(lo, keys, 2, now);
 	if (left > 0)
 		return locked(r, user, left);
-	if (!hash_slot_take(r->srv)) {
+	if (!hash_slot_take()) {
 		lockout_leave(lo, keys, 2, timeu_now(), false);
 		r->retry_after = 1;
 		refusal_event(r, "login_busy", user);

@@ -17,6 +17,10 @@ tether_err api_health(struct req *r);
 
 /* api-auth.c */
 tether_err api_login(struct req *r);
+
+/* Size the login hashing slots from login_concurrency; once, before the
+ * listeners start. 0 or -1. */
+int api_auth_init(const struct server *srv);
 tether_err api_logout(struct req *r);
 tether_err api_whoami(struct req *r);
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "http.h"
 #include "jobs.h"
 #include "launcher.h"
@@ -234,7 +235,7 @@ static int serve(struct server *srv, const struct cli *cli)
 	        "fingerprint", tls.fingerprint);
 	srv->lockout = lockout_new(4096, srv->conf.lockout_threshold,
 	                           srv->conf.lockout_window, srv->conf.lockout_duration);
-	if (srv->lockout == NULL)
+	if (srv->lockout == NULL || api_auth_init(srv) != 0)
 		goto out;
 	if (http_start(srv, tls.cert_pem, tls.key_pem, err, sizeof err) != 0) {
 		fprintf(stderr, "tetherd: %s\n", err);
