@@ -17,6 +17,15 @@ def add_unmapped(d, name):
     return r.stderr
 
 
+def login_account(name, shell):
+    """An OS account NAME (uid >= UID_MIN, not --system) with shell."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--no-create-home", "--shell", shell, name],
+                       check=True, capture_output=True)
+    assert pwd.getpwnam(name).pw_uid >= 1000
+    return name
+
+
 def run_as(c, d, name):
     """Log NAME in, open a session and invoke `id -un`: the CompletedProcess."""
     c.login(d, name)
@@ -42,11 +51,7 @@ def test_nologin_account_is_not_mapped_by_name(env):
     if os.geteuid() != 0:
         print("SKIPPED: the mapping applies to a root daemon")
         return
-    name = "ttnologin"
-    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True)
-    assert pwd.getpwnam(name).pw_uid >= 1000
+    name = login_account("ttnologin", "/usr/sbin/nologin")
     d = env.daemon()
     note = add_unmapped(d, name)
     r = run_as(env.client(), d, name)
@@ -58,10 +63,7 @@ def test_login_account_and_explicit_mapping_still_work(env):
     if os.geteuid() != 0:
         print("SKIPPED: the mapping applies to a root daemon")
         return
-    name = "ttlogin"
-    if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/bash", name],
-                       check=True, capture_output=True)
+    name = login_account("ttlogin", "/bin/bash")
     d = env.daemon()
     assert add_unmapped(d, name) == ""
     r = run_as(env.client("c1"), d, name)

@@ -105,7 +105,7 @@ def test_job_output_on_a_full_disk(env):
         d.add_user("alice")
         c = env.client()
         c.login(d, "alice")
-        s = c.json("session", "new", d.host, "--name", "w")
+        c.json("session", "new", d.host, "--name", "w")
         s = f"{d.host}/w"
         # 40 MB of output into a 16 MB filesystem, nobody reading it
         j = c.json("job", "start", s, "--name", "big", "--",
