@@ -52,6 +52,7 @@ extern const struct cmd_entry cmd_transfer_suspend_entry;
 extern const struct cmd_entry cmd_transfer_resume_entry;
 extern const struct cmd_entry cmd_transfer_remove_entry;
 extern const struct cmd_entry cmd_transfer_set_entry;
+extern const struct cmd_entry cmd_targets_entry;
 
 /* Exit statuses (CLI.md "Exit status"). */
 #define EXIT_USAGE   2

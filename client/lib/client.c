@@ -52,6 +52,12 @@ const char *tether_client_id(const tether_client *c)
 	return c->client_id;
 }
 
+/* The configuration directory. */
+const char *tether_client_config_dir(const tether_client *c)
+{
+	return c->config_dir;
+}
+
 /* mkdir -p, the last component 0700. */
 static int make_dirs(const char *path)
 {

@@ -38,6 +38,10 @@ const char *tether_last_error_code(const tether_client *c);
 /* This client machine's id (32 hex characters). */
 const char *tether_client_id(const tether_client *c);
 
+/* This client's configuration directory ($TETHER_HOME, else
+ * ~/.config/tether), where the fleet inventory lives (docs/fleet.md). */
+const char *tether_client_config_dir(const tether_client *c);
+
 /* How a login decides to trust the server's key. */
 struct tether_login_opts {
 	const char *user;          /* NULL: USER@ of host, else $USER */
