@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "bounds.h"
 #include "crypto.h"
 #include "proto.h"
@@ -75,10 +76,34 @@ tether_err client_request(tether_client *c, struct target *t, const char *method
 
 /* client_request with an optional binary reply (raw, handed over; the
  * caller frees it) and X-Tether-* headers (ri). */
-struct buf;
 tether_err client_exchange(tether_client *c, struct target *t, const char *method,
                            const char *path, json_t *body, json_t **out,
                            struct buf *raw, struct reply_info *ri);
+
+/* A request in flight on an easy handle, for callers that perform it
+ * themselves (the fleet engine, on a multi handle). */
+struct request {
+	struct target     *t;
+	struct curl_slist *hdrs;
+	char              *text;     /* the encoded body */
+	struct buf         reply;
+	char               errbuf[CURL_ERROR_SIZE];
+};
+
+/* Set h up for METHOD path on t (r holds what must outlive the call; ri,
+ * if not NULL, gets the X-Tether-* headers). Release r with
+ * request_release() whatever happens. */
+tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const char *method,
+                           const char *path, json_t *body, struct request *r,
+                           struct reply_info *ri);
+
+/* Judge the performed request (rc: how libcurl ended it) as client_exchange
+ * does: *out the decoded reply, or raw the bytes; failures recorded on c. */
+tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode rc,
+                          json_t **out, struct buf *raw);
+
+/* Free what r holds (wiping the token and body) and unhook it from h. */
+void request_release(CURL *h, struct request *r);
 
 /* Split SESSION into a target and a reference. */
 tether_err client_resolve_session(tether_client *c, const char *session,

@@ -193,21 +193,15 @@ tether_err client_request(tether_client *c, struct target *t, const char *method
 	return client_exchange(c, t, method, path, body, out, NULL, NULL);
 }
 
-/* One request with an optional binary reply; see client-int.h. */
-tether_err client_exchange(tether_client *c, struct target *t, const char *method,
-                           const char *path, json_t *body, json_t **out,
-                           struct buf *raw, struct reply_info *ri)
+/* Set h up for one request; see client-int.h. */
+tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const char *method,
+                           const char *path, json_t *body, struct request *r,
+                           struct reply_info *ri)
 {
-	CURL *h = c->curl;
-	char url[600], hdr[BOUND_TOKEN + 64], errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs = NULL;
-	struct buf reply;
-	char *text = NULL;
-	tether_err e;
-	c->errmsg[0] = c->errcode[0] = '\0';
-	if (out != NULL)
-		*out = NULL;
-	buf_init(&reply, BOUND_RESPONSE);
+	char url[600], hdr[BOUND_TOKEN + 64];
+	memset(r, 0, sizeof *r);
+	r->t = t;
+	buf_init(&r->reply, BOUND_RESPONSE);
 	curl_easy_reset(h);   /* keeps the connection cache */
 	snprintf(url, sizeof url, "https://%s%s%s:%u%s", t->hs.ipv6 ? "[" : "", t->hs.host,
 	         t->hs.ipv6 ? "]" : "", (unsigned)t->hs.port, path);
@@ -219,9 +213,9 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->io_timeout);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->reply);
 	if (ri != NULL) {
 		memset(ri, 0, sizeof *ri);
 		ri->exit_code = -1;
@@ -233,70 +227,96 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)c->interrupt);
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	}
-	if ((e = set_trust(c, h, t)) != TETHER_E_OK)
-		goto out;
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	tether_err e = set_trust(c, h, t);
+	if (e != TETHER_E_OK)
+		return e;
+	r->hdrs = curl_slist_append(r->hdrs, "Accept: application/json");
 	snprintf(hdr, sizeof hdr, "%s: %s", TETHER_HDR_CLIENT_ID, c->client_id);
-	hdrs = curl_slist_append(hdrs, hdr);
+	r->hdrs = curl_slist_append(r->hdrs, hdr);
 	snprintf(hdr, sizeof hdr, "%s: %d", TETHER_HDR_API_VERSION, TETHER_API_VERSION);
-	hdrs = curl_slist_append(hdrs, hdr);
+	r->hdrs = curl_slist_append(r->hdrs, hdr);
 	if (t->token[0] != '\0') {
 		snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", t->token);
-		hdrs = curl_slist_append(hdrs, hdr);
+		r->hdrs = curl_slist_append(r->hdrs, hdr);
 		crypto_wipe(hdr, sizeof hdr);
 	}
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (body != NULL) {
 		size_t len = 0;
-		text = jsonu_dump(body, &len);
-		if (text == NULL) {
-			e = client_fail(c, TETHER_E_NOMEM, "cannot encode the request");
-			goto out;
-		}
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+		r->text = jsonu_dump(body, &len);
+		if (r->text == NULL)
+			return client_fail(c, TETHER_E_NOMEM, "cannot encode the request");
+		r->hdrs = curl_slist_append(r->hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->text);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	CURLcode rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		e = curl_failure(c, t, rc, errbuf);
-		goto out;
-	}
-	if (t->trust == TRUST_PROBE)
-		probe_fingerprint(h, t);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdrs);
+	return TETHER_E_OK;
+}
+
+/* Judge a performed request; see client-int.h. */
+tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode rc,
+                          json_t **out, struct buf *raw)
+{
+	c->errmsg[0] = c->errcode[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
+	if (rc != CURLE_OK)
+		return curl_failure(c, r->t, rc, r->errbuf);
+	if (r->t->trust == TRUST_PROBE)
+		probe_fingerprint(h, r->t);
 	long status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		e = http_failure(c, status, &reply);
-		goto out;
-	}
-	e = TETHER_E_OK;
+	if (status < 200 || status > 299)
+		return http_failure(c, status, &r->reply);
 	if (raw != NULL) {
-		*raw = reply;   /* hand the bytes over */
-		buf_init(&reply, 0);
-	} else if (out != NULL && reply.len > 0) {
+		*raw = r->reply;   /* hand the bytes over */
+		buf_init(&r->reply, 0);
+	} else if (out != NULL && r->reply.len > 0) {
 		char why[160];
-		*out = jsonu_parse_object(reply.data, reply.len, why, sizeof why);
+		*out = jsonu_parse_object(r->reply.data, r->reply.len, why, sizeof why);
 		if (*out == NULL)
-			e = client_fail(c, TETHER_E_PROTOCOL, "bad reply from %s: %s", t->key, why);
+			return client_fail(c, TETHER_E_PROTOCOL, "bad reply from %s: %s",
+			                   r->t->key, why);
 	}
-out:
+	return TETHER_E_OK;
+}
+
+/* Let go of a request; see client-int.h. */
+void request_release(CURL *h, struct request *r)
+{
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);   /* no dangling pointers into */
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);  /* this stack frame */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);  /* r */
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
+	for (struct curl_slist *l = r->hdrs; l != NULL; l = l->next)
 		crypto_wipe(l->data, strlen(l->data));   /* one held the token */
-	curl_slist_free_all(hdrs);
-	if (text != NULL) {
-		crypto_wipe(text, strlen(text));
-		free(text);
+	curl_slist_free_all(r->hdrs);
+	r->hdrs = NULL;
+	if (r->text != NULL) {
+		crypto_wipe(r->text, strlen(r->text));
+		free(r->text);
+		r->text = NULL;
 	}
-	buf_free_secret(&reply);
+	buf_free_secret(&r->reply);
+}
+
+/* One request with an optional binary reply; see client-int.h. */
+tether_err client_exchange(tether_client *c, struct target *t, const char *method,
+                           const char *path, json_t *body, json_t **out,
+                           struct buf *raw, struct reply_info *ri)
+{
+	struct request r;
+	c->errmsg[0] = c->errcode[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
+	tether_err e = request_prepare(c, c->curl, t, method, path, body, &r, ri);
+	if (e == TETHER_E_OK)
+		e = request_finish(c, c->curl, &r, curl_easy_perform(c->curl), out, raw);
+	request_release(c->curl, &r);
 	return e;
 }
