@@ -40,7 +40,8 @@
 	X(PROTOCOL,             "protocol_error",         0, "unexpected reply") \
 	X(IO,                   "io_error",               0, "input/output error") \
 	X(NOMEM,                "out_of_memory",          0, "out of memory") \
-	X(INTERRUPTED,          "interrupted",            0, "interrupted")
+	X(INTERRUPTED,          "interrupted",            0, "interrupted") \
+	X(TIMED_OUT,            "timed_out",              0, "timed out")
 
 typedef enum {
 #define TETHER_ERR_ENUM(name, code, http, msg) TETHER_E_##name,

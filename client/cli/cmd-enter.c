@@ -200,6 +200,14 @@ static int exec_enter(struct cmd_ctx *x, int argc, char **argv)
 		return out_usage(&cmd_enter_entry, "expected one HOST or HOST/NAME");
 	if (x->json)
 		return out_usage(&cmd_enter_entry, "an interactive shell has no --json form");
+	char spec[BOUND_HOSTSPEC];
+	const char *slash = strrchr(argv[optind], '/');   /* TARGETS[/NAME] */
+	snprintf(spec, sizeof spec, "%.*s",
+	         (int)(slash ? (size_t)(slash - argv[optind]) : strlen(argv[optind])),
+	         argv[optind]);
+	if (!fleet_is_single(x, spec))
+		return out_usage(&cmd_enter_entry, "an interactive shell goes to one host; "
+		                 "for several use invoke -H TARGETS");
 	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
 	int temporary, rows, cols;
 	tether_err e = open_session(x, argv[optind], session, sizeof session, &temporary);

@@ -10,6 +10,8 @@
 
 #include "bounds.h"
 #include "cmd.h"
+#include "strparse.h"
+#include "targets.h"
 
 static int exec_invoke(struct cmd_ctx *x, int argc, char **argv);
 static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd);
@@ -20,14 +22,17 @@ static int invoke_as_job(struct cmd_ctx *x, const char *session, const char *nam
 
 const struct cmd_entry cmd_invoke_entry = {
 	"invoke", "(-s SESSION [--as-job [--job-name NAME]] | "
-	"-H HOST [--in-disconnected-session [--session-name NAME]]) -- COMMAND...",
+	"-H TARGETS [--in-disconnected-session [--session-name NAME]]) [fleet options] "
+	"-- COMMAND...",
 	"run a command in a session's saved shell state, streaming its output",
 	"  -s, --session SESSION   the session (HOST/NAME or HOST/ID), connected by\n"
-	"                          this client\n"
-	"  -H, --hosts HOST        run in a temporary session on HOST, removed after\n"
-	"                          (one host for now; fleets are not implemented yet)\n"
-	"  --in-disconnected-session  with -H: create a session, start COMMAND in it,\n"
-	"                          disconnect at once and print the session\n"
+	"                          this client; TARGETS/NAME: session NAME on each host\n"
+	"  -H, --hosts TARGETS     run in a temporary session on each host, removed\n"
+	"                          after. TARGETS: HOST, a list (a,b), ranges\n"
+	"                          (web[01-40]), @GROUP of the inventory, @FILE\n"
+	"                          (see docs/fleet.md); -H and -s may be repeated\n"
+	"  --in-disconnected-session  with -H HOST: create a session, start COMMAND in\n"
+	"                          it, disconnect at once and print the session\n"
 	"  --session-name NAME     with --in-disconnected-session: the session's name\n"
 	"  --as-job                with -s: start COMMAND and return at once with a\n"
 	"                          local job in this client's job table; manage it\n"
@@ -36,12 +41,83 @@ const struct cmd_entry cmd_invoke_entry = {
 	"                          is busy until it ends, and its state is saved\n"
 	"  --job-name NAME         with --as-job: the local job's name (default\n"
 	"                          Job<ID>; unique among this client's local jobs)\n"
+	"Fleet options (several hosts):\n"
+	"  --throttle N            hosts in flight at once (default 32)\n"
+	"  --connect-timeout S     per host: seconds to connect (default 10)\n"
+	"  --timeout S             per host: seconds for it all; then the command is\n"
+	"                          stopped and the host reported as timed out\n"
+	"  --hide-host             no \"HOST: \" before each line\n"
+	"  --gather                print each distinct output once, under the hosts\n"
+	"                          that produced it (like clush -b)\n"
+	"  --inventory FILE        the inventory for @GROUP (default $TETHER_INVENTORY,\n"
+	"                          then $TETHER_HOME/inventory; any command takes it)\n"
 	"COMMAND runs with bash; its words are joined with spaces (as ssh does).\n"
 	"cd, variables, functions and aliases persist to the next invoke.\n"
 	"Ctrl-C interrupts the remote command (twice: kills it). The exit status is\n"
-	"the command's, 128+N if a signal N killed it, 255 if tether failed.\n",
+	"the command's, 128+N if a signal N killed it, 255 if tether failed. On\n"
+	"several hosts: 0 if every host ran it and it exited 0, else 1 with a\n"
+	"per-host summary on stderr.\n",
 	exec_invoke,
 };
+
+/* Options of one invoke. */
+struct invoke_opts {
+	struct buf  sessions, hosts;   /* -s / -H, repeated ones joined with ',' */
+	const char *name, *job_name;
+	int         disconnected, as_job;
+	enum fleet_mode mode;
+	struct tether_fleet_req req;
+};
+
+/* Add a repeated option's value to a comma list. */
+static int add_target(struct buf *list, const char *v)
+{
+	if (list->len > 0 && buf_puts(list, ",") != 0)
+		return -1;
+	return buf_puts(list, v);
+}
+
+/* Split "TARGETS/NAME" at its last '/' into targets (list) and name;
+ * several -s must all name the same session. */
+static int add_session(struct buf *targets, char *name, size_t namesz, const char *v)
+{
+	const char *slash = strrchr(v, '/');
+	if (slash == NULL || slash[1] == '\0' || slash == v)
+		return -1;
+	if (name[0] != '\0' && strcmp(name, slash + 1) != 0)
+		return -2;
+	snprintf(name, namesz, "%s", slash + 1);
+	if (targets->len > 0 && buf_puts(targets, ",") != 0)
+		return -1;
+	return buf_append(targets, v, (size_t)(slash - v));
+}
+
+/* Parse a whole number of seconds or hosts for an option. */
+static int parse_count(const char *opt, const char *v, long max, long *out)
+{
+	int64_t n;
+	if (strparse_i64(v, 1, max, &n) != 0)
+		return out_usage(&cmd_invoke_entry, "%s must be a whole number from 1 to %ld",
+		                 opt, max);
+	*out = (long)n;
+	return 0;
+}
+
+/* Run COMMAND on a fleet (several targets). */
+static int invoke_fleet(struct cmd_ctx *x, struct invoke_opts *o, const char *spec,
+                        const char *session_name, const char *cmd)
+{
+	struct fleet_hosts hosts = { NULL, 0 };
+	int rc = fleet_targets(x, &cmd_invoke_entry, spec, &hosts);
+	if (rc != 0)
+		return rc;
+	o->req.verb = TETHER_FLEET_INVOKE;
+	o->req.session = session_name;
+	o->req.command = cmd;
+	rc = fleet_exec(x, &hosts, &o->req, o->mode);
+	fleet_hosts_free(&hosts);
+	return rc;
+}
 
 static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 {
@@ -52,43 +128,101 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 		{ "session-name", required_argument, NULL, 'N' },
 		{ "as-job", no_argument, NULL, 'J' },
 		{ "job-name", required_argument, NULL, 'j' },
+		{ "throttle", required_argument, NULL, 'T' },
+		{ "connect-timeout", required_argument, NULL, 'C' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "hide-host", no_argument, NULL, 'h' + 256 },
+		{ "gather", no_argument, NULL, 'g' + 256 },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *session = NULL, *host = NULL, *name = NULL, *job_name = NULL;
-	int disconnected = 0, as_job = 0, ch;
+	struct invoke_opts o;
+	char sname[BOUND_NAME + 24] = "";
+	long v = 0;
+	int ch, rc = EXIT_USAGE;
+	memset(&o, 0, sizeof o);
+	buf_init(&o.sessions, 64 * 1024);
+	buf_init(&o.hosts, 64 * 1024);
 	while ((ch = cmd_getopt(&cmd_invoke_entry, argc, argv, "+s:H:", longopts)) != -1) {
 		switch (ch) {
-		case 's': session = optarg; break;
-		case 'H': host = optarg; break;
-		case 'D': disconnected = 1; break;
-		case 'N': name = optarg; break;
-		case 'J': as_job = 1; break;
-		case 'j': job_name = optarg; break;
-		default: return EXIT_USAGE;
+		case 's':
+			if ((rc = add_session(&o.sessions, sname, sizeof sname, optarg)) == -2) {
+				rc = out_usage(&cmd_invoke_entry, "several -s must name the same "
+				               "session on each host (TARGETS/NAME)");
+				goto out;
+			}
+			if (rc != 0) {
+				rc = out_usage(&cmd_invoke_entry, "invalid session '%s': HOST/NAME "
+				               "or TARGETS/NAME", optarg);
+				goto out;
+			}
+			break;
+		case 'H': add_target(&o.hosts, optarg); break;
+		case 'D': o.disconnected = 1; break;
+		case 'N': o.name = optarg; break;
+		case 'J': o.as_job = 1; break;
+		case 'j': o.job_name = optarg; break;
+		case 'T':
+		case 'C':
+		case 't':
+			if ((rc = parse_count(ch == 'T' ? "--throttle" : ch == 'C' ?
+			                      "--connect-timeout" : "--timeout", optarg,
+			                      ch == 'T' ? 4096 : 86400 * 30, &v)) != 0)
+				goto out;
+			if (ch == 'T')
+				o.req.throttle = (int)v;
+			else if (ch == 'C')
+				o.req.connect_timeout = v;
+			else
+				o.req.timeout = v;
+			break;
+		case 'h' + 256: o.mode = FLEET_HIDE_HOST; break;
+		case 'g' + 256: o.mode = FLEET_GATHER; break;
+		default: goto out;
 		}
 	}
-	if ((session == NULL) == (host == NULL))
-		return out_usage(&cmd_invoke_entry, "give exactly one of -s SESSION or -H HOST");
-	if (host != NULL && (strchr(host, ',') || host[0] == '@'))
-		return out_usage(&cmd_invoke_entry, "invoking on several hosts (fleets) is not "
-		                 "implemented yet; give one HOST");
-	if ((disconnected || name) && host == NULL)
-		return out_usage(&cmd_invoke_entry, "--in-disconnected-session and "
-		                 "--session-name go with -H HOST");
-	if (name && !disconnected)
-		return out_usage(&cmd_invoke_entry, "--session-name needs --in-disconnected-session");
-	if (as_job && host != NULL)
-		return out_usage(&cmd_invoke_entry, "--as-job goes with -s SESSION (jobs on "
-		                 "several hosts, fleets, are not implemented yet)");
-	if (job_name && !as_job)
-		return out_usage(&cmd_invoke_entry, "--job-name needs --as-job");
+	rc = EXIT_USAGE;
+	if ((o.sessions.len == 0) == (o.hosts.len == 0)) {
+		rc = out_usage(&cmd_invoke_entry, "give -s SESSION or -H TARGETS (not both)");
+		goto out;
+	}
+	const char *targets = o.hosts.len ? buf_cstr(&o.hosts) : buf_cstr(&o.sessions);
+	bool single = fleet_is_single(x, targets);
+	if ((o.disconnected || o.name) && (o.hosts.len == 0 || !single)) {
+		rc = out_usage(&cmd_invoke_entry, "--in-disconnected-session and --session-name "
+		               "go with -H HOST (one host; for a fleet: session new TARGETS "
+		               "--name N, then invoke -s TARGETS/N)");
+		goto out;
+	}
+	if (o.name && !o.disconnected) {
+		rc = out_usage(&cmd_invoke_entry, "--session-name needs --in-disconnected-session");
+		goto out;
+	}
+	if (o.as_job && (o.hosts.len > 0 || !single)) {
+		rc = out_usage(&cmd_invoke_entry, "--as-job goes with -s SESSION on one host "
+		               "(parent jobs over fleets are not built yet)");
+		goto out;
+	}
+	if (o.job_name && !o.as_job) {
+		rc = out_usage(&cmd_invoke_entry, "--job-name needs --as-job");
+		goto out;
+	}
 	struct buf cmd;
 	if (cmd_command_words(&cmd_invoke_entry, argc, argv, optind, &cmd) != 0)
-		return EXIT_USAGE;
-	int rc = host     ? invoke_on_host(x, host, name, disconnected, buf_cstr(&cmd))
-	         : as_job ? invoke_as_job(x, session, job_name, buf_cstr(&cmd))
-	                  : invoke_in(x, session, buf_cstr(&cmd));
+		goto out;
+	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
+	snprintf(session, sizeof session, "%s/%s", targets, sname);
+	if (!single)
+		rc = invoke_fleet(x, &o, targets, o.sessions.len ? sname : NULL, buf_cstr(&cmd));
+	else if (o.hosts.len > 0)
+		rc = invoke_on_host(x, targets, o.name, o.disconnected, buf_cstr(&cmd));
+	else if (o.as_job)
+		rc = invoke_as_job(x, session, o.job_name, buf_cstr(&cmd));
+	else
+		rc = invoke_in(x, session, buf_cstr(&cmd));
 	buf_free(&cmd);
+out:
+	buf_free(&o.sessions);
+	buf_free(&o.hosts);
 	return rc;
 }
 

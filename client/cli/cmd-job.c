@@ -126,7 +126,15 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
-	int ch;
+	int ch, words = 0, rc;
+	/* getopt moves a "--" ahead of the words before it: count them first, so
+	 * that "S1 S2 -- cmd" is refused rather than run as "S2 cmd" in S1 */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--name") == 0)
+			i++;
+		else if (argv[i][0] != '-')
+			words++;
+	}
 	while ((ch = cmd_getopt(&cmd_job_start_entry, argc, argv, "", longopts)) != -1) {
 		if (ch != 'n')
 			return EXIT_USAGE;
@@ -135,9 +143,18 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	if (optind >= argc)
 		return out_usage(&cmd_job_start_entry, "expected SESSION");
 	const char *session = argv[optind++];
+	if (words > 1 && optind < argc && strcmp(argv[optind - 2], "--") == 0)
+		return out_usage(&cmd_job_start_entry, "one SESSION before --; for the same "
+		                 "session on several hosts use TARGETS/NAME");
 	struct buf cmd;
 	if (cmd_command_words(&cmd_job_start_entry, argc, argv, optind, &cmd) != 0)
 		return EXIT_USAGE;
+	struct tether_fleet_req req = { .command = buf_cstr(&cmd), .job_name = name };
+	if (fleet_session_verb(x, &cmd_job_start_entry, session, TETHER_FLEET_JOB_START,
+	                       &req, &rc)) {
+		buf_free(&cmd);
+		return rc;
+	}
 	json_t *job = NULL;
 	tether_err e = tether_job_start(x->c, session, name, buf_cstr(&cmd), &job);
 	buf_free(&cmd);

@@ -11,12 +11,13 @@
 #include "bounds.h"
 #include "cmd.h"
 #include "crypto.h"
+#include "targets.h"
 #include "term.h"
 
 static int exec_login(struct cmd_ctx *x, int argc, char **argv);
 
 const struct cmd_entry cmd_login_entry = {
-	"login", "HOST [--user U] [--password-stdin] [--accept-new | --fingerprint SHA256:...] "
+	"login", "HOST|TARGETS [--user U] [--password-stdin] [--accept-new | --fingerprint SHA256:...] "
 	"[--cacert FILE]",
 	"log in to a tetherd and remember its key and a token",
 	"  --user U            log in as U (default: USER@ in HOST, else $USER)\n"
@@ -25,7 +26,9 @@ const struct cmd_entry cmd_login_entry = {
 	"  --fingerprint FP    require the server key to have fingerprint FP\n"
 	"                      (see 'tetherd fingerprint' on the server)\n"
 	"  --cacert FILE       verify the server certificate against this CA instead\n"
-	"A key that differs from the pinned one is refused (exit 255).\n",
+	"A key that differs from the pinned one is refused (exit 255).\n"
+	"TARGETS (several hosts, docs/fleet.md): each host in turn with the same\n"
+	"password, asked once; exit 1 if any host failed.\n",
 	exec_login,
 };
 
@@ -67,6 +70,57 @@ static int valid_fingerprint(const char *fp)
 	       crypto_b64_decode(fp + 7, raw, sizeof raw) == 32;
 }
 
+/* login TARGETS: every host in turn with the same credentials, the
+ * password asked (at most) once; a host that fails does not stop the rest. */
+static int login_fleet(struct cmd_ctx *x, const char *spec, struct tether_login_opts *o)
+{
+	struct fleet_hosts hosts = { NULL, 0 };
+	char pw[BOUND_PASSWORD + 2];
+	int rc = fleet_targets(x, &cmd_login_entry, spec, &hosts);
+	if (rc != 0)
+		return rc;
+	if (o->password == NULL) {
+		if (ask_password((void *)spec, pw, sizeof pw) != 0) {
+			fleet_hosts_free(&hosts);
+			return out_usage(&cmd_login_entry, "no password");
+		}
+		o->password = pw;
+		o->get_password = NULL;
+	}
+	json_t *all = json_array();
+	size_t failed = 0;
+	for (size_t i = 0; i < hosts.n; i++) {
+		json_t *info = NULL;
+		tether_err e = tether_login(x->c, hosts.v[i].addr, o, &info);
+		json_t *item = json_pack("{s:s}", "host", hosts.v[i].name);
+		if (e == TETHER_E_OK) {
+			json_object_update(item, info);
+			json_object_set_new(item, "host", json_string(hosts.v[i].name));
+			json_object_set_new(item, "error", json_null());
+			if (!x->json)
+				printf("%s: logged in as %s (token expires %s)\n", hosts.v[i].name,
+				       json_string_value(json_object_get(info, "user")),
+				       json_string_value(json_object_get(info, "expires")));
+		} else {
+			failed++;
+			json_object_set_new(item, "error", json_pack("{s:s,s:s}", "code",
+			                    tether_last_error_code(x->c)[0] ? tether_last_error_code(x->c)
+			                    : tether_err_code(e), "message", tether_last_error(x->c)));
+			fprintf(stderr, "tether: %s: %s\n", hosts.v[i].name, tether_last_error(x->c));
+		}
+		json_decref(info);
+		json_array_append_new(all, item);
+	}
+	crypto_wipe(pw, sizeof pw);
+	if (x->json)
+		out_json(all);
+	if (failed > 0)
+		fprintf(stderr, "tether: %zu of %zu hosts failed\n", failed, hosts.n);
+	json_decref(all);
+	fleet_hosts_free(&hosts);
+	return failed > 0 ? 1 : 0;
+}
+
 static int exec_login(struct cmd_ctx *x, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -90,7 +144,7 @@ static int exec_login(struct cmd_ctx *x, int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		return out_usage(&cmd_login_entry, "expected exactly one HOST");
+		return out_usage(&cmd_login_entry, "expected exactly one HOST or TARGETS");
 	if (o.fingerprint && (o.accept_new || o.cacert))
 		return out_usage(&cmd_login_entry, "--fingerprint excludes --accept-new and --cacert");
 	if (o.fingerprint && !valid_fingerprint(o.fingerprint))
@@ -98,6 +152,9 @@ static int exec_login(struct cmd_ctx *x, int argc, char **argv)
 		                 "'tetherd fingerprint'");
 	const char *host = argv[optind];
 	char pw[BOUND_PASSWORD + 2];
+	if (o.fingerprint && !fleet_is_single(x, host))
+		return out_usage(&cmd_login_entry, "--fingerprint names one server's key; for "
+		                 "several hosts use --accept-new, --cacert or answer per host");
 	if (from_stdin) {
 		if (term_read_line(0, pw, sizeof pw) < 0)
 			return out_usage(&cmd_login_entry, "no password line on stdin");
@@ -112,6 +169,11 @@ static int exec_login(struct cmd_ctx *x, int argc, char **argv)
 		o.password_ctx = (void *)host;
 	}
 	o.confirm = confirm_key;
+	if (!fleet_is_single(x, host)) {
+		int rc = login_fleet(x, host, &o);
+		crypto_wipe(pw, sizeof pw);
+		return rc;
+	}
 	json_t *info = NULL;
 	tether_err e = tether_login(x->c, host, &o, &info);
 	crypto_wipe(pw, sizeof pw);

@@ -36,6 +36,12 @@ static int each_session(struct cmd_ctx *x, const struct cmd_entry *ce, int argc,
 	}
 	if (n == 0)
 		return out_usage(ce, "expected at least one SESSION");
+	struct tether_fleet_req req = { .force = force };
+	int rc;
+	if (n == 1 && fleet_session_verb(x, ce, argv[argc - 1][0] != '-' ? argv[argc - 1]
+	                                 : argv[1], connect ? TETHER_FLEET_SESSION_CONNECT
+	                                 : TETHER_FLEET_SESSION_DISCONNECT, &req, &rc))
+		return rc;
 	json_t *all = json_array();
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-')
@@ -49,7 +55,7 @@ static int each_session(struct cmd_ctx *x, const struct cmd_entry *ce, int argc,
 		}
 		json_array_append_new(all, s);
 	}
-	int rc = out_finish_multi(x, all, out_sessions_table);
+	rc = out_finish_multi(x, all, out_sessions_table);
 	json_decref(all);
 	return rc;
 }

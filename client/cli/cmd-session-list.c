@@ -5,11 +5,12 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "targets.h"
 
 static int exec_session_list(struct cmd_ctx *x, int argc, char **argv);
 
 const struct cmd_entry cmd_session_list_entry = {
-	"session list", "[HOST...]",
+	"session list", "[HOST... | TARGETS]",
 	"list your sessions (on every host you are logged in to if none is named)",
 	NULL, exec_session_list,
 };
@@ -22,6 +23,16 @@ static int exec_session_list(struct cmd_ctx *x, int argc, char **argv)
 			json_decref(all);
 			return out_usage(&cmd_session_list_entry, "unknown option %s", argv[i]);
 		}
+	if (argc == 2 && !fleet_is_single(x, argv[1])) {   /* TARGETS */
+		struct fleet_hosts fh = { NULL, 0 };
+		struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_LIST };
+		int rc = fleet_targets(x, &cmd_session_list_entry, argv[1], &fh);
+		if (rc == 0)
+			rc = fleet_exec(x, &fh, &req, FLEET_PREFIX);
+		fleet_hosts_free(&fh);
+		json_decref(all);
+		return rc;
+	}
 	if (argc > 1) {
 		hosts = json_array();
 		for (int i = 1; i < argc; i++)

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "proto.h"
 #include "strparse.h"
+#include "targets.h"
 
 static int exec_session_new(struct cmd_ctx *x, int argc, char **argv);
 static int exec_session_set(struct cmd_ctx *x, int argc, char **argv);
@@ -24,7 +25,7 @@ static int exec_session_set(struct cmd_ctx *x, int argc, char **argv);
 	"                           output is discarded; a receive says how much)\n"
 
 const struct cmd_entry cmd_session_new_entry = {
-	"session new", "HOST [--name NAME] [--idle-timeout SECONDS] "
+	"session new", "HOST|TARGETS [--name NAME] [--idle-timeout SECONDS] "
 	"[--output-buffering block|drop]",
 	"create a session on HOST that outlives this client",
 	"  --name NAME              a name unique among your sessions (default SessionN)\n"
@@ -95,6 +96,21 @@ static int exec_session_new(struct cmd_ctx *x, int argc, char **argv)
 	int i = parse(&cmd_session_new_entry, argc, argv, &o);
 	if (i < 0)
 		return EXIT_USAGE;
+	if (!fleet_is_single(x, argv[i])) {   /* TARGETS: the session NAME on each */
+		struct fleet_hosts hosts = { NULL, 0 };
+		if (o.name == NULL)
+			return out_usage(&cmd_session_new_entry, "a session on several hosts needs "
+			                 "--name, the name it is addressed by (TARGETS/NAME)");
+		int rc = fleet_targets(x, &cmd_session_new_entry, argv[i], &hosts);
+		if (rc != 0)
+			return rc;
+		struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_NEW,
+		                                .session = o.name, .idle_timeout = (int64_t)o.idle,
+		                                .buffering = o.buffering };
+		rc = fleet_exec(x, &hosts, &req, FLEET_PREFIX);
+		fleet_hosts_free(&hosts);
+		return rc;
+	}
 	json_t *s = NULL;
 	tether_err e = tether_session_new(x->c, argv[i], o.name, (int64_t)o.idle, o.buffering, &s);
 	return out_result(x, e, s, out_sessions_table);

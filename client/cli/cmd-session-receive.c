@@ -18,6 +18,11 @@ static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-')
 		return out_usage(&cmd_session_receive_entry, "expected exactly one SESSION");
+	struct tether_fleet_req req = { 0 };
+	int rc;
+	if (fleet_session_verb(x, &cmd_session_receive_entry, argv[1], TETHER_FLEET_RECEIVE,
+	                       &req, &rc))
+		return rc;
 	struct stream_out so;
 	stream_out_init(&so, x);
 	int status = 0;

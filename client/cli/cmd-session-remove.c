@@ -10,13 +10,18 @@ static int exec_session_remove(struct cmd_ctx *x, int argc, char **argv);
 
 const struct cmd_entry cmd_session_remove_entry = {
 	"session remove", "SESSION...",
-	"remove sessions (SESSION is HOST/NAME or HOST/ID)", NULL, exec_session_remove,
+	"remove sessions (SESSION is HOST/NAME, HOST/ID or TARGETS/NAME)", NULL, exec_session_remove,
 };
 
 static int exec_session_remove(struct cmd_ctx *x, int argc, char **argv)
 {
 	if (argc < 2)
 		return out_usage(&cmd_session_remove_entry, "expected at least one SESSION");
+	struct tether_fleet_req req = { 0 };
+	int rc;
+	if (argc == 2 && fleet_session_verb(x, &cmd_session_remove_entry, argv[1],
+	                                    TETHER_FLEET_SESSION_REMOVE, &req, &rc))
+		return rc;
 	json_t *removed = json_array();
 	for (int i = 1; i < argc; i++) {
 		json_t *s = NULL;
@@ -29,7 +34,7 @@ static int exec_session_remove(struct cmd_ctx *x, int argc, char **argv)
 			printf("removed %s\n", argv[i]);
 		json_array_append_new(removed, s);
 	}
-	int rc = out_finish_multi(x, removed, NULL);
+	rc = out_finish_multi(x, removed, NULL);
 	json_decref(removed);
 	return rc;
 }

@@ -67,7 +67,7 @@ static int exec_targets(struct cmd_ctx *x, int argc, char **argv)
 		{ "fold", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *inventory = NULL;
+	const char *inventory = x->inventory;   /* the global --inventory, or -i */
 	int fold = 0, ch;
 	while ((ch = cmd_getopt(&cmd_targets_entry, argc, argv, "i:f", longopts)) != -1) {
 		switch (ch) {

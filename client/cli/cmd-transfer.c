@@ -1343,6 +1343,14 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	int first = parse(&cmd_transfer_start_entry, argc, argv, &o);
 	if (first < 0)
 		return EXIT_USAGE;
+	const char *slash = strrchr(o.session, '/');
+	if (slash != NULL && slash > o.session) {
+		char spec[BOUND_HOSTSPEC];
+		snprintf(spec, sizeof spec, "%.*s", (int)(slash - o.session), o.session);
+		if (!fleet_is_single(x, spec))
+			return out_usage(&cmd_transfer_start_entry, "transfer jobs on several hosts "
+			                 "(-s TARGETS/NAME) are not built yet; give one SESSION");
+	}
 	o.async |= o.suspended;   /* nothing to wait for until someone resumes it */
 	if (check_start_opts(&o) != 0 || gather_specs(&o, argc, argv, first, &sp) != 0) {
 		json_decref(sp.arr);

@@ -8,12 +8,15 @@
 #ifndef TETHER_CMD_H
 #define TETHER_CMD_H
 
+#include <stdbool.h>
+
 #include "buf.h"
 #include "tether.h"
 
 struct cmd_ctx {
 	tether_client *c;
 	int            json;     /* --json: one JSON document on stdout */
+	const char    *inventory;   /* --inventory FILE, or NULL */
 	tether_err     first_err;          /* multi-target commands */
 	char           first_msg[512];
 	char           first_code[48];
@@ -97,6 +100,44 @@ void stream_out_init(struct stream_out *so, struct cmd_ctx *x);
  * releases job. */
 int stream_out_done(struct cmd_ctx *x, struct stream_out *so, tether_err e, int status,
                     json_t *job);
+
+/* Catch SIGINT (no SA_RESTART) to raise the library's interrupt flag. */
+void stream_out_catch_sigint(struct cmd_ctx *x);
+
+/* Put collected bytes in doc under key as a string (base64 under
+ * "<key>_base64" if they are not UTF-8). */
+void stream_out_put_bytes(json_t *doc, const char *key, const struct buf *b);
+
+/* fleet-out.c: a verb on several targets (docs/fleet.md). */
+struct fleet_hosts;
+struct tether_fleet_req;
+enum fleet_mode {
+	FLEET_PREFIX,      /* "HOST: " before each line */
+	FLEET_HIDE_HOST,   /* whole lines, no prefix */
+	FLEET_GATHER,      /* identical stdout once, under its hosts' nodeset */
+};
+
+/* Expand TARGETS (with --inventory if given); 0, or EXIT_USAGE after
+ * saying why. */
+int fleet_targets(struct cmd_ctx *x, const struct cmd_entry *ce, const char *spec,
+                  struct fleet_hosts *out);
+
+/* True if spec is one plain HOST (not a list, range, group or file): the
+ * single-host behaviour applies. A malformed spec is not (the fleet path
+ * reports it). */
+bool fleet_is_single(struct cmd_ctx *x, const char *spec);
+
+/* For verbs on SESSION arguments: if arg is a fleet session
+ * (TARGETS/NAME), run verb on it (req: the other fields), set *rc to the
+ * exit status and return true; false if arg is a one-host SESSION. */
+bool fleet_session_verb(struct cmd_ctx *x, const struct cmd_entry *ce, const char *arg,
+                        enum tether_fleet_verb verb, struct tether_fleet_req *req, int *rc);
+
+/* Run req on every host, print as mode says (or --json: an array of
+ * per-host objects), a per-host summary of failures on stderr; returns 0 if
+ * every host did it (and its command exited 0), else 1. */
+int fleet_exec(struct cmd_ctx *x, const struct fleet_hosts *hosts,
+               const struct tether_fleet_req *req, enum fleet_mode mode);
 
 /* Join COMMAND words from argv[first] (after an optional "--") into cmd
  * (the caller frees it); 0, or -1 after a usage error. */

@@ -45,12 +45,14 @@ static const struct cmd_entry *const commands[] = {
 /* The general help. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tether COMMAND [ARGS] [--json] [-h]\n\n"
+	fprintf(f, "usage: tether COMMAND [ARGS] [--json] [--inventory FILE] [-h]\n\n"
 	        "Persistent remote sessions and jobs over TLS. Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-18s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(f, "\nHOST is [USER@]NAME[:PORT] (default port %d); SESSION is HOST/NAME "
-	        "or HOST/ID.\nClient state: $TETHER_HOME (default ~/.config/tether and "
+	        "or HOST/ID.\nTARGETS (fleets): HOST,HOST..., ranges web[01-40], @GROUP of the "
+	        "inventory,\n@FILE; TARGETS/NAME is session NAME on each (docs/fleet.md).\n"
+	        "Client state: $TETHER_HOME (default ~/.config/tether and "
 	        "~/.local/state/tether).\nRun 'tether COMMAND --help' for a command's "
 	        "options.\n", TETHER_DEFAULT_PORT);
 }
@@ -106,6 +108,10 @@ int main(int argc, char **argv)
 	for (int i = 1 + words; i < argc; i++) {
 		if (!dashdash && strcmp(argv[i], "--json") == 0)
 			x.json = 1;
+		else if (!dashdash && strcmp(argv[i], "--inventory") == 0 && i + 1 < argc)
+			x.inventory = argv[++i];
+		else if (!dashdash && strncmp(argv[i], "--inventory=", 12) == 0)
+			x.inventory = argv[i] + 12;
 		else if (!dashdash && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0))
 			help = 1;
 		else

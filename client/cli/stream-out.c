@@ -47,6 +47,12 @@ void stream_out_init(struct stream_out *so, struct cmd_ctx *x)
 	buf_init(&so->err, BOUND_RESPONSE);
 	so->cb.write = write_cb;
 	so->cb.ctx = so;
+	stream_out_catch_sigint(x);
+}
+
+/* Ctrl-C raises the library's interrupt flag; see cmd.h. */
+void stream_out_catch_sigint(struct cmd_ctx *x)
+{
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_sigint;
@@ -55,9 +61,8 @@ void stream_out_init(struct stream_out *so, struct cmd_ctx *x)
 	tether_set_interrupt(x->c, &interrupted);
 }
 
-/* A JSON string for collected bytes (base64 under "<key>_base64" if they are
- * not UTF-8). */
-static void put_bytes(json_t *doc, const char *key, const struct buf *b)
+/* A JSON string for collected bytes; see cmd.h. */
+void stream_out_put_bytes(json_t *doc, const char *key, const struct buf *b)
 {
 	json_t *s = json_stringn(b->data ? b->data : "", b->len);
 	if (s != NULL) {
@@ -79,8 +84,8 @@ static void stream_out_finish(struct stream_out *so, int exit_code, json_t *job)
 {
 	if (so->json) {
 		json_t *doc = json_object();
-		put_bytes(doc, "stdout", &so->out);
-		put_bytes(doc, "stderr", &so->err);
+		stream_out_put_bytes(doc, "stdout", &so->out);
+		stream_out_put_bytes(doc, "stderr", &so->err);
 		json_object_set_new(doc, "exit_code", json_integer(exit_code));
 		if (job != NULL)
 			json_object_set(doc, "job", job);

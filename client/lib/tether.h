@@ -225,4 +225,72 @@ tether_err tether_shell_resize(tether_client *c, const char *session, int64_t jo
 tether_err tether_shell_output(tether_client *c, const char *session, int64_t job,
                                int64_t offset, const struct tether_output *out, int *status);
 
+
+/* Fleets (docs/fleet.md): one verb on many hosts at once. The requests of
+ * every host go out from this thread on libcurl's multi interface, at most
+ * throttle hosts in flight; a host that is dead, refusing or hanging costs
+ * its own timeouts and never delays the others. Each host is authoritative
+ * for its own sessions: a fleet session is the session of one NAME on each
+ * host. Hosts are HOST specs ("[USER@]NAME[:PORT]"), each logged in. */
+enum tether_fleet_verb {
+	TETHER_FLEET_INVOKE,              /* command in session, or a temporary one */
+	TETHER_FLEET_RECEIVE,             /* output of the session's latest command */
+	TETHER_FLEET_SESSION_NEW,         /* create session (a name, or NULL) */
+	TETHER_FLEET_SESSION_REMOVE,
+	TETHER_FLEET_SESSION_CONNECT,
+	TETHER_FLEET_SESSION_DISCONNECT,
+	TETHER_FLEET_SESSION_LIST,        /* every session of ours (session unused) */
+	TETHER_FLEET_JOB_START,           /* a background job in session */
+};
+
+struct tether_fleet_req {
+	enum tether_fleet_verb verb;
+	const char *session;         /* the session's name on every host; NULL with
+	                              * INVOKE: a temporary session, removed after */
+	const char *command;         /* INVOKE, JOB_START */
+	const char *job_name;        /* JOB_START, or NULL */
+	int         force;           /* SESSION_CONNECT */
+	int64_t     idle_timeout;    /* SESSION_NEW (0: the server's default) */
+	const char *buffering;       /* SESSION_NEW (NULL: the server's default) */
+	int         throttle;        /* hosts in flight (0: 32) */
+	long        connect_timeout; /* per host, seconds (0: the client's) */
+	long        timeout;         /* per host, seconds for it all (0: none); on
+	                              * expiry the command is stopped */
+};
+
+enum tether_fleet_state { TETHER_FLEET_WAITING, TETHER_FLEET_RUNNING, TETHER_FLEET_DONE };
+
+struct tether_fleet_result {
+	enum tether_fleet_state state;
+	int        exit_code;        /* the command's status (128+N: signal N), -1 if none */
+	tether_err err;              /* why the host failed, or TETHER_E_OK */
+	char       code[48];         /* err's wire code ("" when OK) */
+	char       message[512];
+	int64_t    started_ms;       /* wall clock, ms since the epoch; 0: not started */
+	int64_t    ended_ms;
+	json_t    *object;           /* the verb's reply (session, job, array) or NULL */
+};
+
+/* Where a fleet's output goes as it arrives: chunks of host's stream (1
+ * stdout, 2 stderr, 3 a notice from tether), not cut at lines; done when a
+ * host has finished; tick about five times a second. write returns 0, or -1
+ * to stop that host. Any callback may be NULL. */
+struct tether_fleet_io {
+	int  (*write)(void *ctx, size_t host, int stream, const void *data, size_t len);
+	void (*done)(void *ctx, size_t host);
+	void (*tick)(void *ctx);
+	void  *ctx;
+};
+
+/* Run req on hosts[0..n-1], filling results[0..n-1] (zeroed by the caller
+ * or not: every field is set). Per-host failures are in results; the
+ * return is a failure only if the fleet could not run at all (file
+ * descriptor limit, memory). The interrupt flag (tether_set_interrupt)
+ * stops every host's command. Release results with tether_fleet_free. */
+tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n,
+                            const struct tether_fleet_req *req,
+                            const struct tether_fleet_io *io,
+                            struct tether_fleet_result *results);
+void tether_fleet_free(struct tether_fleet_result *results, size_t n);
+
 #endif

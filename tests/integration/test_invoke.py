@@ -259,7 +259,7 @@ def test_temporary_and_disconnected_sessions(env):
     b.login(d, "alice")
     r = b.run("session", "receive", f"{d.host}/bg")
     assert r.returncode == 0 and r.stdout == "finished-alone\n", (r.stdout, r.stderr)
-    for bad in (["-H", f"{d.host},{d.host}"], ["-H", "@hosts.txt"], ["-s", s, "-H", d.host],
+    for bad in (["-H", "@nosuchgroup"], ["-s", s, "-H", d.host],
                 ["--session-name", "x", "-s", s], []):
         r = c.run("invoke", *bad, "--", "true")
         assert r.returncode == 2, (bad, r.stderr)

@@ -1,0 +1,597 @@
+/*
+ * fleet.c - one verb on many hosts, from one thread (docs/fleet.md).
+ *
+ * Each host in flight has a slot: an easy handle on a shared multi handle
+ * (so connections and TLS sessions are reused between a host's requests)
+ * and a small state machine that turns each reply into the next request:
+ * create a temporary session, invoke, read output by long polls, remove.
+ * The requests are the ones the single-host calls make (request_prepare),
+ * so a fleet and one host never disagree about the protocol. A host ends
+ * with a result, never with the fleet: a failure, a refusal or a timeout is
+ * that host's, and the slot passes to the next waiting host.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "buf.h"
+#include "client-int.h"
+#include "outlog.h"
+#include "proto.h"
+#include "timeu.h"
+
+#define FLEET_THROTTLE_DEFAULT 32
+#define FLEET_THROTTLE_MAX     4096
+#define FLEET_POLL_WAIT        20    /* seconds the server may hold an output request */
+#define FLEET_CLEANUP_TIMEOUT  10L   /* seconds for a stop or a removal after a failure */
+#define FLEET_FD_SPARE         32    /* descriptors beyond one per host in flight */
+
+enum step {
+	ST_CREATE,     /* POST /sessions (temporary or named) */
+	ST_START,      /* POST invoke / jobs */
+	ST_RECEIVE,    /* POST receive */
+	ST_OUTPUT,     /* GET output, long poll */
+	ST_ACK,        /* GET output at the end: acknowledge it all */
+	ST_CALL,       /* the one request of a session verb */
+	ST_STOP,       /* POST stop after a timeout or an interrupt */
+	ST_CLEANUP,    /* DELETE the temporary session */
+	ST_DONE,
+};
+
+struct slot {
+	size_t            host;      /* index into the fleet */
+	CURL             *h;
+	bool              busy;      /* a request is on the multi handle */
+	struct target     t;
+	struct request    r;
+	struct reply_info ri;
+	enum step         step;
+	char              ref[BOUND_NAME + 24];   /* session name or id */
+	bool              temporary; /* ours to remove at the end */
+	int64_t           job, offset;
+	int64_t           deadline;  /* monotonic ms, 0: none */
+	bool              cut;       /* timed out or interrupted: winding down */
+};
+
+struct fleet {
+	tether_client                 *c;
+	const char *const             *hosts;
+	const struct tether_fleet_req *req;
+	const struct tether_fleet_io  *io;
+	struct tether_fleet_result    *res;
+	CURLM                         *multi;
+	struct slot                   *slots;
+	size_t                         nslots;
+	bool                           interrupted;
+};
+
+static void slot_next(struct fleet *f, struct slot *s);
+
+/* Wall-clock milliseconds. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Monotonic milliseconds. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Make sure throttle connections fit under RLIMIT_NOFILE, raising the soft
+ * limit if need be. */
+static tether_err check_fds(tether_client *c, size_t throttle)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)throttle + FLEET_FD_SPARE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return TETHER_E_OK;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		return client_fail(c, TETHER_E_USAGE, "--throttle %zu needs %llu open files but "
+		                   "the hard limit is %llu (ulimit -Hn); use a smaller --throttle",
+		                   throttle, (unsigned long long)need,
+		                   (unsigned long long)rl.rlim_max);
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return client_fail(c, TETHER_E_IO, "cannot raise the open file limit to %llu",
+		                   (unsigned long long)need);
+	return TETHER_E_OK;
+}
+
+/* End a host: its result is final and its slot free for the next. */
+static void slot_end(struct fleet *f, struct slot *s)
+{
+	struct tether_fleet_result *r = &f->res[s->host];
+	s->step = ST_DONE;
+	r->state = TETHER_FLEET_DONE;
+	r->ended_ms = wall_ms();
+	crypto_wipe(s->t.token, sizeof s->t.token);
+	if (f->io != NULL && f->io->done != NULL)
+		f->io->done(f->io->ctx, s->host);
+}
+
+/* Record a host's failure (the first one counts) from c's last error. */
+static void slot_fail(struct fleet *f, struct slot *s, tether_err e)
+{
+	struct tether_fleet_result *r = &f->res[s->host];
+	if (r->err != TETHER_E_OK)
+		return;
+	r->err = e;
+	snprintf(r->code, sizeof r->code, "%s",
+	         f->c->errcode[0] ? f->c->errcode : tether_err_code(e));
+	snprintf(r->message, sizeof r->message, "%s",
+	         f->c->errmsg[0] ? f->c->errmsg : tether_strerror(e));
+}
+
+/* Put METHOD path on the multi handle for s. */
+static void slot_send(struct fleet *f, struct slot *s, const char *method, const char *path,
+                      json_t *body)
+{
+	tether_err e = request_prepare(f->c, s->h, &s->t, method, path, body, &s->r, &s->ri);
+	json_decref(body);
+	if (e != TETHER_E_OK) {
+		request_release(s->h, &s->r);
+		slot_fail(f, s, e);
+		slot_end(f, s);
+		return;
+	}
+	if (f->req->connect_timeout > 0)
+		curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, f->req->connect_timeout);
+	if (s->cut)   /* winding down: a stop or removal gets a short leash */
+		curl_easy_setopt(s->h, CURLOPT_TIMEOUT, FLEET_CLEANUP_TIMEOUT);
+	curl_easy_setopt(s->h, CURLOPT_PRIVATE, (void *)s);
+	curl_multi_add_handle(f->multi, s->h);
+	s->busy = true;
+}
+
+/* Take s's request off the multi handle without finishing it. */
+static void slot_abort(struct fleet *f, struct slot *s)
+{
+	if (!s->busy)
+		return;
+	curl_multi_remove_handle(f->multi, s->h);
+	request_release(s->h, &s->r);
+	s->busy = false;
+}
+
+/* "/v1/sessions/REF" followed by sub. */
+static void session_path(char *out, size_t outsz, const struct slot *s, const char *sub)
+{
+	snprintf(out, outsz, "%s/sessions/%s%s", TETHER_API_PREFIX, s->ref, sub);
+}
+
+/* The body of the create call for session new / a temporary session. */
+static json_t *create_body(const struct tether_fleet_req *q)
+{
+	json_t *b = json_object();
+	if (q->verb == TETHER_FLEET_SESSION_NEW) {
+		if (q->session != NULL)
+			json_object_set_new(b, "name", json_string(q->session));
+		if (q->idle_timeout > 0)
+			json_object_set_new(b, "idle_timeout", json_integer(q->idle_timeout));
+		if (q->buffering != NULL)
+			json_object_set_new(b, "output_buffering", json_string(q->buffering));
+	}
+	return b;
+}
+
+/* The request of a one-call session verb. */
+static void send_call(struct fleet *f, struct slot *s)
+{
+	char path[BOUND_URL];
+	switch (f->req->verb) {
+	case TETHER_FLEET_SESSION_REMOVE:
+		session_path(path, sizeof path, s, "");
+		slot_send(f, s, "DELETE", path, NULL);
+		break;
+	case TETHER_FLEET_SESSION_CONNECT:
+		session_path(path, sizeof path, s, "/connect");
+		slot_send(f, s, "POST", path, json_pack("{s:b}", "force", f->req->force));
+		break;
+	case TETHER_FLEET_SESSION_DISCONNECT:
+		session_path(path, sizeof path, s, "/disconnect");
+		slot_send(f, s, "POST", path, NULL);
+		break;
+	case TETHER_FLEET_SESSION_LIST:
+		slot_send(f, s, "GET", TETHER_API_PREFIX "/sessions", NULL);
+		break;
+	default:
+		slot_send(f, s, "POST", TETHER_API_PREFIX "/sessions", create_body(f->req));
+		break;
+	}
+}
+
+/* The first request of the invoke or job start. */
+static void send_start(struct fleet *f, struct slot *s)
+{
+	char path[BOUND_URL];
+	json_t *b = json_pack("{s:s}", "command", f->req->command);
+	if (f->req->verb == TETHER_FLEET_JOB_START) {
+		if (f->req->job_name != NULL)
+			json_object_set_new(b, "name", json_string(f->req->job_name));
+		session_path(path, sizeof path, s, "/jobs");
+	} else {
+		session_path(path, sizeof path, s, "/invoke");
+	}
+	slot_send(f, s, "POST", path, b);
+}
+
+/* The next long poll for output (or, ack, the final acknowledgement). */
+static void send_output(struct fleet *f, struct slot *s, bool ack)
+{
+	char path[BOUND_URL], sub[120];
+	long wait = FLEET_POLL_WAIT;
+	if (s->deadline > 0) {
+		int64_t left = (s->deadline - mono_ms()) / 1000;
+		wait = left < 1 ? 1 : left < wait ? (long)left : wait;
+	}
+	if (ack)
+		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld", (long long)s->job,
+		         (long long)s->offset);
+	else
+		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld&wait=%ld&keep=0",
+		         (long long)s->job, (long long)s->offset, wait);
+	session_path(path, sizeof path, s, sub);
+	slot_send(f, s, "GET", path, NULL);
+}
+
+/* outlog_parse callback: hand a record to the caller. */
+static int deliver(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+	struct fleet *f = ((void **)ctx)[0];
+	struct slot *s = ((void **)ctx)[1];
+	if (f->io == NULL || f->io->write == NULL)
+		return 0;
+	return f->io->write(f->io->ctx, s->host, stream, data, len) == 0 ? 0 : 1;
+}
+
+/* Take an output reply: pass the records on, note the end. */
+static tether_err took_output(struct fleet *f, struct slot *s, const struct buf *raw)
+{
+	void *ctx[2] = { f, s };
+	if (s->ri.next < s->offset)
+		return client_fail(f->c, TETHER_E_PROTOCOL, "server went backwards in the output");
+	if (raw->len > 0 && outlog_parse((const uint8_t *)raw->data, raw->len, deliver, ctx) < 0)
+		return client_fail(f->c, TETHER_E_IO, "cannot write the output");
+	s->offset = s->ri.next;
+	if (s->ri.done)
+		f->res[s->host].exit_code = s->ri.signal ? 128 + s->ri.signal
+		                            : s->ri.exit_code >= 0 ? s->ri.exit_code : 255;
+	return TETHER_E_OK;
+}
+
+/* Keep a verb's reply object, with "host" as this client addresses it. */
+static void keep_object(struct fleet *f, struct slot *s, json_t *reply)
+{
+	json_t *o = reply;
+	if (f->req->verb == TETHER_FLEET_SESSION_LIST)
+		o = json_incref(json_object_get(reply, "sessions"));
+	else
+		json_incref(o);
+	json_decref(reply);
+	size_t i;
+	json_t *v;
+	if (json_is_array(o))
+		json_array_foreach(o, i, v)
+			json_object_set_new(v, "host", json_string(s->t.key));
+	else if (json_is_object(o) && json_object_get(o, "host") != NULL)
+		json_object_set_new(o, "host", json_string(s->t.key));
+	json_decref(f->res[s->host].object);
+	f->res[s->host].object = o;
+}
+
+/* What follows a reply in step s->step; e: the reply's judgement. */
+static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *reply,
+                       const struct buf *raw)
+{
+	switch (s->step) {
+	case ST_CREATE:
+		if (e == TETHER_E_OK && f->req->verb == TETHER_FLEET_INVOKE) {
+			int64_t id = json_integer_value(json_object_get(reply, "id"));
+			snprintf(s->ref, sizeof s->ref, "%lld", (long long)id);
+			s->temporary = id > 0;
+			if (!s->temporary)
+				e = client_fail(f->c, TETHER_E_PROTOCOL, "session reply without an id");
+			s->step = ST_START;
+		} else if (e == TETHER_E_OK) {
+			keep_object(f, s, json_incref(reply));
+			s->step = ST_DONE;
+		}
+		break;
+	case ST_START:
+		if (e == TETHER_E_OK) {
+			s->job = json_integer_value(json_object_get(reply, "id"));
+			if (f->req->verb == TETHER_FLEET_JOB_START) {
+				keep_object(f, s, json_incref(reply));
+				s->step = ST_DONE;
+			} else if (s->job <= 0) {
+				e = client_fail(f->c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+			} else {
+				s->offset = 0;
+				s->step = ST_OUTPUT;
+			}
+		}
+		break;
+	case ST_RECEIVE:
+		if (e == TETHER_E_OK) {
+			json_t *j = json_object_get(reply, "job");
+			s->job = json_integer_value(json_object_get(j, "id"));
+			s->offset = json_integer_value(json_object_get(reply, "offset"));
+			s->step = s->job > 0 ? ST_OUTPUT : ST_DONE;   /* nothing has run */
+			if (s->job <= 0)
+				f->res[s->host].exit_code = 0;
+		}
+		break;
+	case ST_OUTPUT:
+		if (e == TETHER_E_OK)
+			e = took_output(f, s, raw);
+		if (e == TETHER_E_OK && s->ri.done)
+			s->step = s->temporary ? ST_CLEANUP : ST_ACK;
+		break;
+	case ST_ACK:
+	case ST_STOP:
+		e = TETHER_E_OK;   /* best effort */
+		s->step = s->temporary ? ST_CLEANUP : ST_DONE;
+		break;
+	case ST_CALL:
+		if (e == TETHER_E_OK)
+			keep_object(f, s, json_incref(reply));
+		s->step = ST_DONE;
+		break;
+	case ST_CLEANUP:
+		if (e != TETHER_E_OK && !s->cut)
+			slot_fail(f, s, e);
+		s->temporary = false;
+		s->step = ST_DONE;
+		return;
+	case ST_DONE:
+		return;
+	}
+	if (e != TETHER_E_OK) {
+		slot_fail(f, s, e);
+		s->step = s->temporary ? ST_CLEANUP : ST_DONE;
+	}
+}
+
+/* Issue the request of s's step, or end the host. */
+static void slot_next(struct fleet *f, struct slot *s)
+{
+	char path[BOUND_URL];
+	switch (s->step) {
+	case ST_CREATE:  slot_send(f, s, "POST", TETHER_API_PREFIX "/sessions",
+	                           create_body(f->req)); break;
+	case ST_START:   send_start(f, s); break;
+	case ST_RECEIVE: session_path(path, sizeof path, s, "/receive");
+	                 slot_send(f, s, "POST", path, NULL); break;
+	case ST_OUTPUT:  send_output(f, s, false); break;
+	case ST_ACK:     send_output(f, s, true); break;
+	case ST_CALL:    send_call(f, s); break;
+	case ST_STOP: {
+		char sub[64];
+		snprintf(sub, sizeof sub, "/jobs/%lld/stop", (long long)s->job);
+		session_path(path, sizeof path, s, sub);
+		slot_send(f, s, "POST", path, json_pack("{s:s}", "signal", "TERM"));
+		break;
+	}
+	case ST_CLEANUP: session_path(path, sizeof path, s, "");
+	                 slot_send(f, s, "DELETE", path, NULL); break;
+	case ST_DONE:    slot_end(f, s); break;
+	}
+}
+
+/* The first step of the request's verb. */
+static enum step first_step(const struct tether_fleet_req *q)
+{
+	switch (q->verb) {
+	case TETHER_FLEET_INVOKE:      return q->session == NULL ? ST_CREATE : ST_START;
+	case TETHER_FLEET_JOB_START:   return ST_START;
+	case TETHER_FLEET_RECEIVE:     return ST_RECEIVE;
+	case TETHER_FLEET_SESSION_NEW: return ST_CREATE;
+	default:                       return ST_CALL;
+	}
+}
+
+/* Give slot s to host i and send its first request. */
+static void slot_begin(struct fleet *f, struct slot *s, size_t i)
+{
+	struct tether_fleet_result *r = &f->res[i];
+	s->host = i;
+	s->busy = s->temporary = s->cut = false;
+	s->job = s->offset = 0;
+	s->ref[0] = '\0';
+	r->state = TETHER_FLEET_RUNNING;
+	r->started_ms = wall_ms();
+	s->deadline = f->req->timeout > 0 ? mono_ms() + f->req->timeout * 1000 : 0;
+	if (f->req->session != NULL)
+		snprintf(s->ref, sizeof s->ref, "%s", f->req->session);
+	s->step = first_step(f->req);
+	tether_err e = client_target(f->c, f->hosts[i], &s->t);
+	if (e != TETHER_E_OK) {
+		slot_fail(f, s, e);
+		slot_end(f, s);
+		return;
+	}
+	slot_next(f, s);
+}
+
+/* True while s's host is still working on the verb itself (not winding
+ * down after it ended). */
+static bool cuttable(const struct slot *s)
+{
+	return !s->cut && (s->step == ST_CREATE || s->step == ST_START ||
+	                   s->step == ST_RECEIVE || s->step == ST_OUTPUT || s->step == ST_CALL);
+}
+
+/* A timeout or an interrupt: stop the command if it runs, remove what is
+ * temporary, and report why. */
+static void slot_cut(struct fleet *f, struct slot *s, tether_err why)
+{
+	if (!cuttable(s))
+		return;
+	slot_abort(f, s);
+	s->cut = true;
+	if (why == TETHER_E_TIMED_OUT)
+		client_fail(f->c, why, "timed out after %ld s", f->req->timeout);
+	else
+		client_fail(f->c, why, "interrupted");
+	slot_fail(f, s, why);
+	bool running = s->job > 0 && (s->step == ST_OUTPUT || s->step == ST_START);
+	s->step = running && !s->temporary ? ST_STOP : s->temporary ? ST_CLEANUP : ST_DONE;
+	slot_next(f, s);
+}
+
+/* A request of s has finished on the multi handle. */
+static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
+{
+	json_t *reply = NULL;
+	struct buf raw;
+	bool want_raw = s->step == ST_OUTPUT || s->step == ST_ACK;
+	buf_init(&raw, 0);
+	curl_multi_remove_handle(f->multi, s->h);
+	s->busy = false;
+	tether_err e = request_finish(f->c, s->h, &s->r, rc, want_raw ? NULL : &reply,
+	                              want_raw ? &raw : NULL);
+	request_release(s->h, &s->r);
+	if (e == TETHER_E_INTERRUPTED && !s->cut) {   /* Ctrl-C: wind the fleet down */
+		f->interrupted = true;
+		*f->c->interrupt = 0;
+		slot_cut(f, s, TETHER_E_INTERRUPTED);
+	} else {
+		slot_reply(f, s, e, reply, &raw);
+		slot_next(f, s);
+	}
+	json_decref(reply);
+	buf_free(&raw);
+}
+
+/* Wind down every host in flight (after an interrupt). */
+static void cut_all(struct fleet *f)
+{
+	for (size_t i = 0; i < f->nslots; i++)
+		if (cuttable(&f->slots[i]))
+			slot_cut(f, &f->slots[i], TETHER_E_INTERRUPTED);
+}
+
+/* Drive the multi handle until every host has ended. */
+static void fleet_loop(struct fleet *f, size_t n)
+{
+	size_t next = 0;
+	int64_t last_tick = 0;
+	for (;;) {
+		size_t active = 0;
+		for (size_t i = 0; i < f->nslots; i++) {
+			struct slot *s = &f->slots[i];
+			while (s->step == ST_DONE && next < n && !f->interrupted)
+				slot_begin(f, s, next++);
+			if (s->step != ST_DONE)
+				active++;
+		}
+		if (active == 0 && (next >= n || f->interrupted))
+			break;
+		if (active == 0)
+			continue;   /* every slot ended at once: refill */
+		int running = 0;
+		curl_multi_perform(f->multi, &running);
+		CURLMsg *m;
+		int left;
+		while ((m = curl_multi_info_read(f->multi, &left)) != NULL) {
+			struct slot *s = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			slot_finished(f, s, m->data.result);
+		}
+		if (f->interrupted)
+			cut_all(f);
+		int64_t now = mono_ms();
+		for (size_t i = 0; i < f->nslots; i++) {
+			struct slot *s = &f->slots[i];
+			if (s->deadline > 0 && now >= s->deadline && cuttable(s))
+				slot_cut(f, s, TETHER_E_TIMED_OUT);
+		}
+		if (f->io != NULL && f->io->tick != NULL && now - last_tick >= 200) {
+			f->io->tick(f->io->ctx);
+			last_tick = now;
+		}
+		curl_multi_poll(f->multi, NULL, 0, 100, NULL);
+	}
+}
+
+/* Run a verb on a fleet; see tether.h. */
+tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n,
+                            const struct tether_fleet_req *req,
+                            const struct tether_fleet_io *io,
+                            struct tether_fleet_result *results)
+{
+	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, false };
+	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
+	for (size_t i = 0; i < n; i++) {
+		memset(&results[i], 0, sizeof results[i]);
+		results[i].exit_code = -1;
+	}
+	if (req->throttle < 0 || throttle > FLEET_THROTTLE_MAX)
+		return client_fail(c, TETHER_E_USAGE, "--throttle must be 1 to %d",
+		                   FLEET_THROTTLE_MAX);
+	if ((req->verb == TETHER_FLEET_INVOKE || req->verb == TETHER_FLEET_JOB_START) &&
+	    req->command == NULL)
+		return client_fail(c, TETHER_E_USAGE, "no command");
+	if (req->session == NULL && req->verb != TETHER_FLEET_INVOKE &&
+	    req->verb != TETHER_FLEET_SESSION_NEW && req->verb != TETHER_FLEET_SESSION_LIST)
+		return client_fail(c, TETHER_E_USAGE, "no session name");
+	if (req->session != NULL && !client_job_ref_ok(req->session))
+		return client_fail(c, TETHER_E_USAGE, "invalid session name '%s'", req->session);
+	if (throttle > n)
+		throttle = n;
+	tether_err e = check_fds(c, throttle);
+	if (e != TETHER_E_OK || n == 0)
+		return e;
+	f.slots = calloc(throttle, sizeof *f.slots);
+	f.multi = curl_multi_init();
+	if (f.slots == NULL || f.multi == NULL) {
+		e = client_fail(c, TETHER_E_NOMEM, "out of memory");
+		goto out;
+	}
+	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)throttle);
+	for (f.nslots = 0; f.nslots < throttle; f.nslots++) {
+		f.slots[f.nslots].step = ST_DONE;
+		if ((f.slots[f.nslots].h = curl_easy_init()) == NULL) {
+			e = client_fail(c, TETHER_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	fleet_loop(&f, n);
+	for (size_t i = 0; i < n; i++)   /* hosts never begun (an interrupt) */
+		if (results[i].state == TETHER_FLEET_WAITING) {
+			results[i].err = TETHER_E_INTERRUPTED;
+			snprintf(results[i].code, sizeof results[i].code, "%s",
+			         tether_err_code(TETHER_E_INTERRUPTED));
+			snprintf(results[i].message, sizeof results[i].message, "not started: "
+			         "interrupted");
+		}
+	c->errmsg[0] = c->errcode[0] = '\0';
+out:
+	for (size_t i = 0; i < f.nslots; i++) {
+		slot_abort(&f, &f.slots[i]);
+		curl_easy_cleanup(f.slots[i].h);
+	}
+	if (f.multi != NULL)
+		curl_multi_cleanup(f.multi);
+	free(f.slots);
+	return e;
+}
+
+/* Release the results' objects. */
+void tether_fleet_free(struct tether_fleet_result *results, size_t n)
+{
+	for (size_t i = 0; results != NULL && i < n; i++) {
+		json_decref(results[i].object);
+		results[i].object = NULL;
+	}
+}

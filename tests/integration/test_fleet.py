@@ -1,0 +1,236 @@
+"""Fleets: one command on many real daemons (docs/fleet.md).
+
+Each host is a real tetherd with its own state dir on loopback; the
+inventory names them web01..webNN with ansible_host/ansible_port.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from harness import PASSWORD, main, wait_for
+
+FLEET = 50   # daemons in the big test (the issue asks for >= 50)
+
+
+def fleet(env, n, user="alice"):
+    """n daemons with user, an inventory [web] naming them, a client logged in to all."""
+    ds = [env.daemon(f"web{i + 1:02d}") for i in range(n)]
+    for d in ds:
+        d.add_user(user)
+    c = env.client()
+    inv = os.path.join(env.root, "inventory")
+    with open(inv, "w") as f:
+        f.write("# the fleet of this test\n[web]\n")
+        for i, d in enumerate(ds):
+            f.write(f"web{i + 1:02d} ansible_host=127.0.0.1 ansible_port={d.port} "
+                    f"ansible_user=ignored\n")
+        f.write("\n[front:children]\nweb\n[web:vars]\nsome_var=1\n")
+    os.environ["TETHER_INVENTORY"] = inv
+    r = c.run("login", "@web", "--user", user, "--password-stdin", "--accept-new",
+              input=PASSWORD + "\n", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("logged in as alice") == n, r.stdout
+    return ds, c
+
+
+def names(n):
+    return [f"web{i + 1:02d}" for i in range(n)]
+
+
+def test_fifty_daemons_prefixed_gathered_json(env):
+    ds, c = fleet(env, FLEET)
+    r = c.run("invoke", "-H", "@web", "--", "echo out-$((20+22)); echo err-line >&2",
+              timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert sorted(out) == sorted(f"{h}: out-42" for h in names(FLEET)), out[:5]
+    err = [l for l in r.stderr.splitlines() if l.startswith("web")]
+    assert sorted(err) == sorted(f"{h}: err-line" for h in names(FLEET)), err[:5]
+    # --gather: one block for all fifty, under their folded nodeset
+    r = c.run("invoke", "-H", "@front", "--gather", "--", "echo same", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"web[01-{FLEET}] ({FLEET} hosts, exit 0)" in r.stdout, r.stdout
+    assert r.stdout.count("same\n") == 1, r.stdout
+    # --json: one object per host, in target order
+    r = c.run("invoke", "-H", "@web", "--json", "--", "printf x; exit 3",
+              timeout=120)
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert [o["host"] for o in doc] == names(FLEET)
+    for o in doc:
+        assert o["exit_code"] == 3 and o["stdout"] == "x" and o["stderr"] == "", o
+        assert o["error"] is None and o["started"].endswith("Z") and o["ended"], o
+    assert "50 of 50 hosts failed" in r.stderr and "web07: exit 3" in r.stderr
+    # no temporary session is left behind on any host
+    for d in ds[:5]:
+        assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+
+
+def test_lines_are_never_torn(env):
+    ds, c = fleet(env, 4)
+    # many long lines written in pieces, on both streams, from every host at once
+    cmd = ("for i in $(seq 1 300); do printf 'line-%04d-' $i; printf '%0500d' 0; "
+           "echo; printf 'e%d\\n' $i >&2; done")
+    r = c.run("invoke", "-H", "@web", "--", cmd, timeout=120)
+    assert r.returncode == 0, r.stderr
+    pat = re.compile(r"^web0[1-4]: line-(\d{4})-0{500}$")
+    seen = {}
+    for line in r.stdout.splitlines():
+        m = pat.match(line)
+        assert m, line[:80]
+        seen.setdefault(line[:5], []).append(int(m.group(1)))
+    assert sorted(seen) == names(4)
+    for h, nums in seen.items():
+        assert nums == list(range(1, 301)), h   # in order, none lost or doubled
+    errs = [l for l in r.stderr.splitlines() if l.startswith("web")]
+    assert len(errs) == 4 * 300 and all(re.match(r"^web0[1-4]: e\d+$", l) for l in errs)
+    # --hide-host: whole lines, no prefix
+    r = c.run("invoke", "-H", "@web", "--hide-host", "--", "echo plain", timeout=60)
+    assert r.returncode == 0 and r.stdout == "plain\n" * 4, r.stdout
+
+
+def test_dead_and_hanging_hosts_cost_only_their_timeouts(env):
+    ds, c = fleet(env, 6)
+    dead, hung = ds[1], ds[2]
+    dead.stop()                          # nothing listens there any more
+    os.kill(hung.proc.pid, signal.SIGSTOP)   # accepts (kernel backlog), never answers
+    try:
+        t0 = time.monotonic()
+        r = c.run("invoke", "-H", "@web", "--connect-timeout", "2", "--timeout", "20",
+                  "--", "echo alive", timeout=120)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(hung.proc.pid, signal.SIGCONT)
+    assert r.returncode == 1, r.stderr
+    good = ["web01", "web04", "web05", "web06"]
+    assert sorted(r.stdout.splitlines()) == [f"{h}: alive" for h in good], r.stdout
+    assert "2 of 6 hosts failed" in r.stderr, r.stderr
+    assert re.search(r"web02: cannot reach .*", r.stderr), r.stderr
+    assert re.search(r"web03: no answer from .*", r.stderr), r.stderr
+    print(f"  6 hosts, one dead and one hanging, --connect-timeout 2: {took:.2f} s")
+    # --json names the failure per host
+    os.kill(hung.proc.pid, signal.SIGSTOP)
+    try:
+        r = c.run("invoke", "-H", "@web", "--connect-timeout", "2", "--json", "--", "true",
+                  timeout=120)
+    finally:
+        os.kill(hung.proc.pid, signal.SIGCONT)
+    doc = {o["host"]: o for o in json.loads(r.stdout)}
+    assert doc["web02"]["error"]["code"] == "connect_failed", doc["web02"]
+    assert doc["web03"]["error"]["code"] == "connect_failed", doc["web03"]
+    assert doc["web03"]["exit_code"] is None and doc["web01"]["exit_code"] == 0
+
+
+def test_timeout_stops_the_command(env):
+    ds, c = fleet(env, 3)
+    mark = os.path.join(env.root, "marks")
+    os.makedirs(mark, mode=0o1777)
+    os.chmod(mark, 0o1777)
+    c.run("session", "new", "@web", "--name", "slow", timeout=60)
+    r = c.run("invoke", "-s", "@web/slow", "--timeout", "2", "--",
+              f"sleep 30; touch {mark}/$$", timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("timed out after 2 s") == 3, r.stderr
+    # the remote commands were stopped: the sessions are free again
+    for d in ds:
+        wait_for(lambda: all(j["state"] != "Running" for j in
+                             c.json("job", "list", "-s", f"{d.host}/slow")),
+                 timeout=30, what="jobs stopped")
+    r = c.run("invoke", "-s", "@web/slow", "--", "echo free", timeout=60)
+    assert r.returncode == 0 and r.stdout.count(": free") == 3, r.stderr
+    assert os.listdir(mark) == []
+
+
+def test_throttle_caps_hosts_in_flight(env):
+    ds, c = fleet(env, 8)
+    log = os.path.join(env.root, "spans")
+    os.makedirs(log, mode=0o1777)
+    os.chmod(log, 0o1777)
+    cmd = (f"s=$(date +%s.%N); sleep 0.4; e=$(date +%s.%N); "
+           f"echo $s $e > {log}/$RANDOM$RANDOM")
+    r = c.run("invoke", "-H", "@web", "--throttle", "3", "--", cmd, timeout=120)
+    assert r.returncode == 0, r.stderr
+    spans = []
+    for name in os.listdir(log):
+        with open(os.path.join(log, name)) as f:
+            s, e = map(float, f.read().split())
+            spans.append((s, e))
+    assert len(spans) == 8
+    peak = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert 2 <= peak <= 3, peak
+    print(f"  --throttle 3: at most {peak} commands ran at once")
+    r = c.run("invoke", "-H", "@web", "--throttle", "0", "--", "true")
+    assert r.returncode == 2 and "--throttle" in r.stderr
+
+
+def test_fleet_session_disconnect_connect_from_another_client(env):
+    ds, c = fleet(env, 5)
+    r = c.run("session", "new", "@web", "--name", "deploy", "--json", timeout=60)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [o["host"] for o in doc] == names(5)
+    assert all(o["session"]["name"] == "deploy" and o["error"] is None for o in doc)
+    r = c.run("invoke", "-s", "@web/deploy", "--", "X=kept; cd /", timeout=60)
+    assert r.returncode == 0, r.stderr
+    # an invoke the client walks away from keeps running on every host
+    p = c.popen("invoke", "-s", "@web/deploy", "--", "sleep 2; echo late-$X")
+    time.sleep(0.8)
+    p.kill()
+    p.wait()
+    r = c.run("session", "disconnect", "@web/deploy", timeout=60)
+    assert r.returncode == 0, r.stderr
+    per_host = c.json("session", "list", "@web")
+    assert [o["host"] for o in per_host] == names(5), per_host
+    assert {s["state"] for o in per_host for s in o["sessions"]} == {"Disconnected"}, per_host
+    # another client machine picks up every host's session and its output
+    b = env.client("b")
+    r = b.run("login", "@web", "--user", "alice", "--password-stdin", "--accept-new",
+              input=PASSWORD + "\n",
+              timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = b.run("session", "connect", "@web/deploy", timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = b.run("session", "receive", "@web/deploy", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == [f"{h}: late-kept" for h in names(5)], r.stdout
+    # partial failure is reported per host, never hidden
+    ds[3].stop()
+    r = b.run("session", "remove", "@web/deploy", timeout=60)
+    assert r.returncode == 1 and "web04: cannot reach" in r.stderr, r.stderr
+    for d in ds[:3]:
+        assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+
+
+def test_job_start_on_fleet_and_argument_mistakes(env):
+    ds, c = fleet(env, 3)
+    c.run("session", "new", "@web", "--name", "w", timeout=60)
+    r = c.run("job", "start", "@web/w", "--name", "bg", "--json", "--", "echo bg-out",
+              timeout=60)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [o["job"]["name"] for o in doc] == ["bg"] * 3, doc
+    # two sessions before "--" is a mistake, not "S2 cmd" run in S1
+    s1 = f"{ds[0].host}/w"
+    s2 = f"{ds[1].host}/w"
+    r = c.run("job", "start", s1, s2, "--", "echo", "hi")
+    assert r.returncode == 2 and "one SESSION" in r.stderr, r.stderr
+    # repeated -H and -s accumulate
+    r = c.run("invoke", "-H", ds[0].host, "-H", ds[1].host, "--", "echo acc")
+    assert r.returncode == 0 and r.stdout.count(": acc") == 2, (r.stdout, r.stderr)
+    r = c.run("invoke", "-s", s1, "-s", s2, "--", "echo acc2")
+    assert r.returncode == 0 and r.stdout.count(": acc2") == 2, (r.stdout, r.stderr)
+    # enter goes to one host only
+    r = c.run("enter", "@web/w")
+    assert r.returncode == 2 and "one host" in r.stderr, r.stderr
+    # bad targets are usage errors that name the problem
+    r = c.run("invoke", "-H", "web[3-1]", "--", "true")
+    assert r.returncode == 2, r.stderr
+    r = c.run("invoke", "-H", "@nosuchgroup", "--", "true")
+    assert r.returncode == 2 and "nosuchgroup" in r.stderr, r.stderr
+
+
+if __name__ == "__main__":
+    main(globals())
