@@ -235,6 +235,9 @@ static void test_fold(void **state)
 	expect_fold("[::1]:4433,[::2]:4433,a1b2c3,a1b2c4,a2b2c3", NULL);
 	expect_fold("n[1-3,7,10-12],m[5-6]x[1-2],x123456789012345678901", NULL);
 	expect_fold("rack[1-2]-n[01-04],rack3-n[01-02]", NULL);
+	/* a long run folds in one piece (and not in quadratic time) */
+	expect_fold("x[0-99999]", "x[0-99999]");
+	expect_fold("a[1-300]b[1-300]", "a[1-300]b[1-300]");
 	assert_int_equal(nodeset_fold(NULL, 0, &out), 0);
 	assert_string_equal(out, "");
 	free(out);
