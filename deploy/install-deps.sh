@@ -14,6 +14,9 @@ PKGS=(
   # The tests start their own instances; the system services these packages
   # enable (nginx, vsftpd, ssh, smbd/nmbd, tinyproxy) are not needed by them.
   nginx-light vsftpd openssh-server samba tinyproxy aria2 util-linux
+  # ansible-inventory: the reference that tests/integration/test_fleet_targets.py
+  # checks tether's reading of Ansible INI inventories against
+  ansible-core
 )
 
 missing=()

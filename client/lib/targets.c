@@ -1549,26 +1549,36 @@ static void felem_sort(struct felem **v, struct felem **tmp, size_t n, size_t sk
 	memcpy(v, tmp, n * sizeof *v);
 }
 
-/* a = a ∪ b; 0 or -1 out of memory. */
-static int fset_union(struct fset *a, const struct fset *b)
+/* qsort adapter for fnum_cmp. */
+static int fnum_qcmp(const void *a, const void *b)
 {
-	struct fnum *m = malloc((a->n + b->n) * sizeof *m);
-	size_t i = 0, j = 0, k = 0;
+	return fnum_cmp(a, b);
+}
 
+/* Replace v[0]'s axis a with the union of axis a over v[0..n), in one
+ * sort (merging pairwise would be quadratic for a long run); 0 or -1. */
+static int fset_union_all(struct felem **v, size_t n, size_t a)
+{
+	size_t total = 0, k = 0;
+	struct fnum *m;
+
+	for (size_t i = 0; i < n; i++)
+		total += v[i]->ax[a].n;
+	m = malloc(total * sizeof *m);
 	if (m == NULL)
 		return -1;
-	while (i < a->n || j < b->n) {
-		int c = i == a->n ? 1 : j == b->n ? -1 : fnum_cmp(&a->v[i], &b->v[j]);
-		if (c <= 0) {
-			m[k++] = a->v[i++];
-			j += c == 0;
-		} else {
-			m[k++] = b->v[j++];
-		}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(m + k, v[i]->ax[a].v, v[i]->ax[a].n * sizeof *m);
+		k += v[i]->ax[a].n;
 	}
-	free(a->v);
-	a->v = m;
-	a->n = k;
+	qsort(m, total, sizeof *m, fnum_qcmp);
+	k = 0;
+	for (size_t i = 0; i < total; i++)
+		if (k == 0 || fnum_cmp(&m[k - 1], &m[i]) != 0)
+			m[k++] = m[i];
+	free(v[0]->ax[a].v);
+	v[0]->ax[a].v = m;
+	v[0]->ax[a].n = k;
 	return 0;
 }
 
@@ -1699,13 +1709,14 @@ static size_t fold_group(struct felem **g, struct felem **tmp, size_t n)
 	for (size_t a = nd; a-- > 0; ) {
 		size_t w = 0;
 		felem_sort(g, tmp, n, a);
-		for (size_t r = 0; r < n; r++) {
-			if (w > 0 && felem_cmp(g[w - 1], g[r], a) == 0) {
-				if (fset_union(&g[w - 1]->ax[a], &g[r]->ax[a]) < 0)
-					return SIZE_MAX;
-			} else {
-				g[w++] = g[r];
-			}
+		for (size_t r = 0; r < n; ) {
+			size_t e = r + 1;
+			while (e < n && felem_cmp(g[r], g[e], a) == 0)
+				e++;
+			if (e - r > 1 && fset_union_all(g + r, e - r, a) < 0)
+				return SIZE_MAX;
+			g[w++] = g[r];
+			r = e;
 		}
 		n = w;
 	}
