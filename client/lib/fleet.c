@@ -65,6 +65,7 @@ struct fleet {
 	struct slot                   *slots;
 	size_t                         nslots;
 	bool                           interrupted;
+	bool                           added;   /* a request went on since the last perform */
 };
 
 static void slot_next(struct fleet *f, struct slot *s);
@@ -149,6 +150,7 @@ static void slot_send(struct fleet *f, struct slot *s, const char *method, const
 	curl_easy_setopt(s->h, CURLOPT_PRIVATE, (void *)s);
 	curl_multi_add_handle(f->multi, s->h);
 	s->busy = true;
+	f->added = true;
 }
 
 /* Take s's request off the multi handle without finishing it. */
@@ -498,6 +500,7 @@ static void fleet_loop(struct fleet *f, size_t n)
 		if (active == 0)
 			continue;   /* every slot ended at once: refill */
 		int running = 0;
+		f->added = false;
 		curl_multi_perform(f->multi, &running);
 		CURLMsg *m;
 		int left;
@@ -520,7 +523,13 @@ static void fleet_loop(struct fleet *f, size_t n)
 			f->io->tick(f->io->ctx);
 			last_tick = now;
 		}
-		curl_multi_poll(f->multi, NULL, 0, 100, NULL);
+		bool busy = false;
+		for (size_t i = 0; i < f->nslots && !busy; i++)
+			busy = f->slots[i].busy;
+		/* a new request starts at the next perform, not after a wait; with
+		 * nothing in flight there is nothing to wait for */
+		if (busy && !f->added)
+			curl_multi_poll(f->multi, NULL, 0, 100, NULL);
 	}
 }
 
@@ -530,7 +539,7 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
                             const struct tether_fleet_io *io,
                             struct tether_fleet_result *results)
 {
-	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, false };
+	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, false, false };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
 		memset(&results[i], 0, sizeof results[i]);
