@@ -34,11 +34,13 @@ const struct cmd_entry cmd_invoke_entry = {
 	"  --in-disconnected-session  with -H HOST: create a session, start COMMAND in\n"
 	"                          it, disconnect at once and print the session\n"
 	"  --session-name NAME     with --in-disconnected-session: the session's name\n"
-	"  --as-job                with -s: start COMMAND and return at once with a\n"
-	"                          local job in this client's job table; manage it\n"
-	"                          with job list, receive, wait, stop and remove\n"
-	"                          (without -s). It runs as an invoke: the session\n"
-	"                          is busy until it ends, and its state is saved\n"
+	"  --as-job                start COMMAND and return at once with a local job\n"
+	"                          in this client's job table; manage it with\n"
+	"                          job list, receive, wait, stop and remove (no -s).\n"
+	"                          It runs as an invoke: the session is busy until it\n"
+	"                          ends, and its state is saved. On several hosts: one\n"
+	"                          parent job with a child job per host (with -H, in\n"
+	"                          a session made for it, removed with the job)\n"
 	"  --job-name NAME         with --as-job: the local job's name (default\n"
 	"                          Job<ID>; unique among this client's local jobs)\n"
 	"Fleet options (several hosts):\n"
@@ -115,6 +117,116 @@ static int invoke_fleet(struct cmd_ctx *x, struct invoke_opts *o, const char *sp
 	o->req.session = session_name;
 	o->req.command = cmd;
 	rc = fleet_exec(x, &hosts, &o->req, o->mode);
+	fleet_hosts_free(&hosts);
+	return rc;
+}
+
+/* Sessions for a fleet job: session_name on each host, or (NULL) a new one
+ * on each, made for the job. Fills sessions/own for the hosts that have
+ * one; returns how many, reporting the others. */
+static size_t fleet_job_sessions(struct cmd_ctx *x, const struct fleet_hosts *hosts,
+                                 const char *session_name, char **sessions, bool *own)
+{
+	size_t n = hosts->n, ok = 0;
+	if (session_name != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			size_t len = strlen(hosts->v[i].addr) + strlen(session_name) + 2;
+			if ((sessions[i] = malloc(len)) != NULL) {
+				snprintf(sessions[i], len, "%s/%s", hosts->v[i].addr, session_name);
+				ok++;
+			}
+		}
+		return ok;
+	}
+	const char **addrs = calloc(n, sizeof *addrs);
+	struct tether_fleet_result *res = calloc(n, sizeof *res);
+	struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_NEW };
+	if (addrs == NULL || res == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = hosts->v[i].addr;
+	if (tether_fleet_run(x->c, addrs, n, &req, NULL, res) != TETHER_E_OK) {
+		fprintf(stderr, "tether: %s\n", tether_last_error(x->c));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *key = json_string_value(json_object_get(res[i].object, "host"));
+		json_int_t id = json_integer_value(json_object_get(res[i].object, "id"));
+		if (res[i].err != TETHER_E_OK || key == NULL || id <= 0) {
+			fprintf(stderr, "tether: %s: %s\n", hosts->v[i].name, res[i].message);
+			continue;
+		}
+		size_t len = strlen(hosts->v[i].addr) + 24;
+		if ((sessions[i] = malloc(len)) != NULL) {
+			snprintf(sessions[i], len, "%s/%lld", hosts->v[i].addr, (long long)id);
+			own[i] = true;
+			ok++;
+		}
+	}
+out:
+	if (res != NULL)
+		tether_fleet_free(res, n);
+	free(res);
+	free(addrs);
+	return ok;
+}
+
+/* invoke --as-job on several hosts: one local parent job, a child per host
+ * (Invoke-Command -ComputerName a,b -AsJob). */
+static int invoke_fleet_job(struct cmd_ctx *x, struct invoke_opts *o, const char *spec,
+                            const char *session_name, const char *cmd)
+{
+	struct fleet_hosts hosts = { NULL, 0 };
+	int rc = fleet_targets(x, &cmd_invoke_entry, spec, &hosts);
+	if (rc != 0)
+		return rc;
+	size_t n = hosts.n, k = 0;
+	char **sessions = calloc(n, sizeof *sessions);
+	const char **ss = calloc(n, sizeof *ss), **labels = calloc(n, sizeof *labels);
+	bool *own = calloc(n, sizeof *own), *kown = calloc(n, sizeof *kown);
+	json_t *job = NULL, *failures = NULL;
+	rc = EXIT_TETHER;
+	if (sessions == NULL || ss == NULL || labels == NULL || own == NULL || kown == NULL)
+		goto out;
+	size_t have = fleet_job_sessions(x, &hosts, session_name, sessions, own);
+	for (size_t i = 0; i < n; i++)
+		if (sessions[i] != NULL) {
+			ss[k] = sessions[i];
+			labels[k] = hosts.v[i].name;
+			kown[k++] = own[i];
+		}
+	tether_err e = have == 0 ? TETHER_E_CONNECT
+	               : tether_local_job_start_fleet(x->c, k, ss, labels, kown, o->job_name,
+	                                              cmd, &job, &failures);
+	size_t i;
+	json_t *f;
+	json_array_foreach(failures, i, f) {   /* and drop the sessions made for them */
+		size_t at = (size_t)json_integer_value(json_object_get(f, "index"));
+		fprintf(stderr, "tether: %s: %s\n", json_string_value(json_object_get(f, "host")),
+		        json_string_value(json_object_get(json_object_get(f, "error"), "message")));
+		if (at < k && kown[at])
+			tether_session_remove(x->c, ss[at], NULL);
+	}
+	if (have == 0) {
+		fprintf(stderr, "tether: the job could not start on any host\n");
+		goto out;
+	}
+	if (e != TETHER_E_OK)
+		for (size_t j = 0; j < k; j++)
+			if (kown[j])
+				tether_session_remove(x->c, ss[j], NULL);
+	rc = out_result(x, e, job, out_jobs_table);
+	if (rc == 0 && (have < n || json_array_size(failures) > 0))
+		rc = 1;   /* started, but not everywhere */
+out:
+	for (size_t j = 0; sessions != NULL && j < n; j++)
+		free(sessions[j]);
+	free(sessions);
+	free(ss);
+	free(labels);
+	free(own);
+	free(kown);
+	json_decref(failures);
 	fleet_hosts_free(&hosts);
 	return rc;
 }
@@ -197,9 +309,9 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 		rc = out_usage(&cmd_invoke_entry, "--session-name needs --in-disconnected-session");
 		goto out;
 	}
-	if (o.as_job && (o.hosts.len > 0 || !single)) {
-		rc = out_usage(&cmd_invoke_entry, "--as-job goes with -s SESSION on one host "
-		               "(parent jobs over fleets are not built yet)");
+	if (o.as_job && o.hosts.len > 0 && single) {
+		rc = out_usage(&cmd_invoke_entry, "--as-job goes with -s SESSION, or with -H "
+		               "on several hosts (TARGETS)");
 		goto out;
 	}
 	if (o.job_name && !o.as_job) {
@@ -211,7 +323,9 @@ static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
 		goto out;
 	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
 	snprintf(session, sizeof session, "%s/%s", targets, sname);
-	if (!single)
+	if (!single && o.as_job)
+		rc = invoke_fleet_job(x, &o, targets, o.sessions.len ? sname : NULL, buf_cstr(&cmd));
+	else if (!single)
 		rc = invoke_fleet(x, &o, targets, o.sessions.len ? sname : NULL, buf_cstr(&cmd));
 	else if (o.hosts.len > 0)
 		rc = invoke_on_host(x, targets, o.name, o.disconnected, buf_cstr(&cmd));

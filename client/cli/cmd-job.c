@@ -48,11 +48,12 @@ const struct cmd_entry cmd_job_list_entry = {
 	exec_list,
 };
 const struct cmd_entry cmd_job_receive_entry = {
-	"job receive", "[-s SESSION] JOB [--keep] [--wait]",
+	"job receive", "[-s SESSION] JOB [--keep] [--wait] [--host HOST]",
 	"print a job's undelivered output (--keep leaves it; --wait follows to the end)",
 	JOB_FORMS
 	"  --keep                  leave the output undelivered, to receive again\n"
 	"  --wait                  follow the job until it ends; exit with its status\n"
+	"  --host HOST             a fleet job's output from that host only\n"
 	"A local job's new output is fetched from its host (and counts as received\n"
 	"there), added to this client's copy, and printed from the copy; --keep\n"
 	"applies to the copy. If the host cannot be reached, the copy is printed\n"
@@ -86,6 +87,7 @@ const struct cmd_entry cmd_job_remove_entry = {
 
 struct job_opts {
 	const char *session;
+	const char *host;      /* receive: one child of a fleet job */
 	int         keep, wait, any, force;
 	uint64_t    timeout;   /* 0 = none */
 };
@@ -97,7 +99,7 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct job_o
 		{ "session", required_argument, NULL, 's' }, { "keep", no_argument, NULL, 'k' },
 		{ "wait", no_argument, NULL, 'w' }, { "any", no_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' }, { "timeout", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
+		{ "host", required_argument, NULL, 'H' }, { NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof *o);
 	int ch;
@@ -108,6 +110,7 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct job_o
 		case 'w': o->wait = 1; break;
 		case 'a': o->any = 1; break;
 		case 'f': o->force = 1; break;
+		case 'H': o->host = optarg; break;
 		case 't':
 			if (strparse_u64(optarg, 1, 86400 * 365, &o->timeout) != 0) {
 				out_usage(ce, "--timeout takes seconds");
@@ -175,6 +178,67 @@ static int exec_list(struct cmd_ctx *x, int argc, char **argv)
 	return out_result(x, e, jobs, out_jobs_table);
 }
 
+/* receive on a fleet job: each child's output in turn (all, or --host's),
+ * lines prefixed with its host; --json: an array of per-host objects. With
+ * --wait the status is 0 only if every child ran and exited 0. */
+static int receive_fleet(struct cmd_ctx *x, const struct job_opts *o, const char *job,
+                         json_t *kids)
+{
+	size_t i, shown = 0;
+	json_t *k, *docs = json_array();
+	int rc = 0;
+	json_array_foreach(kids, i, k) {
+		const char *host = json_string_value(json_object_get(k, "host"));
+		char id[24];
+		if (o->host != NULL && strcmp(o->host, host) != 0)
+			continue;
+		shown++;
+		snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(k, "id")));
+		int status = -1, local_only = 0;
+		json_t *final = NULL;
+		struct stream_out so;
+		struct host_lines hl;
+		struct tether_output lines;
+		tether_err e;
+		if (x->json) {
+			stream_out_init(&so, x);
+			e = tether_local_job_receive(x->c, id, o->keep, o->wait, &so.cb, &status,
+			                             &local_only, &final);
+			json_t *d = json_pack("{s:s,s:o}", "host", host, "exit_code",
+			                      status >= 0 ? json_integer(status) : json_null());
+			stream_out_put_bytes(d, "stdout", &so.out);
+			stream_out_put_bytes(d, "stderr", &so.err);
+			json_object_set_new(d, "error", e == TETHER_E_OK ? json_null()
+			                    : json_pack("{s:s,s:s}", "code", tether_err_code(e),
+			                                "message", tether_last_error(x->c)));
+			json_array_append_new(docs, d);
+			buf_free(&so.out);
+			buf_free(&so.err);
+		} else {
+			stream_out_catch_sigint(x);
+			host_lines_init(&hl, host);
+			lines = host_lines_output(&hl);
+			e = tether_local_job_receive(x->c, id, o->keep, o->wait, &lines, &status,
+			                             &local_only, &final);
+			host_lines_finish(&hl);
+			if (e != TETHER_E_OK || local_only)
+				fprintf(stderr, "tether: %s: %s\n", host, tether_last_error(x->c));
+		}
+		if (e != TETHER_E_OK || (o->wait && status != 0))
+			rc = 1;
+		json_decref(final);
+	}
+	if (x->json)
+		out_json(docs);
+	json_decref(docs);
+	json_decref(kids);
+	if (o->host != NULL && shown == 0) {
+		fprintf(stderr, "tether: job '%s' has no child on host '%s'\n", job, o->host);
+		return EXIT_TETHER;
+	}
+	return rc;
+}
+
 static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 {
 	struct job_opts o;
@@ -183,6 +247,13 @@ static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 		return EXIT_USAGE;
 	if (first != argc - 1)
 		return out_usage(&cmd_job_receive_entry, "expected exactly one JOB");
+	json_t *kids = NULL;
+	if (o.session == NULL &&
+	    tether_local_job_children(x->c, argv[first], &kids) == TETHER_E_OK && kids != NULL)
+		return receive_fleet(x, &o, argv[first], kids);
+	if (o.host != NULL)
+		return out_usage(&cmd_job_receive_entry, "--host goes with a fleet job (one "
+		                 "started with invoke --as-job on several hosts)");
 	struct stream_out so;
 	stream_out_init(&so, x);
 	int status = -1, local_only = 0;

@@ -117,6 +117,23 @@ enum fleet_mode {
 	FLEET_GATHER,      /* identical stdout once, under its hosts' nodeset */
 };
 
+/* One host's output printed by whole lines (never torn by another host's),
+ * each after "PREFIX: " (prefix NULL: none); a line over 64 KiB is cut
+ * there. before (optional) runs before each write. */
+struct host_lines {
+	const char *prefix;
+	struct buf  part[2];   /* the unfinished line of stdout, stderr */
+	void      (*before)(void *ctx);
+	void       *ctx;
+};
+void host_lines_init(struct host_lines *h, const char *prefix);
+/* stream 1 stdout, 2 stderr, 3 a notice (printed "tether: ..." on stderr). */
+int host_lines_write(struct host_lines *h, int stream, const void *data, size_t len);
+/* Print unfinished lines (with a newline) and free. */
+void host_lines_finish(struct host_lines *h);
+/* A tether_output that writes through h. */
+struct tether_output host_lines_output(struct host_lines *h);
+
 /* Expand TARGETS (with --inventory if given); 0, or EXIT_USAGE after
  * saying why. */
 int fleet_targets(struct cmd_ctx *x, const struct cmd_entry *ce, const char *spec,

@@ -22,9 +22,9 @@
 #define FLEET_SLOWEST     3                    /* hosts named on the status line */
 
 struct hostio {
-	struct buf part[2];   /* the unfinished line of stdout, stderr */
-	struct buf all[2];    /* everything (--gather: stdout; --json: both) */
-	bool       truncated;
+	struct host_lines lines;    /* printed by whole lines */
+	struct buf        all[2];   /* everything (--gather: stdout; --json: both) */
+	bool              truncated;
 };
 
 struct fleet_out {
@@ -47,36 +47,37 @@ static void status_clear(struct fleet_out *fo)
 	}
 }
 
-/* Write one whole line of host i to fd, prefixed unless hidden. */
-static int put_line(struct fleet_out *fo, size_t i, int fd, const char *p, size_t len)
+/* Write one whole line to fd, after the prefix (if any). */
+static int put_line(struct host_lines *h, int fd, const char *p, size_t len)
 {
 	struct buf line;
 	buf_init(&line, FLEET_LINE_MAX + BOUND_HOSTSPEC + 8);
-	if (fo->mode != FLEET_HIDE_HOST) {
-		buf_puts(&line, fo->hosts->v[i].name);
+	if (h->prefix != NULL) {
+		buf_puts(&line, h->prefix);
 		buf_puts(&line, ": ");
 	}
 	buf_append(&line, p, len);
 	buf_puts(&line, "\n");
-	status_clear(fo);
+	if (h->before != NULL)
+		h->before(h->ctx);
 	int rc = fileio_write_all(fd, line.data, line.len);
 	buf_free(&line);
 	return rc;
 }
 
-/* Print the whole lines of stream s (0 stdout, 1 stderr) of host i. */
-static int flush_lines(struct fleet_out *fo, size_t i, int s, bool all)
+/* Print the whole lines of stream s (0 stdout, 1 stderr); all: the rest too. */
+static int flush_lines(struct host_lines *h, int s, bool all)
 {
-	struct buf *b = &fo->io[i].part[s];
+	struct buf *b = &h->part[s];
 	size_t start = 0;
 	for (size_t k = 0; k < b->len; k++)
 		if (b->data[k] == '\n') {
-			if (put_line(fo, i, s + 1, b->data + start, k - start) != 0)
+			if (put_line(h, s + 1, b->data + start, k - start) != 0)
 				return -1;
 			start = k + 1;
 		}
 	if ((all || b->len - start >= FLEET_LINE_MAX) && b->len > start) {
-		if (put_line(fo, i, s + 1, b->data + start, b->len - start) != 0)
+		if (put_line(h, s + 1, b->data + start, b->len - start) != 0)
 			return -1;
 		start = b->len;
 	}
@@ -88,27 +89,28 @@ static int flush_lines(struct fleet_out *fo, size_t i, int s, bool all)
 	return 0;
 }
 
-/* The library's writer: collect, or print by whole lines. */
-static int on_write(void *ctx, size_t i, int stream, const void *data, size_t len)
+/* Set up whole-line output for one host; see cmd.h. */
+void host_lines_init(struct host_lines *h, const char *prefix)
 {
-	struct fleet_out *fo = ctx;
-	struct hostio *h = &fo->io[i];
-	if (stream == 3) {   /* a notice from tether itself, never gathered */
+	memset(h, 0, sizeof *h);
+	h->prefix = prefix;
+	buf_init(&h->part[0], FLEET_LINE_MAX);
+	buf_init(&h->part[1], FLEET_LINE_MAX);
+}
+
+/* Take a chunk of a host's output; see cmd.h. */
+int host_lines_write(struct host_lines *h, int stream, const void *data, size_t len)
+{
+	if (stream == 3) {   /* a notice from tether itself */
 		char note[600];
 		int n = snprintf(note, sizeof note, "tether: %.*s", (int)len, (const char *)data);
-		return put_line(fo, i, 2, note, n > 0 ? (size_t)n : 0) == 0 ? 0 : -1;
+		return put_line(h, 2, note, n > 0 ? (size_t)n : 0) == 0 ? 0 : -1;
 	}
 	int s = stream == 2 ? 1 : 0;
-	bool keep = fo->x->json || (fo->mode == FLEET_GATHER && s == 0);
-	if (keep) {
-		if (buf_append(&h->all[s], data, len) != 0)
-			h->truncated = true;
-		return 0;
-	}
 	const char *p = data;
 	while (len > 0) {   /* bounded: an endless line is cut at FLEET_LINE_MAX */
 		size_t room = FLEET_LINE_MAX - h->part[s].len, take = len < room ? len : room;
-		if (buf_append(&h->part[s], p, take) != 0 || flush_lines(fo, i, s, false) != 0)
+		if (buf_append(&h->part[s], p, take) != 0 || flush_lines(h, s, false) != 0)
 			return -1;
 		p += take;
 		len -= take;
@@ -116,12 +118,54 @@ static int on_write(void *ctx, size_t i, int stream, const void *data, size_t le
 	return 0;
 }
 
+/* Print what is left and free; see cmd.h. */
+void host_lines_finish(struct host_lines *h)
+{
+	flush_lines(h, 0, true);
+	flush_lines(h, 1, true);
+	buf_free(&h->part[0]);
+	buf_free(&h->part[1]);
+}
+
+/* tether_output writer over host_lines. */
+static int lines_cb(void *ctx, int stream, const void *data, size_t len)
+{
+	return host_lines_write(ctx, stream, data, len);
+}
+
+/* A tether_output that writes through h; see cmd.h. */
+struct tether_output host_lines_output(struct host_lines *h)
+{
+	struct tether_output o = { lines_cb, h };
+	return o;
+}
+
+/* status_clear for host_lines' before-write hook. */
+static void clear_hook(void *ctx)
+{
+	status_clear(ctx);
+}
+
+/* The library's writer: collect, or print by whole lines. */
+static int on_write(void *ctx, size_t i, int stream, const void *data, size_t len)
+{
+	struct fleet_out *fo = ctx;
+	struct hostio *h = &fo->io[i];
+	int s = stream == 2 ? 1 : 0;
+	bool keep = stream != 3 && (fo->x->json || (fo->mode == FLEET_GATHER && s == 0));
+	if (keep) {
+		if (buf_append(&h->all[s], data, len) != 0)
+			h->truncated = true;
+		return 0;
+	}
+	return host_lines_write(&h->lines, stream, data, len);
+}
+
 /* A host has ended: print what is left of its lines. */
 static void on_done(void *ctx, size_t i)
 {
 	struct fleet_out *fo = ctx;
-	flush_lines(fo, i, 0, true);
-	flush_lines(fo, i, 1, true);
+	host_lines_finish(&fo->io[i].lines);
 }
 
 /* The live line: counts and the slowest hosts still running. */
@@ -329,10 +373,11 @@ int fleet_exec(struct cmd_ctx *x, const struct fleet_hosts *hosts,
 	fo.status = !x->json && isatty(2);
 	for (size_t i = 0; i < n; i++) {
 		addrs[i] = hosts->v[i].addr;
-		for (int s = 0; s < 2; s++) {
-			buf_init(&fo.io[i].part[s], FLEET_LINE_MAX);
+		host_lines_init(&fo.io[i].lines, mode == FLEET_HIDE_HOST ? NULL : hosts->v[i].name);
+		fo.io[i].lines.before = clear_hook;
+		fo.io[i].lines.ctx = &fo;
+		for (int s = 0; s < 2; s++)
 			buf_init(&fo.io[i].all[s], FLEET_COLLECT_MAX);
-		}
 	}
 	struct tether_fleet_io io = { on_write, on_done, fo.status ? on_tick : NULL, &fo };
 	if (fo.streams)
@@ -363,11 +408,11 @@ int fleet_exec(struct cmd_ctx *x, const struct fleet_hosts *hosts,
 		}
 		rc = print_summary(&fo) == 0 ? 0 : 1;
 	}
-	for (size_t i = 0; i < n; i++)
-		for (int s = 0; s < 2; s++) {
-			buf_free(&fo.io[i].part[s]);
+	for (size_t i = 0; i < n; i++) {
+		host_lines_finish(&fo.io[i].lines);   /* nothing left by now: frees */
+		for (int s = 0; s < 2; s++)
 			buf_free(&fo.io[i].all[s]);
-		}
+	}
 	tether_fleet_free(fo.res, n);
 	free(fo.res);
 	free(fo.io);

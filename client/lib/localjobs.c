@@ -34,6 +34,7 @@
 #include "jsonu.h"
 #include "outlog.h"
 #include "strparse.h"
+#include "targets.h"
 
 #define TABLE_VERSION 1
 #define TABLE_FILE    "jobs.json"
@@ -42,6 +43,7 @@
 #define COPY_CHUNK    (1024 * 1024)   /* bytes of a local copy read at once */
 #define MAX_ID        INT32_MAX
 #define DOWN_HOSTS    16              /* unreachable hosts remembered by a list */
+#define FLEET_CHILDREN_MAX 100000     /* child jobs of one fleet job */
 
 /* One local job, as the table stores it. */
 struct ljob {
@@ -64,6 +66,14 @@ struct ljob {
 	int64_t fetched;                  /* remote log offset copied up to */
 	int64_t log_size;                 /* valid bytes of jobs/<ID>.log */
 	int64_t delivered;                /* bytes of the copy received without --keep */
+	/* fleet jobs (invoke --as-job on several hosts): a parent with no remote
+	 * of its own and one child job per host */
+	bool     fleet;                   /* this is a parent */
+	int64_t *children;                /* a parent's child ids (owned) */
+	size_t   nchildren;
+	int64_t  parent;                  /* a child's parent id; 0: none */
+	char     label[BOUND_HOSTSPEC];   /* a child's host as the user named it */
+	bool     own_session;             /* a child's session was made for it */
 };
 
 /* The whole table. */
@@ -73,11 +83,20 @@ struct ltable {
 	struct ljob *jobs;
 };
 
+enum fleet_op { FLEET_GET, FLEET_STOP, FLEET_REMOVE };
+struct ltable;
+static tether_err fleet_each(tether_client *c, const struct ljob *p, enum fleet_op op,
+                             int force, json_t **out);
+static json_t *nest_children(const struct ltable *t, json_t *views);
+
 /* Release one entry's memory. */
 static void ljob_clear(struct ljob *j)
 {
 	free(j->command);
 	j->command = NULL;
+	free(j->children);
+	j->children = NULL;
+	j->nchildren = 0;
 }
 
 /* Release a table. */
@@ -93,8 +112,19 @@ static void table_free(struct ltable *t)
 static int ljob_copy(struct ljob *dst, const struct ljob *src)
 {
 	*dst = *src;
+	dst->children = NULL;
 	dst->command = strdup(src->command ? src->command : "");
-	return dst->command ? 0 : -1;
+	if (dst->command == NULL)
+		return -1;
+	if (src->nchildren > 0) {
+		dst->children = malloc(src->nchildren * sizeof *dst->children);
+		if (dst->children == NULL) {
+			ljob_clear(dst);
+			return -1;
+		}
+		memcpy(dst->children, src->children, src->nchildren * sizeof *dst->children);
+	}
+	return 0;
 }
 
 /* True for the states a job never leaves. */
@@ -172,6 +202,31 @@ static int get_int(json_t *o, const char *key, bool required, int64_t min, int64
 	return jsonu_get_int(o, key, required, min, max, out, err, errsz) == JSONU_BAD ? -1 : 0;
 }
 
+/* A parent's "children": an array of ids; 0, or -1 (err set). */
+static int children_parse(json_t *o, struct ljob *j, char *err, size_t errsz)
+{
+	json_t *a = json_object_get(o, "children"), *v;
+	size_t i;
+	if (!json_is_array(a) || json_array_size(a) > FLEET_CHILDREN_MAX) {
+		snprintf(err, errsz, "bad children");
+		return -1;
+	}
+	j->children = calloc(json_array_size(a) + 1, sizeof *j->children);
+	if (j->children == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > MAX_ID) {
+			snprintf(err, errsz, "bad child id");
+			return -1;
+		}
+		j->children[j->nchildren++] = json_integer_value(v);
+	}
+	return 0;
+}
+
 /* Read one table entry through checked getters; 0, or -1 (err set). */
 static int entry_parse(json_t *o, struct ljob *j, char *err, size_t errsz)
 {
@@ -182,12 +237,18 @@ static int entry_parse(json_t *o, struct ljob *j, char *err, size_t errsz)
 		snprintf(err, errsz, "not an object");
 		return -1;
 	}
+	if (jsonu_get_bool(o, "fleet", false, &j->fleet, err, errsz) == JSONU_BAD)
+		return -1;
+	bool remote = !j->fleet;   /* a parent has no remote of its own */
 	if (get_int(o, "id", true, 1, MAX_ID, &j->id, err, errsz) != 0 ||
 	    get_str(o, "name", true, j->name, sizeof j->name, err, errsz) != 0 ||
 	    jsonu_get_string(o, "command", true, BOUND_BODY_COMMAND, &cmd, err, errsz) != 0 ||
-	    get_str(o, "host", true, j->host, sizeof j->host, err, errsz) != 0 ||
-	    get_str(o, "user", true, j->user, sizeof j->user, err, errsz) != 0 ||
-	    get_str(o, "session", true, j->session, sizeof j->session, err, errsz) != 0 ||
+	    get_str(o, "host", remote, j->host, sizeof j->host, err, errsz) != 0 ||
+	    get_str(o, "user", remote, j->user, sizeof j->user, err, errsz) != 0 ||
+	    get_str(o, "session", remote, j->session, sizeof j->session, err, errsz) != 0 ||
+	    get_int(o, "parent", false, 0, MAX_ID, &j->parent, err, errsz) != 0 ||
+	    get_str(o, "label", false, j->label, sizeof j->label, err, errsz) != 0 ||
+	    jsonu_get_bool(o, "own_session", false, &j->own_session, err, errsz) == JSONU_BAD ||
 	    get_int(o, "session_id", false, 0, INT64_MAX, &j->session_id, err, errsz) != 0 ||
 	    get_int(o, "remote_id", true, 0, INT64_MAX, &j->remote_id, err, errsz) != 0 ||
 	    get_str(o, "location", false, j->location, sizeof j->location, err, errsz) != 0 ||
@@ -203,8 +264,8 @@ static int entry_parse(json_t *o, struct ljob *j, char *err, size_t errsz)
 	    get_int(o, "log_size", true, 0, INT64_MAX, &j->log_size, err, errsz) != 0 ||
 	    get_int(o, "delivered", true, 0, INT64_MAX, &j->delivered, err, errsz) != 0)
 		return -1;
-	if (!addr_valid_name(j->name) || !addr_valid_name(j->user) || !known_state(j->state) ||
-	    j->delivered > j->log_size) {
+	if (!addr_valid_name(j->name) || (remote && !addr_valid_name(j->user)) ||
+	    !known_state(j->state) || j->delivered > j->log_size) {
 		snprintf(err, errsz, "inconsistent values");
 		return -1;
 	}
@@ -213,7 +274,7 @@ static int entry_parse(json_t *o, struct ljob *j, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	return 0;
+	return j->fleet ? children_parse(o, j, err, errsz) : 0;
 }
 
 /* The entry with this id, or NULL. */
@@ -331,6 +392,25 @@ static json_t *entry_json(const struct ljob *j)
 	json_object_set_new(o, "fetched", json_integer(j->fetched));
 	json_object_set_new(o, "log_size", json_integer(j->log_size));
 	json_object_set_new(o, "delivered", json_integer(j->delivered));
+	if (j->parent > 0)
+		json_object_set_new(o, "parent", json_integer(j->parent));
+	if (j->label[0])
+		json_object_set_new(o, "label", json_string(j->label));
+	if (j->own_session)
+		json_object_set_new(o, "own_session", json_true());
+	if (j->fleet) {   /* no remote of its own: nothing (empty) to store for it */
+		json_t *a = json_array();
+		if (!j->host[0])
+			json_object_del(o, "host");
+		if (!j->user[0])
+			json_object_del(o, "user");
+		if (!j->session[0])
+			json_object_del(o, "session");
+		for (size_t i = 0; i < j->nchildren; i++)
+			json_array_append_new(a, json_integer(j->children[i]));
+		json_object_set_new(o, "fleet", json_true());
+		json_object_set_new(o, "children", a);
+	}
 	return o;
 }
 
@@ -539,6 +619,10 @@ static json_t *job_view(const struct ljob *j, const char *unreachable)
 		return NULL;
 	if (j->signal > 0)
 		json_object_set_new(v, "signal", json_integer(j->signal));
+	if (j->parent > 0) {
+		json_object_set_new(v, "parent", json_integer(j->parent));
+		json_object_set_new(v, "host", json_string(j->label[0] ? j->label : j->host));
+	}
 	if (unreachable != NULL) {
 		json_object_set_new(v, "error", json_string(unreachable));
 		json_object_set_new(v, "last_known_state", json_string(j->state));
@@ -747,6 +831,13 @@ tether_err tether_local_job_list(tether_client *c, json_t **jobs)
 	}
 	struct refreshed r = { &t, fresh };
 	e = table_edit(c, edit_refreshed, &r);
+	if (e == TETHER_E_OK) {
+		json_t *nested = nest_children(&t, arr);
+		json_decref(arr);
+		arr = nested;
+		if (arr == NULL)
+			e = client_fail(c, TETHER_E_NOMEM, "out of memory");
+	}
 out:
 	if (e == TETHER_E_OK)
 		*jobs = arr;
@@ -765,6 +856,11 @@ tether_err tether_local_job_get(tether_client *c, const char *job, json_t **out)
 	tether_err e = snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
+	if (j.fleet) {
+		e = fleet_each(c, &j, FLEET_GET, 0, out);
+		ljob_clear(&j);
+		return e;
+	}
 	if (needs_refresh(&j)) {
 		e = refresh(c, &j);
 		if (e != TETHER_E_OK) {
@@ -792,6 +888,11 @@ tether_err tether_local_job_stop(tether_client *c, const char *job, json_t **out
 	tether_err e = snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
+	if (j.fleet) {
+		e = fleet_each(c, &j, FLEET_STOP, 0, out);
+		ljob_clear(&j);
+		return e;
+	}
 	if (needs_refresh(&j)) {   /* else it has ended (or never started): nothing to stop */
 		remote_session(&j, sess, sizeof sess);
 		snprintf(id, sizeof id, "%lld", (long long)j.remote_id);
@@ -824,6 +925,13 @@ tether_err tether_local_job_remove(tether_client *c, const char *job, int force,
 	tether_err e = snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
+	if (j.fleet) {
+		e = fleet_each(c, &j, FLEET_REMOVE, force, out);
+		if (e == TETHER_E_OK)
+			e = table_edit(c, edit_drop, &j.id);
+		ljob_clear(&j);
+		return e;
+	}
 	if (j.remote_id > 0) {
 		remote_session(&j, sess, sizeof sess);
 		snprintf(id, sizeof id, "%lld", (long long)j.remote_id);
@@ -847,6 +955,11 @@ tether_err tether_local_job_remove(tether_client *c, const char *job, int force,
 	}
 	if (e == TETHER_E_OK)
 		e = table_edit(c, edit_drop, &j.id);
+	if (e == TETHER_E_OK && j.own_session) {   /* made for this job: it goes too */
+		remote_session(&j, sess, sizeof sess);
+		tether_session_remove(c, sess, NULL);
+		c->errmsg[0] = '\0';
+	}
 	if (e == TETHER_E_OK) {
 		log_path(c, j.id, path, sizeof path);
 		unlink(path);
@@ -1122,6 +1235,252 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
 		client_fail(c, remote, "%s", why);
 	}
 out:
+	ljob_clear(&j);
+	return e;
+}
+
+/* ---- fleet jobs ------------------------------------------------------------ */
+
+/* The state a parent shows, from its children's (PowerShell's rule):
+ * Running while any may still run, then Disconnected if any host cannot be
+ * asked, then Failed if any failed, Stopped if any stopped, else Completed. */
+static const char *parent_state(json_t *kids)
+{
+	bool running = false, down = false, failed = false, stopped = false;
+	size_t i;
+	json_t *k;
+	json_array_foreach(kids, i, k) {
+		const char *st = json_string_value(json_object_get(k, "state"));
+		st = st ? st : "";
+		running |= !final_state(st) && strcmp(st, "Disconnected") != 0;
+		down |= strcmp(st, "Disconnected") == 0;
+		failed |= strcmp(st, "Failed") == 0;
+		stopped |= strcmp(st, "Stopped") == 0;
+	}
+	return running ? "Running" : down ? "Disconnected" : failed ? "Failed"
+	       : stopped ? "Stopped" : "Completed";
+}
+
+/* A parent's view from its children's views (kids is taken). */
+static json_t *parent_view(const struct ljob *p, json_t *kids)
+{
+	char *labels[64], *where = NULL;
+	const char *first = NULL, *last = NULL;
+	bool more = false, ended = true;
+	size_t i, nl = 0;
+	json_t *k;
+	json_array_foreach(kids, i, k) {
+		const char *st = json_string_value(json_object_get(k, "started"));
+		const char *en = json_string_value(json_object_get(k, "ended"));
+		const char *h = json_string_value(json_object_get(k, "host"));
+		more |= json_is_true(json_object_get(k, "has_more_data"));
+		if (st != NULL && (first == NULL || strcmp(st, first) < 0))
+			first = st;   /* RFC 3339 UTC strings order as times */
+		if (en == NULL)
+			ended = false;
+		else if (last == NULL || strcmp(en, last) > 0)
+			last = en;
+		if (h != NULL && nl < sizeof labels / sizeof labels[0])
+			labels[nl++] = (char *)h;
+	}
+	if (nl > 0 && nl == json_array_size(kids))
+		nodeset_fold(labels, nl, &where);
+	char session[BOUND_HOSTSPEC + BOUND_NAME + 8];
+	snprintf(session, sizeof session, "%s/%s", where ? where : "(fleet)", p->session);
+	json_t *v = json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:n,s:o,s:o,s:s}",
+	                      "id", (json_int_t)p->id, "name", p->name, "type", "invoke",
+	                      "state", parent_state(kids), "has_more_data", more,
+	                      "location", where ? where : "(fleet)", "command", p->command,
+	                      "exit_code",
+	                      "started", first ? json_string(first) : json_null(),
+	                      "ended", ended && last ? json_string(last) : json_null(),
+	                      "session", session);
+	free(where);
+	if (v != NULL)
+		json_object_set(v, "children", kids);
+	json_decref(kids);
+	return v;
+}
+
+/* list: put each child's view under its parent (in the parent's order);
+ * children whose parent is gone stay at the top. */
+static json_t *nest_children(const struct ltable *t, json_t *views)
+{
+	json_t *top = json_array();
+	for (size_t i = 0; i < t->n && top != NULL; i++) {
+		const struct ljob *j = &t->jobs[i];
+		bool orphan = true;
+		for (size_t k = 0; j->parent > 0 && k < t->n && orphan; k++)
+			orphan = !(t->jobs[k].fleet && t->jobs[k].id == j->parent);
+		if (j->parent > 0 && !orphan)
+			continue;
+		if (!j->fleet) {
+			json_array_append(top, json_array_get(views, i));
+			continue;
+		}
+		json_t *kids = json_array();
+		for (size_t c = 0; c < j->nchildren; c++)
+			for (size_t k = 0; k < t->n; k++)
+				if (t->jobs[k].id == j->children[c])
+					json_array_append(kids, json_array_get(views, k));
+		json_array_append_new(top, parent_view(j, kids));
+	}
+	return top;
+}
+
+/* get, stop or remove every child of p, then p's view; a child that
+ * fails is reported, the others go on. */
+static tether_err fleet_each(tether_client *c, const struct ljob *p, enum fleet_op op,
+                             int force, json_t **out)
+{
+	json_t *kids = json_array();
+	tether_err first = TETHER_E_OK;
+	char why[sizeof c->errmsg] = "";
+	for (size_t i = 0; i < p->nchildren; i++) {
+		char id[24];
+		json_t *v = NULL;
+		snprintf(id, sizeof id, "%lld", (long long)p->children[i]);
+		tether_err e = op == FLEET_STOP ? tether_local_job_stop(c, id, &v)
+		               : op == FLEET_REMOVE ? tether_local_job_remove(c, id, force, &v)
+		                                    : tether_local_job_get(c, id, &v);
+		if (e == TETHER_E_NOT_FOUND && v == NULL)
+			continue;   /* removed meanwhile */
+		if (e != TETHER_E_OK && first == TETHER_E_OK && !(op == FLEET_GET && v != NULL)) {
+			first = e;
+			snprintf(why, sizeof why, "%s", c->errmsg);
+		}
+		if (v != NULL)
+			json_array_append_new(kids, v);
+	}
+	*out = parent_view(p, kids);
+	if (first != TETHER_E_OK)
+		return client_fail(c, first, "%s", why);
+	c->errmsg[0] = '\0';
+	return *out ? TETHER_E_OK : client_fail(c, TETHER_E_NOMEM, "out of memory");
+}
+
+/* table_edit: link the started children to their parent. */
+struct fleet_link {
+	int64_t             parent;
+	const int64_t      *ids;
+	const char *const  *labels;
+	const bool         *own;
+	size_t              n;
+};
+static tether_err edit_link(tether_client *c, struct ltable *t, void *arg)
+{
+	const struct fleet_link *l = arg;
+	struct ljob *p = find_id(t, l->parent);
+	if (p == NULL)
+		return client_fail(c, TETHER_E_CONFLICT, "local job %lld was removed while it "
+		                   "started", (long long)l->parent);
+	free(p->children);
+	p->children = calloc(l->n + 1, sizeof *p->children);
+	if (p->children == NULL)
+		return client_fail(c, TETHER_E_NOMEM, "out of memory");
+	p->nchildren = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		struct ljob *k = l->ids[i] > 0 ? find_id(t, l->ids[i]) : NULL;
+		if (k == NULL)
+			continue;
+		k->parent = l->parent;
+		snprintf(k->label, sizeof k->label, "%s", l->labels[i]);
+		k->own_session = l->own[i];
+		p->children[p->nchildren++] = l->ids[i];
+	}
+	return TETHER_E_OK;
+}
+
+/* Start a fleet job: a parent and a child per session. */
+tether_err tether_local_job_start_fleet(tether_client *c, size_t n,
+                                        const char *const *sessions,
+                                        const char *const *labels, const bool *own,
+                                        const char *name, const char *command,
+                                        json_t **job, json_t **failures)
+{
+	struct ljob p;
+	*job = NULL;
+	*failures = json_array();
+	if (name != NULL && !addr_valid_name(name))
+		return client_fail(c, TETHER_E_USAGE, "invalid job name '%s': a letter, then "
+		                   "letters, digits, '.', '_' or '-', at most %u bytes", name,
+		                   BOUND_NAME);
+	if (n == 0 || n > FLEET_CHILDREN_MAX)
+		return client_fail(c, TETHER_E_USAGE, "a fleet job takes 1 to %d hosts",
+		                   FLEET_CHILDREN_MAX);
+	memset(&p, 0, sizeof p);
+	p.fleet = true;
+	p.exit_code = -1;
+	snprintf(p.state, sizeof p.state, "NotStarted");
+	snprintf(p.name, sizeof p.name, "%s", name ? name : "");
+	p.command = strdup(command);
+	int64_t *ids = calloc(n, sizeof *ids);
+	if (p.command == NULL || ids == NULL) {
+		free(ids);
+		ljob_clear(&p);
+		return client_fail(c, TETHER_E_NOMEM, "out of memory");
+	}
+	tether_err e = table_edit(c, edit_reserve, &p);
+	size_t started = 0;
+	for (size_t i = 0; e == TETHER_E_OK && i < n; i++) {
+		char kid[BOUND_NAME + 1];
+		json_t *v = NULL;
+		int room = (int)(BOUND_NAME - 8);
+		snprintf(kid, sizeof kid, "%.*s.%zu", room, p.name, i + 1);
+		tether_err ke = tether_local_job_start(c, sessions[i], kid, command, &v);
+		if (ke == TETHER_E_OK) {
+			ids[i] = json_integer_value(json_object_get(v, "id"));
+			started++;
+		} else {
+			json_array_append_new(*failures, json_pack("{s:I,s:s,s:{s:s,s:s}}", "index",
+			                      (json_int_t)i, "host", labels[i], "error", "code",
+			                      c->errcode[0] ? c->errcode : tether_err_code(ke),
+			                      "message", c->errmsg));
+		}
+		json_decref(v);
+	}
+	if (e == TETHER_E_OK) {
+		struct fleet_link l = { p.id, ids, labels, own, n };
+		e = table_edit(c, edit_link, &l);
+	}
+	if (e == TETHER_E_OK && started == 0) {
+		table_edit(c, edit_drop, &p.id);
+		e = client_fail(c, TETHER_E_CONNECT, "the job started on none of its %zu hosts", n);
+	} else if (e == TETHER_E_OK) {
+		char id[24];
+		snprintf(id, sizeof id, "%lld", (long long)p.id);
+		e = tether_local_job_get(c, id, job);
+		if (e != TETHER_E_OK && *job != NULL)
+			e = TETHER_E_OK;   /* a child's host went quiet: it shows Disconnected */
+	}
+	free(ids);
+	ljob_clear(&p);
+	return e;
+}
+
+/* The children of a fleet job, or NULL for any other job. */
+tether_err tether_local_job_children(tether_client *c, const char *job, json_t **kids)
+{
+	struct ljob j;
+	*kids = NULL;
+	tether_err e = snapshot(c, job, &j);
+	if (e != TETHER_E_OK || !j.fleet) {
+		if (e == TETHER_E_OK)
+			ljob_clear(&j);
+		return e;
+	}
+	struct ltable t;
+	if ((e = table_read(c, &t)) == TETHER_E_OK) {
+		*kids = json_array();
+		for (size_t i = 0; i < j.nchildren; i++) {
+			const struct ljob *k = find_id(&t, j.children[i]);
+			if (k != NULL)
+				json_array_append_new(*kids, json_pack("{s:I,s:s,s:s}", "id",
+				                      (json_int_t)k->id, "name", k->name, "host",
+				                      k->label[0] ? k->label : k->host));
+		}
+		table_free(&t);
+	}
 	ljob_clear(&j);
 	return e;
 }

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -164,6 +165,23 @@ tether_err tether_local_job_stop(tether_client *c, const char *job, json_t **out
  * job: *out then has a "warning". *out: the job as it was. */
 tether_err tether_local_job_remove(tether_client *c, const char *job, int force,
                                    json_t **out);
+
+/* A fleet job (invoke --as-job on several hosts, docs/fleet.md): one local
+ * parent job and a child local job per session (sessions[i], shown as
+ * labels[i]; own[i]: the session was made for the job and is removed with
+ * its child). The parent's "children" are its children's objects and its
+ * state is theirs combined (Running while any runs, then Failed if any
+ * failed, else Completed); get, stop and remove on the parent act on every
+ * child. Hosts where the command could not start are left out and listed in
+ * *failures ({"index","host","error"}); none started is a failure. */
+tether_err tether_local_job_start_fleet(tether_client *c, size_t n,
+                                        const char *const *sessions,
+                                        const char *const *labels, const bool *own,
+                                        const char *name, const char *command,
+                                        json_t **job, json_t **failures);
+
+/* A fleet job's children as [{"id","name","host"}], or NULL for another job. */
+tether_err tether_local_job_children(tether_client *c, const char *job, json_t **kids);
 
 /* Copy the remote job's new output here (acknowledging it remotely) and
  * write this copy's undelivered output to out: what there is now, or

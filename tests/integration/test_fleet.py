@@ -232,5 +232,44 @@ def test_job_start_on_fleet_and_argument_mistakes(env):
     assert r.returncode == 2 and "nosuchgroup" in r.stderr, r.stderr
 
 
+def test_parent_and_child_jobs(env):
+    ds, c = fleet(env, 4)
+    r = c.run("invoke", "-H", "@web", "--as-job", "--job-name", "roll", "--json", "--",
+              "echo from-$((3*3)); sleep 1; echo done >&2", timeout=60)
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["name"] == "roll" and job["state"] == "Running", job
+    kids = job["children"]
+    assert sorted(k["host"] for k in kids) == names(4) and all(k["parent"] == job["id"]
+                                                                 for k in kids), kids
+    # the parent is listed once, its children under it
+    listed = c.json("job", "list")
+    assert [j["name"] for j in listed] == ["roll"] and len(listed[0]["children"]) == 4
+    r = c.run("job", "wait", "roll", "--timeout", "60", timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert c.json("job", "list")[0]["state"] == "Completed"
+    # one host's output, then everyone's, prefixed
+    r = c.run("job", "receive", "roll", "--host", "web02", "--keep")
+    assert r.returncode == 0 and r.stdout == "web02: from-9\n", (r.stdout, r.stderr)
+    assert "web02: done" in r.stderr
+    r = c.run("job", "receive", "roll")
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == [f"{h}: from-9" for h in names(4)], r.stdout
+    # a failing child makes the parent Failed; stop and remove act on every child
+    r = c.run("invoke", "-H", "@web", "--as-job", "--job-name", "bad", "--",
+              "[ -e /nonexistent-$((1)) ] || sleep 30", timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = c.json("job", "stop", "bad")
+    assert r[0]["state"] in ("Stopped", "Failed"), r
+    assert {k["state"] for k in r[0]["children"]} <= {"Stopped", "Failed"}, r
+    for name in ("roll", "bad"):
+        r = c.run("job", "remove", name)
+        assert r.returncode == 0, r.stderr
+    assert c.json("job", "list") == []
+    # the sessions made for the jobs went with them
+    for d in ds:
+        assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+
+
 if __name__ == "__main__":
     main(globals())
