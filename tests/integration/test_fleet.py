@@ -40,7 +40,9 @@ def names(n):
     return [f"web{i + 1:02d}" for i in range(n)]
 
 
-def test_fifty_daemons_prefixed_gathered_json(env):
+def test_fifty_daemons(env):
+    """Targets from an inventory, the three output forms, fleet jobs, fleet
+    sessions picked up by another client, dead and hanging hosts."""
     ds, c = fleet(env, FLEET)
     r = c.run("invoke", "-H", "@web", "--", "echo out-$((20+22)); echo err-line >&2",
               timeout=120)
@@ -67,6 +69,9 @@ def test_fifty_daemons_prefixed_gathered_json(env):
     # no temporary session is left behind on any host
     for d in ds[:5]:
         assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+    check_parent_and_child_jobs(env, ds, c)
+    check_fleet_session_from_another_client(env, ds, c)
+    check_dead_and_hanging_hosts(env, ds, c)
 
 
 def test_lines_are_never_torn(env):
@@ -92,8 +97,9 @@ def test_lines_are_never_torn(env):
     assert r.returncode == 0 and r.stdout == "plain\n" * 4, r.stdout
 
 
-def test_dead_and_hanging_hosts_cost_only_their_timeouts(env):
-    ds, c = fleet(env, 6)
+def check_dead_and_hanging_hosts(env, ds, c):
+    """Hosts 2 and 3 die and hang; the others answer at once."""
+    n = len(ds)
     dead, hung = ds[1], ds[2]
     dead.stop()                          # nothing listens there any more
     os.kill(hung.proc.pid, signal.SIGSTOP)   # accepts (kernel backlog), never answers
@@ -105,12 +111,12 @@ def test_dead_and_hanging_hosts_cost_only_their_timeouts(env):
     finally:
         os.kill(hung.proc.pid, signal.SIGCONT)
     assert r.returncode == 1, r.stderr
-    good = ["web01", "web04", "web05", "web06"]
+    good = [h for h in names(n) if h not in ("web02", "web03")]
     assert sorted(r.stdout.splitlines()) == [f"{h}: alive" for h in good], r.stdout
-    assert "2 of 6 hosts failed" in r.stderr, r.stderr
+    assert f"2 of {n} hosts failed" in r.stderr, r.stderr
     assert re.search(r"web02: cannot reach .*", r.stderr), r.stderr
     assert re.search(r"web03: no answer from .*", r.stderr), r.stderr
-    print(f"  6 hosts, one dead and one hanging, --connect-timeout 2: {took:.2f} s")
+    print(f"  {n} hosts, one dead and one hanging, --connect-timeout 2: {took:.2f} s")
     # --json names the failure per host
     os.kill(hung.proc.pid, signal.SIGSTOP)
     try:
@@ -166,24 +172,28 @@ def test_throttle_caps_hosts_in_flight(env):
     assert r.returncode == 2 and "--throttle" in r.stderr
 
 
-def test_fleet_session_disconnect_connect_from_another_client(env):
-    ds, c = fleet(env, 5)
+def check_fleet_session_from_another_client(env, ds, c):
+    n = len(ds)
     r = c.run("session", "new", "@web", "--name", "deploy", "--json", timeout=60)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert [o["host"] for o in doc] == names(5)
+    assert [o["host"] for o in doc] == names(n)
     assert all(o["session"]["name"] == "deploy" and o["error"] is None for o in doc)
     r = c.run("invoke", "-s", "@web/deploy", "--", "X=kept; cd /", timeout=60)
     assert r.returncode == 0, r.stderr
     # an invoke the client walks away from keeps running on every host
-    p = c.popen("invoke", "-s", "@web/deploy", "--", "sleep 2; echo late-$X")
-    time.sleep(0.8)
+    p = c.popen("invoke", "-s", "@web/deploy", "--throttle", str(n), "--",
+                "sleep 3; echo late-$X")
+    q = ("SELECT count(*) FROM jobs j JOIN sessions s ON j.session_id = s.id "
+         "WHERE s.name = 'deploy'")
+    for d in ds:   # started everywhere (the earlier invoke is the first job)
+        wait_for(lambda: d.query(q) == [(2,)], timeout=60, what="the invoke started")
     p.kill()
     p.wait()
     r = c.run("session", "disconnect", "@web/deploy", timeout=60)
     assert r.returncode == 0, r.stderr
     per_host = c.json("session", "list", "@web")
-    assert [o["host"] for o in per_host] == names(5), per_host
+    assert [o["host"] for o in per_host] == names(n), per_host
     assert {s["state"] for o in per_host for s in o["sessions"]} == {"Disconnected"}, per_host
     # another client machine picks up every host's session and its output
     b = env.client("b")
@@ -195,13 +205,16 @@ def test_fleet_session_disconnect_connect_from_another_client(env):
     assert r.returncode == 0, r.stderr
     r = b.run("session", "receive", "@web/deploy", timeout=60)
     assert r.returncode == 0, r.stderr
-    assert sorted(r.stdout.splitlines()) == [f"{h}: late-kept" for h in names(5)], r.stdout
+    assert sorted(r.stdout.splitlines()) == [f"{h}: late-kept" for h in names(n)], \
+        r.stdout[-300:]
     # partial failure is reported per host, never hidden
     ds[3].stop()
     r = b.run("session", "remove", "@web/deploy", timeout=60)
     assert r.returncode == 1 and "web04: cannot reach" in r.stderr, r.stderr
+    assert f"1 of {n} hosts failed" in r.stderr, r.stderr
     for d in ds[:3]:
         assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+    ds[3].start()
 
 
 def test_job_start_on_fleet_and_argument_mistakes(env):
@@ -232,19 +245,20 @@ def test_job_start_on_fleet_and_argument_mistakes(env):
     assert r.returncode == 2 and "nosuchgroup" in r.stderr, r.stderr
 
 
-def test_parent_and_child_jobs(env):
-    ds, c = fleet(env, 4)
+def check_parent_and_child_jobs(env, ds, c):
+    n = len(ds)
     r = c.run("invoke", "-H", "@web", "--as-job", "--job-name", "roll", "--json", "--",
               "echo from-$((3*3)); sleep 1; echo done >&2", timeout=60)
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)
-    assert job["name"] == "roll" and job["state"] == "Running", job
+    # children start one after another: the first may be done before the last starts
+    assert job["name"] == "roll" and job["state"] in ("Running", "Completed"), job["state"]
     kids = job["children"]
-    assert sorted(k["host"] for k in kids) == names(4) and all(k["parent"] == job["id"]
-                                                                 for k in kids), kids
+    assert sorted(k["host"] for k in kids) == names(n) and all(k["parent"] == job["id"]
+                                                                 for k in kids), len(kids)
     # the parent is listed once, its children under it
     listed = c.json("job", "list")
-    assert [j["name"] for j in listed] == ["roll"] and len(listed[0]["children"]) == 4
+    assert [j["name"] for j in listed] == ["roll"] and len(listed[0]["children"]) == n
     r = c.run("job", "wait", "roll", "--timeout", "60", timeout=90)
     assert r.returncode == 0, r.stderr
     assert c.json("job", "list")[0]["state"] == "Completed"
@@ -254,7 +268,7 @@ def test_parent_and_child_jobs(env):
     assert "web02: done" in r.stderr
     r = c.run("job", "receive", "roll")
     assert r.returncode == 0, r.stderr
-    assert sorted(r.stdout.splitlines()) == [f"{h}: from-9" for h in names(4)], r.stdout
+    assert sorted(r.stdout.splitlines()) == [f"{h}: from-9" for h in names(n)], r.stdout
     # a failing child makes the parent Failed; stop and remove act on every child
     r = c.run("invoke", "-H", "@web", "--as-job", "--job-name", "bad", "--",
               "[ -e /nonexistent-$((1)) ] || sleep 30", timeout=60)
