@@ -392,9 +392,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		if (!r->body_too_large &&
-		    buf_append(&r->body, upload_data, *upload_data_size) != 0)
+		if (buf_append(&r->body, upload_data, *upload_data_size) != 0) {
+			/* past the limit (a chunked body declares no length to refuse
+			 * up front): answer now and read no further */
+			*upload_data_size = 0;
 			r->body_too_large = true;
+			req_error(r, TETHER_E_PAYLOAD_TOO_LARGE, "request body exceeds this "
+			          "endpoint's limit of %zu bytes", r->route->body_max);
+			return respond(r, method, url);
+		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

@@ -1,10 +1,14 @@
 """Request framing: a request with two Content-Length headers, or one
 beside Transfer-Encoding, is the stuff of request smuggling; it gets a 400
 JSON error on its headers alone and nothing is done. (They were accepted.)
+A chunked body declares no length: reading stops where it passes the
+endpoint's limit. (An endless one was read forever, 1.7 GB in 8 s, even on
+the login endpoint before any authentication.)
 See docs/api.md and docs/security.md."""
 import json
 import socket
 import ssl
+import time
 
 import harness as H
 
@@ -34,6 +38,42 @@ def raw(d, head, body=b""):
                     break
                 rest += chunk
             return status, json.loads(rest[:n]) if n else None
+
+
+def endless_chunked(d, path, token=None, cap=64 << 20, seconds=10):
+    """Send an endless chunked body; returns the bytes the server took before
+    it stopped reading (closed or answered), or None if it never did."""
+    ctx = ssl.create_default_context(cafile=f"{d.state}/cert.pem")
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        with ctx.wrap_socket(s) as t:
+            auth = b"Authorization: Bearer %s\r\n" % token.encode() if token else b""
+            t.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + auth +
+                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            t.settimeout(1)
+            chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
+            sent, t0 = 0, time.monotonic()
+            while sent < cap and time.monotonic() - t0 < seconds:
+                try:
+                    t.sendall(chunk)
+                except (OSError, ssl.SSLError):
+                    return sent   # it closed: nothing more is read
+                sent += len(chunk)
+            return None
+
+
+def test_endless_chunked_body_stops_at_the_limit(env):
+    d = env.daemon()
+    d.add_user("alice")
+    tok = d.token_for("alice")
+    # the login endpoint (4 KiB, before authentication) and an ordinary one
+    # (64 KiB); what the kernel buffers on the way is allowed for, 4 MiB
+    for path, token in (("/v1/login", None), ("/v1/sessions", tok)):
+        took = endless_chunked(d, path, token)
+        assert took is not None and took < 4 << 20, (path, took)
+        print(f"  {path}: reading stopped after {took} bytes sent")
+    assert d.query("SELECT count(*) FROM sessions")[0][0] == 0
+    assert "status=413" in d.log()
 
 
 def test_two_content_lengths_refused(env):
