@@ -146,6 +146,12 @@ tether_err job_stream_to(tether_client *c, struct target *t, const char *ref, in
                          int64_t offset, bool keep, bool follow,
                          const struct tether_output *out, int *status);
 
+/* cursor.c: the byte this client had written of a job's output when its
+ * stream broke, for the next receive to start at (at most once delivery). */
+void cursor_save(tether_client *c, const struct target *t, int64_t job, int64_t offset);
+/* The noted offset (and forget it), or -1. */
+int64_t cursor_take(tether_client *c, const struct target *t, int64_t job);
+
 /* known_hosts: look up (0 found, 1 absent, -1 error) and record. value is
  * "SHA256:..." or "cacert:/path". */
 int known_hosts_get(tether_client *c, const char *key, char *value, size_t valuesz);

@@ -77,6 +77,9 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 	char base[160], path[256];
 	int interrupts = 0;
 	*status = -1;
+	int64_t noted = keep ? -1 : cursor_take(c, t, job);
+	if (noted > offset)   /* a broken stream of ours got this far: go on from there */
+		offset = noted;
 	snprintf(base, sizeof base, "%s/sessions/%s/jobs/%lld", TETHER_API_PREFIX, ref,
 	         (long long)job);
 	for (;;) {
@@ -93,6 +96,8 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 			send_stop(c, t, base, interrupts++ == 0 ? "INT" : "KILL");
 			continue;
 		}
+		if (e != TETHER_E_OK && offset > 0 && !keep)
+			cursor_save(c, t, job, offset);   /* the server's cursor lags this */
 		if (e != TETHER_E_OK)
 			return e;
 		if (offset >= 0 && ri.next < offset) {
