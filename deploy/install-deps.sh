@@ -17,6 +17,8 @@ PKGS=(
   # ansible-inventory: the reference that tests/integration/test_fleet_targets.py
   # checks tether's reading of Ansible INI inventories against
   ansible-core
+  # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
+  clang libclang-rt-dev
 )
 
 missing=()
