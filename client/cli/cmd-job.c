@@ -265,10 +265,6 @@ static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 	if (e == TETHER_E_OK && local_only)
 		fprintf(stderr, "tether: warning: %s; showed only the output held locally\n",
 		        tether_last_error(x->c));
-	const char *why = json_string_value(json_object_get(job, "error"));
-	if (e == TETHER_E_OK && o.wait && status == 255 && why != NULL)
-		fprintf(stderr, "tether: job '%s': %s\n",   /* a 255 that is not the command's */
-		        json_string_value(json_object_get(job, "name")), why);
 	/* with --wait the job's status is ours, like invoke; else success is 0 */
 	return stream_out_done(x, &so, e, o.wait && status >= 0 ? status : 0, job);
 }

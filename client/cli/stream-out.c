@@ -106,6 +106,12 @@ int stream_out_done(struct cmd_ctx *x, struct stream_out *so, tether_err e, int 
 		json_decref(job);
 		return out_fail(x, e);
 	}
+	/* what went wrong beside the command itself (output lost on a full
+	 * disk, a vanished supervisor) is said, not only kept in the job */
+	const char *why = json_string_value(json_object_get(job, "error"));
+	if (!so->json && why != NULL && why[0] != '\0')
+		fprintf(stderr, "tether: job '%s': %s\n",
+		        json_string_value(json_object_get(job, "name")), why);
 	stream_out_finish(so, status, job);
 	json_decref(job);
 	return status;

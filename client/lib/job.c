@@ -20,8 +20,12 @@
 #include "client-int.h"
 #include "outlog.h"
 #include "proto.h"
+#include "timeu.h"
 
 #define POLL_WAIT 20   /* seconds the server may hold an output request */
+#define POLL_BACKOFF_MIN 50     /* ms: first pause after an empty, immediate answer */
+#define POLL_BACKOFF_MAX 2000   /* ms: the pause stops growing here */
+#define POLL_QUICK_MS    1000   /* an answer sooner than this was not held */
 
 /* Remember the caller's interrupt flag. */
 void tether_set_interrupt(tether_client *c, volatile sig_atomic_t *flag)
@@ -76,6 +80,7 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 {
 	char base[160], path[256];
 	int interrupts = 0;
+	long idle_ms = 0;     /* pause before the next poll; 0 after progress */
 	*status = -1;
 	int64_t noted = keep ? -1 : cursor_take(c, t, job);
 	if (noted > offset)   /* a broken stream of ours got this far: go on from there */
@@ -90,6 +95,7 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 			snprintf(off, sizeof off, "offset=%lld&", (long long)offset);
 		snprintf(path, sizeof path, "%s/output?%swait=%d&keep=%d", base, off,
 		         follow ? POLL_WAIT : 0, keep ? 1 : 0);
+		int64_t asked = timeu_mono_ms();
 		tether_err e = client_exchange(c, t, "GET", path, NULL, NULL, &raw, &ri);
 		if (e == TETHER_E_INTERRUPTED) {
 			*c->interrupt = 0;
@@ -110,6 +116,13 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 		buf_free(&raw);
 		if (e != TETHER_E_OK)
 			return e;
+		/* a long poll that comes back at once with nothing new (a server in
+		 * trouble) is asked again after a growing pause, not at full speed */
+		bool quick = timeu_mono_ms() - asked < POLL_QUICK_MS;
+		idle_ms = ri.next > offset || ri.done || !quick ? 0
+		          : idle_ms ? idle_ms * 2 : POLL_BACKOFF_MIN;
+		if (idle_ms > POLL_BACKOFF_MAX)
+			idle_ms = POLL_BACKOFF_MAX;
 		offset = ri.next;
 		if (ri.done)
 			*status = ri.signal ? 128 + ri.signal : ri.exit_code >= 0 ? ri.exit_code : 255;
@@ -121,6 +134,10 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 			client_exchange(c, t, "GET", path, NULL, NULL, &raw, &ri);
 			buf_free(&raw);
 			return TETHER_E_OK;
+		}
+		if (follow && idle_ms > 0) {
+			struct timespec ts = { idle_ms / 1000, (idle_ms % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
 		}
 	}
 }

@@ -122,6 +122,9 @@ def test_job_output_on_a_full_disk(env):
         # what was written is readable, and receive ends
         r = c.run("job", "receive", "-s", s, "big", "--wait", timeout=60)
         assert len(r.stdout) > 1000000 and set(r.stdout) == {"x", "\n"}, (len(r.stdout), r.stderr)
+        # ... with the command's status, and says that output was lost
+        assert r.returncode == 3, r.returncode
+        assert "could not be kept" in r.stderr, r.stderr[-300:]
     finally:
         if d.proc is not None:
             d.stop()
