@@ -2,6 +2,7 @@
 tree, and a keep-alive API connection."""
 import json
 import os
+import subprocess
 import time
 
 
@@ -125,3 +126,22 @@ class Api:
 
     def close(self):
         self.conn.close()
+
+
+def ssh_keys(tmp):
+    """A fresh ed25519 host key and user key in tmp: (hostkey, userkey) paths."""
+    keys = os.path.join(tmp, "hostkey"), os.path.join(tmp, "userkey")
+    for k in keys:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k], check=True)
+    return keys
+
+
+def run_sshd(tmp, sshd, settings):
+    """Start sshd in the foreground on tmp/sshd_config with settings (lines
+    of sshd_config) plus a pid file and a log in tmp; returns the process."""
+    conf = os.path.join(tmp, "sshd_config")
+    with open(conf, "w") as f:
+        f.write("\n".join(settings) + f"\nPidFile {tmp}/sshd.pid\n")
+    p = subprocess.Popen([sshd, "-D", "-f", conf, "-E", os.path.join(tmp, "sshd.log")])
+    time.sleep(0.5)
+    return p

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 os.environ.setdefault("TETHERD", os.path.join(TOP, "build", "server", "tetherd"))
 os.environ.setdefault("TETHER", os.path.join(TOP, "build", "client", "tether"))
 import harness  # noqa: E402
+import benchlib  # noqa: E402
 
 RUNS = int(os.environ.get("RUNS", "3"))
 FANOUT = 32
@@ -92,23 +93,17 @@ def make_account():
 
 def start_sshd(tmp):
     os.makedirs("/run/sshd", exist_ok=True)
-    hostkey, userkey = os.path.join(tmp, "hostkey"), os.path.join(tmp, "userkey")
-    for k in (hostkey, userkey):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k], check=True)
+    hostkey, userkey = benchlib.ssh_keys(tmp)
     ssh_dir = os.path.expanduser(f"~{ACCOUNT}/.ssh")   # sshd reads it as the account
     os.makedirs(ssh_dir, exist_ok=True)
     auth = os.path.join(ssh_dir, "authorized_keys")
     shutil.copy(userkey + ".pub", auth)
     os.chmod(auth, 0o600)
     subprocess.run(["chown", "-R", f"{ACCOUNT}:", ssh_dir], check=True)
-    conf = os.path.join(tmp, "sshd_config")
-    with open(conf, "w") as f:
-        f.write(f"Port {SSH_PORT}\nListenAddress 0.0.0.0\nHostKey {hostkey}\n"
-                f"AuthorizedKeysFile .ssh/authorized_keys\nPermitRootLogin no\n"
-                f"UsePAM no\nMaxStartups 2000:30:2000\nMaxSessions 100\n"
-                f"PidFile {tmp}/sshd.pid\nStrictModes no\n")
-    p = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", conf, "-E", f"{tmp}/sshd.log"])
-    time.sleep(0.5)
+    p = benchlib.run_sshd(tmp, "/usr/sbin/sshd", [
+        f"Port {SSH_PORT}", "ListenAddress 0.0.0.0", f"HostKey {hostkey}",
+        "AuthorizedKeysFile .ssh/authorized_keys", "PermitRootLogin no", "UsePAM no",
+        "MaxStartups 2000:30:2000", "MaxSessions 100", "StrictModes no"])
     return p, userkey
 
 

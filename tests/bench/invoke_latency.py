@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 os.environ.setdefault("TETHERD", os.path.join(TOP, "build", "server", "tetherd"))
 os.environ.setdefault("TETHER", os.path.join(TOP, "build", "client", "tether"))
 import harness  # noqa: E402
+import benchlib  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 
@@ -48,21 +49,14 @@ def start_sshd(tmp):
         subprocess.run(["apt-get", "install", "-y", "-qq", "openssh-server", "openssh-client"],
                        check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     os.makedirs("/run/sshd", exist_ok=True)
-    hostkey = os.path.join(tmp, "hostkey")
-    userkey = os.path.join(tmp, "userkey")
-    for k in (hostkey, userkey):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k], check=True)
+    hostkey, userkey = benchlib.ssh_keys(tmp)
     auth = os.path.join(tmp, "authorized_keys")
     shutil.copy(userkey + ".pub", auth)
     os.chmod(auth, 0o600)
-    conf = os.path.join(tmp, "sshd_config")
-    with open(conf, "w") as f:
-        f.write(f"Port 2222\nListenAddress 127.0.0.1\nHostKey {hostkey}\n"
-                f"AuthorizedKeysFile {auth}\nPasswordAuthentication no\n"
-                f"PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n"
-                f"PidFile {tmp}/sshd.pid\n")
-    p = subprocess.Popen([sshd, "-D", "-f", conf, "-E", os.path.join(tmp, "sshd.log")])
-    time.sleep(0.5)
+    p = benchlib.run_sshd(tmp, sshd, [
+        "Port 2222", "ListenAddress 127.0.0.1", f"HostKey {hostkey}",
+        f"AuthorizedKeysFile {auth}", "PasswordAuthentication no",
+        "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no"])
     return p, userkey
 
 
