@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sysacct.h"
 #include "fileio.h"
 #include "jobs.h"
 #include "owner.h"
@@ -39,7 +40,7 @@ static void become(const struct owner *o)
 	if (geteuid() == 0 && (setgroups((size_t)o->ngroups, o->groups) != 0 ||
 	                       setgid(o->gid) != 0 || setuid(o->uid) != 0))
 		_exit(1);
-	umask(022);
+	umask(sysacct_login_umask());   /* the owner's, as a login would set */
 }
 
 static int reap(pid_t pid)

@@ -1,7 +1,7 @@
 /*
- * sysacct.c - which OS accounts a tether user may run as by default (see
- * sysacct.h). The two files read are root's (/etc/login.defs, /etc/shells),
- * bounded, and read only for a user with no explicit mapping.
+ * sysacct.c - which OS accounts a tether user may run as by default, and
+ * the umask their files are made with (see sysacct.h). The two files read
+ * are root's (/etc/login.defs, /etc/shells), bounded.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,10 +14,12 @@
 
 #define SYSACCT_FILE_MAX (64 * 1024)
 
-/* The value of KEY on a "KEY value" line of text, as a uid; def if none. */
-static uid_t defs_uid(const char *text, const char *key, uid_t def)
+/* The value of the last "KEY value" line of text into v; 0, or -1 if none
+ * (or too long for v). */
+static int defs_value(const char *text, const char *key, char *v, size_t vsz)
 {
 	size_t kl = strlen(key);
+	int found = -1;
 	for (const char *line = text; line != NULL && *line != '\0';) {
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
@@ -26,7 +28,6 @@ static uid_t defs_uid(const char *text, const char *key, uid_t def)
 			len--;
 		}
 		if (len > kl && strncmp(line, key, kl) == 0 && (line[kl] == ' ' || line[kl] == '\t')) {
-			char v[32];
 			const char *p = line + kl;
 			size_t vl = len - kl;
 			while (vl > 0 && (*p == ' ' || *p == '\t')) {
@@ -35,17 +36,42 @@ static uid_t defs_uid(const char *text, const char *key, uid_t def)
 			}
 			while (vl > 0 && (p[vl - 1] == ' ' || p[vl - 1] == '\t' || p[vl - 1] == '\r'))
 				vl--;
-			int64_t n;
-			if (vl > 0 && vl < sizeof v) {
+			if (vl > 0 && vl < vsz) {
 				memcpy(v, p, vl);
 				v[vl] = '\0';
-				if (strparse_i64(v, 0, UINT32_MAX - 1, &n) == 0)
-					def = (uid_t)n;
+				found = 0;
 			}
 		}
 		line = end ? end + 1 : NULL;
 	}
+	return found;
+}
+
+/* The value of KEY in text as a uid; def if none. */
+static uid_t defs_uid(const char *text, const char *key, uid_t def)
+{
+	char v[32];
+	int64_t n;
+	if (defs_value(text, key, v, sizeof v) == 0 && strparse_i64(v, 0, UINT32_MAX - 1, &n) == 0)
+		return (uid_t)n;
 	return def;
+}
+
+mode_t sysacct_umask(const char *login_defs)
+{
+	char v[8];
+	if (defs_value(login_defs ? login_defs : "", "UMASK", v, sizeof v) != 0 ||
+	    v[strspn(v, "01234567")] != '\0' || strlen(v) > 4)
+		return SYSACCT_UMASK_DEFAULT;
+	return (mode_t)(strtoul(v, NULL, 8) & 0777);
+}
+
+mode_t sysacct_login_umask(void)
+{
+	char *defs = fileio_read("/etc/login.defs", SYSACCT_FILE_MAX, NULL);
+	mode_t m = sysacct_umask(defs);
+	free(defs);
+	return m;
 }
 
 void sysacct_uid_range(const char *login_defs, uid_t *min, uid_t *max)

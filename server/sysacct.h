@@ -16,14 +16,23 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define SYSACCT_UID_MIN_DEFAULT 1000
 #define SYSACCT_UID_MAX_DEFAULT 60000
+#define SYSACCT_UMASK_DEFAULT   022
 
 /* UID_MIN and UID_MAX from the text of a login.defs file (the defaults
  * above for a key that is absent or not a number). */
 void sysacct_uid_range(const char *login_defs, uid_t *min, uid_t *max);
+
+/* UMASK from the text of a login.defs file (octal; SYSACCT_UMASK_DEFAULT
+ * if absent or malformed): the umask a login session gets (pam_umask), and
+ * so the one files made for an owner get (docs/transfers.md). */
+mode_t sysacct_umask(const char *login_defs);
+/* The same from /etc/login.defs. */
+mode_t sysacct_login_umask(void);
 
 /* True if shell is a line of the text of an /etc/shells file. */
 bool sysacct_shell_listed(const char *shells, const char *shell);

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "sysacct.h"
 #include "bounds.h"
 #include "crypto.h"
 #include "fileio.h"
@@ -1454,7 +1455,7 @@ static int setup(struct worker *w, const char *jobdir)
 		    setuid(uid) != 0 || setuid(0) == 0)
 			return -1;   /* never transfer as root */
 	}
-	umask(022);
+	umask(sysacct_login_umask());   /* the owner's, as a login would set */
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 """File modes of transferred files: a download that replaces an existing
 file keeps that file's mode (a 0640 file stayed readable by its group only
 until a transfer made it 0644, world-readable); a fresh file gets the
-worker's umask (022). See docs/transfers.md."""
+owner's umask as a login sets it, login.defs' UMASK (it was always 022).
+See docs/transfers.md."""
 import os
 import subprocess
 import sys
@@ -38,6 +39,33 @@ def test_replaced_file_keeps_its_mode(env):
     assert st == 200, (st, doc)
     mode = os.stat(w.dst + "/fresh.bin").st_mode & 0o7777
     assert mode == 0o644, oct(mode)
+
+
+def test_fresh_file_follows_the_login_umask(env):
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root (transfers run as the owner's account)")
+        return
+    defs = "/etc/login.defs"
+    saved = open(defs).read() if os.path.exists(defs) else None
+    lines = [l for l in (saved or "").splitlines() if not l.strip().startswith("UMASK")]
+    try:
+        with open(defs, "w") as f:
+            f.write("\n".join(lines + ["UMASK\t\t027", ""]))
+        w = World(env)
+        src = w.put("data.bin", os.urandom(3000))
+        t = w.start({"sources": [src], "destination": w.dst + "/private.bin",
+                     "priority": "foreground"})
+        w.wait_state(t["id"], ("Transferred",))
+        st, _, doc = w.req("POST", f"/{t['id']}/complete")
+        assert st == 200, (st, doc)
+        mode = os.stat(w.dst + "/private.bin").st_mode & 0o7777
+        assert mode == 0o640, oct(mode)
+    finally:
+        if saved is None:
+            os.unlink(defs)
+        else:
+            with open(defs, "w") as f:
+                f.write(saved)
 
 
 if __name__ == "__main__":

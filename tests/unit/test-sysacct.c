@@ -26,6 +26,19 @@ static void test_uid_range(void **state)
 	assert_int_equal(max, SYSACCT_UID_MAX_DEFAULT);
 }
 
+static void test_umask(void **state)
+{
+	(void)state;
+	assert_int_equal(sysacct_umask(NULL), 022);
+	assert_int_equal(sysacct_umask("UMASK\t\t027\n"), 027);
+	assert_int_equal(sysacct_umask("# UMASK 077\nUMASK 077\nUMASK 002\n"), 002);   /* last */
+	assert_int_equal(sysacct_umask("UMASK 0077\n"), 077);
+	assert_int_equal(sysacct_umask("UMASK 099\n"), 022);    /* not octal */
+	assert_int_equal(sysacct_umask("UMASK 07777\n"), 022);  /* too long */
+	assert_int_equal(sysacct_umask("UMASK\n"), 022);
+	assert_int_equal(sysacct_umask("UMASKS 077\n"), 022);
+}
+
 static void test_shell_listed(void **state)
 {
 	static const char shells[] = "# /etc/shells\n/bin/sh\n/bin/bash \n/usr/bin/zsh";
@@ -43,6 +56,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uid_range),
 		cmocka_unit_test(test_shell_listed),
+		cmocka_unit_test(test_umask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
