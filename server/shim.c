@@ -80,8 +80,10 @@ static char **strv(json_t *arr)
 	if (v == NULL)
 		return NULL;
 	json_array_foreach(arr, i, s) {
-		if (!json_is_string(s))
+		if (!json_is_string(s)) {
+			free(v);
 			return NULL;
+		}
 		v[i] = (char *)json_string_value(s);
 	}
 	return v;

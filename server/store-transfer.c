@@ -176,6 +176,10 @@ static tether_err read_files(struct store *st, struct xfer_rec *t)
 		struct xfer_file *f = &t->files[t->nfiles++];
 		f->source = strdup((const char *)sqlite3_column_text(s, 0));
 		f->destination = strdup((const char *)sqlite3_column_text(s, 1));
+		if (f->source == NULL || f->destination == NULL) {
+			e = TETHER_E_NOMEM;   /* xfer_rec_clear frees what was made */
+			break;
+		}
 		f->bytes_total = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1
 		               : sqlite3_column_int64(s, 2);
 		f->bytes_transferred = sqlite3_column_int64(s, 3);

@@ -1263,10 +1263,22 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 		return TETHER_E_LIMIT_EXCEEDED;
 	}
 	t.files = calloc(t.nfiles, sizeof *t.files);
+	bool made = t.files != NULL;
 	json_array_foreach(files, i, v) {
+		if (!made)
+			break;
 		t.files[i].source = strdup(json_string_value(json_object_get(v, "source")));
 		t.files[i].destination = strdup(json_string_value(json_object_get(v, "destination")));
 		t.files[i].bytes_total = -1;
+		made = t.files[i].source != NULL && t.files[i].destination != NULL;
+	}
+	if (!made) {
+		snprintf(err, errsz, "out of memory");
+		json_decref(plan);
+		if (t.files == NULL)
+			t.nfiles = 0;
+		xfer_rec_clear(&t);
+		return TETHER_E_NOMEM;
 	}
 	json_decref(plan);
 	int64_t now = timeu_now();
