@@ -34,6 +34,7 @@
 #include "strparse.h"
 #include "term.h"
 #include "timeu.h"
+#include "targets.h"
 #include "transfer-util.h"
 
 static int exec_start(struct cmd_ctx *x, int argc, char **argv);
@@ -72,6 +73,8 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	"[--suspended] [OPTION...]",
 	"start a transfer job on a session's host (download, or --upload)",
 	SESSION_HELP
+	"                          (TARGETS/NAME: the same jobs in session NAME on\n"
+	"                          every host; docs/fleet.md)\n"
 	"  SOURCE... DESTINATION   download (default): SOURCEs are URLs (or paths on\n"
 	"                          the session's host), DESTINATION a path there; a\n"
 	"                          DESTINATION ending in / (or a directory) keeps each\n"
@@ -1335,6 +1338,85 @@ static int create_all(struct cmd_ctx *x, const char *session, json_t *base, json
 	return (int)json_array_size(specs);
 }
 
+/* One host's part of a fleet transfer, as --json reports it. */
+static json_t *fleet_host_json(const char *host, const struct waited *w, size_t n, int made,
+                               const struct outcome *oc)
+{
+	json_t *jobs = json_array();
+	for (size_t i = 0; made >= 0 && i < n; i++)
+		json_array_append(jobs, w[i].job);
+	json_t *err = made < 0 ? json_pack("{s:s,s:s}", "code", "not_created", "message",
+	                                   "the transfer jobs were not created there")
+	              : oc->rc != 0 ? json_pack("{s:s,s:s}", "code", oc->code, "message", oc->msg)
+	                            : json_null();
+	return json_pack("{s:s,s:o,s:o}", "host", host, "transfers", jobs, "error", err);
+}
+
+/* transfer start -s TARGETS/NAME (docs/fleet.md): the same jobs in session
+ * NAME on every host, created host by host; then, unless --async, each
+ * host's are waited for and completed in turn (the transfers themselves run
+ * on every host at once). Exit 0 only if every host did it all. */
+static int start_fleet(struct cmd_ctx *x, const struct transfer_opts *o, json_t *base,
+                       json_t *specs, const char *targets, const char *name)
+{
+	struct fleet_hosts hosts = { NULL, 0 };
+	int rc = fleet_targets(x, &cmd_transfer_start_entry, targets, &hosts);
+	if (rc != 0)
+		return rc;
+	size_t n = json_array_size(specs), nh = hosts.n, failed = 0;
+	struct waited *w = calloc(nh * n, sizeof *w);
+	struct outcome *oc = calloc(nh, sizeof *oc);
+	int *made = calloc(nh, sizeof *made), json = x->json;
+	if (w == NULL || oc == NULL || made == NULL) {
+		fprintf(stderr, "tether: out of memory\n");
+		rc = EXIT_TETHER;
+		goto out;
+	}
+	x->json = 0;   /* the per-host failures go to stderr; one document at the end */
+	if (!o->async)
+		catch_stop_signals();
+	for (size_t h = 0; h < nh; h++) {
+		char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
+		snprintf(session, sizeof session, "%s/%s", hosts.v[h].addr, name);
+		made[h] = stop_signal ? -EXIT_INTERRUPTED : create_all(x, session, base, specs,
+		                                                        &w[h * n]);
+		if (made[h] < 0)
+			fprintf(stderr, "tether: %s: the transfer was not started there\n",
+			        hosts.v[h].name);
+	}
+	for (size_t h = 0; !o->async && h < nh; h++) {
+		char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
+		snprintf(session, sizeof session, "%s/%s", hosts.v[h].addr, name);
+		if (made[h] >= 0)
+			wait_all(x, session, &w[h * n], n, &oc[h]);
+	}
+	x->json = json;
+	json_t *doc = json_array();
+	for (size_t h = 0; h < nh; h++) {
+		failed += made[h] < 0 || oc[h].rc != 0;
+		if (json)
+			json_array_append_new(doc, fleet_host_json(hosts.v[h].name, &w[h * n], n,
+			                                           made[h], &oc[h]));
+		for (size_t i = 0; !json && made[h] >= 0 && i < n; i++)
+			printf("%s: transfer %s %s\n", hosts.v[h].name, name_of(&w[h * n + i]),
+			       state_of(w[h * n + i].job));
+	}
+	if (json)
+		out_json(doc);
+	json_decref(doc);
+	if (failed > 0)
+		fprintf(stderr, "tether: %zu of %zu hosts failed\n", failed, nh);
+	rc = failed > 0 ? 1 : 0;
+out:
+	for (size_t i = 0; w != NULL && i < nh * n; i++)
+		json_decref(w[i].job);
+	free(w);
+	free(oc);
+	free(made);
+	fleet_hosts_free(&hosts);
+	return rc;
+}
+
 static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 {
 	struct transfer_opts o;
@@ -1343,13 +1425,13 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	int first = parse(&cmd_transfer_start_entry, argc, argv, &o);
 	if (first < 0)
 		return EXIT_USAGE;
+	char fleet[BOUND_HOSTSPEC * 16] = "";   /* TARGETS of -s TARGETS/NAME */
 	const char *slash = strrchr(o.session, '/');
-	if (slash != NULL && slash > o.session) {
-		char spec[BOUND_HOSTSPEC];
-		snprintf(spec, sizeof spec, "%.*s", (int)(slash - o.session), o.session);
-		if (!fleet_is_single(x, spec))
-			return out_usage(&cmd_transfer_start_entry, "transfer jobs on several hosts "
-			                 "(-s TARGETS/NAME) are not built yet; give one SESSION");
+	if (slash != NULL && slash > o.session &&
+	    (size_t)(slash - o.session) < sizeof fleet) {
+		snprintf(fleet, sizeof fleet, "%.*s", (int)(slash - o.session), o.session);
+		if (fleet_is_single(x, fleet))
+			fleet[0] = '\0';
 	}
 	o.async |= o.suspended;   /* nothing to wait for until someone resumes it */
 	if (check_start_opts(&o) != 0 || gather_specs(&o, argc, argv, first, &sp) != 0) {
@@ -1370,6 +1452,13 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 		fputs("tether: WARNING: --insecure: the server will NOT verify the TLS certificate "
 		      "of the remote web server.\ntether: WARNING: anyone on the network path can "
 		      "read or change the transferred data.\n", stderr);
+	if (fleet[0] != '\0') {
+		int rc = start_fleet(x, &o, base, sp.arr, fleet, slash + 1);
+		wipe_request(base);
+		json_decref(base);
+		json_decref(sp.arr);
+		return rc;
+	}
 	size_t n = json_array_size(sp.arr);
 	struct waited *w = calloc(n, sizeof *w);
 	if (w == NULL) {

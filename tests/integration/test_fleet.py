@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 
+import harness as H
 from harness import PASSWORD, main, wait_for
 
 FLEET = 50   # daemons in the big test (the issue asks for >= 50)
@@ -283,6 +284,41 @@ def check_parent_and_child_jobs(env, ds, c):
     # the sessions made for the jobs went with them
     for d in ds:
         assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+
+
+def test_transfer_start_on_a_fleet_session(env):
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root (transfers run as the owner's account)")
+        return
+    ds, c = fleet(env, 2)
+    acct = H.os_account("alice")
+    src = os.path.join(env.root, "payload.bin")
+    with open(src, "wb") as f:
+        f.write(os.urandom(300000))
+    os.chmod(src, 0o644)
+    dst = os.path.join(env.root, "dst")
+    os.makedirs(dst)
+    subprocess.run(["chown", acct, dst], check=True)
+    assert c.run("session", "new", "@web", "--name", "t").returncode == 0
+    # the hosts share this machine's disk: keep their partial files apart by
+    # giving web02's transfer another job id
+    assert c.run("job", "start", f"{ds[1].host}/t", "--", "true").returncode == 0
+    r = c.run("transfer", "start", "-s", "@web/t", src, dst + "/payload.bin", "--json",
+              timeout=120)
+    assert r.returncode == 0, r.stderr[-400:]
+    doc = json.loads(r.stdout)
+    assert [o["host"] for o in doc] == names(2), doc
+    for o in doc:
+        assert o["error"] is None and len(o["transfers"]) == 1, o
+        assert o["transfers"][0]["state"] == "Acknowledged", o["transfers"][0]["state"]
+    with open(src, "rb") as a, open(dst + "/payload.bin", "rb") as b:
+        assert a.read() == b.read()
+    # a host that is down is named; the others go ahead
+    ds[1].stop()
+    r = c.run("transfer", "start", "-s", "@web/t", src, dst + "/again.bin", timeout=120)
+    assert r.returncode == 1 and "web02" in r.stderr and "1 of 2 hosts failed" in r.stderr, \
+        r.stderr[-400:]
+    assert "web01: transfer" in r.stdout and os.path.exists(dst + "/again.bin"), r.stdout
 
 
 if __name__ == "__main__":
