@@ -32,6 +32,9 @@
 #include "timeu.h"
 
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* Body bytes dropped past a route's limit before the connection is cut:
+ * enough for a body somewhat too large to get its 413, not for an endless one. */
+#define HTTP_DISCARD_MAX ((size_t)1 << 20)
 
 static struct MHD_Daemon *daemons[SRVCONF_MAX_LISTEN];
 static int ndaemons;
@@ -392,14 +395,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		if (buf_append(&r->body, upload_data, *upload_data_size) != 0) {
-			/* past the limit (a chunked body declares no length to refuse
-			 * up front): answer now and read no further */
-			*upload_data_size = 0;
+		/* past the limit (a chunked body declares no length to refuse up
+		 * front) the rest is dropped, so that a body a little too large still
+		 * gets its 413 once it has been sent; one that goes on past
+		 * HTTP_DISCARD_MAX more is cut off there, unanswered */
+		if (r->body_too_large || buf_append(&r->body, upload_data, *upload_data_size) != 0) {
 			r->body_too_large = true;
-			req_error(r, TETHER_E_PAYLOAD_TOO_LARGE, "request body exceeds this "
-			          "endpoint's limit of %zu bytes", r->route->body_max);
-			return respond(r, method, url);
+			r->discarded += *upload_data_size;
+			if (r->discarded > HTTP_DISCARD_MAX) {
+				struct logline l;
+				log_begin(&l, LOG_INFO, "body_cut_off");
+				log_str(&l, "peer", r->peer);
+				log_int(&l, "limit", (int64_t)r->route->body_max);
+				log_end(&l);
+				return MHD_NO;
+			}
 		}
 		*upload_data_size = 0;
 		return MHD_YES;

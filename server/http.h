@@ -29,6 +29,7 @@ struct req {
 	int                     method;
 	struct buf              body;
 	bool                    body_too_large;
+	size_t                  discarded;   /* body bytes dropped past the limit */
 	bool                    responded;
 	json_t                 *in;          /* parsed body (an object) or NULL */
 	bool                    authed;
