@@ -49,6 +49,7 @@
 struct paths {
 	const char *path;
 	const char *partial;
+	mode_t      mode;      /* of a fresh file, before the owner's umask */
 };
 
 /* Create the partial file (never through a symlink, never over a file). */
@@ -60,7 +61,7 @@ static int create_partial(void *arg)
 		errno = EISDIR;
 		return -1;
 	}
-	return open(p->partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	return open(p->partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p->mode);
 }
 
 static int open_partial(void *arg)
@@ -331,12 +332,13 @@ tether_err api_upload_create(struct req *r)
 {
 	char why[200];
 	const char *path = NULL, *sha = NULL;
-	int64_t length = 0;
+	int64_t length = 0, mode = 0666;
 	if (r->in == NULL)
 		return req_error(r, TETHER_E_BAD_REQUEST, "expected a JSON body with path and length");
 	if (jsonu_get_string(r->in, "path", true, BOUND_PATH - 128, &path, why, sizeof why) != JSONU_OK ||
 	    jsonu_get_int(r->in, "length", true, 0, INT64_MAX / 2, &length, why, sizeof why) != JSONU_OK ||
-	    jsonu_get_string(r->in, "sha256", false, 64, &sha, why, sizeof why) == JSONU_BAD)
+	    jsonu_get_string(r->in, "sha256", false, 64, &sha, why, sizeof why) == JSONU_BAD ||
+	    jsonu_get_int(r->in, "mode", false, 0, 0777, &mode, why, sizeof why) == JSONU_BAD)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
 	size_t pl = strlen(path);
 	const char *base = strrchr(path, '/');
@@ -380,7 +382,8 @@ tether_err api_upload_create(struct req *r)
 	             slash + 1, u.id) >= (int)sizeof u.partial)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "path too long");
 
-	struct paths p = { u.path, u.partial };
+	/* never wider than the source's mode, nor than the owner's umask allows */
+	struct paths p = { u.path, u.partial, (mode_t)mode & 0666 };
 	int err;
 	int fd = owner_fd(&o, create_partial, &p, &err);
 	if (fd < 0)
@@ -491,7 +494,7 @@ tether_err api_upload_append_begin(struct req *r)
 	tether_err e = owner_of(&r->user, &o, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
-	struct paths p = { u->path, u->partial };
+	struct paths p = { u->path, u->partial, 0 };   /* opened, not created */
 	int err;
 	a->fd = owner_fd(&o, open_partial, &p, &err);
 	if (a->fd < 0 && err == ENOENT) {

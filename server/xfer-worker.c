@@ -1260,6 +1260,9 @@ static bool tus_create(struct tus *t, const char *local_id)
 	CURLcode rc;
 	json_t *doc = NULL;
 	json_t *body = json_pack("{s:s,s:I}", "path", t->rpath, "length", (json_int_t)f->total);
+	struct stat st;   /* the receiver makes the file no wider than its source */
+	if ((f->fd >= 0 ? fstat(f->fd, &st) : stat(f->path, &st)) == 0)
+		json_object_set_new(body, "mode", json_integer(st.st_mode & 0777));
 	const char *sha = json_string_value(json_object_get(f->w->options, "sha256"));
 	if (sha != NULL)
 		json_object_set_new(body, "sha256", json_string(sha));

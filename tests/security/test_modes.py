@@ -68,5 +68,28 @@ def test_fresh_file_follows_the_login_umask(env):
                 f.write(saved)
 
 
+def test_upload_is_never_wider_than_its_source(env):
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root (uploads are made as the owner's account)")
+        return
+    from test_upload import Receiver, STREAM
+    b = Receiver(env)
+    for mode, want in ((0o600, 0o600), (0o640, 0o640), (0o755, 0o644), (None, 0o644)):
+        dest = os.path.join(b.dir, f"f{mode}.bin")
+        body = {"path": dest, "length": 5}
+        if mode is not None:
+            body["mode"] = mode
+        st, _, doc = b.d.request("POST", "/v1/uploads", body, token=b.tok)
+        assert st == 201, (st, doc)
+        st, _, _ = b.d.request("PATCH", "/v1/uploads/" + doc["id"], b"hello", token=b.tok,
+                               headers={"Upload-Offset": "0"}, content_type=STREAM)
+        assert st == 204, st
+        got = os.stat(dest).st_mode & 0o7777
+        assert got == want, (oct(mode or 0), oct(got))
+    st, _, doc = b.d.request("POST", "/v1/uploads", {"path": b.dir + "/x", "length": 1,
+                                                     "mode": 0o4755}, token=b.tok)
+    assert st == 400, (st, doc)
+
+
 if __name__ == "__main__":
     H.main(globals())
