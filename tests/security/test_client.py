@@ -3,7 +3,9 @@ connection (TLS included) is bounded by TETHER_CONNECT_TIMEOUT (default
 10 s) and a request that receives nothing by TETHER_IO_TIMEOUT (default
 90 s, beyond the longest long poll); the client then exits 255 with a clear
 message. (It used to wait for ever.) Also: SIGTERM ends a waiting client at
-once. See docs/sessions.md and docs/security.md."""
+once; and a server whose output long poll answers at once with nothing new
+(a server in trouble) is asked again after a growing pause, not ~2,600
+times a second. See docs/sessions.md and docs/security.md."""
 import os
 import signal
 import socket
@@ -11,6 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness as H
 import servers as S
@@ -114,6 +117,63 @@ def test_sigterm_ends_a_waiting_client(env):
         assert rc != 0, rc
     finally:
         srv.close()
+
+
+class Hasty(BaseHTTPRequestHandler):
+    """A daemon in trouble: an invoke is accepted, and every output request
+    is answered at once with nothing new and the job still running."""
+    protocol_version = "HTTP/1.1"
+    count = 0
+
+    def reply(self, status, body, headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json" if body else
+                         "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.reply(201, b'{"id": 1, "name": "Job1", "state": "Running"}')
+
+    def do_GET(self):
+        Hasty.count += 1
+        self.reply(200, b"", [("X-Tether-Next", "0"), ("X-Tether-Size", "0"),
+                              ("X-Tether-State", "Running")])
+
+    def log_message(self, *args):
+        pass
+
+
+def test_output_polls_back_off_when_the_server_answers_at_once(env):
+    d = env.daemon()
+    d.add_user("alice")
+    c = env.client()
+    c.login(d, "alice")
+    assert c.run("session", "new", d.host, "--name", "w").returncode == 0
+    port = d.port
+    d.stop()   # the same address and key, now a server in trouble
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Hasty)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{d.state}/cert.pem", f"{d.state}/key.pem")
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        p = subprocess.Popen([H.TETHER, "invoke", "-s", f"{d.host}/w", "--", "true"],
+                             env=c.env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(4)
+        p.kill()
+        p.wait()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    print(f"  output requests in 4 s to a server answering at once: {Hasty.count}")
+    # pauses of 50 ms doubling to 2 s: about 8; at full speed, thousands
+    assert 3 <= Hasty.count <= 40, Hasty.count
 
 
 if __name__ == "__main__":
