@@ -465,40 +465,20 @@ static void take_notes(struct xfer_rec *t, json_t *notes)
 			add_note(t, json_string_value(v));
 }
 
-/* Fold the worker's per-file records and the partials' sizes into t. */
-static void read_files(struct xfer_rec *t)
+/* Fold a worker's file-N.json into t; see xfer.h. */
+void xfer_fold_file_report(struct xfer_rec *t, size_t i, json_t *m)
 {
-	for (size_t i = 0; i < t->nfiles; i++) {
-		struct xfer_file *f = &t->files[i];
-		char name[48];
-		snprintf(name, sizeof name, "file-%zu.json", i);
-		json_t *m = read_report(t->job_id, name);
-		json_t *tot = json_object_get(m, "total");
-		if (json_is_integer(tot) && json_integer_value(tot) >= 0)
-			f->bytes_total = json_integer_value(tot);
-		f->done = json_is_true(json_object_get(m, "done"));
-		take_notes(t, json_object_get(m, "notes"));
-		json_decref(m);
-		if (f->done) {
-			f->bytes_transferred = f->bytes_total;
-		} else if (!t->upload) {
-			char part[BOUND_PATH];
-			struct stat st;
-			partial_path(part, sizeof part, f->destination, t->job_id, i);
-			f->bytes_transferred = lstat(part, &st) == 0 && S_ISREG(st.st_mode)
-			                     ? st.st_size : 0;
-		} else {
-			f->bytes_transferred = 0;   /* uploads restart from zero */
-		}
-	}
+	struct xfer_file *f = &t->files[i];
+	json_t *tot = json_object_get(m, "total");
+	if (json_is_integer(tot) && json_integer_value(tot) >= 0)
+		f->bytes_total = json_integer_value(tot);
+	f->done = json_is_true(json_object_get(m, "done"));
+	take_notes(t, json_object_get(m, "notes"));
 }
 
-/* Take the running worker's progress report into t. */
-static void take_progress(struct xfer_rec *t)
+/* Fold a worker's progress.json into t; see xfer.h. */
+void xfer_fold_progress(struct xfer_rec *t, json_t *p)
 {
-	json_t *p = read_report(t->job_id, "progress.json");
-	if (p == NULL)
-		return;
 	int64_t idx = json_integer_value(json_object_get(p, "idx"));
 	if (idx >= 0 && (size_t)idx < t->nfiles) {
 		struct xfer_file *f = &t->files[idx];
@@ -518,22 +498,12 @@ static void take_progress(struct xfer_rec *t)
 	if (st != NULL && strcmp(st, "Transferring") == 0)
 		t->state = XFER_TRANSFERRING;
 	take_notes(t, json_object_get(p, "notes"));
-	json_decref(p);
 }
 
-static int64_t bytes_done(const struct xfer_rec *t)
+/* Fold a worker's result.json (r may be NULL: it vanished) into t's state
+ * and error; see xfer.h. */
+void xfer_fold_result(struct xfer_rec *t, json_t *r, int64_t now)
 {
-	int64_t n = 0;
-	for (size_t i = 0; i < t->nfiles; i++)
-		n += t->files[i].bytes_transferred;
-	return n;
-}
-
-/* A worker ended: take its result. */
-static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
-{
-	json_t *r = read_report(t->job_id, "result.json");
-	read_files(t);
 	const char *outcome = json_string_value(json_object_get(r, "outcome"));
 	json_t *err = json_object_get(r, "error");
 	take_notes(t, json_object_get(r, "notes"));
@@ -562,6 +532,56 @@ static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
 		/* stopped on purpose, or vanished (a reboot): go again from disk */
 		t->state = XFER_QUEUED;
 	}
+}
+
+/* Fold the worker's per-file records and the partials' sizes into t. */
+static void read_files(struct xfer_rec *t)
+{
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct xfer_file *f = &t->files[i];
+		char name[48];
+		snprintf(name, sizeof name, "file-%zu.json", i);
+		json_t *m = read_report(t->job_id, name);
+		xfer_fold_file_report(t, i, m);
+		json_decref(m);
+		if (f->done) {
+			f->bytes_transferred = f->bytes_total;
+		} else if (!t->upload) {
+			char part[BOUND_PATH];
+			struct stat st;
+			partial_path(part, sizeof part, f->destination, t->job_id, i);
+			f->bytes_transferred = lstat(part, &st) == 0 && S_ISREG(st.st_mode)
+			                     ? st.st_size : 0;
+		} else {
+			f->bytes_transferred = 0;   /* uploads restart from zero */
+		}
+	}
+}
+
+/* Take the running worker's progress report into t. */
+static void take_progress(struct xfer_rec *t)
+{
+	json_t *p = read_report(t->job_id, "progress.json");
+	if (p == NULL)
+		return;
+	xfer_fold_progress(t, p);
+	json_decref(p);
+}
+
+static int64_t bytes_done(const struct xfer_rec *t)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < t->nfiles; i++)
+		n += t->files[i].bytes_transferred;
+	return n;
+}
+
+/* A worker ended: take its result. */
+static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
+{
+	json_t *r = read_report(t->job_id, "result.json");
+	read_files(t);
+	xfer_fold_result(t, r, now);
 	json_decref(r);
 	char path[BOUND_PATH];
 	work_path(path, t->job_id, "result.json");

@@ -76,4 +76,12 @@ void xfer_discard_session(struct server *srv, int64_t session);
 /* The worker's main (tetherd __transfer JOBDIR). */
 
 
+/* The worker's reports (JSON objects it writes in the user-writable work
+ * dir; read bounded and as untrusted files) folded into t: file-N.json for
+ * file i (i < t->nfiles), progress.json, and result.json (r NULL: none)
+ * deciding t's state at now. Any content is safe (tests/fuzz/fuzz_report). */
+void xfer_fold_file_report(struct xfer_rec *t, size_t i, json_t *m);
+void xfer_fold_progress(struct xfer_rec *t, json_t *p);
+void xfer_fold_result(struct xfer_rec *t, json_t *r, int64_t now);
+
 #endif
