@@ -321,5 +321,19 @@ def test_transfer_start_on_a_fleet_session(env):
     assert "web01: transfer" in r.stdout and os.path.exists(dst + "/again.bin"), r.stdout
 
 
+def test_status_line_on_a_terminal_only(env):
+    ds, c = fleet(env, 3)
+    cmd = f"{H.TETHER} invoke -H @web --throttle 1 -- 'sleep 0.7; echo fin'"
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=c.env(),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout[-300:]
+    # on a terminal: the live line (counts and the slowest host), cleared again
+    assert "running, 2 waiting; slowest: web01" in r.stdout, r.stdout[-500:]
+    assert "\x1b[K" in r.stdout and r.stdout.count(": fin") == 3
+    # not a terminal: no live line at all
+    r = c.run("invoke", "-H", "@web", "--throttle", "1", "--", "sleep 0.5")
+    assert r.returncode == 0 and "waiting" not in r.stderr and "\x1b" not in r.stderr, r.stderr
+
+
 if __name__ == "__main__":
     main(globals())
