@@ -68,11 +68,12 @@ def test_endless_chunked_body_stops_at_the_limit(env):
     d.add_user("alice")
     tok = d.token_for("alice")
     # the login endpoint (4 KiB, before authentication) and an ordinary one
-    # (64 KiB), 1 MiB dropped after it; what the kernel buffers on the way is
-    # allowed for, 4 MiB
+    # (64 KiB), 1 MiB dropped after it; socket buffers on the way (several
+    # MB on loopback) are allowed for: 16 MiB, against the 64 MiB that the
+    # old daemon took without stopping
     for path, token in (("/v1/login", None), ("/v1/sessions", tok)):
         took = endless_chunked(d, path, token)
-        assert took is not None and took < 4 << 20, (path, took)
+        assert took is not None and took < 16 << 20, (path, took)
         print(f"  {path}: reading stopped after {took} bytes sent")
     assert d.query("SELECT count(*) FROM sessions")[0][0] == 0
     assert "event=body_cut_off" in d.log()
