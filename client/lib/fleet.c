@@ -27,6 +27,8 @@
 #define FLEET_POLL_WAIT        20    /* seconds the server may hold an output request */
 #define FLEET_CLEANUP_TIMEOUT  10L   /* seconds for a stop or a removal after a failure */
 #define FLEET_FD_SPARE         32    /* descriptors beyond one per host in flight */
+#define FLEET_STALL_MS         1000  /* a host still connecting after this stops
+                                      * counting against --throttle */
 
 enum step {
 	ST_CREATE,     /* POST /sessions (temporary or named) */
@@ -52,6 +54,8 @@ struct slot {
 	bool              temporary; /* ours to remove at the end */
 	int64_t           job, offset;
 	int64_t           deadline;  /* monotonic ms, 0: none */
+	int64_t           began;     /* monotonic ms the host began */
+	bool              connected; /* a TLS session with the host was made */
 	bool              cut;       /* timed out or interrupted: winding down */
 };
 
@@ -63,7 +67,8 @@ struct fleet {
 	struct tether_fleet_result    *res;
 	CURLM                         *multi;
 	struct slot                   *slots;
-	size_t                         nslots;
+	size_t                         nslots;    /* twice the throttle: see stalled() */
+	size_t                         throttle;
 	bool                           interrupted;
 	bool                           added;   /* a request went on since the last perform */
 };
@@ -405,7 +410,8 @@ static void slot_begin(struct fleet *f, struct slot *s, size_t i)
 {
 	struct tether_fleet_result *r = &f->res[i];
 	s->host = i;
-	s->busy = s->temporary = s->cut = false;
+	s->busy = s->temporary = s->cut = s->connected = false;
+	s->began = mono_ms();
 	s->job = s->offset = 0;
 	s->ref[0] = '\0';
 	r->state = TETHER_FLEET_RUNNING;
@@ -456,6 +462,7 @@ static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
 	struct buf raw;
 	bool want_raw = s->step == ST_OUTPUT || s->step == ST_ACK;
 	buf_init(&raw, 0);
+	s->connected = true;   /* an answer, or a failure: either way not connecting */
 	curl_multi_remove_handle(f->multi, s->h);
 	s->busy = false;
 	tether_err e = request_finish(f->c, s->h, &s->r, rc, want_raw ? NULL : &reply,
@@ -481,19 +488,42 @@ static void cut_all(struct fleet *f)
 			slot_cut(f, &f->slots[i], TETHER_E_INTERRUPTED);
 }
 
+/* True if s's host has been trying to connect for FLEET_STALL_MS: a dead
+ * or hanging host, which then stops holding one of the --throttle places
+ * (there are as many again for such hosts), so that it costs its own
+ * timeout and not the others' time. */
+static bool stalled(struct slot *s, int64_t now)
+{
+	if (s->step == ST_DONE || s->connected || now - s->began < FLEET_STALL_MS)
+		return false;
+	curl_off_t tls = 0;
+	if (s->busy && curl_easy_getinfo(s->h, CURLINFO_APPCONNECT_TIME_T, &tls) == CURLE_OK &&
+	    tls > 0)
+		s->connected = true;
+	return !s->connected;
+}
+
 /* Drive the multi handle until every host has ended. */
 static void fleet_loop(struct fleet *f, size_t n)
 {
 	size_t next = 0;
 	int64_t last_tick = 0;
 	for (;;) {
-		size_t active = 0;
+		size_t active = 0, working = 0;
+		int64_t now0 = mono_ms();
+		for (size_t i = 0; i < f->nslots; i++)
+			if (f->slots[i].step != ST_DONE) {
+				active++;
+				working += !stalled(&f->slots[i], now0);
+			}
 		for (size_t i = 0; i < f->nslots; i++) {
 			struct slot *s = &f->slots[i];
-			while (s->step == ST_DONE && next < n && !f->interrupted)
+			while (s->step == ST_DONE && next < n && !f->interrupted &&
+			       working < f->throttle) {
 				slot_begin(f, s, next++);
-			if (s->step != ST_DONE)
-				active++;
+				active += s->step != ST_DONE;
+				working += s->step != ST_DONE;
+			}
 		}
 		if (active == 0 && (next >= n || f->interrupted))
 			break;
@@ -539,7 +569,7 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
                             const struct tether_fleet_io *io,
                             struct tether_fleet_result *results)
 {
-	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, false, false };
+	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
 		memset(&results[i], 0, sizeof results[i]);
@@ -556,19 +586,19 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		return client_fail(c, TETHER_E_USAGE, "no session name");
 	if (req->session != NULL && !client_job_ref_ok(req->session))
 		return client_fail(c, TETHER_E_USAGE, "invalid session name '%s'", req->session);
-	if (throttle > n)
-		throttle = n;
-	tether_err e = check_fds(c, throttle);
+	f.throttle = throttle;
+	size_t nslots = throttle * 2 < n ? throttle * 2 : n;
+	tether_err e = check_fds(c, nslots);
 	if (e != TETHER_E_OK || n == 0)
 		return e;
-	f.slots = calloc(throttle, sizeof *f.slots);
+	f.slots = calloc(nslots, sizeof *f.slots);
 	f.multi = curl_multi_init();
 	if (f.slots == NULL || f.multi == NULL) {
 		e = client_fail(c, TETHER_E_NOMEM, "out of memory");
 		goto out;
 	}
-	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)throttle);
-	for (f.nslots = 0; f.nslots < throttle; f.nslots++) {
+	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)nslots);
+	for (f.nslots = 0; f.nslots < nslots; f.nslots++) {
 		f.slots[f.nslots].step = ST_DONE;
 		if ((f.slots[f.nslots].h = curl_easy_init()) == NULL) {
 			e = client_fail(c, TETHER_E_NOMEM, "out of memory");
