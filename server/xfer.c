@@ -1563,3 +1563,10 @@ void xfer_discard_session(struct server *srv, int64_t session)
 	pthread_mutex_unlock(&xlock);
 	free(ids);
 }
+
+/* parse_options, for tests/fuzz/fuzz_transfer.c; see xfer.h. */
+int xfer_test_parse_options(struct server *srv, json_t *body, json_t *opts, char **sealed,
+                            char *err, size_t errsz)
+{
+	return parse_options(srv, body, opts, sealed, err, errsz);
+}

@@ -84,4 +84,9 @@ void xfer_fold_file_report(struct xfer_rec *t, size_t i, json_t *m);
 void xfer_fold_progress(struct xfer_rec *t, json_t *p);
 void xfer_fold_result(struct xfer_rec *t, json_t *r, int64_t now);
 
+/* A create request's options through xfer.c's parser (credentials sealed
+ * into *sealed); for tests/fuzz only, the daemon goes through xfer_create. */
+int xfer_test_parse_options(struct server *srv, json_t *body, json_t *opts, char **sealed,
+                            char *err, size_t errsz);
+
 #endif

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
-targets=(router json config addr outlog targets report)
+targets=(router json config addr outlog targets report api transfer)
 dir=build-fuzz
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 flags+=" -fno-omit-frame-pointer -g"
@@ -21,9 +21,10 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 fail=0
 for t in "${targets[@]}"; do
   work=$(mktemp -d)
+  scratch=$(mktemp -d)   # the state dir of targets that need the daemon's context
   cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
   log="$dir/fuzz_$t.log"
-  if "$dir/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  if TMPDIR="$scratch" "$dir/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
        -max_len=8192 -artifact_prefix="$dir/fuzz_$t-" -print_final_stats=1 "$work" \
        > "$log" 2>&1; then
     runs=$(grep -o 'number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
@@ -33,6 +34,6 @@ for t in "${targets[@]}"; do
     tail -40 "$log"
     fail=1
   fi
-  rm -rf "$work"
+  rm -rf "$work" "$scratch"
 done
 exit $fail
