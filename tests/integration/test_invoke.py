@@ -232,7 +232,7 @@ def test_keepalive_and_idle_timeout(env):
     assert r.returncode == 0 and r.stdout == "back\n", r.stderr
     # a disconnected session with something running is kept past its idle timeout
     short = c.json("session", "new", d.host, "--name", "short", "--idle-timeout", "1")
-    p = c.popen("invoke", "-s", f"{d.host}/short", "--", "echo x; sleep 3")
+    p = c.popen("invoke", "-s", f"{d.host}/short", "--", "echo x; sleep 6")
     p.stdout.readline()
     p.kill()
     p.wait()
