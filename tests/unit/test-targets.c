@@ -172,9 +172,10 @@ static void test_hostile(void **state)
 	                                sizeof err), 0);
 	assert_int_equal(h.n, TARGETS_MAX);
 	fleet_hosts_free(&h);
-	char many[400] = "";
+	char many[400];
+	size_t used = 0;
 	for (int i = 0; i < 9; i++)
-		strcat(many, "x[0-99999],");
+		used += (size_t)snprintf(many + used, sizeof many - used, "x[0-99999],");
 	expect_error(many, NULL, "duplicates included");
 }
 
