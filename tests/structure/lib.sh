@@ -1,0 +1,22 @@
+# Shared by the check-*.sh scripts: cd to the source tree given as $1 and
+# collect failures; `finish` exits 1 if any rule was broken.
+set -uo pipefail
+cd "${1:-$(dirname "$0")/../..}" || exit 2
+broken=0
+
+# fail MESSAGE: report one broken rule.
+fail() { echo "structure: $*" >&2; broken=1; }
+
+# only_in PATTERN ALLOWED... : PATTERN (grep -E) may occur in C sources
+# only in the ALLOWED files (paths relative to the source tree).
+only_in() {
+  local pat=$1; shift
+  local f
+  while IFS= read -r f; do
+    local ok=0 a
+    for a in "$@"; do [ "$f" = "$a" ] && ok=1; done
+    [ $ok = 1 ] || fail "$f: matches '$pat' (allowed only in: $*)"
+  done < <(grep -lE "$pat" server/*.c common/*.c client/*/*.c 2>/dev/null)
+}
+
+finish() { exit $broken; }
