@@ -36,7 +36,8 @@
 #include "fileio.h"
 #include "jsonu.h"
 #include "log.h"
-#include "owner.h"
+#include "account.h"
+#include "userfile.h"
 #include "strparse.h"
 #include "timeu.h"
 
@@ -84,7 +85,7 @@ static json_t *partial_op(json_t *arg)
 			goto fail;
 		return json_object();
 	}
-	if (owner_commit(partial, path) != 0)
+	if (userfile_commit(partial, path) != 0)
 		goto fail;
 	return json_object();
 fail:
@@ -98,12 +99,12 @@ fail:
 static const char *as_owner_op(const struct user_rec *u, const struct upload_rec *up,
                                const char *op, char *why, size_t whysz)
 {
-	struct owner o;
-	if (owner_of(u, &o, why, whysz) != TETHER_E_OK)
+	struct account o;
+	if (account_of(u, &o, why, whysz) != TETHER_E_OK)
 		return why;
 	json_t *arg = json_pack("{s:s,s:s,s:s}", "op", op, "partial", up->partial,
 	                        "path", up->path);
-	json_t *res = owner_run(&o, partial_op, arg);
+	json_t *res = account_run(&o, partial_op, arg);
 	json_decref(arg);
 	const char *err = json_string_value(json_object_get(res, "error"));
 	const char *ret = NULL;
@@ -362,8 +363,8 @@ tether_err api_upload_create(struct req *r)
 			return req_error(r, TETHER_E_INVALID_ARGUMENT, "sha256 must be 64 hex digits");
 		hex[64] = '\0';
 	}
-	struct owner o;
-	tether_err e = owner_of(&r->user, &o, why, sizeof why);
+	struct account o;
+	tether_err e = account_of(&r->user, &o, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
 	int64_t now = timeu_now();
@@ -385,7 +386,7 @@ tether_err api_upload_create(struct req *r)
 	/* never wider than the source's mode, nor than the owner's umask allows */
 	struct paths p = { u.path, u.partial, (mode_t)mode & 0666 };
 	int err;
-	int fd = owner_fd(&o, create_partial, &p, &err);
+	int fd = account_fd(&o, create_partial, &p, &err);
 	if (fd < 0)
 		return errno_error(r, err, "cannot create a file beside", u.path);
 	close(fd);
@@ -489,14 +490,14 @@ tether_err api_upload_append_begin(struct req *r)
 	if (!claim(a))
 		return req_error(r, TETHER_E_CONFLICT, "another append to this upload is in "
 		                 "progress");
-	struct owner o;
+	struct account o;
 	char why[200];
-	tether_err e = owner_of(&r->user, &o, why, sizeof why);
+	tether_err e = account_of(&r->user, &o, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
 	struct paths p = { u->path, u->partial, 0 };   /* opened, not created */
 	int err;
-	a->fd = owner_fd(&o, open_partial, &p, &err);
+	a->fd = account_fd(&o, open_partial, &p, &err);
 	if (a->fd < 0 && err == ENOENT) {
 		store_upload_delete(r->srv->store, u->id);
 		return req_error(r, TETHER_E_NOT_FOUND, "the upload's partial file is gone; "

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "account.h"
 #include "jobs.h"
 #include "launcher.h"
 #include "xfer.h"
@@ -100,40 +101,6 @@ int jobs_init(struct server *srv)
 	return 0;
 }
 
-/* The OS account a user's jobs run as. */
-tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
-                          size_t bufsz, char *err, size_t errsz)
-{
-	struct passwd *res = NULL;
-	if (geteuid() != 0) {
-		getpwuid_r(geteuid(), pw, buf, bufsz, &res);
-	} else {
-		const char *name = u->os_user[0] ? u->os_user : u->name;
-		char why[256];
-		getpwnam_r(name, pw, buf, bufsz, &res);
-		if (res != NULL && res->pw_uid == 0)
-			res = NULL;   /* never run user code as root */
-		if (res == NULL) {
-			snprintf(err, errsz, "user '%s' has no OS account to run as (other than "
-			         "root); an administrator can set one with tetherd user add "
-			         "--os-user", u->name);
-			return TETHER_E_FORBIDDEN;
-		}
-		/* by name, only a login account: a user called "daemon" is not daemon */
-		if (u->os_user[0] == '\0' && !sysacct_default_ok(res, why, sizeof why)) {
-			snprintf(err, errsz, "user '%s' is not mapped to an OS account, and %s; an "
-			         "administrator can map it explicitly with tetherd user add --os-user",
-			         u->name, why);
-			return TETHER_E_FORBIDDEN;
-		}
-	}
-	if (res == NULL) {
-		snprintf(err, errsz, "cannot find the daemon's own account");
-		return TETHER_E_INTERNAL;
-	}
-	return TETHER_E_OK;
-}
-
 /* Record a failure to start. */
 static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err e,
                                const char *why)
@@ -186,15 +153,15 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
                       const struct session_rec *s, struct job_rec *j, bool save_state,
                       const struct jobs_pty *pty, char *err, size_t errsz)
 {
-	struct passwd pw;
-	char pwbuf[4096], sdir[BOUND_PATH], jdir[BOUND_PATH], path[BOUND_PATH];
+	struct account acct;
+	char sdir[BOUND_PATH], jdir[BOUND_PATH], path[BOUND_PATH];
 	char in[BOUND_PATH], out[BOUND_PATH], num[32];
-	tether_err e = jobs_account(u, &pw, pwbuf, sizeof pwbuf, err, errsz);
+	tether_err e = account_of(u, &acct, err, errsz);
 	if (e != TETHER_E_OK)
 		return start_failed(srv, j, e, err);
 	spool_session_dir(sdir, s->id);
 	spool_job_dir(jdir, j->id);
-	if (spool_mkdir(sdir, pw.pw_uid, pw.pw_gid) != 0 ||
+	if (spool_mkdir(sdir, acct.uid, acct.gid) != 0 ||
 	    spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0) {
 		snprintf(err, errsz, "cannot create the job's spool: %s", strerror(errno));
 		return start_failed(srv, j, TETHER_E_INTERNAL, err);
@@ -203,14 +170,14 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	snprintf(num, sizeof num, "state.%lld.sh", (long long)j->id);
 	spool_session_file(out, s->id, num);
 	struct stat st;
-	const char *home = (stat(pw.pw_dir, &st) == 0 && S_ISDIR(st.st_mode)) ? pw.pw_dir : sdir;
+	const char *home = (stat(acct.home, &st) == 0 && S_ISDIR(st.st_mode)) ? acct.home : sdir;
 	json_t *env = json_array();
 	char kv[BOUND_PATH + 64];
 #define ENV(...) do { snprintf(kv, sizeof kv, __VA_ARGS__); \
 		json_array_append_new(env, json_string(kv)); } while (0)
 	ENV("HOME=%s", home);
-	ENV("USER=%s", pw.pw_name);
-	ENV("LOGNAME=%s", pw.pw_name);
+	ENV("USER=%s", acct.name);
+	ENV("LOGNAME=%s", acct.name);
 	ENV("SHELL=/bin/bash");
 	ENV("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	ENV("LANG=C.UTF-8");
@@ -223,22 +190,10 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 #undef ENV
 	json_array_append_new(env, json_pack("s+", "TETHER_COMMAND=", j->command));
 	const char *buffering = proto_buffering_str(s->output_buffering);
-	json_t *spec = json_pack("{s:o,s:s,s:I,s:I,s:s,s:I,s:s}",
-		"env", env, "cwd", home, "uid", (json_int_t)pw.pw_uid,
-		"gid", (json_int_t)pw.pw_gid, "user", pw.pw_name,
+	json_t *spec = json_pack("{s:o,s:s,s:I,s:s}", "env", env, "cwd", home,
 		"output_cap", (json_int_t)srv->conf.output_cap,
 		"buffering", buffering ? buffering : "block");
-	/* The account's groups, looked up here, where the NSS modules are
-	 * loaded once for the daemon's life, rather than by initgroups() in
-	 * every supervisor (which would load them per job). */
-	gid_t groups[SHIM_GROUPS_MAX];
-	int ngroups = SHIM_GROUPS_MAX;
-	if (geteuid() == 0 && getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) >= 0) {
-		json_t *g = json_array();
-		for (int i = 0; i < ngroups; i++)
-			json_array_append_new(g, json_integer((json_int_t)groups[i]));
-		json_object_set_new(spec, "groups", g);
-	}   /* else (more groups than that) the supervisor asks initgroups() */
+	account_to_spec(&acct, spec);
 	if (pty == NULL) {
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s,s]", "/bin/bash",
 			"--noprofile", "--norc", "-c", wrapper, "tether"));

@@ -22,12 +22,6 @@
 /* Prepare the spool and remember how to start shims. 0 or -1. */
 int jobs_init(struct server *srv);
 
-struct passwd;
-
-/* The OS account u's jobs run as (never root): fills pw from buf. */
-tether_err jobs_account(const struct user_rec *u, struct passwd *pw, char *buf,
-                        size_t bufsz, char *err, size_t errsz);
-
 /* True if process pid is "tetherd VERB DIR" (a supervisor or worker of
  * ours, not a process that reused its pid). */
 bool jobs_proc_is(pid_t pid, const char *verb, const char *dir);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "outcap.h"
 #include "outlog.h"
 #include "proto.h"
@@ -108,40 +109,27 @@ static int rc_pipe(json_t *spec)
 /* What the job's process becomes, all taken from the spec before the fork:
  * the child of a vfork() shares our memory and may only make system calls. */
 struct launch {
-	char      **argv, **envp;
-	const char *cwd, *user, *ptyname;
-	json_t     *spec;          /* for the pty's rc text (fork only) */
-	uid_t       uid;
-	gid_t       gid;
-	gid_t       groups[SHIM_GROUPS_MAX];
-	int         ngroups;       /* -1: initgroups() (fork only: it loads NSS) */
-	int         out, err;      /* the pipes' write ends (no pty) */
+	char         **argv, **envp;
+	const char    *cwd, *ptyname;
+	json_t        *spec;       /* for the pty's rc text (fork only) */
+	struct account acct;       /* groups unknown: a fork, not a vfork (NSS) */
+	int            out, err;   /* the pipes' write ends (no pty) */
 };
 
 /* Fill l from the spec; 0, or -1 if the spec lacks what a start needs. */
 static int launch_init(struct launch *l, json_t *spec, int out, int err, const char *ptyname)
 {
 	memset(l, 0, sizeof *l);
-	json_int_t uid = json_integer_value(json_object_get(spec, "uid"));
-	json_int_t gid = json_integer_value(json_object_get(spec, "gid"));
 	l->spec = spec;
-	l->uid = (uid_t)uid;
-	l->gid = (gid_t)gid;
-	l->user = json_string_value(json_object_get(spec, "user"));
 	l->cwd = json_string_value(json_object_get(spec, "cwd"));
 	l->ptyname = ptyname;
 	l->out = out;
 	l->err = err;
-	json_t *groups = json_object_get(spec, "groups");
-	size_t i, n = json_array_size(groups);
-	json_t *g;
-	l->ngroups = json_is_array(groups) && n <= SHIM_GROUPS_MAX ? (int)n : -1;
-	if (l->ngroups >= 0)
-		json_array_foreach(groups, i, g)
-			l->groups[i] = (gid_t)json_integer_value(g);
+	if (account_from_spec(spec, &l->acct) != 0)
+		return -1;
 	l->argv = strv(json_object_get(spec, "argv"));
 	l->envp = strv(json_object_get(spec, "env"));
-	if (uid < 0 || gid < 0 || l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
+	if (l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
 		free(l->argv);
 		free(l->envp);
 		return -1;
@@ -180,8 +168,8 @@ __attribute__((noreturn)) static void child(const struct launch *l)
 		int tty = open(l->ptyname, O_RDWR);
 		if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) != 0)
 			_exit(126);
-		if (geteuid() == 0 && l->uid > 0)
-			fchown(tty, l->uid, (gid_t)-1);   /* the user's terminal */
+		if (geteuid() == 0 && l->acct.uid > 0)
+			fchown(tty, l->acct.uid, (gid_t)-1);   /* the user's terminal */
 		dup2(tty, 0);
 		dup2(tty, 1);
 		dup2(tty, 2);
@@ -201,14 +189,9 @@ __attribute__((noreturn)) static void child(const struct launch *l)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
-	if (geteuid() == 0) {
-		/* drop to the session owner before any user code runs */
-		int groups = l->ngroups >= 0 ? setgroups((size_t)l->ngroups, l->groups)
-		                             : l->user ? initgroups(l->user, l->gid) : -1;
-		if (l->uid == 0 || groups != 0 || setgid(l->gid) != 0 || setuid(l->uid) != 0 ||
-		    setuid(0) == 0)
-			child_fail("cannot switch to the session's account", "", 126);
-	}
+	/* the session owner's account before any user code runs */
+	if (account_become(&l->acct) != 0)
+		child_fail("cannot switch to the session's account", "", 126);
 	if (l->ptyname != NULL) {
 		/* made after the switch, so the shell may open /dev/fd/3 */
 		int rcfd = rc_pipe(l->spec);
@@ -230,7 +213,7 @@ __attribute__((noreturn)) static void child(const struct launch *l)
  * so the set*id() calls in the child need no help from other threads. */
 static pid_t start_child(const struct launch *l)
 {
-	pid_t pid = l->ptyname == NULL && l->ngroups >= 0 ? vfork() : fork();
+	pid_t pid = l->ptyname == NULL && l->acct.ngroups >= 0 ? vfork() : fork();
 	if (pid == 0)
 		child(l);
 	return pid;

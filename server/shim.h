@@ -21,10 +21,6 @@
 #define SHIM_INPUT_WINSIZE 2      /* rows, cols: two 16-bit LE numbers */
 #define SHIM_INPUT_MAX     (4096 - SHIM_INPUT_HDR)   /* payload per record */
 
-/* Supplementary groups a spec may list ("groups"); an account with more
- * gets them from initgroups() in the supervisor instead. */
-#define SHIM_GROUPS_MAX 256
-
 /* Entry point of "tetherd __shim JOBDIR"; returns the process exit status. */
 int shim_main(const char *jobdir);
 

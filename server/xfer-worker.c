@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "account.h"
 #include "sysacct.h"
 #include "bounds.h"
 #include "crypto.h"
@@ -1450,14 +1451,9 @@ static int setup(struct worker *w, const char *jobdir)
 		return -1;
 	if (sealed != NULL && key != NULL)
 		w->have_password = secrets_open(key, sealed, w->password, sizeof w->password) >= 0;
-	if (geteuid() == 0) {
-		const char *user = json_string_value(json_object_get(w->spec, "user"));
-		gid_t gid = (gid_t)json_integer_value(json_object_get(w->spec, "gid"));
-		uid_t uid = (uid_t)json_integer_value(json_object_get(w->spec, "uid"));
-		if (user == NULL || uid == 0 || initgroups(user, gid) != 0 || setgid(gid) != 0 ||
-		    setuid(uid) != 0 || setuid(0) == 0)
-			return -1;   /* never transfer as root */
-	}
+	struct account acct;
+	if (account_from_spec(w->spec, &acct) != 0 || account_become(&acct) != 0)
+		return -1;   /* never transfer as root */
 	umask(sysacct_login_umask());   /* the owner's, as a login would set */
 	return 0;
 }

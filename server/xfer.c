@@ -29,7 +29,8 @@
 #include "jobs.h"
 #include "jsonu.h"
 #include "log.h"
-#include "owner.h"
+#include "account.h"
+#include "userfile.h"
 #include "proto.h"
 #include "secrets.h"
 #include "spool.h"
@@ -312,7 +313,7 @@ static json_t *finish_files(json_t *arg)
 		const char *part = json_string_value(json_object_get(v, "partial"));
 		const char *dest = json_string_value(json_object_get(v, "destination"));
 		if (commit && json_is_true(json_object_get(v, "done"))) {
-			if (owner_commit(part, dest) != 0)
+			if (userfile_commit(part, dest) != 0)
 				return answer_error("cannot move the file into place at '%s': %s", dest,
 				                    strerror(errno));
 			n++;
@@ -637,10 +638,10 @@ static void write_rate(int64_t job, int64_t rate)
 static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t rate)
 {
 	struct user_rec u;
-	struct passwd pw;
-	char pwbuf[4096], why[200], jdir[BOUND_PATH], wdir[BOUND_PATH], path[BOUND_PATH];
+	struct account acct;
+	char why[200], jdir[BOUND_PATH], wdir[BOUND_PATH], path[BOUND_PATH];
 	if (store_user_by_id(srv->store, t->user_id, &u) != TETHER_E_OK ||
-	    jobs_account(&u, &pw, pwbuf, sizeof pwbuf, why, sizeof why) != TETHER_E_OK) {
+	    account_of(&u, &acct, why, sizeof why) != TETHER_E_OK) {
 		t->state = XFER_ERROR;
 		set_error(t, "no_account", "the owner has no account to transfer as", "");
 		return;
@@ -648,7 +649,7 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 	spool_job_dir(jdir, t->job_id);
 	work_path(wdir, t->job_id, "");
 	if (spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0 || chmod(jdir, 0711) != 0 ||
-	    spool_mkdir(wdir, pw.pw_uid, pw.pw_gid) != 0) {
+	    spool_mkdir(wdir, acct.uid, acct.gid) != 0) {
 		t->state = XFER_ERROR;
 		set_error(t, "internal", "cannot create the transfer's spool", "");
 		return;
@@ -690,10 +691,10 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 	char key[BOUND_PATH + 32], rate_file[BOUND_PATH];
 	key_path(key, srv);
 	job_path(rate_file, t->job_id, "rate");
-	json_t *spec = json_pack("{s:I,s:I,s:s,s:s,s:b,s:o,s:O,s:s,s:s,s:s}",
-		"uid", (json_int_t)pw.pw_uid, "gid", (json_int_t)pw.pw_gid, "user", pw.pw_name,
-		"home", pw.pw_dir, "upload", t->upload, "files", files, "options", t->options,
+	json_t *spec = json_pack("{s:b,s:o,s:O,s:s,s:s,s:s}",
+		"upload", t->upload, "files", files, "options", t->options,
 		"workdir", wdir, "rate_file", rate_file, "key_path", key);
+	account_to_spec(&acct, spec);
 	if (t->credentials != NULL)
 		json_object_set_new(spec, "credentials", json_string(t->credentials));
 	char *text = json_dumps(spec, JSON_COMPACT);
@@ -1241,8 +1242,8 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 			return TETHER_E_INVALID_ARGUMENT;
 		}
 	}
-	struct owner o;
-	tether_err e = owner_of(u, &o, err, errsz);
+	struct account o;
+	tether_err e = account_of(u, &o, err, errsz);
 	if (e != TETHER_E_OK)
 		return e;
 	struct xfer_rec t = { .session_id = s->id, .user_id = u->id, .upload = upload,
@@ -1261,7 +1262,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 	}
 	json_t *arg = json_pack("{s:b,s:O,s:s,s:s}", "upload", upload, "sources", sources,
 	                        "destination", dest, "home", o.home);
-	json_t *plan = owner_run(&o, plan_files, arg);
+	json_t *plan = account_run(&o, plan_files, arg);
 	json_decref(arg);
 	json_t *files = json_object_get(plan, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0) {
@@ -1388,8 +1389,8 @@ static tether_err finish(struct server *srv, const struct user_rec *u, struct xf
 {
 	if (t->upload)
 		return TETHER_E_OK;   /* nothing of an upload stays here */
-	struct owner o;
-	tether_err e = owner_of(u, &o, err, errsz);
+	struct account o;
+	tether_err e = account_of(u, &o, err, errsz);
 	if (e != TETHER_E_OK)
 		return e;
 	json_t *files = json_array();
@@ -1400,7 +1401,7 @@ static tether_err finish(struct server *srv, const struct user_rec *u, struct xf
 		                      "destination", t->files[i].destination, "done", t->files[i].done));
 	}
 	json_t *arg = json_pack("{s:b,s:o}", "commit", commit, "files", files);
-	json_t *res = owner_run(&o, finish_files, arg);
+	json_t *res = account_run(&o, finish_files, arg);
 	json_decref(arg);
 	const char *why = json_string_value(json_object_get(res, "error"));
 	if (res == NULL || why != NULL) {

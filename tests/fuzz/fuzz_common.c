@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "owner.h"
+#include "account.h"
+#include "userfile.h"
 #include "spool.h"
 #include "store.h"
 
@@ -79,11 +80,11 @@ struct server *fuzz_server(void)
 	return &srv;
 }
 
-/* Ask owner_of() about the fuzz user once. */
+/* Ask account_of() about the fuzz user once. */
 int fuzz_owner_refused(void)
 {
 	struct user_rec u = { .id = 1, .name = "fuzz", .os_user = FUZZ_OS_USER };
-	struct owner o;
+	struct account o;
 	char why[256];
-	return owner_of(&u, &o, why, sizeof why) != TETHER_E_OK;
+	return account_of(&u, &o, why, sizeof why) != TETHER_E_OK;
 }

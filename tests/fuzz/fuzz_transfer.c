@@ -5,7 +5,7 @@
  *
  * xfer_create runs for real: it validates name, direction, priority,
  * sources and destination (URLs through libcurl's parser) and then stops at
- * owner_of(), since the fuzz user's OS account does not exist; it must
+ * account_of(), since the fuzz user's OS account does not exist; it must
  * never succeed here. Its options (retry and rate numbers, cacert, sha256,
  * notify_cmd, credentials, proxy) are checked after that point, so they are
  * fed to the same parse_options directly. xfer_set validates and then finds

@@ -1,0 +1,68 @@
+/*
+ * account.h - the OS account a tether user acts as, and the one place
+ * tetherd changes privileges.
+ *
+ * A root daemon runs a user's code as the OS account mapped to that user
+ * (sysacct.h says which accounts qualify), and never judges a user's path
+ * with its own rights: a symlink in the user's tree must lead only where
+ * the user could go anyway. So every touch of a user path happens in a
+ * forked child that has become the user's account (account_run,
+ * account_fd), and job supervisors and transfer workers become it before
+ * any user input is acted on (account_become). Nothing else in the daemon
+ * calls setuid, setgid, setgroups or initgroups (tests/structure checks
+ * that). A daemon that is not root already is its only account: every
+ * change here is then a no-op. See docs/security.md.
+ */
+#ifndef TETHER_ACCOUNT_H
+#define TETHER_ACCOUNT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "bounds.h"
+#include "error.h"
+#include "store.h"
+
+#define ACCOUNT_GROUPS_MAX 256
+
+struct account {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[ACCOUNT_GROUPS_MAX];
+	int   ngroups;     /* -1: more than fit; account_become asks initgroups() */
+	char  name[256];
+	char  home[BOUND_PATH];
+};
+
+/* The OS account u acts as: the mapped account, else the one of u's name
+ * if it is a login account (sysacct_default_ok), never root; a non-root
+ * daemon's own account. Groups are looked up here, where the daemon has
+ * its NSS modules loaded for good. TETHER_E_FORBIDDEN (or _INTERNAL) with
+ * a reason for the user in err. */
+tether_err account_of(const struct user_rec *u, struct account *a, char *err, size_t errsz);
+
+/* Become a for good: groups, gid, uid, then verify that neither root nor
+ * any other id can be regained. With a->ngroups >= 0 it makes system calls
+ * only, so a vfork() child may call it. A non-root caller is left as it
+ * is. 0, or -1 (the caller must not go on). */
+int account_become(const struct account *a);
+
+/* Put a's identity in a supervisor's or worker's spec ("uid", "gid",
+ * "user", "home", "groups"), and read it back there. account_from_spec:
+ * 0, or -1 if the spec lacks it or names root. */
+void account_to_spec(const struct account *a, json_t *spec);
+int account_from_spec(json_t *spec, struct account *a);
+
+/* Run fn(arg) as a in a forked child (with the umask a login of a would
+ * get); fn's JSON answer is returned, NULL if the child failed. The
+ * answer is bounded by BOUND_BODY_COMMAND bytes. */
+json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t *arg);
+
+/* Run fn(arg) as a in a forked child; fn returns an open descriptor (or -1
+ * with errno set), which is passed back. Returns the descriptor
+ * (close-on-exec) or -1 with *err the child's errno. */
+int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *err);
+
+#endif
