@@ -19,32 +19,17 @@
 #include "api.h"
 #include "jobs.h"
 #include "jsonu.h"
-#include "outcap.h"
+#include "joblog.h"
 #include "outlog.h"
-#include "spool.h"
 #include "timeu.h"
 
-#define OUTPUT_CHUNK (1024 * 1024)   /* bytes of log per reply at most */
 #define OUTPUT_WAIT_MAX 60           /* seconds a reader may wait */
 
 /* A job's state as users see it: a running job held at the output cap is
  * Blocked (the supervisor says so in its directory). */
 static int visible_state(const struct job_rec *j)
 {
-	char dir[BOUND_PATH];
-	spool_job_dir(dir, j->id);
-	return j->state == JOB_RUNNING && outcap_is_blocked(dir) ? JOB_BLOCKED : j->state;
-}
-
-/* Is there output no receiver has had (delivered nor dropped)? */
-static bool has_more_data(const struct job_rec *j)
-{
-	char dir[BOUND_PATH], path[BOUND_PATH];
-	int64_t to, lost;
-	spool_job_dir(dir, j->id);
-	spool_job_file(path, j->id, "output.log");
-	outcap_dropped_since(dir, j->delivered, &to, &lost);
-	return spool_size(path) > to;
+	return j->state == JOB_RUNNING && joblog_blocked(j->id) ? JOB_BLOCKED : j->state;
 }
 
 /* The JSON form of a job (CLI.md "JSON fields"). */
@@ -57,7 +42,7 @@ json_t *api_job_json(struct req *r, const struct session_rec *s,
 	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:[]}",
 		"id", (json_int_t)j->id, "name", j->name, "type", j->type,
 		"state", proto_job_state_str(visible_state(j)),
-		"has_more_data", has_more_data(j), "location", r->srv->hostname,
+		"has_more_data", joblog_has_more(j->id, j->delivered), "location", r->srv->hostname,
 		"command", j->command ? j->command : "", "started", started,
 		"session", s->name, "children");
 	json_object_set_new(o, "exit_code", j->exit_code >= 0 ? json_integer(j->exit_code)
@@ -205,7 +190,6 @@ tether_err api_job_remove(struct req *r)
 	struct session_rec s;
 	struct job_rec j;
 	int64_t force;
-	char path[BOUND_PATH];
 	if (req_query_i64(r, "force", 0, 1, 0, &force) != 0)
 		return r->err;
 	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK ||
@@ -220,13 +204,11 @@ tether_err api_job_remove(struct req *r)
 		}
 		jobs_stop(r->srv, &j, (int)r->srv->conf.stop_grace * 1000);
 	}
-	e = store_job_remove(r->srv->store, j.id);
+	e = jobs_remove(r->srv, j.id);
 	if (e != TETHER_E_OK) {
 		req_error(r, e, "cannot remove the job");
 		goto out;
 	}
-	spool_job_dir(path, j.id);
-	spool_rmtree(path);
 	store_audit(r->srv->store, "job_remove", r->user.name, r->peer, j.name);
 	req_reply(r, 200, api_job_json(r, &s, &j));
 out:
@@ -246,57 +228,15 @@ tether_err api_job_get(struct req *r)
 	return TETHER_E_OK;
 }
 
-/* Read [offset, offset+max) of a log, cut back to a record boundary. */
-static int read_records(int64_t job, int64_t offset, int64_t size, struct buf *out,
-                        char *why, size_t whysz)
-{
-	char path[BOUND_PATH];
-	int64_t want = size - offset;
-	if (want > OUTPUT_CHUNK)
-		want = OUTPUT_CHUNK;
-	buf_init(out, OUTPUT_CHUNK);
-	if (want <= 0)
-		return 0;
-	spool_job_file(path, job, "output.log");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, whysz, "output log unreadable");
-		return -1;
-	}
-	char *tmp = malloc((size_t)want);
-	ssize_t got = tmp ? pread(fd, tmp, (size_t)want, offset) : -1;
-	close(fd);
-	if (got < 0) {
-		free(tmp);
-		snprintf(why, whysz, "output log unreadable");
-		return -1;
-	}
-	long whole = outlog_parse((const uint8_t *)tmp, (size_t)got, NULL, NULL);
-	if (whole < 0) {
-		free(tmp);
-		snprintf(why, whysz, "offset %lld is not at a record boundary", (long long)offset);
-		return 1;
-	}
-	buf_append(out, tmp, (size_t)whole);
-	free(tmp);
-	return 0;
-}
-
 /* Acknowledge offset before waiting for more, if it provably ends a run of
  * whole records after the delivered cursor (it is usually the end of what
  * the last reply carried). */
 static void ack_early(struct req *r, const struct job_rec *j, int64_t offset)
 {
-	struct buf seen;
-	char why[120], dir[BOUND_PATH];
-	if (offset - j->delivered <= OUTPUT_CHUNK &&
-	    read_records(j->id, j->delivered, offset, &seen, why, sizeof why) == 0 &&
-	    (int64_t)seen.len == offset - j->delivered) {
+	if (joblog_whole(j->id, j->delivered, offset)) {
 		store_job_set_delivered(r->srv->store, j->id, offset);
-		spool_job_dir(dir, j->id);
-		outcap_note_delivered(dir, offset);
+		joblog_deliver(j->id, offset);
 	}
-	buf_free(&seen);
 }
 
 /* GET .../jobs/{job}/output?offset=N&wait=S&keep=0|1 -> raw records */
@@ -305,7 +245,7 @@ tether_err api_job_output(struct req *r)
 	struct session_rec s;
 	struct job_rec j;
 	int64_t offset, wait, keep;
-	char why[120], num[32], path[BOUND_PATH];
+	char why[120], num[32];
 	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
@@ -315,10 +255,7 @@ tether_err api_job_output(struct req *r)
 		e = r->err;
 		goto out;
 	}
-	spool_job_file(path, j.id, "output.log");
-	int64_t size = spool_size(path);
-	if (size < 0)
-		size = 0;
+	int64_t size = joblog_size(j.id);
 	if (offset > size) {
 		e = req_error(r, TETHER_E_INVALID_ARGUMENT, "offset %lld is past the end of the "
 		              "output (%lld bytes)", (long long)offset, (long long)size);
@@ -337,30 +274,11 @@ tether_err api_job_output(struct req *r)
 			}
 		}
 		running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
-		size = spool_size(path);   /* after the state: a settled job's log is whole */
-		if (size < 0)
-			size = 0;
+		size = joblog_size(j.id);   /* after the state: a settled job's log is whole */
 	}
 	struct buf data;
-	char dir[BOUND_PATH];
-	int64_t dropped_to, lost;
-	spool_job_dir(dir, j.id);
-	int rc = read_records(j.id, offset, size, &data, why, sizeof why);
-	/* after reading: a drop recorded meanwhile may have cut what we read */
-	outcap_dropped_since(dir, offset, &dropped_to, &lost);
-	int64_t next = offset + (int64_t)data.len;
-	if (dropped_to > offset) {
-		char note[160];
-		int n = snprintf(note, sizeof note, "%lld bytes of output were dropped here "
-		                 "(the session's output buffering is 'drop')", (long long)lost);
-		uint8_t hdr[OUTLOG_HDR];
-		outlog_header(hdr, OUTLOG_MARKER, (uint32_t)n);
-		buf_reset(&data);
-		buf_append(&data, hdr, sizeof hdr);
-		buf_append(&data, note, (size_t)n);
-		next = dropped_to;
-		rc = 0;
-	}
+	int64_t next;
+	int rc = joblog_read(j.id, offset, size, &data, &next, why, sizeof why);
 	if (rc != 0) {
 		buf_free(&data);
 		e = req_error(r, rc < 0 ? TETHER_E_INTERNAL : TETHER_E_INVALID_ARGUMENT, "%s", why);
@@ -369,7 +287,7 @@ tether_err api_job_output(struct req *r)
 	if (!keep && offset > j.delivered) {
 		/* the acknowledgement, once the offset proved to be a boundary */
 		store_job_set_delivered(r->srv->store, j.id, offset);
-		outcap_note_delivered(dir, offset);
+		joblog_deliver(j.id, offset);
 	}
 	snprintf(num, sizeof num, "%lld", (long long)next);
 	req_header(r, "X-Tether-Next", num);

@@ -10,8 +10,7 @@
 #include "api.h"
 #include "jobs.h"
 #include "jsonu.h"
-#include "outcap.h"
-#include "spool.h"
+#include "joblog.h"
 #include "timeu.h"
 
 /* The JSON form of a session (CLI.md "JSON fields"). */
@@ -217,11 +216,9 @@ tether_err api_session_get(struct req *r)
 /* Tell a running job's supervisor the session's new buffering policy. */
 static void note_buffering(void *ctx, const struct job_rec *j)
 {
-	char dir[BOUND_PATH];
 	if (j->state != JOB_RUNNING && j->state != JOB_BLOCKED)
 		return;
-	spool_job_dir(dir, j->id);
-	outcap_note_buffering(dir, *(const int *)ctx);
+	joblog_set_buffering(j->id, *(const int *)ctx);
 }
 
 /* PATCH /v1/sessions/{ref} {"idle_timeout"?, "output_buffering"?} -> session.

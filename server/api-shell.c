@@ -13,8 +13,7 @@
 #include "crypto.h"
 #include "jobs.h"
 #include "jsonu.h"
-#include "outcap.h"
-#include "spool.h"
+#include "joblog.h"
 
 #define REPLAY_BYTES (64 * 1024)
 #define ROWS_MAX 1000
@@ -85,16 +84,9 @@ tether_err api_shell_open(struct req *r)
 			                 "running in it", s.name);
 		}
 		/* re-attach: the new terminal's size, and the recent output */
-		char dir[BOUND_PATH], log[BOUND_PATH];
 		if (rows > 0)
 			jobs_shell_input(j.id, NULL, 0, (int)rows, (int)cols, why, sizeof why);
-		spool_job_dir(dir, j.id);
-		spool_job_file(log, j.id, "output.log");
-		int64_t size = spool_size(log);
-		int64_t replay = outcap_tail(dir, size < 0 ? 0 : size, REPLAY_BYTES);
-		int64_t dropped_to, lost;
-		outcap_dropped_since(dir, replay, &dropped_to, &lost);
-		reply_shell(r, 200, &s, &j, dropped_to);
+		reply_shell(r, 200, &s, &j, joblog_replay_from(j.id, REPLAY_BYTES));
 		job_rec_clear(&j);
 		return TETHER_E_OK;
 	}

@@ -28,6 +28,7 @@
 
 #include "account.h"
 #include "jobs.h"
+#include "joblog.h"
 #include "launcher.h"
 #include "xfer.h"
 #include "shim.h"
@@ -460,12 +461,11 @@ void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms)
 /* Wait for output past offset, or the job's end. */
 int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms)
 {
-	char dir[BOUND_PATH], log[BOUND_PATH];
+	char dir[BOUND_PATH];
 	spool_job_dir(dir, job);
-	spool_job_file(log, job, "output.log");
-	int64_t size = spool_size(log);
+	int64_t size = joblog_size(job);
 	if (size > offset || has_status(job) || timeout_ms <= 0)
-		return size < 0 ? 0 : size;
+		return size;
 	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (fd >= 0 && inotify_add_watch(fd, dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE) < 0) {
 		close(fd);
@@ -473,7 +473,7 @@ int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int ti
 	}
 	int64_t deadline = timeu_mono_ms() + timeout_ms;
 	for (;;) {
-		size = spool_size(log);
+		size = joblog_size(job);
 		if (size > offset || has_status(job))
 			break;
 		int64_t left = deadline - timeu_mono_ms();
@@ -495,7 +495,7 @@ int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int ti
 	if (fd >= 0)
 		close(fd);
 	(void)srv;
-	return size < 0 ? 0 : size;
+	return size;
 }
 
 /* Collects job ids (callbacks must not call the store); grows as needed,
@@ -529,6 +529,18 @@ static void collect_running(void *ctx, const struct job_rec *j)
 static void collect_session(void *ctx, const struct session_rec *s)
 {
 	idlist_add(ctx, s->id);
+}
+
+/* Delete a finished job with its spool. */
+tether_err jobs_remove(struct server *srv, int64_t job)
+{
+	char path[BOUND_PATH];
+	tether_err e = store_job_remove(srv->store, job);
+	if (e != TETHER_E_OK)
+		return e;
+	spool_job_dir(path, job);
+	spool_rmtree(path);
+	return TETHER_E_OK;
 }
 
 /* Stop and delete a session. */

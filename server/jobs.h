@@ -51,6 +51,9 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int cols,
                      char *err, size_t errsz);
 
+/* Delete a job that is not running (its row and its spool). */
+tether_err jobs_remove(struct server *srv, int64_t job);
+
 /* Stop and delete every session of a user (jobs stopped, transfers
  * cancelled, spool removed), for "tetherd user remove"; *removed counts them. */
 void jobs_remove_user_sessions(struct server *srv, int64_t user_id, size_t *removed);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "account.h"
-#include "outcap.h"
+#include "joblog.h"
 #include "outlog.h"
 #include "proto.h"
 #include "shim.h"
@@ -35,26 +35,6 @@
 #include "spool.h"
 
 #define SPEC_MAX (1024 * 1024)
-
-/* Append one record (header and payload in one write, O_APPEND). A write
- * that fails part way (a full disk) is cut back to the record's start, so
- * the log never holds half a record; the bytes are counted as lost and the
- * job's status says so (docs/security.md, "A full disk"). */
-static void append_record(struct outcap *oc, int stream, const char *data, size_t len)
-{
-	char rec[OUTLOG_HDR + 65536];
-	outlog_header((uint8_t *)rec, stream, (uint32_t)len);
-	memcpy(rec + OUTLOG_HDR, data, len);
-	if (fileio_write_all(oc->logfd, rec, OUTLOG_HDR + len) == 0) {
-		outcap_appended(oc, OUTLOG_HDR + len);
-		return;
-	}
-	if (oc->lost == 0)
-		oc->lost_errno = errno;
-	oc->lost += (int64_t)len;
-	if (ftruncate(oc->logfd, oc->size) != 0)
-		oc->lost_errno = errno;
-}
 
 /* Write the job's status through the file reserved for it at the start:
  * its block is already allocated, so an exit status is kept even on a
@@ -278,12 +258,12 @@ static void input_pump(struct input *in, bool readable)
 /* Copy what is readable on the output fds into the log, and feed a pty its
  * input; returns the count of output fds still open. capped: hold off
  * reading output while the output cap says so (block mode). */
-static int pump(struct outcap *oc, int fds[2], struct input *in, int timeout_ms,
+static int pump(struct joblog *oc, int fds[2], struct input *in, int timeout_ms,
                 bool capped)
 {
 	struct pollfd p[3];
 	int n = 0, open_fds = (fds[0] >= 0) + (fds[1] >= 0);
-	bool reading = !capped || outcap_may_read(oc);
+	bool reading = !capped || joblog_may_read(oc);
 	if (reading)
 		for (int i = 0; i < 2; i++)
 			if (fds[i] >= 0) {
@@ -319,7 +299,7 @@ static int pump(struct outcap *oc, int fds[2], struct input *in, int timeout_ms,
 		ssize_t got = read(p[k].fd, buf, sizeof buf);
 		int which = p[k].fd == fds[0] ? 0 : 1;
 		if (got > 0) {
-			append_record(oc, which == 0 ? OUTLOG_STDOUT : OUTLOG_STDERR, buf,
+			joblog_append(oc, which == 0 ? OUTLOG_STDOUT : OUTLOG_STDERR, buf,
 			              (size_t)got);
 		} else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
 			/* EOF, or EIO from a pty whose last user closed it */
@@ -375,8 +355,7 @@ int shim_main(const char *jobdir)
 	free(spectext);
 	if (spec == NULL)
 		return 1;
-	snprintf(path, sizeof path, "%s/output.log", jobdir);
-	int logfd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int logfd = joblog_create(jobdir);
 	if (logfd < 0)
 		return 1;
 	/* room for the status, taken now while there is some */
@@ -423,10 +402,10 @@ int shim_main(const char *jobdir)
 	 * appear whole to tetherd's readers (jobs.c read_pids). */
 	fileio_replace(path, pidtext, (size_t)n, 0600, false);
 
-	struct outcap oc;
+	struct joblog oc;
 	json_t *capv = json_object_get(spec, "output_cap");
 	int mode = proto_buffering_parse(json_string_value(json_object_get(spec, "buffering")));
-	outcap_open(&oc, jobdir, logfd, json_is_integer(capv) ? json_integer_value(capv)
+	joblog_open(&oc, jobdir, logfd, json_is_integer(capv) ? json_integer_value(capv)
 	                                                     : OUTCAP_DEFAULT,
 	            mode < 0 ? BUFFERING_BLOCK : mode);
 	oc.marks = input.master >= 0;   /* a shell is re-attached from its tail */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "outcap.h"
+#include "joblog.h"
 #include "proto.h"
 #include "srvconf.h"
 #include "strparse.h"

@@ -1,0 +1,110 @@
+/*
+ * joblog.h - a job's output log, its cap and its block/drop policy: the
+ * one module that knows the log's files.
+ *
+ * The supervisor (shim.c) is the log's only writer: it appends framed
+ * records (common/outlog.h) to spool/jobs/<job>/output.log. tetherd only
+ * reads it, through the functions below, by job id; no other module opens
+ * a job's output files (tests/structure checks that).
+ *
+ * Output that no receiver has acknowledged ("pending" output) may not grow
+ * past the cap. The supervisor enforces it; tetherd tells it how far
+ * receivers got and which policy the session has through two small files
+ * in the job's directory, and it reports back the same way:
+ *
+ *   delivered   the delivered cursor, decimal (written by tetherd on ack)
+ *   buffering   "block" or "drop" when changed after start (by tetherd)
+ *   blocked     present while the supervisor has stopped reading (block)
+ *   drops       24-byte entries {from, to, payload bytes} (int64 LE) for
+ *               each discarded range [from, to) of the log (drop)
+ *   marks       8-byte offsets of the first record boundary past each
+ *               4 KiB of log (shells only, for replay on re-attach)
+ *
+ * Block: at the cap the supervisor stops reading the command's pipes (the
+ * command then blocks writing) until the cursor moves. Drop: the oldest
+ * pending records are discarded (their range's disk blocks punched out)
+ * and readers who ask for a discarded offset get a marker record saying how
+ * many bytes were lost there instead. A drop entry is written before the
+ * range is punched, so a reader that re-checks the entries after reading
+ * never passes on bytes that were being discarded under it. A full disk
+ * loses whole records only, counted (docs/security.md, "A full disk").
+ */
+#ifndef TETHER_JOBLOG_H
+#define TETHER_JOBLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define OUTCAP_MIN     (64 * 1024)             /* smallest configurable cap */
+#define OUTCAP_DEFAULT (1024LL * 1024 * 1024)  /* 1 GiB */
+#define JOBLOG_RECORD_MAX 65536                /* payload bytes per record written */
+#define JOBLOG_CHUNK   (1024 * 1024)           /* bytes of log per read at most */
+
+/* The supervisor's side. */
+struct joblog {
+	char    dir[4096];    /* the job's directory */
+	int     logfd;        /* the log, open for reading and appending */
+	int64_t cap;
+	int     mode;         /* BUFFERING_BLOCK or BUFFERING_DROP */
+	int64_t size;         /* bytes in the log */
+	int64_t delivered;    /* last cursor read from the delivered file */
+	int64_t dropped_to;   /* end of the last discarded range */
+	bool    blocked;
+	bool    marks;        /* keep the "marks" index (for a shell's replay) */
+	int64_t lost;         /* output bytes that could not be written (disk full) */
+	int     lost_errno;   /* why, the first time */
+};
+
+/* Create (or open) the log in jobdir for appending; the descriptor or -1. */
+int joblog_create(const char *jobdir);
+
+/* Set up from the job directory and the log (its current size is taken). */
+void joblog_open(struct joblog *oc, const char *jobdir, int logfd, int64_t cap, int mode);
+
+/* Output not yet acknowledged nor discarded. */
+int64_t joblog_pending(const struct joblog *oc);
+
+/* May the supervisor read more output now? False while blocked (the
+ * "blocked" file says so to tetherd). Cheap: the files are only re-read
+ * when the cached figures say the cap is reached. */
+bool joblog_may_read(struct joblog *oc);
+
+/* Append one record of stream (OUTLOG_STDOUT, ...) with len bytes (at most
+ * JOBLOG_RECORD_MAX; more is cut); on a full disk the bytes are counted in
+ * oc->lost instead. */
+void joblog_append(struct joblog *oc, int stream, const char *data, size_t len);
+
+/* tetherd's side, by job id. */
+
+/* Bytes in the log (0 if there is none yet). */
+int64_t joblog_size(int64_t job);
+
+/* Is the job's supervisor holding off at the cap? */
+bool joblog_blocked(int64_t job);
+
+/* Is there output past the delivered cursor that was not dropped? */
+bool joblog_has_more(int64_t job, int64_t delivered);
+
+/* The records from offset to at most size (JOBLOG_CHUNK at most) into out
+ * (initialised here; the caller frees it), *next the offset after them;
+ * for discarded output, a marker record saying how much was lost, and
+ * *next past it. 0, 1 if offset is not at a record boundary, -1 if the
+ * log is unreadable (why says which). */
+int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int64_t *next,
+                char *why, size_t whysz);
+
+/* True if [from, to) is a run of whole records (at most JOBLOG_CHUNK). */
+bool joblog_whole(int64_t job, int64_t from, int64_t to);
+
+/* Tell a running job's supervisor the delivered cursor / a new policy. */
+void joblog_deliver(int64_t job, int64_t offset);
+void joblog_set_buffering(int64_t job, int mode);
+
+/* Where a re-attaching terminal's replay starts: a record boundary about
+ * back bytes before the end, past any discarded output. */
+int64_t joblog_replay_from(int64_t job, int64_t back);
+
+#endif
