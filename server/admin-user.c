@@ -6,16 +6,20 @@
  * both write). Passwords are read with echo off on a terminal or from stdin
  * with --password-stdin, never from argv.
  */
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "crypto.h"
 #include "jobs.h"
+#include "session.h"
 #include "jsonu.h"
 #include "spool.h"
+#include "statedir.h"
 #include "store.h"
 #include "sysacct.h"
 #include "term.h"
@@ -132,21 +136,68 @@ static int parse_opts(int argc, char **argv, int first, struct user_opts *o)
 	return 0;
 }
 
-/* Stop a user's work before their rows go. Jobs and transfer workers run
- * detached from the daemon and would otherwise run on as the account, with
- * nothing left that could see or stop them. Safe beside a running daemon:
- * settling a job twice, or stopping one already stopped, does nothing. */
-static void remove_user_work(const struct srvconf *c, struct store *st, const char *name)
+#define REMOVE_WAIT_MS (10 * 60 * 1000)   /* stop_grace per job, jobs one by one */
+
+/* Say what a removal stopped and that it is done. */
+static void removed(const char *name, int64_t sessions)
+{
+	if (sessions > 0)
+		printf("stopped the work of %lld session%s of %s\n", (long long)sessions,
+		       sessions == 1 ? "" : "s", name);
+	printf("removed user %s\n", name);
+}
+
+/* Remove a user and their work (jobs and transfer workers run detached
+ * and would otherwise run on as the account, with nothing left that could
+ * see or stop them). With no daemon serving, here, holding the state dir's
+ * lock so none starts meanwhile; beside a serving daemon, by asking it
+ * (its engines are the only ones that may act on its jobs) and waiting
+ * for it to finish. Returns the exit status. */
+static int remove_user(const struct srvconf *c, struct store *st, const char *name)
 {
 	struct user_rec u;
-	if (store_user_get(st, name, &u, NULL, 0) != TETHER_E_OK)
-		return;
-	struct server srv = { .conf = *c, .store = st };
-	size_t n = 0;
-	if (spool_init(c->state_dir) == 0)   /* the paths; no settling of others' jobs */
-		jobs_remove_user_sessions(&srv, u.id, &n);
-	if (n > 0)
-		printf("stopped the work of %zu session%s of %s\n", n, n == 1 ? "" : "s", name);
+	tether_err e = store_user_get(st, name, &u, NULL, 0);
+	if (e == TETHER_E_NOT_FOUND) {
+		fprintf(stderr, "tetherd: no user '%s'\n", name);
+		return 1;
+	}
+	int lock = e == TETHER_E_OK ? statedir_lock(c->state_dir) : -1;
+	int lock_errno = lock < 0 ? errno : 0;
+	if (e == TETHER_E_OK && lock >= 0) {
+		struct server srv = { .conf = *c, .store = st };
+		size_t n = 0;
+		if (spool_init(c->state_dir) == 0)   /* the paths; no settling of others' jobs */
+			session_remove_user(&srv, u.id, &n);
+		e = store_user_remove(st, name);
+		close(lock);
+		if (e == TETHER_E_OK) {
+			store_audit(st, "user_remove", name, "local", "");
+			removed(name, (int64_t)n);
+			return 0;
+		}
+	} else if (e == TETHER_E_OK && lock_errno == EWOULDBLOCK) {
+		e = store_user_removal_request(st, name);
+		bool done = false;
+		int64_t sessions = 0;
+		for (int waited = 0; e == TETHER_E_OK && waited < REMOVE_WAIT_MS; waited += 100) {
+			if (store_user_removal_result(st, name, &done, &sessions) != TETHER_E_OK || done)
+				break;
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (done) {
+			removed(name, sessions);
+			return 0;
+		}
+		if (e == TETHER_E_OK) {
+			printf("%s can no longer log in; the running tetherd is still stopping their "
+			       "work and removes the user when it is done\n", name);
+			return 0;
+		}
+	}
+	fprintf(stderr, "tetherd: cannot remove user '%s'%s%s\n", name, lock_errno ? ": " : "",
+	        lock_errno ? strerror(lock_errno) : "");
+	return 1;
 }
 
 /* Entry point for "tetherd user ...". */
@@ -177,7 +228,7 @@ int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
 		return 1;
 	}
 	struct store *st;
-	if (tetherd_open_state(c, &st) != 0)
+	if (statedir_open_store(c, &st) != 0)
 		return 1;
 	int rc = 1;
 	char hash[CRYPTO_PWHASH_MAX];
@@ -208,15 +259,7 @@ int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
 			rc = 0;
 		}
 	} else if (strcmp(verb, "remove") == 0) {
-		remove_user_work(c, st, name);
-		e = store_user_remove(st, name);
-		if (e == TETHER_E_NOT_FOUND)
-			fprintf(stderr, "tetherd: no user '%s'\n", name);
-		else if (e == TETHER_E_OK) {
-			store_audit(st, "user_remove", name, "local", "");
-			printf("removed user %s\n", name);
-			rc = 0;
-		}
+		rc = remove_user(c, st, name);
 	} else {
 		struct user_rec u;
 		if (store_user_get(st, name, &u, NULL, 0) != TETHER_E_OK) {

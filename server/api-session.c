@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "api.h"
 #include "jobs.h"
+#include "session.h"
 #include "jsonu.h"
 #include "joblog.h"
 #include "timeu.h"
@@ -242,7 +243,7 @@ tether_err api_session_remove(struct req *r)
 	struct session_rec s;
 	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
-	tether_err e = jobs_remove_session(r->srv, r->user.id, s.id);
+	tether_err e = session_remove(r->srv, r->user.id, s.id);
 	if (e == TETHER_E_NOT_FOUND)   /* removed concurrently */
 		return req_error(r, e, "no session '%s'", r->params.v[0]);
 	if (e != TETHER_E_OK)

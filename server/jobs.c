@@ -27,10 +27,10 @@
 #include <jansson.h>
 
 #include "account.h"
+#include "idlist.h"
 #include "jobs.h"
 #include "joblog.h"
 #include "launcher.h"
-#include "xfer.h"
 #include "shim.h"
 #include "log.h"
 #include "proto.h"
@@ -498,97 +498,33 @@ int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int ti
 	return size;
 }
 
-/* Collects job ids (callbacks must not call the store); grows as needed,
- * up to a bound no real host reaches. */
-struct idlist {
-	int64_t *ids;
-	size_t   n, cap;
-};
-
-#define IDLIST_MAX (1u << 22)
-
-static void idlist_add(struct idlist *l, int64_t id)
-{
-	if (l->n == l->cap && l->cap < IDLIST_MAX) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		int64_t *ids = realloc(l->ids, cap * sizeof *ids);
-		if (ids == NULL)
-			return;
-		l->ids = ids;
-		l->cap = cap;
-	}
-	if (l->n < l->cap)
-		l->ids[l->n++] = id;
-}
-
-static void collect_running(void *ctx, const struct job_rec *j)
-{
-	idlist_add(ctx, j->id);
-}
-
-static void collect_session(void *ctx, const struct session_rec *s)
-{
-	idlist_add(ctx, s->id);
-}
-
 /* Delete a finished job with its spool. */
 tether_err jobs_remove(struct server *srv, int64_t job)
 {
-	char path[BOUND_PATH];
 	tether_err e = store_job_remove(srv->store, job);
 	if (e != TETHER_E_OK)
 		return e;
-	spool_job_dir(path, job);
-	spool_rmtree(path);
+	jobs_discard_spool(job);
 	return TETHER_E_OK;
 }
 
-/* Stop and delete a session. */
-tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t session)
+void jobs_collect(void *ids, const struct job_rec *j)
 {
-	struct idlist all = { .n = 0 };
-	char path[BOUND_PATH];
-	tether_err e;
-	xfer_discard_session(srv, session);
-	store_job_list_session(srv->store, session, collect_running, &all);
-	for (size_t i = 0; i < all.n; i++) {
-		struct job_rec j;
-		if (store_job_by_id(srv->store, all.ids[i], &j) != TETHER_E_OK)
-			continue;
-		if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED)
-			jobs_stop(srv, &j, (int)srv->conf.stop_grace * 1000);
-		job_rec_clear(&j);
-	}
-	e = store_session_remove(srv->store, user_id, session);
-	if (e == TETHER_E_OK) {
-		for (size_t i = 0; i < all.n; i++) {
-			spool_job_dir(path, all.ids[i]);
-			spool_rmtree(path);
-		}
-		spool_session_dir(path, session);
-		spool_rmtree(path);
-	}
-	free(all.ids);
-	return e;
+	idlist_add(ids, j->id);
 }
 
-/* Remove every session of a user, as jobs_remove_session does one. */
-void jobs_remove_user_sessions(struct server *srv, int64_t user_id, size_t *removed)
+void jobs_discard_spool(int64_t job)
 {
-	struct idlist l = { .n = 0 };
-	*removed = 0;
-	store_session_list(srv->store, user_id, collect_session, &l);
-	for (size_t i = 0; i < l.n; i++)
-		if (jobs_remove_session(srv, user_id, l.ids[i]) == TETHER_E_OK)
-			(*removed)++;
-	free(l.ids);
+	char path[BOUND_PATH];
+	spool_job_dir(path, job);
+	spool_rmtree(path);
 }
 
 /* Settle every running job. */
 void jobs_settle_all(struct server *srv)
 {
 	struct idlist l = { .n = 0 };
-	store_job_list_running(srv->store, collect_running, &l);
+	store_job_list_running(srv->store, jobs_collect, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		struct job_rec j;
 		if (store_job_by_id(srv->store, l.ids[i], &j) != TETHER_E_OK)

@@ -54,10 +54,6 @@ int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int co
 /* Delete a job that is not running (its row and its spool). */
 tether_err jobs_remove(struct server *srv, int64_t job);
 
-/* Stop and delete every session of a user (jobs stopped, transfers
- * cancelled, spool removed), for "tetherd user remove"; *removed counts them. */
-void jobs_remove_user_sessions(struct server *srv, int64_t user_id, size_t *removed);
-
 /* Settle j if it has ended (status written, or its shim vanished).
  * Returns true if the job is (now) finished. */
 bool jobs_settle(struct server *srv, const struct job_rec *j);
@@ -73,8 +69,11 @@ void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms);
  * end. Returns the log size. */
 int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms);
 
-/* Stop everything in a session and delete it with its spool. */
-tether_err jobs_remove_session(struct server *srv, int64_t user_id, int64_t session);
+/* Remove a deleted job's spool directory. */
+void jobs_discard_spool(int64_t job);
+
+/* A store_job_list_* callback that adds the job's id to an idlist. */
+void jobs_collect(void *ids, const struct job_rec *j);
 
 /* Settle every running job (at start and from the monitor). */
 void jobs_settle_all(struct server *srv);

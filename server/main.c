@@ -25,6 +25,7 @@
 #include "xfer.h"
 #include "log.h"
 #include "proto.h"
+#include "statedir.h"
 #include "store.h"
 #include "tetherd-cli.h"
 #include "tetherd.h"
@@ -130,56 +131,6 @@ static int build_config(const struct cli *cli, struct srvconf *c)
 	return 0;
 }
 
-/* mkdir -p with mode 0700 for the last component. */
-static int make_dirs(const char *path)
-{
-	char tmp[BOUND_PATH];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-/* Create the state dir if needed and open the store. */
-int tetherd_open_state(const struct srvconf *c, struct store **st)
-{
-	char path[BOUND_PATH + 16], err[512];
-	if (make_dirs(c->state_dir) != 0) {
-		fprintf(stderr, "tetherd: cannot create state dir %s: %s\n", c->state_dir,
-		        strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/tether.db", c->state_dir);
-	if (store_open(path, st, err, sizeof err) != 0) {
-		fprintf(stderr, "tetherd: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-/* Take the state dir's lock so two daemons never share one; returns the fd. */
-static int lock_state_dir(const char *dir)
-{
-	char path[BOUND_PATH + 16];
-	snprintf(path, sizeof path, "%s/tetherd.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "tetherd: another tetherd is using %s\n", dir);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Re-read the config file on SIGHUP: tunables change, listeners do not. */
 static void reload(struct server *srv, const struct cli *cli)
 {
@@ -212,14 +163,20 @@ static int serve(struct server *srv, const struct cli *cli)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the lock first: a refused second daemon must not touch the database */
-	if (make_dirs(srv->conf.state_dir) != 0 ||
-	    (lockfd = lock_state_dir(srv->conf.state_dir)) < 0)
+	if (statedir_make(srv->conf.state_dir) != 0 ||
+	    (lockfd = statedir_lock(srv->conf.state_dir)) < 0) {
+		if (errno == EWOULDBLOCK)
+			fprintf(stderr, "tetherd: another tetherd is using %s\n", srv->conf.state_dir);
+		else
+			fprintf(stderr, "tetherd: cannot use state dir %s: %s\n", srv->conf.state_dir,
+			        strerror(errno));
 		return 1;
+	}
 	/* before the store is open and before any thread exists; without it,
 	 * supervisors are started the slower way */
 	if (launcher_start() != 0)
 		log_msg(LOG_WARN, "launcher_unavailable", "error", strerror(errno));
-	if (tetherd_open_state(&srv->conf, &srv->store) != 0)
+	if (statedir_open_store(&srv->conf, &srv->store) != 0)
 		goto out;
 	if (jobs_init(srv) != 0) {
 		fprintf(stderr, "tetherd: cannot prepare the spool in %s\n", srv->conf.state_dir);
@@ -281,7 +238,7 @@ static int fingerprint(const struct srvconf *c)
 {
 	char err[600];
 	struct tls_pair tls;
-	if (make_dirs(c->state_dir) != 0) {
+	if (statedir_make(c->state_dir) != 0) {
 		fprintf(stderr, "tetherd: cannot create %s: %s\n", c->state_dir, strerror(errno));
 		return 1;
 	}

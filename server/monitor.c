@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "jobs.h"
+#include "session.h"
 #include "log.h"
 #include "connguard.h"
 #include "monitor.h"
@@ -64,6 +65,7 @@ void monitor_pass(struct server *srv)
 	static struct actions a;
 	static int64_t swept, pruned;
 	jobs_settle_all(srv);
+	session_remove_requested_users(srv);
 	unsigned dropped = connguard_sweep(timeu_mono_ms());
 	if (dropped > 0) {
 		struct logline l;
@@ -93,7 +95,7 @@ void monitor_pass(struct server *srv)
 		log_end(&l);
 	}
 	for (size_t i = 0; i < a.nexpire; i++) {
-		jobs_remove_session(srv, a.expire[i][1], a.expire[i][0]);
+		session_remove(srv, a.expire[i][1], a.expire[i][0]);
 		struct logline l;
 		log_begin(&l, LOG_INFO, "session_idle_removed");
 		log_int(&l, "session", a.expire[i][0]);

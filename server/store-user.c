@@ -256,3 +256,88 @@ tether_err store_user_by_id(struct store *st, int64_t id, struct user_rec *out)
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
+
+/* Ask the serving daemon to remove a user: the password stops working and
+ * the tokens are revoked at once, and a removal row waits for the daemon
+ * (a second request starts it again). NOT_FOUND if no such user. */
+tether_err store_user_removal_request(struct store *st, const char *name)
+{
+	pthread_mutex_lock(&st->lock);
+	tether_err e = TETHER_E_INTERNAL;
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+		goto out;
+	e = user_update(st, "UPDATE users SET pwhash = '!' WHERE name = ?", name, NULL,
+	                "user_disable");
+	if (e == TETHER_E_OK && user_update(st, "UPDATE tokens SET revoked = 1 WHERE user_id = "
+	                                    "(SELECT id FROM users WHERE name = ?)", name, NULL,
+	                                    "token_revoke_all") == TETHER_E_INTERNAL)
+		e = TETHER_E_INTERNAL;
+	if (e == TETHER_E_OK &&
+	    user_update(st, "INSERT OR REPLACE INTO user_removals(name, requested) "
+	                "VALUES(?, strftime('%s','now'))", name, NULL, "removal_add") != TETHER_E_OK)
+		e = TETHER_E_INTERNAL;
+	store_exec(st, e == TETHER_E_OK ? "COMMIT" : "ROLLBACK");
+out:
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+tether_err store_user_removals_pending(struct store *st, store_name_cb cb, void *ctx)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, "SELECT name FROM user_removals WHERE done = 0 "
+	                                "ORDER BY requested LIMIT 64");
+	char names[64][BOUND_NAME + 1];
+	size_t n = 0;
+	int rc = SQLITE_DONE;
+	while (s != NULL && n < 64 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		store_col_text(s, 0, names[n++], sizeof names[0]);
+	if (s != NULL)
+		e = rc == SQLITE_ROW || rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "removals");
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < n; i++)   /* outside the lock: cb may use the store */
+		cb(ctx, names[i]);
+	return e;
+}
+
+tether_err store_user_removal_finish(struct store *st, const char *name, int64_t sessions)
+{
+	char num[32];
+	snprintf(num, sizeof num, "%lld", (long long)sessions);
+	pthread_mutex_lock(&st->lock);
+	tether_err e = user_update(st, "UPDATE user_removals SET done = 1, sessions = ? "
+	                           "WHERE name = ?", name, num, "removal_done");
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
+tether_err store_user_removal_result(struct store *st, const char *name, bool *done,
+                                     int64_t *sessions)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, "SELECT done, sessions FROM user_removals "
+	                                "WHERE name = ?");
+	if (s == NULL)
+		goto out;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*done = sqlite3_column_int(s, 0) != 0;
+		*sessions = sqlite3_column_int64(s, 1);
+		e = TETHER_E_OK;
+	} else {
+		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "removal_get");
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (e == TETHER_E_OK && *done)
+		user_update(st, "DELETE FROM user_removals WHERE name = ?", name, NULL,
+		            "removal_forget");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}

@@ -127,6 +127,13 @@ static const char *const migrations[] = {
 	 * (every session read asks whether it has any: SESSION_COLS); jobs_session
 	 * stays, for a session's jobs in id order */
 	"CREATE INDEX jobs_session_state ON jobs(session_id, state);",
+	/* 6: user removals asked of a serving daemon by `tetherd user remove`
+	 * (session.c does them; the verb waits for done) */
+	"CREATE TABLE user_removals("
+	"  name TEXT PRIMARY KEY,"
+	"  requested INTEGER NOT NULL,"
+	"  done INTEGER NOT NULL DEFAULT 0,"
+	"  sessions INTEGER NOT NULL DEFAULT 0);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

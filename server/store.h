@@ -94,6 +94,17 @@ tether_err store_user_remove(struct store *st, const char *name);
 tether_err store_user_set_password(struct store *st, const char *name,
                                    const char *pwhash);
 typedef void (*store_user_cb)(void *ctx, const struct user_rec *u);
+typedef void (*store_name_cb)(void *ctx, const char *name);
+
+/* Removing a user through a serving daemon (store-user.c): the request
+ * disables the user at once; the daemon lists pending ones (at most 64 a
+ * call), does them and finishes each with its count of sessions; the
+ * result is read (and forgotten, once done) by the verb that asked. */
+tether_err store_user_removal_request(struct store *st, const char *name);
+tether_err store_user_removals_pending(struct store *st, store_name_cb cb, void *ctx);
+tether_err store_user_removal_finish(struct store *st, const char *name, int64_t sessions);
+tether_err store_user_removal_result(struct store *st, const char *name, bool *done,
+                                     int64_t *sessions);
 tether_err store_user_list(struct store *st, store_user_cb cb, void *ctx);
 
 /* Tokens: only the hex SHA-256 of a token is ever stored. */

@@ -7,7 +7,7 @@ import pwd
 import subprocess
 import time
 
-from harness import expect_error, main, os_account, wait_for
+from harness import PASSWORD, expect_error, main, os_account, wait_for
 from test_invoke import inv, setup
 
 
@@ -89,6 +89,43 @@ def test_user_remove_stops_the_users_work(env):
     assert d.healthy()
     got = b.json("job", "list", "-s", f"{d.host}/keep")
     assert [(x["id"], x["state"]) for x in got] == [(bj["id"], "Running")], got
+
+
+def test_user_remove_without_a_daemon_and_through_one(env):
+    """With no daemon serving, `tetherd user remove` stops the user's work
+    itself (holding the state dir's lock, so none starts meanwhile); beside
+    a serving daemon it asks the daemon, whose monitor does it, and waits
+    for it; either way nothing of the request is left behind."""
+    d, c, s = setup(env, users=("alice", "bob"))
+    j = c.json("job", "start", s, "--", "sleep 300 & echo $!; wait")
+    pid = int(wait_for(lambda: c.run("job", "receive", "-s", s, str(j["id"]),
+                                      "--keep").stdout, what="child pid"))
+    d.stop()
+    r = d.admin("user", "remove", "alice")
+    assert r.returncode == 0 and "stopped the work of 1 session of alice" in r.stdout \
+        and "removed user alice" in r.stdout, (r.stdout, r.stderr)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
+             what="job process gone")
+    assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+    assert d.query("SELECT count(*) FROM user_removals") == [(0,)]
+    # a second daemon can start: the verb let go of the lock
+    d.start()
+    b = env.client("b")
+    b.login(d, "bob")
+    b.json("session", "new", d.host, "--name", "w")
+    before = d.query("SELECT count(*) FROM audit WHERE event = 'user_remove'")[0][0]
+    r = d.admin("user", "remove", "bob")
+    assert r.returncode == 0 and "stopped the work of 1 session of bob" in r.stdout, \
+        (r.stdout, r.stderr)
+    st, _, _ = d.request("POST", "/v1/login", {"user": "bob", "password": PASSWORD})
+    assert st == 401
+    assert d.query("SELECT count(*) FROM audit WHERE event = 'user_remove'")[0][0] == before + 1
+    assert d.query("SELECT count(*) FROM users WHERE name = 'bob'") == [(0,)]
+    assert d.query("SELECT count(*) FROM user_removals") == [(0,)]
+    r = d.admin("user", "remove", "bob")
+    assert r.returncode == 1 and "no user 'bob'" in r.stderr
+    assert d.healthy()
 
 
 def test_receive_consumes_unless_keep(env):

@@ -1,0 +1,66 @@
+/*
+ * statedir.c - the daemon's state directory (statedir.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "statedir.h"
+#include "store.h"
+
+int statedir_make(const char *dir)
+{
+	char tmp[BOUND_PATH];
+	if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int statedir_lock(const char *dir)
+{
+	char path[BOUND_PATH + 16];
+	snprintf(path, sizeof path, "%s/tetherd.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int statedir_open_store(const struct srvconf *c, struct store **st)
+{
+	char path[BOUND_PATH + 16], err[512];
+	if (statedir_make(c->state_dir) != 0) {
+		fprintf(stderr, "tetherd: cannot create state dir %s: %s\n", c->state_dir,
+		        strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/tether.db", c->state_dir);
+	if (store_open(path, st, err, sizeof err) != 0) {
+		fprintf(stderr, "tetherd: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
