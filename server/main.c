@@ -139,11 +139,7 @@ static void reload(struct server *srv, const struct cli *cli)
 		log_msg(LOG_WARN, "reload_failed", "config", cli->config ? cli->config : "");
 		return;
 	}
-	srv->conf.log_level = c.log_level;
-	srv->conf.token_ttl = c.token_ttl;
-	srv->conf.max_sessions_per_user = c.max_sessions_per_user;
-	srv->conf.idle_timeout = c.idle_timeout;
-	srv->conf.output_cap = c.output_cap;
+	srvconf_reload(&srv->conf, &c);   /* the table's reload rows */
 	log_setup(c.log_level, 2);
 	log_msg(LOG_INFO, "reloaded", "config", cli->config ? cli->config : "");
 }

@@ -1,11 +1,16 @@
 /*
  * srvconf.c - defaults and config-file keys for tetherd.
  *
- * The key table below is the single list of settings; the config file and
- * the command line both go through srvconf_set, so a setting is validated
- * the same way wherever it comes from.
+ * The key table below is the single list of settings, each row with its
+ * type, default, range and reload flag: srvconf_defaults, srvconf_set and
+ * srvconf_reload all walk it, and tools/gendocs.py turns it into
+ * docs/config.md. The config file and the command line both go through
+ * srvconf_set, so a setting is validated the same way wherever it comes
+ * from.
  */
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +22,97 @@
 #include "srvconf.h"
 #include "strparse.h"
 
-/* Built-in defaults. */
+/* One row per setting; the key is the field's name. */
+#define NUM(f, def, min, max, reload, unit, doc) \
+	{ #f, SRVCONF_NUMBER, offsetof(struct srvconf, f), sizeof(((struct srvconf *)0)->f), \
+	  def, min, max, reload, unit, NULL, doc }
+#define STR(f, type, def, reload, shown, doc) \
+	{ #f, type, offsetof(struct srvconf, f), sizeof(((struct srvconf *)0)->f), \
+	  def, 0, 0, reload, "", shown, doc }
+
+/* The settings: type, default, range, and whether SIGHUP applies them
+ * (reload: the daemon reads the field on each use; the rest are taken once
+ * at start, like the listeners and the state dir). docs/config.md is
+ * generated from this table by tools/gendocs.py. */
+const struct srvconf_key srvconf_keys[] = {
+	STR(listen,    SRVCONF_LISTEN, 0, false, "127.0.0.1:7443",
+	    "an address to serve on, ADDR[:PORT] or [V6][:PORT]; repeat the key for "
+	    "several (at most 8); --listen on the command line replaces them all"),
+	STR(state_dir, SRVCONF_PATH, 0, false,
+	    "/var/lib/tether as root, else ~/.local/state/tetherd",
+	    "the database, key pair, spool and lock (non-root: $XDG_STATE_HOME/tetherd "
+	    "if that is set)"),
+	STR(cert,      SRVCONF_PATH, 0, false, "STATE_DIR/cert.pem, generated",
+	    "the server certificate (PEM); give key too"),
+	STR(key,       SRVCONF_PATH, 0, false, "STATE_DIR/key.pem, generated",
+	    "the server's private key (PEM)"),
+	STR(log_level, SRVCONF_LEVEL, LOG_INFO, true, "info",
+	    "debug, info, warn or error (the log goes to stderr)"),
+	NUM(token_ttl,             30 * 86400, 1, 365 * 86400, true, "s",
+	    "how long a login token lives"),
+	NUM(lockout_threshold,     5, 1, 1000, false, "",
+	    "failed logins (per user name, per source address) that start a lockout"),
+	NUM(lockout_window,        900, 1, 86400, false, "s",
+	    "how far back failed logins are counted"),
+	NUM(lockout_duration,      300, 1, 86400, false, "s",
+	    "how long a lockout lasts"),
+	NUM(login_concurrency,     4, 1, 64, false, "",
+	    "password checks at once (scrypt, ~32 MiB each)"),
+	NUM(audit_retention,       90, 1, 36500, false, "days",
+	    "how long audit records are kept"),
+	NUM(max_sessions_per_user, 1000, 1, 1000000, true, "",
+	    "sessions one user may have"),
+	NUM(idle_timeout,          TETHER_IDLE_TIMEOUT_DEFAULT, 1, TETHER_IDLE_TIMEOUT_MAX, true, "s",
+	    "a new session's idle timeout when the client gives none"),
+	NUM(connection_timeout,    300, 1, 86400, false, "s",
+	    "an idle HTTP connection is closed after this long"),
+	NUM(max_unauthenticated,   128, 1, BOUND_CONNECTIONS, false, "",
+	    "connections not yet authenticated (over it, the oldest is dropped)"),
+	NUM(max_connections_per_address, 64, 1, BOUND_CONNECTIONS, false, "",
+	    "connections from one source address"),
+	NUM(login_grace_time,      10, 1, 3600, false, "s",
+	    "time a connection has to authenticate"),
+	NUM(keepalive,             240, 1, 86400, false, "s",
+	    "a client silent this long loses its hold on a session (Disconnected)"),
+	NUM(stop_grace,            5, 0, 600, false, "s",
+	    "between SIGTERM and SIGKILL when a job is stopped"),
+	NUM(output_cap,            OUTCAP_DEFAULT, OUTCAP_MIN, INT64_MAX / 2, true, "bytes",
+	    "unreceived output kept per job before it blocks or drops"),
+	NUM(transfer_jobs_per_user,   60, 1, 100000, false, "",
+	    "transfer jobs a user may have at once (BITS' MaxJobsPerUser)"),
+	NUM(transfer_files_per_job,   200, 1, 100000, false, "",
+	    "files in one transfer job (BITS' MaxFilesPerJob)"),
+	NUM(transfer_concurrency,     2, 1, 1000, false, "",
+	    "background transfers running at once"),
+	NUM(transfer_slice,           60, 1, 86400, false, "s",
+	    "how long a background transfer runs while others of its class wait"),
+	NUM(transfer_background_rate, 0, 0, INT64_MAX / 2, false, "bytes/s",
+	    "shared by background transfers; 0: no cap"),
+	NUM(uploads_per_user,         60, 1, 100000, false, "",
+	    "unfinished resumable uploads a user may have"),
+	NUM(upload_expiry,            7 * 86400, 60, 365 * 86400, false, "s",
+	    "an untouched upload is removed after this long"),
+};
+
+const size_t srvconf_nkeys = sizeof srvconf_keys / sizeof srvconf_keys[0];
+
+/* The field a row describes, inside c. */
+static void *field(struct srvconf *c, const struct srvconf_key *k)
+{
+	return (char *)c + k->off;
+}
+
+/* Built-in defaults: each row's, then the state dir for this user. */
 void srvconf_defaults(struct srvconf *c)
 {
 	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < srvconf_nkeys; i++) {
+		const struct srvconf_key *k = &srvconf_keys[i];
+		if (k->type == SRVCONF_NUMBER)
+			*(int64_t *)field(c, k) = k->def;
+		else if (k->type == SRVCONF_LEVEL)
+			*(int *)field(c, k) = (int)k->def;
+	}
 	const char *home = getenv("HOME");
 	const char *xdg = getenv("XDG_STATE_HOME");
 	if (geteuid() == 0 || home == NULL)
@@ -29,64 +121,17 @@ void srvconf_defaults(struct srvconf *c)
 		snprintf(c->state_dir, sizeof c->state_dir, "%s/tetherd", xdg);
 	else
 		snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/state/tetherd", home);
-	c->log_level = LOG_INFO;
-	c->token_ttl = 30 * 86400;
-	c->lockout_threshold = 5;
-	c->lockout_window = 900;
-	c->lockout_duration = 300;
-	c->login_concurrency = 4;
-	c->audit_retention = 90;
-	c->max_sessions_per_user = 1000;
-	c->idle_timeout = TETHER_IDLE_TIMEOUT_DEFAULT;
-	c->connection_timeout = 300;
-	c->max_unauthenticated = 128;
-	c->max_connections_per_address = 64;
-	c->login_grace_time = 10;
-	c->keepalive = 240;
-	c->stop_grace = 5;
-	c->output_cap = OUTCAP_DEFAULT;
-	c->transfer_jobs_per_user = 60;      /* BITS' MaxJobsPerUser */
-	c->transfer_files_per_job = 200;     /* BITS' MaxFilesPerJob */
-	c->transfer_concurrency = 2;
-	c->transfer_slice = 60;
-	c->transfer_background_rate = 0;
-	c->uploads_per_user = 60;
-	c->upload_expiry = 7 * 86400;
 }
 
-struct numkey {
-	const char *key;
-	size_t      off;
-	int64_t     min, max;
-};
-
-static const struct numkey numkeys[] = {
-	{ "token_ttl",             offsetof(struct srvconf, token_ttl),             1, 365 * 86400 },
-	{ "lockout_threshold",     offsetof(struct srvconf, lockout_threshold),     1, 1000 },
-	{ "lockout_window",        offsetof(struct srvconf, lockout_window),        1, 86400 },
-	{ "lockout_duration",      offsetof(struct srvconf, lockout_duration),      1, 86400 },
-	{ "login_concurrency",     offsetof(struct srvconf, login_concurrency),     1, 64 },
-	{ "audit_retention",       offsetof(struct srvconf, audit_retention),       1, 36500 },
-	{ "max_sessions_per_user", offsetof(struct srvconf, max_sessions_per_user), 1, 1000000 },
-	{ "idle_timeout",          offsetof(struct srvconf, idle_timeout),          1, TETHER_IDLE_TIMEOUT_MAX },
-	{ "connection_timeout",    offsetof(struct srvconf, connection_timeout),    1, 86400 },
-	{ "max_unauthenticated",   offsetof(struct srvconf, max_unauthenticated),   1, BOUND_CONNECTIONS },
-	{ "max_connections_per_address", offsetof(struct srvconf, max_connections_per_address), 1, BOUND_CONNECTIONS },
-	{ "login_grace_time",      offsetof(struct srvconf, login_grace_time),      1, 3600 },
-	{ "keepalive",             offsetof(struct srvconf, keepalive),             1, 86400 },
-	{ "stop_grace",            offsetof(struct srvconf, stop_grace),            0, 600 },
-	{ "output_cap",            offsetof(struct srvconf, output_cap),            OUTCAP_MIN,
-	                                                                       INT64_MAX / 2 },
-	{ "transfer_jobs_per_user",   offsetof(struct srvconf, transfer_jobs_per_user),   1, 100000 },
-	{ "transfer_files_per_job",   offsetof(struct srvconf, transfer_files_per_job),   1, 100000 },
-	{ "transfer_concurrency",     offsetof(struct srvconf, transfer_concurrency),     1, 1000 },
-	{ "transfer_slice",           offsetof(struct srvconf, transfer_slice),           1, 86400 },
-	{ "transfer_background_rate", offsetof(struct srvconf, transfer_background_rate), 0,
-	                                                                       INT64_MAX / 2 },
-	{ "uploads_per_user",         offsetof(struct srvconf, uploads_per_user),         1, 100000 },
-	{ "upload_expiry",            offsetof(struct srvconf, upload_expiry),            60,
-	                                                                       365 * 86400 },
-};
+/* Copy the reload rows from fresh into live. */
+void srvconf_reload(struct srvconf *live, const struct srvconf *fresh)
+{
+	for (size_t i = 0; i < srvconf_nkeys; i++) {
+		const struct srvconf_key *k = &srvconf_keys[i];
+		if (k->reload)
+			memcpy(field(live, k), (const char *)fresh + k->off, k->size);
+	}
+}
 
 /* Copy a path setting, refusing relative paths and overlong ones. */
 static int set_path(char *dst, size_t dstsz, const char *key, const char *value,
@@ -107,34 +152,37 @@ static int set_path(char *dst, size_t dstsz, const char *key, const char *value,
 int srvconf_set(struct srvconf *c, const char *key, const char *value,
                 char *err, size_t errsz)
 {
-	for (size_t i = 0; i < sizeof numkeys / sizeof numkeys[0]; i++) {
-		if (strcmp(key, numkeys[i].key) != 0)
-			continue;
+	const struct srvconf_key *k = NULL;
+	for (size_t i = 0; i < srvconf_nkeys && k == NULL; i++)
+		if (strcmp(key, srvconf_keys[i].key) == 0)
+			k = &srvconf_keys[i];
+	if (k == NULL) {
+		snprintf(err, errsz, "unknown setting '%.64s'", key);
+		return -1;
+	}
+	switch (k->type) {
+	case SRVCONF_NUMBER: {
 		int64_t v;
-		if (strparse_i64(value, numkeys[i].min, numkeys[i].max, &v) != 0) {
+		if (strparse_i64(value, k->min, k->max, &v) != 0) {
 			snprintf(err, errsz, "%s: expected a number between %lld and %lld",
-			         key, (long long)numkeys[i].min, (long long)numkeys[i].max);
+			         key, (long long)k->min, (long long)k->max);
 			return -1;
 		}
-		*(int64_t *)((char *)c + numkeys[i].off) = v;
+		*(int64_t *)field(c, k) = v;
 		return 0;
 	}
-	if (strcmp(key, "state_dir") == 0)
-		return set_path(c->state_dir, sizeof c->state_dir, key, value, err, errsz);
-	if (strcmp(key, "cert") == 0)
-		return set_path(c->cert, sizeof c->cert, key, value, err, errsz);
-	if (strcmp(key, "key") == 0)
-		return set_path(c->key, sizeof c->key, key, value, err, errsz);
-	if (strcmp(key, "log_level") == 0) {
+	case SRVCONF_PATH:
+		return set_path(field(c, k), k->size, key, value, err, errsz);
+	case SRVCONF_LEVEL: {
 		int lv = log_level_parse(value);
 		if (lv < 0) {
-			snprintf(err, errsz, "log_level: expected debug, info, warn or error");
+			snprintf(err, errsz, "%s: expected debug, info, warn or error", key);
 			return -1;
 		}
-		c->log_level = lv;
+		*(int *)field(c, k) = lv;
 		return 0;
 	}
-	if (strcmp(key, "listen") == 0) {
+	case SRVCONF_LISTEN: {
 		char addr[BOUND_HOSTSPEC];
 		uint16_t port;
 		if (srvconf_parse_listen(value, addr, sizeof addr, &port, err, errsz) != 0)
@@ -146,7 +194,8 @@ int srvconf_set(struct srvconf *c, const char *key, const char *value,
 		strparse_copy(c->listen[c->nlisten++], BOUND_HOSTSPEC, value);
 		return 0;
 	}
-	snprintf(err, errsz, "unknown setting '%.64s'", key);
+	}
+	snprintf(err, errsz, "%s: cannot be set", key);
 	return -1;
 }
 

@@ -2,12 +2,16 @@
  * srvconf.h - tetherd's settings: defaults, the config file, the command line.
  *
  * Precedence is defaults < config file < command line. Every tunable the
- * daemon has is a field here with its config-file key, so docs and code can
- * be checked against one list (srvconf.c's key table).
+ * daemon has is a field here with its config-file key, and one row of
+ * srvconf.c's key table says its type, default, range and whether SIGHUP
+ * applies it to a running daemon; defaults, reload and docs/config.md
+ * (tools/gendocs.py) all come from that table.
  */
 #ifndef TETHER_SRVCONF_H
 #define TETHER_SRVCONF_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bounds.h"
@@ -47,12 +51,40 @@ struct srvconf {
 	int64_t  upload_expiry;             /* seconds an untouched upload is kept */
 };
 
+/* What a setting holds, and so how it is parsed. */
+enum srvconf_type {
+	SRVCONF_NUMBER,   /* int64_t field, min..max */
+	SRVCONF_PATH,     /* absolute path, char[BOUND_PATH] */
+	SRVCONF_LEVEL,    /* log level name, int field */
+	SRVCONF_LISTEN,   /* ADDR[:PORT], repeatable, up to SRVCONF_MAX_LISTEN */
+};
+
+/* One config key: its field, default, range and reload flag. */
+struct srvconf_key {
+	const char       *key;      /* the config-file key, also the field's name */
+	enum srvconf_type type;
+	size_t            off, size;   /* the field in struct srvconf */
+	int64_t           def;      /* NUMBER and LEVEL; others start empty */
+	int64_t           min, max; /* NUMBER */
+	bool              reload;   /* SIGHUP applies it to the running daemon */
+	const char       *unit;     /* "s", "bytes", ... for docs; "" if none */
+	const char       *shown;    /* the default as docs show it, NULL: def */
+	const char       *doc;      /* one line for docs/config.md */
+};
+
+extern const struct srvconf_key srvconf_keys[];
+extern const size_t srvconf_nkeys;
+
 /* Fill in the built-in defaults (state dir depends on the effective uid). */
 void srvconf_defaults(struct srvconf *c);
 
 /* Apply one "key = value" setting; 0, or -1 with a reason in err. */
 int srvconf_set(struct srvconf *c, const char *key, const char *value,
                 char *err, size_t errsz);
+
+/* Copy the reloadable settings (the table's reload rows) from fresh into
+ * live; the rest of live is left as it is. */
+void srvconf_reload(struct srvconf *live, const struct srvconf *fresh);
 
 /* Read a config file into c; 0, or -1 with "FILE: line N: reason" in err. */
 int srvconf_load(struct srvconf *c, const char *path, char *err, size_t errsz);

@@ -1,4 +1,5 @@
-/* Unit tests for server/srvconf.c: keys, ranges, listen addresses. */
+/* Unit tests for server/srvconf.c: keys, ranges, listen addresses, the key
+ * table's defaults and reload flags. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +7,9 @@
 
 #include <cmocka.h>
 
+#include "bounds.h"
 #include "config.h"
+#include "outcap.h"
 #include "proto.h"
 #include "srvconf.h"
 
@@ -78,12 +81,101 @@ static void test_parse_listen(void **state)
 	assert_int_equal(srvconf_parse_listen("h:", addr, sizeof addr, &port, err, sizeof err), -1);
 }
 
+/* Every default, as it was before the table carried them. */
+static void test_table_defaults(void **state)
+{
+	struct srvconf c;
+	srvconf_defaults(&c);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.token_ttl, 30 * 86400);
+	assert_int_equal(c.lockout_threshold, 5);
+	assert_int_equal(c.lockout_window, 900);
+	assert_int_equal(c.lockout_duration, 300);
+	assert_int_equal(c.login_concurrency, 4);
+	assert_int_equal(c.audit_retention, 90);
+	assert_int_equal(c.max_sessions_per_user, 1000);
+	assert_int_equal(c.idle_timeout, TETHER_IDLE_TIMEOUT_DEFAULT);
+	assert_int_equal(c.connection_timeout, 300);
+	assert_int_equal(c.max_unauthenticated, 128);
+	assert_int_equal(c.max_connections_per_address, 64);
+	assert_int_equal(c.login_grace_time, 10);
+	assert_int_equal(c.keepalive, 240);
+	assert_int_equal(c.stop_grace, 5);
+	assert_int_equal(c.output_cap, OUTCAP_DEFAULT);
+	assert_int_equal(c.transfer_jobs_per_user, 60);
+	assert_int_equal(c.transfer_files_per_job, 200);
+	assert_int_equal(c.transfer_concurrency, 2);
+	assert_int_equal(c.transfer_slice, 60);
+	assert_int_equal(c.transfer_background_rate, 0);
+	assert_int_equal(c.uploads_per_user, 60);
+	assert_int_equal(c.upload_expiry, 7 * 86400);
+	assert_string_equal(c.cert, "");
+	assert_string_equal(c.key, "");
+	assert_true(c.state_dir[0] == '/');
+	/* each row fits its field, each key once, every default in range */
+	for (size_t i = 0; i < srvconf_nkeys; i++) {
+		const struct srvconf_key *k = &srvconf_keys[i];
+		if (k->type == SRVCONF_NUMBER) {
+			assert_int_equal(k->size, sizeof(int64_t));
+			assert_true(k->min <= k->def && k->def <= k->max);
+		} else if (k->type == SRVCONF_LEVEL) {
+			assert_int_equal(k->size, sizeof(int));
+		} else if (k->type == SRVCONF_PATH) {
+			assert_int_equal(k->size, BOUND_PATH);
+		} else {
+			assert_false(k->reload);   /* listeners are set at start only */
+		}
+		assert_non_null(k->doc);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(k->key, srvconf_keys[j].key);
+	}
+}
+
+/* srvconf_reload copies exactly the reload rows. */
+static void test_reload(void **state)
+{
+	static const char *const reloadable[] = {
+		"log_level", "token_ttl", "max_sessions_per_user", "idle_timeout", "output_cap",
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < srvconf_nkeys; i++) {
+		int want = 0;
+		for (size_t j = 0; j < sizeof reloadable / sizeof reloadable[0]; j++)
+			want |= strcmp(srvconf_keys[i].key, reloadable[j]) == 0;
+		assert_int_equal(srvconf_keys[i].reload, want);
+		n += srvconf_keys[i].reload;
+	}
+	assert_int_equal(n, sizeof reloadable / sizeof reloadable[0]);
+
+	struct srvconf live, fresh;
+	char err[256];
+	srvconf_defaults(&live);
+	srvconf_defaults(&fresh);
+	assert_int_equal(srvconf_set(&fresh, "token_ttl", "77", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "log_level", "debug", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "output_cap", "65536", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "lockout_threshold", "9", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "keepalive", "33", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "state_dir", "/elsewhere", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "listen", "127.0.0.1:1", err, sizeof err), 0);
+	srvconf_reload(&live, &fresh);
+	assert_int_equal(live.token_ttl, 77);
+	assert_int_equal(live.log_level, LOG_DEBUG);
+	assert_int_equal(live.output_cap, 65536);
+	assert_int_equal(live.lockout_threshold, 5);   /* not reloadable */
+	assert_int_equal(live.keepalive, 240);
+	assert_string_not_equal(live.state_dir, "/elsewhere");
+	assert_int_equal(live.nlisten, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_keys),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_table_defaults),
+		cmocka_unit_test(test_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
