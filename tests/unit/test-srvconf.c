@@ -9,7 +9,7 @@
 
 #include "bounds.h"
 #include "config.h"
-#include "outcap.h"
+#include "joblog.h"
 #include "proto.h"
 #include "srvconf.h"
 
