@@ -1,5 +1,5 @@
 /*
- * addr.h - parsing of the addresses users type (CLI.md "Addressing").
+ * addr.h - parsing of the addresses users type (docs/cli.md "Addressing").
  *
  * HOST is [USER@]NAME[:PORT], with IPv6 literals in brackets; SESSION is
  * HOST/NAME or HOST/ID. Names of users, sessions and jobs share one rule:

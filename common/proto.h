@@ -3,7 +3,7 @@
  *
  * API version, paths, headers, states and their spellings live here and
  * nowhere else (tmux's tmux-protocol.h). Both sides include this header;
- * CLI.md is the user-facing statement of the same contract.
+ * docs/cli.md is the user-facing statement of the same contract.
  */
 #ifndef TETHER_PROTO_H
 #define TETHER_PROTO_H
@@ -18,7 +18,7 @@
 
 #define TETHER_CLIENT_ID_LEN    32  /* hex characters */
 
-/* Session state and availability (CLI.md "States"). */
+/* Session state and availability (docs/cli.md "States"). */
 #define TETHER_SESSION_STATE_MAP(X) \
 	X(OPENED, "Opened") X(DISCONNECTED, "Disconnected") \
 	X(BROKEN, "Broken") X(CLOSED, "Closed")

@@ -32,7 +32,7 @@ static int visible_state(const struct job_rec *j)
 	return j->state == JOB_RUNNING && joblog_blocked(j->id) ? JOB_BLOCKED : j->state;
 }
 
-/* The JSON form of a job (CLI.md "JSON fields"). */
+/* The JSON form of a job (docs/cli.md "JSON fields"). */
 json_t *api_job_json(struct req *r, const struct session_rec *s,
                      const struct job_rec *j)
 {

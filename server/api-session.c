@@ -14,7 +14,7 @@
 #include "joblog.h"
 #include "timeu.h"
 
-/* The JSON form of a session (CLI.md "JSON fields"). */
+/* The JSON form of a session (docs/cli.md "JSON fields"). */
 static json_t *session_json(struct req *r, const struct session_rec *s)
 {
 	char created[TIMEU_RFC3339_LEN], active[TIMEU_RFC3339_LEN];

@@ -41,7 +41,7 @@ tether_err api_session_set(struct req *r);
 
 /* api-job.c */
 struct jobs_pty;
-/* The JSON form of a job (CLI.md). */
+/* The JSON form of a job (docs/cli.md). */
 json_t *api_job_json(struct req *r, const struct session_rec *s, const struct job_rec *j);
 /* Load the job named by route parameter 1 in s (settled if it ended), or
  * record a 404. */

@@ -340,7 +340,7 @@ static json_t *int_or_null(int64_t v)
 	return v >= 0 ? json_integer(v) : json_null();
 }
 
-/* The job object of CLI.md "transfer" (rate from the live worker). */
+/* The job object of docs/cli.md "transfer" (rate from the live worker). */
 static json_t *xfer_json(const struct xfer_rec *t, const char *session, int state)
 {
 	int64_t total = 0, done = 0, nfiles_done = 0;

@@ -598,7 +598,7 @@ static tether_err refresh(tether_client *c, struct ljob *j)
 	return e;
 }
 
-/* The job object users see (CLI.md fields). unreachable: why the host could
+/* The job object users see (docs/cli.md fields). unreachable: why the host could
  * not be asked, which shows the job as Disconnected. */
 static json_t *job_view(const struct ljob *j, const char *unreachable)
 {

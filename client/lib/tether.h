@@ -3,7 +3,7 @@
  *
  * One prefix (tether_), one error type (tether_err, shared with the server
  * through common/error.h). Results are jansson objects in the JSON shapes of
- * CLI.md; the caller owns every json_t handed back through an out-pointer
+ * docs/cli.md; the caller owns every json_t handed back through an out-pointer
  * and releases it with json_decref(). A tether_client holds this client
  * machine's identity and trust ($TETHER_HOME: client id, known_hosts,
  * tokens) and reuses TLS connections between calls. It is not thread-safe:
@@ -135,7 +135,7 @@ tether_err tether_job_receive(tether_client *c, const char *session, const char 
 /* Local jobs (invoke --as-job): the job object lives in this client's job
  * table under $TETHER_HOME while its command runs as an invoke in a remote
  * session, and receive copies the output here. JOB is a local id or name.
- * Job objects have the CLI.md fields, with "location" the HOST and
+ * Job objects have the docs/cli.md fields, with "location" the HOST and
  * "session" the SESSION the command runs in, and "remote" naming the
  * remote job ({"host","user","session","session_id","job_id","location"}).
  * A job whose host cannot be asked shows as "Disconnected", with the reason
@@ -196,7 +196,7 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
 
 /* Transfer jobs (BITS-style): the server downloads or uploads files on its
  * own host and keeps going with no client connected. Objects are the
- * server's transfer objects as sent (CLI.md fields, plus "rate",
+ * server's transfer objects as sent (docs/cli.md fields, plus "rate",
  * "retry_at", "notes" and "options"). JOB is a numeric id or a name
  * (TETHER_E_USAGE otherwise). *out is NULL after a failure. */
 

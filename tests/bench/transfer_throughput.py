@@ -27,7 +27,7 @@ Per run, in an order rotated by one each run:
   tether  a tetherd started with the integration harness (own state dir,
           loopback); the client logs in, `tether session new`, then the
           synchronous `tether transfer start -s HOST/SESSION URL DEST
-          --cacert CERT` (CLI.md): the download runs in tetherd's transfer
+          --cacert CERT` (docs/cli.md): the download runs in tetherd's transfer
           worker, DEST is a path on this machine (owned by the bench user's
           OS account). The time is the whole command: job creation, the
           transfer, the client seeing it done and completing it.

@@ -1,7 +1,7 @@
 /*
  * test-proto.c - unit tests for the wire spellings of protocol enums.
  *
- * The spellings are part of the contract in CLI.md, so they are checked
+ * The spellings are part of the contract in docs/cli.md, so they are checked
  * literally, along with the out-of-range and exact-match behaviour.
  */
 #include <limits.h>
