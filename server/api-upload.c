@@ -7,7 +7,8 @@
  *                            body application/offset+octet-stream -> 204
  *   DELETE /v1/uploads/{id}  abandon it; the partial file is deleted
  *
- * This is what a transfer job on another host talks to for a
+ * The HTTP face of the upload engine (upload.c). This is what a transfer
+ * job on another host talks to for a
  * `tether://HOST/PATH` destination (BITS's upload protocol done the open
  * way). Bytes go to a hidden partial file beside the destination, created
  * and opened *as the owner* (owner.c hands the descriptor back), so the
@@ -37,143 +38,13 @@
 #include "jsonu.h"
 #include "log.h"
 #include "account.h"
+#include "upload.h"
 #include "userfile.h"
 #include "strparse.h"
 #include "timeu.h"
 
 #define HDR_OFFSET    "Upload-Offset"
 #define HDR_CHECKSUM  "Upload-Checksum"
-#define STALE_BATCH   16
-
-/* ---- what the owner's child does ---- */
-
-struct paths {
-	const char *path;
-	const char *partial;
-	mode_t      mode;      /* of a fresh file, before the owner's umask */
-};
-
-/* Create the partial file (never through a symlink, never over a file). */
-static int create_partial(void *arg)
-{
-	const struct paths *p = arg;
-	struct stat st;
-	if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		errno = EISDIR;
-		return -1;
-	}
-	return open(p->partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p->mode);
-}
-
-static int open_partial(void *arg)
-{
-	const struct paths *p = arg;
-	return open(p->partial, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-}
-
-/* {"op": "commit"|"remove", "partial", "path"} -> {} or {"error"} */
-static json_t *partial_op(json_t *arg)
-{
-	const char *op = json_string_value(json_object_get(arg, "op"));
-	const char *partial = json_string_value(json_object_get(arg, "partial"));
-	const char *path = json_string_value(json_object_get(arg, "path"));
-	char msg[BOUND_PATH + 128];
-	if (op == NULL || partial == NULL || path == NULL)
-		return NULL;
-	if (strcmp(op, "remove") == 0) {
-		if (unlink(partial) != 0 && errno != ENOENT)
-			goto fail;
-		return json_object();
-	}
-	if (userfile_commit(partial, path) != 0)
-		goto fail;
-	return json_object();
-fail:
-	snprintf(msg, sizeof msg, "cannot %s %s: %s", strcmp(op, "remove") == 0 ? "delete" :
-	         "rename the partial file to", strcmp(op, "remove") == 0 ? partial : path,
-	         strerror(errno));
-	return json_pack("{s:s}", "error", msg);
-}
-
-/* Run partial_op as u; NULL, or why (in why) it failed. */
-static const char *as_owner_op(const struct user_rec *u, const struct upload_rec *up,
-                               const char *op, char *why, size_t whysz)
-{
-	struct account o;
-	if (account_of(u, &o, why, whysz) != TETHER_E_OK)
-		return why;
-	json_t *arg = json_pack("{s:s,s:s,s:s}", "op", op, "partial", up->partial,
-	                        "path", up->path);
-	json_t *res = account_run(&o, partial_op, arg);
-	json_decref(arg);
-	const char *err = json_string_value(json_object_get(res, "error"));
-	const char *ret = NULL;
-	if (res == NULL || err != NULL) {
-		snprintf(why, whysz, "%s", err ? err : "cannot reach the file as its owner");
-		ret = why;
-	}
-	json_decref(res);
-	return ret;
-}
-
-/* ---- appends in progress: one per upload ---- */
-
-struct append {
-	struct append *next;
-	char           id[UPLOAD_ID_LEN + 1];
-	struct upload_rec rec;
-	int            fd;
-	int64_t        got;
-	EVP_MD_CTX    *md;
-	uint8_t        want[CRYPTO_SHA256_LEN];
-	bool           have_want;
-};
-
-static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct append *busy;
-
-/* Register a as the append in progress for its upload; false if one is. */
-static bool claim(struct append *a)
-{
-	bool ok = true;
-	pthread_mutex_lock(&busy_lock);
-	for (struct append *b = busy; b != NULL; b = b->next)
-		if (strcmp(b->id, a->id) == 0)
-			ok = false;
-	if (ok) {
-		a->next = busy;
-		busy = a;
-	}
-	pthread_mutex_unlock(&busy_lock);
-	return ok;
-}
-
-static bool is_busy(const char *id)
-{
-	bool found = false;
-	pthread_mutex_lock(&busy_lock);
-	for (struct append *b = busy; b != NULL; b = b->next)
-		if (strcmp(b->id, id) == 0)
-			found = true;
-	pthread_mutex_unlock(&busy_lock);
-	return found;
-}
-
-static void append_free(void *arg)
-{
-	struct append *a = arg;
-	pthread_mutex_lock(&busy_lock);
-	for (struct append **p = &busy; *p != NULL; p = &(*p)->next)
-		if (*p == a) {
-			*p = a->next;
-			break;
-		}
-	pthread_mutex_unlock(&busy_lock);
-	if (a->fd >= 0)
-		close(a->fd);
-	EVP_MD_CTX_free(a->md);
-	free(a);
-}
 
 /* ---- helpers ---- */
 
@@ -208,18 +79,6 @@ static tether_err load(struct req *r, struct upload_rec *u)
 	return TETHER_E_OK;
 }
 
-static void log_upload(const char *event, const char *user, const struct upload_rec *u)
-{
-	struct logline l;
-	log_begin(&l, LOG_INFO, event);
-	log_str(&l, "user", user);
-	log_str(&l, "id", u->id);
-	log_str(&l, "path", u->path);
-	log_int(&l, "offset", u->received);
-	log_int(&l, "length", u->length);
-	log_end(&l);
-}
-
 static tether_err errno_error(struct req *r, int err, const char *what, const char *path)
 {
 	tether_err e = TETHER_E_INTERNAL;
@@ -243,67 +102,15 @@ static tether_err errno_error(struct req *r, int err, const char *what, const ch
 	return req_error(r, e, "%s %s: %s", what, path, strerror(err));
 }
 
-void api_upload_expire(struct server *srv, int64_t now)
-{
-	struct upload_rec *stale = calloc(STALE_BATCH, sizeof *stale);
-	size_t n = 0;
-	if (stale == NULL)
-		return;
-	store_upload_stale(srv->store, now - srv->conf.upload_expiry, stale, STALE_BATCH, &n);
-	for (size_t i = 0; i < n; i++) {
-		char why[BOUND_PATH + 128];
-		struct user_rec u;
-		if (is_busy(stale[i].id))
-			continue;
-		/* a user removed since has no files to clean up as */
-		tether_err e = store_user_by_id(srv->store, stale[i].user_id, &u);
-		if (e == TETHER_E_OK && !stale[i].done &&
-		    as_owner_op(&u, &stale[i], "remove", why, sizeof why) != NULL)
-			continue;   /* try again next time */
-		if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
-			continue;
-		store_upload_delete(srv->store, stale[i].id);
-		log_upload("upload_expired", e == TETHER_E_OK ? u.name : "", &stale[i]);
-	}
-	free(stale);
-}
-
-/* sha256 of the first len bytes of fd into out; 0 or -1 (errno). */
-static int hash_file(int fd, int64_t len, uint8_t out[CRYPTO_SHA256_LEN])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char *buf = malloc(1 << 20);
-	int rc = -1;
-	if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		goto out;
-	for (int64_t off = 0; off < len; ) {
-		size_t want = (size_t)(len - off < (1 << 20) ? len - off : (1 << 20));
-		ssize_t n = pread(fd, buf, want, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errno = n == 0 ? EIO : errno;
-			goto out;
-		}
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += n;
-	}
-	rc = EVP_DigestFinal_ex(md, out, NULL) == 1 ? 0 : -1;
-out:
-	free(buf);
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
 /* The last byte is in: check the declared SHA-256, put the file in place. */
-static tether_err commit(struct req *r, struct append *a, int64_t now)
+static tether_err commit(struct req *r, struct upload_append *a, int64_t now)
 {
 	struct upload_rec *u = &a->rec;
 	char why[BOUND_PATH + 128];
 	if (u->sha256[0] != '\0') {
 		uint8_t got[CRYPTO_SHA256_LEN];
 		char hex[2 * CRYPTO_SHA256_LEN + 1];
-		if (hash_file(a->fd, u->length, got) != 0)
+		if (upload_hash(a->fd, u->length, got) != 0)
 			return errno_error(r, errno, "cannot read back", u->partial);
 		crypto_hex(got, sizeof got, hex);
 		if (strcmp(hex, u->sha256) != 0) {
@@ -319,10 +126,10 @@ static tether_err commit(struct req *r, struct append *a, int64_t now)
 			                 hex, u->sha256);
 		}
 	}
-	if (as_owner_op(&r->user, u, "commit", why, sizeof why) != NULL)
+	if (upload_owner_op(&r->user, u, "commit", why, sizeof why) != NULL)
 		return req_error(r, TETHER_E_CONFLICT, "%s", why);
 	u->done = true;
-	log_upload("upload_done", r->user.name, u);
+	upload_log("upload_done", r->user.name, u);
 	return TETHER_E_OK;
 }
 
@@ -384,33 +191,32 @@ tether_err api_upload_create(struct req *r)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "path too long");
 
 	/* never wider than the source's mode, nor than the owner's umask allows */
-	struct paths p = { u.path, u.partial, (mode_t)mode & 0666 };
 	int err;
-	int fd = account_fd(&o, create_partial, &p, &err);
+	int fd = upload_create_partial(&o, &u, (mode_t)mode & 0666, &err);
 	if (fd < 0)
 		return errno_error(r, err, "cannot create a file beside", u.path);
 	close(fd);
 	e = store_upload_create(r->srv->store, &u, r->srv->conf.uploads_per_user);
 	if (e == TETHER_E_OK && length == 0) {
-		struct append a = { .rec = u, .fd = -1 };
+		struct upload_append a = { .rec = u, .fd = -1 };
 		e = commit(r, &a, now);
 		if (e == TETHER_E_OK)
 			e = store_upload_set(r->srv->store, u.id, 0, true, now);
 		u.done = e == TETHER_E_OK;
 		if (e != TETHER_E_OK) {
-			as_owner_op(&r->user, &u, "remove", why, sizeof why);
+			upload_owner_op(&r->user, &u, "remove", why, sizeof why);
 			store_upload_delete(r->srv->store, u.id);
 			return r->err != TETHER_E_OK ? r->err : req_error(r, e, "cannot finish the upload");
 		}
 	} else if (e != TETHER_E_OK) {
-		as_owner_op(&r->user, &u, "remove", why, sizeof why);
+		upload_owner_op(&r->user, &u, "remove", why, sizeof why);
 		if (e == TETHER_E_LIMIT_EXCEEDED)
 			return req_error(r, e, "you already have %lld unfinished uploads "
 			                 "(uploads_per_user); finish or delete some first",
 			                 (long long)r->srv->conf.uploads_per_user);
 		return req_error(r, e, "cannot record the upload");
 	}
-	log_upload("upload_created", r->user.name, &u);
+	upload_log("upload_created", r->user.name, &u);
 	char loc[48];
 	snprintf(loc, sizeof loc, "/v1/uploads/%s", u.id);
 	req_header(r, "Location", loc);
@@ -438,25 +244,25 @@ tether_err api_upload_remove(struct req *r)
 	char why[BOUND_PATH + 128];
 	if (load(r, &u) != TETHER_E_OK)
 		return r->err;
-	if (is_busy(u.id))
+	if (upload_busy(u.id))
 		return req_error(r, TETHER_E_CONFLICT, "an append to this upload is in progress");
-	if (!u.done && as_owner_op(&r->user, &u, "remove", why, sizeof why) != NULL)
+	if (!u.done && upload_owner_op(&r->user, &u, "remove", why, sizeof why) != NULL)
 		return req_error(r, TETHER_E_CONFLICT, "%s", why);
 	if (store_upload_delete(r->srv->store, u.id) != TETHER_E_OK)
 		return req_error(r, TETHER_E_INTERNAL, "cannot delete the upload");
-	log_upload("upload_removed", r->user.name, &u);
+	upload_log("upload_removed", r->user.name, &u);
 	return req_reply(r, 204, NULL);
 }
 
 /* PATCH /v1/uploads/{id}, on the headers: may this append start? */
 tether_err api_upload_append_begin(struct req *r)
 {
-	struct append *a = calloc(1, sizeof *a);
+	struct upload_append *a = calloc(1, sizeof *a);
 	if (a == NULL)
 		return req_error(r, TETHER_E_INTERNAL, "out of memory");
 	a->fd = -1;
 	r->ctx = a;
-	r->ctx_free = append_free;
+	r->ctx_free = upload_append_free;
 	if (load(r, &a->rec) != TETHER_E_OK)
 		return r->err;
 	struct upload_rec *u = &a->rec;
@@ -487,7 +293,7 @@ tether_err api_upload_append_begin(struct req *r)
 		memcpy(a->want, sum, sizeof a->want);
 		a->have_want = true;
 	}
-	if (!claim(a))
+	if (!upload_claim(a))
 		return req_error(r, TETHER_E_CONFLICT, "another append to this upload is in "
 		                 "progress");
 	struct account o;
@@ -495,9 +301,8 @@ tether_err api_upload_append_begin(struct req *r)
 	tether_err e = account_of(&r->user, &o, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
-	struct paths p = { u->path, u->partial, 0 };   /* opened, not created */
 	int err;
-	a->fd = account_fd(&o, open_partial, &p, &err);
+	a->fd = upload_open_partial(&o, u, &err);
 	if (a->fd < 0 && err == ENOENT) {
 		store_upload_delete(r->srv->store, u->id);
 		return req_error(r, TETHER_E_NOT_FOUND, "the upload's partial file is gone; "
@@ -519,7 +324,7 @@ tether_err api_upload_append_begin(struct req *r)
 /* PATCH body bytes: written past the verified offset, hashed. */
 tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
 {
-	struct append *a = r->ctx;
+	struct upload_append *a = r->ctx;
 	if (a->got + (int64_t)len > r->body_len)
 		return req_error(r, TETHER_E_BAD_REQUEST, "more bytes than Content-Length");
 	if (fileio_pwrite_all(a->fd, data, len, a->rec.received + a->got) != 0)
@@ -532,7 +337,7 @@ tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
 /* PATCH, the body all in: verify, make durable, move the offset. */
 tether_err api_upload_append(struct req *r)
 {
-	struct append *a = r->ctx;
+	struct upload_append *a = r->ctx;
 	struct upload_rec *u = &a->rec;
 	int64_t now = timeu_now();
 	if (a->got != r->body_len)

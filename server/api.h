@@ -81,8 +81,5 @@ tether_err api_upload_remove(struct req *r);
 tether_err api_upload_append_begin(struct req *r);
 tether_err api_upload_append_data(struct req *r, const char *data, size_t len);
 tether_err api_upload_append(struct req *r);
-/* Delete uploads untouched for upload_expiry, with their partial files (a
- * batch per call; the monitor calls it now and then). */
-void api_upload_expire(struct server *srv, int64_t now);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "api.h"
+#include "upload.h"
 #include "jobs.h"
 #include "session.h"
 #include "log.h"
@@ -77,7 +77,7 @@ void monitor_pass(struct server *srv)
 	a.now = timeu_now();
 	if (a.now - swept >= UPLOAD_SWEEP) {
 		swept = a.now;
-		api_upload_expire(srv, a.now);
+		upload_expire(srv, a.now);
 	}
 	store_take_reserve(srv->store);   /* after a full disk, once there is room */
 	if (a.now - pruned >= AUDIT_PRUNE) {
