@@ -14,6 +14,7 @@
 static const char *const session_states[] = { TETHER_SESSION_STATE_MAP(SPELLING) };
 static const char *const availabilities[] = { TETHER_AVAILABILITY_MAP(SPELLING) };
 static const char *const job_states[] = { TETHER_JOB_STATE_MAP(SPELLING) };
+static const char *const job_types[] = { TETHER_JOB_TYPE_MAP(SPELLING) };
 static const char *const bufferings[] = { TETHER_OUTPUT_BUFFERING_MAP(SPELLING) };
 static const char *const xfer_states[] = { TETHER_XFER_STATE_MAP(SPELLING) };
 static const char *const xfer_priorities[] = { TETHER_XFER_PRIORITY_MAP(SPELLING) };
@@ -56,6 +57,18 @@ const char *proto_availability_str(int a)
 const char *proto_job_state_str(int s)
 {
 	return lookup(job_states, COUNT(job_states), s);
+}
+
+/* The wire spelling of a job type. */
+const char *proto_job_type_str(int t)
+{
+	return lookup(job_types, COUNT(job_types), t);
+}
+
+/* The job type spelled s, or -1. */
+int proto_job_type_parse(const char *s)
+{
+	return rlookup(job_types, COUNT(job_types), s);
 }
 
 /* The wire spelling of an output buffering mode. */

@@ -29,6 +29,11 @@
 	X(COMPLETED, "Completed") X(FAILED, "Failed") X(STOPPED, "Stopped") \
 	X(BLOCKED, "Blocked") X(DISCONNECTED, "Disconnected")
 #define TETHER_OUTPUT_BUFFERING_MAP(X) X(BLOCK, "block") X(DROP, "drop")
+/* A job's "type" (docs/cli.md "JSON fields"); invokes and shells are
+ * exclusive (one at a time in a session), background jobs are not. */
+#define TETHER_JOB_TYPE_MAP(X) \
+	X(INVOKE, "invoke") X(BACKGROUND, "background") X(SHELL, "shell") \
+	X(TRANSFER, "transfer")
 #define TETHER_XFER_STATE_MAP(X) \
 	X(QUEUED, "Queued") X(CONNECTING, "Connecting") X(TRANSFERRING, "Transferring") \
 	X(SUSPENDED, "Suspended") X(TRANSIENTERROR, "TransientError") X(ERROR, "Error") \
@@ -54,6 +59,11 @@ enum job_state {
 	TETHER_JOB_STATE_MAP(X)
 #undef X
 };
+enum job_type {
+#define X(n, s) JOB_TYPE_##n,
+	TETHER_JOB_TYPE_MAP(X)
+#undef X
+};
 enum output_buffering {
 #define X(n, s) BUFFERING_##n,
 	TETHER_OUTPUT_BUFFERING_MAP(X)
@@ -75,6 +85,7 @@ enum xfer_priority {
 const char *proto_session_state_str(int s);
 const char *proto_availability_str(int a);
 const char *proto_job_state_str(int s);
+const char *proto_job_type_str(int t);
 const char *proto_buffering_str(int b);
 const char *proto_xfer_state_str(int s);
 const char *proto_xfer_priority_str(int p);
@@ -82,6 +93,7 @@ const char *proto_xfer_priority_str(int p);
 /* Parse a spelling back (exact match); returns the value or -1. */
 int proto_session_state_parse(const char *s);
 int proto_buffering_parse(const char *s);
+int proto_job_type_parse(const char *s);
 int proto_xfer_state_parse(const char *s);
 int proto_xfer_priority_parse(const char *s);
 

@@ -40,7 +40,7 @@ json_t *api_job_json(struct req *r, const struct session_rec *s,
 	timeu_rfc3339(j->started, started);
 	timeu_rfc3339(j->ended, ended);
 	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:[]}",
-		"id", (json_int_t)j->id, "name", j->name, "type", j->type,
+		"id", (json_int_t)j->id, "name", j->name, "type", proto_job_type_str(j->type),
 		"state", proto_job_state_str(visible_state(j)),
 		"has_more_data", joblog_has_more(j->id, j->delivered), "location", r->srv->hostname,
 		"command", j->command ? j->command : "", "started", started,
@@ -74,9 +74,9 @@ tether_err api_load_job(struct req *r, const struct session_rec *s, struct job_r
 
 /* Start a command in the session: an invoke (exclusive, saves the session
  * state back) or a background job (runs beside others from a snapshot). */
-static tether_err start_job(struct req *r, const char *type)
+static tether_err start_job(struct req *r, enum job_type type)
 {
-	bool exclusive = strcmp(type, "invoke") == 0;
+	bool exclusive = type == JOB_TYPE_INVOKE;
 	struct session_rec s;
 	struct job_rec j;
 	const char *cmd = NULL, *name = NULL;
@@ -102,15 +102,15 @@ static tether_err start_job(struct req *r, const char *type)
 /* Record and start a job in s: exclusive types (invoke, shell) refuse a
  * busy session; pty makes it an interactive shell. j gets the job (its
  * command points at cmd). */
-tether_err api_create_job(struct req *r, struct session_rec *s, const char *type,
+tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type type,
                           const char *cmd, const char *name, const struct jobs_pty *pty,
                           struct job_rec *j)
 {
 	char why[200];
-	bool exclusive = strcmp(type, "background") != 0;   /* invoke, shell */
+	bool exclusive = type != JOB_TYPE_BACKGROUND;   /* invoke, shell */
 	memset(j, 0, sizeof *j);
 	j->session_id = s->id;
-	snprintf(j->type, sizeof j->type, "%s", type);
+	j->type = type;
 	if (name != NULL)
 		snprintf(j->name, sizeof j->name, "%s", name);
 	j->state = JOB_RUNNING;
@@ -135,13 +135,13 @@ tether_err api_create_job(struct req *r, struct session_rec *s, const char *type
 /* POST /v1/sessions/{ref}/invoke {"command"} -> 201 job */
 tether_err api_invoke(struct req *r)
 {
-	return start_job(r, "invoke");
+	return start_job(r, JOB_TYPE_INVOKE);
 }
 
 /* POST /v1/sessions/{ref}/jobs {"command", "name"?} -> 201 job */
 tether_err api_job_start(struct req *r)
 {
-	return start_job(r, "background");
+	return start_job(r, JOB_TYPE_BACKGROUND);
 }
 
 /* Collects job objects (the store is locked: no store calls in here). */
@@ -176,7 +176,7 @@ tether_err api_job_list(struct req *r)
 /* Transfer jobs have their own verbs (their files need cancelling). */
 static tether_err refuse_transfer(struct req *r, struct job_rec *j, const char *verb)
 {
-	if (strcmp(j->type, "transfer") != 0)
+	if (j->type != JOB_TYPE_TRANSFER)
 		return TETHER_E_OK;
 	req_error(r, TETHER_E_CONFLICT, "job '%s' is a transfer: use tether transfer %s",
 	          j->name, verb);

@@ -78,7 +78,7 @@ tether_err api_shell_open(struct req *r)
 	tether_err e = store_job_latest(r->srv->store, s.id, &j);
 	if (e == TETHER_E_OK && (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) &&
 	    !jobs_settle(r->srv, &j)) {
-		if (strcmp(j.type, "shell") != 0) {
+		if (j.type != JOB_TYPE_SHELL) {
 			job_rec_clear(&j);
 			return req_error(r, TETHER_E_CONFLICT, "session '%s' is busy: a command is "
 			                 "running in it", s.name);
@@ -98,7 +98,7 @@ tether_err api_shell_open(struct req *r)
 	}
 	if (term != NULL)
 		snprintf(pty.term, sizeof pty.term, "%s", term);
-	if (api_create_job(r, &s, "shell", "(interactive shell)", NULL, &pty, &j) != TETHER_E_OK)
+	if (api_create_job(r, &s, JOB_TYPE_SHELL, "(interactive shell)", NULL, &pty, &j) != TETHER_E_OK)
 		return r->err;
 	return reply_shell(r, 201, &s, &j, 0);
 }
@@ -127,7 +127,7 @@ tether_err api_shell_input(struct req *r)
 	    api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
-	if (strcmp(j.type, "shell") != 0 || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED)) {
+	if (j.type != JOB_TYPE_SHELL || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED)) {
 		e = req_error(r, TETHER_E_CONFLICT, "job '%s' is not a running shell", j.name);
 		goto out;
 	}

@@ -229,7 +229,7 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	log_begin(&l, LOG_INFO, "job_start");
 	log_int(&l, "job", j->id);
 	log_int(&l, "session", s->id);
-	log_str(&l, "type", j->type);
+	log_str(&l, "type", proto_job_type_str(j->type));
 	log_str(&l, "user", u->name);
 	log_end(&l);
 	return TETHER_E_OK;
@@ -349,7 +349,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	char path[BOUND_PATH];
 	if (j->state != JOB_RUNNING && j->state != JOB_BLOCKED)
 		return true;
-	if (strcmp(j->type, "transfer") == 0)
+	if (j->type == JOB_TYPE_TRANSFER)
 		return false;   /* the transfer scheduler (xfer.c) owns these */
 	spool_job_file(path, j->id, "status");
 	char *text = fileio_read(path, 256, NULL);
@@ -372,7 +372,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		}
 		int state = stopped && (sig || code != 0) ? JOB_STOPPED
 		          : (code == 0 && !sig) ? JOB_COMPLETED : JOB_FAILED;
-		if (strcmp(j->type, "invoke") == 0 || strcmp(j->type, "shell") == 0) {
+		if (j->type == JOB_TYPE_INVOKE || j->type == JOB_TYPE_SHELL) {
 			/* the state the shell saved on exit becomes the session's */
 			char out[BOUND_PATH], in[BOUND_PATH], name[48];
 			snprintf(name, sizeof name, "state.%lld.sh", (long long)j->id);
@@ -446,7 +446,7 @@ void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms)
 		return;
 	store_job_set_stop(srv->store, j->id);
 	/* an interactive bash ignores SIGTERM; SIGHUP ends it and its jobs */
-	int first = strcmp(j->type, "shell") == 0 ? SIGHUP : SIGTERM;
+	int first = j->type == JOB_TYPE_SHELL ? SIGHUP : SIGTERM;
 	if (jobs_signal(srv, j->id, first) == 0)
 		wait_status(j->id, grace_ms);
 	if (!has_status(j->id)) {

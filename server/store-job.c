@@ -37,7 +37,11 @@ static void job_from_row(sqlite3_stmt *s, struct job_rec *j)
 	j->id = sqlite3_column_int64(s, 0);
 	j->session_id = sqlite3_column_int64(s, 1);
 	store_col_text(s, 2, j->name, sizeof j->name);
-	store_col_text(s, 3, j->type, sizeof j->type);
+	char type[16];
+	store_col_text(s, 3, type, sizeof type);
+	j->type = proto_job_type_parse(type);
+	if (j->type < 0)
+		j->type = JOB_TYPE_BACKGROUND;   /* never written by tetherd: the plainest kind */
 	j->state = sqlite3_column_int(s, 4);
 	const unsigned char *cmd = sqlite3_column_text(s, 5);
 	j->command = strdup(cmd ? (const char *)cmd : "");
@@ -81,7 +85,7 @@ tether_err store_job_create(struct store *st, struct job_rec *j, bool exclusive)
 	snprintf(placeholder, sizeof placeholder, ".pending%lld", (long long)j->started);
 	sqlite3_bind_int64(s, 1, j->session_id);
 	sqlite3_bind_text(s, 2, named ? j->name : placeholder, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, j->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, proto_job_type_str(j->type), -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, j->state);
 	sqlite3_bind_text(s, 5, j->command, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, j->started);

@@ -50,13 +50,12 @@ struct session_rec {
 	bool    active;                    /* any job is running */
 };
 
-#define JOB_TYPE_MAX 16
 
 struct job_rec {
 	int64_t id;
 	int64_t session_id;
 	char    name[BOUND_NAME + 1];
-	char    type[JOB_TYPE_MAX];        /* "invoke", "background", "transfer" */
+	int     type;                      /* enum job_type (stored as its spelling) */
 	int     state;                     /* enum job_state */
 	char   *command;                   /* malloc'd; job_rec_clear frees */
 	int     exit_code;                 /* -1 while unknown */

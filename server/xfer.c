@@ -356,7 +356,7 @@ static json_t *xfer_json(const struct xfer_rec *t, const char *session, int stat
 			"bytes_transferred", (json_int_t)f->bytes_transferred, "done", f->done));
 	}
 	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:o}",
-		"id", (json_int_t)t->job_id, "name", t->name, "type", "transfer",
+		"id", (json_int_t)t->job_id, "name", t->name, "type", proto_job_type_str(JOB_TYPE_TRANSFER),
 		"session", session, "direction", t->upload ? "upload" : "download",
 		"state", proto_xfer_state_str(state), "priority", proto_xfer_priority_str(t->priority),
 		"bytes_total", int_or_null(total), "bytes_transferred", (json_int_t)done,
@@ -450,7 +450,7 @@ static void notify(struct server *srv, const struct xfer_rec *t)
 	         proto_xfer_state_str(t->state), cmd);
 	struct job_rec j = { .session_id = s.id, .state = JOB_RUNNING, .command = full,
 	                     .exit_code = -1, .started = timeu_now() };
-	snprintf(j.type, sizeof j.type, "background");
+	j.type = JOB_TYPE_BACKGROUND;
 	if (store_job_create(srv->store, &j, false) == TETHER_E_OK)
 		jobs_start(srv, &u, &s, &j, false, NULL, why, sizeof why);
 	free(full);
@@ -1307,7 +1307,7 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 	t.created = t.modified = t.progress_at = now;
 	struct job_rec j = { .session_id = s->id, .state = JOB_RUNNING, .exit_code = -1,
 	                     .started = now };
-	snprintf(j.type, sizeof j.type, "transfer");
+	j.type = JOB_TYPE_TRANSFER;
 	if (name != NULL)
 		snprintf(j.name, sizeof j.name, "%s", name);
 	j.command = summary(&t);
@@ -1338,7 +1338,7 @@ tether_err xfer_find(struct server *srv, const struct session_rec *s, const char
 	tether_err e = store_job_get(srv->store, s->id, ref, &j);
 	if (e != TETHER_E_OK)
 		return e;
-	bool ok = strcmp(j.type, "transfer") == 0;
+	bool ok = j.type == JOB_TYPE_TRANSFER;
 	*job = j.id;
 	job_rec_clear(&j);
 	return ok ? TETHER_E_OK : TETHER_E_NOT_FOUND;

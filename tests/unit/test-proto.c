@@ -33,6 +33,10 @@ static void test_spellings(void **state)
 	assert_string_equal(proto_job_state_str(JOB_DISCONNECTED), "Disconnected");
 	assert_string_equal(proto_buffering_str(BUFFERING_BLOCK), "block");
 	assert_string_equal(proto_buffering_str(BUFFERING_DROP), "drop");
+	assert_string_equal(proto_job_type_str(JOB_TYPE_INVOKE), "invoke");
+	assert_string_equal(proto_job_type_str(JOB_TYPE_BACKGROUND), "background");
+	assert_string_equal(proto_job_type_str(JOB_TYPE_SHELL), "shell");
+	assert_string_equal(proto_job_type_str(JOB_TYPE_TRANSFER), "transfer");
 }
 
 /* Values outside each enum give NULL. */
@@ -48,6 +52,8 @@ static void test_out_of_range(void **state)
 	assert_null(proto_job_state_str(JOB_DISCONNECTED + 1));
 	assert_null(proto_buffering_str(-1));
 	assert_null(proto_buffering_str(BUFFERING_DROP + 1));
+	assert_null(proto_job_type_str(-1));
+	assert_null(proto_job_type_str(JOB_TYPE_TRANSFER + 1));
 }
 
 /* Parsing round-trips every value. */
@@ -74,6 +80,9 @@ static void test_parse_exact(void **state)
 	assert_int_equal(proto_buffering_parse("dro"), -1);
 	assert_int_equal(proto_buffering_parse(""), -1);
 	assert_int_equal(proto_buffering_parse(NULL), -1);
+	for (int t = JOB_TYPE_INVOKE; t <= JOB_TYPE_TRANSFER; t++)
+		assert_int_equal(proto_job_type_parse(proto_job_type_str(t)), t);
+	assert_int_equal(proto_job_type_parse("Invoke"), -1);
 }
 
 /* Run the tests. */
