@@ -7,12 +7,9 @@
  * untrusted input: its directory belongs to the user.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +35,13 @@
 #include "ticker.h"
 #include "timeu.h"
 #include "xfer.h"
+#include "xfer-int.h"
+#include "xferplan.h"
 #include "xfer-worker.h"
 
 #define WORKER_VERB     "__transfer"
 #define START_GRACE     10          /* seconds a new worker has to write its pid */
 #define MAX_REPORT      (64 * 1024) /* bytes read from a worker's report file */
-#define MAX_CACERT      (256 * 1024)
-#define MAX_TEXT        4096        /* a source, destination, command... */
 
 static pthread_mutex_t xlock = PTHREAD_MUTEX_INITIALIZER;
 static struct ticker ticker;
@@ -125,203 +122,9 @@ static bool worker_gone(int64_t job, int64_t last_start, int64_t now)
 }
 
 /* Where the key that seals credentials lives. */
-static void key_path(char out[BOUND_PATH + 32], const struct server *srv)
+void xfer_key_path(char out[BOUND_PATH + 32], const struct server *srv)
 {
 	snprintf(out, BOUND_PATH + 32, "%s/%s", srv->conf.state_dir, SECRETS_KEY_FILE);
-}
-
-__attribute__((format(printf, 1, 2)))
-static json_t *answer_error(const char *fmt, ...)
-{
-	char msg[2 * BOUND_PATH + 512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	return json_pack("{s:s}", "error", msg);
-}
-
-static bool has_wildcard(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-static bool is_url(const char *s)
-{
-	const char *c = strstr(s, "://");
-	return c != NULL && c > s && memchr(s, '/', (size_t)(c - s)) == NULL;
-}
-
-/* The file name a URL's path ends in, decoded; "" if it has none. */
-static void url_name(const char *url, char *out, size_t outsz)
-{
-	out[0] = '\0';
-	CURLU *u = curl_url();
-	char *path = NULL;
-	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK && path) {
-		const char *slash = strrchr(path, '/');
-		snprintf(out, outsz, "%s", slash ? slash + 1 : path);
-	}
-	curl_free(path);
-	curl_url_cleanup(u);
-}
-
-static bool good_name(const char *n)
-{
-	return n[0] && strcmp(n, ".") != 0 && strcmp(n, "..") != 0 && !strchr(n, '/');
-}
-
-/* Add one source (with the name its destination takes) to the plan. */
-static json_t *plan_add(json_t *plan, const char *src, const char *name)
-{
-	if (!good_name(name))
-		return answer_error("cannot name a destination file after '%s'; give a file "
-		                    "name as the destination", src);
-	json_array_append_new(plan, json_pack("{s:s,s:s}", "source", src, "name", name));
-	return NULL;
-}
-
-/* Local sources, with wildcards expanded, as the owner sees them. */
-static json_t *plan_local(json_t *plan, const char *home, const char *src)
-{
-	char path[BOUND_PATH];
-	struct stat st;
-	path_absolute(path, sizeof path, home, src);
-	if (!has_wildcard(path)) {
-		if (stat(path, &st) != 0)
-			return answer_error("cannot read '%s': %s", src, strerror(errno));
-		if (!S_ISREG(st.st_mode))
-			return answer_error("'%s' is not a regular file", src);
-		const char *slash = strrchr(path, '/');
-		return plan_add(plan, path, slash + 1);
-	}
-	glob_t g;
-	int rc = glob(path, GLOB_ERR, NULL, &g);
-	if (rc != 0) {
-		globfree(&g);
-		return rc == GLOB_NOMATCH ? answer_error("no files match '%s'", src)
-		                          : answer_error("cannot list '%s'", src);
-	}
-	json_t *err = NULL;
-	size_t n = 0;
-	for (size_t i = 0; i < g.gl_pathc && err == NULL; i++) {
-		if (stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode))
-			continue;   /* directories and the like are not files to move */
-		const char *slash = strrchr(g.gl_pathv[i], '/');
-		err = plan_add(plan, g.gl_pathv[i], slash + 1);
-		n++;
-	}
-	globfree(&g);
-	if (err == NULL && n == 0)
-		err = answer_error("no regular files match '%s'", src);
-	return err;
-}
-
-/* Work out a transfer's files as the owner: expand local sources, resolve
- * the destination, check the directories are there and writable.
- * arg: {"upload","sources","destination","home"}.
- * Answer: {"files":[{"source","destination"}]} or {"error"}. */
-static json_t *plan_files(json_t *arg)
-{
-	bool upload = json_is_true(json_object_get(arg, "upload"));
-	const char *home = json_string_value(json_object_get(arg, "home"));
-	const char *dest = json_string_value(json_object_get(arg, "destination"));
-	json_t *plan = json_array(), *err = NULL, *v;
-	size_t i;
-	json_array_foreach(json_object_get(arg, "sources"), i, v) {
-		const char *src = json_string_value(v);
-		char name[BOUND_PATH];
-		if (is_url(src)) {
-			url_name(src, name, sizeof name);
-			err = plan_add(plan, src, name);
-		} else {
-			err = plan_local(plan, home, src);
-		}
-		if (err != NULL)
-			break;
-	}
-	json_t *files = json_array();
-	size_t n = json_array_size(plan);
-	char d[BOUND_PATH], path[BOUND_PATH];
-	struct stat st;
-	bool dir_mode = dest[strlen(dest) - 1] == '/';
-	if (err == NULL && !upload) {
-		path_absolute(d, sizeof d, home, dest);
-		if (!dir_mode && stat(d, &st) == 0 && S_ISDIR(st.st_mode))
-			dir_mode = true;
-		if (dir_mode) {
-			size_t l = strlen(d);
-			while (l > 1 && d[l - 1] == '/')
-				d[--l] = '\0';
-			snprintf(path, sizeof path, "%s", d);
-		} else {
-			const char *slash = strrchr(d, '/');
-			snprintf(path, sizeof path, "%.*s", slash == d ? 1 : (int)(slash - d), d);
-		}
-		if (stat(path, &st) != 0)
-			err = answer_error("destination directory '%s': %s", path, strerror(errno));
-		else if (!S_ISDIR(st.st_mode))
-			err = answer_error("'%s' is not a directory", path);
-		else if (access(path, W_OK | X_OK) != 0)
-			err = answer_error("cannot write in '%s': %s", path, strerror(errno));
-	}
-	if (err == NULL && !dir_mode && n != 1)
-		err = answer_error("%s files need a directory destination (end it with '/')",
-		                   n > 1 ? "several" : "no");
-	json_array_foreach(plan, i, v) {
-		if (err != NULL)
-			break;
-		const char *src = json_string_value(json_object_get(v, "source"));
-		const char *name = json_string_value(json_object_get(v, "name"));
-		char out[BOUND_PATH + 256];
-		if (upload && dir_mode) {
-			char *esc = curl_easy_escape(NULL, name, 0);
-			snprintf(out, sizeof out, "%s%s", dest, esc ? esc : name);
-			curl_free(esc);
-		} else if (upload) {
-			snprintf(out, sizeof out, "%s", dest);
-		} else if (dir_mode) {
-			snprintf(out, sizeof out, "%s/%s", strcmp(d, "/") ? d : "", name);
-		} else {
-			snprintf(out, sizeof out, "%s", d);
-		}
-		for (size_t k = 0; k < json_array_size(files); k++)
-			if (strcmp(json_string_value(json_object_get(json_array_get(files, k),
-			           "destination")), out) == 0)
-				err = answer_error("two sources would both be written to '%s'", out);
-		json_array_append_new(files, json_pack("{s:s,s:s}", "source", src,
-		                                       "destination", out));
-	}
-	json_decref(plan);
-	if (err != NULL) {
-		json_decref(files);
-		return err;
-	}
-	return json_pack("{s:o}", "files", files);
-}
-
-/* Rename finished downloads into place, delete the rest; or (discard)
- * delete every partial. arg: {"commit", "files":[{"partial","destination","done"}]}.
- * Answer: {"committed": N} or {"error"}. */
-static json_t *finish_files(json_t *arg)
-{
-	bool commit = json_is_true(json_object_get(arg, "commit"));
-	size_t i, n = 0;
-	json_t *v;
-	json_array_foreach(json_object_get(arg, "files"), i, v) {
-		const char *part = json_string_value(json_object_get(v, "partial"));
-		const char *dest = json_string_value(json_object_get(v, "destination"));
-		if (commit && json_is_true(json_object_get(v, "done"))) {
-			if (userfile_commit(part, dest) != 0)
-				return answer_error("cannot move the file into place at '%s': %s", dest,
-				                    strerror(errno));
-			n++;
-		} else {
-			unlink(part);
-		}
-	}
-	return json_pack("{s:I}", "committed", (json_int_t)n);
 }
 
 /* ---- the job object ---- */
@@ -341,7 +144,7 @@ static json_t *int_or_null(int64_t v)
 }
 
 /* The job object of docs/cli.md "transfer" (rate from the live worker). */
-static json_t *xfer_json(const struct xfer_rec *t, const char *session, int state)
+json_t *xfer_job_json(const struct xfer_rec *t, const char *session, int state)
 {
 	int64_t total = 0, done = 0, nfiles_done = 0;
 	json_t *files = json_array();
@@ -416,7 +219,7 @@ static void add_note(struct xfer_rec *t, const char *text)
 		json_array_append_new(t->notes, json_string(text));
 }
 
-static void log_xfer(const struct xfer_rec *t, const char *event)
+void xfer_log(const struct xfer_rec *t, const char *event)
 {
 	struct logline l;
 	log_begin(&l, LOG_INFO, event);
@@ -597,7 +400,7 @@ static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
 		memcpy(t->error_message, m, sizeof t->error_message);
 		t->state = XFER_ERROR;
 	}
-	log_xfer(t, "transfer_settled");
+	xfer_log(t, "transfer_settled");
 	if (t->state == XFER_TRANSFERRED || t->state == XFER_ERROR)
 		notify(srv, t);
 }
@@ -673,7 +476,7 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 			partial_path(part, sizeof part, f->destination, t->job_id, i);
 			json_object_set_new(o, "path", json_string(f->destination));
 			json_object_set_new(o, "partial", json_string(part));
-			if (is_url(f->source)) {
+			if (xferplan_is_url(f->source)) {
 				json_object_set_new(o, "url", json_string(f->source));
 			} else {
 				char *esc = NULL;
@@ -689,7 +492,7 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 		json_array_append_new(files, o);
 	}
 	char key[BOUND_PATH + 32], rate_file[BOUND_PATH];
-	key_path(key, srv);
+	xfer_key_path(key, srv);
 	job_path(rate_file, t->job_id, "rate");
 	json_t *spec = json_pack("{s:b,s:o,s:O,s:s,s:s,s:s}",
 		"upload", t->upload, "files", files, "options", t->options,
@@ -713,7 +516,7 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 	t->last_start = now;
 	set_error(t, NULL, NULL, NULL);
 	t->retry_at = 0;
-	log_xfer(t, "transfer_start");
+	xfer_log(t, "transfer_start");
 }
 
 /* A transfer as the pass sees it. */
@@ -955,380 +758,6 @@ void xfer_kick(void)
 	ticker_kick(&ticker);
 }
 
-/* ---- creating ---- */
-
-static const char *const schemes[] = { "http", "https", "ftp", "ftps", "sftp", "smb",
-                                       "smbs", "file" };
-
-/* A URL the worker may use: parses, and has a scheme we transfer over
- * (tether://, another tetherd's upload endpoint, only if upload_dest). */
-static int check_url(const char *url, bool upload_dest, char *err, size_t errsz)
-{
-	/* '?' starts a query and '[' an IPv6 literal: '*' is the wildcard people try */
-	const char *q = strchr(url, '?');
-	const char *star = strchr(url, '*');
-	if (star != NULL && (q == NULL || star < q)) {
-		snprintf(err, errsz, "wildcards are only allowed in local paths, not in URLs: %s",
-		         url);
-		return -1;
-	}
-	CURLU *u = curl_url();
-	char *scheme = NULL;
-	CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
-	                 : CURLUE_OUT_OF_MEMORY;
-	if (rc == CURLUE_OK)
-		rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-	int ok = -1;
-	if (rc != CURLUE_OK) {
-		snprintf(err, errsz, "malformed URL '%s': %s", url, curl_url_strerror(rc));
-	} else {
-		for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-			if (strcasecmp(scheme, schemes[i]) == 0)
-				ok = 0;
-		if (upload_dest && strcasecmp(scheme, "tether") == 0)
-			ok = 0;
-		if (ok != 0)
-			snprintf(err, errsz, "unsupported scheme '%s' (use http, https, ftp, ftps, "
-			         "sftp, smb, smbs or file%s)", scheme,
-			         upload_dest ? "; or tether to upload to another tetherd" : "");
-	}
-	curl_free(scheme);
-	curl_url_cleanup(u);
-	return ok;
-}
-
-/* Text fields: bounded, no control characters. */
-static int check_text(const char *what, const char *s, size_t max, char *err, size_t errsz)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max) {
-		snprintf(err, errsz, "%s must be 1 to %zu characters", what, max);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			snprintf(err, errsz, "%s must not contain control characters", what);
-			return -1;
-		}
-	return 0;
-}
-
-/* Validate the request's options into the stored form. */
-static int parse_options(struct server *srv, json_t *body, json_t *opts, char **sealed,
-                         char *err, size_t errsz)
-{
-	int64_t v;
-	const char *s;
-	bool b;
-	static const struct { const char *key; int64_t min, max, dflt; } nums[] = {
-		{ "retry_delay", 1, 30 * 86400, 600 },
-		{ "no_progress_timeout", 1, 3650LL * 86400, 14 * 86400 },
-		{ "max_rate", 0, INT64_MAX / 2, 0 },
-	};
-	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-		v = nums[i].dflt;
-		if (jsonu_get_int(body, nums[i].key, false, nums[i].min, nums[i].max, &v, err,
-		                  errsz) < 0)
-			return -1;
-		json_object_set_new(opts, nums[i].key, json_integer(v));
-	}
-	b = false;
-	if (jsonu_get_bool(body, "insecure", false, &b, err, errsz) < 0)
-		return -1;
-	json_object_set_new(opts, "insecure", json_boolean(b));
-	json_t *ca = json_object_get(body, "cacert");
-	if (ca != NULL) {
-		s = json_string_value(ca);
-		if (s == NULL || strlen(s) > MAX_CACERT || !strstr(s, "-----BEGIN CERTIFICATE-----")) {
-			snprintf(err, errsz, "cacert must be PEM certificate text (at most %d bytes)",
-			         MAX_CACERT);
-			return -1;
-		}
-		if (b) {
-			snprintf(err, errsz, "cacert and insecure exclude each other");
-			return -1;
-		}
-		json_object_set(opts, "cacert", ca);
-	}
-	json_t *sha = json_object_get(body, "sha256");
-	if (sha != NULL) {
-		s = json_string_value(sha);
-		bool hex = s != NULL && strlen(s) == 64;
-		for (size_t i = 0; hex && i < 64; i++)
-			hex = strchr("0123456789abcdefABCDEF", s[i]) != NULL;
-		if (!hex) {
-			snprintf(err, errsz, "sha256 must be 64 hexadecimal digits");
-			return -1;
-		}
-		json_object_set(opts, "sha256", sha);
-	}
-	json_t *cmd = json_object_get(body, "notify_cmd");
-	if (cmd != NULL) {
-		if (!json_is_string(cmd) || strlen(json_string_value(cmd)) == 0 ||
-		    strlen(json_string_value(cmd)) > MAX_TEXT) {
-			snprintf(err, errsz, "notify_cmd must be a command of 1 to %d characters",
-			         MAX_TEXT);
-			return -1;
-		}
-		json_object_set(opts, "notify_cmd", cmd);
-	}
-	json_t *cred = json_object_get(body, "credentials");
-	if (cred != NULL) {
-		const char *user = NULL, *pass = NULL, *auth = "any";
-		if (!json_is_object(cred) ||
-		    jsonu_get_string(cred, "user", true, BOUND_NAME * 4, &user, err, errsz) < 0 ||
-		    jsonu_get_string(cred, "password", false, SECRETS_MAX, &pass, err, errsz) < 0 ||
-		    jsonu_get_string(cred, "auth", false, 16, &auth, err, errsz) < 0) {
-			if (!json_is_object(cred))
-				snprintf(err, errsz, "credentials must be an object {user, password, auth}");
-			return -1;
-		}
-		if (auth == NULL)
-			auth = "any";
-		static const char *const auths[] = { "basic", "digest", "ntlm", "negotiate", "any" };
-		bool known = false;
-		for (size_t i = 0; i < sizeof auths / sizeof auths[0]; i++)
-			known = known || strcmp(auth, auths[i]) == 0;
-		if (!known || check_text("credentials.user", user, BOUND_NAME * 4, err, errsz) != 0) {
-			if (!known)
-				snprintf(err, errsz, "credentials.auth must be basic, digest, ntlm, "
-				         "negotiate or any");
-			return -1;
-		}
-		json_object_set_new(opts, "user", json_string(user));
-		json_object_set_new(opts, "auth", json_string(auth));
-		if (pass != NULL) {
-			char key[BOUND_PATH + 32];
-			key_path(key, srv);
-			*sealed = secrets_seal(key, pass, strlen(pass));
-			if (*sealed == NULL) {
-				snprintf(err, errsz, "cannot protect the credentials");
-				return -1;
-			}
-		}
-	}
-	json_t *proxy = json_object_get(body, "proxy");
-	if (proxy != NULL) {
-		const char *usage = "system";
-		if (!json_is_object(proxy) ||
-		    jsonu_get_string(proxy, "usage", false, 16, &usage, err, errsz) < 0) {
-			if (!json_is_object(proxy))
-				snprintf(err, errsz, "proxy must be an object {usage, list, bypass}");
-			return -1;
-		}
-		usage = usage ? usage : "system";
-		if (strcmp(usage, "system") && strcmp(usage, "none") && strcmp(usage, "override")) {
-			snprintf(err, errsz, "proxy.usage must be system, none or override");
-			return -1;
-		}
-		json_t *list = json_object_get(proxy, "list"), *bypass = json_object_get(proxy, "bypass");
-		json_t *out = json_pack("{s:s}", "usage", usage);
-		json_object_set_new(opts, "proxy", out);
-		size_t i;
-		json_t *e;
-		if ((list && (!json_is_array(list) || json_array_size(list) > 16)) ||
-		    (bypass && (!json_is_array(bypass) || json_array_size(bypass) > 64))) {
-			snprintf(err, errsz, "proxy.list (at most 16) and proxy.bypass (at most 64) "
-			         "must be arrays of strings");
-			return -1;
-		}
-		json_array_foreach(list, i, e)
-			if (!json_is_string(e) || check_url(json_string_value(e), false, err, errsz) != 0) {
-				if (!json_is_string(e))
-					snprintf(err, errsz, "proxy.list must hold URLs");
-				return -1;
-			}
-		if (strcmp(usage, "override") == 0 && json_array_size(list) == 0) {
-			snprintf(err, errsz, "proxy usage override needs a proxy list");
-			return -1;
-		}
-		if (list)
-			json_object_set(out, "list", list);
-		char joined[MAX_TEXT] = "";
-		json_array_foreach(bypass, i, e) {
-			const char *h = json_string_value(e);
-			if (h == NULL || check_text("proxy.bypass", h, 253, err, errsz) != 0 ||
-			    strchr(h, ',') != NULL) {
-				if (h == NULL || strchr(h, ','))
-					snprintf(err, errsz, "proxy.bypass must hold host names");
-				return -1;
-			}
-			size_t l = strlen(joined);
-			snprintf(joined + l, sizeof joined - l, "%s%s", l ? "," : "", h);
-		}
-		if (joined[0])
-			json_object_set_new(out, "bypass", json_string(joined));
-	}
-	return 0;
-}
-
-/* A summary for the job row's command column. */
-static char *summary(const struct xfer_rec *t)
-{
-	size_t len = strlen(t->files[0].source) + strlen(t->files[0].destination) + 64;
-	char *s = malloc(len);
-	if (s != NULL)
-		snprintf(s, len, "%s %s%s -> %s", t->upload ? "upload" : "download",
-		         t->files[0].source, t->nfiles > 1 ? " ..." : "", t->files[0].destination);
-	return s;
-}
-
-tether_err xfer_create(struct server *srv, const struct user_rec *u,
-                       const struct session_rec *s, json_t *body, json_t **out,
-                       char *err, size_t errsz)
-{
-	const char *name = NULL, *dir = "download", *prio = "normal", *dest = NULL;
-	bool suspended = false;
-	if (jsonu_get_string(body, "name", false, BOUND_NAME, &name, err, errsz) < 0 ||
-	    jsonu_get_string(body, "direction", false, 16, &dir, err, errsz) < 0 ||
-	    jsonu_get_string(body, "priority", false, 16, &prio, err, errsz) < 0 ||
-	    jsonu_get_string(body, "destination", true, MAX_TEXT, &dest, err, errsz) < 0 ||
-	    jsonu_get_bool(body, "suspended", false, &suspended, err, errsz) < 0)
-		return TETHER_E_INVALID_ARGUMENT;
-	dir = dir ? dir : "download";
-	prio = prio ? prio : "normal";
-	if (name != NULL && !addr_valid_name(name)) {
-		snprintf(err, errsz, "name must start with a letter or digit, then letters, "
-		         "digits, '.', '_' or '-'");
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	bool upload = strcmp(dir, "upload") == 0;
-	if (!upload && strcmp(dir, "download") != 0) {
-		snprintf(err, errsz, "direction must be download or upload");
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	int priority = proto_xfer_priority_parse(prio);
-	if (priority < 0) {
-		snprintf(err, errsz, "priority must be foreground, high, normal or low");
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	json_t *sources = json_object_get(body, "sources");
-	if (!json_is_array(sources) || json_array_size(sources) == 0 ||
-	    json_array_size(sources) > (size_t)srv->conf.transfer_files_per_job) {
-		snprintf(err, errsz, "sources must be an array of 1 to %lld files",
-		         (long long)srv->conf.transfer_files_per_job);
-		return json_is_array(sources) && json_array_size(sources) > 0
-		       ? TETHER_E_LIMIT_EXCEEDED : TETHER_E_INVALID_ARGUMENT;
-	}
-	if (check_text("destination", dest, MAX_TEXT, err, errsz) != 0)
-		return TETHER_E_INVALID_ARGUMENT;
-	if (has_wildcard(dest)) {
-		snprintf(err, errsz, "the destination cannot contain wildcards: %s", dest);
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	if (upload ? check_url(dest, true, err, errsz) != 0 : is_url(dest)) {
-		if (!upload)
-			snprintf(err, errsz, "a download's destination is a path on this host, not a "
-			         "URL (use upload to send files to a URL)");
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	if (!upload && path_has_dotdot(dest)) {
-		snprintf(err, errsz, "the destination must not contain '..' components");
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(sources, i, v) {
-		const char *src = json_string_value(v);
-		if (src == NULL) {
-			snprintf(err, errsz, "sources must be strings");
-			return TETHER_E_INVALID_ARGUMENT;
-		}
-		if (check_text("a source", src, MAX_TEXT, err, errsz) != 0)
-			return TETHER_E_INVALID_ARGUMENT;
-		if (is_url(src) && (upload || check_url(src, false, err, errsz) != 0)) {
-			if (upload)
-				snprintf(err, errsz, "an upload's sources are paths on this host, not URLs");
-			return TETHER_E_INVALID_ARGUMENT;
-		}
-	}
-	struct account o;
-	tether_err e = account_of(u, &o, err, errsz);
-	if (e != TETHER_E_OK)
-		return e;
-	struct xfer_rec t = { .session_id = s->id, .user_id = u->id, .upload = upload,
-	                      .priority = priority, .options = json_object(),
-	                      .notes = json_array() };
-	if (parse_options(srv, body, t.options, &t.credentials, err, errsz) != 0) {
-		xfer_rec_clear(&t);
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	if (upload && strncasecmp(dest, "tether://", 9) == 0 &&
-	    (t.credentials == NULL || !json_object_get(t.options, "user"))) {
-		snprintf(err, errsz, "a tether:// destination needs the account on the receiving "
-		         "tetherd: user and password");
-		xfer_rec_clear(&t);
-		return TETHER_E_INVALID_ARGUMENT;
-	}
-	json_t *arg = json_pack("{s:b,s:O,s:s,s:s}", "upload", upload, "sources", sources,
-	                        "destination", dest, "home", o.home);
-	json_t *plan = account_run(&o, plan_files, arg);
-	json_decref(arg);
-	json_t *files = json_object_get(plan, "files");
-	if (!json_is_array(files) || json_array_size(files) == 0) {
-		const char *why = json_string_value(json_object_get(plan, "error"));
-		snprintf(err, errsz, "%s", why ? why : "cannot examine the files as their owner");
-		json_decref(plan);
-		xfer_rec_clear(&t);
-		return why ? TETHER_E_INVALID_ARGUMENT : TETHER_E_INTERNAL;
-	}
-	t.nfiles = json_array_size(files);
-	if (t.nfiles > (size_t)srv->conf.transfer_files_per_job ||
-	    (t.nfiles > 1 && json_object_get(t.options, "sha256"))) {
-		snprintf(err, errsz, t.nfiles > 1 && json_object_get(t.options, "sha256")
-		         ? "sha256 needs a job of exactly one file (this one has %zu)"
-		         : "too many files in one job (%zu; at most transfer_files_per_job)", t.nfiles);
-		json_decref(plan);
-		t.nfiles = 0;
-		xfer_rec_clear(&t);
-		return TETHER_E_LIMIT_EXCEEDED;
-	}
-	t.files = calloc(t.nfiles, sizeof *t.files);
-	bool made = t.files != NULL;
-	json_array_foreach(files, i, v) {
-		if (!made)
-			break;
-		t.files[i].source = strdup(json_string_value(json_object_get(v, "source")));
-		t.files[i].destination = strdup(json_string_value(json_object_get(v, "destination")));
-		t.files[i].bytes_total = -1;
-		made = t.files[i].source != NULL && t.files[i].destination != NULL;
-	}
-	if (!made) {
-		snprintf(err, errsz, "out of memory");
-		json_decref(plan);
-		if (t.files == NULL)
-			t.nfiles = 0;
-		xfer_rec_clear(&t);
-		return TETHER_E_NOMEM;
-	}
-	json_decref(plan);
-	int64_t now = timeu_now();
-	t.state = suspended ? XFER_SUSPENDED : XFER_QUEUED;
-	t.created = t.modified = t.progress_at = now;
-	struct job_rec j = { .session_id = s->id, .state = JOB_RUNNING, .exit_code = -1,
-	                     .started = now };
-	j.type = JOB_TYPE_TRANSFER;
-	if (name != NULL)
-		snprintf(j.name, sizeof j.name, "%s", name);
-	j.command = summary(&t);
-	e = store_xfer_create(srv->store, &j, &t, srv->conf.transfer_jobs_per_user);
-	free(j.command);
-	if (e == TETHER_E_CONFLICT)
-		snprintf(err, errsz, "session '%s' already has a job named '%s'", s->name, name);
-	else if (e == TETHER_E_LIMIT_EXCEEDED)
-		snprintf(err, errsz, "you already have %lld transfer jobs (transfer_jobs_per_user); "
-		         "complete or remove some first", (long long)srv->conf.transfer_jobs_per_user);
-	else if (e != TETHER_E_OK)
-		snprintf(err, errsz, "cannot record the transfer");
-	if (e == TETHER_E_OK) {
-		log_xfer(&t, "transfer_created");
-		*out = xfer_json(&t, s->name, t.state);
-		xfer_kick();
-	}
-	xfer_rec_clear(&t);
-	return e;
-}
-
 /* ---- the verbs ---- */
 
 tether_err xfer_find(struct server *srv, const struct session_rec *s, const char *ref,
@@ -1360,7 +789,7 @@ tether_err xfer_show(struct server *srv, const struct session_rec *s, int64_t jo
 		e = store_xfer_get(srv->store, job, &t);
 	}
 	if (e == TETHER_E_OK)
-		*out = xfer_json(&t, s->name, t.state);
+		*out = xfer_job_json(&t, s->name, t.state);
 	xfer_rec_clear(&t);   /* harmless on a record store_xfer_get cleared */
 	return e;
 }
@@ -1401,7 +830,7 @@ static tether_err finish(struct server *srv, const struct user_rec *u, struct xf
 		                      "destination", t->files[i].destination, "done", t->files[i].done));
 	}
 	json_t *arg = json_pack("{s:b,s:o}", "commit", commit, "files", files);
-	json_t *res = account_run(&o, finish_files, arg);
+	json_t *res = account_run(&o, xfer_finish_files, arg);
 	json_decref(arg);
 	const char *why = json_string_value(json_object_get(res, "error"));
 	if (res == NULL || why != NULL) {
@@ -1474,7 +903,7 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 	}
 	if (e == TETHER_E_OK) {
 		t.modified = now;
-		*out = xfer_json(&t, s->name, t.state);
+		*out = xfer_job_json(&t, s->name, t.state);
 		if (final >= 0) {
 			forget(srv, job);
 		} else {
@@ -1482,7 +911,7 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 		}
 		char ev[48];
 		snprintf(ev, sizeof ev, "transfer_%s", action);
-		log_xfer(&t, ev);
+		xfer_log(&t, ev);
 	}
 	xfer_rec_clear(&t);
 	pthread_mutex_unlock(&xlock);
@@ -1529,7 +958,7 @@ tether_err xfer_set(struct server *srv, const struct session_rec *s, int64_t job
 		t.modified = timeu_now();
 		e = store_xfer_update(srv->store, &t);
 		if (e == TETHER_E_OK)
-			*out = xfer_json(&t, s->name, t.state);
+			*out = xfer_job_json(&t, s->name, t.state);
 	} else if (e == TETHER_E_NOT_FOUND) {
 		snprintf(err, errsz, "no such transfer in session '%s'", s->name);
 	}
@@ -1557,17 +986,10 @@ void xfer_discard_session(struct server *srv, int64_t session)
 		if (store_user_by_id(srv->store, t.user_id, &u) == TETHER_E_OK)
 			finish(srv, &u, &t, false, why, sizeof why);
 		t.state = XFER_CANCELLED;
-		log_xfer(&t, "transfer_remove");
+		xfer_log(&t, "transfer_remove");
 		forget(srv, ids[i]);
 		xfer_rec_clear(&t);
 	}
 	pthread_mutex_unlock(&xlock);
 	free(ids);
-}
-
-/* parse_options, for tests/fuzz/fuzz_transfer.c; see xfer.h. */
-int xfer_test_parse_options(struct server *srv, json_t *body, json_t *opts, char **sealed,
-                            char *err, size_t errsz)
-{
-	return parse_options(srv, body, opts, sealed, err, errsz);
 }
