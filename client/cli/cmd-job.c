@@ -326,37 +326,39 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 	}
 }
 
+/* What stop and remove do to one JOB. */
+struct job_action {
+	struct job_opts o;
+	int             remove;
+};
+
+/* Stop or remove one job (out_each_fn), printing the warning it may carry. */
+static tether_err act_on_job(struct cmd_ctx *x, void *ctx, const char *ref, json_t **j)
+{
+	const struct job_action *act = ctx;
+	const struct job_opts *o = &act->o;
+	tether_err e;
+	if (o->session != NULL)
+		e = act->remove ? tether_job_remove(x->c, o->session, ref, o->force, j)
+		                : tether_job_stop(x->c, o->session, ref, j);
+	else
+		e = act->remove ? tether_local_job_remove(x->c, ref, o->force, j)
+		                : tether_local_job_stop(x->c, ref, j);
+	const char *warning = json_string_value(json_object_get(*j, "warning"));
+	if (e == TETHER_E_OK && warning != NULL)
+		fprintf(stderr, "tether: warning: job '%s': %s\n",
+		        json_string_value(json_object_get(*j, "name")), warning);
+	return e;
+}
+
 /* Stop or remove each JOB argument. */
 static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, const struct args *a,
                     int remove)
 {
-	struct job_opts o;
-	if (get_opts(ce, a, &o) != 0)
+	struct job_action act = { .remove = remove };
+	if (get_opts(ce, a, &act.o) != 0)
 		return EXIT_USAGE;
-	json_t *all = json_array();
-	for (int i = 0; i < a->argc; i++) {
-		const char *ref = a->argv[i];
-		json_t *j = NULL;
-		tether_err e;
-		if (o.session != NULL)
-			e = remove ? tether_job_remove(x->c, o.session, ref, o.force, &j)
-			           : tether_job_stop(x->c, o.session, ref, &j);
-		else
-			e = remove ? tether_local_job_remove(x->c, ref, o.force, &j)
-			           : tether_local_job_stop(x->c, ref, &j);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		const char *warning = json_string_value(json_object_get(j, "warning"));
-		if (warning != NULL)
-			fprintf(stderr, "tether: warning: job '%s': %s\n",
-			        json_string_value(json_object_get(j, "name")), warning);
-		json_array_append_new(all, j);
-	}
-	int rc = out_finish_multi(x, all, out_jobs_table);
-	json_decref(all);
-	return rc;
+	return out_each(x, a, act_on_job, &act, out_jobs_table);
 }
 
 static int exec_stop(struct cmd_ctx *x, const struct args *a)

@@ -28,6 +28,14 @@ const struct cmd_entry cmd_session_disconnect_entry = {
 	{ NULL, 1, -1, "expected at least one SESSION", 0 }, CMD_TARGET_SESSION, exec_disconnect,
 };
 
+/* Connect (ctx: &force) or disconnect (ctx: NULL) one SESSION (out_each_fn). */
+static tether_err connect_one(struct cmd_ctx *x, void *ctx, const char *session, json_t **s)
+{
+	const int *force = ctx;
+	return force ? tether_session_connect(x->c, session, *force, s)
+	             : tether_session_disconnect(x->c, session, s);
+}
+
 /* Run connect or disconnect over every SESSION argument. */
 static int each_session(struct cmd_ctx *x, const struct cmd_entry *ce, const struct args *a,
                         int connect)
@@ -37,20 +45,7 @@ static int each_session(struct cmd_ctx *x, const struct cmd_entry *ce, const str
 	if (fleet_session_verb(x, ce, &x->target, connect ? TETHER_FLEET_SESSION_CONNECT
 	                       : TETHER_FLEET_SESSION_DISCONNECT, &req, &rc))
 		return rc;
-	json_t *all = json_array();
-	for (int i = 0; i < a->argc; i++) {
-		json_t *s = NULL;
-		tether_err e = connect ? tether_session_connect(x->c, a->argv[i], force, &s)
-		                       : tether_session_disconnect(x->c, a->argv[i], &s);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		json_array_append_new(all, s);
-	}
-	rc = out_finish_multi(x, all, out_sessions_table);
-	json_decref(all);
-	return rc;
+	return out_each(x, a, connect_one, connect ? &force : NULL, out_sessions_table);
 }
 
 static int exec_connect(struct cmd_ctx *x, const struct args *a)

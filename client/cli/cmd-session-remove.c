@@ -15,6 +15,16 @@ const struct cmd_entry cmd_session_remove_entry = {
 	exec_session_remove,
 };
 
+/* Remove one SESSION (out_each_fn), saying so in a table-less run. */
+static tether_err remove_one(struct cmd_ctx *x, void *ctx, const char *session, json_t **s)
+{
+	(void)ctx;
+	tether_err e = tether_session_remove(x->c, session, s);
+	if (e == TETHER_E_OK && !x->json)
+		printf("removed %s\n", session);
+	return e;
+}
+
 static int exec_session_remove(struct cmd_ctx *x, const struct args *a)
 {
 	struct tether_fleet_req req = { 0 };
@@ -22,19 +32,5 @@ static int exec_session_remove(struct cmd_ctx *x, const struct args *a)
 	if (fleet_session_verb(x, &cmd_session_remove_entry, &x->target,
 	                       TETHER_FLEET_SESSION_REMOVE, &req, &rc))
 		return rc;
-	json_t *removed = json_array();
-	for (int i = 0; i < a->argc; i++) {
-		json_t *s = NULL;
-		tether_err e = tether_session_remove(x->c, a->argv[i], &s);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		if (!x->json)
-			printf("removed %s\n", a->argv[i]);
-		json_array_append_new(removed, s);
-	}
-	rc = out_finish_multi(x, removed, NULL);
-	json_decref(removed);
-	return rc;
+	return out_each(x, a, remove_one, NULL, NULL);
 }

@@ -418,23 +418,18 @@ static int exec_show(struct cmd_ctx *x, const struct args *a)
 	return out_result(x, e, t, show_table);
 }
 
+/* One action (out_each_fn; ctx: {session, action}) on one JOB. */
+static tether_err act_on_job(struct cmd_ctx *x, void *ctx, const char *ref, json_t **t)
+{
+	const char *const *sa = ctx;
+	return tether_transfer_action(x->c, sa[0], ref, sa[1], t);
+}
+
 /* Do action on each JOB argument; report each failure, fail if any did. */
 static int each_job(struct cmd_ctx *x, const char *action, const struct args *a)
 {
-	const char *session = args_get(a, "session");
-	json_t *all = json_array();
-	for (int i = 0; i < a->argc; i++) {
-		json_t *t = NULL;
-		tether_err e = tether_transfer_action(x->c, session, a->argv[i], action, &t);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		json_array_append_new(all, t);
-	}
-	int rc = out_finish_multi(x, all, transfers_table);
-	json_decref(all);
-	return rc;
+	const char *sa[2] = { args_get(a, "session"), action };
+	return out_each(x, a, act_on_job, (void *)sa, transfers_table);
 }
 
 static int exec_complete(struct cmd_ctx *x, const struct args *a)

@@ -98,6 +98,15 @@ int out_fail(struct cmd_ctx *x, tether_err e);
 void out_fail_multi(struct cmd_ctx *x, tether_err e);
 int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *));
 
+/* One call of a multi-target command on one operand: the library's result,
+ * the object made or changed in *out. */
+typedef tether_err (*out_each_fn)(struct cmd_ctx *x, void *ctx, const char *arg, json_t **out);
+
+/* Call fn on each operand of a, reporting each failure and going on; then
+ * print the objects (as table, if not NULL) and return the exit status. */
+int out_each(struct cmd_ctx *x, const struct args *a, out_each_fn fn, void *ctx,
+             void (*table)(json_t *));
+
 /* Print a usage error and the command's usage; returns EXIT_USAGE. */
 int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

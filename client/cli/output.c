@@ -80,6 +80,26 @@ int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *)
 	return x->first_err == TETHER_E_USAGE ? EXIT_USAGE : EXIT_TETHER;
 }
 
+/* A multi-target command over its operands; see cmd.h. */
+int out_each(struct cmd_ctx *x, const struct args *a, out_each_fn fn, void *ctx,
+             void (*table)(json_t *))
+{
+	json_t *all = json_array();
+	for (int i = 0; i < a->argc; i++) {
+		json_t *o = NULL;
+		tether_err e = fn(x, ctx, a->argv[i], &o);
+		if (e != TETHER_E_OK) {
+			json_decref(o);
+			out_fail_multi(x, e);
+			continue;
+		}
+		json_array_append_new(all, o);
+	}
+	int rc = out_finish_multi(x, all, table);
+	json_decref(all);
+	return rc;
+}
+
 /* Print a usage error. */
 int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
 {
