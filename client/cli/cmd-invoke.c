@@ -18,7 +18,7 @@ static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
 static int invoke_as_job(struct cmd_ctx *x, const char *session, const char *name,
                          const char *cmd);
 
-static const struct args_opt invoke_opts[] = {
+static const struct args_opt invoke_spec[] = {
 	{ 's', "session", ARG_VALUE | ARG_REPEAT, "SESSION", NULL },
 	{ 'H', "hosts", ARG_VALUE | ARG_REPEAT, "TARGETS", NULL },
 	{ 0, "in-disconnected-session", 0, NULL, NULL },
@@ -72,7 +72,7 @@ const struct cmd_entry cmd_invoke_entry = {
 	"the command's, 128+N if a signal N killed it, 255 if tether failed. On\n"
 	"several hosts: 0 if every host ran it and it exited 0, else 1 with a\n"
 	"per-host summary on stderr.\n",
-	{ invoke_opts, 0, 0, NULL, ARGS_IN_ORDER | ARGS_WORDS }, CMD_TARGET_NONE, exec_invoke,
+	{ invoke_spec, 0, 0, NULL, ARGS_IN_ORDER | ARGS_WORDS }, CMD_TARGET_NONE, exec_invoke,
 };
 
 /* Options of one invoke. */

@@ -1,5 +1,6 @@
 /*
- * main.c - tether: find the command, handle the global flags, run it.
+ * main.c - tether: find the command, handle the global flags, parse the
+ * rest by the command's spec (args.c) and expand its TARGETS, run it.
  *
  * Commands are one or two words ("login", "session new"). --json and
  * -h/--help are accepted anywhere before a "--" (after it everything belongs
@@ -81,7 +82,9 @@ static const struct cmd_entry *lookup(int argc, char **argv, int *words)
 static void expand_target(struct cmd_ctx *x, const struct cmd_entry *ce, const struct args *a)
 {
 	if (ce->target == CMD_TARGET_SESSION_OPTION) {
-		fleet_target_session(x, &x->target, args_get(a, "session"), false);
+		const char *session = args_get(a, "session");
+		if (session != NULL)
+			fleet_target_session(x, &x->target, session, false);
 		return;
 	}
 	if (a->argc != 1)
