@@ -10,7 +10,6 @@
  * it (HOST alone) is removed then, a named one stays with the saved state.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,7 +26,7 @@
 #include "escape.h"
 #include "fileio.h"
 
-static int exec_enter(struct cmd_ctx *x, int argc, char **argv);
+static int exec_enter(struct cmd_ctx *x, const struct args *a);
 
 const struct cmd_entry cmd_enter_entry = {
 	"enter", "HOST[/NAME]",
@@ -40,7 +39,7 @@ const struct cmd_entry cmd_enter_entry = {
 	"  ~.   detach: the shell keeps running, the session shows Disconnected/Busy\n"
 	"  ~?   list the escapes\n"
 	"  ~~   send one '~'\n",
-	exec_enter,
+	{ NULL, 1, 1, "expected one HOST or HOST/NAME", 0 }, CMD_TARGET_HOST_NAME, exec_enter,
 };
 
 static volatile sig_atomic_t winched;
@@ -191,26 +190,16 @@ static int typed(struct cmd_ctx *x, const char *session, int64_t job, struct esc
 	return 0;
 }
 
-static int exec_enter(struct cmd_ctx *x, int argc, char **argv)
+static int exec_enter(struct cmd_ctx *x, const struct args *a)
 {
-	static const struct option none[] = { { NULL, 0, NULL, 0 } };
-	if (cmd_getopt(&cmd_enter_entry, argc, argv, "", none) != -1)
-		return EXIT_USAGE;
-	if (optind != argc - 1)
-		return out_usage(&cmd_enter_entry, "expected one HOST or HOST/NAME");
 	if (x->json)
 		return out_usage(&cmd_enter_entry, "an interactive shell has no --json form");
-	char spec[BOUND_HOSTSPEC];
-	const char *slash = strrchr(argv[optind], '/');   /* TARGETS[/NAME] */
-	snprintf(spec, sizeof spec, "%.*s",
-	         (int)(slash ? (size_t)(slash - argv[optind]) : strlen(argv[optind])),
-	         argv[optind]);
-	if (!fleet_is_single(x, spec))
+	if (x->target.fleet)   /* TARGETS[/NAME] */
 		return out_usage(&cmd_enter_entry, "an interactive shell goes to one host; "
 		                 "for several use invoke -H TARGETS");
 	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
 	int temporary, rows, cols;
-	tether_err e = open_session(x, argv[optind], session, sizeof session, &temporary);
+	tether_err e = open_session(x, a->argv[0], session, sizeof session, &temporary);
 	if (e != TETHER_E_OK)
 		return out_fail(x, e);
 	window(&rows, &cols);

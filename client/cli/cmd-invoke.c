@@ -4,21 +4,34 @@
  * --as-job it returns at once with a local job instead (Invoke-Command
  * -AsJob), managed by the job verbs without -s.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bounds.h"
 #include "cmd.h"
 #include "strparse.h"
-#include "targets.h"
 
-static int exec_invoke(struct cmd_ctx *x, int argc, char **argv);
+static int exec_invoke(struct cmd_ctx *x, const struct args *a);
 static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd);
 static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
                           int disconnected, const char *cmd);
 static int invoke_as_job(struct cmd_ctx *x, const char *session, const char *name,
                          const char *cmd);
+
+static const struct args_opt invoke_spec[] = {
+	{ 's', "session", ARG_VALUE | ARG_REPEAT, "SESSION", NULL },
+	{ 'H', "hosts", ARG_VALUE | ARG_REPEAT, "TARGETS", NULL },
+	{ 0, "in-disconnected-session", 0, NULL, NULL },
+	{ 0, "session-name", ARG_VALUE, "NAME", NULL },
+	{ 0, "as-job", 0, NULL, NULL },
+	{ 0, "job-name", ARG_VALUE, "NAME", NULL },
+	{ 0, "throttle", ARG_VALUE, "N", NULL },
+	{ 0, "connect-timeout", ARG_VALUE, "S", NULL },
+	{ 0, "timeout", ARG_VALUE, "S", NULL },
+	{ 0, "hide-host", 0, NULL, NULL },
+	{ 0, "gather", 0, NULL, NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
 
 const struct cmd_entry cmd_invoke_entry = {
 	"invoke", "(-s SESSION [--as-job [--job-name NAME]] | "
@@ -59,66 +72,92 @@ const struct cmd_entry cmd_invoke_entry = {
 	"the command's, 128+N if a signal N killed it, 255 if tether failed. On\n"
 	"several hosts: 0 if every host ran it and it exited 0, else 1 with a\n"
 	"per-host summary on stderr.\n",
-	exec_invoke,
+	{ invoke_spec, 0, 0, NULL, ARGS_IN_ORDER | ARGS_WORDS }, CMD_TARGET_NONE, exec_invoke,
 };
 
 /* Options of one invoke. */
 struct invoke_opts {
-	struct buf  sessions, hosts;   /* -s / -H, repeated ones joined with ',' */
 	const char *name, *job_name;
 	int         disconnected, as_job;
 	enum fleet_mode mode;
 	struct tether_fleet_req req;
 };
 
-/* Add a repeated option's value to a comma list. */
-static int add_target(struct buf *list, const char *v)
-{
-	if (list->len > 0 && buf_puts(list, ",") != 0)
-		return -1;
-	return buf_puts(list, v);
-}
-
-/* Split "TARGETS/NAME" at its last '/' into targets (list) and name;
- * several -s must all name the same session. */
+/* Add "TARGETS/NAME"'s TARGETS (before its last '/') to a comma list, its
+ * NAME in name: several -s must all name the same session. */
 static int add_session(struct buf *targets, char *name, size_t namesz, const char *v)
 {
 	const char *slash = strrchr(v, '/');
 	if (slash == NULL || slash[1] == '\0' || slash == v)
-		return -1;
+		return out_usage(&cmd_invoke_entry, "invalid session '%s': HOST/NAME or "
+		                 "TARGETS/NAME", v);
 	if (name[0] != '\0' && strcmp(name, slash + 1) != 0)
-		return -2;
+		return out_usage(&cmd_invoke_entry, "several -s must name the same session on "
+		                 "each host (TARGETS/NAME)");
 	snprintf(name, namesz, "%s", slash + 1);
-	if (targets->len > 0 && buf_puts(targets, ",") != 0)
-		return -1;
-	return buf_append(targets, v, (size_t)(slash - v));
+	if ((targets->len > 0 && buf_puts(targets, ",") != 0) ||
+	    buf_append(targets, v, (size_t)(slash - v)) != 0)
+		return out_usage(&cmd_invoke_entry, "TARGETS is too long");
+	return 0;
 }
 
-/* Parse a whole number of seconds or hosts for an option. */
-static int parse_count(const char *opt, const char *v, long max, long *out)
+/* Expand the TARGETS of -H, or of -s TARGETS/NAME (the NAME they share into
+ * name), once into x->target; 0, or EXIT_USAGE after a usage error. */
+static int invoke_target(struct cmd_ctx *x, const struct args *a, char *name, size_t namesz)
 {
-	int64_t n;
-	if (strparse_i64(v, 1, max, &n) != 0)
-		return out_usage(&cmd_invoke_entry, "%s must be a whole number from 1 to %ld",
-		                 opt, max);
-	*out = (long)n;
+	int nh, ns, rc = 0;
+	const char *const *hosts = args_values(a, "hosts", &nh);
+	const char *const *sessions = args_values(a, "session", &ns);
+	struct buf spec;
+	buf_init(&spec, 64 * 1024);
+	for (int i = 0; i < ns && rc == 0; i++)
+		rc = add_session(&spec, name, namesz, sessions[i]);
+	if (rc == 0 && (ns == 0) == (nh == 0))
+		rc = out_usage(&cmd_invoke_entry, "give -s SESSION or -H TARGETS (not both)");
+	for (int i = 0; i < nh && rc == 0; i++)
+		if ((spec.len > 0 && buf_puts(&spec, ",") != 0) || buf_puts(&spec, hosts[i]) != 0)
+			rc = out_usage(&cmd_invoke_entry, "TARGETS is too long");
+	if (rc == 0)
+		fleet_target_expand(x, &x->target, buf_cstr(&spec));
+	buf_free(&spec);
+	return rc;
+}
+
+/* Options other than the targets into o; 0, or EXIT_USAGE after a usage error. */
+static int invoke_options(const struct args *a, struct invoke_opts *o)
+{
+	const struct cmd_entry *ce = &cmd_invoke_entry;
+	int64_t throttle = 0, connect_timeout = 0, timeout = 0;
+	memset(o, 0, sizeof *o);
+	if (cmd_number(ce, a, "throttle", 1, 4096, &throttle) != 0 ||
+	    cmd_number(ce, a, "connect-timeout", 1, 86400 * 30, &connect_timeout) != 0 ||
+	    cmd_number(ce, a, "timeout", 1, 86400 * 30, &timeout) != 0)
+		return EXIT_USAGE;
+	o->req.throttle = (int)throttle;
+	o->req.connect_timeout = (long)connect_timeout;
+	o->req.timeout = (long)timeout;
+	o->disconnected = args_has(a, "in-disconnected-session");
+	o->name = args_get(a, "session-name");
+	o->as_job = args_has(a, "as-job");
+	o->job_name = args_get(a, "job-name");
+	if (args_has(a, "gather") && args_has(a, "hide-host"))
+		return out_usage(ce, "--hide-host and --gather exclude each other");
+	o->mode = args_has(a, "gather") ? FLEET_GATHER
+	          : args_has(a, "hide-host") ? FLEET_HIDE_HOST : FLEET_PREFIX;
 	return 0;
 }
 
 /* Run COMMAND on a fleet (several targets). */
-static int invoke_fleet(struct cmd_ctx *x, struct invoke_opts *o, const char *spec,
-                        const char *session_name, const char *cmd)
+static int invoke_fleet(struct cmd_ctx *x, struct invoke_opts *o, const char *session_name,
+                        const char *cmd)
 {
-	struct fleet_hosts hosts = { NULL, 0 };
-	int rc = fleet_targets(x, &cmd_invoke_entry, spec, &hosts);
+	int rc = fleet_target_hosts(&cmd_invoke_entry, &x->target);
 	if (rc != 0)
 		return rc;
 	o->req.verb = TETHER_FLEET_INVOKE;
 	o->req.session = session_name;
 	o->req.command = cmd;
-	rc = fleet_exec(x, &hosts, &o->req, o->mode);
-	fleet_hosts_free(&hosts);
-	return rc;
+	return fleet_exec(x, &x->target.hosts, &o->req, o->mode);
 }
 
 /* Sessions for a fleet job: session_name on each host, or (NULL) a new one
@@ -173,14 +212,14 @@ out:
 
 /* invoke --as-job on several hosts: one local parent job, a child per host
  * (Invoke-Command -ComputerName a,b -AsJob). */
-static int invoke_fleet_job(struct cmd_ctx *x, struct invoke_opts *o, const char *spec,
+static int invoke_fleet_job(struct cmd_ctx *x, struct invoke_opts *o,
                             const char *session_name, const char *cmd)
 {
-	struct fleet_hosts hosts = { NULL, 0 };
-	int rc = fleet_targets(x, &cmd_invoke_entry, spec, &hosts);
+	const struct fleet_hosts *hosts = &x->target.hosts;
+	int rc = fleet_target_hosts(&cmd_invoke_entry, &x->target);
 	if (rc != 0)
 		return rc;
-	size_t n = hosts.n, k = 0;
+	size_t n = hosts->n, k = 0;
 	char **sessions = calloc(n, sizeof *sessions);
 	const char **ss = calloc(n, sizeof *ss), **labels = calloc(n, sizeof *labels);
 	bool *own = calloc(n, sizeof *own), *kown = calloc(n, sizeof *kown);
@@ -188,11 +227,11 @@ static int invoke_fleet_job(struct cmd_ctx *x, struct invoke_opts *o, const char
 	rc = EXIT_TETHER;
 	if (sessions == NULL || ss == NULL || labels == NULL || own == NULL || kown == NULL)
 		goto out;
-	size_t have = fleet_job_sessions(x, &hosts, session_name, sessions, own);
+	size_t have = fleet_job_sessions(x, hosts, session_name, sessions, own);
 	for (size_t i = 0; i < n; i++)
 		if (sessions[i] != NULL) {
 			ss[k] = sessions[i];
-			labels[k] = hosts.v[i].name;
+			labels[k] = hosts->v[i].name;
 			kown[k++] = own[i];
 		}
 	tether_err e = have == 0 ? TETHER_E_CONNECT
@@ -227,116 +266,44 @@ out:
 	free(own);
 	free(kown);
 	json_decref(failures);
-	fleet_hosts_free(&hosts);
 	return rc;
 }
 
-static int exec_invoke(struct cmd_ctx *x, int argc, char **argv)
+static int exec_invoke(struct cmd_ctx *x, const struct args *a)
 {
-	static const struct option longopts[] = {
-		{ "session", required_argument, NULL, 's' },
-		{ "hosts", required_argument, NULL, 'H' },
-		{ "in-disconnected-session", no_argument, NULL, 'D' },
-		{ "session-name", required_argument, NULL, 'N' },
-		{ "as-job", no_argument, NULL, 'J' },
-		{ "job-name", required_argument, NULL, 'j' },
-		{ "throttle", required_argument, NULL, 'T' },
-		{ "connect-timeout", required_argument, NULL, 'C' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "hide-host", no_argument, NULL, 'h' + 256 },
-		{ "gather", no_argument, NULL, 'g' + 256 },
-		{ NULL, 0, NULL, 0 },
-	};
+	const struct cmd_entry *ce = &cmd_invoke_entry;
 	struct invoke_opts o;
 	char sname[BOUND_NAME + 24] = "";
-	long v = 0;
-	int ch, rc = EXIT_USAGE;
-	memset(&o, 0, sizeof o);
-	buf_init(&o.sessions, 64 * 1024);
-	buf_init(&o.hosts, 64 * 1024);
-	while ((ch = cmd_getopt(&cmd_invoke_entry, argc, argv, "+s:H:", longopts)) != -1) {
-		switch (ch) {
-		case 's':
-			if ((rc = add_session(&o.sessions, sname, sizeof sname, optarg)) == -2) {
-				rc = out_usage(&cmd_invoke_entry, "several -s must name the same "
-				               "session on each host (TARGETS/NAME)");
-				goto out;
-			}
-			if (rc != 0) {
-				rc = out_usage(&cmd_invoke_entry, "invalid session '%s': HOST/NAME "
-				               "or TARGETS/NAME", optarg);
-				goto out;
-			}
-			break;
-		case 'H': add_target(&o.hosts, optarg); break;
-		case 'D': o.disconnected = 1; break;
-		case 'N': o.name = optarg; break;
-		case 'J': o.as_job = 1; break;
-		case 'j': o.job_name = optarg; break;
-		case 'T':
-		case 'C':
-		case 't':
-			if ((rc = parse_count(ch == 'T' ? "--throttle" : ch == 'C' ?
-			                      "--connect-timeout" : "--timeout", optarg,
-			                      ch == 'T' ? 4096 : 86400 * 30, &v)) != 0)
-				goto out;
-			if (ch == 'T')
-				o.req.throttle = (int)v;
-			else if (ch == 'C')
-				o.req.connect_timeout = v;
-			else
-				o.req.timeout = v;
-			break;
-		case 'h' + 256: o.mode = FLEET_HIDE_HOST; break;
-		case 'g' + 256: o.mode = FLEET_GATHER; break;
-		default: goto out;
-		}
-	}
-	rc = EXIT_USAGE;
-	if ((o.sessions.len == 0) == (o.hosts.len == 0)) {
-		rc = out_usage(&cmd_invoke_entry, "give -s SESSION or -H TARGETS (not both)");
-		goto out;
-	}
-	const char *targets = o.hosts.len ? buf_cstr(&o.hosts) : buf_cstr(&o.sessions);
-	bool single = fleet_is_single(x, targets);
-	if ((o.disconnected || o.name) && (o.hosts.len == 0 || !single)) {
-		rc = out_usage(&cmd_invoke_entry, "--in-disconnected-session and --session-name "
-		               "go with -H HOST (one host; for a fleet: session new TARGETS "
-		               "--name N, then invoke -s TARGETS/N)");
-		goto out;
-	}
-	if (o.name && !o.disconnected) {
-		rc = out_usage(&cmd_invoke_entry, "--session-name needs --in-disconnected-session");
-		goto out;
-	}
-	if (o.as_job && o.hosts.len > 0 && single) {
-		rc = out_usage(&cmd_invoke_entry, "--as-job goes with -s SESSION, or with -H "
-		               "on several hosts (TARGETS)");
-		goto out;
-	}
-	if (o.job_name && !o.as_job) {
-		rc = out_usage(&cmd_invoke_entry, "--job-name needs --as-job");
-		goto out;
-	}
+	int rc;
+	if (invoke_target(x, a, sname, sizeof sname) != 0 || invoke_options(a, &o) != 0)
+		return EXIT_USAGE;
+	bool on_hosts = args_has(a, "hosts"), single = !x->target.fleet;
+	if ((o.disconnected || o.name) && (!on_hosts || !single))
+		return out_usage(ce, "--in-disconnected-session and --session-name go with -H HOST "
+		                 "(one host; for a fleet: session new TARGETS --name N, then invoke "
+		                 "-s TARGETS/N)");
+	if (o.name && !o.disconnected)
+		return out_usage(ce, "--session-name needs --in-disconnected-session");
+	if (o.as_job && on_hosts && single)
+		return out_usage(ce, "--as-job goes with -s SESSION, or with -H on several hosts "
+		                 "(TARGETS)");
+	if (o.job_name && !o.as_job)
+		return out_usage(ce, "--job-name needs --as-job");
 	struct buf cmd;
-	if (cmd_command_words(&cmd_invoke_entry, argc, argv, optind, &cmd) != 0)
-		goto out;
-	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
-	snprintf(session, sizeof session, "%s/%s", targets, sname);
+	if (cmd_command_words(ce, a, &cmd) != 0)
+		return EXIT_USAGE;
+	const char *session = args_get(a, "session");   /* the one -s, when single */
 	if (!single && o.as_job)
-		rc = invoke_fleet_job(x, &o, targets, o.sessions.len ? sname : NULL, buf_cstr(&cmd));
+		rc = invoke_fleet_job(x, &o, on_hosts ? NULL : sname, buf_cstr(&cmd));
 	else if (!single)
-		rc = invoke_fleet(x, &o, targets, o.sessions.len ? sname : NULL, buf_cstr(&cmd));
-	else if (o.hosts.len > 0)
-		rc = invoke_on_host(x, targets, o.name, o.disconnected, buf_cstr(&cmd));
+		rc = invoke_fleet(x, &o, on_hosts ? NULL : sname, buf_cstr(&cmd));
+	else if (on_hosts)
+		rc = invoke_on_host(x, x->target.spec, o.name, o.disconnected, buf_cstr(&cmd));
 	else if (o.as_job)
 		rc = invoke_as_job(x, session, o.job_name, buf_cstr(&cmd));
 	else
 		rc = invoke_in(x, session, buf_cstr(&cmd));
 	buf_free(&cmd);
-out:
-	buf_free(&o.sessions);
-	buf_free(&o.hosts);
 	return rc;
 }
 

@@ -7,7 +7,6 @@
  * they share their parsing, printing and waiting; only the library call
  * differs between the two forms.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,12 +15,31 @@
 #include "cmd.h"
 #include "strparse.h"
 
-static int exec_start(struct cmd_ctx *x, int argc, char **argv);
-static int exec_list(struct cmd_ctx *x, int argc, char **argv);
-static int exec_receive(struct cmd_ctx *x, int argc, char **argv);
-static int exec_wait(struct cmd_ctx *x, int argc, char **argv);
-static int exec_stop(struct cmd_ctx *x, int argc, char **argv);
-static int exec_remove(struct cmd_ctx *x, int argc, char **argv);
+static int exec_start(struct cmd_ctx *x, const struct args *a);
+static int exec_list(struct cmd_ctx *x, const struct args *a);
+static int exec_receive(struct cmd_ctx *x, const struct args *a);
+static int exec_wait(struct cmd_ctx *x, const struct args *a);
+static int exec_stop(struct cmd_ctx *x, const struct args *a);
+static int exec_remove(struct cmd_ctx *x, const struct args *a);
+
+static const struct args_opt start_opts[] = {
+	{ 0, "name", ARG_VALUE, "NAME", NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
+
+/* The verbs other than start share one set of options. */
+static const struct args_opt job_opts[] = {
+	{ 's', "session", ARG_VALUE, "SESSION", NULL },
+	{ 0, "keep", 0, NULL, NULL },
+	{ 0, "wait", 0, NULL, NULL },
+	{ 0, "any", 0, NULL, NULL },
+	{ 0, "force", 0, NULL, NULL },
+	{ 0, "timeout", ARG_VALUE, "SECONDS", NULL },
+	{ 0, "host", ARG_VALUE, "HOST", NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
+#define ONE_JOB   "expected exactly one JOB"
+#define SOME_JOBS "expected at least one JOB"
 
 /* How the two forms address a job, for every verb's help. */
 #define JOB_FORMS \
@@ -38,14 +56,14 @@ const struct cmd_entry cmd_job_start_entry = {
 	"The job is kept on the remote host: manage it with the job verbs and\n"
 	"-s SESSION. For a job whose output comes back to this client, use\n"
 	"tether invoke -s SESSION --as-job instead.\n",
-	exec_start,
+	{ start_opts, 1, 1, "expected SESSION", ARGS_WORDS }, CMD_TARGET_SESSION, exec_start,
 };
 const struct cmd_entry cmd_job_list_entry = {
 	"job list", "[-s SESSION]", "list a session's jobs, or (no -s) this client's local jobs",
 	JOB_FORMS
 	"Without -s the state of unfinished local jobs is asked of their hosts; a\n"
 	"host that cannot be reached shows its jobs as Disconnected.\n",
-	exec_list,
+	{ job_opts, 0, 0, NULL, 0 }, CMD_TARGET_NONE, exec_list,
 };
 const struct cmd_entry cmd_job_receive_entry = {
 	"job receive", "[-s SESSION] JOB [--keep] [--wait] [--host HOST]",
@@ -58,7 +76,7 @@ const struct cmd_entry cmd_job_receive_entry = {
 	"there), added to this client's copy, and printed from the copy; --keep\n"
 	"applies to the copy. If the host cannot be reached, the copy is printed\n"
 	"with a warning (exit 0; 255 if there was nothing to print, or with --wait).\n",
-	exec_receive,
+	{ job_opts, 1, 1, ONE_JOB, 0 }, CMD_TARGET_NONE, exec_receive,
 };
 const struct cmd_entry cmd_job_wait_entry = {
 	"job wait", "[-s SESSION] JOB... [--any] [--timeout SECONDS]",
@@ -68,11 +86,11 @@ const struct cmd_entry cmd_job_wait_entry = {
 	"  --timeout SECONDS       give up after this long (exit 1)\n"
 	"Prints the jobs that have ended. A local job whose host cannot be reached\n"
 	"ends the wait with exit 255.\n",
-	exec_wait,
+	{ job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_wait,
 };
 const struct cmd_entry cmd_job_stop_entry = {
 	"job stop", "[-s SESSION] JOB...", "stop jobs (SIGTERM, grace, SIGKILL to their group)",
-	JOB_FORMS, exec_stop,
+	JOB_FORMS, { job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_stop,
 };
 const struct cmd_entry cmd_job_remove_entry = {
 	"job remove", "[-s SESSION] JOB... [--force]",
@@ -82,7 +100,7 @@ const struct cmd_entry cmd_job_remove_entry = {
 	"A local job is removed on its host and here, with the output copied here.\n"
 	"If its host cannot be reached it is kept, unless --force: then it is\n"
 	"forgotten here (with a warning) and the remote job is left as it is.\n",
-	exec_remove,
+	{ job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_remove,
 };
 
 struct job_opts {
@@ -92,68 +110,37 @@ struct job_opts {
 	uint64_t    timeout;   /* 0 = none */
 };
 
-/* Shared option parsing; returns optind or -1 after a usage error. */
-static int parse(const struct cmd_entry *ce, int argc, char **argv, struct job_opts *o)
+/* The shared options of a verb's arguments; 0, or -1 after a usage error. */
+static int get_opts(const struct cmd_entry *ce, const struct args *a, struct job_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "session", required_argument, NULL, 's' }, { "keep", no_argument, NULL, 'k' },
-		{ "wait", no_argument, NULL, 'w' }, { "any", no_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' }, { "timeout", required_argument, NULL, 't' },
-		{ "host", required_argument, NULL, 'H' }, { NULL, 0, NULL, 0 },
-	};
+	const char *timeout = args_get(a, "timeout");
 	memset(o, 0, sizeof *o);
-	int ch;
-	while ((ch = cmd_getopt(ce, argc, argv, "s:", longopts)) != -1) {
-		switch (ch) {
-		case 's': o->session = optarg; break;
-		case 'k': o->keep = 1; break;
-		case 'w': o->wait = 1; break;
-		case 'a': o->any = 1; break;
-		case 'f': o->force = 1; break;
-		case 'H': o->host = optarg; break;
-		case 't':
-			if (strparse_u64(optarg, 1, 86400 * 365, &o->timeout) != 0) {
-				out_usage(ce, "--timeout takes seconds");
-				return -1;
-			}
-			break;
-		default: return -1;
-		}
+	o->session = args_get(a, "session");
+	o->host = args_get(a, "host");
+	o->keep = args_has(a, "keep");
+	o->wait = args_has(a, "wait");
+	o->any = args_has(a, "any");
+	o->force = args_has(a, "force");
+	if (timeout != NULL && strparse_u64(timeout, 1, 86400 * 365, &o->timeout) != 0) {
+		out_usage(ce, "--timeout takes seconds");
+		return -1;
 	}
-	return optind;
+	return 0;
 }
 
-static int exec_start(struct cmd_ctx *x, int argc, char **argv)
+static int exec_start(struct cmd_ctx *x, const struct args *a)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
-	};
-	const char *name = NULL;
-	int ch, words = 0, rc;
-	/* getopt moves a "--" ahead of the words before it: count them first, so
-	 * that "S1 S2 -- cmd" is refused rather than run as "S2 cmd" in S1 */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (strcmp(argv[i], "--name") == 0)
-			i++;
-		else if (argv[i][0] != '-')
-			words++;
-	}
-	while ((ch = cmd_getopt(&cmd_job_start_entry, argc, argv, "", longopts)) != -1) {
-		if (ch != 'n')
-			return EXIT_USAGE;
-		name = optarg;
-	}
-	if (optind >= argc)
-		return out_usage(&cmd_job_start_entry, "expected SESSION");
-	const char *session = argv[optind++];
-	if (words > 1 && optind < argc && strcmp(argv[optind - 2], "--") == 0)
+	const char *name = args_get(a, "name"), *session = a->argv[0];
+	int rc;
+	/* "S1 S2 -- cmd" is refused rather than run as "S2 cmd" in S1 */
+	if (a->before_dashdash > 1)
 		return out_usage(&cmd_job_start_entry, "one SESSION before --; for the same "
 		                 "session on several hosts use TARGETS/NAME");
 	struct buf cmd;
-	if (cmd_command_words(&cmd_job_start_entry, argc, argv, optind, &cmd) != 0)
+	if (cmd_command_words(&cmd_job_start_entry, a, &cmd) != 0)
 		return EXIT_USAGE;
 	struct tether_fleet_req req = { .command = buf_cstr(&cmd), .job_name = name };
-	if (fleet_session_verb(x, &cmd_job_start_entry, session, TETHER_FLEET_JOB_START,
+	if (fleet_session_verb(x, &cmd_job_start_entry, &x->target, TETHER_FLEET_JOB_START,
 	                       &req, &rc)) {
 		buf_free(&cmd);
 		return rc;
@@ -164,14 +151,11 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 	return out_result(x, e, job, out_jobs_table);
 }
 
-static int exec_list(struct cmd_ctx *x, int argc, char **argv)
+static int exec_list(struct cmd_ctx *x, const struct args *a)
 {
 	struct job_opts o;
-	int first = parse(&cmd_job_list_entry, argc, argv, &o);
-	if (first < 0)
+	if (get_opts(&cmd_job_list_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	if (first != argc)
-		return out_usage(&cmd_job_list_entry, "unexpected argument %s", argv[first]);
 	json_t *jobs = NULL;
 	tether_err e = o.session ? tether_job_list(x->c, o.session, &jobs)
 	                         : tether_local_job_list(x->c, &jobs);
@@ -239,18 +223,16 @@ static int receive_fleet(struct cmd_ctx *x, const struct job_opts *o, const char
 	return rc;
 }
 
-static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
+static int exec_receive(struct cmd_ctx *x, const struct args *a)
 {
 	struct job_opts o;
-	int first = parse(&cmd_job_receive_entry, argc, argv, &o);
-	if (first < 0)
+	const char *ref = a->argv[0];
+	if (get_opts(&cmd_job_receive_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	if (first != argc - 1)
-		return out_usage(&cmd_job_receive_entry, "expected exactly one JOB");
 	json_t *kids = NULL;
 	if (o.session == NULL &&
-	    tether_local_job_children(x->c, argv[first], &kids) == TETHER_E_OK && kids != NULL)
-		return receive_fleet(x, &o, argv[first], kids);
+	    tether_local_job_children(x->c, ref, &kids) == TETHER_E_OK && kids != NULL)
+		return receive_fleet(x, &o, ref, kids);
 	if (o.host != NULL)
 		return out_usage(&cmd_job_receive_entry, "--host goes with a fleet job (one "
 		                 "started with invoke --as-job on several hosts)");
@@ -258,9 +240,9 @@ static int exec_receive(struct cmd_ctx *x, int argc, char **argv)
 	stream_out_init(&so, x);
 	int status = -1, local_only = 0;
 	json_t *job = NULL;
-	tether_err e = o.session ? tether_job_receive(x->c, o.session, argv[first], o.keep,
+	tether_err e = o.session ? tether_job_receive(x->c, o.session, ref, o.keep,
 	                                              o.wait, &so.cb, &status, &job)
-	                         : tether_local_job_receive(x->c, argv[first], o.keep, o.wait,
+	                         : tether_local_job_receive(x->c, ref, o.keep, o.wait,
 	                                                    &so.cb, &status, &local_only, &job);
 	if (e == TETHER_E_OK && local_only)
 		fprintf(stderr, "tether: warning: %s; showed only the output held locally\n",
@@ -300,14 +282,11 @@ static int ended(json_t *j)
 	              strcmp(st, "Stopped") == 0);
 }
 
-static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
+static int exec_wait(struct cmd_ctx *x, const struct args *a)
 {
 	struct job_opts o;
-	int first = parse(&cmd_job_wait_entry, argc, argv, &o);
-	if (first < 0)
+	if (get_opts(&cmd_job_wait_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	if (first >= argc)
-		return out_usage(&cmd_job_wait_entry, "expected at least one JOB");
 	struct timespec t0, now, pause = { 0, 200 * 1000 * 1000 };
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -316,9 +295,9 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 		/* remote jobs: one listing a round, however many jobs are waited on */
 		if (o.session != NULL && tether_job_list(x->c, o.session, &listed) != TETHER_E_OK)
 			listed = NULL;
-		for (int i = first; i < argc; i++) {
-			json_t *j = json_incref(find_job(listed, argv[i]));
-			tether_err e = j != NULL ? TETHER_E_OK : get_job(x, &o, argv[i], &j);
+		for (int i = 0; i < a->argc; i++) {
+			json_t *j = json_incref(find_job(listed, a->argv[i]));
+			tether_err e = j != NULL ? TETHER_E_OK : get_job(x, &o, a->argv[i], &j);
 			if (e != TETHER_E_OK) {
 				json_decref(j);
 				json_decref(done);
@@ -347,47 +326,47 @@ static int exec_wait(struct cmd_ctx *x, int argc, char **argv)
 	}
 }
 
+/* What stop and remove do to one JOB. */
+struct job_action {
+	struct job_opts o;
+	int             remove;
+};
+
+/* Stop or remove one job (out_each_fn), printing the warning it may carry. */
+static tether_err act_on_job(struct cmd_ctx *x, void *ctx, const char *ref, json_t **j)
+{
+	const struct job_action *act = ctx;
+	const struct job_opts *o = &act->o;
+	tether_err e;
+	if (o->session != NULL)
+		e = act->remove ? tether_job_remove(x->c, o->session, ref, o->force, j)
+		                : tether_job_stop(x->c, o->session, ref, j);
+	else
+		e = act->remove ? tether_local_job_remove(x->c, ref, o->force, j)
+		                : tether_local_job_stop(x->c, ref, j);
+	const char *warning = json_string_value(json_object_get(*j, "warning"));
+	if (e == TETHER_E_OK && warning != NULL)
+		fprintf(stderr, "tether: warning: job '%s': %s\n",
+		        json_string_value(json_object_get(*j, "name")), warning);
+	return e;
+}
+
 /* Stop or remove each JOB argument. */
-static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, int argc, char **argv,
+static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, const struct args *a,
                     int remove)
 {
-	struct job_opts o;
-	int first = parse(ce, argc, argv, &o);
-	if (first < 0)
+	struct job_action act = { .remove = remove };
+	if (get_opts(ce, a, &act.o) != 0)
 		return EXIT_USAGE;
-	if (first >= argc)
-		return out_usage(ce, "expected at least one JOB");
-	json_t *all = json_array();
-	for (int i = first; i < argc; i++) {
-		json_t *j = NULL;
-		tether_err e;
-		if (o.session != NULL)
-			e = remove ? tether_job_remove(x->c, o.session, argv[i], o.force, &j)
-			           : tether_job_stop(x->c, o.session, argv[i], &j);
-		else
-			e = remove ? tether_local_job_remove(x->c, argv[i], o.force, &j)
-			           : tether_local_job_stop(x->c, argv[i], &j);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		const char *warning = json_string_value(json_object_get(j, "warning"));
-		if (warning != NULL)
-			fprintf(stderr, "tether: warning: job '%s': %s\n",
-			        json_string_value(json_object_get(j, "name")), warning);
-		json_array_append_new(all, j);
-	}
-	int rc = out_finish_multi(x, all, out_jobs_table);
-	json_decref(all);
-	return rc;
+	return out_each(x, a, act_on_job, &act, out_jobs_table);
 }
 
-static int exec_stop(struct cmd_ctx *x, int argc, char **argv)
+static int exec_stop(struct cmd_ctx *x, const struct args *a)
 {
-	return each_job(x, &cmd_job_stop_entry, argc, argv, 0);
+	return each_job(x, &cmd_job_stop_entry, a, 0);
 }
 
-static int exec_remove(struct cmd_ctx *x, int argc, char **argv)
+static int exec_remove(struct cmd_ctx *x, const struct args *a)
 {
-	return each_job(x, &cmd_job_remove_entry, argc, argv, 1);
+	return each_job(x, &cmd_job_remove_entry, a, 1);
 }

@@ -2,7 +2,6 @@
  * cmd-login.c - tether login HOST: trust the server's key, get a token.
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -11,10 +10,18 @@
 #include "bounds.h"
 #include "cmd.h"
 #include "crypto.h"
-#include "targets.h"
 #include "term.h"
 
-static int exec_login(struct cmd_ctx *x, int argc, char **argv);
+static int exec_login(struct cmd_ctx *x, const struct args *a);
+
+static const struct args_opt login_opts[] = {
+	{ 0, "user", ARG_VALUE, "U", NULL },
+	{ 0, "password-stdin", 0, NULL, NULL },
+	{ 0, "accept-new", 0, NULL, NULL },
+	{ 0, "fingerprint", ARG_VALUE, "FP", NULL },
+	{ 0, "cacert", ARG_VALUE, "FILE", NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
 
 const struct cmd_entry cmd_login_entry = {
 	"login", "HOST|TARGETS [--user U] [--password-stdin] [--accept-new | --fingerprint SHA256:...] "
@@ -29,6 +36,7 @@ const struct cmd_entry cmd_login_entry = {
 	"A key that differs from the pinned one is refused (exit 255).\n"
 	"TARGETS (several hosts, docs/fleet.md): each host in turn with the same\n"
 	"password, asked once; exit 1 if any host failed.\n",
+	{ login_opts, 1, 1, "expected exactly one HOST or TARGETS", 0 }, CMD_TARGET_HOST,
 	exec_login,
 };
 
@@ -74,31 +82,29 @@ static int valid_fingerprint(const char *fp)
  * password asked (at most) once; a host that fails does not stop the rest. */
 static int login_fleet(struct cmd_ctx *x, const char *spec, struct tether_login_opts *o)
 {
-	struct fleet_hosts hosts = { NULL, 0 };
+	const struct fleet_hosts *hosts = &x->target.hosts;
 	char pw[BOUND_PASSWORD + 2];
-	int rc = fleet_targets(x, &cmd_login_entry, spec, &hosts);
+	int rc = fleet_target_hosts(&cmd_login_entry, &x->target);
 	if (rc != 0)
 		return rc;
 	if (o->password == NULL) {
-		if (ask_password((void *)spec, pw, sizeof pw) != 0) {
-			fleet_hosts_free(&hosts);
+		if (ask_password((void *)spec, pw, sizeof pw) != 0)
 			return out_usage(&cmd_login_entry, "no password");
-		}
 		o->password = pw;
 		o->get_password = NULL;
 	}
 	json_t *all = json_array();
 	size_t failed = 0;
-	for (size_t i = 0; i < hosts.n; i++) {
+	for (size_t i = 0; i < hosts->n; i++) {
 		json_t *info = NULL;
-		tether_err e = tether_login(x->c, hosts.v[i].addr, o, &info);
-		json_t *item = json_pack("{s:s}", "host", hosts.v[i].name);
+		tether_err e = tether_login(x->c, hosts->v[i].addr, o, &info);
+		json_t *item = json_pack("{s:s}", "host", hosts->v[i].name);
 		if (e == TETHER_E_OK) {
 			json_object_update(item, info);
-			json_object_set_new(item, "host", json_string(hosts.v[i].name));
+			json_object_set_new(item, "host", json_string(hosts->v[i].name));
 			json_object_set_new(item, "error", json_null());
 			if (!x->json)
-				printf("%s: logged in as %s (token expires %s)\n", hosts.v[i].name,
+				printf("%s: logged in as %s (token expires %s)\n", hosts->v[i].name,
 				       json_string_value(json_object_get(info, "user")),
 				       json_string_value(json_object_get(info, "expires")));
 		} else {
@@ -106,7 +112,7 @@ static int login_fleet(struct cmd_ctx *x, const char *spec, struct tether_login_
 			json_object_set_new(item, "error", json_pack("{s:s,s:s}", "code",
 			                    tether_last_error_code(x->c)[0] ? tether_last_error_code(x->c)
 			                    : tether_err_code(e), "message", tether_last_error(x->c)));
-			fprintf(stderr, "tether: %s: %s\n", hosts.v[i].name, tether_last_error(x->c));
+			fprintf(stderr, "tether: %s: %s\n", hosts->v[i].name, tether_last_error(x->c));
 		}
 		json_decref(info);
 		json_array_append_new(all, item);
@@ -115,47 +121,29 @@ static int login_fleet(struct cmd_ctx *x, const char *spec, struct tether_login_
 	if (x->json)
 		out_json(all);
 	if (failed > 0)
-		fprintf(stderr, "tether: %zu of %zu hosts failed\n", failed, hosts.n);
+		fprintf(stderr, "tether: %zu of %zu hosts failed\n", failed, hosts->n);
 	json_decref(all);
-	fleet_hosts_free(&hosts);
 	return failed > 0 ? 1 : 0;
 }
 
-static int exec_login(struct cmd_ctx *x, int argc, char **argv)
+static int exec_login(struct cmd_ctx *x, const struct args *a)
 {
-	static const struct option longopts[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "password-stdin", no_argument, NULL, 'P' },
-		{ "accept-new", no_argument, NULL, 'A' },
-		{ "fingerprint", required_argument, NULL, 'F' },
-		{ "cacert", required_argument, NULL, 'C' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct tether_login_opts o = { 0 };
-	int from_stdin = 0, ch;
-	while ((ch = cmd_getopt(&cmd_login_entry, argc, argv, "", longopts)) != -1) {
-		switch (ch) {
-		case 'u': o.user = optarg; break;
-		case 'P': from_stdin = 1; break;
-		case 'A': o.accept_new = 1; break;
-		case 'F': o.fingerprint = optarg; break;
-		case 'C': o.cacert = optarg; break;
-		default: return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1)
-		return out_usage(&cmd_login_entry, "expected exactly one HOST or TARGETS");
+	o.user = args_get(a, "user");
+	o.accept_new = args_has(a, "accept-new");
+	o.fingerprint = args_get(a, "fingerprint");
+	o.cacert = args_get(a, "cacert");
 	if (o.fingerprint && (o.accept_new || o.cacert))
 		return out_usage(&cmd_login_entry, "--fingerprint excludes --accept-new and --cacert");
 	if (o.fingerprint && !valid_fingerprint(o.fingerprint))
 		return out_usage(&cmd_login_entry, "--fingerprint takes SHA256:... as printed by "
 		                 "'tetherd fingerprint'");
-	const char *host = argv[optind];
+	const char *host = a->argv[0];
 	char pw[BOUND_PASSWORD + 2];
-	if (o.fingerprint && !fleet_is_single(x, host))
+	if (o.fingerprint && x->target.fleet)
 		return out_usage(&cmd_login_entry, "--fingerprint names one server's key; for "
 		                 "several hosts use --accept-new, --cacert or answer per host");
-	if (from_stdin) {
+	if (args_has(a, "password-stdin")) {
 		if (term_read_line(0, pw, sizeof pw) < 0)
 			return out_usage(&cmd_login_entry, "no password line on stdin");
 		o.password = pw;
@@ -169,7 +157,7 @@ static int exec_login(struct cmd_ctx *x, int argc, char **argv)
 		o.password_ctx = (void *)host;
 	}
 	o.confirm = confirm_key;
-	if (!fleet_is_single(x, host)) {
+	if (x->target.fleet) {
 		int rc = login_fleet(x, host, &o);
 		crypto_wipe(pw, sizeof pw);
 		return rc;

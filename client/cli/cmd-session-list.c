@@ -5,38 +5,28 @@
 #include <stdio.h>
 
 #include "cmd.h"
-#include "targets.h"
 
-static int exec_session_list(struct cmd_ctx *x, int argc, char **argv);
+static int exec_session_list(struct cmd_ctx *x, const struct args *a);
 
 const struct cmd_entry cmd_session_list_entry = {
 	"session list", "[HOST... | TARGETS]",
 	"list your sessions (on every host you are logged in to if none is named)",
-	NULL, exec_session_list,
+	NULL, { NULL, 0, -1, NULL, 0 }, CMD_TARGET_HOST, exec_session_list,
 };
 
-static int exec_session_list(struct cmd_ctx *x, int argc, char **argv)
+static int exec_session_list(struct cmd_ctx *x, const struct args *a)
 {
-	json_t *hosts = NULL, *all = json_array();
-	for (int i = 1; i < argc; i++)
-		if (argv[i][0] == '-') {
-			json_decref(all);
-			return out_usage(&cmd_session_list_entry, "unknown option %s", argv[i]);
-		}
-	if (argc == 2 && !fleet_is_single(x, argv[1])) {   /* TARGETS */
-		struct fleet_hosts fh = { NULL, 0 };
+	json_t *hosts = NULL, *all;
+	if (x->target.fleet) {   /* TARGETS */
 		struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_LIST };
-		int rc = fleet_targets(x, &cmd_session_list_entry, argv[1], &fh);
-		if (rc == 0)
-			rc = fleet_exec(x, &fh, &req, FLEET_PREFIX);
-		fleet_hosts_free(&fh);
-		json_decref(all);
-		return rc;
+		int rc = fleet_target_hosts(&cmd_session_list_entry, &x->target);
+		return rc != 0 ? rc : fleet_exec(x, &x->target.hosts, &req, FLEET_PREFIX);
 	}
-	if (argc > 1) {
+	all = json_array();
+	if (a->argc > 0) {
 		hosts = json_array();
-		for (int i = 1; i < argc; i++)
-			json_array_append_new(hosts, json_string(argv[i]));
+		for (int i = 0; i < a->argc; i++)
+			json_array_append_new(hosts, json_string(a->argv[i]));
 	} else {
 		tether_hosts(x->c, &hosts);
 	}

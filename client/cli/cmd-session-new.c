@@ -3,17 +3,26 @@
  * tether session set SESSION: change its options later. They share the
  * options, so they share this file.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "proto.h"
 #include "strparse.h"
-#include "targets.h"
 
-static int exec_session_new(struct cmd_ctx *x, int argc, char **argv);
-static int exec_session_set(struct cmd_ctx *x, int argc, char **argv);
+static int exec_session_new(struct cmd_ctx *x, const struct args *a);
+static int exec_session_set(struct cmd_ctx *x, const struct args *a);
+
+#define BUFFERING_WORD(n, s) s,
+static const char *const bufferings[] = { TETHER_OUTPUT_BUFFERING_MAP(BUFFERING_WORD) NULL };
+
+/* Both take the same options (set refuses --name, with a reason). */
+static const struct args_opt session_opts[] = {
+	{ 0, "name", ARG_VALUE, "NAME", NULL },
+	{ 0, "idle-timeout", ARG_VALUE, "SECONDS", NULL },
+	{ 0, "output-buffering", ARG_VALUE, "MODE", bufferings },
+	{ 0, NULL, 0, NULL, NULL },
+};
 
 #define OPTIONS_HELP \
 	"  --idle-timeout SECONDS   remove the session after this long disconnected\n" \
@@ -30,102 +39,64 @@ const struct cmd_entry cmd_session_new_entry = {
 	"create a session on HOST that outlives this client",
 	"  --name NAME              a name unique among your sessions (default SessionN)\n"
 	OPTIONS_HELP,
-	exec_session_new,
+	{ session_opts, 1, 1, "expected exactly one HOST", 0 }, CMD_TARGET_HOST, exec_session_new,
 };
 
 const struct cmd_entry cmd_session_set_entry = {
 	"session set", "SESSION [--idle-timeout SECONDS] [--output-buffering block|drop]",
 	"change a session's options (running jobs follow a new buffering at once)",
 	OPTIONS_HELP,
-	exec_session_set,
+	{ session_opts, 1, 1, "expected exactly one SESSION", 0 }, CMD_TARGET_NONE, exec_session_set,
 };
 
-struct session_opts {
-	const char *name, *buffering;
-	uint64_t    idle;
-};
-
-/* Shared parsing; returns optind, or -1 after a usage message. */
-static int parse(const struct cmd_entry *ce, int argc, char **argv, struct session_opts *o)
+/* The idle timeout given (0 if none) into *idle; 0, or -1 after a usage error. */
+static int idle_timeout(const struct cmd_entry *ce, const struct args *a, uint64_t *idle)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "idle-timeout", required_argument, NULL, 'i' },
-		{ "output-buffering", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
-	};
-	memset(o, 0, sizeof *o);
-	int ch;
-	while ((ch = cmd_getopt(ce, argc, argv, "", longopts)) != -1) {
-		switch (ch) {
-		case 'n':
-			if (ce != &cmd_session_new_entry) {
-				out_usage(ce, "a session's name cannot be changed");
-				return -1;
-			}
-			o->name = optarg;
-			break;
-		case 'i':
-			if (strparse_u64(optarg, 1, TETHER_IDLE_TIMEOUT_MAX, &o->idle) != 0) {
-				out_usage(ce, "--idle-timeout takes seconds between 1 and %d",
-				          TETHER_IDLE_TIMEOUT_MAX);
-				return -1;
-			}
-			break;
-		case 'b':
-			if (proto_buffering_parse(optarg) < 0) {
-				out_usage(ce, "--output-buffering takes block or drop");
-				return -1;
-			}
-			o->buffering = optarg;
-			break;
-		default: return -1;
-		}
-	}
-	if (optind != argc - 1) {
-		out_usage(ce, ce == &cmd_session_new_entry ? "expected exactly one HOST"
-		                                           : "expected exactly one SESSION");
+	const char *v = args_get(a, "idle-timeout");
+	*idle = 0;
+	if (v != NULL && strparse_u64(v, 1, TETHER_IDLE_TIMEOUT_MAX, idle) != 0) {
+		out_usage(ce, "--idle-timeout takes seconds between 1 and %d", TETHER_IDLE_TIMEOUT_MAX);
 		return -1;
 	}
-	return optind;
+	return 0;
 }
 
-static int exec_session_new(struct cmd_ctx *x, int argc, char **argv)
+static int exec_session_new(struct cmd_ctx *x, const struct args *a)
 {
-	struct session_opts o;
-	int i = parse(&cmd_session_new_entry, argc, argv, &o);
-	if (i < 0)
+	const struct cmd_entry *ce = &cmd_session_new_entry;
+	const char *name = args_get(a, "name"), *buffering = args_get(a, "output-buffering");
+	uint64_t idle;
+	if (idle_timeout(ce, a, &idle) != 0)
 		return EXIT_USAGE;
-	if (!fleet_is_single(x, argv[i])) {   /* TARGETS: the session NAME on each */
-		struct fleet_hosts hosts = { NULL, 0 };
-		if (o.name == NULL)
-			return out_usage(&cmd_session_new_entry, "a session on several hosts needs "
-			                 "--name, the name it is addressed by (TARGETS/NAME)");
-		int rc = fleet_targets(x, &cmd_session_new_entry, argv[i], &hosts);
+	if (x->target.fleet) {   /* TARGETS: the session NAME on each */
+		if (name == NULL)
+			return out_usage(ce, "a session on several hosts needs --name, the name it "
+			                 "is addressed by (TARGETS/NAME)");
+		int rc = fleet_target_hosts(ce, &x->target);
 		if (rc != 0)
 			return rc;
-		struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_NEW,
-		                                .session = o.name, .idle_timeout = (int64_t)o.idle,
-		                                .buffering = o.buffering };
-		rc = fleet_exec(x, &hosts, &req, FLEET_PREFIX);
-		fleet_hosts_free(&hosts);
-		return rc;
+		struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_NEW, .session = name,
+		                                .idle_timeout = (int64_t)idle,
+		                                .buffering = buffering };
+		return fleet_exec(x, &x->target.hosts, &req, FLEET_PREFIX);
 	}
 	json_t *s = NULL;
-	tether_err e = tether_session_new(x->c, argv[i], o.name, (int64_t)o.idle, o.buffering, &s);
+	tether_err e = tether_session_new(x->c, a->argv[0], name, (int64_t)idle, buffering, &s);
 	return out_result(x, e, s, out_sessions_table);
 }
 
-static int exec_session_set(struct cmd_ctx *x, int argc, char **argv)
+static int exec_session_set(struct cmd_ctx *x, const struct args *a)
 {
-	struct session_opts o;
-	int i = parse(&cmd_session_set_entry, argc, argv, &o);
-	if (i < 0)
+	const struct cmd_entry *ce = &cmd_session_set_entry;
+	const char *buffering = args_get(a, "output-buffering");
+	uint64_t idle;
+	if (args_has(a, "name"))
+		return out_usage(ce, "a session's name cannot be changed");
+	if (idle_timeout(ce, a, &idle) != 0)
 		return EXIT_USAGE;
-	if (o.idle == 0 && o.buffering == NULL)
-		return out_usage(&cmd_session_set_entry,
-		                 "nothing to change: give --idle-timeout or --output-buffering");
+	if (idle == 0 && buffering == NULL)
+		return out_usage(ce, "nothing to change: give --idle-timeout or --output-buffering");
 	json_t *s = NULL;
-	tether_err e = tether_session_set(x->c, argv[i], (int64_t)o.idle, o.buffering, &s);
+	tether_err e = tether_session_set(x->c, a->argv[0], (int64_t)idle, buffering, &s);
 	return out_result(x, e, s, out_sessions_table);
 }

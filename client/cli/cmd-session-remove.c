@@ -6,35 +6,31 @@
 
 #include "cmd.h"
 
-static int exec_session_remove(struct cmd_ctx *x, int argc, char **argv);
+static int exec_session_remove(struct cmd_ctx *x, const struct args *a);
 
 const struct cmd_entry cmd_session_remove_entry = {
 	"session remove", "SESSION...",
-	"remove sessions (SESSION is HOST/NAME, HOST/ID or TARGETS/NAME)", NULL, exec_session_remove,
+	"remove sessions (SESSION is HOST/NAME, HOST/ID or TARGETS/NAME)", NULL,
+	{ NULL, 1, -1, "expected at least one SESSION", 0 }, CMD_TARGET_SESSION,
+	exec_session_remove,
 };
 
-static int exec_session_remove(struct cmd_ctx *x, int argc, char **argv)
+/* Remove one SESSION (out_each_fn), saying so in a table-less run. */
+static tether_err remove_one(struct cmd_ctx *x, void *ctx, const char *session, json_t **s)
 {
-	if (argc < 2)
-		return out_usage(&cmd_session_remove_entry, "expected at least one SESSION");
+	(void)ctx;
+	tether_err e = tether_session_remove(x->c, session, s);
+	if (e == TETHER_E_OK && !x->json)
+		printf("removed %s\n", session);
+	return e;
+}
+
+static int exec_session_remove(struct cmd_ctx *x, const struct args *a)
+{
 	struct tether_fleet_req req = { 0 };
 	int rc;
-	if (argc == 2 && fleet_session_verb(x, &cmd_session_remove_entry, argv[1],
-	                                    TETHER_FLEET_SESSION_REMOVE, &req, &rc))
+	if (fleet_session_verb(x, &cmd_session_remove_entry, &x->target,
+	                       TETHER_FLEET_SESSION_REMOVE, &req, &rc))
 		return rc;
-	json_t *removed = json_array();
-	for (int i = 1; i < argc; i++) {
-		json_t *s = NULL;
-		tether_err e = tether_session_remove(x->c, argv[i], &s);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		if (!x->json)
-			printf("removed %s\n", argv[i]);
-		json_array_append_new(removed, s);
-	}
-	rc = out_finish_multi(x, removed, NULL);
-	json_decref(removed);
-	return rc;
+	return out_each(x, a, remove_one, NULL, NULL);
 }

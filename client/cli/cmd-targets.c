@@ -3,7 +3,6 @@
  * (what ClusterShell's nodeset -e and -f are), to check a nodeset, a group
  * or an inventory before a fleet command uses it. Nothing is contacted.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,13 @@
 #include "cmd.h"
 #include "targets.h"
 
-static int exec_targets(struct cmd_ctx *x, int argc, char **argv);
+static int exec_targets(struct cmd_ctx *x, const struct args *a);
+
+static const struct args_opt targets_opts[] = {
+	{ 'i', "inventory", ARG_VALUE, "FILE", NULL },
+	{ 'f', "fold", 0, NULL, NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
 
 const struct cmd_entry cmd_targets_entry = {
 	"targets", "TARGETS... [--inventory FILE] [--fold]",
@@ -28,7 +33,7 @@ const struct cmd_entry cmd_targets_entry = {
 	"when the inventory gives another (ansible_host=, ansible_port=). With\n"
 	"--json: [{\"host\": NAME, \"address\": ADDR}, ...], or with --fold\n"
 	"{\"nodeset\": ..., \"count\": N}. A malformed TARGETS exits 2.\n",
-	exec_targets,
+	{ targets_opts, 1, -1, "no TARGETS given", 0 }, CMD_TARGET_NONE, exec_targets,
 };
 
 /* Print the folded nodeset; 0 or the exit status of a failure. */
@@ -60,28 +65,15 @@ static int print_fold(struct cmd_ctx *x, const struct fleet_hosts *h)
 	return 0;
 }
 
-static int exec_targets(struct cmd_ctx *x, int argc, char **argv)
+static int exec_targets(struct cmd_ctx *x, const struct args *a)
 {
-	static const struct option longopts[] = {
-		{ "inventory", required_argument, NULL, 'i' },
-		{ "fold", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *inventory = x->inventory;   /* the global --inventory, or -i */
-	int fold = 0, ch;
-	while ((ch = cmd_getopt(&cmd_targets_entry, argc, argv, "i:f", longopts)) != -1) {
-		switch (ch) {
-		case 'i': inventory = optarg; break;
-		case 'f': fold = 1; break;
-		default: return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc)
-		return out_usage(&cmd_targets_entry, "no TARGETS given");
+	const char *inventory = args_get(a, "inventory");   /* -i, or the global --inventory */
+	if (inventory == NULL)
+		inventory = x->inventory;
 	struct buf spec;
 	buf_init(&spec, 1024 * 1024);
-	for (int i = optind; i < argc; i++)
-		if (buf_printf(&spec, "%s%s", i > optind ? "," : "", argv[i]) != 0) {
+	for (int i = 0; i < a->argc; i++)
+		if (buf_printf(&spec, "%s%s", i > 0 ? "," : "", a->argv[i]) != 0) {
 			buf_free(&spec);
 			return out_usage(&cmd_targets_entry, "TARGETS is too long");
 		}
@@ -94,7 +86,7 @@ static int exec_targets(struct cmd_ctx *x, int argc, char **argv)
 		fprintf(stderr, "tether: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (fold) {
+	if (args_has(a, "fold")) {
 		rc = print_fold(x, &h);
 	} else if (x->json) {
 		json_t *doc = json_array();

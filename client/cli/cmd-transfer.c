@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +36,14 @@
 #include "targets.h"
 #include "transfer-util.h"
 
-static int exec_start(struct cmd_ctx *x, int argc, char **argv);
-static int exec_list(struct cmd_ctx *x, int argc, char **argv);
-static int exec_show(struct cmd_ctx *x, int argc, char **argv);
-static int exec_complete(struct cmd_ctx *x, int argc, char **argv);
-static int exec_suspend(struct cmd_ctx *x, int argc, char **argv);
-static int exec_resume(struct cmd_ctx *x, int argc, char **argv);
-static int exec_remove(struct cmd_ctx *x, int argc, char **argv);
-static int exec_set(struct cmd_ctx *x, int argc, char **argv);
+static int exec_start(struct cmd_ctx *x, const struct args *a);
+static int exec_list(struct cmd_ctx *x, const struct args *a);
+static int exec_show(struct cmd_ctx *x, const struct args *a);
+static int exec_complete(struct cmd_ctx *x, const struct args *a);
+static int exec_suspend(struct cmd_ctx *x, const struct args *a);
+static int exec_resume(struct cmd_ctx *x, const struct args *a);
+static int exec_remove(struct cmd_ctx *x, const struct args *a);
+static int exec_set(struct cmd_ctx *x, const struct args *a);
 
 #define POLL_MS          100         /* how often a synchronous start asks */
 #define WAIT_S           10          /* how long the server may hold one ask (one job) */
@@ -54,6 +53,43 @@ static int exec_set(struct cmd_ctx *x, int argc, char **argv);
 #define RATE_MAX         (1ull << 50)   /* bytes/s: 1 PiB/s, "no limit" really */
 #define LIST_ITEMS_MAX   32u         /* --proxy-list / --proxy-bypass entries */
 #define EXIT_INTERRUPTED 130
+
+static const char *const priorities[] = { "foreground", "high", "normal", "low", NULL };
+static const char *const auths[] = { "basic", "digest", "ntlm", "negotiate", "any", NULL };
+static const char *const proxy_usages[] = { "system", "none", "override", NULL };
+
+/* Each verb's options: a table per verb, so the parser itself refuses an
+ * option the verb does not take. */
+#define SESSION_OPT  { 's', "session", ARG_VALUE | ARG_REQUIRED, "SESSION", NULL }
+#define TUNABLE_OPTS \
+	{ 0, "priority", ARG_VALUE, "P", priorities }, \
+	{ 0, "max-rate", ARG_VALUE, "BYTES", NULL }, \
+	{ 0, "retry-delay", ARG_VALUE, "SECONDS", NULL }, \
+	{ 0, "no-progress-timeout", ARG_VALUE, "SECONDS", NULL }
+#define OPTS_END     { 0, NULL, 0, NULL, NULL }
+static const struct args_opt session_opts[] = { SESSION_OPT, OPTS_END };
+static const struct args_opt set_opts[] = { SESSION_OPT, TUNABLE_OPTS, OPTS_END };
+static const struct args_opt start_opts[] = {
+	SESSION_OPT, TUNABLE_OPTS,
+	{ 0, "upload", 0, NULL, NULL },
+	{ 0, "async", 0, NULL, NULL },
+	{ 0, "suspended", 0, NULL, NULL },
+	{ 0, "name", ARG_VALUE, "NAME", NULL },
+	{ 0, "user", ARG_VALUE, "USER", NULL },
+	{ 0, "password-stdin", 0, NULL, NULL },
+	{ 0, "auth", ARG_VALUE, "SCHEME", auths },
+	{ 0, "proxy-usage", ARG_VALUE, "MODE", proxy_usages },
+	{ 0, "proxy-list", ARG_VALUE, "URL,...", NULL },
+	{ 0, "proxy-bypass", ARG_VALUE, "HOST,...", NULL },
+	{ 0, "csv", ARG_VALUE, "FILE", NULL },
+	{ 0, "sha256", ARG_VALUE, "HEX", NULL },
+	{ 0, "cacert", ARG_VALUE, "FILE", NULL },
+	{ 0, "insecure", 0, NULL, NULL },
+	{ 0, "notify-cmd", ARG_VALUE, "COMMAND", NULL },
+	OPTS_END,
+};
+#define ONE_JOB   "expected exactly one JOB"
+#define SOME_JOBS "expected at least one JOB"
 
 #define SESSION_HELP \
 	"  -s, --session SESSION   the session (HOST/NAME or HOST/ID) whose host runs\n" \
@@ -126,7 +162,7 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	"  tether transfer start -s srv/build --async --csv files.csv --name nightly\n"
 	"  tether transfer start -s srv/build --upload /data/out.tar \\\n"
 	"      tether://backup1:7443/srv/in/ --user alice --cacert backup1.pem\n",
-	exec_start,
+	{ start_opts, 0, -1, NULL, 0 }, CMD_TARGET_SESSION_OPTION, exec_start,
 };
 const struct cmd_entry cmd_transfer_list_entry = {
 	"transfer list", "-s SESSION", "list a session's transfer jobs",
@@ -134,14 +170,14 @@ const struct cmd_entry cmd_transfer_list_entry = {
 	"Jobs that were completed or removed are gone from the list.\n"
 	"Example:\n"
 	"  tether transfer list -s srv/build\n",
-	exec_list,
+	{ session_opts, 0, 0, NULL, 0 }, CMD_TARGET_NONE, exec_list,
 };
 const struct cmd_entry cmd_transfer_show_entry = {
 	"transfer show", "-s SESSION JOB", "show a transfer job: progress, files, error",
 	SESSION_HELP JOB_HELP
 	"Example:\n"
 	"  tether transfer show -s srv/build nightly-3\n",
-	exec_show,
+	{ session_opts, 1, 1, ONE_JOB, 0 }, CMD_TARGET_NONE, exec_show,
 };
 const struct cmd_entry cmd_transfer_complete_entry = {
 	"transfer complete", "-s SESSION JOB...",
@@ -152,14 +188,14 @@ const struct cmd_entry cmd_transfer_complete_entry = {
 	"A synchronous transfer start completes its job itself.\n"
 	"Example:\n"
 	"  tether transfer complete -s srv/build Job12 Job13\n",
-	exec_complete,
+	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_complete,
 };
 const struct cmd_entry cmd_transfer_suspend_entry = {
 	"transfer suspend", "-s SESSION JOB...", "pause transfer jobs (resume goes on from there)",
 	SESSION_HELP JOB_HELP
 	"Example:\n"
 	"  tether transfer suspend -s srv/build Job12\n",
-	exec_suspend,
+	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_suspend,
 };
 const struct cmd_entry cmd_transfer_resume_entry = {
 	"transfer resume", "-s SESSION JOB...",
@@ -167,7 +203,7 @@ const struct cmd_entry cmd_transfer_resume_entry = {
 	SESSION_HELP JOB_HELP
 	"Example:\n"
 	"  tether transfer resume -s srv/build Job12\n",
-	exec_resume,
+	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_resume,
 };
 const struct cmd_entry cmd_transfer_remove_entry = {
 	"transfer remove", "-s SESSION JOB...",
@@ -176,7 +212,7 @@ const struct cmd_entry cmd_transfer_remove_entry = {
 	"Files already put in place by transfer complete are not touched.\n"
 	"Example:\n"
 	"  tether transfer remove -s srv/build Job12\n",
-	exec_remove,
+	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_remove,
 };
 const struct cmd_entry cmd_transfer_set_entry = {
 	"transfer set", "-s SESSION JOB [--priority P] [--max-rate R] [--retry-delay S] "
@@ -188,23 +224,10 @@ const struct cmd_entry cmd_transfer_set_entry = {
 	SET_HELP JOB_HELP
 	"Example:\n"
 	"  tether transfer set -s srv/build Job12 --priority low --max-rate 1048576\n",
-	exec_set,
+	{ set_opts, 1, 1, ONE_JOB, 0 }, CMD_TARGET_NONE, exec_set,
 };
 
 /* ---- values and checks shared by the verbs ---- */
-
-static const char *const priorities[] = { "foreground", "high", "normal", "low", NULL };
-static const char *const auths[] = { "basic", "digest", "ntlm", "negotiate", "any", NULL };
-static const char *const proxy_usages[] = { "system", "none", "override", NULL };
-
-/* True if s is one of the NULL-terminated words. */
-static int one_of(const char *s, const char *const *words)
-{
-	for (; *words != NULL; words++)
-		if (strcmp(s, *words) == 0)
-			return 1;
-	return 0;
-}
 
 /* What transfer start and transfer set take; -1 numbers are "not given". */
 struct transfer_opts {
@@ -214,110 +237,20 @@ struct transfer_opts {
 	int64_t     retry_delay, no_progress_timeout, max_rate;
 };
 
-/* Parse a number option into *out; 0, or -1 after a usage message. */
-static int number_opt(const struct cmd_entry *ce, const char *opt, const char *text,
-                      uint64_t min, uint64_t max, int64_t *out)
+/* The options start and set share into o (numbers not given: -1); 0, or
+ * -1 after a usage message. */
+static int get_tunables(const struct cmd_entry *ce, const struct args *a,
+                        struct transfer_opts *o)
 {
-	uint64_t v;
-	if (strparse_u64(text, min, max, &v) != 0) {
-		out_usage(ce, "%s takes a whole number from %llu to %llu", opt,
-		          (unsigned long long)min, (unsigned long long)max);
-		return -1;
-	}
-	*out = (int64_t)v;
-	return 0;
-}
-
-/* Each verb's options: a table per verb, so getopt itself refuses an option
- * the verb does not take. */
-static const struct option session_longopts[] = {
-	{ "session", required_argument, NULL, 's' },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct option set_longopts[] = {
-	{ "session", required_argument, NULL, 's' },
-	{ "priority", required_argument, NULL, 'p' },
-	{ "max-rate", required_argument, NULL, 'R' },
-	{ "retry-delay", required_argument, NULL, 'D' },
-	{ "no-progress-timeout", required_argument, NULL, 'T' },
-	{ NULL, 0, NULL, 0 },
-};
-static const struct option start_longopts[] = {
-	{ "session", required_argument, NULL, 's' },
-	{ "priority", required_argument, NULL, 'p' },
-	{ "max-rate", required_argument, NULL, 'R' },
-	{ "retry-delay", required_argument, NULL, 'D' },
-	{ "no-progress-timeout", required_argument, NULL, 'T' },
-	{ "upload", no_argument, NULL, 'U' },
-	{ "async", no_argument, NULL, 'a' },
-	{ "suspended", no_argument, NULL, 'S' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "password-stdin", no_argument, NULL, 'P' },
-	{ "auth", required_argument, NULL, 'A' },
-	{ "proxy-usage", required_argument, NULL, 'x' },
-	{ "proxy-list", required_argument, NULL, 'l' },
-	{ "proxy-bypass", required_argument, NULL, 'b' },
-	{ "csv", required_argument, NULL, 'c' },
-	{ "sha256", required_argument, NULL, 'H' },
-	{ "cacert", required_argument, NULL, 'C' },
-	{ "insecure", no_argument, NULL, 'k' },
-	{ "notify-cmd", required_argument, NULL, 'N' },
-	{ NULL, 0, NULL, 0 },
-};
-/* Parse argv into o; returns optind, or -1 after a usage message. */
-static int parse(const struct cmd_entry *ce, int argc, char **argv, struct transfer_opts *o)
-{
-	const struct option *longopts = ce == &cmd_transfer_start_entry ? start_longopts
-	                                : ce == &cmd_transfer_set_entry ? set_longopts
-	                                                                : session_longopts;
 	memset(o, 0, sizeof *o);
+	o->session = args_get(a, "session");
+	o->priority = args_get(a, "priority");
 	o->retry_delay = o->no_progress_timeout = o->max_rate = -1;
-	int ch;
-	while ((ch = cmd_getopt(ce, argc, argv, "s:", longopts)) != -1) {
-		switch (ch) {
-		case 's': o->session = optarg; break;
-		case 'p': o->priority = optarg; break;
-		case 'R':
-			if (number_opt(ce, "--max-rate", optarg, 0, RATE_MAX, &o->max_rate) != 0)
-				return -1;
-			break;
-		case 'D':
-			if (number_opt(ce, "--retry-delay", optarg, 1, SECONDS_MAX, &o->retry_delay) != 0)
-				return -1;
-			break;
-		case 'T':
-			if (number_opt(ce, "--no-progress-timeout", optarg, 0, SECONDS_MAX,
-			               &o->no_progress_timeout) != 0)
-				return -1;
-			break;
-		case 'U': o->upload = 1; break;
-		case 'a': o->async = 1; break;
-		case 'S': o->suspended = 1; break;
-		case 'n': o->name = optarg; break;
-		case 'u': o->user = optarg; break;
-		case 'P': o->password_stdin = 1; break;
-		case 'A': o->auth = optarg; break;
-		case 'x': o->proxy_usage = optarg; break;
-		case 'l': o->proxy_list = optarg; break;
-		case 'b': o->proxy_bypass = optarg; break;
-		case 'c': o->csv = optarg; break;
-		case 'H': o->sha256 = optarg; break;
-		case 'C': o->cacert = optarg; break;
-		case 'k': o->insecure = 1; break;
-		case 'N': o->notify_cmd = optarg; break;
-		default: return -1;
-		}
-	}
-	if (o->session == NULL) {
-		out_usage(ce, "-s SESSION is required");
+	if (cmd_number(ce, a, "max-rate", 0, RATE_MAX, &o->max_rate) != 0 ||
+	    cmd_number(ce, a, "retry-delay", 1, SECONDS_MAX, &o->retry_delay) != 0 ||
+	    cmd_number(ce, a, "no-progress-timeout", 0, SECONDS_MAX, &o->no_progress_timeout) != 0)
 		return -1;
-	}
-	if (o->priority != NULL && !one_of(o->priority, priorities)) {
-		out_usage(ce, "--priority takes foreground, high, normal or low");
-		return -1;
-	}
-	return optind;
+	return 0;
 }
 
 /* ---- printing ---- */
@@ -471,75 +404,52 @@ static void show_table(json_t *arr)
 
 /* ---- list, show, the actions, set ---- */
 
-static int exec_list(struct cmd_ctx *x, int argc, char **argv)
+static int exec_list(struct cmd_ctx *x, const struct args *a)
 {
-	struct transfer_opts o;
-	int first = parse(&cmd_transfer_list_entry, argc, argv, &o);
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first != argc)
-		return out_usage(&cmd_transfer_list_entry, "unexpected argument %s", argv[first]);
 	json_t *arr = NULL;
-	tether_err e = tether_transfer_list(x->c, o.session, &arr);
+	tether_err e = tether_transfer_list(x->c, args_get(a, "session"), &arr);
 	return out_result(x, e, arr, transfers_table);
 }
 
-static int exec_show(struct cmd_ctx *x, int argc, char **argv)
+static int exec_show(struct cmd_ctx *x, const struct args *a)
 {
-	struct transfer_opts o;
-	int first = parse(&cmd_transfer_show_entry, argc, argv, &o);
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first != argc - 1)
-		return out_usage(&cmd_transfer_show_entry, "expected exactly one JOB");
 	json_t *t = NULL;
-	tether_err e = tether_transfer_get(x->c, o.session, argv[first], &t);
+	tether_err e = tether_transfer_get(x->c, args_get(a, "session"), a->argv[0], &t);
 	return out_result(x, e, t, show_table);
 }
 
+/* One action (out_each_fn; ctx: {session, action}) on one JOB. */
+static tether_err act_on_job(struct cmd_ctx *x, void *ctx, const char *ref, json_t **t)
+{
+	const char *const *sa = ctx;
+	return tether_transfer_action(x->c, sa[0], ref, sa[1], t);
+}
+
 /* Do action on each JOB argument; report each failure, fail if any did. */
-static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, const char *action,
-                    int argc, char **argv)
+static int each_job(struct cmd_ctx *x, const char *action, const struct args *a)
 {
-	struct transfer_opts o;
-	int first = parse(ce, argc, argv, &o);
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first >= argc)
-		return out_usage(ce, "expected at least one JOB");
-	json_t *all = json_array();
-	for (int i = first; i < argc; i++) {
-		json_t *t = NULL;
-		tether_err e = tether_transfer_action(x->c, o.session, argv[i], action, &t);
-		if (e != TETHER_E_OK) {
-			out_fail_multi(x, e);
-			continue;
-		}
-		json_array_append_new(all, t);
-	}
-	int rc = out_finish_multi(x, all, transfers_table);
-	json_decref(all);
-	return rc;
+	const char *sa[2] = { args_get(a, "session"), action };
+	return out_each(x, a, act_on_job, (void *)sa, transfers_table);
 }
 
-static int exec_complete(struct cmd_ctx *x, int argc, char **argv)
+static int exec_complete(struct cmd_ctx *x, const struct args *a)
 {
-	return each_job(x, &cmd_transfer_complete_entry, "complete", argc, argv);
+	return each_job(x, "complete", a);
 }
 
-static int exec_suspend(struct cmd_ctx *x, int argc, char **argv)
+static int exec_suspend(struct cmd_ctx *x, const struct args *a)
 {
-	return each_job(x, &cmd_transfer_suspend_entry, "suspend", argc, argv);
+	return each_job(x, "suspend", a);
 }
 
-static int exec_resume(struct cmd_ctx *x, int argc, char **argv)
+static int exec_resume(struct cmd_ctx *x, const struct args *a)
 {
-	return each_job(x, &cmd_transfer_resume_entry, "resume", argc, argv);
+	return each_job(x, "resume", a);
 }
 
-static int exec_remove(struct cmd_ctx *x, int argc, char **argv)
+static int exec_remove(struct cmd_ctx *x, const struct args *a)
 {
-	return each_job(x, &cmd_transfer_remove_entry, "remove", argc, argv);
+	return each_job(x, "remove", a);
 }
 
 /* Put the options start and set share into a request body. */
@@ -555,14 +465,11 @@ static void put_tunables(json_t *body, const struct transfer_opts *o)
 		json_object_set_new(body, "no_progress_timeout", json_integer(o->no_progress_timeout));
 }
 
-static int exec_set(struct cmd_ctx *x, int argc, char **argv)
+static int exec_set(struct cmd_ctx *x, const struct args *a)
 {
 	struct transfer_opts o;
-	int first = parse(&cmd_transfer_set_entry, argc, argv, &o);
-	if (first < 0)
+	if (get_tunables(&cmd_transfer_set_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	if (first != argc - 1)
-		return out_usage(&cmd_transfer_set_entry, "expected exactly one JOB");
 	json_t *changes = json_object(), *t = NULL;
 	put_tunables(changes, &o);
 	if (json_object_size(changes) == 0) {
@@ -570,7 +477,7 @@ static int exec_set(struct cmd_ctx *x, int argc, char **argv)
 		return out_usage(&cmd_transfer_set_entry, "nothing to change: give --priority, "
 		                 "--max-rate, --retry-delay or --no-progress-timeout");
 	}
-	tether_err e = tether_transfer_set(x->c, o.session, argv[first], changes, &t);
+	tether_err e = tether_transfer_set(x->c, o.session, a->argv[0], changes, &t);
 	json_decref(changes);
 	return out_result(x, e, t, transfers_table);
 }
@@ -746,14 +653,10 @@ static int name_specs(struct specs *sp, int csv, char *why, size_t whysz)
 static int check_start_opts(const struct transfer_opts *o)
 {
 	const struct cmd_entry *ce = &cmd_transfer_start_entry;
-	if (o->auth != NULL && !one_of(o->auth, auths))
-		return out_usage(ce, "--auth takes basic, digest, ntlm, negotiate or any");
 	if (o->auth != NULL && o->user == NULL)
 		return out_usage(ce, "--auth goes with --user");
 	if (o->password_stdin && o->user == NULL)
 		return out_usage(ce, "--password-stdin goes with --user");
-	if (o->proxy_usage != NULL && !one_of(o->proxy_usage, proxy_usages))
-		return out_usage(ce, "--proxy-usage takes system, none or override");
 	if ((o->proxy_list || o->proxy_bypass) && o->proxy_usage &&
 	    strcmp(o->proxy_usage, "override") != 0)
 		return out_usage(ce, "--proxy-list and --proxy-bypass go with --proxy-usage "
@@ -777,8 +680,7 @@ static int check_start_opts(const struct transfer_opts *o)
 
 /* Gather the job specs from the arguments or the --csv file; 0, or
  * EXIT_USAGE after a usage message. */
-static int gather_specs(const struct transfer_opts *o, int argc, char **argv, int first,
-                        struct specs *sp)
+static int gather_specs(const struct transfer_opts *o, const struct args *a, struct specs *sp)
 {
 	const struct cmd_entry *ce = &cmd_transfer_start_entry;
 	char why[TRANSFER_FIELD_MAX + 256];
@@ -787,9 +689,9 @@ static int gather_specs(const struct transfer_opts *o, int argc, char **argv, in
 	sp->upload = o->upload;
 	if (o->csv != NULL) {
 		size_t len = 0;
-		if (first < argc)
+		if (a->argc > 0)
 			return out_usage(ce, "no SOURCE or DESTINATION arguments with --csv "
-			                 "(got %s)", argv[first]);
+			                 "(got %s)", a->argv[0]);
 		char *text = read_small_file(o->csv, TRANSFER_CSV_MAX, &len, why, sizeof why);
 		if (text == NULL)
 			return out_usage(ce, "--csv: %s", why);
@@ -800,12 +702,12 @@ static int gather_specs(const struct transfer_opts *o, int argc, char **argv, in
 		if (n == 0)
 			return out_usage(ce, "%s has no Source, Destination rows", o->csv);
 	} else {
-		if (argc - first < 2)
+		if (a->argc < 2)
 			return out_usage(ce, "expected SOURCE... DESTINATION (or --csv FILE)");
-		if (o->sha256 && argc - first > 2)
+		if (o->sha256 && a->argc > 2)
 			return out_usage(ce, "--sha256 goes with a single SOURCE");
-		if (add_spec(sp, (const char *const *)(argv + first), argc - first - 1,
-		             argv[argc - 1], why, sizeof why) != 0)
+		if (add_spec(sp, (const char *const *)a->argv, a->argc - 1, a->argv[a->argc - 1],
+		             why, sizeof why) != 0)
 			return out_usage(ce, "%s", why);
 	}
 	if (name_specs(sp, o->csv != NULL, why, sizeof why) != 0)
@@ -1357,13 +1259,14 @@ static json_t *fleet_host_json(const char *host, const struct waited *w, size_t 
  * host's are waited for and completed in turn (the transfers themselves run
  * on every host at once). Exit 0 only if every host did it all. */
 static int start_fleet(struct cmd_ctx *x, const struct transfer_opts *o, json_t *base,
-                       json_t *specs, const char *targets, const char *name)
+                       json_t *specs)
 {
-	struct fleet_hosts hosts = { NULL, 0 };
-	int rc = fleet_targets(x, &cmd_transfer_start_entry, targets, &hosts);
+	const struct fleet_hosts *hosts = &x->target.hosts;
+	const char *name = x->target.name;
+	int rc = fleet_target_hosts(&cmd_transfer_start_entry, &x->target);
 	if (rc != 0)
 		return rc;
-	size_t n = json_array_size(specs), nh = hosts.n, failed = 0;
+	size_t n = json_array_size(specs), nh = hosts->n, failed = 0;
 	struct waited *w = calloc(nh * n, sizeof *w);
 	struct outcome *oc = calloc(nh, sizeof *oc);
 	int *made = calloc(nh, sizeof *made), json = x->json;
@@ -1377,16 +1280,16 @@ static int start_fleet(struct cmd_ctx *x, const struct transfer_opts *o, json_t 
 		catch_stop_signals();
 	for (size_t h = 0; h < nh; h++) {
 		char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
-		snprintf(session, sizeof session, "%s/%s", hosts.v[h].addr, name);
+		snprintf(session, sizeof session, "%s/%s", hosts->v[h].addr, name);
 		made[h] = stop_signal ? -EXIT_INTERRUPTED : create_all(x, session, base, specs,
 		                                                        &w[h * n]);
 		if (made[h] < 0)
 			fprintf(stderr, "tether: %s: the transfer was not started there\n",
-			        hosts.v[h].name);
+			        hosts->v[h].name);
 	}
 	for (size_t h = 0; !o->async && h < nh; h++) {
 		char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
-		snprintf(session, sizeof session, "%s/%s", hosts.v[h].addr, name);
+		snprintf(session, sizeof session, "%s/%s", hosts->v[h].addr, name);
 		if (made[h] >= 0)
 			wait_all(x, session, &w[h * n], n, &oc[h]);
 	}
@@ -1395,10 +1298,10 @@ static int start_fleet(struct cmd_ctx *x, const struct transfer_opts *o, json_t 
 	for (size_t h = 0; h < nh; h++) {
 		failed += made[h] < 0 || oc[h].rc != 0;
 		if (json)
-			json_array_append_new(doc, fleet_host_json(hosts.v[h].name, &w[h * n], n,
+			json_array_append_new(doc, fleet_host_json(hosts->v[h].name, &w[h * n], n,
 			                                           made[h], &oc[h]));
 		for (size_t i = 0; !json && made[h] >= 0 && i < n; i++)
-			printf("%s: transfer %s %s\n", hosts.v[h].name, name_of(&w[h * n + i]),
+			printf("%s: transfer %s %s\n", hosts->v[h].name, name_of(&w[h * n + i]),
 			       state_of(w[h * n + i].job));
 	}
 	if (json)
@@ -1413,28 +1316,38 @@ out:
 	free(w);
 	free(oc);
 	free(made);
-	fleet_hosts_free(&hosts);
 	return rc;
 }
 
-static int exec_start(struct cmd_ctx *x, int argc, char **argv)
+/* transfer start's options into o; 0, or -1 after a usage message. */
+static int get_start_opts(const struct args *a, struct transfer_opts *o)
+{
+	if (get_tunables(&cmd_transfer_start_entry, a, o) != 0)
+		return -1;
+	o->name = args_get(a, "name");
+	o->user = args_get(a, "user");
+	o->auth = args_get(a, "auth");
+	o->proxy_usage = args_get(a, "proxy-usage");
+	o->proxy_list = args_get(a, "proxy-list");
+	o->proxy_bypass = args_get(a, "proxy-bypass");
+	o->csv = args_get(a, "csv");
+	o->sha256 = args_get(a, "sha256");
+	o->cacert = args_get(a, "cacert");
+	o->notify_cmd = args_get(a, "notify-cmd");
+	o->upload = args_has(a, "upload");
+	o->suspended = args_has(a, "suspended");
+	o->async = args_has(a, "async") || o->suspended;   /* suspended: nothing to wait for */
+	o->password_stdin = args_has(a, "password-stdin");
+	o->insecure = args_has(a, "insecure");
+	return check_start_opts(o);
+}
+
+static int exec_start(struct cmd_ctx *x, const struct args *a)
 {
 	struct transfer_opts o;
 	struct specs sp = { 0 };
 	char pw[BOUND_PASSWORD + 2] = "";
-	int first = parse(&cmd_transfer_start_entry, argc, argv, &o);
-	if (first < 0)
-		return EXIT_USAGE;
-	char fleet[BOUND_HOSTSPEC * 16] = "";   /* TARGETS of -s TARGETS/NAME */
-	const char *slash = strrchr(o.session, '/');
-	if (slash != NULL && slash > o.session &&
-	    (size_t)(slash - o.session) < sizeof fleet) {
-		snprintf(fleet, sizeof fleet, "%.*s", (int)(slash - o.session), o.session);
-		if (fleet_is_single(x, fleet))
-			fleet[0] = '\0';
-	}
-	o.async |= o.suspended;   /* nothing to wait for until someone resumes it */
-	if (check_start_opts(&o) != 0 || gather_specs(&o, argc, argv, first, &sp) != 0) {
+	if (get_start_opts(a, &o) != 0 || gather_specs(&o, a, &sp) != 0) {
 		json_decref(sp.arr);
 		return EXIT_USAGE;
 	}
@@ -1452,8 +1365,8 @@ static int exec_start(struct cmd_ctx *x, int argc, char **argv)
 		fputs("tether: WARNING: --insecure: the server will NOT verify the TLS certificate "
 		      "of the remote web server.\ntether: WARNING: anyone on the network path can "
 		      "read or change the transferred data.\n", stderr);
-	if (fleet[0] != '\0') {
-		int rc = start_fleet(x, &o, base, sp.arr, fleet, slash + 1);
+	if (x->target.fleet) {   /* -s TARGETS/NAME */
+		int rc = start_fleet(x, &o, base, sp.arr);
 		wipe_request(base);
 		json_decref(base);
 		json_decref(sp.arr);

@@ -10,24 +10,50 @@
 
 #include <stdbool.h>
 
+#include "args.h"
 #include "buf.h"
+#include "targets.h"
 #include "tether.h"
+
+/* A TARGETS argument (docs/fleet.md), expanded once: one plain HOST keeps
+ * the one-host behaviour; anything else is a fleet. */
+struct fleet_target {
+	bool               fleet;      /* not one plain HOST (or malformed) */
+	char              *spec;       /* TARGETS (malloc'd), NULL if none was looked at */
+	const char        *name;       /* TARGETS/NAME: NAME, else NULL */
+	struct fleet_hosts hosts;      /* the expansion; none if it failed */
+	char               err[400];   /* why it failed, or "" */
+};
 
 struct cmd_ctx {
 	tether_client *c;
 	int            json;     /* --json: one JSON document on stdout */
 	const char    *inventory;   /* --inventory FILE, or NULL */
+	struct fleet_target target;   /* the entry's target, expanded before exec */
 	tether_err     first_err;          /* multi-target commands */
 	char           first_msg[512];
 	char           first_code[48];
 };
 
+/* What names a command's TARGETS (its single operand, or -s), for main.c to
+ * expand once before exec into x->target; invoke, whose TARGETS come from
+ * repeated -H or -s, does it itself. */
+enum cmd_target {
+	CMD_TARGET_NONE,
+	CMD_TARGET_HOST,        /* HOST or TARGETS */
+	CMD_TARGET_SESSION,     /* SESSION or TARGETS/NAME */
+	CMD_TARGET_HOST_NAME,   /* HOST or HOST/NAME (enter): TARGETS[/NAME] */
+	CMD_TARGET_SESSION_OPTION,   /* not an operand: -s SESSION or TARGETS/NAME */
+};
+
 struct cmd_entry {
-	const char *name;        /* "session new" */
-	const char *usage;       /* arguments after the name */
-	const char *summary;     /* one line for the command list */
-	const char *help;        /* option details for --help, may be NULL */
-	int       (*exec)(struct cmd_ctx *x, int argc, char **argv);
+	const char      *name;       /* "session new" */
+	const char      *usage;      /* arguments after the name */
+	const char      *summary;    /* one line for the command list */
+	const char      *help;       /* option details for --help, may be NULL */
+	struct args_spec args;       /* its options and operands */
+	enum cmd_target  target;     /* what a lone (or first) operand names */
+	int            (*exec)(struct cmd_ctx *x, const struct args *a);
 };
 
 extern const struct cmd_entry cmd_login_entry;
@@ -72,6 +98,15 @@ int out_fail(struct cmd_ctx *x, tether_err e);
 void out_fail_multi(struct cmd_ctx *x, tether_err e);
 int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *));
 
+/* One call of a multi-target command on one operand: the library's result,
+ * the object made or changed in *out. */
+typedef tether_err (*out_each_fn)(struct cmd_ctx *x, void *ctx, const char *arg, json_t **out);
+
+/* Call fn on each operand of a, reporting each failure and going on; then
+ * print the objects (as table, if not NULL) and return the exit status. */
+int out_each(struct cmd_ctx *x, const struct args *a, out_each_fn fn, void *ctx,
+             void (*table)(json_t *));
+
 /* Print a usage error and the command's usage; returns EXIT_USAGE. */
 int out_usage(const struct cmd_entry *ce, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -109,7 +144,6 @@ void stream_out_catch_sigint(struct cmd_ctx *x);
 void stream_out_put_bytes(json_t *doc, const char *key, const struct buf *b);
 
 /* fleet-out.c: a verb on several targets (docs/fleet.md). */
-struct fleet_hosts;
 struct tether_fleet_req;
 enum fleet_mode {
 	FLEET_PREFIX,      /* "HOST: " before each line */
@@ -134,21 +168,29 @@ void host_lines_finish(struct host_lines *h);
 /* A tether_output that writes through h. */
 struct tether_output host_lines_output(struct host_lines *h);
 
-/* Expand TARGETS (with --inventory if given); 0, or EXIT_USAGE after
- * saying why. */
-int fleet_targets(struct cmd_ctx *x, const struct cmd_entry *ce, const char *spec,
-                  struct fleet_hosts *out);
+/* Expand spec (TARGETS, with --inventory if given) into t, once; t->fleet
+ * unless it is one plain HOST. A malformed spec is a fleet whose hosts
+ * fleet_target_hosts refuses, so the fleet path reports it. */
+void fleet_target_expand(struct cmd_ctx *x, struct fleet_target *t, const char *spec);
 
-/* True if spec is one plain HOST (not a list, range, group or file): the
- * single-host behaviour applies. A malformed spec is not (the fleet path
- * reports it). */
-bool fleet_is_single(struct cmd_ctx *x, const char *spec);
+/* A SESSION argument: split at its last '/' into TARGETS and NAME and
+ * expand TARGETS into t. Without a '/' (or with nothing before it) it is
+ * one host's SESSION, not expanded, unless host_alone: then the whole
+ * argument is TARGETS (enter's HOST). */
+void fleet_target_session(struct cmd_ctx *x, struct fleet_target *t, const char *arg,
+                          bool host_alone);
 
-/* For verbs on SESSION arguments: if arg is a fleet session
- * (TARGETS/NAME), run verb on it (req: the other fields), set *rc to the
- * exit status and return true; false if arg is a one-host SESSION. */
-bool fleet_session_verb(struct cmd_ctx *x, const struct cmd_entry *ce, const char *arg,
-                        enum tether_fleet_verb verb, struct tether_fleet_req *req, int *rc);
+/* 0 if t has hosts; else EXIT_USAGE after saying why (for ce's usage). */
+int fleet_target_hosts(const struct cmd_entry *ce, const struct fleet_target *t);
+
+void fleet_target_free(struct fleet_target *t);
+
+/* For verbs on SESSION arguments: if t is a fleet session (TARGETS/NAME),
+ * run verb on it (req: the other fields), set *rc to the exit status and
+ * return true; false if it is one host's SESSION. */
+bool fleet_session_verb(struct cmd_ctx *x, const struct cmd_entry *ce,
+                        const struct fleet_target *t, enum tether_fleet_verb verb,
+                        struct tether_fleet_req *req, int *rc);
 
 /* Run req on every host, print as mode says (or --json: an array of
  * per-host objects), a per-host summary of failures on stderr; returns 0 if
@@ -156,15 +198,14 @@ bool fleet_session_verb(struct cmd_ctx *x, const struct cmd_entry *ce, const cha
 int fleet_exec(struct cmd_ctx *x, const struct fleet_hosts *hosts,
                const struct tether_fleet_req *req, enum fleet_mode mode);
 
-/* Join COMMAND words from argv[first] (after an optional "--") into cmd
- * (the caller frees it); 0, or -1 after a usage error. */
-int cmd_command_words(const struct cmd_entry *ce, int argc, char **argv, int first,
-                      struct buf *cmd);
+/* Join a's COMMAND words (after an optional "--") into cmd (the caller
+ * frees it); 0, or -1 after a usage error. */
+int cmd_command_words(const struct cmd_entry *ce, const struct args *a, struct buf *cmd);
 
-/* Parse argv with getopt_long for a command; returns the option character,
- * -1 at the end, or '?' after printing a usage error. */
-struct option;
-int cmd_getopt(const struct cmd_entry *ce, int argc, char **argv, const char *shortopts,
-               const struct option *longopts);
+/* The whole number from min to max given to option name into *out (left
+ * as it is if the option was not given); 0, or -1 after a usage error
+ * "--NAME takes a whole number from MIN to MAX". */
+int cmd_number(const struct cmd_entry *ce, const struct args *a, const char *name,
+               uint64_t min, uint64_t max, int64_t *out);
 
 #endif

@@ -420,50 +420,79 @@ int fleet_exec(struct cmd_ctx *x, const struct fleet_hosts *hosts,
 	return rc;
 }
 
-/* Expand TARGETS for a command; see cmd.h. */
-int fleet_targets(struct cmd_ctx *x, const struct cmd_entry *ce, const char *spec,
-                  struct fleet_hosts *out)
+/* Expand TARGETS once; see cmd.h. */
+void fleet_target_expand(struct cmd_ctx *x, struct fleet_target *t, const char *spec)
 {
-	char err[400];
-	if (targets_expand(spec, x->inventory, tether_client_config_dir(x->c), out, err,
-	                   sizeof err) != 0)
-		return out_usage(ce, "%s", err);
-	if (out->n == 0)
-		return out_usage(ce, "'%s' names no host", spec);
+	free(t->spec);
+	fleet_hosts_free(&t->hosts);
+	t->err[0] = '\0';
+	t->spec = strdup(spec);
+	if (t->spec == NULL) {
+		snprintf(t->err, sizeof t->err, "out of memory");
+		t->fleet = true;
+		return;
+	}
+	if (targets_expand(spec, x->inventory, tether_client_config_dir(x->c), &t->hosts, t->err,
+	                   sizeof t->err) != 0) {
+		t->hosts.v = NULL;
+		t->hosts.n = 0;
+		t->fleet = true;
+		return;
+	}
+	t->fleet = !(t->hosts.n == 1 && strcmp(t->hosts.v[0].name, spec) == 0 &&
+	             strcmp(t->hosts.v[0].addr, spec) == 0);
+}
+
+/* Split a SESSION argument and expand its TARGETS; see cmd.h. */
+void fleet_target_session(struct cmd_ctx *x, struct fleet_target *t, const char *arg,
+                          bool host_alone)
+{
+	const char *slash = strrchr(arg, '/');
+	if (slash == NULL || slash == arg) {   /* no TARGETS/NAME */
+		if (host_alone)
+			fleet_target_expand(x, t, slash == NULL ? arg : "");
+		return;   /* else one host's SESSION (or none: the library says why) */
+	}
+	char *spec = strndup(arg, (size_t)(slash - arg));
+	if (spec == NULL) {
+		snprintf(t->err, sizeof t->err, "out of memory");
+		t->fleet = true;
+		return;
+	}
+	fleet_target_expand(x, t, spec);
+	free(spec);
+	t->name = slash + 1;
+}
+
+/* The hosts of t, or a usage error; see cmd.h. */
+int fleet_target_hosts(const struct cmd_entry *ce, const struct fleet_target *t)
+{
+	if (t->err[0] != '\0')
+		return out_usage(ce, "%s", t->err);
+	if (t->hosts.n == 0)
+		return out_usage(ce, "'%s' names no host", t->spec ? t->spec : "");
 	return 0;
 }
 
-/* True if spec is one plain HOST; see cmd.h. */
-bool fleet_is_single(struct cmd_ctx *x, const char *spec)
+/* Release t's expansion. */
+void fleet_target_free(struct fleet_target *t)
 {
-	struct fleet_hosts h = { NULL, 0 };
-	char err[200];
-	if (targets_expand(spec, x->inventory, tether_client_config_dir(x->c), &h, err,
-	                   sizeof err) != 0)
-		return false;
-	bool one = h.n == 1 && strcmp(h.v[0].name, spec) == 0 && strcmp(h.v[0].addr, spec) == 0;
-	fleet_hosts_free(&h);
-	return one;
+	free(t->spec);
+	fleet_hosts_free(&t->hosts);
+	memset(t, 0, sizeof *t);
 }
 
 /* Run a verb on a fleet session argument; see cmd.h. */
-bool fleet_session_verb(struct cmd_ctx *x, const struct cmd_entry *ce, const char *arg,
-                        enum tether_fleet_verb verb, struct tether_fleet_req *req, int *rc)
+bool fleet_session_verb(struct cmd_ctx *x, const struct cmd_entry *ce,
+                        const struct fleet_target *t, enum tether_fleet_verb verb,
+                        struct tether_fleet_req *req, int *rc)
 {
-	const char *slash = strrchr(arg, '/');
-	char spec[BOUND_HOSTSPEC * 16];
-	if (slash == NULL || slash == arg || (size_t)(slash - arg) >= sizeof spec)
+	if (!t->fleet)
 		return false;
-	memcpy(spec, arg, (size_t)(slash - arg));
-	spec[slash - arg] = '\0';
-	if (fleet_is_single(x, spec))
-		return false;
-	struct fleet_hosts hosts = { NULL, 0 };
-	if ((*rc = fleet_targets(x, ce, spec, &hosts)) != 0)
+	if ((*rc = fleet_target_hosts(ce, t)) != 0)
 		return true;
 	req->verb = verb;
-	req->session = slash + 1;
-	*rc = fleet_exec(x, &hosts, req, FLEET_PREFIX);
-	fleet_hosts_free(&hosts);
+	req->session = t->name;
+	*rc = fleet_exec(x, &t->hosts, req, FLEET_PREFIX);
 	return true;
 }

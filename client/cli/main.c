@@ -1,5 +1,6 @@
 /*
- * main.c - tether: find the command, handle the global flags, run it.
+ * main.c - tether: find the command, handle the global flags, parse the
+ * rest by the command's spec (args.c) and expand its TARGETS, run it.
  *
  * Commands are one or two words ("login", "session new"). --json and
  * -h/--help are accepted anywhere before a "--" (after it everything belongs
@@ -76,6 +77,34 @@ static const struct cmd_entry *lookup(int argc, char **argv, int *words)
 	return NULL;
 }
 
+/* Expand what the entry names as its TARGETS (-s, or the operand when it
+ * is the only one) into x->target, once. */
+static void expand_target(struct cmd_ctx *x, const struct cmd_entry *ce, const struct args *a)
+{
+	if (ce->target == CMD_TARGET_SESSION_OPTION) {
+		const char *session = args_get(a, "session");
+		if (session != NULL)
+			fleet_target_session(x, &x->target, session, false);
+		return;
+	}
+	if (a->argc != 1)
+		return;
+	switch (ce->target) {
+	case CMD_TARGET_HOST:
+		fleet_target_expand(x, &x->target, a->argv[0]);
+		break;
+	case CMD_TARGET_SESSION:
+		fleet_target_session(x, &x->target, a->argv[0], false);
+		break;
+	case CMD_TARGET_HOST_NAME:
+		fleet_target_session(x, &x->target, a->argv[0], true);
+		break;
+	case CMD_TARGET_NONE:
+	case CMD_TARGET_SESSION_OPTION:
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct cmd_ctx x = { 0 };
@@ -127,13 +156,23 @@ int main(int argc, char **argv)
 		free(args);
 		return 0;
 	}
-	tether_err e = tether_client_new(&x.c);
+	struct args a;
+	char err[600];
 	int rc;
-	if (e != TETHER_E_OK)
-		rc = out_fail(&x, e);
-	else
-		rc = ce->exec(&x, nargs, args);
+	if (args_parse(&ce->args, nargs, args, &a, err, sizeof err) != 0) {
+		rc = out_usage(ce, "%s", err);
+	} else {
+		tether_err e = tether_client_new(&x.c);
+		if (e != TETHER_E_OK) {
+			rc = out_fail(&x, e);
+		} else {
+			expand_target(&x, ce, &a);
+			rc = ce->exec(&x, &a);
+		}
+	}
+	fleet_target_free(&x.target);
 	tether_client_free(x.c);
+	args_free(&a);
 	free(args);
 	return rc;
 }

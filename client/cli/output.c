@@ -6,13 +6,13 @@
  * ({"error": {"code", "message"}}). A changed server key is shouted, like
  * ssh does, whatever the output mode.
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bounds.h"
 #include "cmd.h"
+#include "strparse.h"
 
 /* Print a library failure and pick the exit status. */
 int out_fail(struct cmd_ctx *x, tether_err e)
@@ -78,6 +78,26 @@ int out_finish_multi(struct cmd_ctx *x, json_t *results, void (*table)(json_t *)
 	if (x->first_err == TETHER_E_OK)
 		return 0;
 	return x->first_err == TETHER_E_USAGE ? EXIT_USAGE : EXIT_TETHER;
+}
+
+/* A multi-target command over its operands; see cmd.h. */
+int out_each(struct cmd_ctx *x, const struct args *a, out_each_fn fn, void *ctx,
+             void (*table)(json_t *))
+{
+	json_t *all = json_array();
+	for (int i = 0; i < a->argc; i++) {
+		json_t *o = NULL;
+		tether_err e = fn(x, ctx, a->argv[i], &o);
+		if (e != TETHER_E_OK) {
+			json_decref(o);
+			out_fail_multi(x, e);
+			continue;
+		}
+		json_array_append_new(all, o);
+	}
+	int rc = out_finish_multi(x, all, table);
+	json_decref(all);
+	return rc;
 }
 
 /* Print a usage error. */
@@ -171,18 +191,16 @@ void out_jobs_table(json_t *jobs)
 }
 
 /* Join the remote command's words (after an optional "--") with spaces. */
-int cmd_command_words(const struct cmd_entry *ce, int argc, char **argv, int first,
-                      struct buf *cmd)
+int cmd_command_words(const struct cmd_entry *ce, const struct args *a, struct buf *cmd)
 {
-	if (first < argc && strcmp(argv[first], "--") == 0)
-		first++;
-	if (first >= argc) {
+	int first = a->nwords > 0 && strcmp(a->words[0], "--") == 0 ? 1 : 0;
+	if (first >= a->nwords) {
 		out_usage(ce, "no COMMAND given");
 		return -1;
 	}
 	buf_init(cmd, BOUND_BODY_COMMAND - 1024);   /* room for the JSON around it */
-	for (int i = first; i < argc; i++)
-		if (buf_printf(cmd, "%s%s", i > first ? " " : "", argv[i]) != 0) {
+	for (int i = first; i < a->nwords; i++)
+		if (buf_printf(cmd, "%s%s", i > first ? " " : "", a->words[i]) != 0) {
 			buf_free(cmd);
 			out_usage(ce, "COMMAND is too long");
 			return -1;
@@ -190,20 +208,19 @@ int cmd_command_words(const struct cmd_entry *ce, int argc, char **argv, int fir
 	return 0;
 }
 
-/* getopt_long with our error reporting. */
-int cmd_getopt(const struct cmd_entry *ce, int argc, char **argv, const char *shortopts,
-               const struct option *longopts)
+/* Parse a number option; see cmd.h. */
+int cmd_number(const struct cmd_entry *ce, const struct args *a, const char *name,
+               uint64_t min, uint64_t max, int64_t *out)
 {
-	opterr = 0;
-	int ch = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (ch == '?') {
-		if (optopt != 0)
-			out_usage(ce, "option -%c is unknown or needs a value", optopt);
-		else
-			out_usage(ce, "unknown option or missing value: %s", argv[optind - 1]);
-	} else if (ch == ':') {
-		out_usage(ce, "option %s needs a value", argv[optind - 1]);
-		ch = '?';
+	const char *text = args_get(a, name);
+	uint64_t v;
+	if (text == NULL)
+		return 0;
+	if (strparse_u64(text, min, max, &v) != 0) {
+		out_usage(ce, "--%s takes a whole number from %llu to %llu", name,
+		          (unsigned long long)min, (unsigned long long)max);
+		return -1;
 	}
-	return ch;
+	*out = (int64_t)v;
+	return 0;
 }
