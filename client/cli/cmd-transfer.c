@@ -35,6 +35,7 @@
 #include "timeu.h"
 #include "targets.h"
 #include "transfer-util.h"
+#include "xferplan.h"
 
 static int exec_start(struct cmd_ctx *x, const struct args *a);
 static int exec_list(struct cmd_ctx *x, const struct args *a);
@@ -555,16 +556,18 @@ static json_t *split_list(const char *text, char *why, size_t whysz)
 	}
 }
 
-/* Check one source or destination against the direction; NULL if fine,
- * else the reason. */
+/* Check one source or destination against the direction, by the rules
+ * the daemon applies too (common/xferplan.h); NULL if fine, else the
+ * reason. */
 static const char *bad_location(const char *s, int upload, int is_destination)
 {
-	int url = transfer_is_url(s);
+	static char why[TRANSFER_FIELD_MAX + 160];
+	int url = xferplan_is_url(s);
 	if (s[0] == '\0')
 		return "an empty source or destination";
-	if (url && transfer_has_wildcard(s))
+	if (url && xferplan_has_wildcard(s))
 		return "wildcards (* ? [) are not allowed in a URL";
-	if (is_destination && transfer_has_wildcard(s))
+	if (is_destination && xferplan_has_wildcard(s))
 		return "wildcards (* ? [) are not allowed in the destination";
 	if (upload && is_destination && !url)
 		return "with --upload the destination must be a URL";
@@ -573,6 +576,8 @@ static const char *bad_location(const char *s, int upload, int is_destination)
 	if (!upload && is_destination && url)
 		return "the destination of a download is a path on the session's host, not a "
 		       "URL (use --upload to send files to a URL)";
+	if (url && xferplan_check_url(s, upload && is_destination, why, sizeof why) != 0)
+		return why;
 	return NULL;
 }
 

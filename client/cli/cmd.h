@@ -83,7 +83,7 @@ extern const struct cmd_entry cmd_transfer_remove_entry;
 extern const struct cmd_entry cmd_transfer_set_entry;
 extern const struct cmd_entry cmd_targets_entry;
 
-/* Exit statuses (CLI.md "Exit status"). */
+/* Exit statuses (docs/cli.md "Exit status"). */
 #define EXIT_USAGE   2
 #define EXIT_TETHER  255
 

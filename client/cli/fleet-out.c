@@ -232,7 +232,7 @@ static json_t *time_json(int64_t ms)
 	return json_string(t);
 }
 
-/* The per-host JSON object (CLI.md "Fleets"). */
+/* The per-host JSON object (docs/cli.md "Fleets"). */
 static json_t *host_json(const struct fleet_out *fo, size_t i, const char *key)
 {
 	const struct tether_fleet_result *r = &fo->res[i];

@@ -149,29 +149,6 @@ int transfer_csv_parse(const char *text, size_t len, transfer_row_fn fn, void *c
 	return (int)rows;
 }
 
-/* True if s starts with "scheme://". */
-bool transfer_is_url(const char *s)
-{
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
-	return n > 0 && ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') &&
-	       strncmp(s + n, "://", 3) == 0;
-}
-
-/* Wildcards; see transfer-util.h. */
-bool transfer_has_wildcard(const char *s)
-{
-	if (!transfer_is_url(s))
-		return strpbrk(s, "*?[") != NULL;
-	const char *path = strchr(strstr(s, "://") + 3, '/');
-	if (path == NULL)
-		return false;
-	size_t n = strcspn(path, "?#");
-	for (size_t i = 0; i < n; i++)
-		if (path[i] == '*' || path[i] == '[')
-			return true;
-	return false;
-}
-
 /* Human bytes with binary units. */
 void transfer_fmt_bytes(uint64_t n, char *out, size_t outsz)
 {

@@ -1,6 +1,6 @@
 /*
  * transfer-util.h - the pure logic of the transfer commands: reading
- * "Source, Destination" CSV rows, spotting wildcards, and the human forms of
+ * "Source, Destination" CSV rows and the human forms of
  * sizes, rates, times left and the one-line progress display.
  *
  * Nothing here does I/O or talks to a server, so every rule can be unit
@@ -32,14 +32,6 @@ typedef int (*transfer_row_fn)(void *ctx, unsigned line, const char *source,
  * with "line N: reason" in why. At most TRANSFER_CSV_ROWS_MAX rows. */
 int transfer_csv_parse(const char *text, size_t len, transfer_row_fn fn, void *ctx,
                        char *why, size_t whysz);
-
-/* True if s starts with a URL scheme ("https://..."). */
-bool transfer_is_url(const char *s);
-
-/* True if s has a wildcard: '*', '?' or '[' in a path; in a URL, '*' or
- * '[' in its path (a '?' there starts the query, and brackets in the host
- * are an IPv6 literal). */
-bool transfer_has_wildcard(const char *s);
 
 /* "512 B", "1.5 KiB", "12.0 MiB", ... (binary units, one decimal). */
 void transfer_fmt_bytes(uint64_t n, char *out, size_t outsz);

@@ -202,30 +202,6 @@ static void test_csv_row_limit(void **state)
 	assert_string_equal(why, "line 1001: too many rows");
 }
 
-/* URLs and wildcards. */
-static void test_wildcards(void **state)
-{
-	assert_true(transfer_is_url("https://h/a"));
-	assert_true(transfer_is_url("HTTP://h"));
-	assert_false(transfer_is_url("/srv/https://x"));
-	assert_false(transfer_is_url("c:\\dir"));
-	assert_false(transfer_is_url("://h"));
-	assert_false(transfer_is_url("1http://h"));
-
-	assert_true(transfer_has_wildcard("/srv/*.txt"));
-	assert_true(transfer_has_wildcard("/srv/a?.txt"));
-	assert_true(transfer_has_wildcard("/srv/a[12].txt"));
-	assert_false(transfer_has_wildcard("/srv/a.txt"));
-	assert_true(transfer_has_wildcard("https://h/dir/*.iso"));
-	assert_true(transfer_has_wildcard("https://h/dir/a[1].iso"));
-	/* a query string and an IPv6 literal are not wildcards */
-	assert_false(transfer_has_wildcard("https://h/a.iso?sig=x*y&z=[1]"));
-	assert_false(transfer_has_wildcard("https://[::1]:8443/a.iso"));
-	assert_false(transfer_has_wildcard("https://h"));
-	assert_false(transfer_has_wildcard("https://h/a#frag*"));
-}
-
-/* Byte counts in binary units with one decimal, never "1024.0 X". */
 static void test_fmt_bytes(void **state)
 {
 	char b[32];
@@ -399,7 +375,6 @@ int main(void)
 		cmocka_unit_test(test_csv_long_field),
 		cmocka_unit_test(test_csv_callback_stops),
 		cmocka_unit_test(test_csv_row_limit),
-		cmocka_unit_test(test_wildcards),
 		cmocka_unit_test(test_fmt_bytes),
 		cmocka_unit_test(test_fmt_eta),
 		cmocka_unit_test(test_progress_full),
