@@ -11,7 +11,7 @@
  * job on another host talks to for a
  * `tether://HOST/PATH` destination (BITS's upload protocol done the open
  * way). Bytes go to a hidden partial file beside the destination, created
- * and opened *as the owner* (owner.c hands the descriptor back), so the
+ * and opened *as the owner* (account.c hands the descriptor back), so the
  * kernel judges the path with the user's rights. An append is accepted only
  * whole: its bytes are written past the verified offset, checked against
  * Upload-Checksum, fdatasync'd, and only then does the stored offset move;

@@ -17,7 +17,7 @@
 #include "tetherd.h"
 
 /* The user the API targets act as: its OS account does not exist, so every
- * handler stops at owner_of() before it could touch a file or start work. */
+ * handler stops at account_of() before it could touch a file or start work. */
 #define FUZZ_OS_USER "tether-fuzz-no-such-account"
 
 /* Abort with a message when cond is false. */
@@ -41,7 +41,7 @@ const char *fuzz_state_dir(void);
  * opened and the spool made; made on first use, never freed. */
 struct server *fuzz_server(void);
 
-/* True if the fuzz user's account is refused by owner_of(), so handlers
+/* True if the fuzz user's account is refused by account_of(), so handlers
  * that check it do nothing past their input validation. */
 int fuzz_owner_refused(void);
 

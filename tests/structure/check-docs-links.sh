@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # Every document the tree cites exists, and so does what it points at in it:
 # a path ending in .md in a C, Python, shell or Markdown file names a file
-# (from the top, from docs/, or beside the citing file; CLI.md and DESIGN.md,
-# the contract's old names, are docs/cli.md and docs/design.md); a citation
+# (from the top, from docs/, or beside the citing file); a citation
 # FILE.md "Heading" names a heading of that file (a heading that starts with
 # those words, or a "- Words:" list item); a Markdown link
-# [text](FILE.md#anchor) names a heading. Anchors in the files of
-# anchors_unchecked are not checked yet (docs/architecture.md is being
-# rewritten; its two stale anchors go with that).
+# [text](FILE.md#anchor) names a heading.
 . "$(dirname "$0")/lib.sh"
 python3 - <<'PY' || broken=1
 import os, re, subprocess, sys
@@ -20,8 +17,8 @@ if not files:   # not a git checkout: walk the tree
              if f.endswith((".c", ".h", ".py", ".sh", ".md", ".txt"))]
 files = [f for f in files if f != "tests/structure/check-docs-links.sh"
          and not f.startswith("build")]
-alias = {"CLI.md": "docs/cli.md", "DESIGN.md": "docs/design.md"}
-anchors_unchecked = {"docs/architecture.md"}
+alias = {}
+anchors_unchecked = set()
 bad = 0
 def resolve(name, citer):
     if name in alias:
