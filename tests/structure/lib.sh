@@ -10,7 +10,7 @@ fail() { echo "structure: $*" >&2; broken=1; }
 # code FILE: the file without its comments (one-line /* */ and // ones,
 # and the lines of block comments), so prose never trips a rule.
 code() {
-  sed -e 's:/\*.*\*/::g' -e 's://.*$::' -e '/^[[:space:]]*\/\*/d' \
+  sed -E -e 's:/\*.*\*/::g' -e 's:(^|[[:space:]])//.*$:\1:' -e '/^[[:space:]]*\/\*/d' \
       -e '/^[[:space:]]*\*/d' "$1"
 }
 

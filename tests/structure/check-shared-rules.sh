@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Client and daemon apply the same transfer rules: what is a URL or a
+# wildcard is decided only in common/xferplan.c, and both sides check URLs
+# through it (docs/architecture.md "common/").
+. "$(dirname "$0")/lib.sh"
+only_in '"://"|"\*\?\["' common/xferplan.c
+for f in client/cli/cmd-transfer.c server/xfer-create.c; do
+  has "$f" '\bxferplan_check_url\(' || fail "$f: does not check URLs with xferplan_check_url"
+done
+finish
