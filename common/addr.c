@@ -7,6 +7,7 @@
  * reading them typed it a moment ago. Nothing is resolved here: a host name
  * is only checked for characters a resolver could accept.
  */
+#include "error.h"
 #include "addr.h"
 
 #include <stdarg.h>
@@ -18,19 +19,6 @@
 
 #define HOSTNAME_MAX 253
 #define V6_MAX       45    /* "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" */
-
-/* Write a formatted message into err, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* True for an ASCII letter. */
 static bool is_alpha(char c)
@@ -100,11 +88,11 @@ int addr_parse_host(const char *s, struct hostspec *out, char *err, size_t errsz
 	memset(&h, 0, sizeof h);
 	h.port = TETHER_DEFAULT_PORT;
 	if (!s || !*s) {
-		seterr(err, errsz, "empty host");
+		tether_reason(err, errsz, "empty host");
 		return -1;
 	}
 	if (strlen(s) > BOUND_HOSTSPEC) {
-		seterr(err, errsz, "host too long (max %u bytes)", BOUND_HOSTSPEC);
+		tether_reason(err, errsz, "host too long (max %u bytes)", BOUND_HOSTSPEC);
 		return -1;
 	}
 	host = s;
@@ -117,7 +105,7 @@ int addr_parse_host(const char *s, struct hostspec *out, char *err, size_t errsz
 			h.user[n] = '\0';
 		}
 		if (n > BOUND_NAME || !addr_valid_name(h.user)) {
-			seterr(err, errsz, "invalid user name '%.*s' in '%s'", (int)n, s, s);
+			tether_reason(err, errsz, "invalid user name '%.*s' in '%s'", (int)n, s, s);
 			return -1;
 		}
 		host = at + 1;
@@ -126,16 +114,16 @@ int addr_parse_host(const char *s, struct hostspec *out, char *err, size_t errsz
 		host++;
 		hend = strchr(host, ']');
 		if (!hend) {
-			seterr(err, errsz, "missing ']' in '%s'", s);
+			tether_reason(err, errsz, "missing ']' in '%s'", s);
 			return -1;
 		}
 		if (!valid_v6(host, (size_t)(hend - host))) {
-			seterr(err, errsz, "invalid IPv6 address '%.*s' in '%s'",
+			tether_reason(err, errsz, "invalid IPv6 address '%.*s' in '%s'",
 			       (int)(hend - host), host, s);
 			return -1;
 		}
 		if (hend[1] != '\0' && hend[1] != ':') {
-			seterr(err, errsz, "unexpected '%s' after ']' in '%s'", hend + 1, s);
+			tether_reason(err, errsz, "unexpected '%s' after ']' in '%s'", hend + 1, s);
 			return -1;
 		}
 		port = hend[1] ? hend + 2 : NULL;
@@ -143,7 +131,7 @@ int addr_parse_host(const char *s, struct hostspec *out, char *err, size_t errsz
 	} else {
 		hend = strchr(host, ':');
 		if (hend && strchr(hend + 1, ':')) {
-			seterr(err, errsz, "IPv6 address in '%s' must be in brackets, "
+			tether_reason(err, errsz, "IPv6 address in '%s' must be in brackets, "
 			       "as in '[::1]:%d'", s, TETHER_DEFAULT_PORT);
 			return -1;
 		}
@@ -151,11 +139,11 @@ int addr_parse_host(const char *s, struct hostspec *out, char *err, size_t errsz
 		if (!hend)
 			hend = host + strlen(host);
 		if (hend == host) {
-			seterr(err, errsz, "missing host name in '%s'", s);
+			tether_reason(err, errsz, "missing host name in '%s'", s);
 			return -1;
 		}
 		if (!valid_hostname(host, (size_t)(hend - host))) {
-			seterr(err, errsz, "invalid host name '%.*s' in '%s'",
+			tether_reason(err, errsz, "invalid host name '%.*s' in '%s'",
 			       (int)(hend - host), host, s);
 			return -1;
 		}
@@ -164,11 +152,11 @@ int addr_parse_host(const char *s, struct hostspec *out, char *err, size_t errsz
 	h.host[hend - host] = '\0';
 	if (port) {
 		if (!*port) {
-			seterr(err, errsz, "missing port after ':' in '%s'", s);
+			tether_reason(err, errsz, "missing port after ':' in '%s'", s);
 			return -1;
 		}
 		if (strparse_u64(port, 1, 65535, &pv) < 0) {
-			seterr(err, errsz, "invalid port '%s' in '%s'", port, s);
+			tether_reason(err, errsz, "invalid port '%s' in '%s'", port, s);
 			return -1;
 		}
 		h.port = (uint16_t)pv;
@@ -189,13 +177,13 @@ int addr_parse_session(const char *s, struct hostspec *host,
 	uint64_t id;
 
 	if (!s || !(slash = strchr(s, '/'))) {
-		seterr(err, errsz, "missing '/' in '%s' (expected HOST/NAME or HOST/ID)",
+		tether_reason(err, errsz, "missing '/' in '%s' (expected HOST/NAME or HOST/ID)",
 		       s ? s : "");
 		return -1;
 	}
 	n = (size_t)(slash - s);
 	if (n > BOUND_HOSTSPEC) {
-		seterr(err, errsz, "host too long (max %u bytes)", BOUND_HOSTSPEC);
+		tether_reason(err, errsz, "host too long (max %u bytes)", BOUND_HOSTSPEC);
 		return -1;
 	}
 	memcpy(hs, s, n);
@@ -204,16 +192,16 @@ int addr_parse_session(const char *s, struct hostspec *host,
 		return -1;
 	r = slash + 1;
 	if (!*r) {
-		seterr(err, errsz, "missing session name or id after '/' in '%s'", s);
+		tether_reason(err, errsz, "missing session name or id after '/' in '%s'", s);
 		return -1;
 	}
 	if (strparse_is_digits(r)) {
 		if (strlen(r) > 19 || strparse_u64(r, 0, INT64_MAX, &id) < 0) {
-			seterr(err, errsz, "invalid session id '%s' in '%s'", r, s);
+			tether_reason(err, errsz, "invalid session id '%s' in '%s'", r, s);
 			return -1;
 		}
 	} else if (!addr_valid_name(r)) {
-		seterr(err, errsz, "invalid session name '%s' in '%s' (a letter, then "
+		tether_reason(err, errsz, "invalid session name '%s' in '%s' (a letter, then "
 		       "letters, digits, '.', '_' or '-', at most %u bytes)", r, s, BOUND_NAME);
 		return -1;
 	}

@@ -7,6 +7,7 @@
  * and hands each pair to the caller, prefixing every error with the line
  * number so that a person can find the mistake.
  */
+#include "error.h"
 #include "config.h"
 
 #include <errno.h>
@@ -19,19 +20,6 @@
 
 #include "bounds.h"
 #include "buf.h"
-
-/* Write a formatted message into err, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* True for blank characters inside a line. */
 static bool is_blank(char c)
@@ -135,12 +123,12 @@ int config_parse(const char *text, size_t len, config_cb cb, void *ctx,
 
 		lineno++;
 		if (n > BOUND_CONFIG_LINE) {
-			seterr(err, errsz, "line %zu: line too long (max %u bytes)", lineno,
+			tether_reason(err, errsz, "line %zu: line too long (max %u bytes)", lineno,
 			       BOUND_CONFIG_LINE);
 			return -1;
 		}
 		if (memchr(text + pos, '\0', n)) {
-			seterr(err, errsz, "line %zu: embedded NUL byte", lineno);
+			tether_reason(err, errsz, "line %zu: embedded NUL byte", lineno);
 			return -1;
 		}
 		memcpy(line, text + pos, n);
@@ -148,7 +136,7 @@ int config_parse(const char *text, size_t len, config_cb cb, void *ctx,
 		pos += n + 1;
 		why[0] = '\0';
 		if (parse_line(line, cb, ctx, why, sizeof why) < 0) {
-			seterr(err, errsz, "line %zu: %s", lineno, why);
+			tether_reason(err, errsz, "line %zu: %s", lineno, why);
 			return -1;
 		}
 	}
@@ -166,7 +154,7 @@ int config_parse_file(const char *path, config_cb cb, void *ctx,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errsz, "cannot open %s: %s", path, strerror(errno));
+		tether_reason(err, errsz, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	buf_init(&b, BOUND_CONFIG_FILE);
@@ -175,7 +163,7 @@ int config_parse_file(const char *path, config_cb cb, void *ctx,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errsz, "cannot read %s: %s", path, strerror(errno));
+			tether_reason(err, errsz, "cannot read %s: %s", path, strerror(errno));
 			break;
 		}
 		if (n == 0 || buf_append(&b, chunk, (size_t)n) < 0)
@@ -183,7 +171,7 @@ int config_parse_file(const char *path, config_cb cb, void *ctx,
 	}
 	close(fd);
 	if (n > 0)
-		seterr(err, errsz, "%s: file too large (max %u bytes)", path,
+		tether_reason(err, errsz, "%s: file too large (max %u bytes)", path,
 		       BOUND_CONFIG_FILE);
 	r = n == 0 ? config_parse(buf_cstr(&b), b.len, cb, ctx, err, errsz) : -1;
 	buf_free(&b);

@@ -6,6 +6,9 @@
  * value (a corrupted or future code) degrades to "internal"/500 rather than
  * reading past a table.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "error.h"
 
 #include <stddef.h>
@@ -62,4 +65,14 @@ tether_err tether_err_from_code(const char *code)
 		if (errors[i].http && strcmp(errors[i].code, code) == 0)
 			return (tether_err)i;
 	return TETHER_E_PROTOCOL;
+}
+
+void tether_reason(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
 }

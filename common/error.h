@@ -9,6 +9,8 @@
 #ifndef TETHER_ERROR_H
 #define TETHER_ERROR_H
 
+#include <stddef.h>
+
 /*  X(ENUM,                 "wire_code",            http, "default message") */
 #define TETHER_ERROR_MAP(X) \
 	X(OK,                   "ok",                   200, "success") \
@@ -61,5 +63,10 @@ int tether_err_http_status(tether_err e);
 
 /* The error for a wire code, or TETHER_E_PROTOCOL if unknown. */
 tether_err tether_err_from_code(const char *code);
+
+/* Write a formatted reason into err (errsz bytes), if there is one: how
+ * parsers and validators say why they refused. */
+__attribute__((format(printf, 3, 4)))
+void tether_reason(char *err, size_t errsz, const char *fmt, ...);
 
 #endif

@@ -6,25 +6,13 @@
  * type and bounds and, on failure, writes a message naming the field that a
  * client can act on. A JSON null is a wrong type, never "missing".
  */
+#include "error.h"
 #include "jsonu.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Write a formatted message into err, if there is one. */
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* Parse len bytes that must form exactly one JSON object. */
 json_t *jsonu_parse_object(const char *text, size_t len, char *err, size_t errsz)
@@ -35,13 +23,13 @@ json_t *jsonu_parse_object(const char *text, size_t len, char *err, size_t errsz
 	v = json_loadb(text ? text : "", text ? len : 0,
 	               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!v) {
-		seterr(err, errsz, "invalid JSON at line %d column %d: %s", je.line,
+		tether_reason(err, errsz, "invalid JSON at line %d column %d: %s", je.line,
 		       je.column, je.text);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
-		seterr(err, errsz, "expected a JSON object");
+		tether_reason(err, errsz, "expected a JSON object");
 		return NULL;
 	}
 	return v;
@@ -56,7 +44,7 @@ static int field(json_t *obj, const char *key, bool required, json_t **v,
 		return JSONU_OK;
 	if (!required)
 		return JSONU_MISSING;
-	seterr(err, errsz, "field '%s': missing", key);
+	tether_reason(err, errsz, "field '%s': missing", key);
 	return JSONU_BAD;
 }
 
@@ -72,21 +60,21 @@ int jsonu_get_string(json_t *obj, const char *key, bool required, size_t maxlen,
 	if (r != JSONU_OK)
 		return r;
 	if (!json_is_string(v)) {
-		seterr(err, errsz, "field '%s': expected a string", key);
+		tether_reason(err, errsz, "field '%s': expected a string", key);
 		return JSONU_BAD;
 	}
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (strlen(s) != n) {
-		seterr(err, errsz, "field '%s': contains a NUL byte", key);
+		tether_reason(err, errsz, "field '%s': contains a NUL byte", key);
 		return JSONU_BAD;
 	}
 	if (n == 0) {
-		seterr(err, errsz, "field '%s': empty", key);
+		tether_reason(err, errsz, "field '%s': empty", key);
 		return JSONU_BAD;
 	}
 	if (n > maxlen) {
-		seterr(err, errsz, "field '%s': too long (max %zu bytes)", key, maxlen);
+		tether_reason(err, errsz, "field '%s': too long (max %zu bytes)", key, maxlen);
 		return JSONU_BAD;
 	}
 	*out = s;
@@ -104,12 +92,12 @@ int jsonu_get_int(json_t *obj, const char *key, bool required, int64_t min,
 	if (r != JSONU_OK)
 		return r;
 	if (!json_is_integer(v)) {
-		seterr(err, errsz, "field '%s': expected an integer", key);
+		tether_reason(err, errsz, "field '%s': expected an integer", key);
 		return JSONU_BAD;
 	}
 	x = json_integer_value(v);
 	if (x < min || x > max) {
-		seterr(err, errsz, "field '%s': must be between %" PRId64 " and %" PRId64,
+		tether_reason(err, errsz, "field '%s': must be between %" PRId64 " and %" PRId64,
 		       key, min, max);
 		return JSONU_BAD;
 	}
@@ -127,7 +115,7 @@ int jsonu_get_bool(json_t *obj, const char *key, bool required, bool *out,
 	if (r != JSONU_OK)
 		return r;
 	if (!json_is_boolean(v)) {
-		seterr(err, errsz, "field '%s': expected true or false", key);
+		tether_reason(err, errsz, "field '%s': expected true or false", key);
 		return JSONU_BAD;
 	}
 	*out = json_is_true(v);

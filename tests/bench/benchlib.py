@@ -1,9 +1,17 @@
-"""Pieces the benchmarks share: a cgroup that meters and cleans up a process
-tree, and a keep-alive API connection."""
+"""Pieces the benchmarks share: the paths to the tree and its build (set on
+import, so `import harness` works after it), a cgroup that meters and cleans
+up a process tree, and a keep-alive API connection."""
 import json
 import os
 import subprocess
+import sys
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+os.environ.setdefault("TETHERD", os.path.join(TOP, "build", "server", "tetherd"))
+os.environ.setdefault("TETHER", os.path.join(TOP, "build", "client", "tether"))
 
 
 def descendants(pid):

@@ -17,11 +17,7 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-os.environ.setdefault("TETHERD", os.path.join(TOP, "build", "server", "tetherd"))
-os.environ.setdefault("TETHER", os.path.join(TOP, "build", "client", "tether"))
+from benchlib import HERE, TOP  # noqa: E402,F401  (sets the paths)
 import harness  # noqa: E402
 import benchlib  # noqa: E402
 

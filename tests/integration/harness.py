@@ -322,6 +322,15 @@ def main(module_globals):
     sys.exit(1 if failed or not tests else 0)
 
 
+def put_file(directory, name, data, mode=0o644):
+    """Write data to directory/name with mode; returns the path."""
+    p = os.path.join(directory, name)
+    with open(p, "wb") as f:
+        f.write(data)
+    os.chmod(p, mode)
+    return p
+
+
 def wait_for(pred, timeout=30, what="condition"):
     """Poll pred until it is true (bounded); returns its value."""
     deadline = time.monotonic() + timeout

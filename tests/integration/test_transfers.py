@@ -44,11 +44,7 @@ class World:
         return p
 
     def put(self, name, data):
-        p = os.path.join(self.src, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        os.chmod(p, 0o644)
-        return p
+        return H.put_file(self.src, name, data)
 
     def req(self, method, path, body=None, tok=None, headers=None):
         return self.d.request(method, "/v1/sessions/S/transfers" + path, body,

@@ -255,11 +255,7 @@ class Sender:
         os.makedirs(self.src, exist_ok=True)
 
     def put(self, name, data):
-        p = os.path.join(self.src, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        os.chmod(p, 0o644)
-        return p
+        return H.put_file(self.src, name, data)
 
     def start(self, *args, expect=0, password=H.PASSWORD, timeout=120):
         r = self.c.run("transfer", "start", "-s", self.session, "--upload", *args,
