@@ -147,12 +147,32 @@ static void removed(const char *name, int64_t sessions)
 	printf("removed user %s\n", name);
 }
 
+/* Remove u and their work here, holding the state dir's lock (so no
+ * daemon serves meanwhile); 0 or -1. */
+static int remove_here(const struct srvconf *c, struct store *st, const struct user_rec *u)
+{
+	struct server srv = { .conf = *c, .store = st };
+	size_t n = 0;
+	bool done;
+	int64_t ignored;
+	if (spool_init(c->state_dir) == 0)   /* the paths; no settling of others' jobs */
+		session_remove_user(&srv, u->id, &n);
+	if (store_user_remove(st, u->name) != TETHER_E_OK)
+		return -1;
+	store_audit(st, "user_remove", u->name, "local", "");
+	/* a request a daemon left undone (it stopped meanwhile) is done now */
+	if (store_user_removal_finish(st, u->name, (int64_t)n) == TETHER_E_OK)
+		store_user_removal_result(st, u->name, &done, &ignored);
+	removed(u->name, (int64_t)n);
+	return 0;
+}
+
 /* Remove a user and their work (jobs and transfer workers run detached
  * and would otherwise run on as the account, with nothing left that could
- * see or stop them). With no daemon serving, here, holding the state dir's
- * lock so none starts meanwhile; beside a serving daemon, by asking it
- * (its engines are the only ones that may act on its jobs) and waiting
- * for it to finish. Returns the exit status. */
+ * see or stop them). With no daemon serving, here (remove_here); beside a
+ * serving daemon, by asking it (its engines are the only ones that may act
+ * on its jobs) and waiting for it to finish, or taking over if it stops
+ * first. Returns the exit status. */
 static int remove_user(const struct srvconf *c, struct store *st, const char *name)
 {
 	struct user_rec u;
@@ -161,42 +181,44 @@ static int remove_user(const struct srvconf *c, struct store *st, const char *na
 		fprintf(stderr, "tetherd: no user '%s'\n", name);
 		return 1;
 	}
-	int lock = e == TETHER_E_OK ? statedir_lock(c->state_dir) : -1;
-	int lock_errno = lock < 0 ? errno : 0;
-	if (e == TETHER_E_OK && lock >= 0) {
-		struct server srv = { .conf = *c, .store = st };
-		size_t n = 0;
-		if (spool_init(c->state_dir) == 0)   /* the paths; no settling of others' jobs */
-			session_remove_user(&srv, u.id, &n);
-		e = store_user_remove(st, name);
-		close(lock);
-		if (e == TETHER_E_OK) {
-			store_audit(st, "user_remove", name, "local", "");
-			removed(name, (int64_t)n);
-			return 0;
-		}
-	} else if (e == TETHER_E_OK && lock_errno == EWOULDBLOCK) {
-		e = store_user_removal_request(st, name);
-		bool done = false;
-		int64_t sessions = 0;
-		for (int waited = 0; e == TETHER_E_OK && waited < REMOVE_WAIT_MS; waited += 100) {
-			if (store_user_removal_result(st, name, &done, &sessions) != TETHER_E_OK || done)
-				break;
-			struct timespec ts = { 0, 100 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-		if (done) {
+	bool asked = false, done = false;
+	int64_t sessions = 0;
+	for (int waited = 0; e == TETHER_E_OK; waited += 100) {
+		if (asked && store_user_removal_result(st, name, &done, &sessions) == TETHER_E_OK &&
+		    done) {
 			removed(name, sessions);
 			return 0;
 		}
-		if (e == TETHER_E_OK) {
+		int lock = statedir_lock(c->state_dir);
+		if (lock >= 0) {
+			int rc = remove_here(c, st, &u);
+			close(lock);
+			if (rc == 0)
+				return 0;
+			e = TETHER_E_INTERNAL;
+			break;
+		}
+		if (errno != EWOULDBLOCK) {
+			fprintf(stderr, "tetherd: cannot remove user '%s': %s\n", name, strerror(errno));
+			return 1;
+		}
+		if (!asked) {
+			e = store_user_removal_request(st, name);
+			asked = true;
+			continue;
+		}
+		if (waited >= REMOVE_WAIT_MS) {
 			printf("%s can no longer log in; the running tetherd is still stopping their "
 			       "work and removes the user when it is done\n", name);
 			return 0;
 		}
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "tetherd: cannot remove user '%s'%s%s\n", name, lock_errno ? ": " : "",
-	        lock_errno ? strerror(lock_errno) : "");
+	if (e == TETHER_E_NOT_FOUND)
+		fprintf(stderr, "tetherd: no user '%s'\n", name);
+	else
+		fprintf(stderr, "tetherd: cannot remove user '%s'\n", name);
 	return 1;
 }
 

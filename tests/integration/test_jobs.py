@@ -4,6 +4,7 @@ SIGKILL and a change of client machine."""
 import json
 import os
 import pwd
+import signal
 import subprocess
 import time
 
@@ -126,6 +127,23 @@ def test_user_remove_without_a_daemon_and_through_one(env):
     r = d.admin("user", "remove", "bob")
     assert r.returncode == 1 and "no user 'bob'" in r.stderr
     assert d.healthy()
+    # a daemon that stops before doing the removal asked of it: the verb
+    # takes the lock as soon as it is free and does the work itself
+    d.add_user("carol")
+    d.proc.send_signal(signal.SIGSTOP)
+    p = subprocess.Popen(d.args("user", "remove", "carol"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: d.query("SELECT count(*) FROM user_removals") == [(1,)],
+                 what="the removal request")
+        d.kill()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0 and "removed user carol" in out, (out, err)
+    assert d.query("SELECT count(*) FROM users WHERE name = 'carol'") == [(0,)]
+    assert d.query("SELECT count(*) FROM user_removals") == [(0,)]
 
 
 def test_receive_consumes_unless_keep(env):
