@@ -244,7 +244,8 @@ int64_t transfer_num(json_t *o, const char *k)
 /* "12.0 MiB/1.0 GiB" for a transfer or one of its files. */
 static void bytes_of(json_t *o, char *out, size_t outsz)
 {
-	transfer_fmt_progress(transfer_num(o, "bytes_transferred"), transfer_num(o, "bytes_total"), out, outsz);
+	transfer_fmt_progress(transfer_num(o, "bytes_transferred"), transfer_num(o, "bytes_total"),
+	                      out, outsz);
 }
 
 /* Transfer jobs as a table, like Get-BitsTransfer. */
@@ -267,9 +268,11 @@ static void transfers_table(json_t *arr)
 		char bytes[80];
 		bytes_of(t, bytes, sizeof bytes);
 		printf("%-6lld %-*s %-9s %-14s %-10s %-22s %lld/%lld\n",
-		       (long long)transfer_num(t, "id"), wname, transfer_str(t, "name"), transfer_str(t, "direction"),
+		       (long long)transfer_num(t, "id"), wname, transfer_str(t, "name"),
+		       transfer_str(t, "direction"),
 		       transfer_str(t, "state"), transfer_str(t, "priority"), bytes,
-		       (long long)(transfer_num(t, "files_transferred") > 0 ? transfer_num(t, "files_transferred") : 0),
+		       (long long)(transfer_num(t, "files_transferred") > 0
+		                   ? transfer_num(t, "files_transferred") : 0),
 		       (long long)(transfer_num(t, "files_total") > 0 ? transfer_num(t, "files_total") : 0));
 	}
 }
@@ -306,7 +309,8 @@ static void files_table(json_t *files)
 	json_t *f;
 	int ws = 6, wd = 11;
 	json_array_foreach(files, i, f) {
-		int s = (int)strlen(transfer_str(f, "source")), d = (int)strlen(transfer_str(f, "destination"));
+		int s = (int)strlen(transfer_str(f, "source"));
+		int d = (int)strlen(transfer_str(f, "destination"));
 		ws = s > ws ? s : ws;
 		wd = d > wd ? d : wd;
 	}
@@ -314,7 +318,8 @@ static void files_table(json_t *files)
 	json_array_foreach(files, i, f) {
 		char bytes[80];
 		bytes_of(f, bytes, sizeof bytes);
-		printf("%-*s  %-*s  %s%s\n", ws, transfer_str(f, "source"), wd, transfer_str(f, "destination"), bytes,
+		printf("%-*s  %-*s  %s%s\n", ws, transfer_str(f, "source"), wd,
+		       transfer_str(f, "destination"), bytes,
 		       json_is_true(json_object_get(f, "done")) ? " (done)" : "");
 	}
 }
@@ -331,15 +336,18 @@ static void show_one(json_t *t)
 	int64_t done = transfer_num(t, "bytes_transferred"), total = transfer_num(t, "bytes_total");
 	if (total > 0 && done >= 0)
 		snprintf(buf, sizeof buf, "%s (%d%%), files %lld/%lld", bytes,
-		         (int)((double)done * 100 / (double)total), (long long)transfer_num(t, "files_transferred"),
+		         (int)((double)done * 100 / (double)total),
+		         (long long)transfer_num(t, "files_transferred"),
 		         (long long)transfer_num(t, "files_total"));
 	else
 		snprintf(buf, sizeof buf, "%s, files %lld/%lld", bytes,
-		         (long long)transfer_num(t, "files_transferred"), (long long)transfer_num(t, "files_total"));
+		         (long long)transfer_num(t, "files_transferred"),
+		         (long long)transfer_num(t, "files_total"));
 	printf(KV, "Progress:", buf);
 	rate_text(transfer_num(t, "rate"), 0, buf, sizeof buf);
 	printf(KV, "Rate:", buf);
-	printf(KV KV KV, "Created:", transfer_str(t, "created"), "Modified:", transfer_str(t, "modified"),
+	printf(KV KV KV, "Created:", transfer_str(t, "created"),
+	       "Modified:", transfer_str(t, "modified"),
 	       "Completed:", transfer_str(t, "completed"));
 	if (json_is_string(json_object_get(t, "retry_at")))
 		printf(KV, "Retry at:", transfer_str(t, "retry_at"));

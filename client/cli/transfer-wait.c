@@ -115,10 +115,12 @@ static void progress_draw(struct progress *pr, struct waited *w, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		json_t *t = w[i].job;
 		int64_t total = transfer_num(t, "bytes_total");
-		p.bytes_done += transfer_num(t, "bytes_transferred") > 0 ? transfer_num(t, "bytes_transferred") : 0;
+		int64_t bytes = transfer_num(t, "bytes_transferred");
+		int64_t files = transfer_num(t, "files_transferred");
+		p.bytes_done += bytes > 0 ? bytes : 0;
 		p.bytes_total = i > 0 && p.bytes_total < 0 ? -1
 		                : total < 0 ? -1 : p.bytes_total + total;
-		p.files_done += transfer_num(t, "files_transferred") > 0 ? transfer_num(t, "files_transferred") : 0;
+		p.files_done += files > 0 ? files : 0;
 		p.files_total += transfer_num(t, "files_total") > 0 ? transfer_num(t, "files_total") : 0;
 		p.rate += transfer_num(t, "rate") > 0 ? (uint64_t)transfer_num(t, "rate") : 0;
 		if (w[i].end != W_RUNNING)
@@ -184,7 +186,8 @@ static void settle(struct cmd_ctx *x, const char *session, struct waited *w,
 		json_t *err = json_object_get(w->job, "error");
 		const char *file = json_string_value(json_object_get(err, "file"));
 		snprintf(msg, sizeof msg, "transfer %s failed: %s: %s%s%s%s", transfer_name_of(w),
-		         transfer_str(err, "code"), transfer_str(err, "message"), file ? " (" : "", file ? file : "",
+		         transfer_str(err, "code"), transfer_str(err, "message"), file ? " (" : "",
+		         file ? file : "",
 		         file ? ")" : "");
 		progress_clear(pr);
 		fprintf(stderr, "tether: %s\n"

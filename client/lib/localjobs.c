@@ -33,9 +33,9 @@
 
 #include "addr.h"
 #include "client-int.h"
-#include "localjobs-int.h"
 #include "fileio.h"
 #include "jsonu.h"
+#include "localjobs-int.h"
 #include "outlog.h"
 #include "strparse.h"
 
@@ -475,7 +475,8 @@ static void take_remote(struct ljob *j, json_t *r)
 {
 	const char *st = json_string_value(json_object_get(r, "state"));
 	json_t *x = json_object_get(r, "exit_code");
-	if (st != NULL && known_state(st) && !(localjobs_final_state(j->state) && !localjobs_final_state(st)))
+	if (st != NULL && known_state(st) &&
+	    !(localjobs_final_state(j->state) && !localjobs_final_state(st)))
 		snprintf(j->state, sizeof j->state, "%s", st);
 	j->exit_code = json_is_integer(x) && json_integer_value(x) >= 0 &&
 	               json_integer_value(x) <= 255 ? json_integer_value(x) : -1;
