@@ -18,6 +18,9 @@
  * concurrent receivers never duplicate output, and a crash between the
  * append and the table write leaves nothing behind. A chunk is fsync'd and
  * recorded before the next request acknowledges it on the remote side.
+ *
+ * Fleet jobs (a parent with a child per host) live in fleetjobs.c, which
+ * reaches the table through localjobs-int.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,9 +35,9 @@
 #include "client-int.h"
 #include "fileio.h"
 #include "jsonu.h"
+#include "localjobs-int.h"
 #include "outlog.h"
 #include "strparse.h"
-#include "targets.h"
 
 #define TABLE_VERSION 1
 #define TABLE_FILE    "jobs.json"
@@ -43,54 +46,9 @@
 #define COPY_CHUNK    (1024 * 1024)   /* bytes of a local copy read at once */
 #define MAX_ID        INT32_MAX
 #define DOWN_HOSTS    16              /* unreachable hosts remembered by a list */
-#define FLEET_CHILDREN_MAX 100000     /* child jobs of one fleet job */
-
-/* One local job, as the table stores it. */
-struct ljob {
-	int64_t id;
-	char    name[BOUND_NAME + 1];
-	char   *command;                  /* owned */
-	char    host[300];                /* "host:port", as this client addresses it */
-	char    user[BOUND_NAME + 1];     /* the tether user the job runs as */
-	char    session[BOUND_NAME + 1];  /* the session's name */
-	int64_t session_id;
-	int64_t remote_id;                /* 0: the remote invoke has not started */
-	char    location[256];            /* the server's host name; "" unknown */
-	char    state[24];                /* last known; never "Disconnected" */
-	int64_t exit_code;                /* -1: none */
-	int64_t signal;                   /* 0: none */
-	char    started[32], ended[32];   /* RFC 3339 UTC; "" unknown */
-	char    error[512];
-	bool    remote_more;              /* the remote's has_more_data, last asked */
-	bool    remote_done;              /* nothing more will come from the remote */
-	int64_t fetched;                  /* remote log offset copied up to */
-	int64_t log_size;                 /* valid bytes of jobs/<ID>.log */
-	int64_t delivered;                /* bytes of the copy received without --keep */
-	/* fleet jobs (invoke --as-job on several hosts): a parent with no remote
-	 * of its own and one child job per host */
-	bool     fleet;                   /* this is a parent */
-	int64_t *children;                /* a parent's child ids (owned) */
-	size_t   nchildren;
-	int64_t  parent;                  /* a child's parent id; 0: none */
-	char     label[BOUND_HOSTSPEC];   /* a child's host as the user named it */
-	bool     own_session;             /* a child's session was made for it */
-};
-
-/* The whole table. */
-struct ltable {
-	int64_t      next_id;
-	size_t       n;
-	struct ljob *jobs;
-};
-
-enum fleet_op { FLEET_GET, FLEET_STOP, FLEET_REMOVE };
-struct ltable;
-static tether_err fleet_each(tether_client *c, const struct ljob *p, enum fleet_op op,
-                             int force, json_t **out);
-static json_t *nest_children(const struct ltable *t, json_t *views);
 
 /* Release one entry's memory. */
-static void ljob_clear(struct ljob *j)
+void localjobs_clear(struct ljob *j)
 {
 	free(j->command);
 	j->command = NULL;
@@ -100,10 +58,10 @@ static void ljob_clear(struct ljob *j)
 }
 
 /* Release a table. */
-static void table_free(struct ltable *t)
+void localjobs_free(struct ltable *t)
 {
 	for (size_t i = 0; i < t->n; i++)
-		ljob_clear(&t->jobs[i]);
+		localjobs_clear(&t->jobs[i]);
 	free(t->jobs);
 	memset(t, 0, sizeof *t);
 }
@@ -119,7 +77,7 @@ static int ljob_copy(struct ljob *dst, const struct ljob *src)
 	if (src->nchildren > 0) {
 		dst->children = malloc(src->nchildren * sizeof *dst->children);
 		if (dst->children == NULL) {
-			ljob_clear(dst);
+			localjobs_clear(dst);
 			return -1;
 		}
 		memcpy(dst->children, src->children, src->nchildren * sizeof *dst->children);
@@ -128,7 +86,7 @@ static int ljob_copy(struct ljob *dst, const struct ljob *src)
 }
 
 /* True for the states a job never leaves. */
-static bool final_state(const char *s)
+bool localjobs_final_state(const char *s)
 {
 	return strcmp(s, "Completed") == 0 || strcmp(s, "Failed") == 0 ||
 	       strcmp(s, "Stopped") == 0;
@@ -278,7 +236,7 @@ static int entry_parse(json_t *o, struct ljob *j, char *err, size_t errsz)
 }
 
 /* The entry with this id, or NULL. */
-static struct ljob *find_id(struct ltable *t, int64_t id)
+struct ljob *localjobs_find(struct ltable *t, int64_t id)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (t->jobs[i].id == id)
@@ -300,7 +258,7 @@ static struct ljob *find_ref(struct ltable *t, const char *ref)
 {
 	uint64_t id;
 	if (strparse_is_digits(ref))
-		return strparse_u64(ref, 1, MAX_ID, &id) == 0 ? find_id(t, (int64_t)id) : NULL;
+		return strparse_u64(ref, 1, MAX_ID, &id) == 0 ? localjobs_find(t, (int64_t)id) : NULL;
 	return find_name(t, ref);
 }
 
@@ -351,8 +309,8 @@ static tether_err table_load(tether_client *c, struct ltable *t)
 			snprintf(why, sizeof why, "job %zu: %s", i + 1, ewhy);
 			goto bad;
 		}
-		if (find_id(t, j.id) || find_name(t, j.name) || j.id >= t->next_id) {
-			ljob_clear(&j);
+		if (localjobs_find(t, j.id) || find_name(t, j.name) || j.id >= t->next_id) {
+			localjobs_clear(&j);
 			snprintf(why, sizeof why, "job %zu: id or name repeated", i + 1);
 			goto bad;
 		}
@@ -362,7 +320,7 @@ static tether_err table_load(tether_client *c, struct ltable *t)
 	return TETHER_E_OK;
 bad:
 	json_decref(doc);
-	table_free(t);
+	localjobs_free(t);
 	return client_fail(c, TETHER_E_IO, "the local job table %s is damaged (%s); move it "
 	                   "away to start a new one", path, why);
 }
@@ -446,11 +404,8 @@ static tether_err table_save(tether_client *c, const struct ltable *t)
 	return e;
 }
 
-/* A change to the table made under the lock; returns TETHER_E_OK to save. */
-typedef tether_err (*table_edit_fn)(tether_client *c, struct ltable *t, void *arg);
-
 /* Lock, load, apply fn, save if it succeeded, unlock. */
-static tether_err table_edit(tether_client *c, table_edit_fn fn, void *arg)
+tether_err localjobs_edit(tether_client *c, ltable_edit_fn fn, void *arg)
 {
 	struct ltable t;
 	int fd = table_lock(c);
@@ -461,14 +416,14 @@ static tether_err table_edit(tether_client *c, table_edit_fn fn, void *arg)
 		e = fn(c, &t, arg);
 		if (e == TETHER_E_OK)
 			e = table_save(c, &t);
-		table_free(&t);
+		localjobs_free(&t);
 	}
 	close(fd);
 	return e;
 }
 
 /* A consistent copy of the whole table. */
-static tether_err table_read(tether_client *c, struct ltable *t)
+tether_err localjobs_read(tether_client *c, struct ltable *t)
 {
 	int fd = table_lock(c);
 	if (fd < 0)
@@ -487,12 +442,12 @@ static tether_err check_ref(tether_client *c, const char *ref)
 }
 
 /* A copy of the entry JOB names (the caller clears it). */
-static tether_err snapshot(tether_client *c, const char *ref, struct ljob *out)
+tether_err localjobs_snapshot(tether_client *c, const char *ref, struct ljob *out)
 {
 	struct ltable t;
 	tether_err e = check_ref(c, ref);
 	if (e == TETHER_E_OK)
-		e = table_read(c, &t);
+		e = localjobs_read(c, &t);
 	if (e != TETHER_E_OK)
 		return e;
 	struct ljob *j = find_ref(&t, ref);
@@ -501,7 +456,7 @@ static tether_err snapshot(tether_client *c, const char *ref, struct ljob *out)
 		                "this client's jobs)", ref);
 	else if (ljob_copy(out, j) != 0)
 		e = client_fail(c, TETHER_E_NOMEM, "out of memory");
-	table_free(&t);
+	localjobs_free(&t);
 	return e;
 }
 
@@ -520,7 +475,8 @@ static void take_remote(struct ljob *j, json_t *r)
 {
 	const char *st = json_string_value(json_object_get(r, "state"));
 	json_t *x = json_object_get(r, "exit_code");
-	if (st != NULL && known_state(st) && !(final_state(j->state) && !final_state(st)))
+	if (st != NULL && known_state(st) &&
+	    !(localjobs_final_state(j->state) && !localjobs_final_state(st)))
 		snprintf(j->state, sizeof j->state, "%s", st);
 	j->exit_code = json_is_integer(x) && json_integer_value(x) >= 0 &&
 	               json_integer_value(x) <= 255 ? json_integer_value(x) : -1;
@@ -537,7 +493,7 @@ static void take_remote(struct ljob *j, json_t *r)
 /* Record that the remote job no longer exists. */
 static void mark_gone(struct ljob *j)
 {
-	if (!final_state(j->state))
+	if (!localjobs_final_state(j->state))
 		snprintf(j->state, sizeof j->state, "Failed");
 	snprintf(j->error, sizeof j->error, "the remote job no longer exists on %s "
 	         "(it or its session was removed)", j->host);
@@ -549,7 +505,7 @@ static void mark_gone(struct ljob *j)
  * table), never moving a finished job back to a running state. */
 static void copy_remote(struct ljob *dst, const struct ljob *src)
 {
-	if (final_state(dst->state) && !final_state(src->state))
+	if (localjobs_final_state(dst->state) && !localjobs_final_state(src->state))
 		return;
 	snprintf(dst->state, sizeof dst->state, "%s", src->state);
 	dst->exit_code = src->exit_code;
@@ -562,21 +518,26 @@ static void copy_remote(struct ljob *dst, const struct ljob *src)
 	dst->remote_done = dst->remote_done || src->remote_done;
 }
 
-/* table_edit: store what the remote said about the job in arg. */
-static tether_err edit_remote(tether_client *c, struct ltable *t, void *arg)
+/* Store in t what the remote said about src. */
+static void store_remote(struct ltable *t, const struct ljob *src)
 {
-	const struct ljob *src = arg;
-	struct ljob *dst = find_id(t, src->id);
-	(void)c;
+	struct ljob *dst = localjobs_find(t, src->id);
 	if (dst != NULL)   /* else removed meanwhile: nothing to keep */
 		copy_remote(dst, src);
+}
+
+/* localjobs_edit: store what the remote said about the job in arg. */
+static tether_err edit_remote(tether_client *c, struct ltable *t, void *arg)
+{
+	(void)c;
+	store_remote(t, arg);
 	return TETHER_E_OK;
 }
 
 /* True if the remote may still change j's state. */
 static bool needs_refresh(const struct ljob *j)
 {
-	return j->remote_id > 0 && !j->remote_done && !final_state(j->state);
+	return j->remote_id > 0 && !j->remote_done && !localjobs_final_state(j->state);
 }
 
 /* Ask the remote about j and update j (not the table). A remote job that no
@@ -600,7 +561,7 @@ static tether_err refresh(tether_client *c, struct ljob *j)
 
 /* The job object users see (docs/cli.md fields). unreachable: why the host could
  * not be asked, which shows the job as Disconnected. */
-static json_t *job_view(const struct ljob *j, const char *unreachable)
+json_t *localjobs_view(const struct ljob *j, const char *unreachable)
 {
 	char session[sizeof j->host + BOUND_NAME + 2];
 	snprintf(session, sizeof session, "%s/%s", j->host, j->session);
@@ -639,16 +600,16 @@ static json_t *job_view(const struct ljob *j, const char *unreachable)
 /* The exit status a finished job reports (as tether_invoke's), else -1. */
 static int status_of(const struct ljob *j)
 {
-	if (!final_state(j->state))
+	if (!localjobs_final_state(j->state))
 		return -1;
 	return j->signal > 0 ? 128 + (int)j->signal : j->exit_code >= 0 ? (int)j->exit_code : 255;
 }
 
 /* ---- starting ---------------------------------------------------------- */
 
-/* table_edit: give the new entry in arg an id (and a default name) and add
+/* localjobs_edit: give the new entry in arg an id (and a default name) and add
  * it, NotStarted, so the name is taken before anything runs. */
-static tether_err edit_reserve(tether_client *c, struct ltable *t, void *arg)
+tether_err localjobs_reserve(tether_client *c, struct ltable *t, void *arg)
 {
 	struct ljob *j = arg, *grown;
 	int64_t id = t->next_id;
@@ -678,11 +639,11 @@ static tether_err edit_reserve(tether_client *c, struct ltable *t, void *arg)
 	return TETHER_E_OK;
 }
 
-/* table_edit: record that the reserved entry's remote invoke has started. */
+/* localjobs_edit: record that the reserved entry's remote invoke has started. */
 static tether_err edit_started(tether_client *c, struct ltable *t, void *arg)
 {
 	const struct ljob *src = arg;
-	struct ljob *dst = find_id(t, src->id);
+	struct ljob *dst = localjobs_find(t, src->id);
 	if (dst == NULL)
 		return client_fail(c, TETHER_E_CONFLICT, "local job %lld was removed while it "
 		                   "started; the remote job %lld runs on in %s/%s",
@@ -693,27 +654,35 @@ static tether_err edit_started(tether_client *c, struct ltable *t, void *arg)
 	return TETHER_E_OK;
 }
 
-/* table_edit: drop the entry whose id arg points at. */
-static tether_err edit_drop(tether_client *c, struct ltable *t, void *arg)
+/* Drop the entry with this id from t; false if there is none. */
+static bool drop_id(struct ltable *t, int64_t id)
 {
-	const int64_t *id = arg;
 	for (size_t i = 0; i < t->n; i++)
-		if (t->jobs[i].id == *id) {
-			ljob_clear(&t->jobs[i]);
+		if (t->jobs[i].id == id) {
+			localjobs_clear(&t->jobs[i]);
 			memmove(&t->jobs[i], &t->jobs[i + 1], (t->n - i - 1) * sizeof *t->jobs);
 			t->n--;
-			return TETHER_E_OK;
+			return true;
 		}
+	return false;
+}
+
+/* localjobs_edit: drop the entry whose id arg points at. */
+tether_err localjobs_drop(tether_client *c, struct ltable *t, void *arg)
+{
+	const int64_t *id = arg;
+	if (drop_id(t, *id))
+		return TETHER_E_OK;
 	return client_fail(c, TETHER_E_NOT_FOUND, "local job %lld was removed meanwhile",
 	                   (long long)*id);
 }
 
-/* table_edit: drop a reservation whose remote start failed, giving its id
+/* localjobs_edit: drop a reservation whose remote start failed, giving its id
  * back if no other job has been given one since. */
 static tether_err edit_unreserve(tether_client *c, struct ltable *t, void *arg)
 {
 	const int64_t *id = arg;
-	tether_err e = edit_drop(c, t, arg);
+	tether_err e = localjobs_drop(c, t, arg);
 	if (e == TETHER_E_OK && t->next_id == *id + 1)
 		t->next_id = *id;
 	return e;
@@ -750,40 +719,40 @@ tether_err tether_local_job_start(tether_client *c, const char *session, const c
 	j.command = strdup(command);
 	if (j.command == NULL)
 		return client_fail(c, TETHER_E_NOMEM, "out of memory");
-	if ((e = table_edit(c, edit_reserve, &j)) != TETHER_E_OK)
+	if ((e = localjobs_edit(c, localjobs_reserve, &j)) != TETHER_E_OK)
 		goto out;
 	remote_session(&j, sess, sizeof sess);
 	e = tether_invoke_start(c, sess, command, &r);
 	if (e != TETHER_E_OK) {
 		char why[sizeof c->errmsg];
 		snprintf(why, sizeof why, "%s", c->errmsg);
-		table_edit(c, edit_unreserve, &j.id);
+		localjobs_edit(c, edit_unreserve, &j.id);
 		snprintf(c->errmsg, sizeof c->errmsg, "%s", why);   /* e's reason, not this */
 		goto out;
 	}
 	j.remote_id = json_integer_value(json_object_get(r, "id"));
 	take_remote(&j, r);
 	json_decref(r);
-	if ((e = table_edit(c, edit_started, &j)) == TETHER_E_OK)
-		*job = job_view(&j, NULL);
+	if ((e = localjobs_edit(c, edit_started, &j)) == TETHER_E_OK)
+		*job = localjobs_view(&j, NULL);
 out:
-	ljob_clear(&j);
+	localjobs_clear(&j);
 	return e;
 }
 
 /* ---- looking ------------------------------------------------------------ */
 
-/* table_edit: store what the remote said about each refreshed job. */
-struct refreshed {
-	const struct ltable *t;
-	const bool          *fresh;
-};
-static tether_err edit_refreshed(tether_client *c, struct ltable *t, void *arg)
+/* ltable_edit_fn: apply a struct ltable_update to the table as it is now. */
+tether_err localjobs_update(tether_client *c, struct ltable *t, void *arg)
 {
-	const struct refreshed *r = arg;
-	for (size_t i = 0; i < r->t->n; i++)
-		if (r->fresh[i])
-			edit_remote(c, t, &r->t->jobs[i]);
+	const struct ltable_update *u = arg;
+	(void)c;
+	for (size_t i = 0; i < u->t->n; i++) {
+		if (u->fresh != NULL && u->fresh[i])
+			store_remote(t, &u->t->jobs[i]);
+		if (u->drop != NULL && u->drop[i])
+			drop_id(t, u->t->jobs[i].id);
+	}
 	return TETHER_E_OK;
 }
 
@@ -794,7 +763,7 @@ tether_err tether_local_job_list(tether_client *c, json_t **jobs)
 	struct { char host[300]; char why[512]; } down[DOWN_HOSTS];
 	size_t ndown = 0;
 	*jobs = NULL;
-	tether_err e = table_read(c, &t);
+	tether_err e = localjobs_read(c, &t);
 	if (e != TETHER_E_OK)
 		return e;
 	bool *fresh = calloc(t.n + 1, sizeof *fresh);
@@ -807,7 +776,7 @@ tether_err tether_local_job_list(tether_client *c, json_t **jobs)
 		struct ljob *j = &t.jobs[i];
 		const char *why = NULL;
 		if (!needs_refresh(j)) {   /* finished (or never started): nobody to ask */
-			json_array_append_new(arr, job_view(j, NULL));
+			json_array_append_new(arr, localjobs_view(j, NULL));
 			continue;
 		}
 		for (size_t k = 0; k < ndown && why == NULL; k++)
@@ -827,12 +796,12 @@ tether_err tether_local_job_list(tether_client *c, json_t **jobs)
 				}
 			}
 		}
-		json_array_append_new(arr, job_view(j, why));
+		json_array_append_new(arr, localjobs_view(j, why));
 	}
-	struct refreshed r = { &t, fresh };
-	e = table_edit(c, edit_refreshed, &r);
+	struct ltable_update u = { &t, fresh, NULL };
+	e = localjobs_edit(c, localjobs_update, &u);
 	if (e == TETHER_E_OK) {
-		json_t *nested = nest_children(&t, arr);
+		json_t *nested = fleetjobs_nest(&t, arr);
 		json_decref(arr);
 		arr = nested;
 		if (arr == NULL)
@@ -844,73 +813,130 @@ out:
 	else
 		json_decref(arr);
 	free(fresh);
-	table_free(&t);
+	localjobs_free(&t);
 	return e;
+}
+
+/* Ask the remote about j if it may still change (j only, not the table). */
+tether_err localjobs_look(tether_client *c, struct ljob *j, bool *asked)
+{
+	*asked = needs_refresh(j);
+	return *asked ? refresh(c, j) : TETHER_E_OK;
 }
 
 /* One local job, refreshed. */
 tether_err tether_local_job_get(tether_client *c, const char *job, json_t **out)
 {
 	struct ljob j;
+	bool asked;
 	*out = NULL;
-	tether_err e = snapshot(c, job, &j);
+	tether_err e = localjobs_snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
 	if (j.fleet) {
-		e = fleet_each(c, &j, FLEET_GET, 0, out);
-		ljob_clear(&j);
+		e = fleetjobs_each(c, &j, FLEETJOBS_GET, 0, out);
+		localjobs_clear(&j);
 		return e;
 	}
-	if (needs_refresh(&j)) {
-		e = refresh(c, &j);
-		if (e != TETHER_E_OK) {
-			*out = job_view(&j, tether_last_error(c));
-			ljob_clear(&j);
-			return e;
-		}
-		e = table_edit(c, edit_remote, &j);
+	e = localjobs_look(c, &j, &asked);
+	if (e != TETHER_E_OK) {
+		*out = localjobs_view(&j, tether_last_error(c));
+		localjobs_clear(&j);
+		return e;
 	}
+	if (asked)
+		e = localjobs_edit(c, edit_remote, &j);
 	if (e == TETHER_E_OK)
-		*out = job_view(&j, NULL);
-	ljob_clear(&j);
+		*out = localjobs_view(&j, NULL);
+	localjobs_clear(&j);
 	return e;
 }
 
 /* ---- stopping and removing ----------------------------------------------- */
 
+/* Stop j's remote command if it may still run (j only, not the table). */
+tether_err localjobs_stop_remote(tether_client *c, struct ljob *j, bool *asked)
+{
+	char sess[BOUND_HOSTSPEC + BOUND_NAME + 32], id[24];
+	json_t *r = NULL;
+	*asked = needs_refresh(j);
+	if (!*asked)   /* it has ended (or never started): nothing to stop */
+		return TETHER_E_OK;
+	remote_session(j, sess, sizeof sess);
+	snprintf(id, sizeof id, "%lld", (long long)j->remote_id);
+	tether_err e = tether_job_stop(c, sess, id, &r);
+	if (e == TETHER_E_NOT_FOUND) {
+		mark_gone(j);
+		e = TETHER_E_OK;
+	} else if (e == TETHER_E_OK) {
+		take_remote(j, r);
+	}
+	json_decref(r);
+	return e;
+}
+
 /* Stop a local job's remote command. */
 tether_err tether_local_job_stop(tether_client *c, const char *job, json_t **out)
 {
 	struct ljob j;
-	char sess[BOUND_HOSTSPEC + BOUND_NAME + 32], id[24];
-	json_t *r = NULL;
+	bool asked;
 	*out = NULL;
-	tether_err e = snapshot(c, job, &j);
+	tether_err e = localjobs_snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
 	if (j.fleet) {
-		e = fleet_each(c, &j, FLEET_STOP, 0, out);
-		ljob_clear(&j);
+		e = fleetjobs_each(c, &j, FLEETJOBS_STOP, 0, out);
+		localjobs_clear(&j);
 		return e;
 	}
-	if (needs_refresh(&j)) {   /* else it has ended (or never started): nothing to stop */
-		remote_session(&j, sess, sizeof sess);
-		snprintf(id, sizeof id, "%lld", (long long)j.remote_id);
-		e = tether_job_stop(c, sess, id, &r);
-		if (e == TETHER_E_NOT_FOUND) {
-			mark_gone(&j);
-			e = TETHER_E_OK;
-		} else if (e == TETHER_E_OK) {
-			take_remote(&j, r);
-		}
-		json_decref(r);
-		if (e == TETHER_E_OK)
-			e = table_edit(c, edit_remote, &j);
-	}
+	e = localjobs_stop_remote(c, &j, &asked);
+	if (e == TETHER_E_OK && asked)
+		e = localjobs_edit(c, edit_remote, &j);
 	if (e == TETHER_E_OK)
-		*out = job_view(&j, NULL);
-	ljob_clear(&j);
+		*out = localjobs_view(&j, NULL);
+	localjobs_clear(&j);
 	return e;
+}
+
+/* Remove j's remote job; a remote one already gone is no failure. */
+tether_err localjobs_remove_remote(tether_client *c, struct ljob *j, int force,
+                                   char *warning, size_t warningsz)
+{
+	char sess[BOUND_HOSTSPEC + BOUND_NAME + 32], id[24], why[512];
+	json_t *r = NULL;
+	if (j->remote_id <= 0)
+		return TETHER_E_OK;
+	remote_session(j, sess, sizeof sess);
+	snprintf(id, sizeof id, "%lld", (long long)j->remote_id);
+	tether_err e = tether_job_remove(c, sess, id, force, &r);
+	snprintf(why, sizeof why, "%s", tether_last_error(c));
+	if (e == TETHER_E_OK)
+		take_remote(j, r);
+	json_decref(r);
+	if (e == TETHER_E_CONFLICT)
+		return client_fail(c, e, "job '%s' is running; stop it first, or remove it "
+		                   "with --force", j->name);
+	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND && force) {
+		snprintf(warning, warningsz, "the remote job was not removed: %s", why);
+		return TETHER_E_OK;
+	}
+	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
+		return client_fail(c, e, "%s; local job '%s' is kept (--force forgets it)", why,
+		                   j->name);
+	return TETHER_E_OK;
+}
+
+/* After j has left the table: its own session and its local copy go too. */
+void localjobs_forget(tether_client *c, const struct ljob *j)
+{
+	char sess[BOUND_HOSTSPEC + BOUND_NAME + 32], path[BOUND_PATH + 64];
+	if (j->own_session) {   /* made for this job: it goes too */
+		remote_session(j, sess, sizeof sess);
+		tether_session_remove(c, sess, NULL);
+		c->errmsg[0] = '\0';
+	}
+	log_path(c, j->id, path, sizeof path);
+	unlink(path);
 }
 
 /* Remove a local job, its remote job and its local output. */
@@ -918,56 +944,26 @@ tether_err tether_local_job_remove(tether_client *c, const char *job, int force,
                                    json_t **out)
 {
 	struct ljob j;
-	char sess[BOUND_HOSTSPEC + BOUND_NAME + 32], id[24], why[512], path[BOUND_PATH + 64];
 	char warning[600] = "";
-	json_t *r = NULL;
 	*out = NULL;
-	tether_err e = snapshot(c, job, &j);
+	tether_err e = localjobs_snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
 	if (j.fleet) {
-		e = fleet_each(c, &j, FLEET_REMOVE, force, out);
-		if (e == TETHER_E_OK)
-			e = table_edit(c, edit_drop, &j.id);
-		ljob_clear(&j);
+		e = fleetjobs_each(c, &j, FLEETJOBS_REMOVE, force, out);
+		localjobs_clear(&j);
 		return e;
 	}
-	if (j.remote_id > 0) {
-		remote_session(&j, sess, sizeof sess);
-		snprintf(id, sizeof id, "%lld", (long long)j.remote_id);
-		e = tether_job_remove(c, sess, id, force, &r);
-		snprintf(why, sizeof why, "%s", tether_last_error(c));
-		if (e == TETHER_E_OK)
-			take_remote(&j, r);
-		json_decref(r);
-		if (e == TETHER_E_CONFLICT) {
-			e = client_fail(c, e, "job '%s' is running; stop it first, or remove it "
-			                "with --force", j.name);
-		} else if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND && force) {
-			snprintf(warning, sizeof warning, "the remote job was not removed: %s", why);
-			e = TETHER_E_OK;
-		} else if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND) {
-			e = client_fail(c, e, "%s; local job '%s' is kept (--force forgets it)", why,
-			                j.name);
-		} else {
-			e = TETHER_E_OK;
-		}
-	}
+	e = localjobs_remove_remote(c, &j, force, warning, sizeof warning);
 	if (e == TETHER_E_OK)
-		e = table_edit(c, edit_drop, &j.id);
-	if (e == TETHER_E_OK && j.own_session) {   /* made for this job: it goes too */
-		remote_session(&j, sess, sizeof sess);
-		tether_session_remove(c, sess, NULL);
-		c->errmsg[0] = '\0';
-	}
+		e = localjobs_edit(c, localjobs_drop, &j.id);
 	if (e == TETHER_E_OK) {
-		log_path(c, j.id, path, sizeof path);
-		unlink(path);
-		*out = job_view(&j, NULL);
+		localjobs_forget(c, &j);
+		*out = localjobs_view(&j, NULL);
 		if (warning[0] && *out != NULL)
 			json_object_set_new(*out, "warning", json_string(warning));
 	}
-	ljob_clear(&j);
+	localjobs_clear(&j);
 	return e;
 }
 
@@ -1050,12 +1046,12 @@ static tether_err emit(tether_client *c, int64_t id, int64_t from, int64_t to,
 	return e;
 }
 
-/* table_edit: move the job's delivered cursor forward to *arg's offset. */
+/* localjobs_edit: move the job's delivered cursor forward to *arg's offset. */
 struct upto { int64_t id, offset; };
 static tether_err edit_delivered(tether_client *c, struct ltable *t, void *arg)
 {
 	const struct upto *u = arg;
-	struct ljob *j = find_id(t, u->id);
+	struct ljob *j = localjobs_find(t, u->id);
 	(void)c;
 	if (j != NULL && j->delivered < u->offset && u->offset <= j->log_size)
 		j->delivered = u->offset;
@@ -1076,7 +1072,7 @@ static tether_err show_new(tether_client *c, struct recv *rv, int64_t size)
 	if (rv->keep)
 		return TETHER_E_OK;
 	struct upto u = { rv->id, size };
-	return table_edit(c, edit_delivered, &u);
+	return localjobs_edit(c, edit_delivered, &u);
 }
 
 /* A chunk of remote output on its way into the copy. */
@@ -1111,12 +1107,12 @@ static tether_err append_copy(tether_client *c, int64_t id, int64_t at, const ui
 	          : client_fail(c, TETHER_E_IO, "cannot write %s: %s", path, strerror(saved));
 }
 
-/* table_edit: add a chunk to the copy, skipping what another receiver has
+/* localjobs_edit: add a chunk to the copy, skipping what another receiver has
  * copied already, and record how far the remote log has been copied. */
 static tether_err edit_chunk(tether_client *c, struct ltable *t, void *arg)
 {
 	struct chunk *k = arg;
-	struct ljob *j = find_id(t, k->id);
+	struct ljob *j = localjobs_find(t, k->id);
 	if (j == NULL)
 		return client_fail(c, TETHER_E_NOT_FOUND, "local job %lld was removed meanwhile",
 		                   (long long)k->id);
@@ -1138,7 +1134,7 @@ static tether_err edit_chunk(tether_client *c, struct ltable *t, void *arg)
 	}
 	if (k->ri->next > j->fetched)
 		j->fetched = k->ri->next;
-	if (known_state(k->ri->state) && !final_state(j->state))
+	if (known_state(k->ri->state) && !localjobs_final_state(j->state))
 		snprintf(j->state, sizeof j->state, "%s", k->ri->state);
 	if (k->ri->done) {
 		j->remote_done = true;
@@ -1159,7 +1155,7 @@ static tether_err on_chunk(void *ctx, tether_client *c, int64_t offset, const ui
 	struct chunk k = { rv->id, offset, raw, len, ri, 0 };
 	if (len == 0 && !ri->done)
 		return TETHER_E_OK;   /* a long poll that saw nothing */
-	tether_err e = table_edit(c, edit_chunk, &k);
+	tether_err e = localjobs_edit(c, edit_chunk, &k);
 	if (e == TETHER_E_OK)
 		e = show_new(c, rv, k.size);
 	rv->local_err = e;
@@ -1178,7 +1174,7 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
 	*local_only = 0;
 	if (final != NULL)
 		*final = NULL;
-	tether_err e = snapshot(c, job, &j);
+	tether_err e = localjobs_snapshot(c, job, &j);
 	if (e != TETHER_E_OK)
 		return e;
 	struct recv rv = { j.id, keep != 0, j.delivered, 0, out, TETHER_E_OK };
@@ -1199,22 +1195,22 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
 		}
 	}
 	/* the entry as it is now, for the status and the final object */
-	ljob_clear(&j);
-	if ((e = snapshot(c, job, &j)) != TETHER_E_OK)
+	localjobs_clear(&j);
+	if ((e = localjobs_snapshot(c, job, &j)) != TETHER_E_OK)
 		goto out;
 	if (remote == TETHER_E_OK) {
 		if (*status >= 0 && ljob_copy(&now, &j) == 0) {
 			/* just ended: ask once more for what only the job object has (ended) */
 			if (refresh(c, &now) == TETHER_E_OK &&
-			    table_edit(c, edit_remote, &now) == TETHER_E_OK)
+			    localjobs_edit(c, edit_remote, &now) == TETHER_E_OK)
 				copy_remote(&j, &now);
-			ljob_clear(&now);
+			localjobs_clear(&now);
 			c->errmsg[0] = '\0';
 		}
 		if (*status < 0)
 			*status = status_of(&j);
 		if (final != NULL)
-			*final = job_view(&j, NULL);
+			*final = localjobs_view(&j, NULL);
 		goto out;
 	}
 	/* the remote could not be read: what is held here has been shown */
@@ -1223,11 +1219,11 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
 	                                                        : tether_strerror(remote));
 	if (remote == TETHER_E_NOT_FOUND) {
 		mark_gone(&j);
-		table_edit(c, edit_remote, &j);
+		localjobs_edit(c, edit_remote, &j);
 		snprintf(why, sizeof why, "%s", j.error);
 	}
 	if (final != NULL)
-		*final = job_view(&j, remote == TETHER_E_NOT_FOUND ? NULL : why);
+		*final = localjobs_view(&j, remote == TETHER_E_NOT_FOUND ? NULL : why);
 	if (wait || rv.written == 0) {
 		e = client_fail(c, remote, "%s", why);
 	} else {
@@ -1235,252 +1231,6 @@ tether_err tether_local_job_receive(tether_client *c, const char *job, int keep,
 		client_fail(c, remote, "%s", why);
 	}
 out:
-	ljob_clear(&j);
-	return e;
-}
-
-/* ---- fleet jobs ------------------------------------------------------------ */
-
-/* The state a parent shows, from its children's (PowerShell's rule):
- * Running while any may still run, then Disconnected if any host cannot be
- * asked, then Failed if any failed, Stopped if any stopped, else Completed. */
-static const char *parent_state(json_t *kids)
-{
-	bool running = false, down = false, failed = false, stopped = false;
-	size_t i;
-	json_t *k;
-	json_array_foreach(kids, i, k) {
-		const char *st = json_string_value(json_object_get(k, "state"));
-		st = st ? st : "";
-		running |= !final_state(st) && strcmp(st, "Disconnected") != 0;
-		down |= strcmp(st, "Disconnected") == 0;
-		failed |= strcmp(st, "Failed") == 0;
-		stopped |= strcmp(st, "Stopped") == 0;
-	}
-	return running ? "Running" : down ? "Disconnected" : failed ? "Failed"
-	       : stopped ? "Stopped" : "Completed";
-}
-
-/* A parent's view from its children's views (kids is taken). */
-static json_t *parent_view(const struct ljob *p, json_t *kids)
-{
-	char *labels[64], *where = NULL;
-	const char *first = NULL, *last = NULL;
-	bool more = false, ended = true;
-	size_t i, nl = 0;
-	json_t *k;
-	json_array_foreach(kids, i, k) {
-		const char *st = json_string_value(json_object_get(k, "started"));
-		const char *en = json_string_value(json_object_get(k, "ended"));
-		const char *h = json_string_value(json_object_get(k, "host"));
-		more |= json_is_true(json_object_get(k, "has_more_data"));
-		if (st != NULL && (first == NULL || strcmp(st, first) < 0))
-			first = st;   /* RFC 3339 UTC strings order as times */
-		if (en == NULL)
-			ended = false;
-		else if (last == NULL || strcmp(en, last) > 0)
-			last = en;
-		if (h != NULL && nl < sizeof labels / sizeof labels[0])
-			labels[nl++] = (char *)h;
-	}
-	if (nl > 0 && nl == json_array_size(kids))
-		nodeset_fold(labels, nl, &where);
-	char session[BOUND_HOSTSPEC + BOUND_NAME + 8];
-	snprintf(session, sizeof session, "%s/%s", where ? where : "(fleet)", p->session);
-	json_t *v = json_pack("{s:I,s:s,s:s,s:s,s:b,s:s,s:s,s:n,s:o,s:o,s:s}",
-	                      "id", (json_int_t)p->id, "name", p->name, "type", "invoke",
-	                      "state", parent_state(kids), "has_more_data", more,
-	                      "location", where ? where : "(fleet)", "command", p->command,
-	                      "exit_code",
-	                      "started", first ? json_string(first) : json_null(),
-	                      "ended", ended && last ? json_string(last) : json_null(),
-	                      "session", session);
-	free(where);
-	if (v != NULL)
-		json_object_set(v, "children", kids);
-	json_decref(kids);
-	return v;
-}
-
-/* list: put each child's view under its parent (in the parent's order);
- * children whose parent is gone stay at the top. */
-static json_t *nest_children(const struct ltable *t, json_t *views)
-{
-	json_t *top = json_array();
-	for (size_t i = 0; i < t->n && top != NULL; i++) {
-		const struct ljob *j = &t->jobs[i];
-		bool orphan = true;
-		for (size_t k = 0; j->parent > 0 && k < t->n && orphan; k++)
-			orphan = !(t->jobs[k].fleet && t->jobs[k].id == j->parent);
-		if (j->parent > 0 && !orphan)
-			continue;
-		if (!j->fleet) {
-			json_array_append(top, json_array_get(views, i));
-			continue;
-		}
-		json_t *kids = json_array();
-		for (size_t c = 0; c < j->nchildren; c++)
-			for (size_t k = 0; k < t->n; k++)
-				if (t->jobs[k].id == j->children[c])
-					json_array_append(kids, json_array_get(views, k));
-		json_array_append_new(top, parent_view(j, kids));
-	}
-	return top;
-}
-
-/* get, stop or remove every child of p, then p's view; a child that
- * fails is reported, the others go on. */
-static tether_err fleet_each(tether_client *c, const struct ljob *p, enum fleet_op op,
-                             int force, json_t **out)
-{
-	json_t *kids = json_array();
-	tether_err first = TETHER_E_OK;
-	char why[sizeof c->errmsg] = "";
-	for (size_t i = 0; i < p->nchildren; i++) {
-		char id[24];
-		json_t *v = NULL;
-		snprintf(id, sizeof id, "%lld", (long long)p->children[i]);
-		tether_err e = op == FLEET_STOP ? tether_local_job_stop(c, id, &v)
-		               : op == FLEET_REMOVE ? tether_local_job_remove(c, id, force, &v)
-		                                    : tether_local_job_get(c, id, &v);
-		if (e == TETHER_E_NOT_FOUND && v == NULL)
-			continue;   /* removed meanwhile */
-		if (e != TETHER_E_OK && first == TETHER_E_OK && !(op == FLEET_GET && v != NULL)) {
-			first = e;
-			snprintf(why, sizeof why, "%s", c->errmsg);
-		}
-		if (v != NULL)
-			json_array_append_new(kids, v);
-	}
-	*out = parent_view(p, kids);
-	if (first != TETHER_E_OK)
-		return client_fail(c, first, "%s", why);
-	c->errmsg[0] = '\0';
-	return *out ? TETHER_E_OK : client_fail(c, TETHER_E_NOMEM, "out of memory");
-}
-
-/* table_edit: link the started children to their parent. */
-struct fleet_link {
-	int64_t             parent;
-	const int64_t      *ids;
-	const char *const  *labels;
-	const bool         *own;
-	size_t              n;
-};
-static tether_err edit_link(tether_client *c, struct ltable *t, void *arg)
-{
-	const struct fleet_link *l = arg;
-	struct ljob *p = find_id(t, l->parent);
-	if (p == NULL)
-		return client_fail(c, TETHER_E_CONFLICT, "local job %lld was removed while it "
-		                   "started", (long long)l->parent);
-	free(p->children);
-	p->children = calloc(l->n + 1, sizeof *p->children);
-	if (p->children == NULL)
-		return client_fail(c, TETHER_E_NOMEM, "out of memory");
-	p->nchildren = 0;
-	for (size_t i = 0; i < l->n; i++) {
-		struct ljob *k = l->ids[i] > 0 ? find_id(t, l->ids[i]) : NULL;
-		if (k == NULL)
-			continue;
-		k->parent = l->parent;
-		snprintf(k->label, sizeof k->label, "%s", l->labels[i]);
-		k->own_session = l->own[i];
-		p->children[p->nchildren++] = l->ids[i];
-	}
-	return TETHER_E_OK;
-}
-
-/* Start a fleet job: a parent and a child per session. */
-tether_err tether_local_job_start_fleet(tether_client *c, size_t n,
-                                        const char *const *sessions,
-                                        const char *const *labels, const bool *own,
-                                        const char *name, const char *command,
-                                        json_t **job, json_t **failures)
-{
-	struct ljob p;
-	*job = NULL;
-	*failures = json_array();
-	if (name != NULL && !addr_valid_name(name))
-		return client_fail(c, TETHER_E_USAGE, "invalid job name '%s': a letter, then "
-		                   "letters, digits, '.', '_' or '-', at most %u bytes", name,
-		                   BOUND_NAME);
-	if (n == 0 || n > FLEET_CHILDREN_MAX)
-		return client_fail(c, TETHER_E_USAGE, "a fleet job takes 1 to %d hosts",
-		                   FLEET_CHILDREN_MAX);
-	memset(&p, 0, sizeof p);
-	p.fleet = true;
-	p.exit_code = -1;
-	snprintf(p.state, sizeof p.state, "NotStarted");
-	snprintf(p.name, sizeof p.name, "%s", name ? name : "");
-	p.command = strdup(command);
-	int64_t *ids = calloc(n, sizeof *ids);
-	if (p.command == NULL || ids == NULL) {
-		free(ids);
-		ljob_clear(&p);
-		return client_fail(c, TETHER_E_NOMEM, "out of memory");
-	}
-	tether_err e = table_edit(c, edit_reserve, &p);
-	size_t started = 0;
-	for (size_t i = 0; e == TETHER_E_OK && i < n; i++) {
-		char kid[BOUND_NAME + 1];
-		json_t *v = NULL;
-		int room = (int)(BOUND_NAME - 8);
-		snprintf(kid, sizeof kid, "%.*s.%zu", room, p.name, i + 1);
-		tether_err ke = tether_local_job_start(c, sessions[i], kid, command, &v);
-		if (ke == TETHER_E_OK) {
-			ids[i] = json_integer_value(json_object_get(v, "id"));
-			started++;
-		} else {
-			json_array_append_new(*failures, json_pack("{s:I,s:s,s:{s:s,s:s}}", "index",
-			                      (json_int_t)i, "host", labels[i], "error", "code",
-			                      c->errcode[0] ? c->errcode : tether_err_code(ke),
-			                      "message", c->errmsg));
-		}
-		json_decref(v);
-	}
-	if (e == TETHER_E_OK) {
-		struct fleet_link l = { p.id, ids, labels, own, n };
-		e = table_edit(c, edit_link, &l);
-	}
-	if (e == TETHER_E_OK && started == 0) {
-		table_edit(c, edit_drop, &p.id);
-		e = client_fail(c, TETHER_E_CONNECT, "the job started on none of its %zu hosts", n);
-	} else if (e == TETHER_E_OK) {
-		char id[24];
-		snprintf(id, sizeof id, "%lld", (long long)p.id);
-		e = tether_local_job_get(c, id, job);
-		if (e != TETHER_E_OK && *job != NULL)
-			e = TETHER_E_OK;   /* a child's host went quiet: it shows Disconnected */
-	}
-	free(ids);
-	ljob_clear(&p);
-	return e;
-}
-
-/* The children of a fleet job, or NULL for any other job. */
-tether_err tether_local_job_children(tether_client *c, const char *job, json_t **kids)
-{
-	struct ljob j;
-	*kids = NULL;
-	tether_err e = snapshot(c, job, &j);
-	if (e != TETHER_E_OK || !j.fleet) {
-		if (e == TETHER_E_OK)
-			ljob_clear(&j);
-		return e;
-	}
-	struct ltable t;
-	if ((e = table_read(c, &t)) == TETHER_E_OK) {
-		*kids = json_array();
-		for (size_t i = 0; i < j.nchildren; i++) {
-			const struct ljob *k = find_id(&t, j.children[i]);
-			if (k != NULL)
-				json_array_append_new(*kids, json_pack("{s:I,s:s,s:s}", "id",
-				                      (json_int_t)k->id, "name", k->name, "host",
-				                      k->label[0] ? k->label : k->host));
-		}
-		table_free(&t);
-	}
-	ljob_clear(&j);
+	localjobs_clear(&j);
 	return e;
 }

@@ -3,10 +3,13 @@
 Each host is a real tetherd with its own state dir on loopback; the
 inventory names them web01..webNN with ansible_host/ansible_port.
 """
+import ctypes
+import ctypes.util
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import time
 
@@ -333,6 +336,77 @@ def test_status_line_on_a_terminal_only(env):
     # not a terminal: no live line at all
     r = c.run("invoke", "-H", "@web", "--throttle", "1", "--", "sleep 0.5")
     assert r.returncode == 0 and "waiting" not in r.stderr and "\x1b" not in r.stderr, r.stderr
+
+
+def table_writes(home, run):
+    """How many times run() replaced home/jobs.json: each write creates a
+    temporary file and renames it onto jobs.json (fileio_write_atomic), which
+    inotify queues as IN_CREATE, IN_MOVED_TO. The queue is read once run()
+    has returned, so the count is exact (the creates keep inotify from
+    merging the repeated IN_MOVED_TO events into one)."""
+    IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert fd >= 0, ctypes.get_errno()
+    try:
+        assert libc.inotify_add_watch(fd, home.encode(), IN_CREATE | IN_MOVED_TO) >= 0
+        result = run()
+        data = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    writes, at = 0, 0
+    while at < len(data):
+        _, mask, _, n = struct.unpack_from("iIII", data, at)
+        name = data[at + 16:at + 16 + n].rstrip(b"\0")
+        writes += mask & IN_MOVED_TO != 0 and name == b"jobs.json"
+        at += 16 + n
+    return result, writes
+
+
+def test_fleet_job_operations_write_the_table_once(env):
+    """A fleet job of many children (several names per daemon): stop and
+    remove each rewrite jobs.json once, not once per child."""
+    per, ds = 6, [env.daemon(f"d{i}") for i in range(2)]
+    for d in ds:
+        d.add_user("alice")
+    c = env.client()
+    inv = os.path.join(env.root, "inventory")
+    with open(inv, "w") as f:
+        f.write("[many]\n")
+        for i in range(per * len(ds)):
+            f.write(f"h{i + 1:02d} ansible_host=127.0.0.1 ansible_port={ds[i % 2].port}\n")
+    os.environ["TETHER_INVENTORY"] = inv
+    r = c.run("login", "@many", "--user", "alice", "--password-stdin", "--accept-new",
+              input=PASSWORD + "\n", timeout=120)
+    assert r.returncode == 0, r.stderr
+    n = per * len(ds)
+    r = c.run("invoke", "-H", "@many", "--as-job", "--job-name", "many", "--json", "--",
+              "sleep 30", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["children"]) == n, r.stdout
+    # every child is running: stop asks each host and stores what it said
+    r, writes = table_writes(c.home, lambda: c.run("job", "stop", "many", "--json",
+                                                   timeout=120))
+    assert r.returncode == 0, r.stderr
+    kids = json.loads(r.stdout)[0]["children"]
+    assert len(kids) == n and {k["state"] for k in kids} <= {"Stopped", "Failed"}, kids
+    assert writes == 1, writes
+    # every child has ended: wait has nothing to store, remove drops all at once
+    r, writes = table_writes(c.home, lambda: c.run("job", "wait", "many", "--timeout", "30",
+                                                   timeout=60))
+    assert r.returncode == 0 and writes == 0, (r.stderr, writes)
+    r, writes = table_writes(c.home, lambda: c.run("job", "remove", "many", timeout=120))
+    assert r.returncode == 0, r.stderr
+    assert writes == 1, writes
+    assert c.json("job", "list") == []
+    for d in ds:   # the sessions made for the children went with them
+        assert d.query("SELECT count(*) FROM sessions") == [(0,)]
 
 
 if __name__ == "__main__":

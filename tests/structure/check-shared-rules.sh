@@ -4,7 +4,7 @@
 # through it (docs/architecture.md "common/").
 . "$(dirname "$0")/lib.sh"
 only_in '"://"|"\*\?\["' common/xferplan.c
-for f in client/cli/cmd-transfer.c server/xfer-create.c; do
+for f in client/cli/transfer-spec.c server/xfer-create.c; do
   has "$f" '\bxferplan_check_url\(' || fail "$f: does not check URLs with xferplan_check_url"
 done
 finish
