@@ -29,10 +29,18 @@
 #include "fileio.h"
 #include "proto.h"
 #include "secrets.h"
+#include "tether.h"
+#include "tether-curl.h"
 #include "timeu.h"
 #include "xfer-worker.h"
 
 #define FLUSH_STEP (16LL << 20)
+
+/* What every connection of a job shares: who it says it is, how long it
+ * may take to connect, how long it may stall before that is transient. */
+#define XFER_USER_AGENT      "tetherd-transfer/1"
+#define XFER_CONNECT_TIMEOUT 60L
+#define XFER_STALL_TIMEOUT   120L
 
 static volatile sig_atomic_t stopping;
 
@@ -676,6 +684,41 @@ static int on_sshkey(CURL *c, const struct curl_khkey *known, const struct curl_
 	return CURLKHSTAT_REJECT;
 }
 
+/* The proxy the options say to use now: NULL for libcurl's default (the
+ * environment's), "" for none, or the --proxy-list entry in use. */
+static const char *proxy_in_use(struct worker *w)
+{
+	json_t *proxy = json_object_get(w->options, "proxy");
+	const char *usage = json_string_value(json_object_get(proxy, "usage"));
+	if (usage != NULL && strcmp(usage, "none") == 0)
+		return "";
+	if (usage == NULL || strcmp(usage, "override") != 0)
+		return NULL;
+	const char *p = json_string_value(json_array_get(json_object_get(proxy, "list"),
+	                                                 w->proxy_idx));
+	return p ? p : "";
+}
+
+/* proxy (the one in use) could not be reached, or refused the tunnel
+ * (why): the next entry of an override --proxy-list, noted, or NULL when
+ * there is none or the job is stopping. Also libtether's next_proxy hook. */
+static const char *next_proxy(void *arg, const char *proxy, const char *why)
+{
+	struct worker *w = arg;
+	json_t *p = json_object_get(w->options, "proxy");
+	const char *usage = json_string_value(json_object_get(p, "usage"));
+	const char *next = json_string_value(json_array_get(json_object_get(p, "list"),
+	                                                    w->proxy_idx + 1));
+	if (stopping || usage == NULL || strcmp(usage, "override") != 0 || next == NULL)
+		return NULL;
+	char text[600];
+	snprintf(text, sizeof text, "proxy %s failed (%s): using %s", proxy ? proxy : "", why,
+	         next);
+	note(w, text);
+	w->proxy_idx++;
+	return next;
+}
+
 /* Options every request of this job shares. */
 static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 {
@@ -690,11 +733,11 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp,ftps,sftp");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, XFER_CONNECT_TIMEOUT);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);     /* a stalled connection */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);    /* is a transient error */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, XFER_STALL_TIMEOUT);   /* is transient */
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "tetherd-transfer/1");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, XFER_USER_AGENT);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, f);
@@ -736,16 +779,11 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 	}
 	curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, on_sshkey);
 	curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, w);
-	json_t *proxy = json_object_get(o, "proxy");
-	const char *usage = json_string_value(json_object_get(proxy, "usage"));
-	if (usage != NULL && strcmp(usage, "none") == 0) {
-		curl_easy_setopt(c, CURLOPT_PROXY, "");
-	} else if (usage != NULL && strcmp(usage, "override") == 0) {
-		json_t *list = json_object_get(proxy, "list");
-		const char *p = json_string_value(json_array_get(list, w->proxy_idx));
-		curl_easy_setopt(c, CURLOPT_PROXY, p ? p : "");
-	}
-	const char *bypass = json_string_value(json_object_get(proxy, "bypass"));
+	const char *proxy = proxy_in_use(w);
+	if (proxy != NULL)
+		curl_easy_setopt(c, CURLOPT_PROXY, proxy);
+	const char *bypass = json_string_value(json_object_get(json_object_get(o, "proxy"),
+	                                                       "bypass"));
 	if (bypass != NULL)
 		curl_easy_setopt(c, CURLOPT_NOPROXY, bypass);
 }
@@ -755,25 +793,12 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
  * tries its proxies in turn. Nothing has been transferred in that case. */
 static CURLcode perform(struct worker *w, CURL *c)
 {
-	json_t *proxy = json_object_get(w->options, "proxy");
-	json_t *list = json_object_get(proxy, "list");
-	const char *usage = json_string_value(json_object_get(proxy, "usage"));
 	for (;;) {
 		CURLcode rc = curl_easy_perform(c);
-		long tunnel = 0;
-		curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &tunnel);
-		bool proxy_failed = rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT ||
-		                    rc == CURLE_PROXY || (rc != CURLE_OK && tunnel >= 400);
-		const char *next = json_string_value(json_array_get(list, w->proxy_idx + 1));
-		if (!proxy_failed || stopping || usage == NULL || strcmp(usage, "override") != 0 ||
-		    next == NULL)
+		const char *why = tether_curl_proxy_failure(c, rc);
+		const char *next = why != NULL ? next_proxy(w, proxy_in_use(w), why) : NULL;
+		if (next == NULL)
 			return rc;
-		char text[600];
-		snprintf(text, sizeof text, "proxy %s failed (%s): using %s",
-		         json_string_value(json_array_get(list, w->proxy_idx)),
-		         tunnel >= 400 ? "tunnel refused" : curl_easy_strerror(rc), next);
-		note(w, text);
-		w->proxy_idx++;
 		curl_easy_setopt(c, CURLOPT_PROXY, next);
 	}
 }
@@ -1045,31 +1070,28 @@ static bool upload(struct file *f)
 
 /* ---- uploads to another tetherd: tether://HOST[:PORT]/PATH ----
  *
- * The receiving tetherd's resumable upload endpoint (api-upload.c): log in
- * as --user, create the upload (or find the one this file already has),
- * then append chunks at the offset the server holds, each with its
- * SHA-256. The server moves its offset only for whole, verified, durable
- * chunks, so an interruption costs at most the chunk in flight, and a new
- * worker resumes where the server says. The per-file record's validator
- * names the upload and the local file's size and time: a changed local
- * file starts a new upload. */
+ * The receiving tetherd's resumable upload endpoint (api-upload.c), spoken
+ * through libtether (client/lib/upload.c) with a client that keeps nothing
+ * on disk: log in as --user, create the upload (or find the one this file
+ * already has), then append chunks at the offset the server holds, each
+ * with its SHA-256. The server moves its offset only for whole, verified,
+ * durable chunks, so an interruption costs at most the chunk in flight,
+ * and a new worker resumes where the server says. The per-file record's
+ * validator names the upload and the local file's size and time: a
+ * changed local file starts a new upload. */
 
 #define TUS_CHUNK_MIN  (256LL << 10)
 #define TUS_CHUNK_MAX  (16LL << 20)
-#define TUS_REPLY_MAX  (64 * 1024)
 
 struct tus {
-	struct file *f;
-	CURL        *c;
-	char         base[600];     /* https://HOST:PORT */
-	char         rpath[BOUND_PATH];   /* the path on the receiving host */
-	char         token[256];
-	char         id[64];
-	char         reply[TUS_REPLY_MAX + 1];
-	size_t       reply_len;
-	const char  *body;          /* the chunk being sent */
-	size_t       body_len, body_pos;
-	int64_t      offset;        /* the server's */
+	struct file   *f;
+	tether_client *c;
+	char           host[BOUND_HOSTSPEC + 16];   /* HOST:PORT */
+	char           rpath[BOUND_PATH];   /* the path on the receiving host */
+	char           id[TETHER_UPLOAD_ID_MAX + 1];
+	bool           logged_in;
+	int64_t        offset;        /* the server's */
+	size_t         sent;          /* of the chunk in flight */
 };
 
 static bool is_tether(const char *url)
@@ -1077,129 +1099,44 @@ static bool is_tether(const char *url)
 	return strncasecmp(url, "tether://", 9) == 0;
 }
 
-static size_t tus_on_reply(char *buf, size_t size, size_t n, void *arg)
+/* libtether's progress hook for a chunk: pace it and show it. */
+static int tus_progress(void *arg, size_t sent)
 {
 	struct tus *t = arg;
-	size_t len = size * n, room = TUS_REPLY_MAX - t->reply_len;
-	size_t k = len < room ? len : room;
-	memcpy(t->reply + t->reply_len, buf, k);
-	t->reply_len += k;
-	t->reply[t->reply_len] = '\0';
-	return len;
-}
-
-static size_t tus_on_read(char *buf, size_t size, size_t n, void *arg)
-{
-	struct tus *t = arg;
-	size_t k = t->body_len - t->body_pos;
-	if (k > size * n)
-		k = size * n;
-	memcpy(buf, t->body + t->body_pos, k);
-	t->body_pos += k;
-	t->f->done_bytes = t->offset + (int64_t)t->body_pos;   /* for display */
+	size_t k = sent - t->sent;
+	t->sent = sent;
+	t->f->done_bytes = t->offset + (int64_t)sent;   /* for display */
 	throttle(t->f->w, k);
-	return k;
+	return 0;
 }
 
-/* One request to the receiving tetherd; returns the HTTP status (0 if
- * none: rc says why). json goes as the body if given, else the chunk
- * (t->body) if method is PATCH. The reply's JSON is in *out if wanted. */
-static long tus_call(struct tus *t, const char *method, const char *path, json_t *json,
-                     json_t **out, CURLcode *rc, char *errbuf)
-{
-	struct file *f = t->f;
-	char url[sizeof t->base + 128], h[320];
-	struct curl_slist *hdrs = NULL;
-	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-	snprintf(url, sizeof url, "%s%s", t->base, path);
-	curl_easy_reset(t->c);
-	common_opts(t->c, f->w, f, errbuf);
-	/* tetherd takes a bearer token, never HTTP auth */
-	curl_easy_setopt(t->c, CURLOPT_USERNAME, NULL);
-	curl_easy_setopt(t->c, CURLOPT_PASSWORD, NULL);
-	curl_easy_setopt(t->c, CURLOPT_HTTPAUTH, CURLAUTH_NONE);
-	curl_easy_setopt(t->c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(t->c, CURLOPT_URL, url);
-	curl_easy_setopt(t->c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(t->c, CURLOPT_NOPROGRESS, 1L);
-	curl_easy_setopt(t->c, CURLOPT_WRITEFUNCTION, tus_on_reply);
-	curl_easy_setopt(t->c, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(t->c, CURLOPT_CUSTOMREQUEST, method);
-	snprintf(h, sizeof h, TETHER_HDR_API_VERSION ": %d", TETHER_API_VERSION);
-	hdrs = curl_slist_append(hdrs, h);
-	if (t->token[0]) {
-		snprintf(h, sizeof h, "Authorization: Bearer %s", t->token);
-		hdrs = curl_slist_append(hdrs, h);
-	}
-	if (text != NULL) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(t->c, CURLOPT_POSTFIELDS, text);
-	} else if (strcmp(method, "PATCH") == 0) {
-		uint8_t md[CRYPTO_SHA256_LEN];
-		char b64[64];
-		crypto_sha256(t->body, t->body_len, md);
-		crypto_b64_encode(md, sizeof md, false, true, b64, sizeof b64);
-		snprintf(h, sizeof h, "Upload-Checksum: sha256 %s", b64);
-		hdrs = curl_slist_append(hdrs, h);
-		snprintf(h, sizeof h, "Upload-Offset: %lld", (long long)t->offset);
-		hdrs = curl_slist_append(hdrs, h);
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/offset+octet-stream");
-		t->body_pos = 0;
-		curl_easy_setopt(t->c, CURLOPT_POST, 1L);
-		curl_easy_setopt(t->c, CURLOPT_READFUNCTION, tus_on_read);
-		curl_easy_setopt(t->c, CURLOPT_READDATA, t);
-		curl_easy_setopt(t->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(t->c, CURLOPT_POSTFIELDSIZE, 0L);
-		curl_easy_setopt(t->c, CURLOPT_POSTFIELDS, "");
-	}
-	curl_easy_setopt(t->c, CURLOPT_HTTPHEADER, hdrs);
-	t->reply_len = 0;
-	t->reply[0] = '\0';
-	f->status = 0;
-	*rc = perform(f->w, t->c);
-	long status = 0;
-	if (*rc == CURLE_OK)
-		curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	if (text != NULL) {
-		crypto_wipe(text, strlen(text));   /* a login body holds the password */
-		free(text);
-	}
-	if (out != NULL)
-		*out = status ? json_loadb(t->reply, t->reply_len, 0, NULL) : NULL;
-	return status;
-}
-
-/* Record a failed call as the run's outcome; false. */
-static bool tus_fail(struct tus *t, long status, CURLcode rc, const char *errbuf,
-                     const char *doing)
+/* Record t's failed call as the run's outcome; false. */
+static bool tus_fail(struct tus *t, const char *doing)
 {
 	struct worker *w = t->f->w;
 	const char *name = t->f->path;
+	long status = tether_last_http_status(t->c);
 	if (stopping) {
 		fail(w, "stopped", name, "stopped", "stopped");
 		return false;
 	}
 	if (status == 0) {
-		fail(w, transient_curl(rc) ? "transient" : "error", name, curl_code(rc),
-		     "%s: %s%s%s", doing, curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+		CURLcode rc = (CURLcode)tether_last_transport_error(t->c);
+		fail(w, rc != CURLE_OK && transient_curl(rc) ? "transient" : "error", name,
+		     curl_code(rc), "%s: %s", doing, tether_last_error(t->c));
 		return false;
 	}
-	json_t *doc = json_loadb(t->reply, t->reply_len, 0, NULL);
-	json_t *e = json_object_get(doc, "error");
-	const char *msg = json_string_value(json_object_get(e, "message"));
-	const char *wire = json_string_value(json_object_get(e, "code"));
+	const char *wire = tether_last_error_code(t->c);
 	bool transient = status == 408 || status == 429 || status >= 500 ||
-	                 (wire && strcmp(wire, "checksum_mismatch") == 0);
+	                 strcmp(wire, "checksum_mismatch") == 0;
 	char code[48];
 	snprintf(code, sizeof code, "%s", status == 507 ? "remote_disk_full"
 	         : status == 401 ? "auth_failed" : "");
 	if (!code[0])
 		snprintf(code, sizeof code, "http_%ld", status);
 	fail(w, transient ? "transient" : "error", name, code, "%s: HTTP %ld: %s", doing,
-	     status, msg ? msg : "unexpected reply from the receiving tetherd");
-	json_decref(doc);
+	     status, wire[0] ? tether_last_error(t->c)
+	                     : "unexpected reply from the receiving tetherd");
 	return false;
 }
 
@@ -1208,80 +1145,49 @@ static bool tus_login(struct tus *t)
 {
 	struct worker *w = t->f->w;
 	const char *user = json_string_value(json_object_get(w->options, "user"));
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode rc;
 	if (user == NULL || !w->have_password) {
 		fail(w, "error", t->f->path, "auth_failed", "a tether:// destination needs the "
 		     "account on the receiving tetherd: --user and a password");
 		return false;
 	}
-	json_t *body = json_pack("{s:s,s:s}", "user", user, "password", w->password);
-	json_t *doc = NULL;
-	long s = tus_call(t, "POST", "/v1/login", body, &doc, &rc, errbuf);
-	json_decref(body);
-	const char *tok = json_string_value(json_object_get(doc, "token"));
-	bool ok = s == 200 && tok != NULL && strlen(tok) < sizeof t->token;
-	if (ok)
-		snprintf(t->token, sizeof t->token, "%s", tok);
-	else
-		tus_fail(t, s, rc, errbuf, "logging in to the receiving tetherd");
-	json_decref(doc);
-	return ok;
+	struct tether_login_opts lo = { .user = user, .password = w->password };
+	tether_err e = tether_login(t->c, t->host, &lo, NULL);
+	if (e == TETHER_E_USAGE) {   /* a name no tetherd has */
+		fail(w, "error", t->f->path, "auth_failed", "logging in to the receiving "
+		     "tetherd: %s", tether_last_error(t->c));
+		return false;
+	}
+	t->logged_in = e == TETHER_E_OK;
+	return t->logged_in || tus_fail(t, "logging in to the receiving tetherd");
 }
 
 /* The server's view of upload t->id: 1 found (offset set, *done), 0 gone,
  * -1 failed (outcome recorded). */
 static int tus_query(struct tus *t, bool *done)
 {
-	char path[128], errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode rc;
-	json_t *doc = NULL;
-	snprintf(path, sizeof path, "/v1/uploads/%s", t->id);
-	long s = tus_call(t, "GET", path, NULL, &doc, &rc, errbuf);
-	int ret = -1;
-	json_t *off = json_object_get(doc, "offset");
-	if (s == 200 && json_is_integer(off)) {
-		t->offset = json_integer_value(off);
-		*done = json_is_true(json_object_get(doc, "done"));
-		ret = 1;
-	} else if (s == 404) {
-		ret = 0;
-	} else {
-		tus_fail(t, s, rc, errbuf, "asking the receiving tetherd for the offset");
-	}
-	json_decref(doc);
-	return ret;
+	if (tether_upload_query(t->c, t->host, t->id, &t->offset, done) == TETHER_E_OK)
+		return 1;
+	if (tether_last_http_status(t->c) == 404)
+		return 0;
+	tus_fail(t, "asking the receiving tetherd for the offset");
+	return -1;
 }
 
 /* A new upload for this file; its id goes in the durable record first. */
 static bool tus_create(struct tus *t, const char *local_id)
 {
 	struct file *f = t->f;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode rc;
-	json_t *doc = NULL;
-	json_t *body = json_pack("{s:s,s:I}", "path", t->rpath, "length", (json_int_t)f->total);
 	struct stat st;   /* the receiver makes the file no wider than its source */
-	if ((f->fd >= 0 ? fstat(f->fd, &st) : stat(f->path, &st)) == 0)
-		json_object_set_new(body, "mode", json_integer(st.st_mode & 0777));
+	int mode = (f->fd >= 0 ? fstat(f->fd, &st) : stat(f->path, &st)) == 0
+	           ? (int)(st.st_mode & 0777) : -1;
 	const char *sha = json_string_value(json_object_get(f->w->options, "sha256"));
-	if (sha != NULL)
-		json_object_set_new(body, "sha256", json_string(sha));
-	long s = tus_call(t, "POST", "/v1/uploads", body, &doc, &rc, errbuf);
-	json_decref(body);
-	const char *id = json_string_value(json_object_get(doc, "id"));
-	bool ok = s == 201 && id != NULL && strlen(id) < sizeof t->id &&
-	          strspn(id, "0123456789abcdef") == strlen(id);
-	if (ok) {
-		snprintf(t->id, sizeof t->id, "%s", id);
-		t->offset = 0;
-		snprintf(f->validator, sizeof f->validator, "tus %s %s", t->id, local_id);
-		save_meta(f, false);
-	} else {
-		tus_fail(t, s, rc, errbuf, "creating the upload");
-	}
-	json_decref(doc);
-	return ok;
+	if (tether_upload_create(t->c, t->host, t->rpath, f->total, mode, sha, t->id) !=
+	    TETHER_E_OK)
+		return tus_fail(t, "creating the upload");
+	t->offset = 0;
+	snprintf(f->validator, sizeof f->validator, "tus %s %s", t->id, local_id);
+	save_meta(f, false);
+	return true;
 }
 
 /* Append from t->offset to the end, chunk by chunk. */
@@ -1290,10 +1196,9 @@ static bool tus_send(struct tus *t, bool done)
 	struct file *f = t->f;
 	int64_t chunk = TUS_CHUNK_MIN;
 	char *buf = malloc((size_t)TUS_CHUNK_MAX);
-	char path[128], errbuf[CURL_ERROR_SIZE];
+	const struct tether_upload_io io = { .progress = tus_progress, .ctx = t };
 	int conflicts = 0;
 	bool ok = buf != NULL;
-	snprintf(path, sizeof path, "/v1/uploads/%s", t->id);
 	/* an empty append commits a file whose bytes are all in */
 	while (ok && !done && !stopping) {
 		int64_t n = f->total - t->offset < chunk ? f->total - t->offset : chunk;
@@ -1305,12 +1210,11 @@ static bool tus_send(struct tus *t, bool done)
 			ok = false;
 			break;
 		}
-		t->body = buf;
-		t->body_len = (size_t)n;
-		errbuf[0] = '\0';
-		CURLcode rc;
-		long s = tus_call(t, "PATCH", path, NULL, NULL, &rc, errbuf);
-		if (s == 204) {
+		t->sent = 0;
+		tether_err e = tether_upload_append(t->c, t->host, t->id, t->offset, buf,
+		                                    (size_t)n, &io);
+		long s = tether_last_http_status(t->c);
+		if (e == TETHER_E_OK) {
 			t->offset += n;
 			f->done_bytes = t->offset;
 			done = t->offset == f->total;
@@ -1328,13 +1232,67 @@ static bool tus_send(struct tus *t, bool done)
 		} else if (s == 413 && chunk > 64 * 1024) {
 			chunk /= 2;
 		} else {
-			ok = tus_fail(t, s, rc, errbuf, "sending");
+			ok = tus_fail(t, "sending");
 		}
 	}
-	if (ok && stopping)
-		ok = tus_fail(t, 0, CURLE_ABORTED_BY_CALLBACK, "", "sending");
+	if (ok && stopping) {
+		fail(f->w, "stopped", f->path, "stopped", "stopped");
+		ok = false;
+	}
 	free(buf);
 	return ok && done;
+}
+
+/* Parse f->url into t->host and t->rpath ("/~/x" is ~/x); false if it
+ * is not a tether://HOST[:PORT]/PATH URL (outcome recorded). */
+static bool tus_where(struct tus *t)
+{
+	struct file *f = t->f;
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *rpath = NULL;
+	bool ok = u != NULL && !curl_url_set(u, CURLUPART_URL, f->url, CURLU_NON_SUPPORT_SCHEME) &&
+	          !curl_url_get(u, CURLUPART_HOST, &host, 0) &&
+	          !curl_url_get(u, CURLUPART_PATH, &rpath, CURLU_URLDECODE) && strlen(rpath) >= 2;
+	if (ok) {
+		curl_url_get(u, CURLUPART_PORT, &port, 0);
+		snprintf(t->host, sizeof t->host, "%s:%s", host, port ? port : "7443");
+		snprintf(t->rpath, sizeof t->rpath, "%s", strncmp(rpath, "/~/", 3) == 0
+		         ? rpath + 3 : rpath);
+	} else {
+		fail(f->w, "error", f->path, "bad_url", "not a tether://HOST[:PORT]/PATH URL: %s",
+		     f->url);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_free(rpath);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* A libtether client for this job's route and trust: the CAs and
+ * --insecure of the options, the proxy in use, nothing on disk. */
+static tether_client *tus_client(struct worker *w)
+{
+	json_t *o = w->options;
+	json_t *proxy = json_object_get(o, "proxy");
+	const char *usage = json_string_value(json_object_get(proxy, "usage"));
+	struct tether_remote_opts ro = {
+		.cacert_pem = json_string_value(json_object_get(o, "cacert")),
+		.insecure = json_is_true(json_object_get(o, "insecure")),
+		.proxy = proxy_in_use(w),
+		.noproxy = json_string_value(json_object_get(proxy, "bypass")),
+		.user_agent = XFER_USER_AGENT,
+		.connect_timeout = XFER_CONNECT_TIMEOUT,
+		.io_timeout = XFER_STALL_TIMEOUT,
+		.next_proxy = usage != NULL && strcmp(usage, "override") == 0 ? next_proxy : NULL,
+		.proxy_ctx = w,
+	};
+	tether_client *c = NULL;
+	if (tether_client_new_remote(&c, &ro) != TETHER_E_OK) {
+		tether_client_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* Upload one file to another tetherd, resuming where it holds the upload. */
@@ -1354,24 +1312,7 @@ static bool tus_upload(struct file *f)
 	char local_id[96];
 	snprintf(local_id, sizeof local_id, "%lld %lld.%09ld", (long long)st.st_size,
 	         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	/* where to: https://HOST:PORT and the path there ("/~/x" is ~/x) */
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL, *rpath = NULL;
-	if (u == NULL || curl_url_set(u, CURLUPART_URL, f->url, CURLU_NON_SUPPORT_SCHEME) ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
-	    curl_url_get(u, CURLUPART_PATH, &rpath, CURLU_URLDECODE) || strlen(rpath) < 2) {
-		fail(w, "error", f->path, "bad_url", "not a tether://HOST[:PORT]/PATH URL: %s", f->url);
-	} else {
-		curl_url_get(u, CURLUPART_PORT, &port, 0);
-		snprintf(t.base, sizeof t.base, "https://%s:%s", host, port ? port : "7443");
-		snprintf(t.rpath, sizeof t.rpath, "%s", strncmp(rpath, "/~/", 3) == 0
-		         ? rpath + 3 : rpath);
-	}
-	curl_free(host);
-	curl_free(port);
-	curl_free(rpath);
-	curl_url_cleanup(u);
-	if (w->outcome != NULL)
+	if (!tus_where(&t))
 		goto out;
 	const char *want = json_string_value(json_object_get(w->options, "sha256"));
 	char got[2 * CRYPTO_SHA256_LEN + 1];
@@ -1380,9 +1321,13 @@ static bool tus_upload(struct file *f)
 		     f->path, got, want);
 		goto out;
 	}
-	t.c = curl_easy_init();
+	t.c = tus_client(w);
 	report(f, "Connecting", true);
-	if (t.c == NULL || !tus_login(&t))
+	if (t.c == NULL) {
+		fail(w, "transient", f->path, "transfer_failed", "cannot set up the connection");
+		goto out;
+	}
+	if (!tus_login(&t))
 		goto out;
 	/* the upload this file already has, if its bytes are still this file's */
 	load_meta(f);
@@ -1394,10 +1339,7 @@ static bool tus_upload(struct file *f)
 		if (strcmp(was, local_id) != 0) {
 			/* the receiver's partial holds the old bytes: let it go now
 			 * rather than at its expiry (a failure here changes nothing) */
-			char path[128], errbuf[CURL_ERROR_SIZE] = "";
-			CURLcode rc;
-			snprintf(path, sizeof path, "/v1/uploads/%s", t.id);
-			tus_call(&t, "DELETE", path, NULL, NULL, &rc, errbuf);
+			tether_upload_remove(t.c, t.host, t.id);
 			note(w, "the local file changed: its upload restarted from zero");
 			t.id[0] = '\0';
 		} else {
@@ -1419,14 +1361,9 @@ static bool tus_upload(struct file *f)
 	if (ok)
 		save_meta(f, true);
 out:
-	if (t.token[0] && t.c != NULL) {
-		char errbuf[CURL_ERROR_SIZE];
-		CURLcode rc;
-		tus_call(&t, "POST", "/v1/logout", NULL, NULL, &rc, errbuf);
-	}
-	crypto_wipe(t.token, sizeof t.token);
-	if (t.c != NULL)
-		curl_easy_cleanup(t.c);
+	if (t.logged_in)
+		tether_logout(t.c, t.host);
+	tether_client_free(t.c);
 	report(f, "Transferring", true);
 	if (f->fd >= 0)
 		close(f->fd);

@@ -26,6 +26,19 @@ struct tether_client {
 	volatile sig_atomic_t *interrupt;   /* raised by the caller's SIGINT */
 	long   connect_timeout;          /* seconds to connect, TLS included */
 	long   io_timeout;               /* seconds a request may go silent */
+	/* tether_client_new_remote: nothing under $TETHER_HOME is read or
+	 * written; trust and the route are the caller's, tokens live here */
+	bool   remote;
+	bool   insecure;                 /* verify nothing (the caller's choice) */
+	char  *cacert_pem;               /* CAs as PEM text, or NULL: the system's */
+	char  *proxy;                    /* NULL: libcurl's default; "": none */
+	char  *noproxy;
+	char  *user_agent;
+	const char *(*next_proxy)(void *ctx, const char *proxy, const char *why);
+	void  *proxy_ctx;
+	/* how the last exchange ended */
+	long   last_status;              /* HTTP status, 0 if no reply came */
+	int    last_transport;           /* the libcurl code, 0 if none */
 };
 
 /* Timeouts (docs/sessions.md, "Timeouts"): connecting, TLS handshake
@@ -44,7 +57,11 @@ struct reply_info {
 };
 
 /* How a request trusts the server. */
-enum trust_mode { TRUST_PIN, TRUST_CA, TRUST_PROBE };
+enum trust_mode {
+	TRUST_PIN, TRUST_CA, TRUST_PROBE,
+	TRUST_SYSTEM,   /* remote clients: the system's CAs, or the client's PEM */
+	TRUST_NONE,     /* remote clients told to be insecure */
+};
 
 /* A resolved host: address, the user we act as, token and trust. */
 struct target {
@@ -101,6 +118,10 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
  * does: *out the decoded reply, or raw the bytes; failures recorded on c. */
 tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode rc,
                           json_t **out, struct buf *raw);
+
+/* curl_easy_perform(h), going on to the remote client's next proxy while
+ * the one in use cannot be reached (nothing has been sent then). */
+CURLcode request_perform(tether_client *c, CURL *h);
 
 /* Free what r holds (wiping the token and body) and unhook it from h. */
 void request_release(CURL *h, struct request *r);

@@ -46,6 +46,18 @@ const char *tether_last_error_code(const tether_client *c)
 	return c ? c->errcode : "";
 }
 
+/* The last exchange's HTTP status. */
+long tether_last_http_status(const tether_client *c)
+{
+	return c->last_status;
+}
+
+/* The last exchange's libcurl code. */
+int tether_last_transport_error(const tether_client *c)
+{
+	return c->last_transport;
+}
+
 /* This client's id. */
 const char *tether_client_id(const tether_client *c)
 {
@@ -157,6 +169,39 @@ tether_err tether_client_new(tether_client **out)
 	return TETHER_E_OK;
 }
 
+/* strdup, with NULL for NULL; false if memory ran out. */
+static bool dup_opt(const char *s, char **out)
+{
+	*out = s != NULL ? strdup(s) : NULL;
+	return s == NULL || *out != NULL;
+}
+
+/* Open a client that keeps nothing on disk; see tether.h. */
+tether_err tether_client_new_remote(tether_client **out, const struct tether_remote_opts *o)
+{
+	tether_client *c = calloc(1, sizeof *c);
+	*out = c;
+	if (c == NULL)
+		return TETHER_E_NOMEM;
+	c->remote = true;
+	c->insecure = o->insecure != 0;
+	c->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout
+	                                            : CLIENT_CONNECT_TIMEOUT_DEFAULT;
+	c->io_timeout = o->io_timeout > 0 ? o->io_timeout : CLIENT_IO_TIMEOUT_DEFAULT;
+	c->next_proxy = o->next_proxy;
+	c->proxy_ctx = o->proxy_ctx;
+	c->creds = json_object();
+	if (c->creds == NULL || !dup_opt(o->cacert_pem, &c->cacert_pem) ||
+	    !dup_opt(o->proxy, &c->proxy) || !dup_opt(o->noproxy, &c->noproxy) ||
+	    !dup_opt(o->user_agent, &c->user_agent))
+		return client_fail(c, TETHER_E_NOMEM, "out of memory");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c->curl = curl_easy_init();
+	if (c->curl == NULL)
+		return client_fail(c, TETHER_E_NOMEM, "cannot initialise libcurl");
+	return TETHER_E_OK;
+}
+
 /* Release the client. */
 void tether_client_free(tether_client *c)
 {
@@ -165,6 +210,10 @@ void tether_client_free(tether_client *c)
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
 	json_decref(c->creds);
+	free(c->cacert_pem);
+	free(c->proxy);
+	free(c->noproxy);
+	free(c->user_agent);
 	crypto_wipe(c, sizeof *c);
 	free(c);
 }
@@ -191,9 +240,11 @@ static json_t *creds_load(tether_client *c)
 	return c->creds;
 }
 
-/* Write credentials.json back, 0600. */
+/* Write credentials.json back, 0600 (a remote client's stay in memory). */
 static int creds_save(tether_client *c)
 {
+	if (c->remote)
+		return 0;
 	char path[BOUND_PATH + 32];
 	creds_path(c, path, sizeof path);
 	char *text = json_dumps(c->creds, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -275,6 +326,10 @@ tether_err client_target_parse(tether_client *c, const char *host, struct target
 	addr_host_key(&t->hs, t->key, sizeof t->key);
 	snprintf(t->user, sizeof t->user, "%s", t->hs.user);
 	t->trust = TRUST_PROBE;
+	if (c->remote) {   /* the caller's trust, never known_hosts */
+		t->trust = c->insecure ? TRUST_NONE : TRUST_SYSTEM;
+		return TETHER_E_OK;
+	}
 	int k = known_hosts_get(c, t->key, kh, sizeof kh);
 	if (k < 0)
 		return client_fail(c, TETHER_E_IO, "cannot read known_hosts");

@@ -19,6 +19,7 @@
 #include "jsonu.h"
 #include "proto.h"
 #include "strparse.h"
+#include "tether-curl.h"
 
 /* libcurl write callback: append to a bounded buffer. */
 static size_t on_data(char *p, size_t size, size_t n, void *ctx)
@@ -139,6 +140,19 @@ static tether_err set_trust(tether_client *c, CURL *h, struct target *t)
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 		break;
+	case TRUST_SYSTEM:
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (c->cacert_pem != NULL) {
+			struct curl_blob blob = { c->cacert_pem, strlen(c->cacert_pem),
+			                          CURL_BLOB_COPY };
+			curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+		}
+		break;
+	case TRUST_NONE:
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		break;
 	}
 	return TETHER_E_OK;
 }
@@ -201,6 +215,8 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 	char url[600], hdr[BOUND_TOKEN + 64];
 	memset(r, 0, sizeof *r);
 	r->t = t;
+	c->last_status = 0;
+	c->last_transport = 0;
 	buf_init(&r->reply, BOUND_RESPONSE);
 	curl_easy_reset(h);   /* keeps the connection cache */
 	snprintf(url, sizeof url, "https://%s%s%s:%u%s", t->hs.ipv6 ? "[" : "", t->hs.host,
@@ -227,12 +243,20 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)c->interrupt);
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	}
+	if (c->proxy != NULL)
+		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
+	if (c->noproxy != NULL)
+		curl_easy_setopt(h, CURLOPT_NOPROXY, c->noproxy);
+	if (c->user_agent != NULL)
+		curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
 	tether_err e = set_trust(c, h, t);
 	if (e != TETHER_E_OK)
 		return e;
 	r->hdrs = curl_slist_append(r->hdrs, "Accept: application/json");
-	snprintf(hdr, sizeof hdr, "%s: %s", TETHER_HDR_CLIENT_ID, c->client_id);
-	r->hdrs = curl_slist_append(r->hdrs, hdr);
+	if (c->client_id[0] != '\0') {   /* a remote client has none */
+		snprintf(hdr, sizeof hdr, "%s: %s", TETHER_HDR_CLIENT_ID, c->client_id);
+		r->hdrs = curl_slist_append(r->hdrs, hdr);
+	}
 	snprintf(hdr, sizeof hdr, "%s: %d", TETHER_HDR_API_VERSION, TETHER_API_VERSION);
 	r->hdrs = curl_slist_append(r->hdrs, hdr);
 	if (t->token[0] != '\0') {
@@ -262,6 +286,8 @@ tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode
                           json_t **out, struct buf *raw)
 {
 	c->errmsg[0] = c->errcode[0] = '\0';
+	c->last_status = 0;
+	c->last_transport = (int)rc;
 	if (out != NULL)
 		*out = NULL;
 	if (rc != CURLE_OK)
@@ -270,6 +296,7 @@ tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode
 		probe_fingerprint(h, r->t);
 	long status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	c->last_status = status;
 	if (status < 200 || status > 299)
 		return http_failure(c, status, &r->reply);
 	if (raw != NULL) {
@@ -283,6 +310,37 @@ tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode
 			                   r->t->key, why);
 	}
 	return TETHER_E_OK;
+}
+
+/* Why h failed at its proxy, or NULL; see tether-curl.h. */
+const char *tether_curl_proxy_failure(CURL *h, CURLcode rc)
+{
+	long tunnel = 0;
+	if (rc == CURLE_OK)
+		return NULL;
+	curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+	if (tunnel >= 400)
+		return "tunnel refused";
+	if (rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT || rc == CURLE_PROXY)
+		return curl_easy_strerror(rc);
+	return NULL;
+}
+
+/* Perform h, going on to the next proxy; see client-int.h. */
+CURLcode request_perform(tether_client *c, CURL *h)
+{
+	for (;;) {
+		CURLcode rc = curl_easy_perform(h);
+		const char *why = c->proxy != NULL && c->next_proxy != NULL
+		                  ? tether_curl_proxy_failure(h, rc) : NULL;
+		const char *next = why != NULL ? c->next_proxy(c->proxy_ctx, c->proxy, why) : NULL;
+		char *copy = next != NULL ? strdup(next) : NULL;
+		if (copy == NULL)
+			return rc;
+		free(c->proxy);
+		c->proxy = copy;
+		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
+	}
 }
 
 /* Let go of a request; see client-int.h. */
@@ -316,7 +374,7 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
 		*out = NULL;
 	tether_err e = request_prepare(c, c->curl, t, method, path, body, &r, ri);
 	if (e == TETHER_E_OK)
-		e = request_finish(c, c->curl, &r, curl_easy_perform(c->curl), out, raw);
+		e = request_finish(c, c->curl, &r, request_perform(c, c->curl), out, raw);
 	request_release(c->curl, &r);
 	return e;
 }

@@ -30,6 +30,32 @@ typedef struct tether_client tether_client;
 tether_err tether_client_new(tether_client **out);
 void tether_client_free(tether_client *c);
 
+/* A client for a program that talks to one tetherd on a user's behalf
+ * without being that user's tether client (tetherd's transfer worker): it
+ * reads and writes nothing under $TETHER_HOME, sends no client id, keeps
+ * the token of a tether_login in memory only (tether_logout drops it), and
+ * trusts the server as these options say, never through known_hosts. */
+struct tether_remote_opts {
+	const char *cacert_pem;    /* verify against these CAs (PEM text); NULL: the system's */
+	int         insecure;      /* verify nothing */
+	const char *proxy;         /* NULL: libcurl's default (the environment); "": none */
+	const char *noproxy;       /* hosts reached directly, or NULL */
+	const char *user_agent;    /* or NULL */
+	long        connect_timeout;   /* seconds (0: the default) */
+	long        io_timeout;        /* seconds a request may go silent (0: the default) */
+	/* When the proxy in use cannot be reached (or refuses the tunnel) and
+	 * nothing was sent: the next proxy to try for this and later requests,
+	 * or NULL to fail. why is libcurl's reason. May be NULL. */
+	const char *(*next_proxy)(void *ctx, const char *proxy, const char *why);
+	void       *proxy_ctx;
+};
+tether_err tether_client_new_remote(tether_client **out, const struct tether_remote_opts *o);
+
+/* How the last exchange on c ended: the HTTP status of the reply (0 if
+ * none came), and the libcurl code (a CURLcode; 0 if libcurl succeeded). */
+long tether_last_http_status(const tether_client *c);
+int tether_last_transport_error(const tether_client *c);
+
 /* A one-line explanation of the last failure on c ("" if none). */
 const char *tether_last_error(const tether_client *c);
 
@@ -224,6 +250,39 @@ tether_err tether_transfer_action(tether_client *c, const char *session, const c
  * "max_rate", "retry_delay", "no_progress_timeout" (the caller keeps it). */
 tether_err tether_transfer_set(tether_client *c, const char *session, const char *job,
                                json_t *changes, json_t **out);
+
+/* Resumable uploads into a tetherd's files (docs/transfers.md; the
+ * server's /v1/uploads): the server holds an upload's bytes and an offset
+ * it moves only for whole, checksummed, durable chunks, so a cut costs at
+ * most the chunk in flight. HOST is logged in (tether_login). ID is the
+ * upload's id, at most TETHER_UPLOAD_ID_MAX hex digits. */
+#define TETHER_UPLOAD_ID_MAX 63
+
+/* Start an upload of length bytes into path there (mode: the file's
+ * permission bits, or -1; sha256: the whole file's hex digest the server
+ * checks at the end, or NULL). id gets the upload's id. */
+tether_err tether_upload_create(tether_client *c, const char *host, const char *path,
+                                int64_t length, int mode, const char *sha256,
+                                char id[TETHER_UPLOAD_ID_MAX + 1]);
+/* The server's offset for the upload, and whether it is done (committed).
+ * A gone upload is TETHER_E_NOT_FOUND (HTTP 404). */
+tether_err tether_upload_query(tether_client *c, const char *host, const char *id,
+                               int64_t *offset, bool *done);
+
+/* Told as a chunk goes out: sent, bytes of it handed to the connection so
+ * far. Return 0 to go on, else the append is abandoned (TETHER_E_INTERRUPTED). */
+struct tether_upload_io {
+	int  (*progress)(void *ctx, size_t sent);
+	void  *ctx;
+};
+/* Append len bytes at offset (the server's), sent with their SHA-256; an
+ * empty append at the end commits the file. io may be NULL. A wrong offset
+ * is HTTP 409, a chunk too large for the server HTTP 413. */
+tether_err tether_upload_append(tether_client *c, const char *host, const char *id,
+                                int64_t offset, const void *data, size_t len,
+                                const struct tether_upload_io *io);
+/* Drop the upload and the bytes the server holds for it. */
+tether_err tether_upload_remove(tether_client *c, const char *host, const char *id);
 
 /* The interactive shell of SESSION (tether enter). Open one, or re-attach to
  * the one running there: *job gets the shell job, *offset where to start
