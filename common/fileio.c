@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "fileio.h"
 
 /* Write everything. */
@@ -139,4 +140,22 @@ char *fileio_read(const char *path, size_t max, size_t *lenp)
 char *fileio_read_untrusted(const char *path, size_t max, size_t *lenp)
 {
 	return read_regular(path, true, max, lenp);
+}
+
+int fileio_mkdirs(const char *path, mode_t parents, mode_t last)
+{
+	char tmp[BOUND_PATH];
+	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, parents) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(tmp, last) == 0 || errno == EEXIST) ? 0 : -1;
 }

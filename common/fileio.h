@@ -34,6 +34,11 @@ int fileio_replace(const char *path, const void *data, size_t len, mode_t mode, 
  * larger than max (errno is EFBIG then). */
 char *fileio_read(const char *path, size_t max, size_t *lenp);
 
+/* mkdir -p: missing parents made with mode parents, the last component
+ * with mode last (existing ones are left as they are). 0, or -1 with errno
+ * set (ENAMETOOLONG past BOUND_PATH). */
+int fileio_mkdirs(const char *path, mode_t parents, mode_t last);
+
 /* Open a regular file for reading without following a symlink and without
  * blocking (a FIFO, device or directory in its place is refused with
  * EINVAL); with single_link, also refuse a file with other hard links (one

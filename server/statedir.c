@@ -10,27 +10,13 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "fileio.h"
 #include "statedir.h"
 #include "store.h"
 
 int statedir_make(const char *dir)
 {
-	char tmp[BOUND_PATH];
-	if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
+	return fileio_mkdirs(dir, 0755, 0700);
 }
 
 int statedir_lock(const char *dir)

@@ -70,23 +70,6 @@ const char *tether_client_config_dir(const tether_client *c)
 	return c->config_dir;
 }
 
-/* mkdir -p, the last component 0700. */
-static int make_dirs(const char *path)
-{
-	char tmp[BOUND_PATH];
-	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-		return -1;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return (mkdir(tmp, 0700) == 0 || errno == EEXIST) ? 0 : -1;
-}
-
 /* Load this client's id, making one on first use. */
 static tether_err load_client_id(tether_client *c)
 {
@@ -151,7 +134,8 @@ tether_err tether_client_new(tether_client **out)
 	} else {
 		return client_fail(c, TETHER_E_IO, "set HOME or TETHER_HOME");
 	}
-	if (make_dirs(c->config_dir) != 0 || make_dirs(c->state_dir) != 0)
+	if (fileio_mkdirs(c->config_dir, 0700, 0700) != 0 ||
+	    fileio_mkdirs(c->state_dir, 0700, 0700) != 0)
 		return client_fail(c, TETHER_E_IO, "cannot create %s: %s", c->config_dir,
 		                   strerror(errno));
 	tether_err e = load_client_id(c);
