@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "account.h"
 #include "fileio.h"
 #include "sysacct.h"
+#include "timeu.h"
 
 /* The passwd entry u acts as, with the policy of account_of. */
 static tether_err lookup(const struct user_rec *u, struct passwd *pw, char *buf, size_t bufsz,
@@ -126,6 +129,33 @@ int account_from_spec(json_t *spec, struct account *a)
 	return geteuid() == 0 && a->uid == 0 ? -1 : 0;
 }
 
+/* How long a run-as child may take before it is killed: a child of a
+ * threaded process can hang (an allocator lock another thread held at the
+ * fork, as under AddressSanitizer), and the request must not hang with it. */
+static int child_ms = 30000;
+
+void account_test_child_ms(int ms)
+{
+	child_ms = ms;
+}
+
+/* Wait until fd is readable or the deadline (timeu_mono_ms) passes; true
+ * if readable. */
+static bool await_readable(int fd, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - timeu_mono_ms();
+		if (left <= 0)
+			return false;
+		struct pollfd p = { fd, POLLIN, 0 };
+		int n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return false;
+	}
+}
+
 static int reap(pid_t pid)
 {
 	int st;
@@ -140,6 +170,9 @@ static int reap(pid_t pid)
  * closed, errno set) on failure. */
 static pid_t fork_as(const struct account *a, int pair[2])
 {
+	/* read here: the child of a threaded process does as little as it can
+	 * before fn (no file reads, no allocation) */
+	mode_t mask = sysacct_login_umask();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -159,7 +192,7 @@ static pid_t fork_as(const struct account *a, int pair[2])
 		}
 		if (account_become(&b) != 0)
 			_exit(1);
-		umask(sysacct_login_umask());   /* the owner's, as a login would set */
+		umask(mask);   /* the owner's, as a login would set */
 		return 0;
 	}
 	close(pair[1]);
@@ -183,14 +216,22 @@ json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t 
 	}
 	char *buf = malloc(BOUND_BODY_COMMAND + 1);
 	size_t len = 0;
-	ssize_t n;
-	while (buf != NULL && len < BOUND_BODY_COMMAND &&
-	       ((n = read(p[0], buf + len, BOUND_BODY_COMMAND - len)) > 0 || (n < 0 && errno == EINTR)))
+	bool whole = false;   /* the child closed its end: the answer is all here */
+	int64_t deadline = timeu_mono_ms() + child_ms;
+	while (buf != NULL && len < BOUND_BODY_COMMAND && await_readable(p[0], deadline)) {
+		ssize_t n = read(p[0], buf + len, BOUND_BODY_COMMAND - len);
 		if (n > 0)
 			len += (size_t)n;
+		else if (n == 0 || errno != EINTR) {
+			whole = n == 0;
+			break;
+		}
+	}
+	if (!whole)
+		kill(pid, SIGKILL);   /* out of time or of room: no answer */
 	close(p[0]);
 	int rc = reap(pid);
-	json_t *res = buf && rc == 0 ? json_loadb(buf, len, 0, NULL) : NULL;
+	json_t *res = buf && whole && rc == 0 ? json_loadb(buf, len, 0, NULL) : NULL;
 	free(buf);
 	return res;
 }
@@ -231,9 +272,13 @@ int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *er
 	struct iovec iov = { &code, sizeof code };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
 	                    .msg_controllen = sizeof u.b };
-	ssize_t n;
-	while ((n = recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+	ssize_t n = -1;
+	int64_t deadline = timeu_mono_ms() + child_ms;
+	while (await_readable(sv[0], deadline) &&
+	       (n = recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
+	if (n < 0)
+		kill(pid, SIGKILL);   /* out of time: no descriptor */
 	close(sv[0]);
 	if (n == (ssize_t)sizeof code) {
 		struct cmsghdr *c = CMSG_FIRSTHDR(&m);

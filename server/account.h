@@ -56,13 +56,19 @@ void account_to_spec(const struct account *a, json_t *spec);
 int account_from_spec(json_t *spec, struct account *a);
 
 /* Run fn(arg) as a in a forked child (with the umask a login of a would
- * get); fn's JSON answer is returned, NULL if the child failed. The
- * answer is bounded by BOUND_BODY_COMMAND bytes. */
+ * get); fn's JSON answer is returned, NULL if the child failed, or took
+ * more than 30 s (it is then killed: a caller never hangs on a child).
+ * The answer is bounded by BOUND_BODY_COMMAND bytes. */
 json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t *arg);
 
 /* Run fn(arg) as a in a forked child; fn returns an open descriptor (or -1
  * with errno set), which is passed back. Returns the descriptor
- * (close-on-exec) or -1 with *err the child's errno. */
+ * (close-on-exec) or -1 with *err the child's errno (EIO if it took more
+ * than 30 s and was killed). */
 int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *err);
+
+/* For tests: how long a run-as child may take before it is killed and the
+ * call fails (30 s by default). */
+void account_test_child_ms(int ms);
 
 #endif
