@@ -142,7 +142,7 @@ static void drop(struct joblog *oc)
 	put64(e + 16, payload);
 	char path[4200];
 	path_of(path, sizeof path, oc->dir, "drops");
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || fileio_write_all(fd, e, sizeof e) != 0) {
 		if (fd >= 0)
 			close(fd);
@@ -163,7 +163,7 @@ static void mark(struct joblog *oc, int64_t before)
 	uint8_t e[8];
 	put64(e, oc->size);
 	path_of(path, sizeof path, oc->dir, "marks");
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		fileio_write_all(fd, e, sizeof e);
 		close(fd);
@@ -189,7 +189,7 @@ int joblog_create(const char *jobdir)
 {
 	char path[4200];
 	path_of(path, sizeof path, jobdir, "output.log");
-	return open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	return open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 /* One record goes in one write (O_APPEND). A write that fails part way (a

@@ -3,7 +3,9 @@
  * one module that knows the log's files.
  *
  * The supervisor (shim.c) is the log's only writer: it appends framed
- * records (common/outlog.h) to spool/jobs/<job>/output.log. tetherd only
+ * records (common/outlog.h) to spool/jobs/<job>/output.log. The job's
+ * directory is tetherd's own (0700), and every file here is opened O_NOFOLLOW
+ * all the same. tetherd only
  * reads it, through the functions below, by job id; no other module opens
  * a job's output files (tests/structure checks that).
  *

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,8 +22,8 @@ static void some_account(struct account *a)
 	a->gid = geteuid() == 0 ? 65534 : getegid();
 	a->groups[0] = a->gid;
 	a->ngroups = 1;
-	strcpy(a->name, "nobody");
-	strcpy(a->home, "/");
+	snprintf(a->name, sizeof a->name, "nobody");
+	snprintf(a->home, sizeof a->home, "/");
 }
 
 static json_t *whoami(json_t *arg)
@@ -72,10 +73,53 @@ static void test_hung_child_is_killed(void **state)
 	account_test_child_ms(30000);
 }
 
+/* The identity a supervisor or worker is handed: read back whole, and
+ * refused when it is incomplete or (for a root daemon) names root. */
+static void test_spec(void **state)
+{
+	struct account a, b;
+	(void)state;
+	some_account(&a);
+	a.ngroups = 2;
+	a.groups[1] = 4242;
+	json_t *spec = json_object();
+	account_to_spec(&a, spec);
+	assert_int_equal(account_from_spec(spec, &b), 0);
+	assert_int_equal(b.uid, a.uid);
+	assert_int_equal(b.gid, a.gid);
+	assert_int_equal(b.ngroups, 2);
+	assert_int_equal(b.groups[1], 4242);
+	assert_string_equal(b.name, "nobody");
+	/* more groups than fit: the supervisor asks initgroups() instead */
+	json_t *many = json_array();
+	for (int i = 0; i <= ACCOUNT_GROUPS_MAX; i++)
+		json_array_append_new(many, json_integer(i));
+	json_object_set_new(spec, "groups", many);
+	assert_int_equal(account_from_spec(spec, &b), 0);
+	assert_int_equal(b.ngroups, -1);
+	json_object_del(spec, "user");
+	assert_int_equal(account_from_spec(spec, &b), -1);
+	json_object_set_new(spec, "user", json_string("nobody"));
+	json_object_set_new(spec, "uid", json_integer(-1));
+	assert_int_equal(account_from_spec(spec, &b), -1);
+	json_object_set_new(spec, "uid", json_string("0"));
+	assert_int_equal(account_from_spec(spec, &b), -1);
+	if (geteuid() == 0) {
+		json_object_set_new(spec, "uid", json_integer(0));
+		assert_int_equal(account_from_spec(spec, &b), -1);
+		/* and becoming root "as a user" is refused outright */
+		some_account(&a);
+		a.uid = 0;
+		assert_int_equal(account_become(&a), -1);
+	}
+	json_decref(spec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_spec),
 		cmocka_unit_test(test_hung_child_is_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
