@@ -8,7 +8,7 @@
 #ifndef TETHER_BOUNDS_H
 #define TETHER_BOUNDS_H
 
-#define BOUND_BODY_PREAUTH      (4u * 1024)        /* login request body */
+#define BOUND_BODY_PREAUTH      (32u * 1024)       /* login bodies (keys, signatures) */
 #define BOUND_BODY_DEFAULT      (64u * 1024)       /* ordinary API bodies */
 #define BOUND_BODY_COMMAND      (256u * 1024)      /* invoke/job bodies */
 #define BOUND_RESPONSE          (64u * 1024 * 1024)/* client: one response */

@@ -33,6 +33,7 @@ static const char usage[] =
 	"       tetherd user list [--json]\n"
 	"       tetherd user remove NAME     (stops and removes their sessions first)\n"
 	"       tetherd user passwd NAME [--password-stdin]\n"
+	"       tetherd user key add NAME [FILE] | key list NAME | key remove NAME SHA256:...\n"
 	"(all take --state-dir DIR and --config FILE)\n";
 
 /* Tell the administrator when a new user's jobs will be refused because
@@ -228,6 +229,8 @@ int admin_user_main(const struct srvconf *c, int argc, char **argv, int json)
 	struct user_opts o;
 	const char *verb = argc > 0 ? argv[0] : "";
 	int needs_name = strcmp(verb, "list") != 0;
+	if (strcmp(verb, "key") == 0)
+		return admin_key_main(c, argc - 1, argv + 1, json);
 	if (argc < 1 || (strcmp(verb, "add") && strcmp(verb, "list") &&
 	                 strcmp(verb, "remove") && strcmp(verb, "passwd"))) {
 		fputs(usage, stderr);

@@ -19,6 +19,7 @@
 #include "api.h"
 #include "crypto.h"
 #include "jsonu.h"
+#include "keyauth.h"
 #include "log.h"
 #include "timeu.h"
 
@@ -115,15 +116,190 @@ static tether_err locked(struct req *r, const char *user, int64_t left)
 	                 (long long)left);
 }
 
-/* POST /v1/login {"user", "password"} -> {"token", "user", "expires", "admin"} */
+/* Issue a token to u and answer the login; detail says how u proved it
+ * (for the audit trail: "" for a password, the key's fingerprint). */
+static tether_err issue_token(struct req *r, const struct user_rec *u, int64_t now,
+                              const char *detail)
+{
+	char token[CRYPTO_TOKEN_TEXT], hash[2 * CRYPTO_SHA256_LEN + 1];
+	int64_t expires = now + r->srv->conf.token_ttl;
+	if (crypto_token_new(token, hash) != 0)
+		return req_error(r, TETHER_E_INTERNAL, "cannot make a token");
+	tether_err e = store_token_add(r->srv->store, u->id, hash, r->client_id, now, expires);
+	if (e != TETHER_E_OK) {
+		crypto_wipe(token, sizeof token);
+		return req_error(r, e, "cannot record the token");
+	}
+	struct logline l;
+	log_begin(&l, LOG_INFO, "login");
+	log_str(&l, "user", u->name);
+	log_str(&l, "peer", r->peer);
+	if (detail[0] != '\0')
+		log_str(&l, "key", detail);   /* a fingerprint: nothing secret */
+	log_end(&l);
+	store_audit(r->srv->store, "login", u->name, r->peer, detail);
+	char exp[TIMEU_RFC3339_LEN];
+	timeu_rfc3339(expires, exp);
+	json_t *out = json_pack("{s:s,s:s,s:s,s:b}", "token", token, "user", u->name,
+	                        "expires", exp, "admin", u->admin);
+	crypto_wipe(token, sizeof token);
+	return req_reply(r, 200, out);
+}
+
+/* Decode a base64 member of r->in into out (at most outsz bytes); its
+ * length, or -1 with a 400 recorded. */
+static long get_b64(struct req *r, json_t *obj, const char *key, unsigned char *out,
+                    size_t outsz)
+{
+	const char *text = NULL;
+	char why[160];
+	if (jsonu_get_string(obj, key, true, 4 * outsz / 3 + 4, &text, why, sizeof why) != JSONU_OK) {
+		req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+		return -1;
+	}
+	long n = crypto_b64_decode(text, out, outsz);
+	if (n < 0)
+		req_error(r, TETHER_E_INVALID_ARGUMENT, "%s: not base64, or too long", key);
+	return n;
+}
+
+/* Look a login's user up: OK, NOT_FOUND (also for a name that cannot be
+ * one), or an internal error. */
+static tether_err login_user(struct req *r, const char *user, struct user_rec *u,
+                             char *pwhash, size_t pwhashsz)
+{
+	return addr_valid_name(user)
+		? store_user_get(r->srv->store, user, u, pwhash, pwhashsz)
+		: TETHER_E_NOT_FOUND;
+}
+
+/* POST /v1/login/challenge {"user", "keys": [base64 public key blob, ...]}
+ * -> {"nonce", "accept": [indexes of the offered keys the user may log in
+ * with]}. An unknown user gets the same answer as one without those keys. */
+tether_err api_login_challenge(struct req *r)
+{
+	char why[160];
+	const char *user = NULL;
+	if (r->in == NULL)
+		return req_error(r, TETHER_E_BAD_REQUEST, "expected a JSON body with user and keys");
+	if (jsonu_get_string(r->in, "user", true, BOUND_NAME, &user, why, sizeof why) != JSONU_OK)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	json_t *offered = json_object_get(r->in, "keys");
+	if (!json_is_array(offered) || json_array_size(offered) == 0 ||
+	    json_array_size(offered) > KEYLOGIN_OFFER_MAX)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "keys: expected an array of 1 to %d "
+		                 "base64 public keys", KEYLOGIN_OFFER_MAX);
+	unsigned char binding[KEYLOGIN_BINDING_LEN], nonce[KEYLOGIN_NONCE_LEN];
+	if (req_tls_binding(r, binding) != 0)
+		return req_error(r, TETHER_E_INTERNAL, "cannot read the TLS connection's binding");
+	struct user_rec u;
+	tether_err e = login_user(r, user, &u, NULL, 0);
+	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
+		return req_error(r, e, "cannot look the user up");
+	struct keyset *ks = keyauth_keys(r->srv, e == TETHER_E_OK ? &u : NULL);
+	if (ks == NULL)
+		return req_error(r, TETHER_E_NOMEM, "out of memory");
+	json_t *accept = json_array();
+	size_t i;
+	json_t *v;
+	unsigned char blob[SSHKEY_BLOB_MAX];
+	json_array_foreach(offered, i, v) {
+		const char *text = json_string_value(v);
+		long n = text && strlen(text) <= 4 * sizeof blob / 3 + 4
+			? crypto_b64_decode(text, blob, sizeof blob) : -1;
+		if (n < 0) {
+			json_decref(accept);
+			keyauth_keys_free(ks);
+			return req_error(r, TETHER_E_INVALID_ARGUMENT, "keys[%zu]: not a base64 "
+			                 "public key", i);
+		}
+		const char *source;
+		struct sshkey *k = sshkey_from_blob(blob, (size_t)n, why, sizeof why);
+		if (k != NULL && keyauth_match(ks, k, &source))
+			json_array_append_new(accept, json_integer((json_int_t)i));
+		sshkey_free(k);   /* a key type we don't know is simply not accepted */
+	}
+	keyauth_keys_free(ks);
+	if (keyauth_nonce_new(user, binding, nonce, timeu_now()) != 0) {
+		json_decref(accept);
+		return req_error(r, TETHER_E_INTERNAL, "cannot make a nonce");
+	}
+	char text[2 * KEYLOGIN_NONCE_LEN];
+	crypto_b64_encode(nonce, sizeof nonce, false, true, text, sizeof text);
+	return req_reply(r, 200, json_pack("{s:s,s:o}", "nonce", text, "accept", accept));
+}
+
+/* The key half of api_login: {"user", "key", "nonce", "signature"}. The
+ * attempt has been admitted by the lockout; *failed says how it ended, fp
+ * is the key's fingerprint and *from where the user's key was found. */
+static tether_err key_login(struct req *r, const char *user, int64_t now, bool *failed,
+                            struct user_rec *u, char fp[SSHKEY_FP_LEN], const char **from)
+{
+	unsigned char blob[SSHKEY_BLOB_MAX], sig[SSHKEY_SIG_MAX], nonce[KEYLOGIN_NONCE_LEN];
+	unsigned char binding[KEYLOGIN_BINDING_LEN];
+	char why[160];
+	long nblob, nsig, nnonce;
+	*failed = false;
+	if ((nblob = get_b64(r, r->in, "key", blob, sizeof blob)) < 0 ||
+	    (nsig = get_b64(r, r->in, "signature", sig, sizeof sig)) < 0 ||
+	    (nnonce = get_b64(r, r->in, "nonce", nonce, sizeof nonce)) < 0)
+		return r->err;
+	if (nnonce != KEYLOGIN_NONCE_LEN)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "nonce: expected %d bytes",
+		                 KEYLOGIN_NONCE_LEN);
+	if (req_tls_binding(r, binding) != 0)
+		return req_error(r, TETHER_E_INTERNAL, "cannot read the TLS connection's binding");
+	struct sshkey *k = sshkey_from_blob(blob, (size_t)nblob, why, sizeof why);
+	if (k == NULL)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "key: %s", why);
+	sshkey_fingerprint(k, fp);
+	*failed = true;
+	const char *source = "";
+	tether_err e = login_user(r, user, u, NULL, 0);
+	struct keyset *ks = NULL;
+	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND) {
+		sshkey_free(k);
+		*failed = false;
+		return req_error(r, e, "cannot look the user up");
+	}
+	/* every check runs, in this order, whatever failed before */
+	bool fresh = keyauth_nonce_take(user, binding, nonce, now);
+	if (e == TETHER_E_OK && (ks = keyauth_keys(r->srv, u)) != NULL && keyauth_match(ks, k, &source) &&
+	    fresh && keyauth_verify(k, user, nonce, binding, sig, (size_t)nsig, why, sizeof why) == 0)
+		*failed = false;
+	else if (!fresh)
+		snprintf(why, sizeof why, "the nonce is unknown, used, expired or from another "
+		         "connection");
+	else if (e != TETHER_E_OK || ks == NULL || source[0] == '\0')
+		snprintf(why, sizeof why, "key not accepted for this user");
+	keyauth_keys_free(ks);
+	sshkey_free(k);
+	if (*failed) {
+		struct logline l;
+		log_begin(&l, LOG_WARN, "key_login_refused");
+		log_str(&l, "user", user);
+		log_str(&l, "peer", r->peer);
+		log_str(&l, "key", fp);
+		log_str(&l, "reason", why);
+		log_end(&l);
+	} else {
+		*from = source;
+	}
+	return TETHER_E_OK;
+}
+
+/* POST /v1/login {"user", "password"} or {"user", "key", "nonce",
+ * "signature"} -> {"token", "user", "expires", "admin"} */
 tether_err api_login(struct req *r)
 {
 	char why[160], ukey[BOUND_NAME + 8], akey[80];
 	const char *user = NULL, *password = NULL;
 	if (r->in == NULL)
 		return req_error(r, TETHER_E_BAD_REQUEST, "expected a JSON body with user and password");
+	bool by_key = json_object_get(r->in, "signature") != NULL;
 	if (jsonu_get_string(r->in, "user", true, BOUND_NAME, &user, why, sizeof why) != JSONU_OK ||
-	    jsonu_get_string(r->in, "password", true, BOUND_PASSWORD, &password, why, sizeof why) != JSONU_OK)
+	    (!by_key && jsonu_get_string(r->in, "password", true, BOUND_PASSWORD, &password, why,
+	                                 sizeof why) != JSONU_OK))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
 
 	int64_t now = timeu_now();
@@ -136,6 +312,26 @@ tether_err api_login(struct req *r)
 	int64_t left = lockout_enter(lo, keys, 2, now);
 	if (left > 0)
 		return locked(r, user, left);
+	struct user_rec u;
+	if (by_key) {
+		char fp[SSHKEY_FP_LEN] = "";
+		const char *from = "";
+		bool failed;
+		tether_err e = key_login(r, user, now, &failed, &u, fp, &from);
+		left = lockout_leave(lo, keys, 2, timeu_now(), failed);
+		if (e != TETHER_E_OK)
+			return e;
+		if (failed) {
+			store_audit(r->srv->store, "login_failed", user, r->peer, fp);
+			if (left > 0)
+				login_event(r, "lockout", user, LOG_WARN);
+			return req_error(r, TETHER_E_AUTH_FAILED, "public key login refused");
+		}
+		lockout_clear(lo, ukey);
+		char detail[SSHKEY_FP_LEN + 32];
+		snprintf(detail, sizeof detail, "%s (%s)", fp, from);
+		return issue_token(r, &u, now, detail);
+	}
 	if (!hash_slot_take()) {
 		lockout_leave(lo, keys, 2, timeu_now(), false);
 		r->retry_after = 1;
@@ -145,10 +341,7 @@ tether_err api_login(struct req *r)
 	}
 
 	char pwhash[CRYPTO_PWHASH_MAX] = "";
-	struct user_rec u;
-	tether_err e = addr_valid_name(user)
-		? store_user_get(r->srv->store, user, &u, pwhash, sizeof pwhash)
-		: TETHER_E_NOT_FOUND;
+	tether_err e = login_user(r, user, &u, pwhash, sizeof pwhash);
 	int ok = 0;
 	if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
 		ok = crypto_pw_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
@@ -168,23 +361,7 @@ tether_err api_login(struct req *r)
 		return req_error(r, TETHER_E_AUTH_FAILED, "wrong user name or password");
 	}
 	lockout_clear(lo, ukey);
-
-	char token[CRYPTO_TOKEN_TEXT], hash[2 * CRYPTO_SHA256_LEN + 1];
-	int64_t expires = now + r->srv->conf.token_ttl;
-	if (crypto_token_new(token, hash) != 0)
-		return req_error(r, TETHER_E_INTERNAL, "cannot make a token");
-	e = store_token_add(r->srv->store, u.id, hash, r->client_id, now, expires);
-	if (e != TETHER_E_OK) {
-		crypto_wipe(token, sizeof token);
-		return req_error(r, e, "cannot record the token");
-	}
-	login_event(r, "login", u.name, LOG_INFO);
-	char exp[TIMEU_RFC3339_LEN];
-	timeu_rfc3339(expires, exp);
-	json_t *out = json_pack("{s:s,s:s,s:s,s:b}", "token", token, "user", u.name,
-	                        "expires", exp, "admin", u.admin);
-	crypto_wipe(token, sizeof token);
-	return req_reply(r, 200, out);
+	return issue_token(r, &u, now, "");
 }
 
 /* POST /v1/logout: revoke the token this request carries. */

@@ -17,6 +17,7 @@ tether_err api_health(struct req *r);
 
 /* api-auth.c */
 tether_err api_login(struct req *r);
+tether_err api_login_challenge(struct req *r);
 
 /* Size the login hashing slots from login_concurrency; once, before the
  * listeners start. 0 or -1. */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "api.h"
@@ -26,6 +27,7 @@
 #include "connguard.h"
 #include "http.h"
 #include "jsonu.h"
+#include "keylogin.h"
 #include "log.h"
 #include "proto.h"
 #include "strparse.h"
@@ -192,6 +194,19 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 const char *req_get_header(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* The connection's TLS exporter value for key logins (keylogin.h). */
+int req_tls_binding(struct req *r, unsigned char out[KEYLOGIN_BINDING_LEN])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return -1;
+	static const char label[] = KEYLOGIN_EXPORTER_LABEL, ctx[] = KEYLOGIN_EXPORTER_CTX;
+	return gnutls_prf_rfc5705((gnutls_session_t)ci->tls_session, sizeof label - 1, label,
+	                          sizeof ctx - 1, ctx, KEYLOGIN_BINDING_LEN,
+	                          (char *)out) == 0 ? 0 : -1;
 }
 
 /* The peer's numeric address. */

@@ -62,6 +62,10 @@ struct req {
 /* A request header, or NULL. */
 const char *req_get_header(struct req *r, const char *name);
 
+/* The TLS exporter value of r's connection (keylogin.h: the channel a key
+ * login's signature is bound to). 0, or -1. */
+int req_tls_binding(struct req *r, unsigned char out[32]);
+
 /* Record an error for the response and return it (printf-style message). */
 tether_err req_error(struct req *r, tether_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

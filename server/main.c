@@ -36,6 +36,7 @@ static const char usage[] =
 	"               [--cert FILE --key FILE] [--log-level debug|info|warn|error]\n"
 	"       tetherd user add NAME [--password-stdin] [--admin] [--os-user NAME]\n"
 	"       tetherd user list | remove NAME | passwd NAME [--password-stdin]\n"
+	"       tetherd user key add NAME [FILE] | key list NAME | key remove NAME SHA256:...\n"
 	"       tetherd fingerprint\n"
 	"       tetherd --version\n"
 	"\n"

@@ -11,6 +11,7 @@ const struct route api_routes[] = {
 	/* method    path                            auth   body limit          handler */
 	ROUTE(M_GET,    "/v1/health",                 false, 0,                  api_health),
 	ROUTE(M_POST,   "/v1/login",                  false, BOUND_BODY_PREAUTH, api_login),
+	ROUTE(M_POST,   "/v1/login/challenge",        false, BOUND_BODY_PREAUTH, api_login_challenge),
 	ROUTE(M_POST,   "/v1/logout",                 true,  0,                  api_logout),
 	ROUTE(M_GET,    "/v1/whoami",                 true,  0,                  api_whoami),
 	ROUTE(M_GET,    "/v1/sessions",               true,  0,                  api_session_list),

@@ -56,6 +56,10 @@ const struct srvconf_key srvconf_keys[] = {
 	    "how far back failed logins are counted"),
 	NUM(lockout_duration,      300, 1, 86400, false, "s",
 	    "how long a lockout lasts"),
+	STR(authorized_keys, SRVCONF_BOOL, 0, true, "no",
+	    "also accept the public keys in the mapped OS account's ~/.ssh/authorized_keys "
+	    "(read as that account, with OpenSSH's ownership and mode checks; lines with "
+	    "options are refused)"),
 	NUM(login_concurrency,     4, 1, 64, false, "",
 	    "password checks at once (scrypt, ~32 MiB each)"),
 	NUM(audit_retention,       90, 1, 36500, false, "days",
@@ -110,7 +114,7 @@ void srvconf_defaults(struct srvconf *c)
 		const struct srvconf_key *k = &srvconf_keys[i];
 		if (k->type == SRVCONF_NUMBER)
 			*(int64_t *)field(c, k) = k->def;
-		else if (k->type == SRVCONF_LEVEL)
+		else if (k->type == SRVCONF_LEVEL || k->type == SRVCONF_BOOL)
 			*(int *)field(c, k) = (int)k->def;
 	}
 	const char *home = getenv("HOME");
@@ -182,6 +186,16 @@ int srvconf_set(struct srvconf *c, const char *key, const char *value,
 		*(int *)field(c, k) = lv;
 		return 0;
 	}
+	case SRVCONF_BOOL:
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "on"))
+			*(int *)field(c, k) = 1;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "off"))
+			*(int *)field(c, k) = 0;
+		else {
+			snprintf(err, errsz, "%s: expected yes or no", key);
+			return -1;
+		}
+		return 0;
 	case SRVCONF_LISTEN: {
 		char addr[BOUND_HOSTSPEC];
 		uint16_t port;

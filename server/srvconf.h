@@ -30,6 +30,7 @@ struct srvconf {
 	int64_t  lockout_threshold;         /* failures before a lockout */
 	int64_t  lockout_window;            /* seconds failures are counted over */
 	int64_t  lockout_duration;          /* seconds a lockout lasts */
+	int      authorized_keys;           /* also ~/.ssh/authorized_keys (yes/no) */
 	int64_t  login_concurrency;         /* password hashes (~32 MiB each) at once */
 	int64_t  audit_retention;           /* days audit records are kept */
 	int64_t  max_sessions_per_user;
@@ -57,6 +58,7 @@ enum srvconf_type {
 	SRVCONF_PATH,     /* absolute path, char[BOUND_PATH] */
 	SRVCONF_LEVEL,    /* log level name, int field */
 	SRVCONF_LISTEN,   /* ADDR[:PORT], repeatable, up to SRVCONF_MAX_LISTEN */
+	SRVCONF_BOOL,     /* yes or no (also true/false, on/off), int field */
 };
 
 /* One config key: its field, default, range and reload flag. */

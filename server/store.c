@@ -134,6 +134,17 @@ static const char *const migrations[] = {
 	"  requested INTEGER NOT NULL,"
 	"  done INTEGER NOT NULL DEFAULT 0,"
 	"  sessions INTEGER NOT NULL DEFAULT 0);",
+	/* 7: public keys a user logs in with (`tetherd user key add`) */
+	"CREATE TABLE user_keys("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  type TEXT NOT NULL,"
+	"  bits INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL,"
+	"  blob BLOB NOT NULL,"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  added INTEGER NOT NULL,"
+	"  UNIQUE(user_id, fingerprint));",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -24,8 +24,6 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 3
-
 struct user_rec {
 	int64_t id;
 	char    name[BOUND_NAME + 1];
@@ -105,6 +103,25 @@ tether_err store_user_removal_finish(struct store *st, const char *name, int64_t
 tether_err store_user_removal_result(struct store *st, const char *name, bool *done,
                                      int64_t *sessions);
 tether_err store_user_list(struct store *st, store_user_cb cb, void *ctx);
+
+/* A user's public key (store-key.c); blob is the key's SSH wire form. */
+#define STORE_KEY_BLOB_MAX 4096
+struct key_rec {
+	char    type[32];
+	int     bits;
+	char    fingerprint[64];
+	char    comment[256];
+	int64_t added;
+};
+typedef void (*store_key_cb)(void *ctx, const struct key_rec *k);
+tether_err store_key_add(struct store *st, int64_t user_id, const struct key_rec *k,
+                         const unsigned char *blob, size_t len);
+tether_err store_key_list(struct store *st, int64_t user_id, store_key_cb cb, void *ctx);
+tether_err store_key_remove(struct store *st, int64_t user_id, const char *fingerprint);
+/* Is the key with this fingerprint and blob one of the user's? OK with *k
+ * filled, NOT_FOUND if not (or if the user is being removed). */
+tether_err store_key_find(struct store *st, int64_t user_id, const char *fingerprint,
+                          const unsigned char *blob, size_t len, struct key_rec *k);
 
 /* Tokens: only the hex SHA-256 of a token is ever stored. */
 tether_err store_token_add(struct store *st, int64_t user_id, const char *hash,

@@ -11,4 +11,7 @@
  * Returns the process exit status. */
 int admin_user_main(const struct srvconf *c, int argc, char **argv, int json);
 
+/* tetherd user key add|list|remove ...; argv starts after "key". */
+int admin_key_main(const struct srvconf *c, int argc, char **argv, int json);
+
 #endif

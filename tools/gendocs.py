@@ -234,6 +234,7 @@ TYPES = {
     "SRVCONF_PATH": "absolute path",
     "SRVCONF_LEVEL": "log level",
     "SRVCONF_LISTEN": "address, repeatable",
+    "SRVCONF_BOOL": "yes or no",
 }
 
 
@@ -292,7 +293,8 @@ def gen_config(src):
             default = k["shown"]
             rng = {"SRVCONF_LEVEL": "debug, info, warn, error",
                    "SRVCONF_LISTEN": "up to 8",
-                   "SRVCONF_PATH": ""}[k["type"]]
+                   "SRVCONF_PATH": "",
+                   "SRVCONF_BOOL": "yes, no"}[k["type"]]
         reload = "reloaded" if k["reload"] == "true" else "restart"
         out.append(f"| `{k['key']}` | {t} | {default} | {rng} | {reload} | {k['doc']} |")
     return out

@@ -2,6 +2,7 @@
  * cmd-login.c - tether login HOST: trust the server's key, get a token.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -20,22 +21,28 @@ static const struct args_opt login_opts[] = {
 	{ 0, "accept-new", 0, NULL, NULL },
 	{ 0, "fingerprint", ARG_VALUE, "FP", NULL },
 	{ 0, "cacert", ARG_VALUE, "FILE", NULL },
+	{ 'i', "identity", ARG_VALUE, "FILE", NULL },
 	{ 0, NULL, 0, NULL, NULL },
 };
 
 const struct cmd_entry cmd_login_entry = {
-	"login", "HOST|TARGETS [--user U] [--password-stdin] [--accept-new | --fingerprint SHA256:...] "
-	"[--cacert FILE]",
+	"login", "HOST|TARGETS [--user U] [--password-stdin] [-i|--identity FILE] "
+	"[--accept-new | --fingerprint SHA256:... | --cacert FILE]",
 	"log in to a tetherd and remember its key and a token",
 	"  --user U            log in as U (default: USER@ in HOST, else $USER)\n"
+	"  -i, --identity FILE log in with this OpenSSH private key (its passphrase is\n"
+	"                      asked on the terminal if it has one)\n"
 	"  --password-stdin    read the password from the first line of stdin\n"
 	"  --accept-new        pin the server key on first contact without asking\n"
 	"  --fingerprint FP    require the server key to have fingerprint FP\n"
 	"                      (see 'tetherd fingerprint' on the server)\n"
 	"  --cacert FILE       verify the server certificate against this CA instead\n"
-	"A key that differs from the pinned one is refused (exit 255).\n"
+	"Public keys are tried first: --identity's, then those of ssh-agent\n"
+	"($SSH_AUTH_SOCK); the password is asked for only if the server accepts\n"
+	"none of them (docs/authentication.md).\n"
+	"A server key that differs from the pinned one is refused (exit 255).\n"
 	"TARGETS (several hosts, docs/fleet.md): each host in turn with the same\n"
-	"password, asked once; exit 1 if any host failed.\n",
+	"credentials, a password asked at most once; exit 1 if any host failed.\n",
 	{ login_opts, 1, 1, "expected exactly one HOST or TARGETS", 0 }, CMD_TARGET_HOST,
 	exec_login,
 };
@@ -62,12 +69,46 @@ static int confirm_key(void *ctx, const char *host, const char *fp)
 	}
 }
 
-/* Prompt for the password, once the server's key is trusted. */
+/* The password, asked on the terminal the first time it is needed (a
+ * fleet login asks once for every host). */
+struct asked {
+	const char *host;
+	bool        have;
+	char        pw[BOUND_PASSWORD + 2];
+};
+
+/* Prompt for the password, once the server's key is trusted and no public
+ * key was accepted. */
 static int ask_password(void *ctx, char *buf, size_t bufsz)
 {
+	struct asked *a = ctx;
 	char prompt[BOUND_HOSTSPEC + 32];
-	snprintf(prompt, sizeof prompt, "Password for %s: ", (const char *)ctx);
+	if (!a->have) {
+		snprintf(prompt, sizeof prompt, "Password for %s: ", a->host);
+		if (term_prompt_secret(prompt, a->pw, sizeof a->pw) < 0)
+			return -1;
+		a->have = true;
+	}
+	return snprintf(buf, bufsz, "%s", a->pw) < (int)bufsz ? 0 : -1;
+}
+
+/* Prompt for an encrypted key file's passphrase. */
+static int ask_passphrase(void *ctx, const char *file, char *buf, size_t bufsz)
+{
+	char prompt[BOUND_PATH + 40];
+	(void)ctx;
+	snprintf(prompt, sizeof prompt, "Enter passphrase for key '%s': ", file);
 	return term_prompt_secret(prompt, buf, bufsz) < 0 ? -1 : 0;
+}
+
+/* Is there a terminal to ask on? */
+static bool have_tty(void)
+{
+	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (tty < 0)
+		return false;
+	close(tty);
+	return true;
 }
 
 /* True if fp is "SHA256:" and the unpadded base64 of 32 bytes. */
@@ -80,19 +121,12 @@ static int valid_fingerprint(const char *fp)
 
 /* login TARGETS: every host in turn with the same credentials, the
  * password asked (at most) once; a host that fails does not stop the rest. */
-static int login_fleet(struct cmd_ctx *x, const char *spec, struct tether_login_opts *o)
+static int login_fleet(struct cmd_ctx *x, struct tether_login_opts *o)
 {
 	const struct fleet_hosts *hosts = &x->target.hosts;
-	char pw[BOUND_PASSWORD + 2];
 	int rc = fleet_target_hosts(&cmd_login_entry, &x->target);
 	if (rc != 0)
 		return rc;
-	if (o->password == NULL) {
-		if (ask_password((void *)spec, pw, sizeof pw) != 0)
-			return out_usage(&cmd_login_entry, "no password");
-		o->password = pw;
-		o->get_password = NULL;
-	}
 	json_t *all = json_array();
 	size_t failed = 0;
 	for (size_t i = 0; i < hosts->n; i++) {
@@ -117,7 +151,6 @@ static int login_fleet(struct cmd_ctx *x, const char *spec, struct tether_login_
 		json_decref(info);
 		json_array_append_new(all, item);
 	}
-	crypto_wipe(pw, sizeof pw);
 	if (x->json)
 		out_json(all);
 	if (failed > 0)
@@ -139,40 +172,41 @@ static int exec_login(struct cmd_ctx *x, const struct args *a)
 		return out_usage(&cmd_login_entry, "--fingerprint takes SHA256:... as printed by "
 		                 "'tetherd fingerprint'");
 	const char *host = a->argv[0];
-	char pw[BOUND_PASSWORD + 2];
+	struct asked asked = { .host = host };
+	bool tty = have_tty();
 	if (o.fingerprint && x->target.fleet)
 		return out_usage(&cmd_login_entry, "--fingerprint names one server's key; for "
 		                 "several hosts use --accept-new, --cacert or answer per host");
+	o.identity = args_get(a, "identity");
 	if (args_has(a, "password-stdin")) {
-		if (term_read_line(0, pw, sizeof pw) < 0)
+		if (term_read_line(0, asked.pw, sizeof asked.pw) < 0)
 			return out_usage(&cmd_login_entry, "no password line on stdin");
-		o.password = pw;
-	} else {
-		int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-		if (tty < 0)
-			return out_usage(&cmd_login_entry, "no terminal to ask for a password; "
-			                 "use --password-stdin");
-		close(tty);
+		o.password = asked.pw;
+	} else if (tty) {
 		o.get_password = ask_password;
-		o.password_ctx = (void *)host;
+		o.password_ctx = &asked;
 	}
+	if (tty)
+		o.get_passphrase = ask_passphrase;
 	o.confirm = confirm_key;
 	if (x->target.fleet) {
-		int rc = login_fleet(x, host, &o);
-		crypto_wipe(pw, sizeof pw);
+		int rc = login_fleet(x, &o);
+		crypto_wipe(asked.pw, sizeof asked.pw);
 		return rc;
 	}
 	json_t *info = NULL;
 	tether_err e = tether_login(x->c, host, &o, &info);
-	crypto_wipe(pw, sizeof pw);
+	crypto_wipe(asked.pw, sizeof asked.pw);
 	if (e != TETHER_E_OK)
 		return out_fail(x, e);
 	if (x->json)
 		out_json(info);
 	else
-		printf("logged in to %s as %s (token expires %s)\n",
+		printf("logged in to %s as %s%s%s (token expires %s)\n",
 		       json_string_value(json_object_get(info, "host")),
 		       json_string_value(json_object_get(info, "user")),
+		       json_string_value(json_object_get(info, "key"))[0] ? " with key " : "",
+		       json_string_value(json_object_get(info, "key")),
 		       json_string_value(json_object_get(info, "expires")));
 	json_decref(info);
 	return 0;

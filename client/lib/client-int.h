@@ -73,6 +73,10 @@ struct target {
 	char   pin[CRYPTO_FP_MAX];      /* TRUST_PIN */
 	char   cacert[BOUND_PATH];      /* TRUST_CA */
 	char   seen_fp[CRYPTO_FP_MAX];  /* TRUST_PROBE: what the server presented */
+	/* a key login's channel binding (keylogin.h), read while a request
+	 * with want_binding set is answered */
+	bool          want_binding, have_binding;
+	unsigned char binding[32];
 };
 
 /* Record a failure on c and return e (printf-style message). */
@@ -101,6 +105,7 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
  * themselves (the fleet engine, on a multi handle). */
 struct request {
 	struct target     *t;
+	CURL              *h;
 	struct curl_slist *hdrs;
 	char              *text;     /* the encoded body */
 	struct buf         reply;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client-int.h"
+#include "login-key.h"
 
 /* The local account name, the default user for a login. */
 static const char *local_user(void)
@@ -69,6 +70,35 @@ static tether_err establish_trust(tether_client *c, struct target *t,
 	return TETHER_E_OK;
 }
 
+/* Log in with the password, after the keys (whose failure c's message
+ * says) were not accepted. */
+static tether_err login_password(tether_client *c, struct target *t, const char *user,
+                                 const struct tether_login_opts *o, json_t **reply)
+{
+	char asked[BOUND_PASSWORD + 2];
+	const char *password = o->password;
+	if (password == NULL && o->get_password == NULL)
+		return client_fail(c, TETHER_E_AUTH_FAILED, "public key login failed (%s) and no "
+		                   "password was given (use --password-stdin, or a terminal)",
+		                   tether_last_error(c));
+	if (password == NULL) {
+		if (o->get_password(o->password_ctx, asked, sizeof asked) != 0)
+			return client_fail(c, TETHER_E_USAGE, "no password given");
+		password = asked;
+	}
+	json_t *body = json_pack("{s:s,s:s}", "user", user, "password", password);
+	crypto_wipe(asked, sizeof asked);
+	tether_err e = client_request(c, t, "POST", "/v1/login", body, reply);
+	/* wipe our copy of the password inside the request object */
+	json_t *pw = json_object_get(body, "password");
+	if (pw != NULL) {
+		char *s = (char *)json_string_value(pw);
+		crypto_wipe(s, strlen(s));
+	}
+	json_decref(body);
+	return e;
+}
+
 /* Log in; see tether.h. */
 tether_err tether_login(tether_client *c, const char *host,
                         const struct tether_login_opts *o, json_t **info)
@@ -81,29 +111,14 @@ tether_err tether_login(tether_client *c, const char *host,
 	const char *user = o->user ? o->user : t.hs.user[0] ? t.hs.user : local_user();
 	if (user == NULL || !addr_valid_name(user))
 		return client_fail(c, TETHER_E_USAGE, "invalid or unknown user name; use --user");
-	if (o->password == NULL && o->get_password == NULL)
-		return client_fail(c, TETHER_E_USAGE, "a password is required");
 	/* the key first (as ssh does): no password is asked for an untrusted host */
 	if ((e = establish_trust(c, &t, o)) != TETHER_E_OK)
 		return e;
-	char asked[BOUND_PASSWORD + 2];
-	const char *password = o->password;
-	if (password == NULL) {
-		if (o->get_password(o->password_ctx, asked, sizeof asked) != 0)
-			return client_fail(c, TETHER_E_USAGE, "no password given");
-		password = asked;
-	}
-	json_t *body = json_pack("{s:s,s:s}", "user", user, "password", password);
-	crypto_wipe(asked, sizeof asked);
-	e = client_request(c, &t, "POST", "/v1/login", body, &reply);
-	/* wipe our copy of the password inside the request object */
-	json_t *pw = json_object_get(body, "password");
-	if (pw != NULL) {
-		char *s = (char *)json_string_value(pw);
-		crypto_wipe(s, strlen(s));
-	}
-	json_decref(body);
-	if (e != TETHER_E_OK)
+	char keyfp[64] = "";
+	e = login_key(c, &t, user, o, &reply, keyfp, sizeof keyfp);
+	if (e != TETHER_E_OK && e != TETHER_E_AUTH_FAILED)
+		return e;
+	if (e != TETHER_E_OK && (e = login_password(c, &t, user, o, &reply)) != TETHER_E_OK)
 		return e;
 	const char *token = json_string_value(json_object_get(reply, "token"));
 	const char *expires = json_string_value(json_object_get(reply, "expires"));
@@ -123,9 +138,10 @@ tether_err tether_login(tether_client *c, const char *host,
 		return client_fail(c, TETHER_E_IO, "cannot save the token in %s", c->state_dir);
 	}
 	if (info != NULL)
-		*info = json_pack("{s:s,s:s,s:s,s:s}", "user", user, "host", t.key,
+		*info = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "user", user, "host", t.key,
 		                  "expires", expires ? expires : "",
-		                  "fingerprint", t.trust == TRUST_PIN ? t.pin : "");
+		                  "fingerprint", t.trust == TRUST_PIN ? t.pin : "",
+		                  "method", keyfp[0] ? "publickey" : "password", "key", keyfp);
 	json_decref(reply);
 	return TETHER_E_OK;
 }

@@ -14,18 +14,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "buf.h"
 #include "client-int.h"
 #include "jsonu.h"
+#include "keylogin.h"
 #include "proto.h"
 #include "strparse.h"
 #include "tether-curl.h"
 
+/* Read the connection's TLS exporter value for a key login (keylogin.h);
+ * libcurl's TLS handle is only valid during a transfer, so this runs from
+ * its write callback. */
+static void read_binding(struct request *r)
+{
+	struct curl_tlssessioninfo *ti = NULL;
+	static const char label[] = KEYLOGIN_EXPORTER_LABEL, ctx[] = KEYLOGIN_EXPORTER_CTX;
+	r->t->want_binding = false;
+	if (curl_easy_getinfo(r->h, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
+	    ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL)
+		return;
+	r->t->have_binding = SSL_export_keying_material(ti->internals, r->t->binding,
+	                                                sizeof r->t->binding, label,
+	                                                sizeof label - 1,
+	                                                (const unsigned char *)ctx,
+	                                                sizeof ctx - 1, 1) == 1;
+}
+
 /* libcurl write callback: append to a bounded buffer. */
 static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 {
-	struct buf *b = ctx;
-	if (buf_append(b, p, size * n) != 0)
+	struct request *r = ctx;
+	if (r->t->want_binding)
+		read_binding(r);
+	if (buf_append(&r->reply, p, size * n) != 0)
 		return 0;   /* too large: abort the transfer */
 	return size * n;
 }
@@ -215,6 +238,7 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 	char url[600], hdr[BOUND_TOKEN + 64];
 	memset(r, 0, sizeof *r);
 	r->t = t;
+	r->h = h;
 	c->last_status = 0;
 	c->last_transport = 0;
 	buf_init(&r->reply, BOUND_RESPONSE);
@@ -231,7 +255,7 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->reply);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (ri != NULL) {
 		memset(ri, 0, sizeof *ri);
 		ri->exit_code = -1;

@@ -82,10 +82,19 @@ struct tether_login_opts {
 	 * set; returns 1 to trust and pin it. NULL means refuse. */
 	int       (*confirm)(void *ctx, const char *host, const char *fingerprint);
 	void       *confirm_ctx;
+	/* Public keys are tried before the password: identity's (an OpenSSH
+	 * private key file), then ssh-agent's ($SSH_AUTH_SOCK) unless no_agent.
+	 * get_passphrase is asked for an encrypted identity (0 or -1). */
+	const char *identity;
+	int         no_agent;
+	int       (*get_passphrase)(void *ctx, const char *file, char *buf, size_t bufsz);
+	void       *passphrase_ctx;
 };
 
-/* Log in, pinning or verifying the server key, and store the token (0600).
- * *info (optional) gets {"user","host","expires","fingerprint"}. */
+/* Log in, pinning or verifying the server key, and store the token (0600):
+ * with a public key if one is accepted, else with the password (if
+ * o->password or o->get_password gives one). *info (optional) gets
+ * {"user","host","expires","fingerprint","method","key"}. */
 tether_err tether_login(tether_client *c, const char *host,
                         const struct tether_login_opts *o, json_t **info);
 

@@ -225,6 +225,9 @@ class Client:
     def env(self):
         e = dict(os.environ)
         e["TETHER_HOME"] = self.home
+        # an agent of whoever runs the tests must not turn password logins
+        # into key logins (test_keylogin.py gives its own agents)
+        e.pop("SSH_AUTH_SOCK", None)
         return e
 
     def run(self, *args, input=None, timeout=60):

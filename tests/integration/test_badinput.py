@@ -143,7 +143,7 @@ CASES = [
     # bodies too large, or where none is taken -> 413
     C("sessions_content_length_over_64k", "POST", S, Declared(64 * 1024 + 1),
       status=413, code="payload_too_large"),
-    C("login_content_length_over_4k", "POST", "/v1/login", Declared(4 * 1024 + 1),
+    C("login_content_length_over_32k", "POST", "/v1/login", Declared(32 * 1024 + 1),
       token=None, status=413, code="payload_too_large"),
     C("login_content_length_huge", "POST", "/v1/login", Declared(2 ** 40), token=None,
       status=413, code="payload_too_large"),

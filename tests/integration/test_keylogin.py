@@ -1,0 +1,456 @@
+"""Public-key login: keys in a real ssh-agent, --identity key files, RSA and
+ECDSA as well as ed25519, fallback to the password, `tetherd user key`, a
+replayed signature refused, and authorized_keys = yes with OpenSSH's rules.
+
+tether runs in its own session (no controlling terminal) unless a test gives
+it a pseudo-terminal, so it can never prompt the person running the tests.
+"""
+import base64
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+
+from harness import PASSWORD, TETHER, main, wait_for
+
+PROBE = os.environ.get("KEYLOGIN_PROBE", "build/tests/integration/keylogin-probe")
+
+
+# -- helpers ------------------------------------------------------------------
+
+def keygen(env, name, kind="ed25519", bits=None, passphrase="", fmt=None):
+    """An OpenSSH key pair made by ssh-keygen; returns the private key path."""
+    path = os.path.join(env.root, name)
+    args = ["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-C", f"{name}@test",
+            "-f", path]
+    if bits:
+        args += ["-b", str(bits)]
+    if fmt:
+        args += ["-m", fmt]
+    subprocess.run(args, check=True, capture_output=True, timeout=60)
+    return path
+
+
+def fingerprint(path):
+    """ssh-keygen's SHA256 fingerprint of a key file."""
+    r = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", path], check=True,
+                       capture_output=True, text=True, timeout=30)
+    return r.stdout.split()[1]
+
+
+class Agent:
+    """A real ssh-agent on a socket of its own."""
+
+    def __init__(self, env):
+        self.sock = os.path.join(env.root, f"agent-{len(os.listdir(env.root))}.sock")
+        self.proc = subprocess.Popen(["ssh-agent", "-D", "-a", self.sock],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.sock), 10, "ssh-agent's socket")
+
+    def add(self, *keys):
+        e = dict(os.environ, SSH_AUTH_SOCK=self.sock)
+        for k in keys:
+            subprocess.run(["ssh-add", "-q", k], check=True, capture_output=True, env=e,
+                           timeout=30, stdin=subprocess.DEVNULL)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def tether(c, *args, agent=None, input=None):
+    """Run tether without a terminal; with agent's socket (else none)."""
+    e = c.env()
+    e.pop("SSH_AUTH_SOCK", None)
+    if agent is not None:
+        e["SSH_AUTH_SOCK"] = agent.sock
+    return subprocess.run([os.path.abspath(TETHER)] + list(args), input=input,
+                          capture_output=True, text=True, env=e, timeout=60,
+                          start_new_session=True,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def key_add(d, user, *pubs):
+    for p in pubs:
+        r = d.admin("user", "key", "add", user, p)
+        assert r.returncode == 0, r.stderr
+
+
+def login(c, d, *extra, agent=None, user="alice", password=None):
+    args = ["login", f"{user}@{d.host}", "--accept-new", "--json", *extra]
+    if password is not None:
+        args.append("--password-stdin")
+    return tether(c, *args, agent=agent, input=None if password is None else password + "\n")
+
+
+def audit(d, event):
+    return d.query("SELECT user, detail FROM audit WHERE event = ? ORDER BY id", event)
+
+
+def works(c, d, name="s"):
+    r = tether(c, "session", "new", d.host, "--name", name, "--json")
+    assert r.returncode == 0, r.stderr
+
+
+# -- ssh-agent ----------------------------------------------------------------
+
+def test_agent_ed25519_no_password_no_prompt(env):
+    d = env.daemon()
+    d.add_user("alice")
+    k = keygen(env, "ed")
+    key_add(d, "alice", k + ".pub")
+    agent = Agent(env)
+    try:
+        agent.add(k)
+        c = env.client()
+        r = login(c, d, agent=agent)
+        assert r.returncode == 0, r.stderr
+        info = json.loads(r.stdout)
+        assert info["method"] == "publickey" and info["key"] == fingerprint(k), info
+        assert "assword" not in r.stderr, r.stderr
+        works(c, d)
+        # the audit row names the key used, never its bytes
+        rows = audit(d, "login")
+        assert rows[-1] == ("alice", f"{fingerprint(k)} (tether)"), rows
+        blob = open(k + ".pub").read().split()[1]
+        log = d.log()
+        assert blob not in log and blob[:40] not in log
+        assert fingerprint(k) in log
+        # plain output says so too
+        c2 = env.client("c2")
+        r = tether(c2, "login", f"alice@{d.host}", "--accept-new", agent=agent)
+        assert r.returncode == 0 and "with key " + fingerprint(k) in r.stdout, r
+    finally:
+        agent.stop()
+
+
+def test_rsa_and_ecdsa_keys(env):
+    d = env.daemon()
+    d.add_user("alice")
+    rsa = keygen(env, "rsa", "rsa", 3072)
+    ec = keygen(env, "ec", "ecdsa", 256)
+    ec384 = keygen(env, "ec384", "ecdsa", 384)
+    agent = Agent(env)
+    try:
+        agent.add(rsa, ec, ec384)
+        for k in (rsa, ec, ec384):
+            key_add(d, "alice", k + ".pub")
+            c = env.client("c-" + os.path.basename(k))
+            r = login(c, d, agent=agent)
+            assert r.returncode == 0, (k, r.stderr)
+            assert json.loads(r.stdout)["key"] == fingerprint(k)
+            works(c, d, os.path.basename(k))
+            fp = fingerprint(k)
+            assert d.admin("user", "key", "remove", "alice", fp).returncode == 0
+    finally:
+        agent.stop()
+
+
+def test_identity_with_and_without_agent(env):
+    d = env.daemon()
+    d.add_user("alice")
+    plain = keygen(env, "plain", "ecdsa", 256)
+    locked = keygen(env, "locked", passphrase="correct horse")
+    key_add(d, "alice", plain + ".pub", locked + ".pub")
+    # an unencrypted key file, no agent at all
+    c = env.client("c1")
+    r = login(c, d, "--identity", plain)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["key"] == fingerprint(plain)
+    works(c, d)
+    # an encrypted key file the agent holds: the agent signs, nothing is asked
+    agent = Agent(env)
+    try:
+        askpass = os.path.join(env.root, "askpass")
+        with open(askpass, "w") as f:
+            f.write("#!/bin/sh\necho 'correct horse'\n")
+        os.chmod(askpass, 0o700)
+        e = dict(os.environ, SSH_AUTH_SOCK=agent.sock, SSH_ASKPASS=askpass,
+                 SSH_ASKPASS_REQUIRE="force", DISPLAY="")
+        subprocess.run(["ssh-add", "-q", locked], check=True, capture_output=True, env=e,
+                       timeout=30, stdin=subprocess.DEVNULL, start_new_session=True)
+        c2 = env.client("c2")
+        r = login(c2, d, "--identity", locked, agent=agent)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["key"] == fingerprint(locked)
+    finally:
+        agent.stop()
+    # an encrypted key file, no agent, no terminal: no passphrase to be had,
+    # so the password is used instead
+    c3 = env.client("c3")
+    r = login(c3, d, "--identity", locked, password=PASSWORD)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["method"] == "password"
+    # ... and on a terminal the passphrase is asked for
+    c4 = env.client("c4")
+    code, out = run_on_pty(c4, ["login", f"alice@{d.host}", "--accept-new", "-i", locked],
+                           {b"Enter passphrase for key": b"correct horse\n"})
+    assert code == 0, out
+    assert "Password for" not in out and "with key " + fingerprint(locked) in out, out
+
+
+def run_on_pty(c, args, answers, timeout=30):
+    """Run tether on a pseudo-terminal, answering prompts (bytes -> bytes);
+    (exit code, transcript). A hang fails."""
+    e = c.env()
+    e.pop("SSH_AUTH_SOCK", None)
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(os.path.abspath(TETHER), [TETHER] + args, e)
+        finally:
+            os._exit(127)
+    out, done = b"", set()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"tether on a pty timed out: {out!r}"
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            out += data
+            for prompt, answer in answers.items():
+                if prompt not in done and prompt in out:
+                    done.add(prompt)
+                    os.write(fd, answer)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_unknown_key_falls_back_to_password_or_fails_clearly(env):
+    d = env.daemon()
+    d.add_user("alice")
+    k = keygen(env, "stranger")
+    agent = Agent(env)
+    try:
+        agent.add(k)
+        c = env.client()
+        r = login(c, d, agent=agent, password=PASSWORD)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["method"] == "password"
+        c2 = env.client("c2")
+        r = login(c2, d, agent=agent)
+        assert r.returncode == 255, (r.returncode, r.stderr)
+        assert "accepted none of the 1 key offered" in r.stderr, r.stderr
+        assert "--password-stdin" in r.stderr, r.stderr
+        # no agent, no key, no password: says so
+        r = login(c2, d)
+        assert r.returncode == 255 and "no key to offer" in r.stderr, r.stderr
+        # an unknown user is answered like a known one without the key
+        r = login(c2, d, agent=agent, user="nobody")
+        assert r.returncode == 255 and "accepted none" in r.stderr, r.stderr
+    finally:
+        agent.stop()
+
+
+def test_removed_key_stops_working(env):
+    d = env.daemon()
+    d.add_user("alice")
+    k = keygen(env, "ed")
+    key_add(d, "alice", k + ".pub")
+    c = env.client()
+    assert login(c, d, "-i", k).returncode == 0
+    r = d.admin("user", "key", "remove", "alice", fingerprint(k))
+    assert r.returncode == 0 and "removed" in r.stdout, r
+    r = login(env.client("c2"), d, "-i", k)
+    assert r.returncode == 255 and "accepted none" in r.stderr, r.stderr
+    works(c, d)   # a token issued before lives out its time (docs/authentication.md)
+
+
+# -- the protocol: replays and bad input ---------------------------------------
+
+def probe(d, key, mode, user="alice"):
+    r = subprocess.run([PROBE, str(d.port), user, key, mode], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [(l.split(" ", 2)[0], int(l.split(" ", 2)[1])) for l in r.stdout.splitlines()]
+
+
+def test_replayed_signature_is_refused(env):
+    d = env.daemon()
+    d.add_user("alice")
+    k = keygen(env, "ed")
+    key_add(d, "alice", k + ".pub")
+    # the signed login, sent on another TLS connection: refused; the very
+    # same request on the connection it was made for: accepted
+    assert probe(d, k, "fresh") == [("challenge", 200), ("login", 401), ("login", 200)]
+    # a nonce is good once
+    assert probe(d, k, "twice") == [("challenge", 200), ("login", 200), ("login", 401)]
+    assert probe(d, k, "same") == [("challenge", 200), ("login", 200)]
+    refused = [l for l in d.log().splitlines() if "key_login_refused" in l]
+    assert len(refused) == 2 and all("nonce" in l for l in refused), refused
+    # the same over another server with the same user and key: its nonces
+    # are its own
+    d2 = env.daemon("d2")
+    d2.add_user("alice")
+    key_add(d2, "alice", k + ".pub")
+    assert probe(d2, k, "same") == [("challenge", 200), ("login", 200)]
+
+
+def test_challenge_and_login_bad_input(env):
+    d = env.daemon()
+    d.add_user("alice")
+    k = keygen(env, "ed")
+    key_add(d, "alice", k + ".pub")
+    blob = open(k + ".pub").read().split()[1]
+    bad = [
+        {"user": "alice"},
+        {"user": "alice", "keys": []},
+        {"user": "alice", "keys": blob},
+        {"user": "alice", "keys": [blob] * 17},
+        {"user": "alice", "keys": ["%%%not base64"]},
+        {"user": "alice", "keys": [7]},
+        {"user": 7, "keys": [blob]},
+    ]
+    for body in bad:
+        st, _, doc = d.request("POST", "/v1/login/challenge", body)
+        assert st == 400 and doc["error"]["code"] == "invalid_argument", (body, st, doc)
+    # a key we cannot parse is simply not accepted; an unknown user looks
+    # like a known user without that key
+    for user, keys, accept in (("alice", [blob, "AAAA"], [0]), ("nobody", [blob], []),
+                               ("alice", [base64.b64encode(b"x" * 40).decode()], [])):
+        st, _, doc = d.request("POST", "/v1/login/challenge", {"user": user, "keys": keys})
+        assert st == 200 and doc["accept"] == accept, (user, st, doc)
+        assert len(base64.b64decode(doc["nonce"])) == 32
+    sig = base64.b64encode(b"\0\0\0\x0bssh-ed25519\0\0\0\x40" + b"s" * 64).decode()
+    nonce = base64.b64encode(os.urandom(32)).decode()
+    for body, code in (({"user": "alice", "key": blob, "nonce": "short", "signature": sig},
+                        "invalid_argument"),
+                       ({"user": "alice", "key": "AAAA", "nonce": nonce, "signature": sig},
+                        "invalid_argument"),
+                       ({"user": "alice", "key": blob, "nonce": nonce, "signature": 5},
+                        "invalid_argument"),
+                       ({"user": "alice", "key": blob, "nonce": nonce, "signature": sig},
+                        "auth_failed")):
+        st, _, doc = d.request("POST", "/v1/login", body)
+        assert doc["error"]["code"] == code, (body, st, doc)
+    # refused key logins count toward the lockout like wrong passwords
+    for _ in range(6):
+        st, _, doc = d.request("POST", "/v1/login", {"user": "alice", "key": blob,
+                                                     "nonce": nonce, "signature": sig})
+    assert st == 429, (st, doc)
+    assert d.query("SELECT count(*) FROM tokens") == [(0,)]
+
+
+# -- tetherd user key ----------------------------------------------------------
+
+def test_key_admin_commands(env):
+    d = env.daemon()
+    d.add_user("alice")
+    a = keygen(env, "a")
+    b = keygen(env, "b", "rsa", 2048)
+    both = open(a + ".pub").read() + "\n# a comment line\n" + open(b + ".pub").read()
+    r = d.admin("user", "key", "add", "alice", input=both)
+    assert r.returncode == 0, r.stderr
+    assert fingerprint(a) in r.stdout and fingerprint(b) in r.stdout
+    r = d.admin("user", "key", "add", "alice", a + ".pub")
+    assert r.returncode == 0 and "already has" in r.stdout, r
+    r = d.admin("user", "key", "list", "alice", "--json")
+    keys = json.loads(r.stdout)["keys"]
+    assert [(k["type"], k["fingerprint"], k["comment"]) for k in keys] == [
+        ("ssh-ed25519", fingerprint(a), "a@test"), ("ssh-rsa", fingerprint(b), "b@test")]
+    assert keys[1]["bits"] == 2048 and re.match(r"\d{4}-\d\d-\d\dT", keys[0]["added"])
+    r = d.admin("user", "key", "list", "alice")
+    assert r.returncode == 0 and fingerprint(a) in r.stdout and "FINGERPRINT" in r.stdout
+    # a line with options, or a malformed one: nothing at all is added
+    c = keygen(env, "c")
+    for text in ('command="/bin/true" ' + open(c + ".pub").read(),
+                 open(c + ".pub").read() + "ssh-ed25519 AAAA broken\n",
+                 "ssh-dss AAAAB3NzaC1kc3MAAACBAP== old\n", ""):
+        r = d.admin("user", "key", "add", "alice", input=text)
+        assert r.returncode == 1, (text, r)
+        assert "no key added" in r.stderr or "no public key" in r.stderr, r.stderr
+    assert len(json.loads(d.admin("user", "key", "list", "alice", "--json").stdout)["keys"]) == 2
+    assert d.admin("user", "key", "add", "bob", a + ".pub").returncode == 1
+    assert d.admin("user", "key", "remove", "alice", "SHA256:" + "A" * 43).returncode == 1
+    assert d.admin("user", "key", "remove", "alice", "MD5:00").returncode == 2
+    assert d.admin("user", "key", "frob", "alice").returncode == 2
+    r = d.admin("user", "key", "remove", "alice", fingerprint(a))
+    assert r.returncode == 0
+    assert [e[1] for e in audit(d, "key_add")] == [fingerprint(a), fingerprint(b)]
+    assert [e[1] for e in audit(d, "key_remove")] == [fingerprint(a)]
+
+
+# -- authorized_keys = yes -------------------------------------------------------
+
+def account_with_home(name):
+    """A throwaway login account with a home under /home (root only)."""
+    subprocess.run(["userdel", "-r", name], capture_output=True)
+    subprocess.run(["useradd", "-m", "-d", f"/home/{name}", "-s", "/bin/bash", name],
+                   check=True, capture_output=True, timeout=30)
+    return f"/home/{name}"
+
+
+def test_authorized_keys(env):
+    if os.geteuid() != 0:
+        print("  (skipped: needs root for an OS account with a home)")
+        return
+    acct = "tt-akeys"
+    home = account_with_home(acct)
+    try:
+        plain = keygen(env, "plain")
+        forced = keygen(env, "forced", "ecdsa", 256)
+        ssh = os.path.join(home, ".ssh")
+        os.makedirs(ssh, mode=0o700, exist_ok=True)
+        ak = os.path.join(ssh, "authorized_keys")
+        with open(ak, "w") as f:
+            f.write("# keys\n" + open(plain + ".pub").read() +
+                    'command="/usr/bin/uptime",no-pty ' + open(forced + ".pub").read())
+        shutil.chown(ssh, acct, acct)
+        shutil.chown(ak, acct, acct)
+        os.chmod(ak, 0o600)
+        d = env.daemon(config={"authorized_keys": "yes"})
+        r = d.admin("user", "add", "carol", "--password-stdin", "--os-user", acct,
+                    input=PASSWORD + "\n")
+        assert r.returncode == 0, r.stderr
+        r = login(env.client("c1"), d, "-i", plain, user="carol")
+        assert r.returncode == 0, r.stderr
+        assert audit(d, "login")[-1] == ("carol", f"{fingerprint(plain)} (authorized_keys)")
+        r = login(env.client("c2"), d, "-i", forced, user="carol")
+        assert r.returncode == 255, r.stderr
+        assert re.search(r"authorized_keys_option_refused.*line=3", d.log()), d.log()
+        # OpenSSH's modes: a group-writable file is not read
+        os.chmod(ak, 0o620)
+        r = login(env.client("c3"), d, "-i", plain, user="carol")
+        assert r.returncode == 255, r.stderr
+        assert "authorized_keys_refused" in d.log()
+        os.chmod(ak, 0o600)
+        # a symlink in place of the file is not followed
+        os.rename(ak, ak + ".real")
+        os.symlink(ak + ".real", ak)
+        r = login(env.client("c4"), d, "-i", plain, user="carol")
+        assert r.returncode == 255, r.stderr
+        assert "symlink" in d.log()
+        os.unlink(ak)
+        os.rename(ak + ".real", ak)
+        assert login(env.client("c5"), d, "-i", plain, user="carol").returncode == 0
+        # without authorized_keys = yes the file is not looked at
+        d2 = env.daemon("d2")
+        assert d2.admin("user", "add", "carol", "--password-stdin", "--os-user", acct,
+                        input=PASSWORD + "\n").returncode == 0
+        r = login(env.client("c6"), d2, "-i", plain, user="carol")
+        assert r.returncode == 255, r.stderr
+    finally:
+        subprocess.run(["userdel", "-r", acct], capture_output=True)
+
+
+if __name__ == "__main__":
+    main(globals())
