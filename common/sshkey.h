@@ -23,6 +23,15 @@
 #define SSHKEY_COMMENT_MAX 256
 #define SSHKEY_FP_LEN      51     /* "SHA256:" + 43 base64 chars + NUL */
 #define SSHKEY_PRIVATE_MAX (64 * 1024)  /* a private key file */
+/* The most bcrypt rounds an encrypted OpenSSH key file may ask for
+ * (ssh-keygen -a; its default is 16): each round costs ~10 ms here, so
+ * a file cannot make loading take more than seconds. Fuzzing builds cap
+ * it much lower so that the fuzzer measures parsing, not the kdf. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define SSHKEY_KDF_ROUNDS_MAX 2
+#else
+#define SSHKEY_KDF_ROUNDS_MAX 1024
+#endif
 
 /* A public key, or a private one loaded by sshkey_load_private. */
 struct sshkey;
@@ -60,7 +69,8 @@ void sshkey_free(struct sshkey *k);
 /* The bytes an SSH key signs for a message in a namespace: OpenSSH's
  * SSHSIG "signed data" (magic "SSHSIG", namespace, reserved, "sha512",
  * SHA-512 of msg), so a login signature can never pass for an SSH
- * authentication or any other protocol's. 0, or -1 (out of room). */
+ * authentication or any other protocol's. Appended to out. 0, or -1 (out
+ * of room, or an empty namespace, which ssh-keygen -Y refuses too). */
 int sshkey_sshsig_data(const char *ns, const unsigned char *msg, size_t len,
                        struct buf *out);
 

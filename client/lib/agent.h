@@ -41,4 +41,9 @@ int agent_sign(const char *sock, const unsigned char *blob, size_t bloblen,
 
 void agent_keys_free(struct agent_key *keys, int n);
 
+/* Set the deadline of each later agent request in milliseconds (<= 0:
+ * back to AGENT_TIMEOUT_MS); for tests and callers that cannot wait for
+ * a confirmation prompt. Process-wide. */
+void agent_set_timeout(int ms);
+
 #endif
