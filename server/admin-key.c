@@ -84,15 +84,18 @@ static int key_add(struct store *st, const struct user_rec *u, const char *file)
 		return 1;
 	}
 	int n = 0, rc = 0;
-	if (parse_keys(text, len, from, keys, comments, &n) != 0)
-		rc = 1;
+	bool ok = parse_keys(text, len, from, keys, comments, &n) == 0;
 	free(text);
+	for (int i = 0; !ok && i < n; i++)
+		sshkey_free(keys[i]);
+	if (!ok)
+		return 1;
 	for (int i = 0; i < n; i++) {
 		struct key_rec k = { .bits = sshkey_bits(keys[i]), .added = timeu_now() };
 		size_t bloblen;
 		const unsigned char *blob = sshkey_blob(keys[i], &bloblen);
 		snprintf(k.type, sizeof k.type, "%s", sshkey_type(keys[i]));
-		snprintf(k.comment, sizeof k.comment, "%s", comments[i]);
+		snprintf(k.comment, sizeof k.comment, "%.*s", (int)sizeof k.comment - 1, comments[i]);
 		sshkey_fingerprint(keys[i], k.fingerprint);
 		tether_err e = store_key_add(st, u->id, &k, blob, bloblen);
 		if (e == TETHER_E_OK) {

@@ -77,10 +77,12 @@ static tether_err login_password(tether_client *c, struct target *t, const char 
 {
 	char asked[BOUND_PASSWORD + 2];
 	const char *password = o->password;
-	if (password == NULL && o->get_password == NULL)
+	if (password == NULL && o->get_password == NULL) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", tether_last_error(c));
 		return client_fail(c, TETHER_E_AUTH_FAILED, "public key login failed (%s) and no "
-		                   "password was given (use --password-stdin, or a terminal)",
-		                   tether_last_error(c));
+		                   "password was given (use --password-stdin, or a terminal)", why);
+	}
 	if (password == NULL) {
 		if (o->get_password(o->password_ctx, asked, sizeof asked) != 0)
 			return client_fail(c, TETHER_E_USAGE, "no password given");

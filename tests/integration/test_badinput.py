@@ -149,8 +149,8 @@ CASES = [
       status=413, code="payload_too_large"),
     C("sessions_chunked_over_64k", "POST", S,
       Chunked(('{"name": "%s"}' % BIG_NAME).encode()), status=413, code="payload_too_large"),
-    C("login_chunked_over_4k", "POST", "/v1/login",
-      Chunked(json.dumps({"user": "alice", "password": "p" * 5000}).encode()),
+    C("login_chunked_over_32k", "POST", "/v1/login",
+      Chunked(json.dumps({"user": "alice", "password": "p" * 33000}).encode()),
       token=None, status=413, code="payload_too_large"),
     C("body_on_get_sessions", "GET", S, {"name": "x"}, status=413,
       code="payload_too_large"),
@@ -385,7 +385,7 @@ def test_many_malformed_requests_keep_memory_bounded(env):
             assert st == 400, st
             expect_error(doc, "bad_request")
         elif k == 1:
-            st, _, doc = send(d, "POST", "/v1/login", Chunked(b"x" * 6000))
+            st, _, doc = send(d, "POST", "/v1/login", Chunked(b"x" * 33000))
             assert st == 413, st
             expect_error(doc, "payload_too_large")
         elif k == 2:

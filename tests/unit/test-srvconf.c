@@ -118,7 +118,7 @@ static void test_table_defaults(void **state)
 		if (k->type == SRVCONF_NUMBER) {
 			assert_int_equal(k->size, sizeof(int64_t));
 			assert_true(k->min <= k->def && k->def <= k->max);
-		} else if (k->type == SRVCONF_LEVEL) {
+		} else if (k->type == SRVCONF_LEVEL || k->type == SRVCONF_BOOL) {
 			assert_int_equal(k->size, sizeof(int));
 		} else if (k->type == SRVCONF_PATH) {
 			assert_int_equal(k->size, BOUND_PATH);
@@ -136,6 +136,7 @@ static void test_reload(void **state)
 {
 	static const char *const reloadable[] = {
 		"log_level", "token_ttl", "max_sessions_per_user", "idle_timeout", "output_cap",
+		"authorized_keys",
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < srvconf_nkeys; i++) {
@@ -151,6 +152,11 @@ static void test_reload(void **state)
 	char err[256];
 	srvconf_defaults(&live);
 	srvconf_defaults(&fresh);
+	assert_int_equal(fresh.authorized_keys, 0);
+	assert_int_equal(srvconf_set(&fresh, "authorized_keys", "maybe", err, sizeof err), -1);
+	assert_non_null(strstr(err, "yes or no"));
+	assert_int_equal(srvconf_set(&fresh, "authorized_keys", "yes", err, sizeof err), 0);
+	assert_int_equal(fresh.authorized_keys, 1);
 	assert_int_equal(srvconf_set(&fresh, "token_ttl", "77", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "log_level", "debug", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "output_cap", "65536", err, sizeof err), 0);
@@ -162,6 +168,7 @@ static void test_reload(void **state)
 	assert_int_equal(live.token_ttl, 77);
 	assert_int_equal(live.log_level, LOG_DEBUG);
 	assert_int_equal(live.output_cap, 65536);
+	assert_int_equal(live.authorized_keys, 1);
 	assert_int_equal(live.lockout_threshold, 5);   /* not reloadable */
 	assert_int_equal(live.keepalive, 240);
 	assert_string_not_equal(live.state_dir, "/elsewhere");
