@@ -279,6 +279,33 @@ def test_removed_key_stops_working(env):
     works(c, d)   # a token issued before lives out its time (docs/authentication.md)
 
 
+def test_fleet_login_with_agent_key(env):
+    """login TARGETS with a key in the agent: every host, no prompt, no
+    password; a host without the key fails alone."""
+    ds = [env.daemon(f"web{i}") for i in range(4)]
+    k = keygen(env, "ed")
+    for d in ds:
+        d.add_user("alice")
+    for d in ds[:3]:
+        key_add(d, "alice", k + ".pub")
+    agent = Agent(env)
+    try:
+        agent.add(k)
+        c = env.client()
+        targets = ",".join(d.host for d in ds)
+        r = tether(c, "login", targets, "--user", "alice", "--accept-new", "--json",
+                   agent=agent)
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        hosts = json.loads(r.stdout)
+        assert [h["method"] for h in hosts[:3]] == ["publickey"] * 3, hosts
+        assert hosts[3]["error"]["code"] == "auth_failed", hosts[3]
+        assert "1 of 4 hosts failed" in r.stderr, r.stderr
+        for d in ds[:3]:
+            works(c, d)
+    finally:
+        agent.stop()
+
+
 # -- the protocol: replays and bad input ---------------------------------------
 
 def probe(d, key, mode, user="alice"):
