@@ -186,16 +186,15 @@ int srvconf_set(struct srvconf *c, const char *key, const char *value,
 		*(int *)field(c, k) = lv;
 		return 0;
 	}
-	case SRVCONF_BOOL:
-		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "on"))
-			*(int *)field(c, k) = 1;
-		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "off"))
-			*(int *)field(c, k) = 0;
-		else {
+	case SRVCONF_BOOL: {
+		bool b;
+		if (strparse_bool(value, &b) != 0) {
 			snprintf(err, errsz, "%s: expected yes or no", key);
 			return -1;
 		}
+		*(int *)field(c, k) = b;
 		return 0;
+	}
 	case SRVCONF_LISTEN: {
 		char addr[BOUND_HOSTSPEC];
 		uint16_t port;

@@ -58,7 +58,7 @@ enum srvconf_type {
 	SRVCONF_PATH,     /* absolute path, char[BOUND_PATH] */
 	SRVCONF_LEVEL,    /* log level name, int field */
 	SRVCONF_LISTEN,   /* ADDR[:PORT], repeatable, up to SRVCONF_MAX_LISTEN */
-	SRVCONF_BOOL,     /* yes or no (also true/false, on/off), int field */
+	SRVCONF_BOOL,     /* yes or no (strparse_bool's spellings), int field */
 };
 
 /* One config key: its field, default, range and reload flag. */

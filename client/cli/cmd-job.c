@@ -14,6 +14,7 @@
 #include "bounds.h"
 #include "cmd.h"
 #include "strparse.h"
+#include "timeu.h"
 
 static int exec_start(struct cmd_ctx *x, const struct args *a);
 static int exec_list(struct cmd_ctx *x, const struct args *a);
@@ -83,7 +84,7 @@ const struct cmd_entry cmd_job_wait_entry = {
 	"wait for jobs to end (all, or --any); exit 1 on timeout",
 	JOB_FORMS
 	"  --any                   return when any one of the jobs has ended\n"
-	"  --timeout SECONDS       give up after this long (exit 1)\n"
+	"  --timeout SECONDS       give up after this long (exit 1); decimals allowed\n"
 	"Prints the jobs that have ended. A local job whose host cannot be reached\n"
 	"ends the wait with exit 255.\n",
 	{ job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_wait,
@@ -107,7 +108,7 @@ struct job_opts {
 	const char *session;
 	const char *host;      /* receive: one child of a fleet job */
 	int         keep, wait, any, force;
-	uint64_t    timeout;   /* 0 = none */
+	int64_t     timeout_ms;   /* 0 = none */
 };
 
 /* The shared options of a verb's arguments; 0, or -1 after a usage error. */
@@ -121,8 +122,9 @@ static int get_opts(const struct cmd_entry *ce, const struct args *a, struct job
 	o->wait = args_has(a, "wait");
 	o->any = args_has(a, "any");
 	o->force = args_has(a, "force");
-	if (timeout != NULL && strparse_u64(timeout, 1, 86400 * 365, &o->timeout) != 0) {
-		out_usage(ce, "--timeout takes seconds");
+	if (timeout != NULL &&
+	    strparse_seconds_ms(timeout, 1, 86400LL * 365 * 1000, &o->timeout_ms) != 0) {
+		out_usage(ce, "--timeout takes seconds (up to three decimals, more than 0)");
 		return -1;
 	}
 	return 0;
@@ -247,7 +249,10 @@ static int exec_receive(struct cmd_ctx *x, const struct args *a)
 	if (e == TETHER_E_OK && local_only)
 		fprintf(stderr, "tether: warning: %s; showed only the output held locally\n",
 		        tether_last_error(x->c));
-	/* with --wait the job's status is ours, like invoke; else success is 0 */
+	/* with --wait the job's status is ours, like invoke; else success is 0,
+	 * and --json says how the job ended (null while it runs) */
+	so.job_exit = status;
+	so.job_exit_set = true;
 	return stream_out_done(x, &so, e, o.wait && status >= 0 ? status : 0, job);
 }
 
@@ -287,8 +292,7 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 	struct job_opts o;
 	if (get_opts(&cmd_job_wait_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	struct timespec t0, now, pause = { 0, 200 * 1000 * 1000 };
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t deadline = o.timeout_ms ? timeu_mono_ms() + o.timeout_ms : 0;
 	for (;;) {
 		json_t *done = json_array(), *listed = NULL;
 		int all = 1, any = 0;
@@ -316,12 +320,14 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 		if (all || (o.any && any))
 			return out_result(x, TETHER_E_OK, done, out_jobs_table);
 		json_decref(done);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (o.timeout && (uint64_t)(now.tv_sec - t0.tv_sec) >= o.timeout) {
-			fprintf(stderr, "tether: timed out after %llu seconds\n",
-			        (unsigned long long)o.timeout);
+		/* the time asked for, to the millisecond, then a last look */
+		int64_t left = deadline ? deadline - timeu_mono_ms() : 200;
+		if (deadline && left <= 0) {
+			fprintf(stderr, "tether: timed out after %s seconds\n", args_get(a, "timeout"));
 			return 1;
 		}
+		int64_t ms = left < 200 ? left : 200;
+		struct timespec pause = { ms / 1000, (long)(ms % 1000) * 1000000L };
 		nanosleep(&pause, NULL);
 	}
 }

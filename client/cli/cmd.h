@@ -129,10 +129,13 @@ struct stream_out {
 	struct tether_output cb;
 	int                  json;
 	struct buf           out, err;   /* collected with --json */
+	int                  job_exit;   /* --json's exit_code when it is not the
+	                                    command's status: -1 null (not ended) */
+	bool                 job_exit_set;
 };
 void stream_out_init(struct stream_out *so, struct cmd_ctx *x);
 /* Finish: the --json document (or the failure); returns the exit status and
- * releases job. */
+ * releases job. The document's exit_code is status, or job_exit if set. */
 int stream_out_done(struct cmd_ctx *x, struct stream_out *so, tether_err e, int status,
                     json_t *job);
 

@@ -86,7 +86,10 @@ static void stream_out_finish(struct stream_out *so, int exit_code, json_t *job)
 		json_t *doc = json_object();
 		stream_out_put_bytes(doc, "stdout", &so->out);
 		stream_out_put_bytes(doc, "stderr", &so->err);
-		json_object_set_new(doc, "exit_code", json_integer(exit_code));
+		if (so->job_exit_set)
+			exit_code = so->job_exit;
+		json_object_set_new(doc, "exit_code",
+		                    exit_code >= 0 ? json_integer(exit_code) : json_null());
 		if (job != NULL)
 			json_object_set(doc, "job", job);
 		out_json(doc);

@@ -161,6 +161,23 @@ def test_receive_consumes_unless_keep(env):
     assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
 
 
+def test_receive_json_reports_how_the_job_ended(env):
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "echo out; exit 5")
+    c.run("job", "wait", "-s", s, str(j["id"]))
+    r = c.run("job", "receive", "-s", s, str(j["id"]), "--json", "--keep")
+    assert r.returncode == 0, r.stderr   # without --wait, receiving succeeded
+    doc = json.loads(r.stdout)
+    assert doc["exit_code"] == 5 and doc["stdout"] == "out\n", doc
+    r = c.run("job", "receive", "-s", s, str(j["id"]), "--json", "--wait")
+    assert r.returncode == 5 and json.loads(r.stdout)["exit_code"] == 5
+    running = c.json("job", "start", s, "--", "echo started; sleep 30")
+    wait_for(lambda: c.json("job", "list", "-s", s)[-1]["has_more_data"], 30, "output")
+    doc = json.loads(c.run("job", "receive", "-s", s, str(running["id"]), "--json").stdout)
+    assert doc["exit_code"] is None and doc["stdout"] == "started\n", doc
+    c.run("job", "stop", "-s", s, str(running["id"]))
+
+
 def test_wait_any_and_timeout(env):
     d, c, s = setup(env)
     fast = c.json("job", "start", s, "--", "exit 3")
@@ -170,8 +187,16 @@ def test_wait_any_and_timeout(env):
     done = json.loads(r.stdout)
     assert [x["id"] for x in done] == [fast["id"]] and done[0]["state"] == "Failed"
     assert done[0]["exit_code"] == 3
-    r = c.run("job", "wait", "-s", s, str(slow["id"]), "--timeout", "1")
-    assert r.returncode == 1 and "timed out" in r.stderr
+    # the time asked for, to the millisecond, not rounded to whole seconds
+    for asked in ("1", "0.5", "1.25"):
+        t0 = time.monotonic()
+        r = c.run("job", "wait", "-s", s, str(slow["id"]), "--timeout", asked)
+        waited = time.monotonic() - t0
+        assert r.returncode == 1 and "timed out" in r.stderr, r.stderr
+        assert waited >= float(asked), (asked, waited)
+    for bad in ("0", "-1", "1.2345", "1.", "x", ".5s"):
+        r = c.run("job", "wait", "-s", s, str(slow["id"]), "--timeout", bad)
+        assert r.returncode == 2 and "--timeout" in r.stderr, (bad, r.stderr)
     r = c.run("job", "remove", "-s", s, str(slow["id"]))
     assert r.returncode == 255 and "--force" in r.stderr
     r = c.run("job", "remove", "-s", s, str(slow["id"]), "--force")
