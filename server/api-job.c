@@ -240,6 +240,18 @@ static void ack_early(struct req *r, const struct job_rec *j, int64_t offset)
 }
 
 /* GET .../jobs/{job}/output?offset=N&wait=S&keep=0|1 -> raw records */
+/* Is the client of an output request for a shell still the session's
+ * holder? (A shell's output goes to the one attached terminal: one taken
+ * over with `enter --force` ends the other's stream.) */
+static bool still_holder(void *ctx)
+{
+	struct req *r = ctx;
+	struct session_rec s;
+	/* a holder dropped for silence (Disconnected, same client) is still it */
+	return store_session_get(r->srv->store, r->user.id, r->params.v[0], &s) == TETHER_E_OK &&
+	       strcmp(s.client_id, r->client_id) == 0;
+}
+
 tether_err api_job_output(struct req *r)
 {
 	struct session_rec s;
@@ -249,6 +261,12 @@ tether_err api_job_output(struct req *r)
 	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
+	bool shell = j.type == JOB_TYPE_SHELL;
+	if (shell && (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) && !still_holder(r)) {
+		e = req_error(r, TETHER_E_CONFLICT, "session '%s' was taken over by another client "
+		              "(enter --force); this terminal is detached", s.name);
+		goto out;
+	}
 	if (req_query_i64(r, "offset", 0, INT64_MAX, j.delivered, &offset) != 0 ||
 	    req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0 ||
 	    req_query_i64(r, "keep", 0, 1, 0, &keep) != 0) {
@@ -265,7 +283,13 @@ tether_err api_job_output(struct req *r)
 	if (running && offset == size && wait > 0) {
 		if (!keep && offset > j.delivered && visible_state(&j) == JOB_BLOCKED)
 			ack_early(r, &j, offset);   /* or the supervisor waits on us */
-		jobs_wait_output(r->srv, j.id, offset, (int)(wait * 1000));
+		jobs_wait_output(r->srv, j.id, offset, (int)(wait * 1000),
+		                 shell ? still_holder : NULL, r);
+		if (shell && !still_holder(r)) {
+			e = req_error(r, TETHER_E_CONFLICT, "session '%s' was taken over by another "
+			              "client (enter --force); this terminal is detached", s.name);
+			goto out;
+		}
 		if (jobs_settle(r->srv, &j)) {
 			job_rec_clear(&j);
 			if (store_job_by_id(r->srv->store, j.id, &j) != TETHER_E_OK) {

@@ -459,7 +459,8 @@ void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms)
 }
 
 /* Wait for output past offset, or the job's end. */
-int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms)
+int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms,
+                         bool (*stay)(void *ctx), void *ctx)
 {
 	char dir[BOUND_PATH];
 	spool_job_dir(dir, job);
@@ -477,7 +478,7 @@ int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int ti
 		if (size > offset || has_status(job))
 			break;
 		int64_t left = deadline - timeu_mono_ms();
-		if (left <= 0)
+		if (left <= 0 || (stay != NULL && !stay(ctx)))
 			break;
 		if (fd >= 0) {
 			struct pollfd p = { fd, POLLIN, 0 };

@@ -66,8 +66,10 @@ int jobs_signal(struct server *srv, int64_t job, int sig);
 void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms);
 
 /* Wait up to timeout_ms for the job's log to grow past offset or the job to
- * end. Returns the log size. */
-int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms);
+ * end, or (if stay is given) until stay(ctx), asked about once a second,
+ * says the waiter should go. Returns the log size. */
+int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms,
+                         bool (*stay)(void *ctx), void *ctx);
 
 /* Remove a deleted job's spool directory. */
 void jobs_discard_spool(int64_t job);

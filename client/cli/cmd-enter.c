@@ -28,18 +28,25 @@
 
 static int exec_enter(struct cmd_ctx *x, const struct args *a);
 
+static const struct args_opt enter_opts[] = {
+	{ 0, "force", 0, NULL, NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
+
 const struct cmd_entry cmd_enter_entry = {
-	"enter", "HOST[/NAME]",
+	"enter", "HOST[/NAME] [--force]",
 	"an interactive shell in a session (exit ends it, ~. detaches)",
 	"  HOST         a new session just for this shell, removed when it exits\n"
 	"  HOST/NAME    the named session (made if absent); its saved state is\n"
 	"               restored and saved back when the shell exits; a shell left\n"
 	"               running there (detached) is re-attached, with its recent output\n"
+	"  --force      take the session even if another client holds it; a shell\n"
+	"               attached there is detached (like tmux attach -d)\n"
 	"Escapes, typed at the start of a line:\n"
 	"  ~.   detach: the shell keeps running, the session shows Disconnected/Busy\n"
 	"  ~?   list the escapes\n"
 	"  ~~   send one '~'\n",
-	{ NULL, 1, 1, "expected one HOST or HOST/NAME", 0 }, CMD_TARGET_HOST_NAME, exec_enter,
+	{ enter_opts, 1, 1, "expected one HOST or HOST/NAME", 0 }, CMD_TARGET_HOST_NAME, exec_enter,
 };
 
 static volatile sig_atomic_t winched;
@@ -145,7 +152,7 @@ static void window(int *rows, int *cols)
 
 /* Find or make the session; *temporary if made just for this shell. */
 static tether_err open_session(struct cmd_ctx *x, const char *arg, char *session,
-                               size_t sessionsz, int *temporary)
+                               size_t sessionsz, int *temporary, int force)
 {
 	json_t *s = NULL;
 	tether_err e;
@@ -159,7 +166,7 @@ static tether_err open_session(struct cmd_ctx *x, const char *arg, char *session
 		return e;
 	}
 	snprintf(session, sessionsz, "%s", arg);
-	e = tether_session_connect(x->c, session, 0, &s);
+	e = tether_session_connect(x->c, session, force, &s);
 	if (e == TETHER_E_NOT_FOUND) {   /* the server has no such session: make it */
 		char host[BOUND_HOSTSPEC];
 		const char *slash = strrchr(arg, '/');
@@ -199,7 +206,8 @@ static int exec_enter(struct cmd_ctx *x, const struct args *a)
 		                 "for several use invoke -H TARGETS");
 	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
 	int temporary, rows, cols;
-	tether_err e = open_session(x, a->argv[0], session, sizeof session, &temporary);
+	tether_err e = open_session(x, a->argv[0], session, sizeof session, &temporary,
+	                            args_has(a, "force"));
 	if (e != TETHER_E_OK)
 		return out_fail(x, e);
 	window(&rows, &cols);
@@ -280,6 +288,10 @@ static int exec_enter(struct cmd_ctx *x, const struct args *a)
 		_exit(detach ? 0 : EXIT_TETHER);
 	}
 	pthread_join(th, NULL);
+	if (rd.err == TETHER_E_CONFLICT) {   /* another client took the session */
+		say("tether: detached: %s", rd.msg);
+		return 0;
+	}
 	if (rd.err != TETHER_E_OK) {
 		say("tether: %s", rd.msg);
 		say("tether: the shell may still be running; re-attach with: tether enter %s",

@@ -170,6 +170,30 @@ def test_detach_reattach_replays_and_invokes_are_busy(env):
     assert inv(c, s, "echo free").stdout == "free\n"
 
 
+def test_force_takes_the_shell_and_detaches_the_other(env):
+    d, c, s = setup(env)
+    t = Term(c, "enter", s)
+    t.read_until(PROMPT)
+    t.send("echo first-$((2*2))\r")
+    t.read_until(rb"first-4")
+    c2 = env.client("c2")
+    c2.login(d, "alice")
+    # without --force: refused, saying how
+    t2 = Term(c2, "enter", s)
+    assert t2.wait() == 255
+    assert b"--force" in t2.buf and b"another client" in t2.buf, t2.buf
+    # with --force: attached, with the recent output; the first is told
+    t2 = Term(c2, "enter", s, "--force")
+    t2.read_until(rb"first-4")
+    assert t.wait(timeout=30) == 0
+    assert b"detached" in t.buf and b"taken over by another client" in t.buf, t.buf
+    t2.send("echo second-$((3*3))\r")
+    t2.read_until(rb"second-9")
+    t2.send("exit\r")
+    assert t2.wait() == 0
+    assert d.query("SELECT count(*) FROM audit WHERE event = 'session_connect_force'") == [(1,)]
+
+
 def test_resize_reaches_the_remote_terminal(env):
     d, c, s = setup(env)
     t = Term(c, "enter", s, rows=24, cols=80)
