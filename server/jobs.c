@@ -1,12 +1,14 @@
 /*
  * jobs.c - the job engine (see jobs.h).
  *
- * Commands run under "bash --noprofile --norc -c WRAPPER" where WRAPPER
- * restores the session's saved state (variables with their attributes,
- * functions, aliases, working directory), runs the command with eval, and
- * on exit (an EXIT trap, so "exit 3" saves too) writes the state back with
- * declare -p / declare -f / alias -p, whose output bash itself can re-read
- * exactly, whatever quotes, newlines or unicode the values hold.
+ * Commands run as "bash --noprofile --norc -c COMMAND bash", as ssh runs
+ * them, so bash's messages read "bash: line 1: ..." and ps shows the
+ * command. Before it, bash runs $BASH_ENV, a prelude handed over on fd 3
+ * (shim.c) that restores the session's saved state (variables with their
+ * attributes, functions, aliases, working directory) and arms an EXIT trap
+ * (so "exit 3" saves too) that writes the state back with declare -p /
+ * declare -f / alias -p, whose output bash itself can re-read exactly,
+ * whatever quotes, newlines or unicode the values hold.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -71,16 +73,17 @@ static char self_exe[BOUND_PATH];
 	"}\n" \
 	"shopt -s expand_aliases\n" \
 	"__tether_state_out=$TETHER_STATE_OUT\n" \
-	"unset TETHER_STATE_OUT TETHER_COMMAND\n" \
+	"unset TETHER_STATE_OUT\n" \
 	"if [ -r \"$TETHER_STATE_IN\" ]; then . \"$TETHER_STATE_IN\"; fi\n" \
 	"unset TETHER_STATE_IN\n" \
 	"trap __tether_save EXIT\n"
 
-/* A command: run with eval, so the session's aliases and functions apply. */
-static const char wrapper[] =
-	"__tether_cmd=$TETHER_COMMAND\n"
-	STATE_PRELUDE
-	"eval \"$__tether_cmd\"\n";
+/* A command's $BASH_ENV (read from fd 3, see shim.c): it leaves nothing
+ * behind for the command's own children. */
+static const char command_rc[] =
+	"exec 3<&-\n"
+	"unset BASH_ENV\n"
+	STATE_PRELUDE;
 
 /* An interactive shell's rc file (read from fd 3, see shim.c). */
 static const char shell_rc[] =
@@ -188,8 +191,9 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	ENV("TETHER_JOB=%lld", (long long)j->id);
 	ENV("TETHER_STATE_IN=%s", in);
 	ENV("TETHER_STATE_OUT=%s", save_state ? out : "");
+	if (pty == NULL)
+		ENV("BASH_ENV=/dev/fd/3");
 #undef ENV
-	json_array_append_new(env, json_pack("s+", "TETHER_COMMAND=", j->command));
 	const char *buffering = proto_buffering_str(s->output_buffering);
 	json_t *spec = json_pack("{s:o,s:s,s:I,s:s}", "env", env, "cwd", home,
 		"output_cap", (json_int_t)srv->conf.output_cap,
@@ -197,7 +201,8 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	account_to_spec(&acct, spec);
 	if (pty == NULL) {
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s,s]", "/bin/bash",
-			"--noprofile", "--norc", "-c", wrapper, "tether"));
+			"--noprofile", "--norc", "-c", j->command, "bash"));
+		json_object_set_new(spec, "rc", json_string(command_rc));
 	} else {
 		/* an interactive bash; its rc restores the state (fd 3, shim.c) */
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s]", "/bin/bash",

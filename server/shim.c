@@ -70,14 +70,14 @@ static char **strv(json_t *arr)
 	return v;
 }
 
-/* Build the fd-3 pipe carrying a shell's rc text; the read end or -1. */
-static int rc_pipe(json_t *spec)
+/* Build the fd-3 pipe carrying bash's rc text (a shell's --rcfile, a
+ * command's $BASH_ENV); the read end or -1. System calls only. */
+static int rc_pipe(const char *rc, size_t len)
 {
-	const char *rc = json_string_value(json_object_get(spec, "rc"));
 	int p[2];
-	if (rc == NULL || strlen(rc) > 60000 || pipe(p) != 0)
+	if (len > 60000 || pipe(p) != 0)
 		return -1;
-	int ok = fileio_write_all(p[1], rc, strlen(rc)) == 0;   /* fits the pipe */
+	int ok = fileio_write_all(p[1], rc, len) == 0;   /* fits the pipe */
 	close(p[1]);
 	if (!ok) {
 		close(p[0]);
@@ -91,7 +91,8 @@ static int rc_pipe(json_t *spec)
 struct launch {
 	char         **argv, **envp;
 	const char    *cwd, *ptyname;
-	json_t        *spec;       /* for the pty's rc text (fork only) */
+	const char    *rc;         /* bash's rc text for fd 3, or NULL */
+	size_t         rclen;
 	struct account acct;       /* groups unknown: a fork, not a vfork (NSS) */
 	int            out, err;   /* the pipes' write ends (no pty) */
 };
@@ -100,7 +101,8 @@ struct launch {
 static int launch_init(struct launch *l, json_t *spec, int out, int err, const char *ptyname)
 {
 	memset(l, 0, sizeof *l);
-	l->spec = spec;
+	l->rc = json_string_value(json_object_get(spec, "rc"));
+	l->rclen = l->rc != NULL ? strlen(l->rc) : 0;
 	l->cwd = json_string_value(json_object_get(spec, "cwd"));
 	l->ptyname = ptyname;
 	l->out = out;
@@ -172,9 +174,9 @@ __attribute__((noreturn)) static void child(const struct launch *l)
 	/* the session owner's account before any user code runs */
 	if (account_become(&l->acct) != 0)
 		child_fail("cannot switch to the session's account", "", 126);
-	if (l->ptyname != NULL) {
+	if (l->rc != NULL) {
 		/* made after the switch, so the shell may open /dev/fd/3 */
-		int rcfd = rc_pipe(l->spec);
+		int rcfd = rc_pipe(l->rc, l->rclen);
 		if (rcfd < 0 || (rcfd != 3 && (dup2(rcfd, 3) != 3 || close(rcfd) != 0)))
 			_exit(126);
 	}

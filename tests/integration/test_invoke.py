@@ -72,6 +72,23 @@ def test_exit_codes_and_streams(env):
     assert r.returncode == 3 and doc["job"]["state"] == "Failed" and doc["job"]["exit_code"] == 3
 
 
+def test_command_is_bashs_own_script(env):
+    """bash's messages read as ssh's would, ps shows the command, and the
+    prelude leaves nothing behind (no fd 3, no BASH_ENV)."""
+    d, c, s = setup(env)
+    r = inv(c, s, "no_such_command_xyz")
+    assert r.returncode == 127, r
+    assert r.stderr == "bash: line 1: no_such_command_xyz: command not found\n", r.stderr
+    r = inv(c, s, "true\n(")
+    assert r.returncode == 2 and r.stderr.startswith("bash: -c: line "), r.stderr
+    assert "tether" not in r.stderr, r.stderr
+    r = inv(c, s, 'ps -o args= -p $$; [ -e /dev/fd/3 ] && echo fd3; echo "[$BASH_ENV]"; '
+                  'bash -c \'echo "[$BASH_ENV]"\'')
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("/bin/bash --noprofile --norc -c ps -o args= -p $$;"), lines
+    assert lines[1:] == ["[]", "[]"], lines
+
+
 def test_binary_output_is_byte_exact(env):
     d, c, s = setup(env)
     r = subprocess.run(["head", "-c", "3000000", "/dev/urandom"], capture_output=True)
