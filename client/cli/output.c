@@ -149,7 +149,7 @@ void out_sessions_table(json_t *sessions)
 	size_t i;
 	json_t *s;
 	if (json_array_size(sessions) == 0) {
-		printf("no sessions\n");
+		fprintf(stderr, "no sessions\n");   /* a note, not a row: stdout stays empty */
 		return;
 	}
 	printf("%-6s %-20s %-22s %-13s %-12s %s\n", "ID", "NAME", "HOST", "STATE",
@@ -171,7 +171,7 @@ void out_jobs_table(json_t *jobs)
 	json_t *j;
 	int wname = 16, wloc = 12;
 	if (json_array_size(jobs) == 0) {
-		printf("no jobs\n");
+		fprintf(stderr, "no jobs\n");
 		return;
 	}
 	json_array_foreach(jobs, i, j) {

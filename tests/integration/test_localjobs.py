@@ -260,7 +260,7 @@ def test_table_files_and_client_isolation(env):
     b = env.client("b")
     b.login(d, "alice")
     r = b.run("job", "list")
-    assert (r.returncode, r.stdout) == (0, "no jobs\n"), r
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "no jobs\n"), r
     assert b.json("job", "list") == []
     r = b.run("job", "receive", "files")
     assert r.returncode == 255 and "no local job 'files'" in r.stderr

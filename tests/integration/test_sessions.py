@@ -37,6 +37,9 @@ def test_new_list_remove(env):
     assert [x["state"] for x in rm] == ["Closed", "Closed"]
     assert c.json("session", "list", d.host) == []
     assert d.query("SELECT count(*) FROM sessions") == [(0,)]
+    # none left: a note on stderr, nothing a script would read as a row
+    r = c.run("session", "list", d.host)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "no sessions\n"), r
 
 
 def test_duplicate_and_invalid_names(env):
