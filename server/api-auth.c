@@ -4,7 +4,9 @@
  * Login is the only endpoint that sees a password. It is rate-limited per
  * user name and per source address (429 with Retry-After while locked),
  * takes the same scrypt time whether or not the user exists, and never says
- * which of name or password was wrong. Every outcome is audited. The token
+ * which of name or password was wrong. Passwords are checked against the
+ * users table, or by PAM with auth = pam (pamauth.h). Every outcome is
+ * audited. The token
  * it returns is shown once; only its SHA-256 is kept.
  */
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "crypto.h"
 #include "jsonu.h"
 #include "log.h"
+#include "pamauth.h"
 #include "timeu.h"
 
 /* A well-formed hash that matches no password: spends the same scrypt time
@@ -150,14 +153,18 @@ tether_err api_login(struct req *r)
 		? store_user_get(r->srv->store, user, &u, pwhash, sizeof pwhash)
 		: TETHER_E_NOT_FOUND;
 	int ok = 0;
-	if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
+	char refusal[300] = "";   /* from PAM: why a right password is not enough */
+	if (r->srv->conf.auth == SRVCONF_AUTH_PAM)
+		ok = pamauth_login(r->srv, r->peer, user, password, pwhash, &u, &e, refusal,
+		                   sizeof refusal);
+	else if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
 		ok = crypto_pw_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
 	hash_slot_give();
 	crypto_wipe(pwhash, sizeof pwhash);
 	crypto_wipe((char *)password, strlen(password));  /* our copy, in r->in */
 	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND) {
 		lockout_leave(lo, keys, 2, timeu_now(), false);
-		return req_error(r, e, "cannot look the user up");
+		return req_error(r, e, "%s", refusal[0] ? refusal : "cannot look the user up");
 	}
 	bool failed = e != TETHER_E_OK || ok != 1;
 	left = lockout_leave(lo, keys, 2, timeu_now(), failed);

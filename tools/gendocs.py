@@ -234,6 +234,8 @@ TYPES = {
     "SRVCONF_PATH": "absolute path",
     "SRVCONF_LEVEL": "log level",
     "SRVCONF_LISTEN": "address, repeatable",
+    "SRVCONF_AUTH": "word",
+    "SRVCONF_WORD": "name",
 }
 
 
@@ -292,6 +294,8 @@ def gen_config(src):
             default = k["shown"]
             rng = {"SRVCONF_LEVEL": "debug, info, warn, error",
                    "SRVCONF_LISTEN": "up to 8",
+                   "SRVCONF_AUTH": "builtin, pam",
+                   "SRVCONF_WORD": "letters, digits, `.` `_` `-`",
                    "SRVCONF_PATH": ""}[k["type"]]
         reload = "reloaded" if k["reload"] == "true" else "restart"
         out.append(f"| `{k['key']}` | {t} | {default} | {rng} | {reload} | {k['doc']} |")
