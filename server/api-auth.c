@@ -6,8 +6,7 @@
  * takes the same scrypt time whether or not the user exists, and never says
  * which of name or password was wrong. Passwords are checked against the
  * users table, or by PAM with auth = pam (pamauth.h). Every outcome is
- * audited. The token
- * it returns is shown once; only its SHA-256 is kept.
+ * audited. The token it returns is shown once; only its SHA-256 is kept.
  */
 #include <errno.h>
 #include <pthread.h>
