@@ -8,6 +8,8 @@ PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
   libjansson-dev libcmocka-dev
+  # PAM, for tetherd's auth = pam (server/pamauth.c)
+  libpam0g-dev
   python3 sqlite3 curl openssl procps
   # real servers for the transfer tests (tests/integration/servers.py) and the
   # peer tool of the transfer benchmark; nginx-light has the dav module (PUT).

@@ -4,8 +4,9 @@
  * Login is the only endpoint that sees a password. It is rate-limited per
  * user name and per source address (429 with Retry-After while locked),
  * takes the same scrypt time whether or not the user exists, and never says
- * which of name or password was wrong. Every outcome is audited. The token
- * it returns is shown once; only its SHA-256 is kept.
+ * which of name or password was wrong. Passwords are checked against the
+ * users table, or by PAM with auth = pam (pamauth.h). Every outcome is
+ * audited. The token it returns is shown once; only its SHA-256 is kept.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "jsonu.h"
 #include "keyauth.h"
 #include "log.h"
+#include "pamauth.h"
 #include "timeu.h"
 
 /* A well-formed hash that matches no password: spends the same scrypt time
@@ -343,14 +345,18 @@ tether_err api_login(struct req *r)
 	char pwhash[CRYPTO_PWHASH_MAX] = "";
 	tether_err e = login_user(r, user, &u, pwhash, sizeof pwhash);
 	int ok = 0;
-	if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
+	char refusal[300] = "";   /* from PAM: why a right password is not enough */
+	if (r->srv->conf.auth == SRVCONF_AUTH_PAM)
+		ok = pamauth_login(r->srv, r->peer, user, password, pwhash, &u, &e, refusal,
+		                   sizeof refusal);
+	else if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
 		ok = crypto_pw_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
 	hash_slot_give();
 	crypto_wipe(pwhash, sizeof pwhash);
 	crypto_wipe((char *)password, strlen(password));  /* our copy, in r->in */
 	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND) {
 		lockout_leave(lo, keys, 2, timeu_now(), false);
-		return req_error(r, e, "cannot look the user up");
+		return req_error(r, e, "%s", refusal[0] ? refusal : "cannot look the user up");
 	}
 	bool failed = e != TETHER_E_OK || ok != 1;
 	left = lockout_leave(lo, keys, 2, timeu_now(), failed);

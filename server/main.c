@@ -29,6 +29,7 @@
 #include "store.h"
 #include "tetherd-cli.h"
 #include "tetherd.h"
+#include "pamauth.h"
 #include "tls.h"
 
 static const char usage[] =
@@ -185,8 +186,13 @@ static int serve(struct server *srv, const struct cli *cli)
 		goto out;
 	}
 	memcpy(srv->fingerprint, tls.fingerprint, sizeof srv->fingerprint);
-	log_msg(LOG_INFO, tls.generated ? "key_generated" : "key_loaded",
-	        "fingerprint", tls.fingerprint);
+	struct logline kl;
+	log_begin(&kl, LOG_INFO, tls.generated ? "key_generated" : "key_loaded");
+	log_str(&kl, "fingerprint", tls.fingerprint);
+	log_int(&kl, "certs", tls.ncerts);   /* more than 1: a chain is served */
+	log_end(&kl);
+	if (srv->conf.auth == SRVCONF_AUTH_PAM)
+		pamauth_check_service(srv->conf.pam_service);
 	srv->lockout = lockout_new(4096, srv->conf.lockout_threshold,
 	                           srv->conf.lockout_window, srv->conf.lockout_duration);
 	if (srv->lockout == NULL || api_auth_init(srv) != 0)

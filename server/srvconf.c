@@ -48,6 +48,11 @@ const struct srvconf_key srvconf_keys[] = {
 	    "the server's private key (PEM)"),
 	STR(log_level, SRVCONF_LEVEL, LOG_INFO, true, "info",
 	    "debug, info, warn or error (the log goes to stderr)"),
+	STR(auth,      SRVCONF_AUTH, SRVCONF_AUTH_BUILTIN, false, "builtin",
+	    "where passwords are checked: builtin (tether's users table) or pam (the "
+	    "PAM service pam_service; see security.md)"),
+	STR(pam_service, SRVCONF_WORD, 0, false, "tether",
+	    "the PAM service (/etc/pam.d/NAME) used with auth = pam"),
 	NUM(token_ttl,             30 * 86400, 1, 365 * 86400, true, "s",
 	    "how long a login token lives"),
 	NUM(lockout_threshold,     5, 1, 1000, false, "",
@@ -114,9 +119,11 @@ void srvconf_defaults(struct srvconf *c)
 		const struct srvconf_key *k = &srvconf_keys[i];
 		if (k->type == SRVCONF_NUMBER)
 			*(int64_t *)field(c, k) = k->def;
-		else if (k->type == SRVCONF_LEVEL || k->type == SRVCONF_BOOL)
+		else if (k->type == SRVCONF_LEVEL || k->type == SRVCONF_BOOL ||
+		         k->type == SRVCONF_AUTH)
 			*(int *)field(c, k) = (int)k->def;
 	}
+	snprintf(c->pam_service, sizeof c->pam_service, "tether");
 	const char *home = getenv("HOME");
 	const char *xdg = getenv("XDG_STATE_HOME");
 	if (geteuid() == 0 || home == NULL)
@@ -195,6 +202,23 @@ int srvconf_set(struct srvconf *c, const char *key, const char *value,
 		*(int *)field(c, k) = b;
 		return 0;
 	}
+	case SRVCONF_AUTH:
+		if (strcmp(value, "builtin") == 0 || strcmp(value, "pam") == 0) {
+			*(int *)field(c, k) = value[0] == 'p' ? SRVCONF_AUTH_PAM : SRVCONF_AUTH_BUILTIN;
+			return 0;
+		}
+		snprintf(err, errsz, "%s: expected builtin or pam", key);
+		return -1;
+	case SRVCONF_WORD:
+		if (value[0] == '\0' || strlen(value) >= k->size ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                  "0123456789._-") != strlen(value) || value[0] == '.') {
+			snprintf(err, errsz, "%s: expected a name of letters, digits, '.', '_' or "
+			         "'-' (at most %zu)", key, k->size - 1);
+			return -1;
+		}
+		snprintf(field(c, k), k->size, "%s", value);
+		return 0;
 	case SRVCONF_LISTEN: {
 		char addr[BOUND_HOSTSPEC];
 		uint16_t port;

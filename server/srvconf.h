@@ -18,6 +18,13 @@
 #include "log.h"
 
 #define SRVCONF_MAX_LISTEN 8
+#define SRVCONF_WORD_MAX   64   /* a WORD setting, with its NUL */
+
+/* Where password logins are checked (the auth key). */
+enum srvconf_auth {
+	SRVCONF_AUTH_BUILTIN,   /* the scrypt hash in tether's users table */
+	SRVCONF_AUTH_PAM,       /* the PAM service pam_service (pamauth.h) */
+};
 
 struct srvconf {
 	char     state_dir[BOUND_PATH];
@@ -26,6 +33,8 @@ struct srvconf {
 	char     listen[SRVCONF_MAX_LISTEN][BOUND_HOSTSPEC];
 	int      nlisten;                   /* 0 = 127.0.0.1:TETHER_DEFAULT_PORT */
 	int      log_level;
+	int      auth;                      /* enum srvconf_auth: the password backend */
+	char     pam_service[SRVCONF_WORD_MAX];   /* with auth = pam */
 	int64_t  token_ttl;                 /* seconds a login token lives */
 	int64_t  lockout_threshold;         /* failures before a lockout */
 	int64_t  lockout_window;            /* seconds failures are counted over */
@@ -59,6 +68,8 @@ enum srvconf_type {
 	SRVCONF_LEVEL,    /* log level name, int field */
 	SRVCONF_LISTEN,   /* ADDR[:PORT], repeatable, up to SRVCONF_MAX_LISTEN */
 	SRVCONF_BOOL,     /* yes or no (strparse_bool's spellings), int field */
+	SRVCONF_AUTH,     /* builtin or pam, int field (enum srvconf_auth) */
+	SRVCONF_WORD,     /* letters, digits, '.', '_', '-', char[SRVCONF_WORD_MAX] */
 };
 
 /* One config key: its field, default, range and reload flag. */
@@ -66,7 +77,7 @@ struct srvconf_key {
 	const char       *key;      /* the config-file key, also the field's name */
 	enum srvconf_type type;
 	size_t            off, size;   /* the field in struct srvconf */
-	int64_t           def;      /* NUMBER and LEVEL; others start empty */
+	int64_t           def;      /* NUMBER, LEVEL and AUTH; others start empty */
 	int64_t           min, max; /* NUMBER */
 	bool              reload;   /* SIGHUP applies it to the running daemon */
 	const char       *unit;     /* "s", "bytes", ... for docs; "" if none */

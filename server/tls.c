@@ -4,6 +4,13 @@
  * Generation writes to temporary files and renames them into place, key
  * first with mode 0600 from creation (never chmod after the fact), so a
  * crash cannot leave a world-readable or half-written key behind.
+ *
+ * A given certificate file may hold a chain: the server's own certificate
+ * first, then the intermediates that lead to the organisation's CA, all of
+ * which libmicrohttpd serves (docs/security.md, "Verified servers"). The
+ * fingerprint is the first certificate's, and the key must be its key:
+ * a mismatch is refused here with the reason, not later as a listener that
+ * cannot start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -133,6 +141,51 @@ out:
 	return rc;
 }
 
+/* A callback that declines to give a passphrase: an encrypted key is
+ * refused rather than prompted for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf; (void)size; (void)rwflag; (void)u;
+	return -1;
+}
+
+/* Check that key_pem is the key of the first certificate of cert_pem and
+ * count the certificates; 0, or -1 with the reason in err. */
+static int check_pair(struct tls_pair *p, const char *cpath, const char *kpath,
+                      char *err, size_t errsz)
+{
+	int rc = -1;
+	BIO *cb = BIO_new_mem_buf(p->cert_pem, -1), *kb = BIO_new_mem_buf(p->key_pem, -1);
+	X509 *leaf = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL) : NULL;
+	if (leaf == NULL) {
+		snprintf(err, errsz, "%s: not a PEM certificate", cpath);
+		goto out;
+	}
+	if (key == NULL) {
+		snprintf(err, errsz, "%s: not a PEM private key (an encrypted key must be "
+		         "decrypted first)", kpath);
+		goto out;
+	}
+	if (X509_check_private_key(leaf, key) != 1) {
+		snprintf(err, errsz, "the key in %s does not match the certificate in %s (the "
+		         "file must start with the server's own certificate, then any "
+		         "intermediates)", kpath, cpath);
+		goto out;
+	}
+	p->ncerts = 1;
+	for (X509 *x; (x = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL; p->ncerts++)
+		X509_free(x);
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
+}
+
 /* Load or generate the pair. */
 int tls_load(const char *state_dir, const char *cert_path, const char *key_path,
              struct tls_pair *out, char *err, size_t errsz)
@@ -172,6 +225,10 @@ int tls_load(const char *state_dir, const char *cert_path, const char *key_path,
 	if (crypto_fingerprint_cert_pem(out->cert_pem, strlen(out->cert_pem),
 	                                out->fingerprint) != 0) {
 		snprintf(err, errsz, "%s: not a PEM certificate", cpath);
+		tls_pair_free(out);
+		return -1;
+	}
+	if (check_pair(out, cpath, kpath, err, errsz) != 0) {
 		tls_pair_free(out);
 		return -1;
 	}

@@ -235,6 +235,8 @@ TYPES = {
     "SRVCONF_LEVEL": "log level",
     "SRVCONF_LISTEN": "address, repeatable",
     "SRVCONF_BOOL": "yes or no",
+    "SRVCONF_AUTH": "word",
+    "SRVCONF_WORD": "name",
 }
 
 
@@ -293,6 +295,8 @@ def gen_config(src):
             default = k["shown"]
             rng = {"SRVCONF_LEVEL": "debug, info, warn, error",
                    "SRVCONF_LISTEN": "up to 8",
+                   "SRVCONF_AUTH": "builtin, pam",
+                   "SRVCONF_WORD": "letters, digits, `.` `_` `-`",
                    "SRVCONF_PATH": "",
                    "SRVCONF_BOOL": "yes, no"}[k["type"]]
         reload = "reloaded" if k["reload"] == "true" else "restart"

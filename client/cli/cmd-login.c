@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bounds.h"
@@ -37,6 +38,8 @@ const struct cmd_entry cmd_login_entry = {
 	"  --fingerprint FP    require the server key to have fingerprint FP\n"
 	"                      (see 'tetherd fingerprint' on the server)\n"
 	"  --cacert FILE       verify the server certificate against this CA instead\n"
+	"                      (TETHER_CACERT=FILE: the same for hosts not in\n"
+	"                      known_hosts, when no flag above is given)\n"
 	"Public keys are tried first: --identity's, then those of ssh-agent\n"
 	"($SSH_AUTH_SOCK); the password is asked for only if the server accepts\n"
 	"none of them (docs/authentication.md).\n"
@@ -166,6 +169,9 @@ static int exec_login(struct cmd_ctx *x, const struct args *a)
 	o.accept_new = args_has(a, "accept-new");
 	o.fingerprint = args_get(a, "fingerprint");
 	o.cacert = args_get(a, "cacert");
+	o.cacert_default = getenv("TETHER_CACERT");   /* flags and pins beat it */
+	if (o.cacert_default != NULL && o.cacert_default[0] == '\0')
+		o.cacert_default = NULL;
 	if (o.fingerprint && (o.accept_new || o.cacert))
 		return out_usage(&cmd_login_entry, "--fingerprint excludes --accept-new and --cacert");
 	if (o.fingerprint && !valid_fingerprint(o.fingerprint))

@@ -3,7 +3,8 @@
  *
  * Before a password is sent, the server's key must be trusted: pinned in
  * known_hosts already (and matching), named by --fingerprint, accepted by
- * the user at a prompt or by --accept-new, or verified against --cacert.
+ * the user at a prompt or by --accept-new, or verified against --cacert
+ * (or TETHER_CACERT, for hosts not yet in known_hosts).
  * Learning an unknown key is a probe request that carries no secret.
  */
 #include <limits.h>
@@ -32,9 +33,13 @@ static tether_err establish_trust(tether_client *c, struct target *t,
 {
 	if (t->trust == TRUST_SYSTEM || t->trust == TRUST_NONE)
 		return TETHER_E_OK;   /* a remote client's: decided by its caller */
-	if (o->cacert != NULL) {
-		if (realpath(o->cacert, t->cacert) == NULL)
-			return client_fail(c, TETHER_E_USAGE, "cannot read CA file %s", o->cacert);
+	const char *ca = o->cacert;
+	if (ca == NULL && o->fingerprint == NULL && !o->accept_new && t->trust == TRUST_PROBE)
+		ca = o->cacert_default;   /* a pin already made still holds (docs/security.md) */
+	if (ca != NULL) {
+		if (realpath(ca, t->cacert) == NULL)
+			return client_fail(c, TETHER_E_USAGE, "cannot read CA file %s%s", ca,
+			                   o->cacert ? "" : " (TETHER_CACERT)");
 		t->trust = TRUST_CA;
 		return TETHER_E_OK;   /* recorded once the login succeeds */
 	}

@@ -5,7 +5,9 @@
  * CURLOPT_PINNEDPUBLICKEY, checked in the handshake before any request byte
  * is sent), a CA file with full verification, or a probe that trusts
  * nothing, sends nothing secret, and only reads back the key the server
- * presented (CURLINFO_CERTINFO) so the user can be asked about it. Replies
+ * presented (CURLINFO_CERTINFO) so the user can be asked about it. A
+ * certificate refused under full verification is explained: not signed by
+ * the CA, or not naming the host connected to. Replies
  * are read into a bounded buffer. Server errors keep their code and message.
  */
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "client-int.h"
@@ -103,11 +106,48 @@ static tether_err hostkey_changed(tether_client *c, struct target *t)
 	                   probe.seen_fp, t->key, c->config_dir);
 }
 
+/* Say which check a certificate failed under full verification: its chain
+ * (libcurl's verify result is OpenSSL's X509_V_ERR_*), else, the chain being
+ * good, its names: libcurl checks those after the handshake, and its verify
+ * result then still holds its starting value, X509_V_ERR_UNSPECIFIED
+ * (libcurl's own text is added, in case it was something else). */
+static tether_err verify_failure(tether_client *c, CURL *h, struct target *t,
+                                 const char *what)
+{
+	long vr = X509_V_OK;
+	const char *ca = t->trust == TRUST_CA ? t->cacert
+	                 : c->cacert_pem != NULL ? "the CA given" : "the system's CAs";
+	if (curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr) != CURLE_OK)
+		vr = X509_V_OK;
+	switch (vr) {
+	case X509_V_OK:
+	case X509_V_ERR_UNSPECIFIED:
+		return client_fail(c, TETHER_E_TLS, "TLS with %s failed: its certificate is not "
+		                   "for the name '%s' (none of its subjectAltName DNS/IP names "
+		                   "matches: %s)", t->key, t->hs.host, what);
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return client_fail(c, TETHER_E_TLS, "TLS with %s failed: its certificate is not "
+		                   "signed by %s (%s)", t->key, ca, X509_verify_cert_error_string(vr));
+	default:
+		return client_fail(c, TETHER_E_TLS, "TLS with %s failed: its certificate did not "
+		                   "verify against %s (%s)", t->key, ca,
+		                   X509_verify_cert_error_string(vr));
+	}
+}
+
 /* Map a libcurl failure to ours. */
-static tether_err curl_failure(tether_client *c, struct target *t, CURLcode rc,
+static tether_err curl_failure(tether_client *c, CURL *h, struct target *t, CURLcode rc,
                                const char *detail)
 {
 	const char *what = detail[0] ? detail : curl_easy_strerror(rc);
+	if (rc == CURLE_PEER_FAILED_VERIFICATION && (t->trust == TRUST_CA ||
+	                                             t->trust == TRUST_SYSTEM))
+		return verify_failure(c, h, t, what);
 	switch (rc) {
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		return hostkey_changed(c, t);
@@ -315,7 +355,7 @@ tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode
 	if (out != NULL)
 		*out = NULL;
 	if (rc != CURLE_OK)
-		return curl_failure(c, r->t, rc, r->errbuf);
+		return curl_failure(c, h, r->t, rc, r->errbuf);
 	if (r->t->trust == TRUST_PROBE)
 		probe_fingerprint(h, r->t);
 	long status = 0;

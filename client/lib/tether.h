@@ -78,6 +78,9 @@ struct tether_login_opts {
 	int         accept_new;    /* pin an unknown key without asking */
 	const char *fingerprint;   /* "SHA256:..." the key must have */
 	const char *cacert;        /* verify against this CA instead of pinning */
+	const char *cacert_default; /* the same ($TETHER_CACERT), but only for a host
+	                              with no known_hosts entry and when none of
+	                              accept_new, fingerprint, cacert is set */
 	/* Asked about an unknown key when neither accept_new nor fingerprint is
 	 * set; returns 1 to trust and pin it. NULL means refuse. */
 	int       (*confirm)(void *ctx, const char *host, const char *fingerprint);

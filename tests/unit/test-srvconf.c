@@ -42,6 +42,22 @@ static void test_defaults_and_keys(void **state)
 	assert_string_equal(c.state_dir, "/tmp/x y");
 }
 
+/* The password backend and its PAM service. */
+static void test_auth(void **state)
+{
+	struct srvconf c;
+	char err[256];
+	srvconf_defaults(&c);
+	assert_int_equal(c.auth, SRVCONF_AUTH_BUILTIN);
+	assert_string_equal(c.pam_service, "tether");
+	assert_int_equal(srvconf_set(&c, "auth", "pam", err, sizeof err), 0);
+	assert_int_equal(c.auth, SRVCONF_AUTH_PAM);
+	assert_int_equal(srvconf_set(&c, "pam_service", "tether-test_1.x", err, sizeof err), 0);
+	assert_string_equal(c.pam_service, "tether-test_1.x");
+	assert_int_equal(srvconf_set(&c, "auth", "builtin", err, sizeof err), 0);
+	assert_int_equal(c.auth, SRVCONF_AUTH_BUILTIN);
+}
+
 static void test_rejections(void **state)
 {
 	struct srvconf c;
@@ -52,6 +68,9 @@ static void test_rejections(void **state)
 		{ "token_ttl", "99999999999" }, { "state_dir", "relative/path" },
 		{ "log_level", "loud" }, { "listen", "::1:80" }, { "listen", "1.2.3.4:99999" },
 		{ "listen", "[::1" }, { "no_such_key", "1" }, { "listen", ":80" },
+		{ "auth", "PAM" }, { "auth", "" }, { "auth", "pam " }, { "pam_service", "" },
+		{ "pam_service", "../etc/x" }, { "pam_service", "a/b" }, { "pam_service", ".x" },
+		{ "pam_service", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = '\0';
@@ -60,6 +79,8 @@ static void test_rejections(void **state)
 	}
 	assert_int_equal(c.token_ttl, 30 * 86400);   /* unchanged by failures */
 	assert_int_equal(c.nlisten, 0);
+	assert_int_equal(c.auth, SRVCONF_AUTH_BUILTIN);
+	assert_string_equal(c.pam_service, "tether");
 	char text[] = "token_ttl = 5\nbogus = 1\n";
 	assert_int_equal(config_parse(text, strlen(text), cb, &c, err, sizeof err), -1);
 	assert_non_null(strstr(err, "line 2"));
@@ -122,6 +143,10 @@ static void test_table_defaults(void **state)
 			assert_int_equal(k->size, sizeof(int));
 		} else if (k->type == SRVCONF_PATH) {
 			assert_int_equal(k->size, BOUND_PATH);
+		} else if (k->type == SRVCONF_AUTH) {
+			assert_int_equal(k->size, sizeof(int));
+		} else if (k->type == SRVCONF_WORD) {
+			assert_int_equal(k->size, SRVCONF_WORD_MAX);
 		} else {
 			assert_false(k->reload);   /* listeners are set at start only */
 		}
@@ -180,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_keys),
 		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_table_defaults),
 		cmocka_unit_test(test_reload),
