@@ -61,6 +61,16 @@ static const char KAT_PLAIN[] =
 #define P256 "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBCSP0IyzTg" \
 	"GsgmWN828gwMLaJisSF+CDiN0ao8vvLo7IaeX2W9um6x9Rce4CT3tqfMVJk/PT+/kIGRhLsHdDk7c= p256"
 
+/* A PEM EC key whose private scalar is not its public point's (one digit
+ * changed: found by fuzz_sshkey; OpenSSL does not check it). */
+static const char PEM_MISMATCH[] =
+	"-----BEGIN EC PRIVATE KEY-----\n"
+	"MIGkAgEBBDBjkF+CHaRD38mIJ9vNpdCD1HqX6yG3cTHrg+QfdlcnYoD84P5HqUex\n"
+	"7grslL+vXmygBwYFK4EEACKhZANiAAQ9hrYXiLqUWNtbqhipT3+BnvZiE5lSwUWO\n"
+	"UcBtIMpUhtCfQGwk+PjwEXAPLzDrXXV2jAHZ2wTXrP0sFLtoOHFSdGDcH5qbfI4R\n"
+	"R1EeXXawaTzDK5h714AHldivw47UMrY=\n"
+	"-----END EC PRIVATE KEY-----\n";
+
 /* Parse a line (a C string); returns sshkey_parse_line's result. */
 static int parse(const char *line, struct sshkey **k, char *comment, size_t csz, char *err,
                  size_t esz)
@@ -271,6 +281,9 @@ static void test_load_malformed(void **state)
 	assert_int_equal(sshkey_load_private("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
 	                                     60, NULL, &k, err, sizeof err), SSHKEY_E_FORMAT);
 	assert_null(k);
+	assert_int_equal(sshkey_load_private(PEM_MISMATCH, strlen(PEM_MISMATCH), NULL, &k, err,
+	                                     sizeof err), SSHKEY_E_FORMAT);
+	assert_non_null(strstr(err, "does not match"));
 	/* the rounds (after the 16-byte salt) set to 100000 */
 	for (p = strchr(KAT_ENC, '\n') + 1; *p != '-'; p++)
 		if (*p != '\n')
