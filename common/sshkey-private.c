@@ -96,16 +96,6 @@ static EVP_PKEY *pkey_fromdata(const char *name, OSSL_PARAM_BLD *bld)
 	return pkey;
 }
 
-/* Does the key pair hang together (public from private)? */
-static bool pairwise_ok(EVP_PKEY *pkey)
-{
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-	bool ok = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
-
-	EVP_PKEY_CTX_free(ctx);
-	return ok;
-}
-
 /* The private part of an ECDSA key: curve, point, scalar. */
 static EVP_PKEY *priv_ecdsa(const struct sshkey_type *t, struct sshwire *r)
 {
@@ -127,10 +117,6 @@ static EVP_PKEY *priv_ecdsa(const struct sshkey_type *t, struct sshwire *r)
 		pkey = pkey_fromdata("EC", bld);
 	OSSL_PARAM_BLD_free(bld);
 	BN_clear_free(bd);
-	if (pkey && !pairwise_ok(pkey)) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
 	return pkey;
 }
 
@@ -169,10 +155,6 @@ static EVP_PKEY *priv_rsa(struct sshwire *r)
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq) == 1 &&
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, bn[IQMP]) == 1)
 		pkey = pkey_fromdata("RSA", bld);
-	if (pkey && !pairwise_ok(pkey)) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
 done:
 	OSSL_PARAM_BLD_free(bld);
 	for (int i = 0; i < 6; i++)
@@ -203,7 +185,7 @@ static int parse_private(struct sshkey *pub, const unsigned char *p, size_t n, s
 {
 	struct sshwire r;
 	uint32_t c1, c2;
-	const unsigned char *cm, *pad;
+	const unsigned char *cm;
 	size_t cml;
 	EVP_PKEY *pkey = NULL;
 
@@ -233,11 +215,10 @@ static int parse_private(struct sshkey *pub, const unsigned char *p, size_t n, s
 		return SSHKEY_E_FORMAT;
 	}
 	/* the comment, then padding 1, 2, 3, ... to the cipher's block size */
-	if (sshwire_string(&r, &cm, &cml) < 0 || r.left >= block ||
-	    sshwire_bytes(&r, r.left, &pad) < 0)
+	if (sshwire_string(&r, &cm, &cml) < 0 || r.left >= block)
 		goto malformed;
-	for (size_t i = 0; pad && i < (size_t)(r.p - pad); i++)
-		if (pad[i] != (unsigned char)(i + 1))
+	for (size_t i = 0; i < r.left; i++)
+		if (r.p[i] != (unsigned char)(i + 1))
 			goto malformed;
 	if (sshkey_attach_private(pub, pkey, err, errsz) < 0) {
 		EVP_PKEY_free(pkey);
@@ -400,7 +381,7 @@ static int load_openssh(const char *text, size_t len, const char *pass, struct s
 	const char *b = find(text, len, OPENSSH_BEGIN), *e;
 	char *b64 = NULL;
 	unsigned char *raw = NULL;
-	size_t n = 0, cap;
+	size_t n = 0, cap, rawcap;
 	long rawlen;
 	int rc = SSHKEY_E_FORMAT;
 
@@ -411,8 +392,9 @@ static int load_openssh(const char *text, size_t len, const char *pass, struct s
 		return SSHKEY_E_FORMAT;
 	}
 	cap = (size_t)(e - b);
+	rawcap = cap / 4 * 3 + 3;
 	b64 = malloc(cap + 1);
-	raw = malloc(cap / 4 * 3 + 3);
+	raw = malloc(rawcap);
 	if (!b64 || !raw) {
 		sshkey_seterr(err, errsz, "out of memory");
 		goto done;
@@ -428,19 +410,22 @@ static int load_openssh(const char *text, size_t len, const char *pass, struct s
 		b64[n++] = *p;
 	}
 	b64[n] = '\0';
-	rawlen = crypto_b64_decode(b64, raw, cap / 4 * 3 + 3);
+	rawlen = crypto_b64_decode(b64, raw, rawcap);
 	if (rawlen <= 0) {
 		sshkey_seterr(err, errsz, "the OpenSSH private key is not valid base64");
 		goto done;
 	}
 	rc = parse_openssh(raw, (size_t)rawlen, pass, out, err, errsz);
-	OPENSSL_cleanse(raw, (size_t)rawlen);
 done:
+	/* both held the private key's bytes, if it was not encrypted */
 	if (b64) {
 		OPENSSL_cleanse(b64, cap + 1);
 		free(b64);
 	}
-	free(raw);
+	if (raw) {
+		OPENSSL_cleanse(raw, rawcap);
+		free(raw);
+	}
 	return rc;
 }
 

@@ -231,10 +231,26 @@ malformed:
 	return NULL;
 }
 
+/* Does a key pair hang together: is its public key the private key's?
+ * (Key files carry both, and OpenSSL does not check a PEM file's.) An
+ * ed25519 key's public half is always derived from the seed. */
+static bool pairwise_ok(const struct sshkey *k, EVP_PKEY *priv)
+{
+	EVP_PKEY_CTX *ctx;
+	bool ok;
+
+	if (k->type->kind == SSHKEY_ED25519)
+		return true;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	ok = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+
 /* Replace the public OpenSSL key by a private one holding the same public key. */
 int sshkey_attach_private(struct sshkey *k, EVP_PKEY *priv, char *err, size_t errsz)
 {
-	if (EVP_PKEY_eq(k->pkey, priv) != 1) {
+	if (EVP_PKEY_eq(k->pkey, priv) != 1 || !pairwise_ok(k, priv)) {
 		ERR_clear_error();
 		sshkey_seterr(err, errsz, "the private key does not match its public key");
 		return -1;
