@@ -33,6 +33,7 @@
 #include "jobs.h"
 #include "joblog.h"
 #include "launcher.h"
+#include "outwatch.h"
 #include "shim.h"
 #include "log.h"
 #include "proto.h"
@@ -387,6 +388,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		}
 		store_job_finish(srv->store, j->id, state, code, sig, timeu_now(), oerr);
 		store_session_touch(srv->store, j->session_id, 0, timeu_now());
+		outwatch_forget(j->id);
 		struct logline l;
 		log_begin(&l, LOG_INFO, "job_end");
 		log_int(&l, "job", j->id);
@@ -464,44 +466,32 @@ void jobs_stop(struct server *srv, const struct job_rec *j, int grace_ms)
 }
 
 /* Wait for output past offset, or the job's end. */
+/* What a wait for output waits for. */
+struct output_wait {
+	int64_t job, offset;
+	bool  (*stay)(void *ctx);
+	void   *ctx;
+};
+
+static bool output_ready(void *arg)
+{
+	const struct output_wait *w = arg;
+	return joblog_size(w->job) > w->offset || has_status(w->job) ||
+	       (w->stay != NULL && !w->stay(w->ctx));
+}
+
 int64_t jobs_wait_output(struct server *srv, int64_t job, int64_t offset, int timeout_ms,
                          bool (*stay)(void *ctx), void *ctx)
 {
 	char dir[BOUND_PATH];
-	spool_job_dir(dir, job);
-	int64_t size = joblog_size(job);
-	if (size > offset || has_status(job) || timeout_ms <= 0)
-		return size;
-	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (fd >= 0 && inotify_add_watch(fd, dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	int64_t deadline = timeu_mono_ms() + timeout_ms;
-	for (;;) {
-		size = joblog_size(job);
-		if (size > offset || has_status(job))
-			break;
-		int64_t left = deadline - timeu_mono_ms();
-		if (left <= 0 || (stay != NULL && !stay(ctx)))
-			break;
-		if (fd >= 0) {
-			struct pollfd p = { fd, POLLIN, 0 };
-			/* a bounded poll also covers a shim that vanished silently */
-			if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0) {
-				char ev[4096];
-				while (read(fd, ev, sizeof ev) > 0)
-					;
-			}
-		} else {
-			struct timespec ts = { 0, 20 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	if (fd >= 0)
-		close(fd);
+	struct output_wait w = { job, offset, stay, ctx };
 	(void)srv;
-	return size;
+	if (timeout_ms > 0) {
+		spool_job_dir(dir, job);
+		/* a second's poll also covers a shim that vanished silently */
+		outwatch_wait(job, dir, timeout_ms, 1000, output_ready, &w);
+	}
+	return joblog_size(job);
 }
 
 /* Delete a finished job with its spool. */
@@ -522,6 +512,7 @@ void jobs_collect(void *ids, const struct job_rec *j)
 void jobs_discard_spool(int64_t job)
 {
 	char path[BOUND_PATH];
+	outwatch_forget(job);
 	spool_job_dir(path, job);
 	spool_rmtree(path);
 }

@@ -22,6 +22,7 @@
 #include "jobs.h"
 #include "launcher.h"
 #include "monitor.h"
+#include "outwatch.h"
 #include "xfer.h"
 #include "log.h"
 #include "proto.h"
@@ -202,6 +203,8 @@ static int serve(struct server *srv, const struct cli *cli)
 		goto out;
 	}
 	tls_pair_free(&tls);   /* libmicrohttpd keeps its own parsed copy */
+	if (outwatch_start() != 0)
+		log_msg(LOG_WARN, "outwatch_unavailable", "detail", "waiting for output by polling");
 	if (monitor_start(srv) != 0 || xfer_start(srv) != 0)
 		goto out;
 	struct logline l;
@@ -225,6 +228,7 @@ static int serve(struct server *srv, const struct cli *cli)
 	http_stop();
 	monitor_stop();
 	xfer_stop();
+	outwatch_stop();
 	rc = 0;
 out:
 	launcher_stop();
