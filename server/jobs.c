@@ -50,9 +50,13 @@ static char self_exe[BOUND_PATH];
 #define STATE_PRELUDE \
 	"__tether_save() {\n" \
 	"  local __tether_rc=$? __tether_n\n" \
+	"  local -a __tether_v\n" \
 	"  [ -n \"$__tether_state_out\" ] || return $__tether_rc\n" \
+	"  compgen -v > \"$__tether_state_out\" &&\n" \
+	"    mapfile -t __tether_v < \"$__tether_state_out\"\n" \
+	"  unset -f __tether_save\n" \
 	"  {\n" \
-	"    for __tether_n in $(compgen -v); do\n" \
+	"    for __tether_n in \"${__tether_v[@]}\"; do\n" \
 	"      case $__tether_n in\n" \
 	"        BASH*|EUID|PPID|SHELLOPTS|UID|GROUPS|FUNCNAME|RANDOM|SRANDOM|SECONDS|\\\n" \
 	"        LINENO|HISTCMD|PIPESTATUS|_|OPTIND|OPTARG|OPTERR|DIRSTACK|COMP_*|\\\n" \
@@ -62,14 +66,10 @@ static char self_exe[BOUND_PATH];
 	"      esac\n" \
 	"      declare -p \"$__tether_n\" 2>/dev/null\n" \
 	"    done\n" \
-	"    for __tether_n in $(compgen -A function); do\n" \
-	"      case $__tether_n in __tether_*) continue;; esac\n" \
-	"      declare -f \"$__tether_n\"\n" \
-	"    done\n" \
+	"    declare -f\n" \
 	"    alias -p\n" \
 	"    printf 'cd -- %q 2>/dev/null\\n' \"$PWD\"\n" \
-	"  } > \"$__tether_state_out.tmp\" && mv -f -- \"$__tether_state_out.tmp\" " \
-	"\"$__tether_state_out\"\n" \
+	"  } > \"$__tether_state_out\" && : > \"$__tether_state_out.done\"\n" \
 	"  return $__tether_rc\n" \
 	"}\n" \
 	"shopt -s expand_aliases\n" \
@@ -92,6 +92,29 @@ static const char shell_rc[] =
 	"PS1='\\u@\\h:\\w\\$ '\n"
 	STATE_PRELUDE;
 
+
+/* The state a job's shell saved on exit becomes its session's: state.N.sh
+ * replaces state.sh if the prelude finished writing it (it then made
+ * state.N.sh.done; a shell killed mid-save leaves the old state). The
+ * session directory is the account's: names are resolved in it through a
+ * descriptor opened without following links, and nothing in it is opened. */
+static void take_saved_state(const struct job_rec *j)
+{
+	char dir[BOUND_PATH], out[48], done[56];
+	spool_session_dir(dir, j->session_id);
+	snprintf(out, sizeof out, "state.%lld.sh", (long long)j->id);
+	snprintf(done, sizeof done, "%s.done", out);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	struct stat st;
+	if (fstatat(dfd, done, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		renameat(dfd, out, dfd, "state.sh");
+	else
+		unlinkat(dfd, out, 0);   /* half written, or never: not a state */
+	unlinkat(dfd, done, 0);
+	close(dfd);
+}
 
 /* Find our own executable to start shims from. */
 int jobs_init(struct server *srv)
@@ -378,14 +401,8 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		}
 		int state = stopped && (sig || code != 0) ? JOB_STOPPED
 		          : (code == 0 && !sig) ? JOB_COMPLETED : JOB_FAILED;
-		if (j->type == JOB_TYPE_INVOKE || j->type == JOB_TYPE_SHELL) {
-			/* the state the shell saved on exit becomes the session's */
-			char out[BOUND_PATH], in[BOUND_PATH], name[48];
-			snprintf(name, sizeof name, "state.%lld.sh", (long long)j->id);
-			spool_session_file(out, j->session_id, name);
-			spool_session_file(in, j->session_id, "state.sh");
-			rename(out, in);
-		}
+		if (j->type == JOB_TYPE_INVOKE || j->type == JOB_TYPE_SHELL)
+			take_saved_state(j);
 		store_job_finish(srv->store, j->id, state, code, sig, timeu_now(), oerr);
 		store_session_touch(srv->store, j->session_id, 0, timeu_now());
 		outwatch_forget(j->id);

@@ -49,6 +49,13 @@ def test_state_persists_across_invokes_restart_and_clients(env):
     assert r.returncode == 0, r.stderr
     r = inv(c2, s, 'pwd; echo "$Y"; f again')
     assert r.stdout.splitlines() == [where, "after-exit", "fn:again"], (r.stdout, r.stderr)
+    # a shell killed before it could save keeps the session's last state,
+    # and no half-saved file is left behind
+    r = inv(c2, s, "Y=lost; kill -9 $$")
+    assert r.returncode == 137, r
+    assert inv(c2, s, 'echo "$Y"').stdout == "after-exit\n"
+    sdir = os.path.join(d.state, "spool", "sessions", "1")
+    assert sorted(os.listdir(sdir)) == ["state.sh"], os.listdir(sdir)
 
 
 def test_exit_codes_and_streams(env):
