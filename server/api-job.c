@@ -72,6 +72,13 @@ tether_err api_load_job(struct req *r, const struct session_rec *s, struct job_r
 	return TETHER_E_OK;
 }
 
+/* Answer with j's output from ?offset (default: what was delivered),
+ * waiting up to ?wait seconds for some, ?keep leaving it undelivered: the
+ * output records as the body, the X-Tether-* headers saying where it ends
+ * and how the job is. Consumes j. */
+static tether_err send_output(struct req *r, struct session_rec *s, struct job_rec *j,
+                              int status);
+
 /* Start a command in the session: an invoke (exclusive, saves the session
  * state back) or a background job (runs beside others from a snapshot). */
 static tether_err start_job(struct req *r, enum job_type type)
@@ -94,9 +101,22 @@ static tether_err start_job(struct req *r, enum job_type type)
 		                 "then letters, digits, '.', '_' or '-'");
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
 		return r->err;
+	int64_t wait;
+	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0)
+		return r->err;
 	if (api_create_job(r, &s, type, cmd, name, NULL, &j) != TETHER_E_OK)
 		return r->err;
-	return req_reply(r, 201, api_job_json(r, &s, &j));
+	if (!exclusive || wait == 0)
+		return req_reply(r, 201, api_job_json(r, &s, &j));
+	/* invoke?wait=N: the start and the first output in one exchange (the
+	 * reply is then the output's, with the job's id in X-Tether-Job) */
+	char num[32];
+	int64_t id = j.id;
+	if (store_job_by_id(r->srv->store, id, &j) != TETHER_E_OK)
+		return req_error(r, TETHER_E_INTERNAL, "cannot read the job back");
+	snprintf(num, sizeof num, "%lld", (long long)id);
+	req_header(r, "X-Tether-Job", num);
+	return send_output(r, &s, &j, 201);
 }
 
 /* Record and start a job in s: exclusive types (invoke, shell) refuse a
@@ -256,10 +276,18 @@ tether_err api_job_output(struct req *r)
 {
 	struct session_rec s;
 	struct job_rec j;
-	int64_t offset, wait, keep;
-	char why[120], num[32];
 	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
+	return send_output(r, &s, &j, 200);
+}
+
+static tether_err send_output(struct req *r, struct session_rec *sp, struct job_rec *jp,
+                              int status)
+{
+	struct session_rec s = *sp;
+	struct job_rec j = *jp;
+	int64_t offset, wait, keep;
+	char why[120], num[32];
 	tether_err e = TETHER_E_OK;
 	bool shell = j.type == JOB_TYPE_SHELL;
 	if (shell && (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) && !still_holder(r)) {
@@ -327,7 +355,9 @@ tether_err api_job_output(struct req *r)
 		req_header(r, "X-Tether-Signal", num);
 	}
 	req_header(r, "X-Tether-Done", !running && next >= size ? "1" : "0");
-	req_reply_raw(r, 200, &data);
+	if (j.error[0] != '\0')
+		req_header(r, "X-Tether-Error", "1");   /* the job object says what */
+	req_reply_raw(r, status, &data);
 out:
 	job_rec_clear(&j);
 	return e;

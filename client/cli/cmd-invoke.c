@@ -314,7 +314,8 @@ static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd)
 	stream_out_init(&so, x);
 	int status = 0;
 	json_t *job = NULL;
-	tether_err e = tether_invoke(x->c, session, cmd, &so.cb, &status, &job);
+	/* the final job object only for --json: one request less per invoke */
+	tether_err e = tether_invoke(x->c, session, cmd, &so.cb, &status, x->json ? &job : NULL);
 	return stream_out_done(x, &so, e, status, job);
 }
 

@@ -20,6 +20,7 @@ struct tether_client {
 	char   state_dir[BOUND_PATH];    /* credentials.json, jobs */
 	char   client_id[TETHER_CLIENT_ID_LEN + 1];
 	char   errmsg[512];
+	bool   job_error;   /* the last job stream saw X-Tether-Error */
 	char   errcode[48];
 	CURL  *curl;                     /* reused: keeps connections alive */
 	json_t *creds;                   /* credentials.json, loaded lazily */
@@ -53,6 +54,8 @@ struct reply_info {
 	int     exit_code;   /* -1 if not given */
 	int     signal;
 	bool    done;
+	bool    job_error;   /* the job has an error to read in its object */
+	int64_t job;         /* an invoke?wait reply: the job started */
 	char    state[24];
 };
 

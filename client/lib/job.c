@@ -73,16 +73,19 @@ static void send_stop(tether_client *c, struct target *t, const char *base, cons
 	c->interrupt = flag;
 }
 
-/* Stream a job's output; see client-int.h. */
-tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64_t job,
-                      int64_t offset, bool keep, bool follow, const struct job_sink *sink,
-                      int *status)
+/* job_stream, whose first reply (raw, *first_ri: output from offset) may
+ * have come already, with the invoke that started the job. */
+static tether_err job_stream_from(tether_client *c, struct target *t, const char *ref,
+                                  int64_t job, int64_t offset, bool keep, bool follow,
+                                  const struct job_sink *sink, int *status,
+                                  struct buf *first, const struct reply_info *first_ri)
 {
 	char base[160], path[256];
 	int interrupts = 0;
 	long idle_ms = 0;     /* pause before the next poll; 0 after progress */
 	*status = -1;
-	int64_t noted = keep ? -1 : cursor_take(c, t, job);
+	c->job_error = false;
+	int64_t noted = keep || first != NULL ? -1 : cursor_take(c, t, job);
 	if (noted > offset)   /* a broken stream of ours got this far: go on from there */
 		offset = noted;
 	snprintf(base, sizeof base, "%s/sessions/%s/jobs/%lld", TETHER_API_PREFIX, ref,
@@ -96,7 +99,14 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 		snprintf(path, sizeof path, "%s/output?%swait=%d&keep=%d", base, off,
 		         follow ? POLL_WAIT : 0, keep ? 1 : 0);
 		int64_t asked = timeu_mono_ms();
-		tether_err e = client_exchange(c, t, "GET", path, NULL, NULL, &raw, &ri);
+		tether_err e = TETHER_E_OK;
+		if (first != NULL) {
+			raw = *first;
+			ri = *first_ri;
+			first = NULL;
+		} else {
+			e = client_exchange(c, t, "GET", path, NULL, NULL, &raw, &ri);
+		}
 		if (e == TETHER_E_INTERRUPTED) {
 			*c->interrupt = 0;
 			send_stop(c, t, base, interrupts++ == 0 ? "INT" : "KILL");
@@ -124,6 +134,7 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 		if (idle_ms > POLL_BACKOFF_MAX)
 			idle_ms = POLL_BACKOFF_MAX;
 		offset = ri.next;
+		c->job_error = c->job_error || ri.job_error;
 		if (ri.done)
 			*status = ri.signal ? 128 + ri.signal : ri.exit_code >= 0 ? ri.exit_code : 255;
 		if (ri.done || (!follow && offset >= ri.size)) {
@@ -140,6 +151,14 @@ tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+/* Stream a job's output; see client-int.h. */
+tether_err job_stream(tether_client *c, struct target *t, const char *ref, int64_t job,
+                      int64_t offset, bool keep, bool follow, const struct job_sink *sink,
+                      int *status)
+{
+	return job_stream_from(c, t, ref, job, offset, keep, follow, sink, status, NULL, NULL);
 }
 
 /* Stream a job's output to a caller's writer. */
@@ -207,23 +226,94 @@ tether_err tether_invoke_start(tether_client *c, const char *session, const char
 }
 
 /* Run a command and stream it. */
+/* Ctrl-C came while the invoke that starts the command was held for its
+ * first output, so its job id never arrived: the session's running invoke
+ * (there is at most one) is that command. Stop it and stream the rest. */
+static tether_err interrupted_start(tether_client *c, struct target *t, const char *ref,
+                                    const struct tether_output *out, int *status,
+                                    json_t **job)
+{
+	char path[160], base[200];
+	json_t *list = NULL, *j;
+	size_t i;
+	int64_t id = -1;
+	*c->interrupt = 0;
+	volatile sig_atomic_t *flag = c->interrupt;
+	c->interrupt = NULL;   /* this lookup must not be cut short too */
+	snprintf(path, sizeof path, "%s/sessions/%s/jobs", TETHER_API_PREFIX, ref);
+	tether_err e = client_request(c, t, "GET", path, NULL, &list);
+	c->interrupt = flag;
+	if (e != TETHER_E_OK)
+		return client_fail(c, TETHER_E_INTERRUPTED, "interrupted");
+	json_array_foreach(json_object_get(list, "jobs"), i, j) {
+		const char *type = json_string_value(json_object_get(j, "type"));
+		const char *st = json_string_value(json_object_get(j, "state"));
+		json_int_t jid = json_integer_value(json_object_get(j, "id"));
+		if (type && st && strcmp(type, "invoke") == 0 && jid > id &&
+		    (strcmp(st, "Running") == 0 || strcmp(st, "Blocked") == 0))
+			id = jid;
+	}
+	json_decref(list);
+	if (id < 0)   /* it ended already: its output is for the next receive */
+		return client_fail(c, TETHER_E_INTERRUPTED, "interrupted");
+	snprintf(base, sizeof base, "%s/sessions/%s/jobs/%lld", TETHER_API_PREFIX, ref,
+	         (long long)id);
+	send_stop(c, t, base, "INT");
+	e = stream(c, t, ref, id, 0, out, status);
+	if (e == TETHER_E_OK && job != NULL)
+		final_job(c, t, ref, id, job);
+	return e;
+}
+
 tether_err tether_invoke(tether_client *c, const char *session, const char *command,
                          const struct tether_output *out, int *status, json_t **job)
 {
 	struct target t;
-	char ref[BOUND_NAME + 1];
-	json_t *reply = NULL;
-	int64_t id;
+	char ref[BOUND_NAME + 1], path[160];
+	struct buf raw;
+	struct reply_info ri;
 	if (job != NULL)
 		*job = NULL;
-	tether_err e = start(c, session, command, &t, ref, &reply, &id);
-	json_decref(reply);
+	tether_err e = client_resolve_session(c, session, &t, ref);
 	if (e != TETHER_E_OK)
 		return e;
-	e = stream(c, &t, ref, id, 0, out, status);
-	if (e == TETHER_E_OK)
-		final_job(c, &t, ref, id, job);
-	return e;
+	/* start and first output in one exchange: for a short command, that
+	 * and the acknowledgement are all the requests there are */
+	snprintf(path, sizeof path, "%s/sessions/%s/invoke?wait=%d", TETHER_API_PREFIX, ref,
+	         POLL_WAIT);
+	json_t *body = json_pack("{s:s}", "command", command);
+	e = client_exchange(c, &t, "POST", path, body, NULL, &raw, &ri);
+	json_decref(body);
+	if (e == TETHER_E_INTERRUPTED)   /* Ctrl-C before the first answer */
+		return interrupted_start(c, &t, ref, out, status, job);
+	if (e != TETHER_E_OK)
+		return e;
+	if (ri.job <= 0) {
+		buf_free(&raw);
+		return client_fail(c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+	}
+	struct job_sink sink = { to_output, (void *)out };
+	e = job_stream_from(c, &t, ref, ri.job, 0, false, true, &sink, status, &raw, &ri);
+	if (e != TETHER_E_OK)
+		return e;
+	json_t *got = NULL;
+	if (job != NULL || c->job_error)
+		final_job(c, &t, ref, ri.job, &got);
+	const char *why = json_string_value(json_object_get(got, "error"));
+	if (job == NULL && why != NULL && why[0] != '\0') {
+		/* what went wrong beside the command (output lost on a full disk,
+		 * a vanished supervisor) is said, not only kept in the job */
+		char note[300];
+		int n = snprintf(note, sizeof note, "job '%s': %s",
+		                 json_string_value(json_object_get(got, "name")), why);
+		out->write(out->ctx, 3, note, n > 0 && (size_t)n < sizeof note ? (size_t)n
+		                                                                : strlen(note));
+	}
+	if (job != NULL)
+		*job = got;
+	else
+		json_decref(got);
+	return TETHER_E_OK;
 }
 
 /* Receive what the session's latest command produced. */

@@ -225,6 +225,19 @@ def test_ctrl_c_stops_remote_group(env):
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=30) == 7
     assert p.stdout.read() == b"got-int\n"
+    # Ctrl-C before the command printed anything: the request that started
+    # it is still waiting for its first output, and knows no job id yet
+    p = c.popen("invoke", "-s", s, "--",
+                "trap 'echo got-int-early; exit 9' INT; touch /tmp/tt-early-$PPID; sleep 30")
+    wait_for(lambda: any(f.startswith("tt-early-") for f in os.listdir("/tmp")), 30,
+             "the command to start")
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=30) == 9
+    assert p.stdout.read() == b"got-int-early\n"
+    for f in os.listdir("/tmp"):
+        if f.startswith("tt-early-"):
+            os.unlink(os.path.join("/tmp", f))
+    assert [j["state"] for j in c.json("job", "list", "-s", s)][-1] == "Stopped"
 
 
 def test_remove_while_running_kills_group(env):
