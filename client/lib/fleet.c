@@ -215,15 +215,38 @@ static void send_call(struct fleet *f, struct slot *s)
 	}
 }
 
+/* How long the server may hold s's next request for output. */
+static long output_wait(const struct slot *s)
+{
+	long wait = FLEET_POLL_WAIT;
+	if (s->deadline > 0) {
+		int64_t left = (s->deadline - mono_ms()) / 1000;
+		wait = left < 1 ? 1 : left < wait ? (long)left : wait;
+	}
+	return wait;
+}
+
+/* Does s's invoke start return its first output (invoke?wait)? Only in
+ * a temporary session: a timeout or an interrupt that comes before the
+ * answer (and the job's id) is then handled by removing the session,
+ * which stops the command. */
+static bool start_streams(const struct fleet *f, const struct slot *s)
+{
+	return f->req->verb == TETHER_FLEET_INVOKE && s->temporary;
+}
+
 /* The first request of the invoke or job start. */
 static void send_start(struct fleet *f, struct slot *s)
 {
-	char path[BOUND_URL];
+	char path[BOUND_URL], sub[48];
 	json_t *b = json_pack("{s:s}", "command", f->req->command);
 	if (f->req->verb == TETHER_FLEET_JOB_START) {
 		if (f->req->job_name != NULL)
 			json_object_set_new(b, "name", json_string(f->req->job_name));
 		session_path(path, sizeof path, s, "/jobs");
+	} else if (start_streams(f, s)) {
+		snprintf(sub, sizeof sub, "/invoke?wait=%ld", output_wait(s));
+		session_path(path, sizeof path, s, sub);
 	} else {
 		session_path(path, sizeof path, s, "/invoke");
 	}
@@ -234,11 +257,7 @@ static void send_start(struct fleet *f, struct slot *s)
 static void send_output(struct fleet *f, struct slot *s, bool ack)
 {
 	char path[BOUND_URL], sub[120];
-	long wait = FLEET_POLL_WAIT;
-	if (s->deadline > 0) {
-		int64_t left = (s->deadline - mono_ms()) / 1000;
-		wait = left < 1 ? 1 : left < wait ? (long)left : wait;
-	}
+	long wait = output_wait(s);
 	if (ack)
 		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld", (long long)s->job,
 		         (long long)s->offset);
@@ -313,7 +332,16 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 		}
 		break;
 	case ST_START:
-		if (e == TETHER_E_OK) {
+		if (e == TETHER_E_OK && start_streams(f, s)) {   /* the first output too */
+			s->job = s->ri.job;
+			s->offset = 0;
+			if (s->job <= 0)
+				e = client_fail(f->c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+			else
+				e = took_output(f, s, raw);
+			if (e == TETHER_E_OK)
+				s->step = s->ri.done ? ST_CLEANUP : ST_OUTPUT;
+		} else if (e == TETHER_E_OK) {
 			s->job = json_integer_value(json_object_get(reply, "id"));
 			if (f->req->verb == TETHER_FLEET_JOB_START) {
 				keep_object(f, s, json_incref(reply));
@@ -460,7 +488,8 @@ static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
 {
 	json_t *reply = NULL;
 	struct buf raw;
-	bool want_raw = s->step == ST_OUTPUT || s->step == ST_ACK;
+	bool want_raw = s->step == ST_OUTPUT || s->step == ST_ACK ||
+	                (s->step == ST_START && start_streams(f, s));
 	buf_init(&raw, 0);
 	s->connected = true;   /* an answer, or a failure: either way not connecting */
 	curl_multi_remove_handle(f->multi, s->h);
