@@ -28,7 +28,7 @@ void buf_init(struct buf *b, size_t max)
 }
 
 /* Make room for n more bytes plus the NUL; 0, or -1 with nothing changed. */
-static int buf_reserve(struct buf *b, size_t n)
+int buf_reserve(struct buf *b, size_t n)
 {
 	size_t need, cap;
 	char *p;

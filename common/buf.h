@@ -22,6 +22,10 @@ struct buf {
 /* Initialise an empty buffer that will refuse to grow past max bytes. */
 void buf_init(struct buf *b, size_t max);
 
+/* Make room for n more bytes at once (a known length: no growing, copying
+ * and wiping chunk by chunk); 0, or -1 past the maximum or out of memory. */
+int buf_reserve(struct buf *b, size_t n);
+
 /* Append n bytes; returns 0, or -1 (buffer unchanged) if max would be exceeded
  * or memory is exhausted. */
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -360,22 +360,21 @@ static int read_records(int64_t job, int64_t offset, int64_t size, struct buf *o
 		snprintf(why, whysz, "output log unreadable");
 		return -1;
 	}
-	char *tmp = malloc((size_t)want);
-	ssize_t got = tmp ? pread(fd, tmp, (size_t)want, offset) : -1;
+	/* read straight into the reply's buffer: no second copy */
+	ssize_t got = buf_reserve(out, (size_t)want) == 0
+		? pread(fd, out->data, (size_t)want, offset) : -1;
 	close(fd);
 	if (got < 0) {
-		free(tmp);
 		snprintf(why, whysz, "output log unreadable");
 		return -1;
 	}
-	long whole = outlog_parse((const uint8_t *)tmp, (size_t)got, NULL, NULL);
+	long whole = outlog_parse((const uint8_t *)out->data, (size_t)got, NULL, NULL);
 	if (whole < 0) {
-		free(tmp);
 		snprintf(why, whysz, "offset %lld is not at a record boundary", (long long)offset);
 		return 1;
 	}
-	buf_append(out, tmp, (size_t)whole);
-	free(tmp);
+	out->len = (size_t)whole;
+	out->data[out->len] = '\0';
 	return 0;
 }
 

@@ -51,6 +51,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	struct request *r = ctx;
 	if (r->t->want_binding)
 		read_binding(r);
+	curl_off_t whole = 0;
+	if (r->reply.cap == 0 &&   /* the first bytes: room for all that is coming */
+	    curl_easy_getinfo(r->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
+	    whole > 0 && (uint64_t)whole <= r->reply.max)
+		buf_reserve(&r->reply, (size_t)whole);
 	if (buf_append(&r->reply, p, size * n) != 0)
 		return 0;   /* too large: abort the transfer */
 	return size * n;
