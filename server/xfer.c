@@ -869,6 +869,13 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 	int64_t now = timeu_now();
 	int grace = (int)srv->conf.stop_grace * 1000;
 	int final = -1;
+	if (live_state(t.state) && !worker_alive(job, NULL) &&
+	    worker_gone(job, t.last_start, now)) {
+		/* its worker just ended: judge the action by the settled state */
+		settle(srv, &t, now);
+		t.modified = now;
+		store_xfer_update(srv->store, &t);
+	}
 	if (strcmp(action, "suspend") == 0) {
 		if (t.state == XFER_TRANSFERRED) {
 			snprintf(err, errsz, "the transfer is done: complete it instead");
@@ -886,6 +893,13 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 			t.progress_at = now;   /* a fresh no-progress allowance */
 			set_error(&t, NULL, NULL, NULL);
 		}
+	} else if (strcmp(action, "complete") == 0 && t.state != XFER_TRANSFERRED) {
+		/* as Complete-BitsTransfer: only every byte in makes files final;
+		 * refused, the job and its partial files stay as they are */
+		snprintf(err, errsz, "transfer '%s' is %s, not Transferred: only a Transferred job "
+		         "can be completed (transfer wait waits for it; transfer remove drops it)",
+		         t.name, proto_xfer_state_str(t.state));
+		e = TETHER_E_CONFLICT;
 	} else if (strcmp(action, "complete") == 0 || strcmp(action, "remove") == 0) {
 		bool commit = action[0] == 'c';
 		stop_worker(job, grace);

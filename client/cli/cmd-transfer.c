@@ -164,7 +164,9 @@ const struct cmd_entry cmd_transfer_complete_entry = {
 	"take a Transferred job's files (put them in place; the job is then gone)",
 	SESSION_HELP JOB_HELP
 	"Completing makes the transferred files final at their destinations and\n"
-	"ends the job (it leaves the list). A job not Transferred yet is refused.\n"
+	"ends the job (it leaves the list). A job in any other state than\n"
+	"Transferred is refused (tether names its state, exit 255) and stays as it\n"
+	"was, files and all: transfer wait waits for Transferred.\n"
 	"A synchronous transfer start completes its job itself.\n"
 	"Example:\n"
 	"  tether transfer complete -s srv/build Job12 Job13\n",

@@ -1,0 +1,110 @@
+"""Transfer jobs as BITS users expect them (issue 18), through the real
+tether CLI against a real tetherd: Complete only on a Transferred job, one
+state model in the job list, transfer wait, transfer list HOST, removal
+that leaves no worker and no partial file, credentials inside URLs, and
+proxy credentials. Sources are files on the daemon's host (rate-limited
+with --max-rate where a transfer must still be running), or nginx/tinyproxy
+from servers.py where a web server or proxy is needed."""
+import json
+import os
+import subprocess
+import time
+
+import harness as H
+import servers as S
+
+OWNER = "alice"
+
+
+class World:
+    """A daemon, user alice logged in from client c with session S, a
+    root-owned source dir anyone can read, and a destination dir owned by
+    alice's OS account."""
+
+    def __init__(self, env, config=None):
+        self.env = env
+        self.d = env.daemon(config=config)
+        self.d.add_user(OWNER)
+        self.c = env.client("c")
+        self.c.login(self.d, OWNER)
+        self.host = f"{OWNER}@{self.d.host}"
+        self.session = f"{self.host}/S"
+        r = self.c.run("session", "new", self.host, "--name", "S")
+        assert r.returncode == 0, r.stderr
+        self.acct = H.os_account(OWNER)
+        self.src = os.path.join(env.root, "src")
+        os.makedirs(self.src)
+        os.chmod(self.src, 0o755)
+        self.dst = os.path.join(env.root, "dst")
+        os.makedirs(self.dst)
+        subprocess.run(["chown", self.acct, self.dst], check=True)
+
+    def tether(self, *args, input=None, timeout=120):
+        return self.c.run(*args, input=input, timeout=timeout)
+
+    def put(self, name, data):
+        return H.put_file(self.src, name, data)
+
+    def start(self, *args, session=None, input=None):
+        r = self.tether("transfer", "start", "-s", session or self.session, *args, "--json",
+                        input=input)
+        assert r.returncode == 0, (args, r.returncode, r.stderr, r.stdout)
+        doc = json.loads(r.stdout)
+        return doc[0] if isinstance(doc, list) else doc
+
+    def show(self, job, session=None):
+        r = self.tether("transfer", "show", "-s", session or self.session, str(job), "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def wait(self, job, states, timeout=60):
+        return H.wait_for(lambda: (lambda t: t if t["state"] in states else None)(self.show(job)),
+                          timeout, f"transfer {job} in {states}")
+
+    def act(self, verb, job, session=None):
+        return self.tether("transfer", verb, "-s", session or self.session, str(job), "--json")
+
+
+def test_complete_only_a_transferred_job(env):
+    """complete on a Transferring, Suspended or Error job is refused (409
+    conflict naming the state, exit 255) and changes nothing: the job stays,
+    its partial file too; once Transferred, complete takes the file."""
+    w = World(env)
+    data = os.urandom(1 << 20)
+    src = w.put("a.bin", data)
+    t = w.start(src, w.dst + "/a.bin", "--async", "--max-rate", "200000", "--name", "slow")
+    H.wait_for(lambda: w.show("slow")["bytes_transferred"] > 0, 30, "progress")
+    r = w.act("complete", "slow")
+    assert r.returncode == 255, (r.returncode, r.stderr)
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "conflict" and "Transferring" in err["message"], err
+    r = w.tether("transfer", "complete", "-s", w.session, "slow")
+    assert r.returncode == 255 and "Transferring" in r.stderr, r.stderr
+    now = w.show("slow")
+    assert now["state"] in ("Transferring", "Connecting"), now
+    parts = [n for n in os.listdir(w.dst) if n.endswith(".part")]
+    assert len(parts) == 1 and "a.bin" not in os.listdir(w.dst), os.listdir(w.dst)
+    # suspended: refused too, and it resumes from where it was
+    assert w.act("suspend", "slow").returncode == 0
+    r = w.act("complete", "slow")
+    assert r.returncode == 255 and "Suspended" in json.loads(r.stdout)["error"]["message"], r
+    assert w.show("slow")["state"] == "Suspended"
+    assert [n for n in os.listdir(w.dst) if n.endswith(".part")] == parts
+    assert w.tether("transfer", "set", "-s", w.session, "slow", "--max-rate", "0").returncode == 0
+    assert w.act("resume", "slow").returncode == 0
+    w.wait("slow", ("Transferred",))
+    r = w.act("complete", "slow")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["state"] == "Acknowledged", r.stdout
+    assert open(w.dst + "/a.bin", "rb").read() == data
+    # Error (checksum mismatch): refused, the job kept for resume or remove
+    t = w.start(src, w.dst + "/bad.bin", "--async", "--sha256", "0" * 64)
+    w.wait(t["id"], ("Error",))
+    r = w.act("complete", t["id"])
+    assert r.returncode == 255 and "Error" in json.loads(r.stdout)["error"]["message"], r
+    assert w.show(t["id"])["state"] == "Error"
+    assert w.act("remove", t["id"]).returncode == 0
+    assert os.listdir(w.dst) == ["a.bin"], os.listdir(w.dst)
+
+
+if __name__ == "__main__":
+    H.main(globals())
