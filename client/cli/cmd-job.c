@@ -274,12 +274,15 @@ static json_t *find_job(json_t *jobs, const char *ref)
 	return NULL;
 }
 
-/* True if a job object has ended. */
+/* True if a job object has ended (a transfer job: Transferred or past it,
+ * or Error, as transfer wait sees it). */
 static int ended(json_t *j)
 {
 	const char *st = json_string_value(json_object_get(j, "state"));
 	return st && (strcmp(st, "Completed") == 0 || strcmp(st, "Failed") == 0 ||
-	              strcmp(st, "Stopped") == 0);
+	              strcmp(st, "Stopped") == 0 || strcmp(st, "Transferred") == 0 ||
+	              strcmp(st, "Error") == 0 || strcmp(st, "Acknowledged") == 0 ||
+	              strcmp(st, "Cancelled") == 0);
 }
 
 static int exec_wait(struct cmd_ctx *x, const struct args *a)

@@ -179,10 +179,10 @@ void out_jobs_table(json_t *jobs)
 		wname = n > wname ? n : wname;
 		wloc = l > wloc ? l : wloc;
 	}
-	printf("%-6s %-*s %-11s %-13s %-11s %-*s %s\n", "ID", wname, "NAME", "TYPE", "STATE",
+	printf("%-6s %-*s %-11s %-14s %-11s %-*s %s\n", "ID", wname, "NAME", "TYPE", "STATE",
 	       "HASMOREDATA", wloc, "LOCATION", "COMMAND");
 	json_array_foreach(jobs, i, j) {
-		printf("%-6lld %-*s %-11s %-13s %-11s %-*s %.60s\n",
+		printf("%-6lld %-*s %-11s %-14s %-11s %-*s %.60s\n",
 		       (long long)json_integer_value(json_object_get(j, "id")),
 		       wname, field(j, "name"), field(j, "type"), field(j, "state"),
 		       json_is_true(json_object_get(j, "has_more_data")) ? "True" : "False",

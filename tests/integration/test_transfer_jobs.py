@@ -106,5 +106,35 @@ def test_complete_only_a_transferred_job(env):
     assert os.listdir(w.dst) == ["a.bin"], os.listdir(w.dst)
 
 
+def test_job_list_shows_transfer_states(env):
+    """job list -s shows a transfer job in its transfer state (Error,
+    Transferred, Suspended, Transferring...), in JSON and in the table,
+    beside a background job in a job state."""
+    w = World(env)
+    src = w.put("b.bin", os.urandom(300000))
+    w.start(src, w.dst + "/ok.bin", "--async", "--name", "ok")
+    w.start(src, w.dst + "/bad.bin", "--async", "--name", "bad", "--sha256", "0" * 64)
+    w.start(src, w.dst + "/held.bin", "--suspended", "--name", "held")
+    big = w.put("big.bin", os.urandom(4 << 20))
+    w.start(big, w.dst + "/slow.bin", "--async", "--name", "slow", "--max-rate", "200000")
+    r = w.tether("job", "start", w.session, "--name", "bg", "--", "sleep", "30")
+    assert r.returncode == 0, r.stderr
+    w.wait("ok", ("Transferred",))
+    w.wait("bad", ("Error",))
+    H.wait_for(lambda: w.show("slow")["bytes_transferred"] > 0, 30, "progress")
+    want = {"ok": "Transferred", "bad": "Error", "held": "Suspended", "slow": "Transferring",
+            "bg": "Running"}
+    jobs = {j["name"]: j for j in json.loads(w.tether("job", "list", "-s", w.session,
+                                                      "--json").stdout)}
+    assert {n: j["state"] for n, j in jobs.items()} == want, jobs
+    assert jobs["ok"]["type"] == "transfer" and jobs["ok"]["ended"] is not None, jobs["ok"]
+    r = w.tether("job", "list", "-s", w.session)
+    assert r.returncode == 0, r.stderr
+    rows = {l.split()[1]: l.split()[3] for l in r.stdout.splitlines()[1:]}
+    assert rows == want, r.stdout
+    r = w.tether("job", "stop", "-s", w.session, "bg")
+    assert r.returncode == 0, r.stderr
+
+
 if __name__ == "__main__":
     H.main(globals())
