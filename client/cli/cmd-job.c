@@ -107,13 +107,12 @@ struct job_opts {
 	const char *session;
 	const char *host;      /* receive: one child of a fleet job */
 	int         keep, wait, any, force;
-	uint64_t    timeout;   /* 0 = none */
+	int64_t     deadline;  /* --timeout's, on the monotonic clock in ms; 0 = none */
 };
 
 /* The shared options of a verb's arguments; 0, or -1 after a usage error. */
 static int get_opts(const struct cmd_entry *ce, const struct args *a, struct job_opts *o)
 {
-	const char *timeout = args_get(a, "timeout");
 	memset(o, 0, sizeof *o);
 	o->session = args_get(a, "session");
 	o->host = args_get(a, "host");
@@ -121,11 +120,7 @@ static int get_opts(const struct cmd_entry *ce, const struct args *a, struct job
 	o->wait = args_has(a, "wait");
 	o->any = args_has(a, "any");
 	o->force = args_has(a, "force");
-	if (timeout != NULL && strparse_u64(timeout, 1, 86400 * 365, &o->timeout) != 0) {
-		out_usage(ce, "--timeout takes seconds");
-		return -1;
-	}
-	return 0;
+	return cmd_wait_deadline(ce, a, &o->deadline);
 }
 
 static int exec_start(struct cmd_ctx *x, const struct args *a)
@@ -290,8 +285,6 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 	struct job_opts o;
 	if (get_opts(&cmd_job_wait_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	struct timespec t0, now, pause = { 0, 200 * 1000 * 1000 };
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		json_t *done = json_array(), *listed = NULL;
 		int all = 1, any = 0;
@@ -319,12 +312,11 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 		if (all || (o.any && any))
 			return out_result(x, TETHER_E_OK, done, out_jobs_table);
 		json_decref(done);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (o.timeout && (uint64_t)(now.tv_sec - t0.tv_sec) >= o.timeout) {
-			fprintf(stderr, "tether: timed out after %llu seconds\n",
-			        (unsigned long long)o.timeout);
-			return 1;
-		}
+		int64_t left = cmd_wait_left_ms(o.deadline);
+		if (left == 0)
+			return out_timed_out(a);
+		left = left < 200 ? left : 200;
+		struct timespec pause = { 0, (long)left * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}
 }

@@ -1,7 +1,7 @@
 /*
  * cmd-transfer.c - the transfer verbs: transfer start, list, show, complete,
  * suspend, resume, remove, set (BITS' Start-, Get-, Complete-, Suspend-,
- * Resume-, Remove-, Set-BitsTransfer).
+ * Resume-, Remove-, Set-BitsTransfer), and wait.
  *
  * A transfer job runs on the session's host, not here: the server fetches
  * URLs to its disk (or sends its files to a URL) and keeps at it across
@@ -30,9 +30,13 @@ static int exec_suspend(struct cmd_ctx *x, const struct args *a);
 static int exec_resume(struct cmd_ctx *x, const struct args *a);
 static int exec_remove(struct cmd_ctx *x, const struct args *a);
 static int exec_set(struct cmd_ctx *x, const struct args *a);
+static int exec_wait(struct cmd_ctx *x, const struct args *a);
 
 #define SECONDS_MAX      (365 * 86400)
 #define RATE_MAX         (1ull << 50)   /* bytes/s: 1 PiB/s, "no limit" really */
+
+/* A synchronous start owns its jobs and waits as long as they take. */
+static const struct watch_mode start_watch = { 1, 0 };
 
 static const char *const priorities[] = { "foreground", "high", "normal", "low", NULL };
 static const char *const auths[] = { "basic", "digest", "ntlm", "negotiate", "any", NULL };
@@ -49,6 +53,9 @@ static const char *const proxy_usages[] = { "system", "none", "override", NULL }
 #define OPTS_END     { 0, NULL, 0, NULL, NULL }
 static const struct args_opt session_opts[] = { SESSION_OPT, OPTS_END };
 static const struct args_opt set_opts[] = { SESSION_OPT, TUNABLE_OPTS, OPTS_END };
+static const struct args_opt wait_opts[] = {
+	SESSION_OPT, { 0, "timeout", ARG_VALUE, "SECONDS", NULL }, OPTS_END,
+};
 static const struct args_opt start_opts[] = {
 	SESSION_OPT, TUNABLE_OPTS,
 	{ 0, "upload", 0, NULL, NULL },
@@ -207,6 +214,24 @@ const struct cmd_entry cmd_transfer_set_entry = {
 	"Example:\n"
 	"  tether transfer set -s srv/build Job12 --priority low --max-rate 1048576\n",
 	{ set_opts, 1, 1, ONE_JOB, 0 }, CMD_TARGET_NONE, exec_set,
+};
+const struct cmd_entry cmd_transfer_wait_entry = {
+	"transfer wait", "-s SESSION JOB... [--timeout SECONDS]",
+	"wait until transfer jobs are Transferred or in Error",
+	SESSION_HELP
+	"  --timeout SECONDS       give up after this long (decimals allowed: 0.5)\n"
+	JOB_HELP
+	"Waits until every JOB is Transferred or in Error (or completed or removed\n"
+	"meanwhile: Acknowledged, Cancelled), with a progress line on a terminal,\n"
+	"and prints the jobs as they ended. It changes nothing: a Transferred job\n"
+	"still needs transfer complete, and Ctrl-C leaves the jobs running.\n"
+	"Exit 0 if every job is Transferred (or Acknowledged); 1 if any is in Error\n"
+	"(or Cancelled, or gone); on timeout 1 as job wait, with 'timed out' on\n"
+	"stderr and the jobs as they are; 255 if the server cannot be asked.\n"
+	"Example:\n"
+	"  tether transfer wait -s srv/build nightly-1 nightly-2 --timeout 3600 &&\n"
+	"      tether transfer complete -s srv/build nightly-1 nightly-2\n",
+	{ wait_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_wait,
 };
 
 /* ---- values and checks shared by the verbs ---- */
@@ -451,6 +476,62 @@ static int exec_set(struct cmd_ctx *x, const struct args *a)
 	return out_result(x, e, t, transfers_table);
 }
 
+/* transfer wait: watch the jobs (transfer-wait.c, not owning them) until
+ * each has ended or the deadline passes. */
+static int exec_wait(struct cmd_ctx *x, const struct args *a)
+{
+	struct watch_mode m = { 0, 0 };
+	const char *session = args_get(a, "session");
+	if (cmd_wait_deadline(&cmd_transfer_wait_entry, a, &m.deadline) != 0)
+		return EXIT_USAGE;
+	struct waited *w = calloc((size_t)a->argc, sizeof *w);
+	if (w == NULL) {
+		fprintf(stderr, "tether: out of memory\n");
+		return EXIT_TETHER;
+	}
+	int rc = 0;
+	size_t n = 0;
+	for (; n < (size_t)a->argc; n++) {
+		tether_err e = tether_transfer_get(x->c, session, a->argv[n], &w[n].job);
+		if (e != TETHER_E_OK) {
+			rc = out_fail(x, e);
+			break;
+		}
+		snprintf(w[n].ref, sizeof w[n].ref, "%lld", (long long)transfer_num(w[n].job, "id"));
+	}
+	struct outcome oc = { 0, "", "", 0 };
+	if (rc == 0) {
+		transfer_catch_stop_signals();
+		transfer_wait_all(x, session, w, n, &m, &oc);
+	}
+	json_t *jobs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].end == W_FAILED && rc == 0)
+			rc = 1;   /* Error, Cancelled, gone */
+		json_array_append_new(jobs, w[i].job);
+	}
+	free(w);
+	if (n < (size_t)a->argc) {
+		json_decref(jobs);
+		return rc;   /* a JOB that could not be read, reported */
+	}
+	if (oc.rc != 0) {   /* the server lost, or a signal */
+		if (x->json) {
+			json_t *doc = json_pack("{s:{s:s,s:s},s:o}", "error", "code", oc.code,
+			                        "message", oc.msg, "results", jobs);
+			out_json(doc);
+			json_decref(doc);
+		} else {
+			json_decref(jobs);
+		}
+		return oc.rc;
+	}
+	if (oc.timed_out)
+		rc = out_timed_out(a);
+	out_result(x, TETHER_E_OK, jobs, transfers_table);
+	return rc;
+}
+
 /* ---- start ---- */
 
 /* Check the options of transfer start that do not depend on the files;
@@ -603,7 +684,7 @@ static int start_fleet(struct cmd_ctx *x, const struct transfer_opts *o, json_t 
 		char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
 		snprintf(session, sizeof session, "%s/%s", hosts->v[h].addr, name);
 		if (made[h] >= 0)
-			transfer_wait_all(x, session, &w[h * n], n, &oc[h]);
+			transfer_wait_all(x, session, &w[h * n], n, &start_watch, &oc[h]);
 	}
 	x->json = json;
 	json_t *doc = json_array();
@@ -699,9 +780,9 @@ static int exec_start(struct cmd_ctx *x, const struct args *a)
 	transfer_wipe_request(base);
 	json_decref(base);
 	json_decref(specs);
-	struct outcome oc = { 0, "", "" };
+	struct outcome oc = { 0, "", "", 0 };
 	if (made >= 0 && !o.async) {
-		transfer_wait_all(x, o.session, w, n, &oc);
+		transfer_wait_all(x, o.session, w, n, &start_watch, &oc);
 		if (oc.rc == 0)
 			transfer_print_notes(w, n);
 	}

@@ -56,6 +56,17 @@ struct outcome {
 	int  rc;
 	char code[48];
 	char msg[512];
+	int  timed_out;   /* the deadline passed with jobs still running */
+};
+
+/* How a watch treats its jobs: a synchronous start owns them (completes
+ * each once Transferred; a stop signal cancels the unfinished; a job that
+ * fails makes oc's failure), transfer wait only looks (a job ends at
+ * Transferred, Acknowledged, Error or Cancelled; a stop signal leaves them
+ * running). */
+struct watch_mode {
+	int     own;        /* the start's way */
+	int64_t deadline;   /* cmd_wait_deadline's, or 0: none */
 };
 
 /* Catch SIGINT and SIGTERM without SA_RESTART, so a wait ends at once. */
@@ -66,11 +77,11 @@ int transfer_stopped(void);
 const char *transfer_state_of(json_t *t);
 /* A job's name for messages. */
 const char *transfer_name_of(const struct waited *w);
-/* Poll until every job is done or failed (completing each once Transferred,
- * drawing progress on a terminal), or a signal says stop (the unfinished
- * are cancelled); the first failure goes to oc. */
+/* Poll until every job is done or failed (drawing progress on a terminal),
+ * a signal says stop, or m's deadline passes (oc->timed_out); m says what
+ * is done to the jobs on the way. The first failure goes to oc. */
 void transfer_wait_all(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
-                       struct outcome *oc);
+                       const struct watch_mode *m, struct outcome *oc);
 /* Print the server's notes on the jobs ("file 1 restarted from zero"). */
 void transfer_print_notes(struct waited *w, size_t n);
 

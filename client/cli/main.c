@@ -39,6 +39,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_transfer_resume_entry,
 	&cmd_transfer_remove_entry,
 	&cmd_transfer_set_entry,
+	&cmd_transfer_wait_entry,
 	&cmd_targets_entry,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -42,7 +42,8 @@ def usage_error(env, args, expect, input=None):
 
 
 def test_help(env):
-    for verb in ("start", "list", "show", "complete", "suspend", "resume", "remove", "set"):
+    for verb in ("start", "list", "show", "complete", "suspend", "resume", "remove", "set",
+                 "wait"):
         r = run(env, "transfer", verb, "--help")
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith(f"usage: tether transfer {verb} -s SESSION"), r.stdout

@@ -136,5 +136,74 @@ def test_job_list_shows_transfer_states(env):
     assert r.returncode == 0, r.stderr
 
 
+def test_transfer_wait(env):
+    """transfer wait: exit 0 once every job is Transferred (and completes
+    nothing), 1 if one is in Error, 1 with "timed out" when --timeout (in
+    fractions of a second) runs out with the job left running; --json
+    prints the jobs as they ended; a progress line on a terminal."""
+    w = World(env)
+    small = w.put("s.bin", os.urandom(200000))
+    big = w.put("big.bin", os.urandom(4 << 20))
+    w.start(small, w.dst + "/one.bin", "--async", "--name", "one", "--max-rate", "100000")
+    w.start(small, w.dst + "/two.bin", "--async", "--name", "two")
+    r = w.tether("transfer", "wait", "-s", w.session, "one", "two", "--json")
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    jobs = json.loads(r.stdout)
+    assert [(j["name"], j["state"]) for j in jobs] == [("one", "Transferred"),
+                                                       ("two", "Transferred")], jobs
+    assert jobs[0]["bytes_transferred"] == 200000, jobs[0]
+    assert w.show("one")["state"] == "Transferred", "wait completed the job"
+    assert not os.path.exists(w.dst + "/one.bin")
+    # one in Error: exit 1, the jobs' final objects
+    w.start(small, w.dst + "/bad.bin", "--async", "--name", "bad", "--sha256", "0" * 64)
+    r = w.tether("transfer", "wait", "-s", w.session, "two", "bad", "--json")
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    states = {j["name"]: j["state"] for j in json.loads(r.stdout)}
+    assert states == {"two": "Transferred", "bad": "Error"}, states
+    assert "checksum_mismatch" in r.stderr, r.stderr
+    r = w.tether("transfer", "wait", "-s", w.session, "bad")
+    assert r.returncode == 1 and "Error" in r.stdout, (r.returncode, r.stdout)
+    # a timeout in fractions of a second: exit 1 as job wait, the job goes on
+    w.start(big, w.dst + "/big.bin", "--async", "--name", "slow", "--max-rate", "100000")
+    t0 = time.monotonic()
+    r = w.tether("transfer", "wait", "-s", w.session, "slow", "one", "--timeout", "0.7",
+                 "--json")
+    took = time.monotonic() - t0
+    assert r.returncode == 1 and "timed out" in r.stderr, (r.returncode, r.stderr)
+    assert took >= 0.7, took
+    now = {j["name"]: j["state"] for j in json.loads(r.stdout)}
+    assert now["one"] == "Transferred" and now["slow"] in ("Queued", "Connecting",
+                                                          "Transferring"), now
+    assert w.show("slow")["state"] in ("Queued", "Connecting", "Transferring")
+    r = w.tether("job", "wait", "-s", w.session, "slow", "--timeout", "0.3")
+    assert r.returncode == 1 and "timed out" in r.stderr, (r.returncode, r.stderr)
+    for bad in ("soon", "-1", "0", "1.5555", ".5"):
+        r = w.tether("transfer", "wait", "-s", w.session, "slow", "--timeout", bad)
+        assert r.returncode == 2 and "--timeout" in r.stderr, (bad, r.returncode, r.stderr)
+    r = w.tether("transfer", "wait", "-s", w.session, "nosuch")
+    assert r.returncode == 255 and "nosuch" in r.stderr, (r.returncode, r.stderr)
+    # on a terminal: the progress line of transfer start
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([H.TETHER, "transfer", "wait", "-s", w.session, "slow",
+                          "--timeout", "2.5"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave, env=w.c.env())
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    p.wait(30)
+    os.close(master)
+    assert p.returncode == 1, p.returncode
+    assert b"\rslow " in seen and b"files 0/1" in seen and b"timed out" in seen, seen[-400:]
+    assert w.act("remove", "slow").returncode == 0
+
+
 if __name__ == "__main__":
     H.main(globals())

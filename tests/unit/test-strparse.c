@@ -148,6 +148,30 @@ static void test_is_digits(void **state)
 	assert_false(strparse_is_digits("\xd9\xa1"));
 }
 
+/* Seconds with up to three decimals, as milliseconds, within a range. */
+static void test_seconds_ms(void **state)
+{
+	int64_t ms = -1;
+	(void)state;
+	assert_int_equal(strparse_seconds_ms("10", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(strparse_seconds_ms("0.5", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(strparse_seconds_ms("1.25", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 1250);
+	assert_int_equal(strparse_seconds_ms("2.005", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 2005);
+	static const char *const bad[] = { "", ".", ".5", "5.", "1.2345", "-1", "+1", " 1",
+	                                   "1 ", "1e3", "1.2.3", "0x10", "1.-5", "1.+5",
+	                                   "99999999999999999999", NULL };
+	for (size_t i = 0; bad[i] != NULL; i++)
+		assert_int_equal(strparse_seconds_ms(bad[i], 0, INT64_MAX, &ms), -1);
+	assert_int_equal(strparse_seconds_ms(NULL, 0, 10, &ms), -1);
+	assert_int_equal(strparse_seconds_ms("0.0005", 1, 10, &ms), -1);
+	assert_int_equal(strparse_seconds_ms("0", 1, 10000, &ms), -1);     /* below min */
+	assert_int_equal(strparse_seconds_ms("10.001", 1, 10000, &ms), -1); /* above max */
+}
+
 /* Run the tests. */
 int main(void)
 {
@@ -159,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_is_digits),
+		cmocka_unit_test(test_seconds_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
