@@ -53,6 +53,9 @@ static const char *const proxy_usages[] = { "system", "none", "override", NULL }
 #define OPTS_END     { 0, NULL, 0, NULL, NULL }
 static const struct args_opt session_opts[] = { SESSION_OPT, OPTS_END };
 static const struct args_opt set_opts[] = { SESSION_OPT, TUNABLE_OPTS, OPTS_END };
+static const struct args_opt list_opts[] = {
+	{ 's', "session", ARG_VALUE, "SESSION", NULL }, OPTS_END,
+};
 static const struct args_opt wait_opts[] = {
 	SESSION_OPT, { 0, "timeout", ARG_VALUE, "SECONDS", NULL }, OPTS_END,
 };
@@ -152,12 +155,16 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	{ start_opts, 0, -1, NULL, 0 }, CMD_TARGET_SESSION_OPTION, exec_start,
 };
 const struct cmd_entry cmd_transfer_list_entry = {
-	"transfer list", "-s SESSION", "list a session's transfer jobs",
+	"transfer list", "-s SESSION | HOST",
+	"list a session's transfer jobs, or yours in every session of a host",
 	SESSION_HELP
+	"  HOST                    instead of -s: your transfer jobs in every session\n"
+	"                          of yours on HOST, with a SESSION column\n"
 	"Jobs that were completed or removed are gone from the list.\n"
 	"Example:\n"
-	"  tether transfer list -s srv/build\n",
-	{ session_opts, 0, 0, NULL, 0 }, CMD_TARGET_NONE, exec_list,
+	"  tether transfer list -s srv/build\n"
+	"  tether transfer list srv\n",
+	{ list_opts, 0, 1, "expected -s SESSION or one HOST", 0 }, CMD_TARGET_NONE, exec_list,
 };
 const struct cmd_entry cmd_transfer_show_entry = {
 	"transfer show", "-s SESSION JOB", "show a transfer job: progress, files, error",
@@ -275,25 +282,32 @@ static void bytes_of(json_t *o, char *out, size_t outsz)
 	                      out, outsz);
 }
 
-/* Transfer jobs as a table, like Get-BitsTransfer. */
-static void transfers_table(json_t *arr)
+/* Transfer jobs as a table, like Get-BitsTransfer; with_session: a
+ * SESSION column first (the jobs of several sessions). */
+static void transfers_table_of(json_t *arr, int with_session)
 {
 	size_t i;
 	json_t *t;
-	int wname = 12;
+	int wname = 12, wsess = with_session ? 7 : 0;
 	if (json_array_size(arr) == 0) {
 		printf("no transfer jobs\n");
 		return;
 	}
 	json_array_foreach(arr, i, t) {
 		int n = (int)strlen(transfer_str(t, "name"));
+		int m = (int)strlen(transfer_str(t, "session"));
 		wname = n > wname ? n : wname;
+		wsess = with_session && m > wsess ? m : wsess;
 	}
+	if (with_session)
+		printf("%-*s ", wsess, "SESSION");
 	printf("%-6s %-*s %-9s %-14s %-10s %-22s %s\n", "ID", wname, "NAME", "DIRECTION",
 	       "STATE", "PRIORITY", "BYTES", "FILES");
 	json_array_foreach(arr, i, t) {
 		char bytes[80];
 		bytes_of(t, bytes, sizeof bytes);
+		if (with_session)
+			printf("%-*s ", wsess, transfer_str(t, "session"));
 		printf("%-6lld %-*s %-9s %-14s %-10s %-22s %lld/%lld\n",
 		       (long long)transfer_num(t, "id"), wname, transfer_str(t, "name"),
 		       transfer_str(t, "direction"),
@@ -302,6 +316,18 @@ static void transfers_table(json_t *arr)
 		                   ? transfer_num(t, "files_transferred") : 0),
 		       (long long)(transfer_num(t, "files_total") > 0 ? transfer_num(t, "files_total") : 0));
 	}
+}
+
+/* The jobs of one session. */
+static void transfers_table(json_t *arr)
+{
+	transfers_table_of(arr, 0);
+}
+
+/* The jobs of every session of a host. */
+static void host_transfers_table(json_t *arr)
+{
+	transfers_table_of(arr, 1);
 }
 
 /* "1.0 MiB/s", or "unlimited" for a limit of 0. */
@@ -411,10 +437,48 @@ static void show_table(json_t *arr)
 
 /* ---- list, show, the actions, set ---- */
 
+/* transfer list HOST: the transfers of every session of the user there
+ * (a session removed meanwhile is skipped), each naming its session. */
+static int list_host(struct cmd_ctx *x, const char *host)
+{
+	json_t *sessions = NULL, *all = json_array(), *s;
+	size_t i;
+	tether_err e = tether_session_list(x->c, host, &sessions);
+	json_array_foreach(sessions, i, s) {
+		char ref[BOUND_HOSTSPEC + 32];
+		json_t *arr = NULL, *t;
+		size_t k;
+		snprintf(ref, sizeof ref, "%s/%lld", host,
+		         (long long)json_integer_value(json_object_get(s, "id")));
+		tether_err le = tether_transfer_list(x->c, ref, &arr);
+		if (le == TETHER_E_NOT_FOUND)
+			continue;
+		if (le != TETHER_E_OK) {
+			e = le;
+			break;
+		}
+		json_array_foreach(arr, k, t)
+			if (!json_is_string(json_object_get(t, "session")))
+				json_object_set(t, "session", json_object_get(s, "name"));
+		json_array_extend(all, arr);
+		json_decref(arr);
+	}
+	json_decref(sessions);
+	return out_result(x, e, all, host_transfers_table);
+}
+
 static int exec_list(struct cmd_ctx *x, const struct args *a)
 {
 	json_t *arr = NULL;
-	tether_err e = tether_transfer_list(x->c, args_get(a, "session"), &arr);
+	const char *session = args_get(a, "session");
+	if ((session != NULL) == (a->argc == 1))
+		return out_usage(&cmd_transfer_list_entry, "expected -s SESSION or one HOST");
+	if (session == NULL && strchr(a->argv[0], '/') != NULL)
+		return out_usage(&cmd_transfer_list_entry, "'%s' is a SESSION: give it with -s",
+		                 a->argv[0]);
+	if (session == NULL)
+		return list_host(x, a->argv[0]);
+	tether_err e = tether_transfer_list(x->c, session, &arr);
 	return out_result(x, e, arr, transfers_table);
 }
 

@@ -205,5 +205,42 @@ def test_transfer_wait(env):
     assert w.act("remove", "slow").returncode == 0
 
 
+def test_transfer_list_host(env):
+    """transfer list HOST: the user's transfers in every session there, with
+    their session (a SESSION column; "session" in JSON); -s SESSION still
+    lists one session; HOST and -s together, or neither, is a usage error."""
+    w = World(env)
+    r = w.tether("session", "new", w.host, "--name", "T")
+    assert r.returncode == 0, r.stderr
+    r = w.tether("session", "new", w.host, "--name", "Empty")
+    assert r.returncode == 0, r.stderr
+    src = w.put("l.bin", os.urandom(1000))
+    w.start(src, w.dst + "/s1.bin", "--suspended", "--name", "inS")
+    w.start(src, w.dst + "/t1.bin", "--suspended", "--name", "inT1", session=w.host + "/T")
+    w.start(src, w.dst + "/t2.bin", "--suspended", "--name", "inT2", session=w.host + "/T")
+    r = w.tether("transfer", "list", w.host, "--json")
+    assert r.returncode == 0, r.stderr
+    got = sorted((j["session"], j["name"], j["state"]) for j in json.loads(r.stdout))
+    assert got == [("S", "inS", "Suspended"), ("T", "inT1", "Suspended"),
+                   ("T", "inT2", "Suspended")], got
+    r = w.tether("transfer", "list", w.host)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["SESSION", "ID", "NAME"], lines
+    assert sorted((l.split()[0], l.split()[2]) for l in lines[1:]) == [
+        ("S", "inS"), ("T", "inT1"), ("T", "inT2")], r.stdout
+    r = w.tether("transfer", "list", "-s", w.host + "/T", "--json")
+    assert sorted(j["name"] for j in json.loads(r.stdout)) == ["inT1", "inT2"], r.stdout
+    for args in ([w.host, "-s", w.session], [], [w.session]):
+        r = w.tether("transfer", "list", *args)
+        assert r.returncode == 2 and r.stderr.startswith("tether: "), (args, r.stderr)
+    # another user's sessions there are not listed
+    w.d.add_user("bob")
+    bob = env.client("bob")
+    bob.login(w.d, "bob")
+    r = bob.run("transfer", "list", f"bob@{w.d.host}", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [], (r.stderr, r.stdout)
+
+
 if __name__ == "__main__":
     H.main(globals())
