@@ -1411,8 +1411,18 @@ int xfer_worker_main(const char *jobdir)
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	char path[BOUND_PATH + 32];
+	struct stat st;
 	snprintf(path, sizeof path, "%s/pid", w.workdir);
-	fileio_replace(path, pid, strlen(pid), 0600, false);
+	int wrote = fileio_replace(path, pid, strlen(pid), 0600, false);
+	/* the pid file first, then the spec: a job stopped (removed,
+	 * suspended, completed) while this worker was starting has lost its
+	 * spec, and its worker must not touch a file (xfer.c stop_worker) */
+	snprintf(path, sizeof path, "%s/spec.json", jobdir);
+	if (wrote != 0 || lstat(path, &st) != 0) {
+		crypto_wipe(w.password, sizeof w.password);
+		json_decref(w.spec);
+		return 0;
+	}
 	if (w.have_password && !json_object_get(w.options, "user"))
 		w.have_password = false;
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -405,10 +405,18 @@ static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
 		notify(srv, t);
 }
 
-/* Stop a worker (SIGTERM, then SIGKILL after grace) and wait for it. */
+/* Stop a worker (SIGTERM, then SIGKILL after grace) and wait for it; no
+ * worker of the job may start working after this returns. A worker that
+ * is still starting has no pid file to find it by, so the spec goes first:
+ * the worker writes its pid file, then checks that its spec is still there
+ * before it touches a file (xfer-worker.c). Either its pid file is there
+ * to be read below, or it finds no spec and exits. */
 static void stop_worker(int64_t job, int grace_ms)
 {
+	char spec[BOUND_PATH];
 	pid_t pid;
+	job_path(spec, job, "spec.json");
+	unlink(spec);   /* spawn writes it afresh for the next worker */
 	if (!worker_alive(job, &pid))
 		return;
 	kill(pid, SIGTERM);

@@ -242,5 +242,56 @@ def test_transfer_list_host(env):
     assert r.returncode == 0 and json.loads(r.stdout) == [], (r.stderr, r.stdout)
 
 
+def workers_of(d):
+    """Pids of transfer workers (tetherd __transfer DIR) of daemon d."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 3 and argv[1] == b"__transfer" and \
+                argv[2].decode(errors="replace").startswith(d.dir):
+            pids.append(int(p))
+    return pids
+
+
+def test_remove_stops_the_worker_and_its_partials(env):
+    """transfer remove of a running job, mid-transfer or just after its
+    start (its worker still starting), stops the worker and deletes its
+    partial file, every time: no worker process and no hidden file left."""
+    w = World(env)
+    big = w.put("big.bin", os.urandom(8 << 20))
+    for i in range(3):   # mid-transfer, through the CLI
+        t = w.start(big, w.dst + f"/m{i}.bin", "--async", "--max-rate", "400000",
+                    "--priority", "foreground")
+        H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > 0, 30, "progress")
+        r = w.act("remove", t["id"])
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)[0]["state"] == "Cancelled", r.stdout
+        assert workers_of(w.d) == [], (i, workers_of(w.d))
+        assert os.listdir(w.dst) == [], (i, os.listdir(w.dst))
+    # just after the start: the scheduler is spawning the worker meanwhile
+    tok = w.d.token_for(OWNER)
+    cid = {"X-Tether-Client": "e" * 32}
+    st, _, doc = w.d.request("POST", "/v1/sessions", {"name": "R"}, token=tok, headers=cid)
+    assert st == 201, doc
+    for i in range(16):
+        st, _, t = w.d.request("POST", "/v1/sessions/R/transfers",
+                               {"sources": [big], "destination": w.dst + f"/q{i}.bin",
+                                "priority": "foreground", "max_rate": 400000},
+                               token=tok, headers=cid)
+        assert st == 201, t
+        time.sleep((i % 4) * 0.005)
+        st, _, r = w.d.request("DELETE", f"/v1/sessions/R/transfers/{t['id']}", token=tok,
+                               headers=cid)
+        assert st == 200 and r["state"] == "Cancelled", r
+    time.sleep(1.5)   # what an orphan would have written by now
+    assert workers_of(w.d) == [], workers_of(w.d)
+    assert os.listdir(w.dst) == [], os.listdir(w.dst)
+
 if __name__ == "__main__":
     H.main(globals())
