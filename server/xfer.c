@@ -184,6 +184,7 @@ json_t *xfer_job_json(const struct xfer_rec *t, const char *session, int state)
 	json_t *opts = json_deep_copy(t->options);
 	if (json_object_get(opts, "cacert"))
 		json_object_set_new(opts, "cacert", json_true());   /* given, not echoed */
+	json_object_del(opts, "url_passwords");   /* sealed, but never shown */
 	json_object_set_new(o, "options", opts);
 	return o;
 }

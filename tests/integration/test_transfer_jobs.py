@@ -293,5 +293,59 @@ def test_remove_stops_the_worker_and_its_partials(env):
     assert workers_of(w.d) == [], workers_of(w.d)
     assert os.listdir(w.dst) == [], os.listdir(w.dst)
 
+def files_holding(top, needle):
+    """Paths under top whose bytes contain needle."""
+    found = []
+    for dirpath, _, names in os.walk(top):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            try:
+                with open(p, "rb") as f:
+                    if needle in f.read():
+                        found.append(p)
+            except OSError:
+                pass
+    return found
+
+
+def test_password_in_url_is_sealed_and_hidden(env):
+    """A password inside a source URL (http://user:pass@host/f) authenticates
+    the download (nginx basic auth) but is kept only sealed: list, show, job
+    list, JSON and the daemon's log and state dir show http://user@host/f."""
+    w = World(env)
+    with S.Nginx(env.root) as ng:
+        data = os.urandom(300000)
+        ng.put_file("a.bin", data)
+        secret = ng.password
+        url = f"http://{ng.user}:{secret}@127.0.0.1:{ng.http_port}/auth/a.bin"
+        shown = f"http://{ng.user}@127.0.0.1:{ng.http_port}/auth/a.bin"
+        t = w.start(url, w.dst + "/a.bin", "--async", "--name", "auth")
+        assert t["files"][0]["source"] == shown, t["files"]
+        done = w.wait("auth", ("Transferred", "Error"))
+        assert done["state"] == "Transferred", done
+        outputs = [json.dumps(done)]
+        for args in (["transfer", "list", "-s", w.session], ["transfer", "list", "-s", w.session,
+                     "--json"], ["transfer", "show", "-s", w.session, "auth"],
+                     ["job", "list", "-s", w.session, "--json"]):
+            r = w.tether(*args)
+            assert r.returncode == 0, r.stderr
+            outputs.append(r.stdout)
+        assert all(secret not in o for o in outputs), outputs
+        assert shown in outputs[3], outputs[3]
+        r = w.act("complete", "auth")
+        assert r.returncode == 0, r.stderr
+        assert open(w.dst + "/a.bin", "rb").read() == data
+        # a wrong password is the server's refusal, and is hidden too
+        bad = f"http://{ng.user}:wrong-{secret}@127.0.0.1:{ng.http_port}/auth/a.bin"
+        t = w.start(bad, w.dst + "/b.bin", "--async")
+        e = w.wait(t["id"], ("Error",))["error"]
+        assert e["code"] in ("auth_failed", "http_401"), e
+        assert secret not in json.dumps(e), e
+        # a URL without the password: 401 (the password was not kept anywhere else)
+        t = w.start(shown, w.dst + "/c.bin", "--async")
+        assert w.wait(t["id"], ("Error",))["error"]["code"] in ("auth_failed", "http_401")
+    assert files_holding(w.d.dir, secret.encode()) == [], files_holding(w.d.dir, secret.encode())
+
+
 if __name__ == "__main__":
     H.main(globals())
