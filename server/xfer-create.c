@@ -225,19 +225,58 @@ static int parse_options(struct server *srv, json_t *body, json_t *opts, char **
 			         "must be arrays of strings");
 			return -1;
 		}
-		json_array_foreach(list, i, e)
-			if (!json_is_string(e) ||
-			    xferplan_check_url(json_string_value(e), false, err, errsz) != 0) {
-				if (!json_is_string(e))
-					snprintf(err, errsz, "proxy.list must hold URLs");
+		json_t *urls = json_array();
+		json_object_set_new(out, "list", urls);
+		json_array_foreach(list, i, e) {
+			/* a bare HOST:PORT is an http proxy, as BITS and curl take it */
+			const char *p = json_string_value(e);
+			char url[MAX_TEXT + 8];
+			if (p != NULL && strstr(p, "://") == NULL)
+				snprintf(url, sizeof url, "http://%s", p);
+			else
+				snprintf(url, sizeof url, "%s", p ? p : "");
+			if (p == NULL || strlen(p) > MAX_TEXT ||
+			    xferplan_check_url(url, false, err, errsz) != 0) {
+				if (p == NULL || strlen(p) > MAX_TEXT)
+					snprintf(err, errsz, "proxy.list must hold URLs or HOST:PORT");
 				return -1;
 			}
+			json_array_append_new(urls, json_string(url));
+		}
 		if (strcmp(usage, "override") == 0 && json_array_size(list) == 0) {
 			snprintf(err, errsz, "proxy usage override needs a proxy list");
 			return -1;
 		}
-		if (list)
-			json_object_set(out, "list", list);
+		if (list == NULL)
+			json_object_del(out, "list");
+		const char *puser = NULL, *ppass = NULL;
+		if (jsonu_get_string(proxy, "user", false, BOUND_NAME * 4, &puser, err, errsz) < 0 ||
+		    jsonu_get_string(proxy, "password", false, SECRETS_MAX, &ppass, err, errsz) < 0)
+			return -1;
+		if (puser != NULL && (check_text("proxy.user", puser, BOUND_NAME * 4, err, errsz) != 0 ||
+		                      strcmp(usage, "none") == 0)) {
+			if (strcmp(usage, "none") == 0)
+				snprintf(err, errsz, "proxy.user needs a proxy: not with usage none");
+			return -1;
+		}
+		if (ppass != NULL && puser == NULL) {
+			snprintf(err, errsz, "proxy.password goes with proxy.user");
+			return -1;
+		}
+		if (puser != NULL) {
+			char key[BOUND_PATH + 32];
+			xfer_key_path(key, srv);
+			char *psealed = secrets_seal(key, ppass ? ppass : "",
+			                             ppass ? strlen(ppass) : 0);
+			if (psealed == NULL) {
+				snprintf(err, errsz, "cannot protect the proxy's credentials");
+				return -1;
+			}
+			json_object_set_new(out, "user", json_string(puser));
+			/* sealed, with the options; never shown (xfer_job_json) */
+			json_object_set_new(opts, "proxy_password", json_string(psealed));
+			free(psealed);
+		}
 		char joined[MAX_TEXT] = "";
 		json_array_foreach(bypass, i, e) {
 			const char *h = json_string_value(e);

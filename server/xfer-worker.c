@@ -57,6 +57,7 @@ struct worker {
 	char        password[SECRETS_MAX + 1];
 	bool        have_password, upload;
 	json_t     *url_passwords;   /* file idx -> the password its URL had, unsealed */
+	char        proxy_password[SECRETS_MAX + 1];   /* for options.proxy.user */
 	json_t     *notes;
 	/* outcome of the run */
 	const char *outcome;
@@ -802,6 +803,11 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 	const char *proxy = proxy_in_use(w);
 	if (proxy != NULL)
 		curl_easy_setopt(c, CURLOPT_PROXY, proxy);
+	const char *puser = json_string_value(json_object_get(json_object_get(o, "proxy"), "user"));
+	if (puser != NULL) {   /* any proxy: the list's, or the system's */
+		curl_easy_setopt(c, CURLOPT_PROXYUSERNAME, puser);
+		curl_easy_setopt(c, CURLOPT_PROXYPASSWORD, w->proxy_password);
+	}
 	const char *bypass = json_string_value(json_object_get(json_object_get(o, "proxy"),
 	                                                       "bypass"));
 	if (bypass != NULL)
@@ -1301,6 +1307,8 @@ static tether_client *tus_client(struct worker *w)
 		.insecure = json_is_true(json_object_get(o, "insecure")),
 		.proxy = proxy_in_use(w),
 		.noproxy = json_string_value(json_object_get(proxy, "bypass")),
+		.proxy_user = json_string_value(json_object_get(proxy, "user")),
+		.proxy_password = w->proxy_password,
 		.user_agent = XFER_USER_AGENT,
 		.connect_timeout = XFER_CONNECT_TIMEOUT,
 		.io_timeout = XFER_STALL_TIMEOUT,
@@ -1390,9 +1398,10 @@ out:
 	return ok;
 }
 
-/* Zero and free the unsealed URL passwords. */
+/* Zero and free the unsealed URL and proxy passwords. */
 static void wipe_url_passwords(struct worker *w)
 {
+	crypto_wipe(w->proxy_password, sizeof w->proxy_password);
 	const char *k;
 	json_t *v;
 	json_object_foreach(w->url_passwords, k, v)
@@ -1420,6 +1429,10 @@ static int setup(struct worker *w, const char *jobdir)
 		return -1;
 	if (sealed != NULL && key != NULL)
 		w->have_password = secrets_open(key, sealed, w->password, sizeof w->password) >= 0;
+	const char *psealed = json_string_value(json_object_get(w->options, "proxy_password"));
+	if (psealed != NULL && key != NULL &&
+	    secrets_open(key, psealed, w->proxy_password, sizeof w->proxy_password) < 0)
+		w->proxy_password[0] = '\0';
 	/* the URLs' own passwords: unsealed now, while the key can be read */
 	const char *idx;
 	json_t *v;

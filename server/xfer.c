@@ -185,6 +185,7 @@ json_t *xfer_job_json(const struct xfer_rec *t, const char *session, int state)
 	if (json_object_get(opts, "cacert"))
 		json_object_set_new(opts, "cacert", json_true());   /* given, not echoed */
 	json_object_del(opts, "url_passwords");   /* sealed, but never shown */
+	json_object_del(opts, "proxy_password");
 	json_object_set_new(o, "options", opts);
 	return o;
 }

@@ -71,6 +71,7 @@ static const struct args_opt start_opts[] = {
 	{ 0, "proxy-usage", ARG_VALUE, "MODE", proxy_usages },
 	{ 0, "proxy-list", ARG_VALUE, "URL,...", NULL },
 	{ 0, "proxy-bypass", ARG_VALUE, "HOST,...", NULL },
+	{ 0, "proxy-user", ARG_VALUE, "USER", NULL },
 	{ 0, "csv", ARG_VALUE, "FILE", NULL },
 	{ 0, "sha256", ARG_VALUE, "HEX", NULL },
 	{ 0, "cacert", ARG_VALUE, "FILE", NULL },
@@ -129,8 +130,13 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	"                          the server's choice)\n"
 	"  --proxy-usage MODE      system (the host's proxy settings), none, or\n"
 	"                          override (only the proxies of --proxy-list)\n"
-	"  --proxy-list URL,...    proxies to use (implies --proxy-usage override)\n"
+	"  --proxy-list URL,...    proxies to use, in order (implies --proxy-usage\n"
+	"                          override); HOST:PORT means http://HOST:PORT\n"
 	"  --proxy-bypass HOST,... hosts reached without the proxy (implies override)\n"
+	"  --proxy-user USER       log in to the proxy as USER; the password is read\n"
+	"                          from stdin (the line after --user's password with\n"
+	"                          --password-stdin), or asked on the terminal; kept\n"
+	"                          sealed on the server like --user's\n"
 	"  --csv FILE              one job per row of FILE: 'Source, Destination'\n"
 	"                          rows (that header line is optional; fields may be\n"
 	"                          \"double-quoted\", with \"\" for a quote). No SOURCE\n"
@@ -605,8 +611,10 @@ static int check_start_opts(const struct transfer_opts *o)
 	const struct cmd_entry *ce = &cmd_transfer_start_entry;
 	if (o->auth != NULL && o->user == NULL)
 		return out_usage(ce, "--auth goes with --user");
-	if (o->password_stdin && o->user == NULL)
-		return out_usage(ce, "--password-stdin goes with --user");
+	if (o->password_stdin && o->user == NULL && o->proxy_user == NULL)
+		return out_usage(ce, "--password-stdin goes with --user (or --proxy-user)");
+	if (o->proxy_user && o->proxy_usage && strcmp(o->proxy_usage, "none") == 0)
+		return out_usage(ce, "--proxy-user needs a proxy: not with --proxy-usage none");
 	if ((o->proxy_list || o->proxy_bypass) && o->proxy_usage &&
 	    strcmp(o->proxy_usage, "override") != 0)
 		return out_usage(ce, "--proxy-list and --proxy-bypass go with --proxy-usage "
@@ -787,6 +795,7 @@ static int get_start_opts(const struct args *a, struct transfer_opts *o)
 	o->proxy_usage = args_get(a, "proxy-usage");
 	o->proxy_list = args_get(a, "proxy-list");
 	o->proxy_bypass = args_get(a, "proxy-bypass");
+	o->proxy_user = args_get(a, "proxy-user");
 	o->csv = args_get(a, "csv");
 	o->sha256 = args_get(a, "sha256");
 	o->cacert = args_get(a, "cacert");
@@ -808,12 +817,16 @@ static int exec_start(struct cmd_ctx *x, const struct args *a)
 		json_decref(specs);
 		return EXIT_USAGE;
 	}
-	if (o.user != NULL && transfer_get_password(&o, pw, sizeof pw) != 0) {
+	char ppw[BOUND_PASSWORD + 2] = "";
+	if ((o.user != NULL && transfer_get_password(&o, pw, sizeof pw) != 0) ||
+	    (o.proxy_user != NULL && transfer_get_proxy_password(&o, ppw, sizeof ppw) != 0)) {
+		crypto_wipe(pw, sizeof pw);
 		json_decref(specs);
 		return EXIT_USAGE;
 	}
-	json_t *base = transfer_base_request(&o, o.user ? pw : NULL);
-	crypto_wipe(pw, sizeof pw);   /* base holds its own copy now */
+	json_t *base = transfer_base_request(&o, o.user ? pw : NULL, o.proxy_user ? ppw : NULL);
+	crypto_wipe(pw, sizeof pw);   /* base holds its own copies now */
+	crypto_wipe(ppw, sizeof ppw);
 	if (base == NULL) {
 		json_decref(specs);
 		return EXIT_USAGE;

@@ -17,7 +17,7 @@
 /* What transfer start and transfer set take; -1 numbers are "not given". */
 struct transfer_opts {
 	const char *session, *name, *priority, *user, *auth, *proxy_usage, *proxy_list,
-	           *proxy_bypass, *csv, *sha256, *cacert, *notify_cmd;
+	           *proxy_bypass, *proxy_user, *csv, *sha256, *cacert, *notify_cmd;
 	int         upload, async, suspended, password_stdin, insecure;
 	int64_t     retry_delay, no_progress_timeout, max_rate;
 };
@@ -37,10 +37,15 @@ int transfer_gather_specs(const struct transfer_opts *o, const struct args *a,
 /* The password for --user: stdin's first line, or asked on the terminal;
  * 0, or EXIT_USAGE after a usage message. */
 int transfer_get_password(const struct transfer_opts *o, char *pw, size_t pwsz);
+/* The password for --proxy-user: the next line of stdin (after --user's
+ * with --password-stdin) unless stdin is a terminal and no --password-stdin
+ * was given: then asked there. 0, or EXIT_USAGE after a usage message. */
+int transfer_get_proxy_password(const struct transfer_opts *o, char *pw, size_t pwsz);
 /* The create request common to every job of this start (all but sources,
- * destination, name); NULL after a usage message. */
-json_t *transfer_base_request(const struct transfer_opts *o, const char *pw);
-/* Zero the password inside a request before it is freed. */
+ * destination, name), with --user's password pw and --proxy-user's ppw;
+ * NULL after a usage message. */
+json_t *transfer_base_request(const struct transfer_opts *o, const char *pw, const char *ppw);
+/* Zero the passwords inside a request before it is freed. */
 void transfer_wipe_request(json_t *req);
 
 /* transfer-wait.c: one job a synchronous start waits for. */

@@ -347,5 +347,60 @@ def test_password_in_url_is_sealed_and_hidden(env):
     assert files_holding(w.d.dir, secret.encode()) == [], files_holding(w.d.dir, secret.encode())
 
 
+def test_proxy_user_and_bare_proxy_entries(env):
+    """--proxy-user USER (the password from stdin, after --user's) logs in to
+    a proxy that requires it (tinyproxy BasicAuth), for http and for https
+    (CONNECT); a bare HOST:PORT in --proxy-list is http://HOST:PORT; the
+    proxy password is never shown nor kept in clear."""
+    w = World(env)
+    try:
+        tp = S.Tinyproxy(env.root, auth=("pu", "pp-secret")).start()
+    except S.FixtureUnavailable as e:
+        print(f"UNAVAILABLE: proxy authentication (tinyproxy): {e.reason}", flush=True)
+        return
+    try:
+        with S.Nginx(env.root) as ng:
+            data = os.urandom(200000)
+            ng.put_file("p.bin", data)
+            bare = f"127.0.0.1:{tp.port}"
+            plain = f"http://127.0.0.1:{ng.http_port}/files/p.bin"
+            # without the proxy's credentials: refused by the proxy
+            t = w.start(plain, w.dst + "/no.bin", "--async", "--proxy-list", bare)
+            t = w.wait(t["id"], ("Error", "TransientError"))
+            assert w.act("remove", t["id"]).returncode == 0
+            assert t["options"]["proxy"]["list"] == [f"http://{bare}"], t["options"]
+            # with them: http, and https through CONNECT
+            t = w.start(plain, w.dst + "/a.bin", "--proxy-list", bare, "--proxy-user", "pu",
+                        input="pp-secret\n")
+            assert t["state"] == "Acknowledged", t
+            assert open(w.dst + "/a.bin", "rb").read() == data
+            assert t["options"]["proxy"]["user"] == "pu", t["options"]
+            seen = tp.requests()
+            assert seen >= 2, seen
+            auth = f"https://127.0.0.1:{ng.https_port}/auth/p.bin"
+            t = w.start(auth, w.dst + "/b.bin", "--cacert", ng.cert_path, "--proxy-list",
+                        f"http://{bare}", "--proxy-user", "pu", "--user", ng.user,
+                        "--password-stdin", input=f"{ng.password}\npp-secret\n")
+            assert t["state"] == "Acknowledged", t
+            assert open(w.dst + "/b.bin", "rb").read() == data
+            assert tp.requests() > seen
+            # a wrong proxy password does not get through
+            t = w.start(plain, w.dst + "/c.bin", "--async", "--proxy-list", bare,
+                        "--proxy-user", "pu", input="wrong\n")
+            t = w.wait(t["id"], ("Error", "TransientError"))
+            out = w.tether("transfer", "show", "-s", w.session, str(t["id"]), "--json").stdout
+            assert "pp-secret" not in out and "wrong" not in json.dumps(t["options"]), out
+            assert w.act("remove", t["id"]).returncode == 0
+            r = w.tether("transfer", "start", "-s", w.session, plain, w.dst + "/d.bin",
+                         "--proxy-usage", "none", "--proxy-user", "pu", input="x\n")
+            assert r.returncode == 2 and "--proxy-user" in r.stderr, r.stderr
+            r = w.tether("transfer", "start", "-s", w.session, plain, w.dst + "/d.bin",
+                         "--proxy-list", bare, "--proxy-user", "pu")   # stdin: nothing
+            assert r.returncode == 2 and "no password line" in r.stderr, r.stderr
+    finally:
+        tp.stop()
+    assert files_holding(w.d.dir, b"pp-secret") == [], files_holding(w.d.dir, b"pp-secret")
+
+
 if __name__ == "__main__":
     H.main(globals())
