@@ -231,7 +231,7 @@ static int parse_options(struct server *srv, json_t *body, json_t *opts, char **
 			/* a bare HOST:PORT is an http proxy, as BITS and curl take it */
 			const char *p = json_string_value(e);
 			char url[MAX_TEXT + 8];
-			if (p != NULL && strstr(p, "://") == NULL)
+			if (p != NULL && !xferplan_is_url(p))
 				snprintf(url, sizeof url, "http://%s", p);
 			else
 				snprintf(url, sizeof url, "%s", p ? p : "");
