@@ -1,12 +1,12 @@
 /*
  * transfer-wait.c - the watch loop of a synchronous transfer start and of
- * transfer wait: ask after the
- * jobs (a long poll for one job: the server answers when its worker ends;
- * one listing a round for several), draw a progress line on a terminal,
- * complete each job once all its bytes are in, as Start-BitsTransfer does,
- * and ride out a short loss of the server. The start owns its jobs: stopped
- * by Ctrl-C or SIGTERM it cancels them rather than leave work nobody waits
- * for. transfer wait watches the same way but leaves the jobs alone.
+ * transfer wait: ask after the jobs (a long poll for one job: the server
+ * answers when its worker ends; one listing a round for several), draw a
+ * progress line on a terminal, complete each job once all its bytes are
+ * in, as Start-BitsTransfer does, and ride out a short loss of the server.
+ * The start owns its jobs: stopped by Ctrl-C or SIGTERM it cancels them
+ * rather than leave work nobody waits for. transfer wait watches the same
+ * way, until its deadline if it has one, but leaves the jobs alone.
  */
 #include <signal.h>
 #include <stdio.h>
