@@ -35,6 +35,33 @@ int strparse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* Seconds with up to three decimals, as milliseconds. */
+int strparse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out)
+{
+	char whole[24];
+	uint64_t sec, frac = 0;
+	const char *dot = s ? strchr(s, '.') : NULL;
+	size_t wl = dot ? (size_t)(dot - s) : (s ? strlen(s) : 0);
+	if (s == NULL || wl == 0 || wl >= sizeof whole)
+		return -1;
+	memcpy(whole, s, wl);
+	whole[wl] = '\0';
+	if (strparse_u64(whole, 0, (uint64_t)INT64_MAX / 1000 - 1, &sec) != 0)
+		return -1;
+	if (dot != NULL) {
+		size_t fl = strlen(dot + 1);
+		if (fl == 0 || fl > 3 || strparse_u64(dot + 1, 0, 999, &frac) != 0)
+			return -1;
+		for (; fl < 3; fl++)
+			frac *= 10;
+	}
+	int64_t ms = (int64_t)(sec * 1000 + frac);
+	if (ms < min_ms || ms > max_ms)
+		return -1;
+	*out = ms;
+	return 0;
+}
+
 /* Parse a signed decimal number in [min, max]; only '-' may precede it. */
 int strparse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -52,34 +79,6 @@ int strparse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 }
 
 /* Parse a boolean word, case-insensitively. */
-/* See strparse.h. */
-int strparse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out)
-{
-	char whole[24];
-	const char *dot = s ? strchr(s, '.') : NULL;
-	size_t n = dot ? (size_t)(dot - s) : (s ? strlen(s) : 0);
-	uint64_t sec, frac = 0;
-	if (s == NULL || n == 0 || n >= sizeof whole)
-		return -1;
-	memcpy(whole, s, n);
-	whole[n] = '\0';
-	if (strparse_u64(whole, 0, (uint64_t)INT64_MAX / 1000, &sec) != 0)
-		return -1;
-	if (dot != NULL) {
-		size_t f = strlen(dot + 1);
-		if (f == 0 || f > 3 || !strparse_is_digits(dot + 1) ||
-		    strparse_u64(dot + 1, 0, 999, &frac) != 0)
-			return -1;
-		for (; f < 3; f++)
-			frac *= 10;
-	}
-	int64_t ms = (int64_t)(sec * 1000 + frac);
-	if (ms < min_ms || ms > max_ms)
-		return -1;
-	*out = ms;
-	return 0;
-}
-
 int strparse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };

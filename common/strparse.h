@@ -18,8 +18,9 @@ int strparse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Parse a decimal signed integer in [min, max]. Returns 0 or -1. */
 int strparse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
-/* Parse a duration in seconds with up to three decimals ("2", "0.5",
- * "1.25") into milliseconds in [min_ms, max_ms]. Returns 0 or -1. */
+/* Parse seconds with up to three decimals ("10", "0.5", "1.250") as
+ * milliseconds in [min_ms, max_ms]. Signs, spaces, exponents, a bare "." and
+ * a fourth decimal are rejected. Returns 0 or -1. */
 int strparse_seconds_ms(const char *s, int64_t min_ms, int64_t max_ms, int64_t *out);
 
 /* Parse yes/no/true/false/on/off/1/0 (case-insensitive). Returns 0 or -1. */

@@ -22,6 +22,7 @@
 #include "joblog.h"
 #include "outlog.h"
 #include "timeu.h"
+#include "xfer.h"
 
 #define OUTPUT_WAIT_MAX 60           /* seconds a reader may wait */
 
@@ -53,6 +54,21 @@ json_t *api_job_json(struct req *r, const struct session_rec *s,
 	if (j->error[0])
 		json_object_set_new(o, "error", json_string(j->error));
 	return o;
+}
+
+/* A transfer job's state is its transfer's (Queued ... Transferred, Error;
+ * docs/cli.md "States"): the job row only says it exists. o is a job
+ * object of session s from api_job_json; the transfer is settled first. */
+static void transfer_state(struct req *r, const struct session_rec *s, json_t *o)
+{
+	json_t *t = NULL;
+	const char *type = json_string_value(json_object_get(o, "type"));
+	if (type == NULL || strcmp(type, proto_job_type_str(JOB_TYPE_TRANSFER)) != 0 ||
+	    xfer_show(r->srv, s, json_integer_value(json_object_get(o, "id")), &t) != TETHER_E_OK)
+		return;
+	json_object_set(o, "state", json_object_get(t, "state"));
+	json_object_set(o, "ended", json_object_get(t, "completed"));
+	json_decref(t);
 }
 
 /* Load the job named by route parameter 1 in session s (settled if ended). */
@@ -190,6 +206,10 @@ tether_err api_job_list(struct req *r)
 		json_decref(c.arr);
 		return req_error(r, e, "cannot list jobs");
 	}
+	size_t i;
+	json_t *o;
+	json_array_foreach(c.arr, i, o)
+		transfer_state(r, &s, o);   /* the store is free again here */
 	return req_reply(r, 200, json_pack("{s:o}", "jobs", c.arr));
 }
 
@@ -243,7 +263,9 @@ tether_err api_job_get(struct req *r)
 	struct job_rec j;
 	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
-	req_reply(r, 200, api_job_json(r, &s, &j));
+	json_t *o = api_job_json(r, &s, &j);
+	transfer_state(r, &s, o);
+	req_reply(r, 200, o);
 	job_rec_clear(&j);
 	return TETHER_E_OK;
 }

@@ -3,15 +3,20 @@
  * request and its options validated into the stored form, the files
  * planned as the owner (xfer-plan.c), the job recorded and the scheduler
  * woken. Source and destination rules are common/xferplan.c's, the same
- * the client applies.
+ * the client applies. A password written inside a URL (user:pass@host) is
+ * taken out of it here and sealed like any credentials: the stored URL,
+ * and so every listing, log and the worker's spec, has only user@host.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "account.h"
 #include "addr.h"
+#include "crypto.h"
 #include "fileio.h"
 #include "jsonu.h"
 #include "proto.h"
@@ -41,6 +46,63 @@ static int check_text(const char *what, const char *s, size_t max, char *err, si
 			snprintf(err, errsz, "%s must not contain control characters", what);
 			return -1;
 		}
+	return 0;
+}
+
+/* Take the password out of a URL: *clean gets the URL without it (the
+ * same text if it has none), *pass the password or NULL; both malloc'd
+ * (the password zeroed before it is freed, by the caller). 0, or -1. */
+static int url_take_password(const char *url, char **clean, char **pass)
+{
+	CURLU *u = curl_url();
+	char *pw = NULL, *out = NULL;
+	*clean = *pass = NULL;
+	if (u == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		*clean = strdup(url);   /* no password (or not for curl): as given */
+		return *clean != NULL ? 0 : -1;
+	}
+	if (curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
+		*clean = strdup(out);
+		*pass = strdup(pw);
+	}
+	crypto_wipe(pw, strlen(pw));
+	curl_free(pw);
+	curl_free(out);
+	curl_url_cleanup(u);
+	if (*clean == NULL || *pass == NULL) {
+		free(*clean);
+		free(*pass);
+		*clean = *pass = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Seal pass for file idx into opts' "url_passwords" (the worker's, never
+ * shown: xfer_job_json). 0, or -1 with err. */
+static int seal_url_password(struct server *srv, json_t *opts, size_t idx, const char *pass,
+                             char *err, size_t errsz)
+{
+	char key[BOUND_PATH + 32], k[24];
+	xfer_key_path(key, srv);
+	char *sealed = secrets_seal(key, pass, strlen(pass));
+	if (sealed == NULL) {
+		snprintf(err, errsz, "cannot protect the credentials");
+		return -1;
+	}
+	json_t *m = json_object_get(opts, "url_passwords");
+	if (m == NULL) {
+		m = json_object();
+		json_object_set_new(opts, "url_passwords", m);
+	}
+	snprintf(k, sizeof k, "%zu", idx);
+	json_object_set_new(m, k, json_string(sealed));
+	free(sealed);
 	return 0;
 }
 
@@ -163,19 +225,58 @@ static int parse_options(struct server *srv, json_t *body, json_t *opts, char **
 			         "must be arrays of strings");
 			return -1;
 		}
-		json_array_foreach(list, i, e)
-			if (!json_is_string(e) ||
-			    xferplan_check_url(json_string_value(e), false, err, errsz) != 0) {
-				if (!json_is_string(e))
-					snprintf(err, errsz, "proxy.list must hold URLs");
+		json_t *urls = json_array();
+		json_object_set_new(out, "list", urls);
+		json_array_foreach(list, i, e) {
+			/* a bare HOST:PORT is an http proxy, as BITS and curl take it */
+			const char *p = json_string_value(e);
+			char url[MAX_TEXT + 8];
+			if (p != NULL && !xferplan_is_url(p))
+				snprintf(url, sizeof url, "http://%s", p);
+			else
+				snprintf(url, sizeof url, "%s", p ? p : "");
+			if (p == NULL || strlen(p) > MAX_TEXT ||
+			    xferplan_check_url(url, false, err, errsz) != 0) {
+				if (p == NULL || strlen(p) > MAX_TEXT)
+					snprintf(err, errsz, "proxy.list must hold URLs or HOST:PORT");
 				return -1;
 			}
+			json_array_append_new(urls, json_string(url));
+		}
 		if (strcmp(usage, "override") == 0 && json_array_size(list) == 0) {
 			snprintf(err, errsz, "proxy usage override needs a proxy list");
 			return -1;
 		}
-		if (list)
-			json_object_set(out, "list", list);
+		if (list == NULL)
+			json_object_del(out, "list");
+		const char *puser = NULL, *ppass = NULL;
+		if (jsonu_get_string(proxy, "user", false, BOUND_NAME * 4, &puser, err, errsz) < 0 ||
+		    jsonu_get_string(proxy, "password", false, SECRETS_MAX, &ppass, err, errsz) < 0)
+			return -1;
+		if (puser != NULL && (check_text("proxy.user", puser, BOUND_NAME * 4, err, errsz) != 0 ||
+		                      strcmp(usage, "none") == 0)) {
+			if (strcmp(usage, "none") == 0)
+				snprintf(err, errsz, "proxy.user needs a proxy: not with usage none");
+			return -1;
+		}
+		if (ppass != NULL && puser == NULL) {
+			snprintf(err, errsz, "proxy.password goes with proxy.user");
+			return -1;
+		}
+		if (puser != NULL) {
+			char key[BOUND_PATH + 32];
+			xfer_key_path(key, srv);
+			char *psealed = secrets_seal(key, ppass ? ppass : "",
+			                             ppass ? strlen(ppass) : 0);
+			if (psealed == NULL) {
+				snprintf(err, errsz, "cannot protect the proxy's credentials");
+				return -1;
+			}
+			json_object_set_new(out, "user", json_string(puser));
+			/* sealed, with the options; never shown (xfer_job_json) */
+			json_object_set_new(opts, "proxy_password", json_string(psealed));
+			free(psealed);
+		}
 		char joined[MAX_TEXT] = "";
 		json_array_foreach(bypass, i, e) {
 			const char *h = json_string_value(e);
@@ -205,9 +306,11 @@ static char *summary(const struct xfer_rec *t)
 	return s;
 }
 
-tether_err xfer_create(struct server *srv, const struct user_rec *u,
-                       const struct session_rec *s, json_t *body, json_t **out,
-                       char *err, size_t errsz)
+/* xfer_create on a body whose URLs have no passwords left (those are in
+ * pw: a URL without its password -> the password). */
+static tether_err create(struct server *srv, const struct user_rec *u,
+                         const struct session_rec *s, json_t *body, json_t *pw,
+                         json_t **out, char *err, size_t errsz)
 {
 	const char *name = NULL, *dir = "download", *prio = "normal", *dest = NULL;
 	bool suspended = false;
@@ -334,6 +437,15 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 		return TETHER_E_NOMEM;
 	}
 	json_decref(plan);
+	for (i = 0; i < t.nfiles; i++) {
+		/* an upload's files all go to the destination URL (plus a name) */
+		const char *pass = json_string_value(json_object_get(pw, upload ? dest
+		                                                     : t.files[i].source));
+		if (pass != NULL && seal_url_password(srv, t.options, i, pass, err, errsz) != 0) {
+			xfer_rec_clear(&t);
+			return TETHER_E_INTERNAL;
+		}
+	}
 	int64_t now = timeu_now();
 	t.state = suspended ? XFER_SUSPENDED : XFER_QUEUED;
 	t.created = t.modified = t.progress_at = now;
@@ -358,6 +470,82 @@ tether_err xfer_create(struct server *srv, const struct user_rec *u,
 		xfer_kick();
 	}
 	xfer_rec_clear(&t);
+	return e;
+}
+
+/* Take the password out of a URL in body at key (a string, or an array's
+ * element i) into pw[clean URL]; 0, or -1 with err. */
+static int take_password(json_t *holder, const char *key, size_t i, json_t *pw, char *err,
+                         size_t errsz)
+{
+	json_t *v = key ? json_object_get(holder, key) : json_array_get(holder, i);
+	const char *url = json_string_value(v);
+	char *clean, *pass;
+	if (url == NULL || !xferplan_is_url(url))
+		return 0;   /* create() refuses what is not a string */
+	if (url_take_password(url, &clean, &pass) != 0) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	int rc = 0;
+	if (pass != NULL && strlen(pass) > SECRETS_MAX) {
+		snprintf(err, errsz, "the password in a URL must be at most %d bytes", SECRETS_MAX);
+		rc = -1;
+	} else if (pass != NULL && strncasecmp(clean, "tether://", 9) == 0) {
+		snprintf(err, errsz, "a tether:// URL takes no password: give the account there "
+		         "with user and password (--user, --password-stdin)");
+		rc = -1;
+	} else if (pass != NULL) {
+		json_object_set_new(pw, clean, json_string(pass));
+		json_t *c = json_string(clean);
+		if (key)
+			json_object_set_new(holder, key, c);
+		else
+			json_array_set_new(holder, i, c);
+	}
+	if (pass != NULL)
+		crypto_wipe(pass, strlen(pass));
+	free(pass);
+	free(clean);
+	return rc;
+}
+
+/* Zero the passwords held in pw and free it. */
+static void wipe_passwords(json_t *pw)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(pw, k, v)
+		if (json_is_string(v))
+			crypto_wipe((char *)json_string_value(v), json_string_length(v));
+	json_decref(pw);
+}
+
+tether_err xfer_create(struct server *srv, const struct user_rec *u,
+                       const struct session_rec *s, json_t *body, json_t **out,
+                       char *err, size_t errsz)
+{
+	/* a copy whose URLs lose their passwords: nothing downstream sees them */
+	json_t *clean = json_copy(body), *pw = json_object();
+	json_t *sources = json_copy(json_object_get(body, "sources"));
+	tether_err e = TETHER_E_OK;
+	if (clean == NULL || pw == NULL) {
+		snprintf(err, errsz, "out of memory");
+		e = TETHER_E_NOMEM;
+	}
+	if (e == TETHER_E_OK && json_is_array(sources)) {
+		json_object_set(clean, "sources", sources);
+		for (size_t i = 0; e == TETHER_E_OK && i < json_array_size(sources); i++)
+			if (take_password(sources, NULL, i, pw, err, errsz) != 0)
+				e = TETHER_E_INVALID_ARGUMENT;
+	}
+	if (e == TETHER_E_OK && take_password(clean, "destination", 0, pw, err, errsz) != 0)
+		e = TETHER_E_INVALID_ARGUMENT;
+	if (e == TETHER_E_OK)
+		e = create(srv, u, s, clean, pw, out, err, errsz);
+	json_decref(sources);
+	json_decref(clean);
+	wipe_passwords(pw);
 	return e;
 }
 

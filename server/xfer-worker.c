@@ -56,6 +56,8 @@ struct worker {
 	const char *workdir, *rate_file;
 	char        password[SECRETS_MAX + 1];
 	bool        have_password, upload;
+	json_t     *url_passwords;   /* file idx -> the password its URL had, unsealed */
+	char        proxy_password[SECRETS_MAX + 1];   /* for options.proxy.user */
 	json_t     *notes;
 	/* outcome of the run */
 	const char *outcome;
@@ -719,6 +721,24 @@ static const char *next_proxy(void *arg, const char *proxy, const char *why)
 	return next;
 }
 
+/* The password the file's URL had (xfer-create.c took it out and sealed
+ * it), with the URL's user name: they override --user for this file. */
+static void url_credentials(CURL *c, struct worker *w, struct file *f)
+{
+	char k[24];
+	snprintf(k, sizeof k, "%d", f->idx);
+	const char *pass = json_string_value(json_object_get(w->url_passwords, k));
+	CURLU *u = pass ? curl_url() : NULL;
+	char *user = NULL;
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, f->url, CURLU_NON_SUPPORT_SCHEME) ==
+	    CURLUE_OK && curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) == CURLUE_OK) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, user);   /* libcurl copies both */
+		curl_easy_setopt(c, CURLOPT_PASSWORD, pass);
+	}
+	curl_free(user);
+	curl_url_cleanup(u);
+}
+
 /* Options every request of this job shares. */
 static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 {
@@ -779,9 +799,15 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 	}
 	curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, on_sshkey);
 	curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, w);
+	url_credentials(c, w, f);
 	const char *proxy = proxy_in_use(w);
 	if (proxy != NULL)
 		curl_easy_setopt(c, CURLOPT_PROXY, proxy);
+	const char *puser = json_string_value(json_object_get(json_object_get(o, "proxy"), "user"));
+	if (puser != NULL) {   /* any proxy: the list's, or the system's */
+		curl_easy_setopt(c, CURLOPT_PROXYUSERNAME, puser);
+		curl_easy_setopt(c, CURLOPT_PROXYPASSWORD, w->proxy_password);
+	}
 	const char *bypass = json_string_value(json_object_get(json_object_get(o, "proxy"),
 	                                                       "bypass"));
 	if (bypass != NULL)
@@ -1281,6 +1307,8 @@ static tether_client *tus_client(struct worker *w)
 		.insecure = json_is_true(json_object_get(o, "insecure")),
 		.proxy = proxy_in_use(w),
 		.noproxy = json_string_value(json_object_get(proxy, "bypass")),
+		.proxy_user = json_string_value(json_object_get(proxy, "user")),
+		.proxy_password = w->proxy_password,
 		.user_agent = XFER_USER_AGENT,
 		.connect_timeout = XFER_CONNECT_TIMEOUT,
 		.io_timeout = XFER_STALL_TIMEOUT,
@@ -1370,6 +1398,19 @@ out:
 	return ok;
 }
 
+/* Zero and free the unsealed URL and proxy passwords. */
+static void wipe_url_passwords(struct worker *w)
+{
+	crypto_wipe(w->proxy_password, sizeof w->proxy_password);
+	const char *k;
+	json_t *v;
+	json_object_foreach(w->url_passwords, k, v)
+		if (json_is_string(v))
+			crypto_wipe((char *)json_string_value(v), json_string_length(v));
+	json_decref(w->url_passwords);
+	w->url_passwords = NULL;
+}
+
 /* Read the spec and the credentials, then become the job's owner. */
 static int setup(struct worker *w, const char *jobdir)
 {
@@ -1388,6 +1429,21 @@ static int setup(struct worker *w, const char *jobdir)
 		return -1;
 	if (sealed != NULL && key != NULL)
 		w->have_password = secrets_open(key, sealed, w->password, sizeof w->password) >= 0;
+	const char *psealed = json_string_value(json_object_get(w->options, "proxy_password"));
+	if (psealed != NULL && key != NULL &&
+	    secrets_open(key, psealed, w->proxy_password, sizeof w->proxy_password) < 0)
+		w->proxy_password[0] = '\0';
+	/* the URLs' own passwords: unsealed now, while the key can be read */
+	const char *idx;
+	json_t *v;
+	w->url_passwords = json_object();
+	json_object_foreach(json_object_get(w->options, "url_passwords"), idx, v) {
+		char pw[SECRETS_MAX + 1];
+		if (key != NULL && json_is_string(v) &&
+		    secrets_open(key, json_string_value(v), pw, sizeof pw) >= 0)
+			json_object_set_new(w->url_passwords, idx, json_string(pw));
+		crypto_wipe(pw, sizeof pw);
+	}
 	struct account acct;
 	if (account_from_spec(w->spec, &acct) != 0 || account_become(&acct) != 0)
 		return -1;   /* never transfer as root */
@@ -1404,6 +1460,7 @@ int xfer_worker_main(const char *jobdir)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&w, jobdir) != 0) {
+		wipe_url_passwords(&w);
 		json_decref(w.spec);
 		return 1;
 	}
@@ -1411,8 +1468,19 @@ int xfer_worker_main(const char *jobdir)
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	char path[BOUND_PATH + 32];
+	struct stat st;
 	snprintf(path, sizeof path, "%s/pid", w.workdir);
-	fileio_replace(path, pid, strlen(pid), 0600, false);
+	int wrote = fileio_replace(path, pid, strlen(pid), 0600, false);
+	/* the pid file first, then the spec: a job stopped (removed,
+	 * suspended, completed) while this worker was starting has lost its
+	 * spec, and its worker must not touch a file (xfer.c stop_worker) */
+	snprintf(path, sizeof path, "%s/spec.json", jobdir);
+	if (wrote != 0 || lstat(path, &st) != 0) {
+		crypto_wipe(w.password, sizeof w.password);
+		wipe_url_passwords(&w);
+		json_decref(w.spec);
+		return 0;
+	}
 	if (w.have_password && !json_object_get(w.options, "user"))
 		w.have_password = false;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1441,6 +1509,7 @@ int xfer_worker_main(const char *jobdir)
 			break;
 	}
 	crypto_wipe(w.password, sizeof w.password);
+	wipe_url_passwords(&w);
 	json_t *res = json_pack("{s:s,s:I,s:O}", "outcome", w.outcome ? w.outcome : "transferred",
 	                        "retry_after", (json_int_t)w.retry_after, "notes", w.notes);
 	if (w.outcome != NULL)

@@ -184,6 +184,8 @@ json_t *xfer_job_json(const struct xfer_rec *t, const char *session, int state)
 	json_t *opts = json_deep_copy(t->options);
 	if (json_object_get(opts, "cacert"))
 		json_object_set_new(opts, "cacert", json_true());   /* given, not echoed */
+	json_object_del(opts, "url_passwords");   /* sealed, but never shown */
+	json_object_del(opts, "proxy_password");
 	json_object_set_new(o, "options", opts);
 	return o;
 }
@@ -405,10 +407,18 @@ static void settle(struct server *srv, struct xfer_rec *t, int64_t now)
 		notify(srv, t);
 }
 
-/* Stop a worker (SIGTERM, then SIGKILL after grace) and wait for it. */
+/* Stop a worker (SIGTERM, then SIGKILL after grace) and wait for it; no
+ * worker of the job may start working after this returns. A worker that
+ * is still starting has no pid file to find it by, so the spec goes first:
+ * the worker writes its pid file, then checks that its spec is still there
+ * before it touches a file (xfer-worker.c). Either its pid file is there
+ * to be read below, or it finds no spec and exits. */
 static void stop_worker(int64_t job, int grace_ms)
 {
+	char spec[BOUND_PATH];
 	pid_t pid;
+	job_path(spec, job, "spec.json");
+	unlink(spec);   /* spawn writes it afresh for the next worker */
 	if (!worker_alive(job, &pid))
 		return;
 	kill(pid, SIGTERM);
@@ -869,6 +879,13 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 	int64_t now = timeu_now();
 	int grace = (int)srv->conf.stop_grace * 1000;
 	int final = -1;
+	if (live_state(t.state) && !worker_alive(job, NULL) &&
+	    worker_gone(job, t.last_start, now)) {
+		/* its worker just ended: judge the action by the settled state */
+		settle(srv, &t, now);
+		t.modified = now;
+		store_xfer_update(srv->store, &t);
+	}
 	if (strcmp(action, "suspend") == 0) {
 		if (t.state == XFER_TRANSFERRED) {
 			snprintf(err, errsz, "the transfer is done: complete it instead");
@@ -886,6 +903,13 @@ tether_err xfer_act(struct server *srv, const struct user_rec *u,
 			t.progress_at = now;   /* a fresh no-progress allowance */
 			set_error(&t, NULL, NULL, NULL);
 		}
+	} else if (strcmp(action, "complete") == 0 && t.state != XFER_TRANSFERRED) {
+		/* as Complete-BitsTransfer: only every byte in makes files final;
+		 * refused, the job and its partial files stay as they are */
+		snprintf(err, errsz, "transfer '%s' is %s, not Transferred: only a Transferred job "
+		         "can be completed (transfer wait waits for it; transfer remove drops it)",
+		         t.name, proto_xfer_state_str(t.state));
+		e = TETHER_E_CONFLICT;
 	} else if (strcmp(action, "complete") == 0 || strcmp(action, "remove") == 0) {
 		bool commit = action[0] == 'c';
 		stop_worker(job, grace);

@@ -108,13 +108,12 @@ struct job_opts {
 	const char *session;
 	const char *host;      /* receive: one child of a fleet job */
 	int         keep, wait, any, force;
-	int64_t     timeout_ms;   /* 0 = none */
+	int64_t     deadline;  /* --timeout's, on the monotonic clock in ms; 0 = none */
 };
 
 /* The shared options of a verb's arguments; 0, or -1 after a usage error. */
 static int get_opts(const struct cmd_entry *ce, const struct args *a, struct job_opts *o)
 {
-	const char *timeout = args_get(a, "timeout");
 	memset(o, 0, sizeof *o);
 	o->session = args_get(a, "session");
 	o->host = args_get(a, "host");
@@ -122,12 +121,7 @@ static int get_opts(const struct cmd_entry *ce, const struct args *a, struct job
 	o->wait = args_has(a, "wait");
 	o->any = args_has(a, "any");
 	o->force = args_has(a, "force");
-	if (timeout != NULL &&
-	    strparse_seconds_ms(timeout, 1, 86400LL * 365 * 1000, &o->timeout_ms) != 0) {
-		out_usage(ce, "--timeout takes seconds (up to three decimals, more than 0)");
-		return -1;
-	}
-	return 0;
+	return cmd_wait_deadline(ce, a, &o->deadline);
 }
 
 static int exec_start(struct cmd_ctx *x, const struct args *a)
@@ -279,12 +273,15 @@ static json_t *find_job(json_t *jobs, const char *ref)
 	return NULL;
 }
 
-/* True if a job object has ended. */
+/* True if a job object has ended (a transfer job: Transferred or past it,
+ * or Error, as transfer wait sees it). */
 static int ended(json_t *j)
 {
 	const char *st = json_string_value(json_object_get(j, "state"));
 	return st && (strcmp(st, "Completed") == 0 || strcmp(st, "Failed") == 0 ||
-	              strcmp(st, "Stopped") == 0);
+	              strcmp(st, "Stopped") == 0 || strcmp(st, "Transferred") == 0 ||
+	              strcmp(st, "Error") == 0 || strcmp(st, "Acknowledged") == 0 ||
+	              strcmp(st, "Cancelled") == 0);
 }
 
 static int exec_wait(struct cmd_ctx *x, const struct args *a)
@@ -292,7 +289,6 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 	struct job_opts o;
 	if (get_opts(&cmd_job_wait_entry, a, &o) != 0)
 		return EXIT_USAGE;
-	int64_t deadline = o.timeout_ms ? timeu_mono_ms() + o.timeout_ms : 0;
 	for (;;) {
 		json_t *done = json_array(), *listed = NULL;
 		int all = 1, any = 0;
@@ -320,14 +316,11 @@ static int exec_wait(struct cmd_ctx *x, const struct args *a)
 		if (all || (o.any && any))
 			return out_result(x, TETHER_E_OK, done, out_jobs_table);
 		json_decref(done);
-		/* the time asked for, to the millisecond, then a last look */
-		int64_t left = deadline ? deadline - timeu_mono_ms() : 200;
-		if (deadline && left <= 0) {
-			fprintf(stderr, "tether: timed out after %s seconds\n", args_get(a, "timeout"));
-			return 1;
-		}
-		int64_t ms = left < 200 ? left : 200;
-		struct timespec pause = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		int64_t left = cmd_wait_left_ms(o.deadline);
+		if (left == 0)
+			return out_timed_out(a);
+		left = left < 200 ? left : 200;
+		struct timespec pause = { 0, (long)left * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}
 }

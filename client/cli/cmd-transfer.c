@@ -1,7 +1,7 @@
 /*
  * cmd-transfer.c - the transfer verbs: transfer start, list, show, complete,
  * suspend, resume, remove, set (BITS' Start-, Get-, Complete-, Suspend-,
- * Resume-, Remove-, Set-BitsTransfer).
+ * Resume-, Remove-, Set-BitsTransfer), and wait.
  *
  * A transfer job runs on the session's host, not here: the server fetches
  * URLs to its disk (or sends its files to a URL) and keeps at it across
@@ -30,9 +30,13 @@ static int exec_suspend(struct cmd_ctx *x, const struct args *a);
 static int exec_resume(struct cmd_ctx *x, const struct args *a);
 static int exec_remove(struct cmd_ctx *x, const struct args *a);
 static int exec_set(struct cmd_ctx *x, const struct args *a);
+static int exec_wait(struct cmd_ctx *x, const struct args *a);
 
 #define SECONDS_MAX      (365 * 86400)
 #define RATE_MAX         (1ull << 50)   /* bytes/s: 1 PiB/s, "no limit" really */
+
+/* A synchronous start owns its jobs and waits as long as they take. */
+static const struct watch_mode start_watch = { 1, 0 };
 
 static const char *const priorities[] = { "foreground", "high", "normal", "low", NULL };
 static const char *const auths[] = { "basic", "digest", "ntlm", "negotiate", "any", NULL };
@@ -49,6 +53,12 @@ static const char *const proxy_usages[] = { "system", "none", "override", NULL }
 #define OPTS_END     { 0, NULL, 0, NULL, NULL }
 static const struct args_opt session_opts[] = { SESSION_OPT, OPTS_END };
 static const struct args_opt set_opts[] = { SESSION_OPT, TUNABLE_OPTS, OPTS_END };
+static const struct args_opt list_opts[] = {
+	{ 's', "session", ARG_VALUE, "SESSION", NULL }, OPTS_END,
+};
+static const struct args_opt wait_opts[] = {
+	SESSION_OPT, { 0, "timeout", ARG_VALUE, "SECONDS", NULL }, OPTS_END,
+};
 static const struct args_opt start_opts[] = {
 	SESSION_OPT, TUNABLE_OPTS,
 	{ 0, "upload", 0, NULL, NULL },
@@ -61,6 +71,7 @@ static const struct args_opt start_opts[] = {
 	{ 0, "proxy-usage", ARG_VALUE, "MODE", proxy_usages },
 	{ 0, "proxy-list", ARG_VALUE, "URL,...", NULL },
 	{ 0, "proxy-bypass", ARG_VALUE, "HOST,...", NULL },
+	{ 0, "proxy-user", ARG_VALUE, "USER", NULL },
 	{ 0, "csv", ARG_VALUE, "FILE", NULL },
 	{ 0, "sha256", ARG_VALUE, "HEX", NULL },
 	{ 0, "cacert", ARG_VALUE, "FILE", NULL },
@@ -119,8 +130,13 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	"                          the server's choice)\n"
 	"  --proxy-usage MODE      system (the host's proxy settings), none, or\n"
 	"                          override (only the proxies of --proxy-list)\n"
-	"  --proxy-list URL,...    proxies to use (implies --proxy-usage override)\n"
+	"  --proxy-list URL,...    proxies to use, in order (implies --proxy-usage\n"
+	"                          override); HOST:PORT means http://HOST:PORT\n"
 	"  --proxy-bypass HOST,... hosts reached without the proxy (implies override)\n"
+	"  --proxy-user USER       log in to the proxy as USER; the password is read\n"
+	"                          from stdin (the line after --user's password with\n"
+	"                          --password-stdin), or asked on the terminal; kept\n"
+	"                          sealed on the server like --user's\n"
 	"  --csv FILE              one job per row of FILE: 'Source, Destination'\n"
 	"                          rows (that header line is optional; fields may be\n"
 	"                          \"double-quoted\", with \"\" for a quote). No SOURCE\n"
@@ -145,12 +161,16 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	{ start_opts, 0, -1, NULL, 0 }, CMD_TARGET_SESSION_OPTION, exec_start,
 };
 const struct cmd_entry cmd_transfer_list_entry = {
-	"transfer list", "-s SESSION", "list a session's transfer jobs",
+	"transfer list", "-s SESSION | HOST",
+	"list a session's transfer jobs, or yours in every session of a host",
 	SESSION_HELP
+	"  HOST                    instead of -s: your transfer jobs in every session\n"
+	"                          of yours on HOST, with a SESSION column\n"
 	"Jobs that were completed or removed are gone from the list.\n"
 	"Example:\n"
-	"  tether transfer list -s srv/build\n",
-	{ session_opts, 0, 0, NULL, 0 }, CMD_TARGET_NONE, exec_list,
+	"  tether transfer list -s srv/build\n"
+	"  tether transfer list srv\n",
+	{ list_opts, 0, 1, "expected -s SESSION or one HOST", 0 }, CMD_TARGET_NONE, exec_list,
 };
 const struct cmd_entry cmd_transfer_show_entry = {
 	"transfer show", "-s SESSION JOB", "show a transfer job: progress, files, error",
@@ -164,7 +184,9 @@ const struct cmd_entry cmd_transfer_complete_entry = {
 	"take a Transferred job's files (put them in place; the job is then gone)",
 	SESSION_HELP JOB_HELP
 	"Completing makes the transferred files final at their destinations and\n"
-	"ends the job (it leaves the list). A job not Transferred yet is refused.\n"
+	"ends the job (it leaves the list). A job in any other state than\n"
+	"Transferred is refused (tether names its state, exit 255) and stays as it\n"
+	"was, files and all: transfer wait waits for Transferred.\n"
 	"A synchronous transfer start completes its job itself.\n"
 	"Example:\n"
 	"  tether transfer complete -s srv/build Job12 Job13\n",
@@ -205,6 +227,24 @@ const struct cmd_entry cmd_transfer_set_entry = {
 	"Example:\n"
 	"  tether transfer set -s srv/build Job12 --priority low --max-rate 1048576\n",
 	{ set_opts, 1, 1, ONE_JOB, 0 }, CMD_TARGET_NONE, exec_set,
+};
+const struct cmd_entry cmd_transfer_wait_entry = {
+	"transfer wait", "-s SESSION JOB... [--timeout SECONDS]",
+	"wait until transfer jobs are Transferred or in Error",
+	SESSION_HELP
+	"  --timeout SECONDS       give up after this long (decimals allowed: 0.5)\n"
+	JOB_HELP
+	"Waits until every JOB is Transferred or in Error (or completed or removed\n"
+	"meanwhile: Acknowledged, Cancelled), with a progress line on a terminal,\n"
+	"and prints the jobs as they ended. It changes nothing: a Transferred job\n"
+	"still needs transfer complete, and Ctrl-C leaves the jobs running.\n"
+	"Exit 0 if every job is Transferred (or Acknowledged); 1 if any is in Error\n"
+	"(or Cancelled, or gone); on timeout 1 as job wait, with 'timed out' on\n"
+	"stderr and the jobs as they are; 255 if the server cannot be asked.\n"
+	"Example:\n"
+	"  tether transfer wait -s srv/build nightly-1 nightly-2 --timeout 3600 &&\n"
+	"      tether transfer complete -s srv/build nightly-1 nightly-2\n",
+	{ wait_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_wait,
 };
 
 /* ---- values and checks shared by the verbs ---- */
@@ -248,25 +288,32 @@ static void bytes_of(json_t *o, char *out, size_t outsz)
 	                      out, outsz);
 }
 
-/* Transfer jobs as a table, like Get-BitsTransfer. */
-static void transfers_table(json_t *arr)
+/* Transfer jobs as a table, like Get-BitsTransfer; with_session: a
+ * SESSION column first (the jobs of several sessions). */
+static void transfers_table_of(json_t *arr, int with_session)
 {
 	size_t i;
 	json_t *t;
-	int wname = 12;
+	int wname = 12, wsess = with_session ? 7 : 0;
 	if (json_array_size(arr) == 0) {
 		printf("no transfer jobs\n");
 		return;
 	}
 	json_array_foreach(arr, i, t) {
 		int n = (int)strlen(transfer_str(t, "name"));
+		int m = (int)strlen(transfer_str(t, "session"));
 		wname = n > wname ? n : wname;
+		wsess = with_session && m > wsess ? m : wsess;
 	}
+	if (with_session)
+		printf("%-*s ", wsess, "SESSION");
 	printf("%-6s %-*s %-9s %-14s %-10s %-22s %s\n", "ID", wname, "NAME", "DIRECTION",
 	       "STATE", "PRIORITY", "BYTES", "FILES");
 	json_array_foreach(arr, i, t) {
 		char bytes[80];
 		bytes_of(t, bytes, sizeof bytes);
+		if (with_session)
+			printf("%-*s ", wsess, transfer_str(t, "session"));
 		printf("%-6lld %-*s %-9s %-14s %-10s %-22s %lld/%lld\n",
 		       (long long)transfer_num(t, "id"), wname, transfer_str(t, "name"),
 		       transfer_str(t, "direction"),
@@ -275,6 +322,18 @@ static void transfers_table(json_t *arr)
 		                   ? transfer_num(t, "files_transferred") : 0),
 		       (long long)(transfer_num(t, "files_total") > 0 ? transfer_num(t, "files_total") : 0));
 	}
+}
+
+/* The jobs of one session. */
+static void transfers_table(json_t *arr)
+{
+	transfers_table_of(arr, 0);
+}
+
+/* The jobs of every session of a host. */
+static void host_transfers_table(json_t *arr)
+{
+	transfers_table_of(arr, 1);
 }
 
 /* "1.0 MiB/s", or "unlimited" for a limit of 0. */
@@ -384,10 +443,48 @@ static void show_table(json_t *arr)
 
 /* ---- list, show, the actions, set ---- */
 
+/* transfer list HOST: the transfers of every session of the user there
+ * (a session removed meanwhile is skipped), each naming its session. */
+static int list_host(struct cmd_ctx *x, const char *host)
+{
+	json_t *sessions = NULL, *all = json_array(), *s;
+	size_t i;
+	tether_err e = tether_session_list(x->c, host, &sessions);
+	json_array_foreach(sessions, i, s) {
+		char ref[BOUND_HOSTSPEC + 32];
+		json_t *arr = NULL, *t;
+		size_t k;
+		snprintf(ref, sizeof ref, "%s/%lld", host,
+		         (long long)json_integer_value(json_object_get(s, "id")));
+		tether_err le = tether_transfer_list(x->c, ref, &arr);
+		if (le == TETHER_E_NOT_FOUND)
+			continue;
+		if (le != TETHER_E_OK) {
+			e = le;
+			break;
+		}
+		json_array_foreach(arr, k, t)
+			if (!json_is_string(json_object_get(t, "session")))
+				json_object_set(t, "session", json_object_get(s, "name"));
+		json_array_extend(all, arr);
+		json_decref(arr);
+	}
+	json_decref(sessions);
+	return out_result(x, e, all, host_transfers_table);
+}
+
 static int exec_list(struct cmd_ctx *x, const struct args *a)
 {
 	json_t *arr = NULL;
-	tether_err e = tether_transfer_list(x->c, args_get(a, "session"), &arr);
+	const char *session = args_get(a, "session");
+	if ((session != NULL) == (a->argc == 1))
+		return out_usage(&cmd_transfer_list_entry, "expected -s SESSION or one HOST");
+	if (session == NULL && strchr(a->argv[0], '/') != NULL)
+		return out_usage(&cmd_transfer_list_entry, "'%s' is a SESSION: give it with -s",
+		                 a->argv[0]);
+	if (session == NULL)
+		return list_host(x, a->argv[0]);
+	tether_err e = tether_transfer_list(x->c, session, &arr);
 	return out_result(x, e, arr, transfers_table);
 }
 
@@ -449,6 +546,62 @@ static int exec_set(struct cmd_ctx *x, const struct args *a)
 	return out_result(x, e, t, transfers_table);
 }
 
+/* transfer wait: watch the jobs (transfer-wait.c, not owning them) until
+ * each has ended or the deadline passes. */
+static int exec_wait(struct cmd_ctx *x, const struct args *a)
+{
+	struct watch_mode m = { 0, 0 };
+	const char *session = args_get(a, "session");
+	if (cmd_wait_deadline(&cmd_transfer_wait_entry, a, &m.deadline) != 0)
+		return EXIT_USAGE;
+	struct waited *w = calloc((size_t)a->argc, sizeof *w);
+	if (w == NULL) {
+		fprintf(stderr, "tether: out of memory\n");
+		return EXIT_TETHER;
+	}
+	int rc = 0;
+	size_t n = 0;
+	for (; n < (size_t)a->argc; n++) {
+		tether_err e = tether_transfer_get(x->c, session, a->argv[n], &w[n].job);
+		if (e != TETHER_E_OK) {
+			rc = out_fail(x, e);
+			break;
+		}
+		snprintf(w[n].ref, sizeof w[n].ref, "%lld", (long long)transfer_num(w[n].job, "id"));
+	}
+	struct outcome oc = { 0, "", "", 0 };
+	if (rc == 0) {
+		transfer_catch_stop_signals();
+		transfer_wait_all(x, session, w, n, &m, &oc);
+	}
+	json_t *jobs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].end == W_FAILED && rc == 0)
+			rc = 1;   /* Error, Cancelled, gone */
+		json_array_append_new(jobs, w[i].job);
+	}
+	free(w);
+	if (n < (size_t)a->argc) {
+		json_decref(jobs);
+		return rc;   /* a JOB that could not be read, reported */
+	}
+	if (oc.rc != 0) {   /* the server lost, or a signal */
+		if (x->json) {
+			json_t *doc = json_pack("{s:{s:s,s:s},s:o}", "error", "code", oc.code,
+			                        "message", oc.msg, "results", jobs);
+			out_json(doc);
+			json_decref(doc);
+		} else {
+			json_decref(jobs);
+		}
+		return oc.rc;
+	}
+	if (oc.timed_out)
+		rc = out_timed_out(a);
+	out_result(x, TETHER_E_OK, jobs, transfers_table);
+	return rc;
+}
+
 /* ---- start ---- */
 
 /* Check the options of transfer start that do not depend on the files;
@@ -458,8 +611,10 @@ static int check_start_opts(const struct transfer_opts *o)
 	const struct cmd_entry *ce = &cmd_transfer_start_entry;
 	if (o->auth != NULL && o->user == NULL)
 		return out_usage(ce, "--auth goes with --user");
-	if (o->password_stdin && o->user == NULL)
-		return out_usage(ce, "--password-stdin goes with --user");
+	if (o->password_stdin && o->user == NULL && o->proxy_user == NULL)
+		return out_usage(ce, "--password-stdin goes with --user (or --proxy-user)");
+	if (o->proxy_user && o->proxy_usage && strcmp(o->proxy_usage, "none") == 0)
+		return out_usage(ce, "--proxy-user needs a proxy: not with --proxy-usage none");
 	if ((o->proxy_list || o->proxy_bypass) && o->proxy_usage &&
 	    strcmp(o->proxy_usage, "override") != 0)
 		return out_usage(ce, "--proxy-list and --proxy-bypass go with --proxy-usage "
@@ -601,7 +756,7 @@ static int start_fleet(struct cmd_ctx *x, const struct transfer_opts *o, json_t 
 		char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
 		snprintf(session, sizeof session, "%s/%s", hosts->v[h].addr, name);
 		if (made[h] >= 0)
-			transfer_wait_all(x, session, &w[h * n], n, &oc[h]);
+			transfer_wait_all(x, session, &w[h * n], n, &start_watch, &oc[h]);
 	}
 	x->json = json;
 	json_t *doc = json_array();
@@ -640,6 +795,7 @@ static int get_start_opts(const struct args *a, struct transfer_opts *o)
 	o->proxy_usage = args_get(a, "proxy-usage");
 	o->proxy_list = args_get(a, "proxy-list");
 	o->proxy_bypass = args_get(a, "proxy-bypass");
+	o->proxy_user = args_get(a, "proxy-user");
 	o->csv = args_get(a, "csv");
 	o->sha256 = args_get(a, "sha256");
 	o->cacert = args_get(a, "cacert");
@@ -661,12 +817,16 @@ static int exec_start(struct cmd_ctx *x, const struct args *a)
 		json_decref(specs);
 		return EXIT_USAGE;
 	}
-	if (o.user != NULL && transfer_get_password(&o, pw, sizeof pw) != 0) {
+	char ppw[BOUND_PASSWORD + 2] = "";
+	if ((o.user != NULL && transfer_get_password(&o, pw, sizeof pw) != 0) ||
+	    (o.proxy_user != NULL && transfer_get_proxy_password(&o, ppw, sizeof ppw) != 0)) {
+		crypto_wipe(pw, sizeof pw);
 		json_decref(specs);
 		return EXIT_USAGE;
 	}
-	json_t *base = transfer_base_request(&o, o.user ? pw : NULL);
-	crypto_wipe(pw, sizeof pw);   /* base holds its own copy now */
+	json_t *base = transfer_base_request(&o, o.user ? pw : NULL, o.proxy_user ? ppw : NULL);
+	crypto_wipe(pw, sizeof pw);   /* base holds its own copies now */
+	crypto_wipe(ppw, sizeof ppw);
 	if (base == NULL) {
 		json_decref(specs);
 		return EXIT_USAGE;
@@ -697,9 +857,9 @@ static int exec_start(struct cmd_ctx *x, const struct args *a)
 	transfer_wipe_request(base);
 	json_decref(base);
 	json_decref(specs);
-	struct outcome oc = { 0, "", "" };
+	struct outcome oc = { 0, "", "", 0 };
 	if (made >= 0 && !o.async) {
-		transfer_wait_all(x, o.session, w, n, &oc);
+		transfer_wait_all(x, o.session, w, n, &start_watch, &oc);
 		if (oc.rc == 0)
 			transfer_print_notes(w, n);
 	}

@@ -17,7 +17,7 @@
 /* What transfer start and transfer set take; -1 numbers are "not given". */
 struct transfer_opts {
 	const char *session, *name, *priority, *user, *auth, *proxy_usage, *proxy_list,
-	           *proxy_bypass, *csv, *sha256, *cacert, *notify_cmd;
+	           *proxy_bypass, *proxy_user, *csv, *sha256, *cacert, *notify_cmd;
 	int         upload, async, suspended, password_stdin, insecure;
 	int64_t     retry_delay, no_progress_timeout, max_rate;
 };
@@ -37,10 +37,15 @@ int transfer_gather_specs(const struct transfer_opts *o, const struct args *a,
 /* The password for --user: stdin's first line, or asked on the terminal;
  * 0, or EXIT_USAGE after a usage message. */
 int transfer_get_password(const struct transfer_opts *o, char *pw, size_t pwsz);
+/* The password for --proxy-user: the next line of stdin (after --user's
+ * with --password-stdin) unless stdin is a terminal and no --password-stdin
+ * was given: then asked there. 0, or EXIT_USAGE after a usage message. */
+int transfer_get_proxy_password(const struct transfer_opts *o, char *pw, size_t pwsz);
 /* The create request common to every job of this start (all but sources,
- * destination, name); NULL after a usage message. */
-json_t *transfer_base_request(const struct transfer_opts *o, const char *pw);
-/* Zero the password inside a request before it is freed. */
+ * destination, name), with --user's password pw and --proxy-user's ppw;
+ * NULL after a usage message. */
+json_t *transfer_base_request(const struct transfer_opts *o, const char *pw, const char *ppw);
+/* Zero the passwords inside a request before it is freed. */
 void transfer_wipe_request(json_t *req);
 
 /* transfer-wait.c: one job a synchronous start waits for. */
@@ -56,6 +61,17 @@ struct outcome {
 	int  rc;
 	char code[48];
 	char msg[512];
+	int  timed_out;   /* the deadline passed with jobs still running */
+};
+
+/* How a watch treats its jobs: a synchronous start owns them (completes
+ * each once Transferred; a stop signal cancels the unfinished; a job that
+ * fails makes oc's failure), transfer wait only looks (a job ends at
+ * Transferred, Acknowledged, Error or Cancelled; a stop signal leaves them
+ * running). */
+struct watch_mode {
+	int     own;        /* the start's way */
+	int64_t deadline;   /* cmd_wait_deadline's, or 0: none */
 };
 
 /* Catch SIGINT and SIGTERM without SA_RESTART, so a wait ends at once. */
@@ -66,11 +82,11 @@ int transfer_stopped(void);
 const char *transfer_state_of(json_t *t);
 /* A job's name for messages. */
 const char *transfer_name_of(const struct waited *w);
-/* Poll until every job is done or failed (completing each once Transferred,
- * drawing progress on a terminal), or a signal says stop (the unfinished
- * are cancelled); the first failure goes to oc. */
+/* Poll until every job is done or failed (drawing progress on a terminal),
+ * a signal says stop, or m's deadline passes (oc->timed_out); m says what
+ * is done to the jobs on the way. The first failure goes to oc. */
 void transfer_wait_all(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
-                       struct outcome *oc);
+                       const struct watch_mode *m, struct outcome *oc);
 /* Print the server's notes on the jobs ("file 1 restarted from zero"). */
 void transfer_print_notes(struct waited *w, size_t n);
 

@@ -81,11 +81,26 @@ extern const struct cmd_entry cmd_transfer_suspend_entry;
 extern const struct cmd_entry cmd_transfer_resume_entry;
 extern const struct cmd_entry cmd_transfer_remove_entry;
 extern const struct cmd_entry cmd_transfer_set_entry;
+extern const struct cmd_entry cmd_transfer_wait_entry;
 extern const struct cmd_entry cmd_targets_entry;
 
 /* Exit statuses (docs/cli.md "Exit status"). */
 #define EXIT_USAGE   2
 #define EXIT_TETHER  255
+#define EXIT_TIMEOUT 1     /* job wait and transfer wait ran out of time */
+
+/* output.c: the --timeout SECONDS of the waits, shared so that every wait
+ * parses, measures and reports it alike. */
+#define WAIT_TIMEOUT_MAX_MS (365LL * 86400 * 1000)
+/* --timeout (seconds, up to three decimals: "0.5") as a deadline on the
+ * monotonic clock in *deadline_ms (0 if not given); 0, or -1 after a usage
+ * message. */
+int cmd_wait_deadline(const struct cmd_entry *ce, const struct args *a, int64_t *deadline_ms);
+/* Milliseconds left until deadline_ms (0 when it has passed; INT64_MAX if
+ * there is none). */
+int64_t cmd_wait_left_ms(int64_t deadline_ms);
+/* Say on stderr that --timeout ran out; returns EXIT_TIMEOUT. */
+int out_timed_out(const struct args *a);
 
 /* output.c: printing results and failures. */
 

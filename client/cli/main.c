@@ -33,6 +33,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_job_remove_entry,
 	&cmd_transfer_start_entry,
 	&cmd_transfer_list_entry,
+	&cmd_transfer_wait_entry,
 	&cmd_transfer_show_entry,
 	&cmd_transfer_complete_entry,
 	&cmd_transfer_suspend_entry,

@@ -13,6 +13,7 @@
 #include "bounds.h"
 #include "cmd.h"
 #include "strparse.h"
+#include "timeu.h"
 
 /* Print a library failure and pick the exit status. */
 int out_fail(struct cmd_ctx *x, tether_err e)
@@ -179,10 +180,10 @@ void out_jobs_table(json_t *jobs)
 		wname = n > wname ? n : wname;
 		wloc = l > wloc ? l : wloc;
 	}
-	printf("%-6s %-*s %-11s %-13s %-11s %-*s %s\n", "ID", wname, "NAME", "TYPE", "STATE",
+	printf("%-6s %-*s %-11s %-14s %-11s %-*s %s\n", "ID", wname, "NAME", "TYPE", "STATE",
 	       "HASMOREDATA", wloc, "LOCATION", "COMMAND");
 	json_array_foreach(jobs, i, j) {
-		printf("%-6lld %-*s %-11s %-13s %-11s %-*s %.60s\n",
+		printf("%-6lld %-*s %-11s %-14s %-11s %-*s %.60s\n",
 		       (long long)json_integer_value(json_object_get(j, "id")),
 		       wname, field(j, "name"), field(j, "type"), field(j, "state"),
 		       json_is_true(json_object_get(j, "has_more_data")) ? "True" : "False",
@@ -223,4 +224,36 @@ int cmd_number(const struct cmd_entry *ce, const struct args *a, const char *nam
 	}
 	*out = (int64_t)v;
 	return 0;
+}
+
+/* --timeout as a deadline; see cmd.h. */
+int cmd_wait_deadline(const struct cmd_entry *ce, const struct args *a, int64_t *deadline_ms)
+{
+	const char *text = args_get(a, "timeout");
+	int64_t ms;
+	*deadline_ms = 0;
+	if (text == NULL)
+		return 0;
+	if (strparse_seconds_ms(text, 1, WAIT_TIMEOUT_MAX_MS, &ms) != 0) {
+		out_usage(ce, "--timeout takes seconds (up to three decimals: 0.5), at most a year");
+		return -1;
+	}
+	*deadline_ms = timeu_mono_ms() + ms;
+	return 0;
+}
+
+/* Time left before a wait's deadline. */
+int64_t cmd_wait_left_ms(int64_t deadline_ms)
+{
+	if (deadline_ms == 0)
+		return INT64_MAX;
+	int64_t left = deadline_ms - timeu_mono_ms();
+	return left > 0 ? left : 0;
+}
+
+/* A wait that ran out of time. */
+int out_timed_out(const struct args *a)
+{
+	fprintf(stderr, "tether: timed out after %s seconds\n", args_get(a, "timeout"));
+	return EXIT_TIMEOUT;
 }

@@ -265,10 +265,28 @@ int transfer_get_password(const struct transfer_opts *o, char *pw, size_t pwsz)
 	return 0;
 }
 
+/* The password for --proxy-user (see cmd-transfer.h). */
+int transfer_get_proxy_password(const struct transfer_opts *o, char *pw, size_t pwsz)
+{
+	const struct cmd_entry *ce = &cmd_transfer_start_entry;
+	if (o->password_stdin || isatty(0) != 1) {
+		if (term_read_line(0, pw, pwsz) < 0)
+			return out_usage(ce, "--proxy-user: no password line on stdin%s",
+			                 o->user && o->password_stdin ? " (after --user's)" : "");
+		return 0;
+	}
+	char prompt[BOUND_NAME + 64];
+	snprintf(prompt, sizeof prompt, "Password for %.*s on the proxy: ", (int)BOUND_NAME,
+	         o->proxy_user);
+	if (term_prompt_secret(prompt, pw, pwsz) < 0)
+		return out_usage(ce, "no proxy password given");
+	return 0;
+}
+
 /* The create request common to every job of this start (all but sources,
- * destination, name); NULL after a usage message. pw holds the password
- * (if any) and must outlive the request. */
-json_t *transfer_base_request(const struct transfer_opts *o, const char *pw)
+ * destination, name); NULL after a usage message. pw and ppw hold the
+ * passwords (if any) and must outlive the request. */
+json_t *transfer_base_request(const struct transfer_opts *o, const char *pw, const char *ppw)
 {
 	const struct cmd_entry *ce = &cmd_transfer_start_entry;
 	char why[200];
@@ -288,9 +306,17 @@ json_t *transfer_base_request(const struct transfer_opts *o, const char *pw)
 			json_object_set_new(cred, "auth", json_string(o->auth));
 		json_object_set_new(req, "credentials", cred);
 	}
-	if (o->proxy_usage || o->proxy_list || o->proxy_bypass) {
+	if (o->proxy_usage || o->proxy_list || o->proxy_bypass || o->proxy_user) {
 		json_t *proxy = json_pack("{s:s}", "usage", o->proxy_usage ? o->proxy_usage
-		                                                           : "override");
+		                          : o->proxy_list || o->proxy_bypass ? "override" : "system");
+		if (o->proxy_user != NULL &&
+		    (json_object_set_new(proxy, "user", json_string(o->proxy_user)) != 0 ||
+		     json_object_set_new(proxy, "password", json_string(ppw ? ppw : "")) != 0)) {
+			json_decref(proxy);
+			json_decref(req);
+			out_usage(ce, "--proxy-user and its password must be UTF-8 text");
+			return NULL;
+		}
 		const char *lists[2][2] = { { "list", o->proxy_list }, { "bypass", o->proxy_bypass } };
 		for (int i = 0; i < 2; i++) {
 			if (lists[i][1] == NULL)
@@ -345,9 +371,12 @@ json_t *transfer_base_request(const struct transfer_opts *o, const char *pw)
  * strings without clearing them, and this one is the user's secret. */
 void transfer_wipe_request(json_t *req)
 {
-	json_t *pw = json_object_get(json_object_get(req, "credentials"), "password");
-	if (json_is_string(pw))
-		crypto_wipe((char *)json_string_value(pw), json_string_length(pw));
+	static const char *const holders[] = { "credentials", "proxy" };
+	for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++) {
+		json_t *pw = json_object_get(json_object_get(req, holders[i]), "password");
+		if (json_is_string(pw))
+			crypto_wipe((char *)json_string_value(pw), json_string_length(pw));
+	}
 }
 
 /* Gather the job specs (see cmd-transfer.h). */

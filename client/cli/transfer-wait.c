@@ -1,11 +1,12 @@
 /*
- * transfer-wait.c - a synchronous transfer start's watch loop: ask after the
- * jobs (a long poll for one job: the server answers when its worker ends;
- * one listing a round for several), draw a progress line on a terminal,
- * complete each job once all its bytes are in, as Start-BitsTransfer does,
- * and ride out a short loss of the server. The start owns its jobs: stopped
- * by Ctrl-C or SIGTERM it cancels them rather than leave work nobody waits
- * for.
+ * transfer-wait.c - the watch loop of a synchronous transfer start and of
+ * transfer wait: ask after the jobs (a long poll for one job: the server
+ * answers when its worker ends; one listing a round for several), draw a
+ * progress line on a terminal, complete each job once all its bytes are
+ * in, as Start-BitsTransfer does, and ride out a short loss of the server.
+ * The start owns its jobs: stopped by Ctrl-C or SIGTERM it cancels them
+ * rather than leave work nobody waits for. transfer wait watches the same
+ * way, until its deadline if it has one, but leaves the jobs alone.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -158,13 +159,39 @@ static void fail_once(struct outcome *oc, int rc, const char *code, const char *
 	snprintf(oc->msg, sizeof oc->msg, "%s", msg);
 }
 
+/* A job's end as transfer wait sees it: done at Transferred or
+ * Acknowledged, failed at Error or Cancelled (said on stderr), else still
+ * running (a Suspended job may be resumed by someone). */
+static void settle_watched(const char *session, struct waited *w, struct progress *pr)
+{
+	const char *st = transfer_state_of(w->job);
+	json_t *err = json_object_get(w->job, "error");
+	if (strcmp(st, "Transferred") == 0 || strcmp(st, "Acknowledged") == 0) {
+		w->end = W_DONE;
+	} else if (strcmp(st, "Error") == 0) {
+		progress_clear(pr);
+		fprintf(stderr, "tether: transfer %s is in Error: %s: %s (transfer resume -s %s %s "
+		        "retries it)\n", transfer_name_of(w), transfer_str(err, "code"),
+		        transfer_str(err, "message"), session, transfer_name_of(w));
+		w->end = W_FAILED;
+	} else if (strcmp(st, "Cancelled") == 0) {
+		progress_clear(pr);
+		fprintf(stderr, "tether: transfer %s was removed (Cancelled)\n", transfer_name_of(w));
+		w->end = W_FAILED;
+	}
+}
+
 /* Look at a job's new state: complete it once Transferred, report an Error
- * or someone else's hand. */
+ * or someone else's hand (a watch that does not own it: settle_watched). */
 static void settle(struct cmd_ctx *x, const char *session, struct waited *w,
-                   struct progress *pr, struct outcome *oc)
+                   const struct watch_mode *m, struct progress *pr, struct outcome *oc)
 {
 	const char *st = transfer_state_of(w->job);
 	char msg[512];
+	if (!m->own) {
+		settle_watched(session, w, pr);
+		return;
+	}
 	if (strcmp(st, "Transferred") == 0) {
 		json_t *t = NULL;
 		tether_err e = tether_transfer_action(x->c, session, w->ref, "complete", &t);
@@ -214,7 +241,8 @@ static void settle(struct cmd_ctx *x, const char *session, struct waited *w,
  * until its worker ends, at most wait seconds), one listing a round for
  * several (a job missing from it is asked for alone, to learn why). */
 static tether_err refresh(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
-                          int wait, struct progress *pr, struct outcome *oc)
+                          int wait, const struct watch_mode *m, struct progress *pr,
+                          struct outcome *oc)
 {
 	json_t *listed = NULL;
 	tether_err e = n > 1 ? tether_transfer_list(x->c, session, &listed) : TETHER_E_OK;
@@ -236,14 +264,15 @@ static tether_err refresh(struct cmd_ctx *x, const char *session, struct waited 
 			         "someone else)", transfer_name_of(&w[i]));
 			progress_clear(pr);
 			fprintf(stderr, "tether: %s\n", msg);
-			fail_once(oc, EXIT_TETHER, "not_found", msg);
+			if (m->own)
+				fail_once(oc, EXIT_TETHER, "not_found", msg);
 			w[i].end = W_FAILED;
 			e = TETHER_E_OK;
 			continue;
 		}
 		if (e == TETHER_E_OK) {
 			set_job(&w[i], found);
-			settle(x, session, &w[i], pr, oc);
+			settle(x, session, &w[i], m, pr, oc);
 		}
 	}
 	json_decref(listed);
@@ -295,22 +324,42 @@ static size_t running_jobs(const struct waited *w, size_t n)
 	return running;
 }
 
-/* Poll until every job is done or failed, or a signal says stop. */
+/* A stop signal during transfer wait: the jobs go on. */
+static void leave_all(const char *session, struct progress *pr, struct outcome *oc)
+{
+	char msg[300];
+	progress_clear(pr);
+	snprintf(msg, sizeof msg, "interrupted by %s: the transfer jobs go on (transfer list "
+	         "-s %s)", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", session);
+	fprintf(stderr, "tether: %s\n", msg);
+	oc->rc = 0;
+	fail_once(oc, EXIT_INTERRUPTED, "interrupted", msg);
+}
+
+/* Poll until every job is done or failed, a signal says stop, or the
+ * deadline passes. */
 void transfer_wait_all(struct cmd_ctx *x, const char *session, struct waited *w, size_t n,
-                     struct outcome *oc)
+                       const struct watch_mode *m, struct outcome *oc)
 {
 	struct progress pr = { isatty(2) == 1, 0, "" };
 	int64_t lost_since = -1;
 	tether_set_interrupt(x->c, &stop_signal);
 	for (;;) {
 		if (stop_signal) {
-			cancel_all(x, session, w, n, &pr, oc);
+			if (m->own)
+				cancel_all(x, session, w, n, &pr, oc);
+			else
+				leave_all(session, &pr, oc);
 			break;
 		}
 		if (running_jobs(w, n) == 0)
 			break;
+		int64_t left = cmd_wait_left_ms(m->deadline);
+		int wait = pr.on ? WAIT_DRAW_S : WAIT_S;
+		if (left / 1000 < wait)
+			wait = (int)(left / 1000);   /* under a second left: ask, do not hold */
 		int64_t asked = timeu_mono_ms();
-		tether_err e = refresh(x, session, w, n, pr.on ? WAIT_DRAW_S : WAIT_S, &pr, oc);
+		tether_err e = refresh(x, session, w, n, wait, m, &pr, oc);
 		if (e == TETHER_E_INTERRUPTED)
 			continue;
 		if (e == TETHER_E_CONNECT || e == TETHER_E_UNAVAILABLE) {
@@ -318,9 +367,14 @@ void transfer_wait_all(struct cmd_ctx *x, const char *session, struct waited *w,
 			int64_t now = timeu_mono_ms();
 			lost_since = lost_since < 0 ? now : lost_since;
 			snprintf(pr.lost, sizeof pr.lost, "%.120s", tether_last_error(x->c));
+			left = cmd_wait_left_ms(m->deadline);
+			if (left == 0) {
+				oc->timed_out = 1;
+				break;
+			}
 			if (now - lost_since < LOST_GRACE_MS) {
 				progress_draw(&pr, w, n);
-				pause_ms(1000);
+				pause_ms(left < 1000 ? (long)left : 1000);
 				continue;
 			}
 		}
@@ -343,8 +397,13 @@ void transfer_wait_all(struct cmd_ctx *x, const char *session, struct waited *w,
 		 * held (one that answered at once: a job in TransientError, or
 		 * several jobs, or a server without waits) */
 		int64_t took = timeu_mono_ms() - asked;
+		left = cmd_wait_left_ms(m->deadline);
+		if (running_jobs(w, n) > 0 && left == 0) {   /* asked once more at the end */
+			oc->timed_out = 1;
+			break;
+		}
 		if (running_jobs(w, n) > 0 && took < POLL_MS)
-			pause_ms(POLL_MS - (long)took);
+			pause_ms(POLL_MS - took < left ? (long)(POLL_MS - took) : (long)left);
 	}
 	tether_set_interrupt(x->c, NULL);
 	progress_clear(&pr);

@@ -34,6 +34,7 @@ struct tether_client {
 	char  *cacert_pem;               /* CAs as PEM text, or NULL: the system's */
 	char  *proxy;                    /* NULL: libcurl's default; "": none */
 	char  *noproxy;
+	char  *proxy_user, *proxy_password;   /* remote clients: the proxy's login */
 	char  *user_agent;
 	const char *(*next_proxy)(void *ctx, const char *proxy, const char *why);
 	void  *proxy_ctx;

@@ -177,6 +177,8 @@ tether_err tether_client_new_remote(tether_client **out, const struct tether_rem
 	c->creds = json_object();
 	if (c->creds == NULL || !dup_opt(o->cacert_pem, &c->cacert_pem) ||
 	    !dup_opt(o->proxy, &c->proxy) || !dup_opt(o->noproxy, &c->noproxy) ||
+	    !dup_opt(o->proxy_user, &c->proxy_user) ||
+	    !dup_opt(o->proxy_password, &c->proxy_password) ||
 	    !dup_opt(o->user_agent, &c->user_agent))
 		return client_fail(c, TETHER_E_NOMEM, "out of memory");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -197,6 +199,10 @@ void tether_client_free(tether_client *c)
 	free(c->cacert_pem);
 	free(c->proxy);
 	free(c->noproxy);
+	free(c->proxy_user);
+	if (c->proxy_password != NULL)
+		crypto_wipe(c->proxy_password, strlen(c->proxy_password));
+	free(c->proxy_password);
 	free(c->user_agent);
 	crypto_wipe(c, sizeof *c);
 	free(c);

@@ -320,6 +320,10 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
 	if (c->noproxy != NULL)
 		curl_easy_setopt(h, CURLOPT_NOPROXY, c->noproxy);
+	if (c->proxy_user != NULL) {
+		curl_easy_setopt(h, CURLOPT_PROXYUSERNAME, c->proxy_user);
+		curl_easy_setopt(h, CURLOPT_PROXYPASSWORD, c->proxy_password ? c->proxy_password : "");
+	}
 	if (c->user_agent != NULL)
 		curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
 	tether_err e = set_trust(c, h, t);

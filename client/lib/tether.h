@@ -40,6 +40,8 @@ struct tether_remote_opts {
 	int         insecure;      /* verify nothing */
 	const char *proxy;         /* NULL: libcurl's default (the environment); "": none */
 	const char *noproxy;       /* hosts reached directly, or NULL */
+	const char *proxy_user;    /* log in to the proxy (any in use) as this, or NULL */
+	const char *proxy_password;   /* with proxy_user; copied, zeroed when freed */
 	const char *user_agent;    /* or NULL */
 	long        connect_timeout;   /* seconds (0: the default) */
 	long        io_timeout;        /* seconds a request may go silent (0: the default) */

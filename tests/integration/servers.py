@@ -704,14 +704,20 @@ class Tinyproxy(Fixture):
     requests and CONNECT to any port) on 127.0.0.1 that serves only
     127.0.0.1 clients.
 
-    Tinyproxy(root, name="tinyproxy")
+    Tinyproxy(root, name="tinyproxy", auth=None)
 
+    auth=(USER, PASSWORD): every request must carry them as Basic
+    Proxy-Authorization (tinyproxy's BasicAuth; 407 otherwise).
     Attributes: port, url ("http://127.0.0.1:PORT"). requests() counts the
     requests it has logged so far (CONNECT or plain).
     """
 
     name = "tinyproxy"
     binary = "/usr/bin/tinyproxy"
+
+    def __init__(self, root, name=None, auth=None):
+        super().__init__(root, name)
+        self.auth = auth
 
     def start(self):
         need_binary(self.binary, "tinyproxy")
@@ -726,6 +732,8 @@ class Tinyproxy(Fixture):
         lines = [f"Port {self.port}", f"Listen {LOOPBACK}", f"Allow {LOOPBACK}",
                  "Timeout 120", "MaxClients 50", "LogLevel Info",
                  f"LogFile \"{self.tp_log}\"", "DisableViaHeader Yes"]
+        if self.auth:
+            lines.append(f"BasicAuth {self.auth[0]} {self.auth[1]}")
         if os.geteuid() == 0:
             os.chmod(self.dir, 0o777)   # it logs after dropping to nobody
             lines += ["User nobody", "Group nogroup"]

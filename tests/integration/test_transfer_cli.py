@@ -42,7 +42,8 @@ def usage_error(env, args, expect, input=None):
 
 
 def test_help(env):
-    for verb in ("start", "list", "show", "complete", "suspend", "resume", "remove", "set"):
+    for verb in ("start", "list", "show", "complete", "suspend", "resume", "remove", "set",
+                 "wait"):
         r = run(env, "transfer", verb, "--help")
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith(f"usage: tether transfer {verb} -s SESSION"), r.stdout
@@ -50,7 +51,7 @@ def test_help(env):
     r = run(env, "transfer", "start", "-h")
     for opt in ("--upload", "--async", "--suspended", "--name", "--priority", "--user",
                 "--password-stdin", "--auth", "--proxy-usage", "--proxy-list",
-                "--proxy-bypass", "--csv", "--sha256", "--cacert", "--insecure",
+                "--proxy-bypass", "--proxy-user", "--csv", "--sha256", "--cacert", "--insecure",
                 "--notify-cmd", "--retry-delay", "--no-progress-timeout", "--max-rate"):
         assert f"  {opt}" in r.stdout, opt
     assert "foreground when waiting, normal with --async" in r.stdout
@@ -98,8 +99,14 @@ def test_usage_errors(env):
         (["transfer", "start", "-s", S, "--csv", bad_csv, "/d/"], "no SOURCE or DESTINATION"),
         (["transfer", "start", "-s", S, "--csv", bad_csv, "--sha256", HEX], "not with --csv"),
         (["transfer", "start", "-s", S, "--csv", env.root], "not a regular file"),
-        (["transfer", "list"], "-s SESSION is required"),
-        (["transfer", "list", "-s", S, "extra"], "unexpected argument"),
+        (["transfer", "list"], "expected -s SESSION or one HOST"),
+        (["transfer", "list", "-s", S, "extra"], "expected -s SESSION or one HOST"),
+        (["transfer", "list", "h1", "h2"], "expected -s SESSION or one HOST"),
+        (["transfer", "list", S], "is a SESSION: give it with -s"),
+        (["transfer", "wait", "-s", S], "at least one JOB"),
+        (["transfer", "wait", "-s", S, "J", "--timeout", "1.2345"], "--timeout"),
+        (["transfer", "start", "-s", S, "https://h/a", "/d/", "--proxy-usage", "none",
+          "--proxy-user", "u"], "not with --proxy-usage none"),
         (["transfer", "list", "-s", S, "--priority", "low"], "--priority"),
         (["transfer", "show", "-s", S], "exactly one JOB"),
         (["transfer", "show", "-s", S, "a", "b"], "exactly one JOB"),

@@ -116,7 +116,7 @@ def test_single_file_destination_and_sha256(env):
     assert not any(n.startswith(".bad.bin") or n == "bad.bin" for n in os.listdir(w.dst))
 
 
-def test_suspend_resume_remove_and_partial_complete(env):
+def test_suspend_resume_remove_and_refused_partial_complete(env):
     w = World(env)
     big = w.put("big.bin", os.urandom(4 << 20))
     small = w.put("small.bin", os.urandom(5000))
@@ -138,11 +138,24 @@ def test_suspend_resume_remove_and_partial_complete(env):
     time.sleep(1.5)
     n2 = w.show(t["id"])["files"][1]["bytes_transferred"]
     assert n1 == n2 and 0 < n2 < (4 << 20), (n1, n2)
-    # Complete on a partly done job keeps only the finished file
+    # Complete on a partly done job is refused (409) and changes nothing
+    before = sorted(os.listdir(w.dst))
+    st, _, r = w.req("POST", f"/{t['id']}/complete")
+    assert st == 409 and r["error"]["code"] == "conflict", r
+    assert "Suspended" in r["error"]["message"], r
+    assert w.show(t["id"])["state"] == "Suspended"
+    assert sorted(os.listdir(w.dst)) == before and "small.bin" not in before, before
+    # let it finish: then Complete takes both files
+    st, _, r = w.req("PATCH", f"/{t['id']}", {"max_rate": 0})
+    assert st == 200, r
+    st, _, r = w.req("POST", f"/{t['id']}/resume")
+    assert st == 200, r
+    w.wait_state(t["id"], ("Transferred",))
     st, _, r = w.req("POST", f"/{t['id']}/complete")
     assert st == 200 and r["state"] == "Acknowledged", r
-    assert os.listdir(w.dst) == ["small.bin"], os.listdir(w.dst)
-    assert sha(w.dst + "/small.bin") == sha(small)
+    assert sorted(os.listdir(w.dst)) == ["big.bin", "small.bin"], os.listdir(w.dst)
+    assert sha(w.dst + "/small.bin") == sha(small) and sha(w.dst + "/big.bin") == sha(big)
+    os.unlink(w.dst + "/big.bin")
     # Remove deletes partials and commits nothing
     t = w.start({"sources": [big], "destination": w.dst + "/", "max_rate": 256 * 1024})
     H.wait_for(lambda: w.show(t["id"])["bytes_transferred"] > 0, 30, "progress")

@@ -422,5 +422,33 @@ def test_upload_to_tetherd_source_changed_or_upload_gone(env):
     assert partials(b.dir) == []
 
 
+def test_upload_to_tetherd_through_an_authenticating_proxy(env):
+    """--proxy-user reaches libtether too: a tether:// upload through a
+    proxy that requires a login (tinyproxy BasicAuth, CONNECT), the proxy
+    password on stdin after --user's."""
+    try:
+        tp = S.Tinyproxy(env.root, auth=("pu", "pp-secret")).start()
+    except S.FixtureUnavailable as e:
+        print(f"UNAVAILABLE: proxy authentication (tinyproxy): {e.reason}", flush=True)
+        return
+    try:
+        b = Receiver(env)
+        a = Sender(env)
+        data = blob(MiB + 3, 8)
+        src = a.put("px.bin", data)
+        url = f"tether://127.0.0.1:{b.d.port}{b.dir}/"
+        r = a.c.run("transfer", "start", "-s", a.session, "--upload", src, url, "--cacert",
+                    cert(b.d), "--proxy-list", f"127.0.0.1:{tp.port}", "--proxy-user", "pu",
+                    "--user", "alice", "--password-stdin", "--json",
+                    input=f"{H.PASSWORD}\npp-secret\n", timeout=120)
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert json.loads(r.stdout)["state"] == "Acknowledged", r.stdout
+        with open(os.path.join(b.dir, "px.bin"), "rb") as f:
+            assert sha_bytes(f.read()) == sha_bytes(data)
+        assert tp.requests() >= 1, tp.requests()
+    finally:
+        tp.stop()
+
+
 if __name__ == "__main__":
     H.main(globals())

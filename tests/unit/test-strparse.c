@@ -91,32 +91,6 @@ static void test_i64(void **state)
 }
 
 /* Boolean words in any case, nothing else. */
-/* Seconds with up to three decimals, to milliseconds, in range. */
-static void test_seconds_ms(void **state)
-{
-	(void)state;
-	int64_t v;
-	static const struct { const char *s; int64_t ms; } good[] = {
-		{ "1", 1000 }, { "0.5", 500 }, { "1.25", 1250 }, { "0.001", 1 },
-		{ "86400", 86400000 }, { "2.100", 2100 },
-	};
-	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		assert_int_equal(strparse_seconds_ms(good[i].s, 1, INT64_MAX, &v), 0);
-		assert_int_equal(v, good[i].ms);
-	}
-	static const char *const bad[] = {
-		"", ".5", "1.", "1.2345", "-1", "+1", "1e3", "1,5", " 1", "1 ", "0x10",
-		"1.-5", "99999999999999999999",
-	};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_int_equal(strparse_seconds_ms(bad[i], 0, INT64_MAX, &v), -1);
-	assert_int_equal(strparse_seconds_ms(NULL, 0, 10, &v), -1);
-	assert_int_equal(strparse_seconds_ms("0", 1, 10, &v), -1);       /* below min */
-	assert_int_equal(strparse_seconds_ms("0.011", 1, 10, &v), -1);   /* above max */
-	assert_int_equal(strparse_seconds_ms("0.01", 1, 10, &v), 0);
-	assert_int_equal(v, 10);
-}
-
 static void test_bool(void **state)
 {
 	static const char *const yes[] = { "yes", "YES", "true", "True", "on", "1" };
@@ -172,6 +146,30 @@ static void test_is_digits(void **state)
 	assert_false(strparse_is_digits(" 1"));
 	assert_false(strparse_is_digits("1 "));
 	assert_false(strparse_is_digits("\xd9\xa1"));
+}
+
+/* Seconds with up to three decimals, as milliseconds, within a range. */
+static void test_seconds_ms(void **state)
+{
+	int64_t ms = -1;
+	(void)state;
+	assert_int_equal(strparse_seconds_ms("10", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(strparse_seconds_ms("0.5", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(strparse_seconds_ms("1.25", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 1250);
+	assert_int_equal(strparse_seconds_ms("2.005", 0, 100000, &ms), 0);
+	assert_int_equal(ms, 2005);
+	static const char *const bad[] = { "", ".", ".5", "5.", "1.2345", "-1", "+1", " 1",
+	                                   "1 ", "1e3", "1.2.3", "0x10", "1.-5", "1.+5",
+	                                   "99999999999999999999", NULL };
+	for (size_t i = 0; bad[i] != NULL; i++)
+		assert_int_equal(strparse_seconds_ms(bad[i], 0, INT64_MAX, &ms), -1);
+	assert_int_equal(strparse_seconds_ms(NULL, 0, 10, &ms), -1);
+	assert_int_equal(strparse_seconds_ms("0.0005", 1, 10, &ms), -1);
+	assert_int_equal(strparse_seconds_ms("0", 1, 10000, &ms), -1);     /* below min */
+	assert_int_equal(strparse_seconds_ms("10.001", 1, 10000, &ms), -1); /* above max */
 }
 
 /* Run the tests. */
