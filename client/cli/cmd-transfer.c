@@ -296,7 +296,7 @@ static void transfers_table_of(json_t *arr, int with_session)
 	json_t *t;
 	int wname = 12, wsess = with_session ? 7 : 0;
 	if (json_array_size(arr) == 0) {
-		printf("no transfer jobs\n");
+		fprintf(stderr, "no transfer jobs\n");
 		return;
 	}
 	json_array_foreach(arr, i, t) {
