@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "client-int.h"
+#include "jsonu.h"
 #include "outlog.h"
 #include "proto.h"
 #include "timeu.h"
@@ -335,10 +336,19 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 		if (e == TETHER_E_OK && start_streams(f, s)) {   /* the first output too */
 			s->job = s->ri.job;
 			s->offset = 0;
-			if (s->job <= 0)
-				e = client_fail(f->c, TETHER_E_PROTOCOL, "invoke reply without a job id");
-			else
+			if (s->job <= 0) {   /* a tetherd before invoke?wait: the job alone */
+				char why[120];
+				json_t *j = jsonu_parse_object(raw->data ? raw->data : "", raw->len, why,
+				                               sizeof why);
+				s->job = json_integer_value(json_object_get(j, "id"));
+				json_decref(j);
+				s->ri.done = false;
+				if (s->job <= 0)
+					e = client_fail(f->c, TETHER_E_PROTOCOL,
+					                "invoke reply without a job id");
+			} else {
 				e = took_output(f, s, raw);
+			}
 			if (e == TETHER_E_OK)
 				s->step = s->ri.done ? ST_CLEANUP : ST_OUTPUT;
 		} else if (e == TETHER_E_OK) {

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "addr.h"
 #include "client-int.h"
+#include "jsonu.h"
 #include "outlog.h"
 #include "proto.h"
 #include "timeu.h"
@@ -288,12 +289,21 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 		return interrupted_start(c, &t, ref, out, status, job);
 	if (e != TETHER_E_OK)
 		return e;
-	if (ri.job <= 0) {
-		buf_free(&raw);
-		return client_fail(c, TETHER_E_PROTOCOL, "invoke reply without a job id");
-	}
 	struct job_sink sink = { to_output, (void *)out };
-	e = job_stream_from(c, &t, ref, ri.job, 0, false, true, &sink, status, &raw, &ri);
+	if (ri.job <= 0) {
+		/* a tetherd that predates invoke?wait answered with the job alone */
+		char why[120];
+		json_t *started = jsonu_parse_object(raw.data ? raw.data : "", raw.len, why,
+		                                     sizeof why);
+		ri.job = json_integer_value(json_object_get(started, "id"));
+		json_decref(started);
+		buf_free(&raw);
+		if (ri.job <= 0)
+			return client_fail(c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+		e = job_stream_from(c, &t, ref, ri.job, 0, false, true, &sink, status, NULL, NULL);
+	} else {
+		e = job_stream_from(c, &t, ref, ri.job, 0, false, true, &sink, status, &raw, &ri);
+	}
 	if (e != TETHER_E_OK)
 		return e;
 	json_t *got = NULL;
