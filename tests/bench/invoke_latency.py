@@ -48,7 +48,8 @@ def start_sshd(tmp):
     hostkey, userkey = benchlib.ssh_keys(tmp)
     auth = os.path.join(tmp, "authorized_keys")
     shutil.copy(userkey + ".pub", auth)
-    os.chmod(auth, 0o600)
+    os.chmod(auth, 0o644)   # sshd reads it as the (non-root) account logging in
+    os.chmod(tmp, 0o711)
     p = benchlib.run_sshd(tmp, sshd, [
         "Port 2222", "ListenAddress 127.0.0.1", f"HostKey {hostkey}",
         f"AuthorizedKeysFile {auth}", "PasswordAuthentication no",
@@ -69,20 +70,27 @@ def main():
         tether = [os.environ["TETHER"], "invoke", "-s", f"{d.host}/b", "--", "true"]
         t = timed(tether, env=c.env())
         sshd, key = start_sshd(tmp)
+        # ssh runs the command with the account's shell, and Debian's bash
+        # reads ~/.bashrc under sshd: log in as the account tether's jobs run
+        # as (no home, so no rc file), not as root, whose rc may do anything
+        who = harness.os_account("bench") if os.geteuid() == 0 else os.environ["USER"]
+        if os.geteuid() == 0:   # not locked ('!'), or sshd refuses it without PAM
+            subprocess.run(["usermod", "-p", "*", who], check=True)
+        target = f"{who}@127.0.0.1"
         base = ["ssh", "-q", "-p", "2222", "-i", key, "-o", "StrictHostKeyChecking=no",
                 "-o", f"UserKnownHostsFile={tmp}/known", "-o", "BatchMode=yes"]
-        fresh = timed(base + ["127.0.0.1", "true"])
+        fresh = timed(base + [target, "true"])
         cm = ["-o", "ControlMaster=auto", "-o", f"ControlPath={tmp}/cm",
               "-o", "ControlPersist=120"]
-        subprocess.run(base + cm + ["127.0.0.1", "true"], check=True)
-        reused = timed(base + cm + ["127.0.0.1", "true"])
+        subprocess.run(base + cm + [target, "true"], check=True)
+        reused = timed(base + cm + [target, "true"])
         print(f"invoke round trip, median of {RUNS} runs (quartiles), ms")
         print(f"  tether invoke -s S -- true        {t[0]:7.2f}  ({t[1]:.2f}-{t[2]:.2f})")
         print(f"  ssh, ControlMaster reused         {reused[0]:7.2f}  ({reused[1]:.2f}-{reused[2]:.2f})")
         print(f"  ssh, fresh connection             {fresh[0]:7.2f}  ({fresh[1]:.2f}-{fresh[2]:.2f})")
         print(f"ratios: tether / ssh-ControlMaster = {t[0] / reused[0]:.2f}x, "
               f"ssh-fresh / tether = {fresh[0] / t[0]:.2f}x")
-        subprocess.run(base + ["-o", f"ControlPath={tmp}/cm", "-O", "exit", "127.0.0.1"],
+        subprocess.run(base + ["-o", f"ControlPath={tmp}/cm", "-O", "exit", target],
                        capture_output=True)
     finally:
         if sshd:
