@@ -61,8 +61,15 @@ def start_tetherd(root, port, name):
     os.makedirs(os.path.join(d, "state"))
     os.chmod(d, 0o711)
     log = open(os.path.join(d, "log"), "wb")
+    # one daemon stands for every host, and every host's connections come
+    # from the one client address: its per-address and pre-login caps are
+    # the whole fleet's here, so they are raised to the connection limit
+    conf = os.path.join(d, "tetherd.conf")
+    with open(conf, "w") as f:
+        f.write("max_connections_per_address = 512\nmax_unauthenticated = 512\n")
     p = subprocess.Popen([os.environ["TETHERD"], "--state-dir", os.path.join(d, "state"),
-                          "--listen", f"0.0.0.0:{port}", "--log-level", "warn"],
+                          "--config", conf, "--listen", f"0.0.0.0:{port}",
+                          "--log-level", "warn"],
                          stdout=log, stderr=log)
     for _ in range(300):
         if subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"],
