@@ -95,7 +95,9 @@ int main(int argc, char **argv)
 	char why[200];
 	char *text = fileio_read(argv[3], SSHKEY_PRIVATE_MAX, &len);
 	struct sshkey *k = NULL;
-	if (text == NULL || sshkey_load_private(text, len, NULL, &k, why, sizeof why) != 0) {
+	int rc = text != NULL ? sshkey_load_private(text, len, NULL, &k, why, sizeof why) : -1;
+	free(text);
+	if (rc != 0) {
 		fprintf(stderr, "keylogin-probe: cannot load %s\n", argv[3]);
 		return 2;
 	}
@@ -106,24 +108,41 @@ int main(int argc, char **argv)
 	struct reply r = { .want = true };
 	buf_init(&r.body, 1 << 20);
 	json_t *ch = json_pack("{s:s,s:[o]}", "user", user, "keys", b64(blob, bl));
-	if (post(h, port, "challenge", "/v1/login/challenge", ch, &r) != 200)
-		return 1;
-	json_t *doc = json_loads(buf_cstr(&r.body), 0, NULL);
-	const char *ntext = json_string_value(json_object_get(doc, "nonce"));
-	unsigned char nonce[KEYLOGIN_NONCE_LEN];
-	if (ntext == NULL || crypto_b64_decode(ntext, nonce, sizeof nonce) != KEYLOGIN_NONCE_LEN)
-		return 1;
+	json_t *doc = NULL, *login = NULL;
 	struct buf data, sig;
+	buf_init(&data, 0);
 	buf_init(&sig, SSHKEY_SIG_MAX);
+	unsigned char nonce[KEYLOGIN_NONCE_LEN];
+	const char *ntext = NULL;
+	rc = 1;
+	if (post(h, port, "challenge", "/v1/login/challenge", ch, &r) != 200)
+		goto out;
+	doc = json_loads(buf_cstr(&r.body), 0, NULL);
+	ntext = json_string_value(json_object_get(doc, "nonce"));
+	if (ntext == NULL || crypto_b64_decode(ntext, nonce, sizeof nonce) != KEYLOGIN_NONCE_LEN)
+		goto out;
+	buf_free(&data);
 	if (keylogin_data(user, nonce, r.binding, blob, bl, &data) != 0 ||
 	    sshkey_sign(k, (const unsigned char *)data.data, data.len, &sig) != 0)
-		return 1;
-	json_t *login = json_pack("{s:s,s:o,s:s,s:o}", "user", user, "key", b64(blob, bl),
-	                          "nonce", ntext, "signature", b64(sig.data, sig.len));
+		goto out;
+	login = json_pack("{s:s,s:o,s:s,s:o}", "user", user, "key", b64(blob, bl),
+	                  "nonce", ntext, "signature", b64(sig.data, sig.len));
 	if (strcmp(mode, "fresh") == 0)
 		post(h2, port, "login", "/v1/login", login, &r);
 	post(h, port, "login", "/v1/login", login, &r);
 	if (strcmp(mode, "twice") == 0)
 		post(h, port, "login", "/v1/login", login, &r);
-	return 0;
+	rc = 0;
+out:
+	json_decref(ch);
+	json_decref(doc);
+	json_decref(login);
+	buf_free(&data);
+	buf_free(&sig);
+	buf_free(&r.body);
+	sshkey_free(k);
+	curl_easy_cleanup(h);
+	curl_easy_cleanup(h2);
+	curl_global_cleanup();
+	return rc;
 }

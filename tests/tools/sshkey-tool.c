@@ -185,7 +185,8 @@ static int cmd_verify(char **argv)
 	buf_init(&data, 1024);
 	if (parse_sshsig(&text, argv[1], &pub, &sig) < 0) {
 		fprintf(stderr, "malformed SSHSIG (or another namespace)\n");
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	sk = sshkey_from_blob((unsigned char *)pub.data, pub.len, err, sizeof err);
 	if (!sk || !sshkey_equal(sk, k)) {
@@ -193,21 +194,25 @@ static int cmd_verify(char **argv)
 		fprintf(stderr, "note: the SSHSIG names another key\n");
 	}
 	sshkey_free(sk);
-	if (sshkey_sshsig_data(argv[1], (unsigned char *)msg.data, msg.len, &data) < 0)
-		return 2;
+	if (sshkey_sshsig_data(argv[1], (unsigned char *)msg.data, msg.len, &data) < 0) {
+		rc = 2;
+		goto out;
+	}
 	rc = sshkey_verify(k, (unsigned char *)sig.data, sig.len, (unsigned char *)data.data,
 	                   data.len, err, sizeof err);
 	if (rc != 0)
 		fprintf(stderr, "refused: %s\n", err);
 	else
 		printf("verified\n");
+	rc = rc == 0 ? 0 : 1;
+out:
 	sshkey_free(k);
 	buf_free(&msg);
 	buf_free(&text);
 	buf_free(&pub);
 	buf_free(&sig);
 	buf_free(&data);
-	return rc == 0 ? 0 : 1;
+	return rc;
 }
 
 /* sign KEYFILE PASS NS MSG OUT */
@@ -275,8 +280,10 @@ static int cmd_agent_sign(int argc, char **argv)
 	buf_init(&data, 1024);
 	buf_init(&sig, SSHKEY_SIG_MAX);
 	blob = sshkey_blob(k, &bl);
-	if (sshkey_sshsig_data(argv[2], (unsigned char *)msg.data, msg.len, &data) < 0)
-		return 2;
+	if (sshkey_sshsig_data(argv[2], (unsigned char *)msg.data, msg.len, &data) < 0) {
+		rc = 2;
+		goto done;
+	}
 	if (agent_sign(argv[0], blob, bl, (unsigned char *)data.data, data.len,
 	               (uint32_t)strtoul(argv[4], NULL, 10), &sig, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
