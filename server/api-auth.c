@@ -175,6 +175,31 @@ static tether_err login_user(struct req *r, const char *user, struct user_rec *u
 		: TETHER_E_NOT_FOUND;
 }
 
+/* A user's keys (u NULL: none). With authorized_keys = yes that forks a
+ * child to read the account's file, so those reads share the login slots
+ * (login_concurrency) with password checks: NULL and *busy if none came
+ * free. */
+static struct keyset *user_keys(struct req *r, const struct user_rec *u, bool *busy)
+{
+	bool slot = u != NULL && r->srv->conf.authorized_keys;
+	*busy = slot && !hash_slot_take();
+	if (*busy)
+		return NULL;
+	struct keyset *ks = keyauth_keys(r->srv, u);
+	if (slot)
+		hash_slot_give();
+	return ks;
+}
+
+/* Answer 503 when no login slot came free. */
+static tether_err busy_reply(struct req *r, const char *user)
+{
+	r->retry_after = 1;
+	refusal_event(r, "login_busy", user);
+	return req_error(r, TETHER_E_UNAVAILABLE, "too many logins in progress; try again "
+	                 "in a second");
+}
+
 /* POST /v1/login/challenge {"user", "keys": [base64 public key blob, ...]}
  * -> {"nonce", "accept": [indexes of the offered keys the user may log in
  * with]}. An unknown user gets the same answer as one without those keys. */
@@ -198,7 +223,10 @@ tether_err api_login_challenge(struct req *r)
 	tether_err e = login_user(r, user, &u, NULL, 0);
 	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
 		return req_error(r, e, "cannot look the user up");
-	struct keyset *ks = keyauth_keys(r->srv, e == TETHER_E_OK ? &u : NULL);
+	bool busy;
+	struct keyset *ks = user_keys(r, e == TETHER_E_OK ? &u : NULL, &busy);
+	if (busy)
+		return busy_reply(r, user);
 	if (ks == NULL)
 		return req_error(r, TETHER_E_NOMEM, "out of memory");
 	json_t *accept = json_array();
@@ -264,10 +292,17 @@ static tether_err key_login(struct req *r, const char *user, int64_t now, bool *
 		*failed = false;
 		return req_error(r, e, "cannot look the user up");
 	}
-	/* every check runs, in this order, whatever failed before */
-	bool fresh = keyauth_nonce_take(user, binding, nonce, now);
-	if (e == TETHER_E_OK && (ks = keyauth_keys(r->srv, u)) != NULL && keyauth_match(ks, k, &source) &&
-	    fresh && keyauth_verify(k, user, nonce, binding, sig, (size_t)nsig, why, sizeof why) == 0)
+	/* the nonce is used up first, whatever fails after */
+	bool fresh = keyauth_nonce_take(user, binding, nonce, now), busy = false;
+	if (e == TETHER_E_OK)
+		ks = user_keys(r, u, &busy);
+	if (busy) {
+		sshkey_free(k);
+		*failed = false;
+		return busy_reply(r, user);
+	}
+	if (ks != NULL && keyauth_match(ks, k, &source) && fresh &&
+	    keyauth_verify(k, user, nonce, binding, sig, (size_t)nsig, why, sizeof why) == 0)
 		*failed = false;
 	else if (!fresh)
 		snprintf(why, sizeof why, "the nonce is unknown, used, expired or from another "
@@ -336,10 +371,7 @@ tether_err api_login(struct req *r)
 	}
 	if (!hash_slot_take()) {
 		lockout_leave(lo, keys, 2, timeu_now(), false);
-		r->retry_after = 1;
-		refusal_event(r, "login_busy", user);
-		return req_error(r, TETHER_E_UNAVAILABLE, "too many logins in progress; try again "
-		                 "in a second");
+		return busy_reply(r, user);
 	}
 
 	char pwhash[CRYPTO_PWHASH_MAX] = "";

@@ -66,7 +66,8 @@ const struct srvconf_key srvconf_keys[] = {
 	    "(read as that account, with OpenSSH's ownership and mode checks; lines with "
 	    "options are refused)"),
 	NUM(login_concurrency,     4, 1, 64, false, "",
-	    "password checks at once (scrypt, ~32 MiB each)"),
+	    "password checks at once (scrypt, ~32 MiB each, or PAM), and authorized_keys "
+	    "reads for key logins"),
 	NUM(audit_retention,       90, 1, 36500, false, "days",
 	    "how long audit records are kept"),
 	NUM(max_sessions_per_user, 1000, 1, 1000000, true, "",
