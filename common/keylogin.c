@@ -1,8 +1,6 @@
 /*
  * keylogin.c - the signed data of a public-key login (keylogin.h).
  */
-#include <string.h>
-
 #include "keylogin.h"
 #include "sshkey.h"
 #include "sshwire.h"
