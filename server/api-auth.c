@@ -200,6 +200,12 @@ static tether_err busy_reply(struct req *r, const char *user)
 	                 "in a second");
 }
 
+static void free_keys(struct sshkey **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sshkey_free(keys[i]);
+}
+
 /* POST /v1/login/challenge {"user", "keys": [base64 public key blob, ...]}
  * -> {"nonce", "accept": [indexes of the offered keys the user may log in
  * with]}. An unknown user gets the same answer as one without those keys. */
@@ -216,38 +222,44 @@ tether_err api_login_challenge(struct req *r)
 	    json_array_size(offered) > KEYLOGIN_OFFER_MAX)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "keys: expected an array of 1 to %d "
 		                 "base64 public keys", KEYLOGIN_OFFER_MAX);
-	unsigned char binding[KEYLOGIN_BINDING_LEN], nonce[KEYLOGIN_NONCE_LEN];
-	if (req_tls_binding(r, binding) != 0)
-		return req_error(r, TETHER_E_INTERNAL, "cannot read the TLS connection's binding");
-	struct user_rec u;
-	tether_err e = login_user(r, user, &u, NULL, 0);
-	if (e != TETHER_E_OK && e != TETHER_E_NOT_FOUND)
-		return req_error(r, e, "cannot look the user up");
-	bool busy;
-	struct keyset *ks = user_keys(r, e == TETHER_E_OK ? &u : NULL, &busy);
-	if (busy)
-		return busy_reply(r, user);
-	if (ks == NULL)
-		return req_error(r, TETHER_E_NOMEM, "out of memory");
-	json_t *accept = json_array();
-	size_t i;
+	/* every offered key is read before anything is looked up: bad input
+	 * costs no store query and no authorized_keys read */
+	struct sshkey *keys[KEYLOGIN_OFFER_MAX] = { NULL };
+	size_t i, n = json_array_size(offered);
 	json_t *v;
 	unsigned char blob[SSHKEY_BLOB_MAX];
 	json_array_foreach(offered, i, v) {
 		const char *text = json_string_value(v);
-		long n = text && strlen(text) <= 4 * sizeof blob / 3 + 4
+		long len = text && strlen(text) <= 4 * sizeof blob / 3 + 4
 			? crypto_b64_decode(text, blob, sizeof blob) : -1;
-		if (n < 0) {
-			json_decref(accept);
-			keyauth_keys_free(ks);
+		if (len < 0) {
+			free_keys(keys, i);
 			return req_error(r, TETHER_E_INVALID_ARGUMENT, "keys[%zu]: not a base64 "
 			                 "public key", i);
 		}
-		const char *source;
-		struct sshkey *k = sshkey_from_blob(blob, (size_t)n, why, sizeof why);
-		if (k != NULL && keyauth_match(ks, k, &source))
+		/* a key type we don't know stays NULL: simply not accepted */
+		keys[i] = sshkey_from_blob(blob, (size_t)len, why, sizeof why);
+	}
+	unsigned char binding[KEYLOGIN_BINDING_LEN], nonce[KEYLOGIN_NONCE_LEN];
+	struct user_rec u;
+	bool busy = false;
+	struct keyset *ks = NULL;
+	tether_err e = req_tls_binding(r, binding) == 0 ? login_user(r, user, &u, NULL, 0)
+	                                                : TETHER_E_INTERNAL;
+	if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
+		ks = user_keys(r, e == TETHER_E_OK ? &u : NULL, &busy);
+	json_t *accept = json_array();
+	const char *source;
+	for (i = 0; ks != NULL && i < n; i++)
+		if (keys[i] != NULL && keyauth_match(ks, keys[i], &source))
 			json_array_append_new(accept, json_integer((json_int_t)i));
-		sshkey_free(k);   /* a key type we don't know is simply not accepted */
+	free_keys(keys, n);
+	if (ks == NULL) {
+		json_decref(accept);
+		if (busy)
+			return busy_reply(r, user);
+		return req_error(r, e == TETHER_E_OK || e == TETHER_E_NOT_FOUND ? TETHER_E_NOMEM : e,
+		                 "cannot look the user or their keys up");
 	}
 	keyauth_keys_free(ks);
 	if (keyauth_nonce_new(user, binding, nonce, timeu_now()) != 0) {

@@ -346,6 +346,19 @@ def test_bad_input(env):
     assert st == 404
     st, _, doc = d.request("POST", "/v1/sessions/w/jobs/1/stop", {"signal": "NOPE"}, token=tok)
     assert st == 400
+    # a wait out of range is refused before anything starts
+    jobs = d.query("SELECT count(*) FROM jobs")
+    for wait in ("61", "-1", "x"):
+        st, _, doc = d.request("POST", f"/v1/sessions/w/invoke?wait={wait}",
+                               {"command": "true"}, token=tok, headers=cid)
+        assert st == 400, (wait, st, doc)
+        expect_error(doc, "invalid_argument")
+    assert d.query("SELECT count(*) FROM jobs") == jobs
+    # invoke?wait answers with the output and the job's id in a header
+    st, hdrs, body = d.request("POST", "/v1/sessions/w/invoke?wait=5", {"command": "exit 3"},
+                               token=tok, headers=cid)
+    assert st == 201 and hdrs["x-tether-done"] == "1", (st, hdrs)
+    assert hdrs["x-tether-exit-code"] == "3" and int(hdrs["x-tether-job"]) > 0, hdrs
     assert d.healthy()
 
 

@@ -18,7 +18,7 @@ import time
 
 from harness import PASSWORD, TETHER, main, wait_for
 
-PROBE = os.environ.get("KEYLOGIN_PROBE", "build/tests/integration/keylogin-probe")
+PROBE = os.environ.get("KEYLOGIN_PROBE", "build/tests/tools/keylogin-probe")
 
 
 # -- helpers ------------------------------------------------------------------
@@ -117,9 +117,10 @@ def test_agent_ed25519_no_password_no_prompt(env):
         # the audit row names the key used, never its bytes
         rows = audit(d, "login")
         assert rows[-1] == ("alice", f"{fingerprint(k)} (tether)"), rows
+        # the key's own bytes (past the type header every ed25519 key shares)
         blob = open(k + ".pub").read().split()[1]
         log = d.log()
-        assert blob not in log and blob[:40] not in log
+        assert blob[-32:] not in log
         assert fingerprint(k) in log
         # plain output says so too
         c2 = env.client("c2")
@@ -304,6 +305,20 @@ def test_fleet_login_with_agent_key(env):
             works(c, d)
     finally:
         agent.stop()
+
+
+def test_another_users_key_is_not_yours(env):
+    d = env.daemon()
+    d.add_user("alice")
+    d.add_user("bob")
+    k = keygen(env, "bobs")
+    key_add(d, "bob", k + ".pub")
+    r = login(env.client("c1"), d, "-i", k)   # as alice
+    assert r.returncode == 255 and "accepted none" in r.stdout, r.stdout
+    # signed anyway, for alice, with bob's key: the daemon refuses it
+    assert probe(d, k, "same", user="alice") == [("challenge", 200), ("login", 401)]
+    assert login(env.client("c2"), d, "-i", k, user="bob").returncode == 0
+    assert [u for u, _ in audit(d, "login")] == ["bob"]
 
 
 # -- the protocol: replays and bad input ---------------------------------------

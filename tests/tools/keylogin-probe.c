@@ -25,6 +25,7 @@
 #include "fileio.h"
 #include "keylogin.h"
 #include "sshkey.h"
+#include "strparse.h"
 
 struct reply {
 	struct buf    body;
@@ -49,14 +50,14 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 }
 
 /* POST body to path on h; prints and returns the status. */
-static long post(CURL *h, int port, const char *what, const char *path, json_t *body,
+static long post(CURL *h, uint64_t port, const char *what, const char *path, json_t *body,
                  struct reply *r)
 {
 	char url[128], *text = json_dumps(body, JSON_COMPACT);
 	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
 	hd = curl_slist_append(hd, "X-Tether-Api: 1");
 	hd = curl_slist_append(hd, "X-Tether-Client: 0123456789abcdef0123456789abcdef");
-	snprintf(url, sizeof url, "https://127.0.0.1:%d%s", port, path);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u%s", (unsigned)port, path);
 	buf_reset(&r->body);
 	r->h = h;
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -89,8 +90,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: keylogin-probe PORT USER KEYFILE same|fresh|twice\n");
 		return 2;
 	}
-	int port = atoi(argv[1]);
+	uint64_t port;
 	const char *user = argv[2], *mode = argv[4];
+	if (strparse_u64(argv[1], 1, 65535, &port) != 0) {
+		fprintf(stderr, "keylogin-probe: bad port '%s'\n", argv[1]);
+		return 2;
+	}
 	size_t len;
 	char why[200];
 	char *text = fileio_read(argv[3], SSHKEY_PRIVATE_MAX, &len);
