@@ -314,10 +314,9 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 		/* what went wrong beside the command (output lost on a full disk,
 		 * a vanished supervisor) is said, not only kept in the job */
 		char note[300];
-		int n = snprintf(note, sizeof note, "job '%s': %s",
-		                 json_string_value(json_object_get(got, "name")), why);
-		out->write(out->ctx, 3, note, n > 0 && (size_t)n < sizeof note ? (size_t)n
-		                                                                : strlen(note));
+		snprintf(note, sizeof note, "job '%s': %s",
+		         json_string_value(json_object_get(got, "name")), why);
+		out->write(out->ctx, 3, note, strlen(note));
 	}
 	if (job != NULL)
 		*job = got;
