@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs what tether needs to build, test and run on Debian 12.
-# Idempotent: packages already present are not fetched again, and the
-# apt index is refreshed only when something is missing.
+# Installs what tether needs on Debian 12.
+#   bash deploy/install-deps.sh          build and runtime dependencies only
+#                                        (what the quick start needs)
+#   bash deploy/install-deps.sh --test   also the real servers and tools the
+#                                        test suite drives (tests/run.sh)
+# Idempotent: packages already present are not fetched again, and the apt
+# index is refreshed only when something is missing.
 set -euo pipefail
 
 PKGS=(
@@ -11,6 +15,10 @@ PKGS=(
   # PAM, for tetherd's auth = pam (server/pamauth.c)
   libpam0g-dev
   python3 sqlite3 curl openssl procps
+)
+
+# One line per purpose, so that each part of the suite says what it needs.
+TEST_PKGS=(
   # real servers for the transfer tests (tests/integration/servers.py) and the
   # peer tool of the transfer benchmark; nginx-light has the dav module (PUT).
   # The tests start their own instances; the system services these packages
@@ -22,6 +30,13 @@ PKGS=(
   # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
   clang libclang-rt-dev
 )
+
+if [ "${1:-}" = --test ]; then
+  PKGS+=("${TEST_PKGS[@]}")
+elif [ $# -gt 0 ]; then
+  echo "usage: $0 [--test]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

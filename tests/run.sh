@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --test
 
 dir=build
 flags=(-DTETHER_WERROR=ON -DTETHER_TESTS=ON)
