@@ -26,20 +26,11 @@ struct offer {
 	char           file[BOUND_PATH];   /* --identity's, "" for an agent's */
 };
 
-struct offers {
+struct key_offers {
 	struct offer v[KEYLOGIN_OFFER_MAX];
 	int          n;
 	const char  *sock;          /* the agent's, or NULL */
 };
-
-static void offers_free(struct offers *o)
-{
-	for (int i = 0; i < o->n; i++) {
-		sshkey_free(o->v[i].pub);
-		sshkey_free(o->v[i].priv);
-	}
-	o->n = 0;
-}
 
 /* Decrypt --identity's key, asking for a passphrase if it needs one. */
 static tether_err load_identity(tether_client *c, struct offer *of,
@@ -75,7 +66,7 @@ static tether_err load_identity(tether_client *c, struct offer *of,
 
 /* The public half of --identity: FILE.pub if there is one, else the key
  * itself (decrypted now). */
-static tether_err add_identity(tether_client *c, struct offers *os,
+static tether_err add_identity(tether_client *c, struct key_offers *os,
                                const struct tether_login_opts *o)
 {
 	struct offer *of = &os->v[os->n];
@@ -108,7 +99,7 @@ static tether_err add_identity(tether_client *c, struct offers *os,
 }
 
 /* Add the agent's keys (mark --identity's as the agent's if it holds it). */
-static void add_agent(struct offers *os)
+static void add_agent(struct key_offers *os)
 {
 	struct agent_key *keys = NULL;
 	int n = 0;
@@ -147,7 +138,7 @@ static json_t *b64_json(const unsigned char *p, size_t n)
 }
 
 /* Sign the login's data with offer of; the signature is appended to sig. */
-static tether_err sign(tether_client *c, struct offers *os, struct offer *of,
+static tether_err sign(tether_client *c, struct key_offers *os, struct offer *of,
                        const struct tether_login_opts *o, const struct buf *data,
                        struct buf *sig)
 {
@@ -173,86 +164,94 @@ static tether_err sign(tether_client *c, struct offers *os, struct offer *of,
 }
 
 /* See login-key.h. */
-tether_err login_key(tether_client *c, struct target *t, const char *user,
-                     const struct tether_login_opts *o, json_t **reply, char *fp, size_t fpsz)
+tether_err login_offers_new(tether_client *c, const struct tether_login_opts *o,
+                            struct key_offers **out)
 {
-	struct offers os = { .n = 0 };
-	tether_err e = TETHER_E_AUTH_FAILED;
-	json_t *body = NULL, *challenge = NULL;
-	struct buf data, sig;
-	buf_init(&data, 0);
-	buf_init(&sig, SSHKEY_SIG_MAX);
-	*reply = NULL;
-	os.sock = o->no_agent ? NULL : getenv("SSH_AUTH_SOCK");
-	if (os.sock != NULL && os.sock[0] == '\0')
-		os.sock = NULL;
-	if (o->identity != NULL && (e = add_identity(c, &os, o)) != TETHER_E_OK)
-		goto out;
-	add_agent(&os);
-	if (os.n == 0) {
-		e = client_fail(c, TETHER_E_AUTH_FAILED, "no key to offer");
-		goto out;
+	struct key_offers *os = calloc(1, sizeof *os);
+	*out = NULL;
+	if (os == NULL)
+		return client_fail(c, TETHER_E_NOMEM, "out of memory");
+	os->sock = o->no_agent ? NULL : getenv("SSH_AUTH_SOCK");
+	if (os->sock != NULL && os->sock[0] == '\0')
+		os->sock = NULL;
+	tether_err e = o->identity != NULL ? add_identity(c, os, o) : TETHER_E_OK;
+	if (e != TETHER_E_OK) {
+		login_offers_free(os);
+		return e;
+	}
+	add_agent(os);
+	*out = os;
+	return TETHER_E_OK;
+}
+
+/* See login-key.h. */
+void login_offers_free(struct key_offers *os)
+{
+	if (os == NULL)
+		return;
+	for (int i = 0; i < os->n; i++) {
+		sshkey_free(os->v[i].pub);
+		sshkey_free(os->v[i].priv);
+	}
+	free(os);
+}
+
+/* See login-key.h. */
+json_t *login_challenge_body(tether_client *c, const struct key_offers *os, const char *user)
+{
+	if (os == NULL || os->n == 0) {
+		client_fail(c, TETHER_E_AUTH_FAILED, "no key to offer");
+		return NULL;
 	}
 	json_t *keys = json_array();
-	for (int i = 0; i < os.n; i++) {
+	for (int i = 0; i < os->n; i++) {
 		size_t bl;
-		const unsigned char *blob = sshkey_blob(os.v[i].pub, &bl);
+		const unsigned char *blob = sshkey_blob(os->v[i].pub, &bl);
 		json_array_append_new(keys, b64_json(blob, bl));
 	}
-	body = json_pack("{s:s,s:o}", "user", user, "keys", keys);
-	t->want_binding = true;
-	t->have_binding = false;
-	e = client_request(c, t, "POST", "/v1/login/challenge", body, &challenge);
-	t->want_binding = false;
-	if (e != TETHER_E_OK) {
-		if (e == TETHER_E_NOT_FOUND)   /* a tetherd without key logins */
-			e = client_fail(c, TETHER_E_AUTH_FAILED, "%s takes passwords only", t->key);
-		goto out;
-	}
+	return json_pack("{s:s,s:o}", "user", user, "keys", keys);
+}
+
+/* See login-key.h. */
+tether_err login_signed_body(tether_client *c, struct key_offers *os,
+                             const struct tether_login_opts *o, const struct target *t,
+                             const char *user, json_t *challenge, json_t **body,
+                             char *fp, size_t fpsz)
+{
 	unsigned char nonce[KEYLOGIN_NONCE_LEN];
 	const char *ntext = json_string_value(json_object_get(challenge, "nonce"));
 	json_t *accept = json_object_get(challenge, "accept");
+	*body = NULL;
 	if (ntext == NULL || crypto_b64_decode(ntext, nonce, sizeof nonce) != KEYLOGIN_NONCE_LEN ||
-	    !json_is_array(accept)) {
-		e = client_fail(c, TETHER_E_PROTOCOL, "malformed login challenge from %s", t->key);
-		goto out;
-	}
-	if (!t->have_binding) {
-		e = client_fail(c, TETHER_E_TLS, "cannot read the TLS binding of the connection "
-		                "to %s", t->key);
-		goto out;
-	}
+	    !json_is_array(accept))
+		return client_fail(c, TETHER_E_PROTOCOL, "malformed login challenge from %s", t->key);
+	if (!t->have_binding)
+		return client_fail(c, TETHER_E_TLS, "cannot read the TLS binding of the connection "
+		                   "to %s", t->key);
 	json_int_t pick = json_integer_value(json_array_get(accept, 0));
-	if (json_array_size(accept) == 0 || pick < 0 || pick >= os.n) {
-		e = client_fail(c, TETHER_E_AUTH_FAILED, "%s accepted none of the %d key%s offered "
-		                "for %s", t->key, os.n, os.n == 1 ? "" : "s", user);
-		goto out;
-	}
-	struct offer *of = &os.v[pick];
+	if (json_array_size(accept) == 0 || pick < 0 || pick >= os->n)
+		return client_fail(c, TETHER_E_AUTH_FAILED, "%s accepted none of the %d key%s "
+		                   "offered for %s", t->key, os->n, os->n == 1 ? "" : "s", user);
+	struct offer *of = &os->v[pick];
+	struct buf data, sig;
+	buf_init(&data, 0);
+	buf_init(&sig, SSHKEY_SIG_MAX);
 	size_t bl;
 	const unsigned char *blob = sshkey_blob(of->pub, &bl);
-	if (keylogin_data(user, nonce, t->binding, blob, bl, &data) != 0) {
+	tether_err e = TETHER_E_OK;
+	if (keylogin_data(user, nonce, t->binding, blob, bl, &data) != 0)
 		e = client_fail(c, TETHER_E_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((e = sign(c, &os, of, o, &data, &sig)) != TETHER_E_OK)
-		goto out;
-	json_decref(body);
-	body = json_pack("{s:s,s:o,s:s,s:o}", "user", user, "key", b64_json(blob, bl),
-	                 "nonce", ntext, "signature",
-	                 b64_json((const unsigned char *)sig.data, sig.len));
-	e = client_request(c, t, "POST", "/v1/login", body, reply);
-	if (e == TETHER_E_OK && fp != NULL) {
+	else
+		e = sign(c, os, of, o, &data, &sig);
+	if (e == TETHER_E_OK) {
+		*body = json_pack("{s:s,s:o,s:s,s:o}", "user", user, "key", b64_json(blob, bl),
+		                  "nonce", ntext, "signature",
+		                  b64_json((const unsigned char *)sig.data, sig.len));
 		char f[SSHKEY_FP_LEN];
 		sshkey_fingerprint(of->pub, f);
 		snprintf(fp, fpsz, "%s", f);
 	}
-out:
-	json_decref(body);
-	json_decref(challenge);
 	buf_free(&data);
 	buf_free(&sig);
-	offers_free(&os);
-	memset(t->binding, 0, sizeof t->binding);
 	return e;
 }
