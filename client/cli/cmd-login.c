@@ -23,12 +23,13 @@ static const struct args_opt login_opts[] = {
 	{ 0, "fingerprint", ARG_VALUE, "FP", NULL },
 	{ 0, "cacert", ARG_VALUE, "FILE", NULL },
 	{ 'i', "identity", ARG_VALUE, "FILE", NULL },
+	{ 0, "throttle", ARG_VALUE, "N", NULL },
 	{ 0, NULL, 0, NULL, NULL },
 };
 
 const struct cmd_entry cmd_login_entry = {
 	"login", "HOST|TARGETS [--user U] [--password-stdin] [-i|--identity FILE] "
-	"[--accept-new | --fingerprint SHA256:... | --cacert FILE]",
+	"[--accept-new | --fingerprint SHA256:... | --cacert FILE] [--throttle N]",
 	"log in to a tetherd and remember its key and a token",
 	"  --user U            log in as U (default: USER@ in HOST, else $USER)\n"
 	"  -i, --identity FILE log in with this OpenSSH private key (its passphrase is\n"
@@ -44,8 +45,9 @@ const struct cmd_entry cmd_login_entry = {
 	"($SSH_AUTH_SOCK); the password is asked for only if the server accepts\n"
 	"none of them (docs/authentication.md).\n"
 	"A server key that differs from the pinned one is refused (exit 255).\n"
-	"TARGETS (several hosts, docs/fleet.md): each host in turn with the same\n"
-	"credentials, a password asked at most once; exit 1 if any host failed.\n",
+	"TARGETS (several hosts, docs/fleet.md): every host with the same\n"
+	"credentials, --throttle N at a time (default 32), a password asked at most\n"
+	"once; exit 1 if any host failed.\n",
 	{ login_opts, 1, 1, "expected exactly one HOST or TARGETS", 0 }, CMD_TARGET_HOST,
 	exec_login,
 };
@@ -122,44 +124,85 @@ static int valid_fingerprint(const char *fp)
 	       crypto_b64_decode(fp + 7, raw, sizeof raw) == 32;
 }
 
-/* login TARGETS: every host in turn with the same credentials, the
- * password asked (at most) once; a host that fails does not stop the rest. */
-static int login_fleet(struct cmd_ctx *x, struct tether_login_opts *o)
+/* A fleet login's presentation: each host's line as it ends. */
+struct login_out {
+	struct cmd_ctx             *x;
+	const struct fleet_hosts   *hosts;
+	struct tether_fleet_result *res;
+};
+
+/* A host has ended: say so (its failure on stderr). */
+static void login_done(void *ctx, size_t i)
 {
+	struct login_out *lo = ctx;
+	const struct tether_fleet_result *r = &lo->res[i];
+	const char *name = lo->hosts->v[i].name;
+	if (r->err != TETHER_E_OK)
+		fprintf(stderr, "tether: %s: %s\n", name, r->message);
+	else if (!lo->x->json)
+		printf("%s: logged in as %s (token expires %s)\n", name,
+		       json_string_value(json_object_get(r->object, "user")),
+		       json_string_value(json_object_get(r->object, "expires")));
+	fflush(stdout);
+}
+
+/* login TARGETS: every host with the same credentials, --throttle at a
+ * time over libtether's fleet engine, the password asked (at most) once; a
+ * host that fails does not stop the rest. */
+static int login_fleet(struct cmd_ctx *x, const struct args *a, struct tether_login_opts *o)
+{
+	int64_t throttle = 0;
+	if (cmd_number(&cmd_login_entry, a, "throttle", 1, 4096, &throttle) != 0)
+		return EXIT_USAGE;
 	const struct fleet_hosts *hosts = &x->target.hosts;
 	int rc = fleet_target_hosts(&cmd_login_entry, &x->target);
 	if (rc != 0)
 		return rc;
+	size_t n = hosts->n, failed = 0;
+	const char **addrs = calloc(n, sizeof *addrs);
+	struct tether_fleet_result *res = calloc(n, sizeof *res);
+	if (addrs == NULL || res == NULL) {
+		free(addrs);
+		free(res);
+		fprintf(stderr, "tether: out of memory for %zu hosts\n", n);
+		return EXIT_TETHER;
+	}
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = hosts->v[i].addr;
+	struct login_out lo = { x, hosts, res };
+	struct tether_fleet_io io = { NULL, login_done, NULL, &lo };
+	struct tether_fleet_req req = { .verb = TETHER_FLEET_LOGIN, .login = o,
+	                                .throttle = (int)throttle };
+	tether_err e = tether_fleet_run(x->c, addrs, n, &req, &io, res);
+	if (e != TETHER_E_OK) {
+		rc = out_fail(x, e);
+		goto out;
+	}
 	json_t *all = json_array();
-	size_t failed = 0;
-	for (size_t i = 0; i < hosts->n; i++) {
-		json_t *info = NULL;
-		tether_err e = tether_login(x->c, hosts->v[i].addr, o, &info);
-		json_t *item = json_pack("{s:s}", "host", hosts->v[i].name);
-		if (e == TETHER_E_OK) {
-			json_object_update(item, info);
-			json_object_set_new(item, "host", json_string(hosts->v[i].name));
+	for (size_t i = 0; i < n; i++) {
+		json_t *item = json_object();
+		failed += res[i].err != TETHER_E_OK;
+		if (res[i].err == TETHER_E_OK) {
+			json_object_update(item, res[i].object);
 			json_object_set_new(item, "error", json_null());
-			if (!x->json)
-				printf("%s: logged in as %s (token expires %s)\n", hosts->v[i].name,
-				       json_string_value(json_object_get(info, "user")),
-				       json_string_value(json_object_get(info, "expires")));
 		} else {
-			failed++;
-			json_object_set_new(item, "error", json_pack("{s:s,s:s}", "code",
-			                    tether_last_error_code(x->c)[0] ? tether_last_error_code(x->c)
-			                    : tether_err_code(e), "message", tether_last_error(x->c)));
-			fprintf(stderr, "tether: %s: %s\n", hosts->v[i].name, tether_last_error(x->c));
+			json_object_set_new(item, "error", json_pack("{s:s,s:s}", "code", res[i].code,
+			                                             "message", res[i].message));
 		}
-		json_decref(info);
+		json_object_set_new(item, "host", json_string(hosts->v[i].name));
 		json_array_append_new(all, item);
 	}
 	if (x->json)
 		out_json(all);
 	if (failed > 0)
-		fprintf(stderr, "tether: %zu of %zu hosts failed\n", failed, hosts->n);
+		fprintf(stderr, "tether: %zu of %zu hosts failed\n", failed, n);
 	json_decref(all);
-	return failed > 0 ? 1 : 0;
+	rc = failed > 0 ? 1 : 0;
+out:
+	tether_fleet_free(res, n);
+	free(res);
+	free(addrs);
+	return rc;
 }
 
 static int exec_login(struct cmd_ctx *x, const struct args *a)
@@ -196,7 +239,7 @@ static int exec_login(struct cmd_ctx *x, const struct args *a)
 		o.get_passphrase = ask_passphrase;
 	o.confirm = confirm_key;
 	if (x->target.fleet) {
-		int rc = login_fleet(x, &o);
+		int rc = login_fleet(x, a, &o);
 		crypto_wipe(asked.pw, sizeof asked.pw);
 		return rc;
 	}

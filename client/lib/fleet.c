@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "client-int.h"
 #include "jsonu.h"
+#include "login-int.h"
 #include "outlog.h"
 #include "proto.h"
 #include "timeu.h"
@@ -40,6 +41,7 @@ enum step {
 	ST_CALL,       /* the one request of a session verb */
 	ST_STOP,       /* POST stop after a timeout or an interrupt */
 	ST_CLEANUP,    /* DELETE the temporary session */
+	ST_LOGIN,      /* the requests of a login (login-int.h) */
 	ST_DONE,
 };
 
@@ -58,6 +60,7 @@ struct slot {
 	int64_t           began;     /* monotonic ms the host began */
 	bool              connected; /* a TLS session with the host was made */
 	bool              cut;       /* timed out or interrupted: winding down */
+	struct login_run  login;     /* ST_LOGIN */
 };
 
 struct fleet {
@@ -72,6 +75,7 @@ struct fleet {
 	size_t                         throttle;
 	bool                           interrupted;
 	bool                           added;   /* a request went on since the last perform */
+	struct key_offers             *offers;  /* LOGIN: the keys, gathered once */
 };
 
 static void slot_next(struct fleet *f, struct slot *s);
@@ -120,6 +124,7 @@ static void slot_end(struct fleet *f, struct slot *s)
 	r->state = TETHER_FLEET_DONE;
 	r->ended_ms = wall_ms();
 	crypto_wipe(s->t.token, sizeof s->t.token);
+	login_run_clear(&s->login);
 	if (f->io != NULL && f->io->done != NULL)
 		f->io->done(f->io->ctx, s->host);
 }
@@ -137,11 +142,11 @@ static void slot_fail(struct fleet *f, struct slot *s, tether_err e)
 	         f->c->errmsg[0] ? f->c->errmsg : tether_strerror(e));
 }
 
-/* Put METHOD path on the multi handle for s. */
-static void slot_send(struct fleet *f, struct slot *s, const char *method, const char *path,
-                      json_t *body)
+/* Put METHOD path to target t on the multi handle for s. */
+static void slot_send_on(struct fleet *f, struct slot *s, struct target *t, const char *method,
+                         const char *path, json_t *body)
 {
-	tether_err e = request_prepare(f->c, s->h, &s->t, method, path, body, &s->r, &s->ri);
+	tether_err e = request_prepare(f->c, s->h, t, method, path, body, &s->r, &s->ri);
 	json_decref(body);
 	if (e != TETHER_E_OK) {
 		request_release(s->h, &s->r);
@@ -157,6 +162,13 @@ static void slot_send(struct fleet *f, struct slot *s, const char *method, const
 	curl_multi_add_handle(f->multi, s->h);
 	s->busy = true;
 	f->added = true;
+}
+
+/* Put METHOD path on the multi handle for s. */
+static void slot_send(struct fleet *f, struct slot *s, const char *method, const char *path,
+                      json_t *body)
+{
+	slot_send_on(f, s, &s->t, method, path, body);
 }
 
 /* Take s's request off the multi handle without finishing it. */
@@ -314,6 +326,32 @@ static void keep_object(struct fleet *f, struct slot *s, json_t *reply)
 	f->res[s->host].object = o;
 }
 
+/* The next request of s's login, or its end: the token saved and the
+ * login's description kept as the host's object. */
+static void send_login(struct fleet *f, struct slot *s)
+{
+	const char *method, *path;
+	json_t *body;
+	struct target *t;
+	tether_err e;
+	if (s->login.step == LOGIN_DONE) {
+		json_t *info = NULL;
+		if ((e = login_finish(f->c, &s->login, &info)) != TETHER_E_OK)
+			slot_fail(f, s, e);
+		f->res[s->host].object = info;
+		slot_end(f, s);
+		return;
+	}
+	e = login_request(f->c, &s->login, f->offers, f->req->login, &method, &path, &body, &t);
+	if (e != TETHER_E_OK) {
+		slot_fail(f, s, e);
+		slot_end(f, s);
+		return;
+	}
+	slot_send_on(f, s, t, method, path, json_incref(body));
+	login_body_done(body);
+}
+
 /* What follows a reply in step s->step; e: the reply's judgement. */
 static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *reply,
                        const struct buf *raw)
@@ -396,6 +434,9 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 		s->temporary = false;
 		s->step = ST_DONE;
 		return;
+	case ST_LOGIN:
+		e = login_reply(f->c, &s->login, f->offers, f->req->login, e, reply);
+		break;
 	case ST_DONE:
 		return;
 	}
@@ -427,6 +468,7 @@ static void slot_next(struct fleet *f, struct slot *s)
 	}
 	case ST_CLEANUP: session_path(path, sizeof path, s, "");
 	                 slot_send(f, s, "DELETE", path, NULL); break;
+	case ST_LOGIN:   send_login(f, s); break;
 	case ST_DONE:    slot_end(f, s); break;
 	}
 }
@@ -439,6 +481,7 @@ static enum step first_step(const struct tether_fleet_req *q)
 	case TETHER_FLEET_JOB_START:   return ST_START;
 	case TETHER_FLEET_RECEIVE:     return ST_RECEIVE;
 	case TETHER_FLEET_SESSION_NEW: return ST_CREATE;
+	case TETHER_FLEET_LOGIN:       return ST_LOGIN;
 	default:                       return ST_CALL;
 	}
 }
@@ -458,7 +501,9 @@ static void slot_begin(struct fleet *f, struct slot *s, size_t i)
 	if (f->req->session != NULL)
 		snprintf(s->ref, sizeof s->ref, "%s", f->req->session);
 	s->step = first_step(f->req);
-	tether_err e = client_target(f->c, f->hosts[i], &s->t);
+	tether_err e = s->step == ST_LOGIN
+	             ? login_begin(f->c, f->hosts[i], f->req->login, &s->login)
+	             : client_target(f->c, f->hosts[i], &s->t);
 	if (e != TETHER_E_OK) {
 		slot_fail(f, s, e);
 		slot_end(f, s);
@@ -472,7 +517,8 @@ static void slot_begin(struct fleet *f, struct slot *s, size_t i)
 static bool cuttable(const struct slot *s)
 {
 	return !s->cut && (s->step == ST_CREATE || s->step == ST_START ||
-	                   s->step == ST_RECEIVE || s->step == ST_OUTPUT || s->step == ST_CALL);
+	                   s->step == ST_RECEIVE || s->step == ST_OUTPUT || s->step == ST_CALL ||
+	                   s->step == ST_LOGIN);
 }
 
 /* A timeout or an interrupt: stop the command if it runs, remove what is
@@ -608,7 +654,7 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
                             const struct tether_fleet_io *io,
                             struct tether_fleet_result *results)
 {
-	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false };
+	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
 		memset(&results[i], 0, sizeof results[i]);
@@ -620,8 +666,11 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	if ((req->verb == TETHER_FLEET_INVOKE || req->verb == TETHER_FLEET_JOB_START) &&
 	    req->command == NULL)
 		return client_fail(c, TETHER_E_USAGE, "no command");
+	if (req->verb == TETHER_FLEET_LOGIN && req->login == NULL)
+		return client_fail(c, TETHER_E_USAGE, "no login options");
 	if (req->session == NULL && req->verb != TETHER_FLEET_INVOKE &&
-	    req->verb != TETHER_FLEET_SESSION_NEW && req->verb != TETHER_FLEET_SESSION_LIST)
+	    req->verb != TETHER_FLEET_SESSION_NEW && req->verb != TETHER_FLEET_SESSION_LIST &&
+	    req->verb != TETHER_FLEET_LOGIN)
 		return client_fail(c, TETHER_E_USAGE, "no session name");
 	if (req->session != NULL && !client_job_ref_ok(req->session))
 		return client_fail(c, TETHER_E_USAGE, "invalid session name '%s'", req->session);
@@ -630,6 +679,9 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	tether_err e = check_fds(c, nslots);
 	if (e != TETHER_E_OK || n == 0)
 		return e;
+	if (req->verb == TETHER_FLEET_LOGIN &&
+	    (e = login_offers_new(c, req->login, &f.offers)) != TETHER_E_OK)
+		return e;
 	f.slots = calloc(nslots, sizeof *f.slots);
 	f.multi = curl_multi_init();
 	if (f.slots == NULL || f.multi == NULL) {
@@ -637,6 +689,11 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		goto out;
 	}
 	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)nslots);
+	/* a key login's signature covers the connection its challenge came on:
+	 * two names for one server (an inventory may have them) must not trade
+	 * connections between challenge and login, so they queue for one */
+	if (req->verb == TETHER_FLEET_LOGIN)
+		curl_multi_setopt(f.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
 	for (f.nslots = 0; f.nslots < nslots; f.nslots++) {
 		f.slots[f.nslots].step = ST_DONE;
 		if ((f.slots[f.nslots].h = curl_easy_init()) == NULL) {
@@ -661,7 +718,10 @@ out:
 	}
 	if (f.multi != NULL)
 		curl_multi_cleanup(f.multi);
+	for (size_t i = 0; f.slots != NULL && i < nslots; i++)
+		login_run_clear(&f.slots[i].login);
 	free(f.slots);
+	login_offers_free(f.offers);
 	return e;
 }
 

@@ -332,6 +332,7 @@ enum tether_fleet_verb {
 	TETHER_FLEET_SESSION_DISCONNECT,
 	TETHER_FLEET_SESSION_LIST,        /* every session of ours (session unused) */
 	TETHER_FLEET_JOB_START,           /* a background job in session */
+	TETHER_FLEET_LOGIN,               /* tether_login on each host (login) */
 };
 
 struct tether_fleet_req {
@@ -347,6 +348,7 @@ struct tether_fleet_req {
 	long        connect_timeout; /* per host, seconds (0: the client's) */
 	long        timeout;         /* per host, seconds for it all (0: none); on
 	                              * expiry the command is stopped */
+	const struct tether_login_opts *login;   /* LOGIN: as for tether_login */
 };
 
 enum tether_fleet_state { TETHER_FLEET_WAITING, TETHER_FLEET_RUNNING, TETHER_FLEET_DONE };

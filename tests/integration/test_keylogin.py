@@ -307,6 +307,60 @@ def test_fleet_login_with_agent_key(env):
         agent.stop()
 
 
+def test_fleet_login_runs_hosts_at_once(env):
+    """login TARGETS logs hosts in side by side: with a hanging host first
+    in the list, the others are logged in while it still hangs (one after
+    another, they would wait for its connect timeout); two inventory names
+    for one server both log in with the key, the challenge and the signed
+    login each on their own connection."""
+    ds = [env.daemon(f"w{i}") for i in range(4)]
+    k = keygen(env, "ed")
+    for d in ds:
+        d.add_user("alice")
+        key_add(d, "alice", k + ".pub")
+    hung = ds[0]
+    inv = os.path.join(env.root, "inventory")
+    with open(inv, "w") as f:
+        f.write("[web]\n")
+        f.write(f"stuck ansible_host=127.0.0.1 ansible_port={hung.port}\n")
+        for i, d in enumerate(ds[1:]):
+            f.write(f"w{i + 1} ansible_host=127.0.0.1 ansible_port={d.port}\n")
+        f.write(f"alias ansible_host=127.0.0.1 ansible_port={ds[1].port}\n")
+    agent = Agent(env)
+    c = env.client()
+    e = c.env()
+    e.update(SSH_AUTH_SOCK=agent.sock, TETHER_INVENTORY=inv, TETHER_CONNECT_TIMEOUT="60")
+    hung.proc.send_signal(signal.SIGSTOP)   # the kernel still accepts its connections
+    p = None
+    try:
+        agent.add(k)
+        p = subprocess.Popen([os.path.abspath(TETHER), "login", "@web", "--user", "alice",
+                              "--accept-new"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=e,
+                             text=True, start_new_session=True)
+        lines = []
+        deadline = time.monotonic() + 50
+        while len(lines) < 4 and time.monotonic() < deadline:
+            ready, _, _ = select.select([p.stdout], [], [], 1)
+            if ready:
+                line = p.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+        assert sorted(x.split(":")[0] for x in lines) == ["alias", "w1", "w2", "w3"], lines
+        assert all("logged in as alice" in x for x in lines), lines
+        assert p.poll() is None, "the hanging host should still be pending"
+        assert not audit(ds[1], "login_failed"), audit(ds[1], "login_failed")
+        for d in ds[1:]:
+            works(c, d)
+    finally:
+        if p is not None:
+            p.kill()
+            p.communicate()
+        hung.proc.send_signal(signal.SIGCONT)
+        agent.stop()
+
+
 def test_another_users_key_is_not_yours(env):
     d = env.daemon()
     d.add_user("alice")
