@@ -194,18 +194,31 @@ _tether_complete_kind() {
   esac
 }
 
-# The completion function: complete -F _tether tether. With bash-completion
-# loaded, the words are taken whole across ':' (HOST:PORT) and the replies
-# trimmed back to what readline replaces.
+# The completion function: complete -F _tether tether. Readline splits
+# words at ':' and '=' (COMP_WORDBREAKS), which would cut HOST:PORT apart:
+# the words are taken whole (by bash-completion's _get_comp_words_by_ref
+# when it is loaded, else from COMP_LINE split at blanks), and the replies
+# trimmed back to the part of the word readline replaces.
 _tether() {
-  local words cword
+  local words=("${COMP_WORDS[@]}") cword=$COMP_CWORD line brk= i
   if declare -F _get_comp_words_by_ref >/dev/null; then
     _get_comp_words_by_ref -n : -w words -i cword
-    local COMP_WORDS=("${words[@]}") COMP_CWORD=$cword
+  elif [ -n "${COMP_LINE:-}" ] && [[ $COMP_WORDBREAKS == *[:=]* ]]; then
+    line=${COMP_LINE:0:${COMP_POINT:-${#COMP_LINE}}}
+    read -r -a words <<<"$line"
+    [[ -z $line || $line == *[[:space:]] ]] && words+=("")
+    cword=$((${#words[@]} - 1))
   fi
+  local COMP_WORDS=("${words[@]}") COMP_CWORD=$cword
   _tether_line
-  if declare -F __ltrim_colon_completions >/dev/null; then
-    __ltrim_colon_completions "${COMP_WORDS[COMP_CWORD]}"
+  local cur=${COMP_WORDS[COMP_CWORD]}
+  [[ $COMP_WORDBREAKS == *:* ]] && brk+=:
+  [[ $COMP_WORDBREAKS == *=* ]] && brk+==
+  if [ -n "$brk" ] && [[ $cur == *["$brk"]* ]]; then
+    local pre=${cur%"${cur##*["$brk"]}"}
+    for i in "${!COMPREPLY[@]}"; do
+      COMPREPLY[i]=${COMPREPLY[i]#"$pre"}
+    done
   fi
 }
 

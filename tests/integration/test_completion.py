@@ -10,17 +10,20 @@ from harness import TETHER, main
 COMPLETION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                           "deploy", "completion", "tether.bash")
 # Sourced by a bash without rc files; COMP_WORDS is the tether binary and
-# the words given, the last one being completed.
+# the words given, the last one being completed. $LINE, if set, is the
+# COMP_LINE readline would give (and the words are split as it splits them).
 SCRIPT = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); '
+          'if [ -n "$LINE" ]; then COMP_LINE=$LINE; COMP_POINT=${#LINE}; '
+          'else COMP_WORDBREAKS=${COMP_WORDBREAKS//[:=]}; fi; '
           '_tether tether "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"; '
           'printf "%s\\n" "${COMPREPLY[@]}"')
 
 
-def complete(c, *words):
+def complete(c, *words, line=""):
     """The replies for the command line `tether WORDS` (TAB after the last)."""
     r = subprocess.run(["bash", "--norc", "--noprofile", "-c", SCRIPT, "bash", COMPLETION,
-                        TETHER, *words], env=c.env(), capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=60)
+                        TETHER, *words], env=dict(c.env(), LINE=line), capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert r.returncode == 0 and r.stderr == "", (words, r.returncode, r.stderr)
     return sorted(w for w in r.stdout.split("\n") if w)
 
@@ -67,6 +70,13 @@ def test_hosts_sessions_and_jobs(env):
     assert complete(c, "enter", f"{host}/b") == [f"{host}/build"]
     assert complete(c, "session", "receive", f"{host}/") == [f"{host}/build", f"{host}/other"]
     assert complete(c, "invoke", "-s", f"{host}/o") == [f"{host}/other"]
+    # as readline gives it: HOST:PORT cut at ':', and only the part after
+    # the ':' is replaced
+    addr, port = host.rsplit(":", 1)
+    assert complete(c, "enter", addr, ":", f"{port}/b",
+                    line=f"{TETHER} enter {host}/b") == [f"{port}/build"]
+    assert complete(c, "transfer", "set", "--priority", "=", "h",
+                    line=f"{TETHER} transfer set --priority=h") == ["high"]
     # job ids and names: the session's remote jobs with -s, local ones without
     j = c.json("job", "start", f"{host}/build", "--name", "bgjob", "--", "sleep 60")
     got = complete(c, "job", "receive", "-s", f"{host}/build", "")
