@@ -458,7 +458,7 @@ def cli_commands(src):
 def roff_text(line):
     """Running text, safe for roff, one sentence a line (as mdoc wants)."""
     out = []
-    for part in re.split(r"(?<=[.?!])\s+(?=\S)", line.strip()):
+    for part in re.split(r"(?<=[^~][.?!])\s+(?=[^a-z])", line.strip()):
         part = part.replace("\\", "\\e")
         out.append("\\&" + part if part[:1] in (".", "'") else part)
     return "\n".join(out)
