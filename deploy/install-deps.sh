@@ -29,6 +29,8 @@ TEST_PKGS=(
   ansible-core
   # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
   clang libclang-rt-dev
+  # mandoc -T lint on the man pages (tests/structure/check-docs-man.sh)
+  mandoc
 )
 
 if [ "${1:-}" = --test ]; then
