@@ -98,7 +98,8 @@ tether_err api_shell_open(struct req *r)
 	}
 	if (term != NULL)
 		snprintf(pty.term, sizeof pty.term, "%s", term);
-	if (api_create_job(r, &s, JOB_TYPE_SHELL, "(interactive shell)", NULL, &pty, &j) != TETHER_E_OK)
+	if (api_create_job(r, &s, JOB_TYPE_SHELL, "(interactive shell)", NULL, &pty, true,
+	                   &j) != TETHER_E_OK)
 		return r->err;
 	return reply_shell(r, 201, &s, &j, 0);
 }

@@ -253,6 +253,8 @@ static void send_start(struct fleet *f, struct slot *s)
 {
 	char path[BOUND_URL], sub[48];
 	json_t *b = json_pack("{s:s}", "command", f->req->command);
+	if (s->temporary)   /* removed next: nothing to save (an older tetherd ignores it) */
+		json_object_set_new(b, "keep_state", json_false());
 	if (f->req->verb == TETHER_FLEET_JOB_START) {
 		if (f->req->job_name != NULL)
 			json_object_set_new(b, "name", json_string(f->req->job_name));

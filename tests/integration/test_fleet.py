@@ -33,8 +33,11 @@ def fleet(env, n, user="alice"):
                     f"ansible_user=ignored\n")
         f.write("\n[front:children]\nweb\n[web:vars]\nsome_var=1\n")
     os.environ["TETHER_INVENTORY"] = inv
+    # the daemons share this machine's cores and a password check is a
+    # scrypt of 32 MiB: a few at a time (hosts of a real fleet check their
+    # own), or the slowest would outlast the daemons' pre-login deadline
     r = c.run("login", "@web", "--user", user, "--password-stdin", "--accept-new",
-              input=PASSWORD + "\n", timeout=300)
+              "--throttle", "4", input=PASSWORD + "\n", timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("logged in as alice") == n, r.stdout
     return ds, c
@@ -202,8 +205,7 @@ def check_fleet_session_from_another_client(env, ds, c):
     # another client machine picks up every host's session and its output
     b = env.client("b")
     r = b.run("login", "@web", "--user", "alice", "--password-stdin", "--accept-new",
-              input=PASSWORD + "\n",
-              timeout=120)
+              "--throttle", "4", input=PASSWORD + "\n", timeout=120)
     assert r.returncode == 0, r.stderr
     r = b.run("session", "connect", "@web/deploy", timeout=60)
     assert r.returncode == 0, r.stderr
@@ -383,7 +385,7 @@ def test_fleet_job_operations_write_the_table_once(env):
             f.write(f"h{i + 1:02d} ansible_host=127.0.0.1 ansible_port={ds[i % 2].port}\n")
     os.environ["TETHER_INVENTORY"] = inv
     r = c.run("login", "@many", "--user", "alice", "--password-stdin", "--accept-new",
-              input=PASSWORD + "\n", timeout=120)
+              "--throttle", "4", input=PASSWORD + "\n", timeout=120)
     assert r.returncode == 0, r.stderr
     n = per * len(ds)
     r = c.run("invoke", "-H", "@many", "--as-job", "--job-name", "many", "--json", "--",

@@ -359,7 +359,45 @@ def test_bad_input(env):
                                token=tok, headers=cid)
     assert st == 201 and hdrs["x-tether-done"] == "1", (st, hdrs)
     assert hdrs["x-tether-exit-code"] == "3" and int(hdrs["x-tether-job"]) > 0, hdrs
+    # keep_state: a boolean, nothing started when it is not one
+    jobs = d.query("SELECT count(*) FROM jobs")
+    st, _, doc = d.request("POST", "/v1/sessions/w/invoke",
+                           {"command": "true", "keep_state": "no"}, token=tok, headers=cid)
+    assert st == 400, (st, doc)
+    expect_error(doc, "invalid_argument")
+    assert d.query("SELECT count(*) FROM jobs") == jobs
     assert d.healthy()
+
+
+def test_keep_state_false_leaves_the_session_as_it_was(env):
+    """An invoke with keep_state false starts from the session's state but
+    saves nothing back (what invoke -H's temporary sessions send)."""
+    d, c, s = setup(env)
+    assert c.run("invoke", "-s", s, "--", "A=kept; cd /tmp").returncode == 0
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+    st, hdrs, body = d.request("POST", "/v1/sessions/w/invoke?wait=10",
+                               {"command": 'echo "$A $PWD"; A=lost; cd /', "keep_state": False},
+                               token=tok, headers=cid)
+    assert st == 201, (st, hdrs)
+    assert b"kept /tmp" in (body if isinstance(body, bytes) else body.encode()), body
+    job, off = hdrs["x-tether-job"], hdrs["x-tether-next"]
+    while hdrs["x-tether-done"] != "1":   # the first output may come before the end
+        st, hdrs, _ = d.request("GET", f"/v1/sessions/w/jobs/{job}/output?offset={off}"
+                                "&wait=10", token=tok)
+        assert st == 200, st
+        off = hdrs["x-tether-next"]
+    r = c.run("invoke", "-s", s, "--", 'echo "$A $PWD"')
+    assert r.returncode == 0 and r.stdout == "kept /tmp\n", (r.stdout, r.stderr)
+    st, hdrs, _ = d.request("POST", "/v1/sessions/w/invoke?wait=10",
+                            {"command": "B=saved", "keep_state": True}, token=tok, headers=cid)
+    assert st == 201, st
+    job = hdrs["x-tether-job"]
+    while hdrs["x-tether-done"] != "1":
+        st, hdrs, _ = d.request("GET", f"/v1/sessions/w/jobs/{job}/output?offset=0&wait=10",
+                                token=tok)
+    r = c.run("invoke", "-s", s, "--", 'echo "$B"')
+    assert r.returncode == 0 and r.stdout == "saved\n", (r.stdout, r.stderr)
 
 
 if __name__ == "__main__":
