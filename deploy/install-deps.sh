@@ -29,6 +29,8 @@ TEST_PKGS=(
   ansible-core
   # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
   clang libclang-rt-dev
+  # node and npm: tests/integration/test_openapi.py validates live responses against docs/api/openapi.yaml (npm ci in tests/api)
+  nodejs npm
 )
 
 if [ "${1:-}" = --test ]; then
