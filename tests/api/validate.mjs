@@ -25,6 +25,10 @@ const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "tr
 const failures = [];
 const fail = (msg) => failures.push(msg);
 
+/** ajv errors, one per line, with their parameters (which property...). */
+const explain = (errors, what) => (errors ?? []).map((e) =>
+  `${what}${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`).join("; ");
+
 /** The object a local "#/a/b" reference points at in the spec. */
 function deref(spec, obj) {
   let o = obj;
@@ -114,7 +118,7 @@ function checkExchanges(spec, exchanges) {
       if (h.schema) {
         const validate = hheader(hajv, spec, h);
         if (!validate({ v }))
-          fail(`${what}: header ${name}: ${JSON.stringify(v)} ${hajv.errorsText(validate.errors)}`);
+          fail(`${what}: header ${name}: ${JSON.stringify(v)}: ${explain(validate.errors, "value")}`);
       }
     }
     // body
@@ -144,11 +148,11 @@ function checkExchanges(spec, exchanges) {
       if (media.schema) {
         const validate = compile(ajv, `${respPtr}/content/${ptr(base)}/schema`);
         if (!validate(doc))
-          fail(`${what}: ${ajv.errorsText(validate.errors, { dataVar: "body" })}\n    body: ${x.body.slice(0, 400)}`);
+          fail(`${what}: ${explain(validate.errors, "body")}\n    body: ${x.body.slice(0, 400)}`);
       }
     } else if (media.schema && typeof x.body === "string") {
       const validate = compile(ajv, `${respPtr}/content/${ptr(base)}/schema`);
-      if (!validate(x.body)) fail(`${what}: ${ajv.errorsText(validate.errors)}`);
+      if (!validate(x.body)) fail(`${what}: ${explain(validate.errors, "body")}`);
     }
     // the request body of a success
     if (x.status < 300 && x.request !== undefined && x.request !== null) {
@@ -159,7 +163,7 @@ function checkExchanges(spec, exchanges) {
         const rp = op.requestBody.$ref ? op.requestBody.$ref.slice(1) : `${opPtr}/requestBody`;
         const validate = compile(ajv, `${rp}/content/application~1json/schema`);
         if (!validate(x.request))
-          fail(`${what}: request body: ${ajv.errorsText(validate.errors, { dataVar: "request" })}`);
+          fail(`${what}: request body: ${explain(validate.errors, "request")}`);
       }
     }
   }
