@@ -29,8 +29,9 @@ TEST_PKGS=(
   ansible-core
   # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
   clang libclang-rt-dev
-  # node and npm: tests/integration/test_openapi.py validates live responses against docs/api/openapi.yaml (npm ci in tests/api)
-  nodejs npm
+  # node and npm: tests/integration/test_openapi.py validates live responses against
+  # docs/api/openapi.yaml (npm ci in tests/api); npm unless node already has it (NodeSource)
+  nodejs $(command -v npm >/dev/null || echo npm)
 )
 
 if [ "${1:-}" = --test ]; then
