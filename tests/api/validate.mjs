@@ -8,7 +8,10 @@
 // parameter declared). EXCHANGES.json is an array of
 //   {method, route, status, headers: {lower-case name: value},
 //    content_type, body (text) | body_b64, request?: JSON body}
-// as tests/integration/test_openapi.py records them; each must find its
+// as tests/integration/test_openapi.py records them, or JSON lines with a
+// concrete path instead of route, as harness.py records with
+// TETHER_API_RECORD set (a path no operation matches must be answered 404
+// or 405 with an error body). Each must find its
 // operation and status in the spec, carry the response's required headers
 // with values of their schemas, have a declared content type (or no body
 // where none is declared), and a JSON body must validate against the
@@ -74,6 +77,7 @@ function responseFor(op, status) {
   return r[String(status)] ?? r[`${String(status)[0]}XX`] ?? r.default;
 }
 
+/** Check every exchange against its operation; the operation/status pairs seen. */
 function checkExchanges(spec, exchanges) {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   const hajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes: true });
@@ -88,9 +92,24 @@ function checkExchanges(spec, exchanges) {
     return cache.get(key);
   };
   const covered = new Set();
+  const errorCheck = compile(ajv, "/components/schemas/Error");
   for (const [i, x] of exchanges.entries()) {
-    const what = `#${i} ${x.method} ${x.route} -> ${x.status}`;
     const m = x.method.toLowerCase();
+    if (x.route === undefined) {
+      // a concrete path (harness.py's records): find its template; the
+      // router's 404 and 405 for what no route matches are plain errors
+      x.route = routeOf(spec, x.path, m);
+      if (x.route === undefined) {
+        const what = `#${i} ${x.method} ${x.path} -> ${x.status}`;
+        if (![404, 405].includes(x.status))
+          fail(`${what}: no operation of the spec matches, yet the answer is not 404 or 405`);
+        else if (m !== "head" && !(x.body && errorCheck(JSON.parse(x.body))))
+          fail(`${what}: not an error body: ${(x.body ?? "").slice(0, 200)}`);
+        unmatched++;
+        continue;
+      }
+    }
+    const what = `#${i} ${x.method} ${x.route} -> ${x.status}`;
     const item = spec.paths?.[x.route];
     const op = item?.[m];
     if (!op) {
@@ -170,6 +189,22 @@ function checkExchanges(spec, exchanges) {
   return covered;
 }
 
+let unmatched = 0;
+
+/** The spec's path template that path and method m match, if any. */
+function routeOf(spec, path, m) {
+  const segs = path.split("/");
+  for (const [tmpl, item] of Object.entries(spec.paths ?? {})) {
+    if (!item[m]) continue;
+    const t = tmpl.split("/");
+    if (t.length === segs.length &&
+        t.every((p, k) => (/^\{[^}]+\}$/.test(p) ? /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(segs[k])
+                                                  : p === segs[k])))
+      return tmpl;
+  }
+  return undefined;
+}
+
 /** The key of op.responses that answers status. */
 function statusKey(op, status) {
   const r = op.responses ?? {};
@@ -188,6 +223,7 @@ function hheader(hajv, spec, h) {
   return headerCache.get(key);
 }
 
+/** Validate the spec, lint it, then check the exchanges if a file is given. */
 async function main() {
   const [specPath, exchangesPath] = process.argv.slice(2);
   if (!specPath) {
@@ -211,7 +247,9 @@ async function main() {
   }
   let n = 0, covered = new Set();
   if (exchangesPath && failures.length === 0) {
-    const exchanges = JSON.parse(readFileSync(exchangesPath, "utf8"));
+    const raw = readFileSync(exchangesPath, "utf8");
+    const exchanges = raw.trimStart().startsWith("[") ? JSON.parse(raw)
+      : raw.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
     n = exchanges.length;
     covered = checkExchanges(spec, exchanges);
   }
@@ -221,7 +259,8 @@ async function main() {
     process.exit(1);
   }
   console.log(`ok: ${specPath} is valid OpenAPI ${spec.openapi}` +
-              (exchangesPath ? `; ${n} exchanges (${covered.size} operation/status pairs) match it` : ""));
+              (exchangesPath ? `; ${n} exchanges (${covered.size} operation/status pairs) match it` +
+                               (unmatched ? `, ${unmatched} are the router's 404/405` : "") : ""));
 }
 
 main().catch((e) => {

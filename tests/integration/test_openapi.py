@@ -5,7 +5,9 @@ status, headers, content type, body), and tests/api/validate.mjs checks the
 spec is valid OpenAPI 3.1 and every response matches its operation. The
 validator's npm packages are pinned in tests/api/package-lock.json and
 installed here with `npm ci` when missing or stale; without node and npm
-this test fails rather than skips (docs/api.md, "The OpenAPI description")."""
+this test fails rather than skips (docs/api.md, "The OpenAPI description").
+The raw requests of a few other tests are recorded and validated as well
+(harness.py writes them where TETHER_API_RECORD says)."""
 import base64
 import hashlib
 import json
@@ -341,6 +343,29 @@ def test_every_route_matches_the_spec(env):
     seen = {r["status"] for r in x.log}
     for st in (400, 401, 404, 409, 413, 415):
         assert st in seen, f"no {st} exchange was checked"
+
+
+# Tests whose raw requests (harness.py's Daemon.request) are recorded and
+# validated too: between them, most of the header checks' and handlers' errors.
+RECORDED_TESTS = ("test_badinput.py", "test_auth.py")
+
+
+def test_other_tests_responses_match_the_spec(env):
+    """The raw exchanges of RECORDED_TESTS (TETHER_API_RECORD) match the
+    spec too; their own pass or fail is their own ctest's."""
+    node = node_tools()
+    path = os.path.join(env.root, "recorded.jsonl")
+    for t in RECORDED_TESTS:
+        r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), t)],
+                           env=dict(os.environ, TETHER_API_RECORD=path),
+                           capture_output=True, text=True, timeout=400)
+        print(f"  {t}: {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.returncode}")
+    with open(path) as f:
+        n = sum(1 for _ in f)
+    assert n >= 50, f"only {n} exchanges recorded"
+    rc, out = validate(node, path)
+    print("  " + out.strip().replace("\n", "\n  "))
+    assert rc == 0, "recorded responses differ from docs/api/openapi.yaml (above)"
 
 
 def test_validator_catches_drift(env):
