@@ -31,6 +31,9 @@ TEST_PKGS=(
   clang libclang-rt-dev
   # mandoc -T lint on the man pages (tests/structure/check-docs-man.sh)
   mandoc
+  # node and npm: tests/integration/test_openapi.py validates live responses against
+  # docs/api/openapi.yaml (npm ci in tests/api); npm unless node already has it (NodeSource)
+  nodejs $(command -v npm >/dev/null || echo npm)
 )
 
 if [ "${1:-}" = --test ]; then

@@ -6,6 +6,7 @@ $TETHER_HOME, i.e. a separate client machine. Raw HTTPS requests (for the
 bad-input suite) go through Python's ssl with the daemon's own certificate
 as the trust anchor. Only the Python standard library is used.
 """
+import base64
 import http.client
 import json
 import os
@@ -199,6 +200,8 @@ class Daemon:
             hdrs = {k.lower(): v for k, v in r.getheaders()}
         finally:
             c.close()
+        if os.environ.get("TETHER_API_RECORD"):
+            record_exchange(method, path, body, r.status, hdrs, data)
         try:
             doc = json.loads(data) if data else None
         except ValueError:
@@ -258,6 +261,25 @@ class Client:
     def token(self, daemon, user):
         with open(os.path.join(self.home, "credentials.json")) as f:
             return json.load(f)[daemon.host]["tokens"][user]["token"]
+
+
+def record_exchange(method, path, body, status, hdrs, data):
+    """Append one raw exchange to the file $TETHER_API_RECORD names (JSON
+    lines), for tests/api/validate.mjs; test_openapi.py sets it."""
+    ct = hdrs.get("content-type")
+    rec = {"method": method, "path": path.split("?")[0], "status": status,
+           "headers": hdrs, "content_type": ct}
+    if isinstance(body, bytes):
+        try:
+            rec["request"] = json.loads(body)
+        except ValueError:
+            pass
+    if ct is not None and ct.startswith(("application/json", "text/")):
+        rec["body"] = data.decode("utf-8", "replace")
+    else:
+        rec["body_b64"] = base64.b64encode(data).decode()
+    with open(os.environ["TETHER_API_RECORD"], "a", encoding="utf-8") as f:
+        f.write(json.dumps(rec) + "\n")
 
 
 def expect_error(doc, code):
