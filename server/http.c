@@ -176,7 +176,7 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 		snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
-	if (r->err == TETHER_E_UNAUTHORIZED)
+	if (r->err == TETHER_E_UNAUTHORIZED || r->err == TETHER_E_AUTH_FAILED)   /* every 401 */
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	for (int i = 0; i < r->nxhdr; i++)
 		MHD_add_response_header(resp, r->xhdr[i][0], r->xhdr[i][1]);
