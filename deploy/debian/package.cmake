@@ -88,6 +88,9 @@ completion.")
 
 set(CPACK_DEBIAN_LIB_PACKAGE_NAME ${tether_pkg_lib})
 set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
+# dpkg runs ldconfig once after the whole install (CPack also adds its own
+# ldconfig calls to postinst and postrm: lintian warns about those).
+set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA ${tether_deb_dir}/triggers)
 set(CPACK_DEBIAN_LIB_DESCRIPTION "C client library for tetherd (persistent remote sessions)
 libtether talks to tetherd hosts over HTTPS: logging in with a password
 or an SSH key, sessions, commands and their streamed output, background
