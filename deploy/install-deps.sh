@@ -29,6 +29,8 @@ TEST_PKGS=(
   ansible-core
   # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
   clang libclang-rt-dev
+  # the package check (tests/package/check.sh): building, linting and installing the .debs
+  lintian dpkg-dev file binutils systemd man-db
 )
 
 if [ "${1:-}" = --test ]; then
