@@ -64,6 +64,9 @@ int tether_err_http_status(tether_err e);
 /* The error for a wire code, or TETHER_E_PROTOCOL if unknown. */
 tether_err tether_err_from_code(const char *code);
 
+/* ---- Not libtether API: the installed <tether/error.h> ends above this line
+ * (client/CMakeLists.txt cuts it here; docs/install.md). ---- */
+
 /* Write a formatted reason into err (errsz bytes), if there is one: how
  * parsers and validators say why they refused. */
 __attribute__((format(printf, 3, 4)))

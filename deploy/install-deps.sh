@@ -34,6 +34,8 @@ TEST_PKGS=(
   # node and npm: tests/integration/test_openapi.py validates live responses against
   # docs/api/openapi.yaml (npm ci in tests/api); npm unless node already has it (NodeSource)
   nodejs $(command -v npm >/dev/null || echo npm)
+  # the package check (tests/package/check.sh): building, linting and installing the .debs
+  lintian dpkg-dev file binutils systemd man-db
 )
 
 if [ "${1:-}" = --test ]; then
