@@ -38,6 +38,8 @@ struct tether_client {
 	char  *user_agent;
 	const char *(*next_proxy)(void *ctx, const char *proxy, const char *why);
 	void  *proxy_ctx;
+	char  *hostconf;                 /* $TETHER_HOME/config's text, or NULL */
+	size_t hostconf_len;
 	/* how the last exchange ended */
 	long   last_status;              /* HTTP status, 0 if no reply came */
 	int    last_transport;           /* the libcurl code, 0 if none */
@@ -82,6 +84,12 @@ struct target {
 	bool          want_binding, have_binding;
 	unsigned char binding[32];
 };
+
+struct hostconfig;
+/* What the client's configuration file says for alias ("" for the lines
+ * that apply to every host): all zero without a file; a malformed file is
+ * a usage failure naming it and its line. */
+tether_err client_hostconfig(tether_client *c, const char *alias, struct hostconfig *out);
 
 /* Record a failure on c and return e (printf-style message). */
 tether_err client_fail(tether_client *c, tether_err e, const char *fmt, ...)

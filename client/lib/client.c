@@ -19,6 +19,7 @@
 
 #include "client-int.h"
 #include "fileio.h"
+#include "hostconfig.h"
 #include "jsonu.h"
 #include "proto.h"
 #include "strparse.h"
@@ -116,6 +117,45 @@ static tether_err env_seconds(tether_client *c, const char *name, long def, long
 	return TETHER_E_OK;
 }
 
+/* Read the configuration file, if there is one (bounded), and check it:
+ * *dflt gets what applies to every host. */
+static tether_err load_hostconf(tether_client *c, struct hostconfig *dflt)
+{
+	char path[BOUND_PATH + 16];
+	snprintf(path, sizeof path, "%s/config", c->config_dir);
+	memset(dflt, 0, sizeof *dflt);
+	/* the user's own file: a symlink is fine (dotfiles), a FIFO is not waited on */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 && errno == ENOENT)
+		return client_hostconfig(c, "", dflt);
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)))
+		errno = EINVAL;
+	else if (fd >= 0)
+		c->hostconf = fileio_read_fd(fd, HOSTCONFIG_MAX, &c->hostconf_len);
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (c->hostconf == NULL)
+		return client_fail(c, TETHER_E_USAGE, "cannot read %s: %s", path,
+		                   err == EFBIG ? "larger than 256 KiB" :
+		                   err == EINVAL ? "not a regular file" : strerror(err));
+	return client_hostconfig(c, "", dflt);
+}
+
+/* See client-int.h. */
+tether_err client_hostconfig(tether_client *c, const char *alias, struct hostconfig *out)
+{
+	char why[400];
+	memset(out, 0, sizeof *out);
+	if (c->hostconf == NULL)
+		return TETHER_E_OK;
+	if (hostconfig_lookup(c->hostconf, c->hostconf_len, alias, getenv("HOME"), out, why,
+	                      sizeof why) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s/config: %s", c->config_dir, why);
+	return TETHER_E_OK;
+}
+
 /* Open the client's state. */
 tether_err tether_client_new(tether_client **out)
 {
@@ -125,12 +165,21 @@ tether_err tether_client_new(tether_client **out)
 		return TETHER_E_NOMEM;
 	const char *home = getenv("TETHER_HOME");
 	const char *uhome = getenv("HOME");
+	const char *xconf = getenv("XDG_CONFIG_HOME"), *xstate = getenv("XDG_STATE_HOME");
 	if (home != NULL && home[0] != '\0') {
 		snprintf(c->config_dir, sizeof c->config_dir, "%s", home);
 		snprintf(c->state_dir, sizeof c->state_dir, "%s", home);
 	} else if (uhome != NULL && uhome[0] == '/') {
-		snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/tether", uhome);
-		snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/state/tether", uhome);
+		/* the XDG base directories, when set to absolute paths (as the
+		 * specification says; others are ignored) */
+		if (xconf != NULL && xconf[0] == '/')
+			snprintf(c->config_dir, sizeof c->config_dir, "%s/tether", xconf);
+		else
+			snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/tether", uhome);
+		if (xstate != NULL && xstate[0] == '/')
+			snprintf(c->state_dir, sizeof c->state_dir, "%s/tether", xstate);
+		else
+			snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/state/tether", uhome);
 	} else {
 		return client_fail(c, TETHER_E_IO, "set HOME or TETHER_HOME");
 	}
@@ -139,8 +188,12 @@ tether_err tether_client_new(tether_client **out)
 		return client_fail(c, TETHER_E_IO, "cannot create %s: %s", c->config_dir,
 		                   strerror(errno));
 	tether_err e = load_client_id(c);
+	struct hostconfig dflt;
 	if (e == TETHER_E_OK)
-		e = env_seconds(c, "TETHER_CONNECT_TIMEOUT", CLIENT_CONNECT_TIMEOUT_DEFAULT,
+		e = load_hostconf(c, &dflt);
+	if (e == TETHER_E_OK)
+		e = env_seconds(c, "TETHER_CONNECT_TIMEOUT", dflt.connect_timeout > 0
+		                ? dflt.connect_timeout : CLIENT_CONNECT_TIMEOUT_DEFAULT,
 		                &c->connect_timeout);
 	if (e == TETHER_E_OK)
 		e = env_seconds(c, "TETHER_IO_TIMEOUT", CLIENT_IO_TIMEOUT_DEFAULT, &c->io_timeout);
@@ -204,6 +257,7 @@ void tether_client_free(tether_client *c)
 		crypto_wipe(c->proxy_password, strlen(c->proxy_password));
 	free(c->proxy_password);
 	free(c->user_agent);
+	free(c->hostconf);
 	crypto_wipe(c, sizeof *c);
 	free(c);
 }
@@ -307,12 +361,39 @@ int creds_remove(tether_client *c, const char *key, const char *user)
 }
 
 /* Parse HOST and find how to trust it. */
+/* An alias of the configuration file (docs/cli.md, "Client configuration"):
+ * its HostName, and its Port and User unless the host names them. */
+static tether_err apply_alias(tether_client *c, struct hostspec *hs)
+{
+	struct hostconfig hc;
+	char spec[BOUND_NAME + 300], why[200];
+	if (c->remote || hs->ipv6)
+		return TETHER_E_OK;
+	tether_err e = client_hostconfig(c, hs->host, &hc);
+	if (e != TETHER_E_OK || (hc.hostname[0] == '\0' && hc.port == 0 && hc.user[0] == '\0'))
+		return e;
+	const char *user = hs->user[0] ? hs->user : hc.user;
+	const char *name = hc.hostname[0] ? hc.hostname : hs->host;
+	bool v6 = strchr(name, ':') != NULL, port = hs->port_given || hc.port != 0;
+	snprintf(spec, sizeof spec, "%s%s%s%s%s%s%u", user, user[0] ? "@" : "", v6 ? "[" : "",
+	         name, v6 ? "]" : "", port ? ":" : "",
+	         hs->port_given ? hs->port : hc.port);
+	if (!port)   /* no port at all: none printed */
+		spec[strlen(spec) - 1] = '\0';
+	if (addr_parse_host(spec, hs, why, sizeof why) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s/config: %s", c->config_dir, why);
+	return TETHER_E_OK;
+}
+
 tether_err client_target_parse(tether_client *c, const char *host, struct target *t)
 {
 	char why[200], kh[BOUND_PATH + 16];
 	memset(t, 0, sizeof *t);
 	if (addr_parse_host(host, &t->hs, why, sizeof why) != 0)
 		return client_fail(c, TETHER_E_USAGE, "%s", why);
+	tether_err e = apply_alias(c, &t->hs);
+	if (e != TETHER_E_OK)
+		return e;
 	addr_host_key(&t->hs, t->key, sizeof t->key);
 	snprintf(t->user, sizeof t->user, "%s", t->hs.user);
 	t->trust = TRUST_PROBE;

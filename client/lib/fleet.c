@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "client-int.h"
+#include "hostconfig.h"
 #include "jsonu.h"
 #include "login-int.h"
 #include "outlog.h"
@@ -656,6 +657,16 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
                             const struct tether_fleet_io *io,
                             struct tether_fleet_result *results)
 {
+	/* the configuration file's defaults for what the caller left at 0 */
+	struct hostconfig dflt;
+	struct tether_fleet_req q = *req;
+	tether_err e = client_hostconfig(c, "", &dflt);
+	if (e != TETHER_E_OK)
+		return e;
+	q.throttle = q.throttle != 0 ? q.throttle : dflt.throttle;
+	q.connect_timeout = q.connect_timeout > 0 ? q.connect_timeout : dflt.connect_timeout;
+	q.timeout = q.timeout > 0 ? q.timeout : dflt.timeout;
+	req = &q;
 	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
@@ -678,12 +689,16 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		return client_fail(c, TETHER_E_USAGE, "invalid session name '%s'", req->session);
 	f.throttle = throttle;
 	size_t nslots = throttle * 2 < n ? throttle * 2 : n;
-	tether_err e = check_fds(c, nslots);
+	e = check_fds(c, nslots);
 	if (e != TETHER_E_OK || n == 0)
 		return e;
-	if (req->verb == TETHER_FLEET_LOGIN &&
-	    (e = login_offers_new(c, req->login, &f.offers)) != TETHER_E_OK)
-		return e;
+	if (req->verb == TETHER_FLEET_LOGIN) {
+		char identity[BOUND_PATH];
+		struct tether_login_opts lo = login_opts_for(c, req->login, hosts[0], identity,
+		                                             sizeof identity);
+		if ((e = login_offers_new(c, &lo, &f.offers)) != TETHER_E_OK)
+			return e;
+	}
 	f.slots = calloc(nslots, sizeof *f.slots);
 	f.multi = curl_multi_init();
 	if (f.slots == NULL || f.multi == NULL) {

@@ -26,6 +26,7 @@ struct login_run {
 	json_t         *reply;     /* the login reply, once LOGIN_DONE */
 	char            keyfp[SSHKEY_FP_LEN];   /* the key that logged in, or "" */
 	char            keys_failed[256];       /* why no key logged in */
+	char            cacert[BOUND_PATH];     /* the config file's CACert for it */
 };
 
 /* Begin logging in to host: resolve it, and trust or decide to probe it. */
@@ -49,6 +50,11 @@ tether_err login_reply(tether_client *c, struct login_run *r, struct key_offers 
 /* Save the token of a login at LOGIN_DONE; *info (may be NULL) as
  * tether_login gives it. */
 tether_err login_finish(tether_client *c, struct login_run *r, json_t **info);
+
+/* o with --identity's default filled in from the configuration file's
+ * IdentityFile for host (path in buf); a fleet offers the first host's. */
+struct tether_login_opts login_opts_for(tether_client *c, const struct tether_login_opts *o,
+                                        const char *host, char *buf, size_t bufsz);
 
 /* Free and wipe what r holds. */
 void login_run_clear(struct login_run *r);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client-int.h"
+#include "hostconfig.h"
 #include "login-int.h"
 
 /* The local account name, the default user for a login. */
@@ -30,18 +31,22 @@ static const char *local_user(void)
 /* Decide how to trust the server before logging in: *probe set when its
  * key must be learnt first (login_reply judges it). */
 static tether_err trust_before(tether_client *c, struct target *t,
-                               const struct tether_login_opts *o, bool *probe)
+                               const struct tether_login_opts *o, const char *conf_ca,
+                               bool *probe)
 {
 	*probe = false;
 	if (t->trust == TRUST_SYSTEM || t->trust == TRUST_NONE)
 		return TETHER_E_OK;   /* a remote client's: decided by its caller */
 	const char *ca = o->cacert;
+	/* a pin already made still holds (docs/security.md); the config file's
+	 * CACert for the host, else $TETHER_CACERT, for a host not yet known */
 	if (ca == NULL && o->fingerprint == NULL && !o->accept_new && t->trust == TRUST_PROBE)
-		ca = o->cacert_default;   /* a pin already made still holds (docs/security.md) */
+		ca = conf_ca[0] ? conf_ca : o->cacert_default;
 	if (ca != NULL) {
 		if (realpath(ca, t->cacert) == NULL)
 			return client_fail(c, TETHER_E_USAGE, "cannot read CA file %s%s", ca,
-			                   o->cacert ? "" : " (TETHER_CACERT)");
+			                   o->cacert ? "" : ca == conf_ca ? " (CACert in the config "
+			                   "file)" : " (TETHER_CACERT)");
 		t->trust = TRUST_CA;
 		return TETHER_E_OK;   /* recorded once the login succeeds */
 	}
@@ -121,16 +126,24 @@ tether_err login_begin(tether_client *c, const char *host, const struct tether_l
 {
 	memset(r, 0, sizeof *r);
 	r->step = LOGIN_DONE;
-	tether_err e = client_target_parse(c, host, &r->t);
+	struct hostspec alias;
+	struct hostconfig hc;
+	char why[200];
+	if (addr_parse_host(host, &alias, why, sizeof why) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s", why);
+	tether_err e = client_hostconfig(c, alias.host, &hc);
+	if (e == TETHER_E_OK)
+		e = client_target_parse(c, host, &r->t);
 	if (e != TETHER_E_OK)
 		return e;
+	snprintf(r->cacert, sizeof r->cacert, "%s", hc.cacert);
 	const char *user = o->user ? o->user : r->t.hs.user[0] ? r->t.hs.user : local_user();
 	if (user == NULL || !addr_valid_name(user) ||
 	    snprintf(r->user, sizeof r->user, "%s", user) >= (int)sizeof r->user)
 		return client_fail(c, TETHER_E_USAGE, "invalid or unknown user name; use --user");
 	/* the key first (as ssh does): no password is asked for an untrusted host */
 	bool probe;
-	if ((e = trust_before(c, &r->t, o, &probe)) != TETHER_E_OK)
+	if ((e = trust_before(c, &r->t, o, r->cacert, &probe)) != TETHER_E_OK)
 		return e;
 	if (probe) {
 		r->probe = r->t;
@@ -264,12 +277,31 @@ void login_run_clear(struct login_run *r)
 	crypto_wipe(r->t.binding, sizeof r->t.binding);
 }
 
+/* See login-int.h. */
+struct tether_login_opts login_opts_for(tether_client *c, const struct tether_login_opts *o,
+                                        const char *host, char *buf, size_t bufsz)
+{
+	struct tether_login_opts lo = *o;
+	struct hostspec alias;
+	struct hostconfig hc;
+	char why[200];
+	if (o->identity == NULL && addr_parse_host(host, &alias, why, sizeof why) == 0 &&
+	    client_hostconfig(c, alias.host, &hc) == TETHER_E_OK && hc.identity[0] != '\0') {
+		snprintf(buf, bufsz, "%s", hc.identity);
+		lo.identity = buf;
+	}
+	return lo;
+}
+
 /* Log in; see tether.h. */
 tether_err tether_login(tether_client *c, const char *host,
-                        const struct tether_login_opts *o, json_t **info)
+                        const struct tether_login_opts *opts, json_t **info)
 {
 	struct login_run r;
 	struct key_offers *os = NULL;
+	char identity[BOUND_PATH];
+	struct tether_login_opts lo = login_opts_for(c, opts, host, identity, sizeof identity);
+	const struct tether_login_opts *o = &lo;
 	tether_err e = login_begin(c, host, o, &r);
 	while (e == TETHER_E_OK && r.step != LOGIN_DONE) {
 		const char *method, *path;
