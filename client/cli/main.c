@@ -47,7 +47,7 @@ static const struct cmd_entry *const commands[] = {
 /* The general help. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tether COMMAND [ARGS] [--json] [--inventory FILE] [-h]\n\n"
+	fprintf(f, "usage: tether COMMAND [ARGS] [--json] [--inventory FILE] [-v] [-h]\n\n"
 	        "Persistent remote sessions and jobs over TLS. Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-18s %s\n", commands[i]->name, commands[i]->summary);
@@ -55,8 +55,9 @@ static void usage(FILE *f)
 	        "or HOST/ID.\nTARGETS (fleets): HOST,HOST..., ranges web[01-40], @GROUP of the "
 	        "inventory,\n@FILE; TARGETS/NAME is session NAME on each (docs/fleet.md).\n"
 	        "Client state: $TETHER_HOME (default ~/.config/tether and "
-	        "~/.local/state/tether).\nRun 'tether COMMAND --help' for a command's "
-	        "options.\n", TETHER_DEFAULT_PORT);
+	        "~/.local/state/tether).\n-v, --verbose: how each connection and request "
+	        "went, on stderr\n(TLS, the server's key, timings; never a secret).\n"
+	        "Run 'tether COMMAND --help' for a command's options.\n", TETHER_DEFAULT_PORT);
 }
 
 /* Find the command named by argv[1] (and argv[2]); sets *words used. */
@@ -134,10 +135,12 @@ int main(int argc, char **argv)
 		return EXIT_TETHER;
 	}
 	args[nargs++] = argv[0];
-	int dashdash = 0;
+	int dashdash = 0, verbose = 0;
 	for (int i = 1 + words; i < argc; i++) {
 		if (!dashdash && strcmp(argv[i], "--json") == 0)
 			x.json = 1;
+		else if (!dashdash && (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0))
+			verbose = 1;
 		else if (!dashdash && strcmp(argv[i], "--inventory") == 0 && i + 1 < argc)
 			x.inventory = argv[++i];
 		else if (!dashdash && strncmp(argv[i], "--inventory=", 12) == 0)
@@ -167,6 +170,7 @@ int main(int argc, char **argv)
 		if (e != TETHER_E_OK) {
 			rc = out_fail(&x, e);
 		} else {
+			tether_client_set_verbose(x.c, verbose);
 			expand_target(&x, ce, &a);
 			rc = ce->exec(&x, &a);
 		}

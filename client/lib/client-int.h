@@ -38,6 +38,7 @@ struct tether_client {
 	char  *user_agent;
 	const char *(*next_proxy)(void *ctx, const char *proxy, const char *why);
 	void  *proxy_ctx;
+	int    verbose;                  /* tether_client_set_verbose */
 	char  *hostconf;                 /* $TETHER_HOME/config's text, or NULL */
 	size_t hostconf_len;
 	/* how the last exchange ended */

@@ -206,6 +206,12 @@ tether_err tether_client_new(tether_client **out)
 	return TETHER_E_OK;
 }
 
+/* See tether.h. */
+void tether_client_set_verbose(tether_client *c, int level)
+{
+	c->verbose = level;
+}
+
 /* strdup, with NULL for NULL; false if memory ran out. */
 static bool dup_opt(const char *s, char **out)
 {

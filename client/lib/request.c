@@ -74,6 +74,58 @@ static void probe_fingerprint(CURL *h, struct target *t)
 			crypto_fingerprint_cert_pem(s->data + 5, strlen(s->data + 5), t->seen_fp);
 }
 
+/* -v: print libcurl's account of the connection and the headers, one
+ * "tether: " line each, with the token cut out; bodies are never shown
+ * (a login's holds a password). */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
+{
+	const char *mark = type == CURLINFO_TEXT ? "* " : type == CURLINFO_HEADER_OUT ? "> "
+	                 : type == CURLINFO_HEADER_IN ? "< " : NULL;
+	(void)h;
+	(void)ctx;
+	while (mark != NULL && size > 0) {
+		const char *nl = memchr(data, '\n', size);
+		size_t n = nl ? (size_t)(nl - data) + 1 : size, len = n;
+		while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+			len--;
+		if (len > 0 && len <= 2048) {
+			bool secret = len > 14 && strncasecmp(data, "Authorization:", 14) == 0;
+			fprintf(stderr, "tether: %s%.*s\n", mark, secret ? 14 : (int)len, data);
+			if (secret)
+				fputs("tether: > (the token is not shown)\n", stderr);
+		}
+		data += n;
+		size -= n;
+	}
+	return 0;
+}
+
+/* -v: the server's key and how long the request took, phase by phase. */
+static void verbose_summary(CURL *h, long status)
+{
+	struct curl_certinfo *ci = NULL;
+	char fp[CRYPTO_FP_MAX] = "";
+	if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci != NULL &&
+	    ci->num_of_certs > 0)
+		for (struct curl_slist *s = ci->certinfo[0]; s != NULL; s = s->next)
+			if (strncmp(s->data, "Cert:", 5) == 0)
+				crypto_fingerprint_cert_pem(s->data + 5, strlen(s->data + 5), fp);
+	if (fp[0] != '\0')
+		fprintf(stderr, "tether: * server key %s\n", fp);
+	curl_off_t conn = 0, tls = 0, first = 0, total = 0;
+	const char *method = NULL, *url = NULL;
+	curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method);
+	curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
+	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &conn);
+	curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &tls);
+	curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME_T, &first);
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total);
+	fprintf(stderr, "tether: * %s %s: HTTP %ld in %.1f ms (connected %.1f, TLS done %.1f, "
+	        "first byte %.1f; 0: connection reused)\n", method ? method : "?",
+	        url ? url : "?", status, (double)total / 1000, (double)conn / 1000,
+	        (double)tls / 1000, (double)first / 1000);
+}
+
 /* Turn a non-2xx reply into the server's error. */
 static tether_err http_failure(tether_client *c, long status, const struct buf *b)
 {
@@ -295,6 +347,11 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 	snprintf(url, sizeof url, "https://%s%s%s:%u%s", t->hs.ipv6 ? "[" : "", t->hs.host,
 	         t->hs.ipv6 ? "]" : "", (unsigned)t->hs.port, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, c->verbose ? 1L : 0L);
+	if (c->verbose) {
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	}
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
@@ -374,6 +431,8 @@ tether_err request_finish(tether_client *c, CURL *h, struct request *r, CURLcode
 	long status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	c->last_status = status;
+	if (c->verbose)
+		verbose_summary(h, status);
 	if (status < 200 || status > 299)
 		return http_failure(c, status, &r->reply);
 	if (raw != NULL) {

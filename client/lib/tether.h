@@ -96,6 +96,10 @@ struct tether_login_opts {
 	void       *passphrase_ctx;
 };
 
+/* Verbose diagnostics on stderr (level 1): each connection's TLS and
+ * server key, each request's status and timings; never a token or a body. */
+void tether_client_set_verbose(tether_client *c, int level);
+
 /* Log in, pinning or verifying the server key, and store the token (0600):
  * with a public key if one is accepted, else with the password (if
  * o->password or o->get_password gives one). *info (optional) gets

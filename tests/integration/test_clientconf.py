@@ -106,5 +106,27 @@ def test_xdg_directories_without_tether_home(env):
     assert os.path.exists(os.path.join(home, ".config", "tether", "client_id")), r.stderr
 
 
+def test_verbose_shows_the_connection_not_the_secrets(env):
+    d = env.daemon()
+    d.add_user("alice")
+    c = env.client()
+    r = c.run("login", f"alice@{d.host}", "--password-stdin", "--accept-new", "-v",
+              input=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    assert PASSWORD not in r.stderr and PASSWORD not in r.stdout
+    fp = d.fingerprint()
+    assert f"tether: * server key {fp}" in r.stderr, r.stderr
+    assert "POST https://" in r.stderr and "/v1/login: HTTP 200 in" in r.stderr, r.stderr
+    assert "TLSv1.3" in r.stderr or "TLSv1.2" in r.stderr, r.stderr
+    token = c.token(d, "alice")
+    r = c.run("session", "list", d.host, "--json", "-v")
+    assert r.returncode == 0 and json.loads(r.stdout) == [], (r.stdout, r.stderr)
+    assert "tether: > Authorization:" in r.stderr and "the token is not shown" in r.stderr
+    assert token not in r.stderr, "the token leaked into -v"
+    assert "/v1/sessions: HTTP 200 in" in r.stderr, r.stderr
+    r = c.run("session", "list", d.host)   # without -v: nothing of the sort
+    assert "tether: *" not in r.stderr, r.stderr
+
+
 if __name__ == "__main__":
     main(globals())
