@@ -14,6 +14,8 @@ PKGS=(
   libjansson-dev libcmocka-dev
   # PAM, for tetherd's auth = pam (server/pamauth.c)
   libpam0g-dev
+  # crypt(3) of libxcrypt: yescrypt password hashes (server/pwhash.c)
+  libcrypt-dev
   python3 sqlite3 curl openssl procps
 )
 

@@ -20,6 +20,7 @@
 #include "jsonu.h"
 #include "spool.h"
 #include "statedir.h"
+#include "pwhash.h"
 #include "store.h"
 #include "sysacct.h"
 #include "term.h"
@@ -90,7 +91,7 @@ static int new_hash(int from_stdin, char *out, size_t outsz)
 {
 	char pw[BOUND_PASSWORD + 2];
 	int rc = read_new_password(from_stdin, pw, sizeof pw);
-	if (rc == 0 && crypto_pw_hash(pw, out, outsz) != 0) {
+	if (rc == 0 && pwhash_make(pw, out, outsz) != 0) {
 		fprintf(stderr, "tetherd: cannot hash the password\n");
 		rc = -1;
 	}

@@ -23,13 +23,42 @@
 #include "keyauth.h"
 #include "log.h"
 #include "pamauth.h"
+#include "pwhash.h"
 #include "timeu.h"
 
-/* A well-formed hash that matches no password: spends the same scrypt time
- * for unknown users as for known ones. */
-static const char dummy_hash[] =
-	"$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
-	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+/* A hash of a random password nobody knows, made like every user's: an
+ * unknown user costs the same hashing time as a known one. */
+static char dummy_hash[PWHASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_make(void)
+{
+	uint8_t raw[32];
+	char pw[64];
+	if (crypto_random(raw, sizeof raw) != 0 ||
+	    crypto_b64_encode(raw, sizeof raw, false, false, pw, sizeof pw) == 0 ||
+	    pwhash_make(pw, dummy_hash, sizeof dummy_hash) != 0)
+		dummy_hash[0] = '\0';   /* verifies nothing (-1), at no cost */
+	crypto_wipe(pw, sizeof pw);
+	crypto_wipe(raw, sizeof raw);
+}
+
+/* Replace an outdated hash of user's (the password just matched it) by a
+ * yescrypt one (docs/security.md, "Passwords"). */
+static void upgrade_hash(struct req *r, const char *user, const char *password,
+                         const char *pwhash)
+{
+	char fresh[PWHASH_MAX];
+	if (!pwhash_outdated(pwhash) || pwhash_make(password, fresh, sizeof fresh) != 0)
+		return;
+	if (store_user_set_password(r->srv->store, user, fresh) == TETHER_E_OK) {
+		struct logline l;
+		log_begin(&l, LOG_INFO, "password_hash_upgraded");
+		log_str(&l, "user", user);
+		log_end(&l);
+	}
+	crypto_wipe(fresh, sizeof fresh);
+}
 
 /* Log and audit one login outcome. */
 static void login_event(struct req *r, const char *event, const char *user,
@@ -393,8 +422,12 @@ tether_err api_login(struct req *r)
 	if (r->srv->conf.auth == SRVCONF_AUTH_PAM)
 		ok = pamauth_login(r->srv, r->peer, user, password, pwhash, &u, &e, refusal,
 		                   sizeof refusal);
-	else if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND)
-		ok = crypto_pw_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
+	else if (e == TETHER_E_OK || e == TETHER_E_NOT_FOUND) {
+		pthread_once(&dummy_once, dummy_make);
+		ok = pwhash_verify(password, e == TETHER_E_OK ? pwhash : dummy_hash);
+		if (ok == 1 && e == TETHER_E_OK)
+			upgrade_hash(r, user, password, pwhash);
+	}
 	hash_slot_give();
 	crypto_wipe(pwhash, sizeof pwhash);
 	crypto_wipe((char *)password, strlen(password));  /* our copy, in r->in */

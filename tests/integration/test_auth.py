@@ -1,7 +1,9 @@
 """Users, passwords, tokens, lockout, audit, and secrets kept out of sight."""
+import base64
 import hashlib
 import json
 import os
+import subprocess
 import stat
 import time
 
@@ -40,7 +42,7 @@ def test_secrets_hashed_at_rest_and_absent_from_logs(env):
     c.login(d, "alice")
     token = c.token(d, "alice")
     (pwhash,) = d.query("SELECT pwhash FROM users WHERE name='alice'")[0]
-    assert pwhash.startswith("$scrypt$ln=15,r=8,p=1$") and PASSWORD not in pwhash
+    assert pwhash.startswith("$y$") and PASSWORD not in pwhash   # yescrypt, as in shadow
     hashes = [h for (h,) in d.query("SELECT hash FROM tokens")]
     assert hashes == [hashlib.sha256(token.encode()).hexdigest()]
     raw = open(os.path.join(d.state, "tether.db"), "rb").read()
@@ -171,6 +173,49 @@ def test_log_lines_escape_client_strings(env):
     assert st in (400, 401)
     for line in d.log().splitlines():
         assert not line.startswith("ts=forged"), line
+
+
+def legacy_scrypt(password):
+    """A hash in the format tetherd wrote before yescrypt."""
+    salt = os.urandom(16)
+    key = hashlib.scrypt(password.encode(), salt=salt, n=2 ** 15, r=8, p=1, dklen=32,
+                         maxmem=64 << 20)
+    b64 = lambda b: base64.b64encode(b).decode().rstrip("=")   # noqa: E731
+    return f"$scrypt$ln=15,r=8,p=1${b64(salt)}${b64(key)}"
+
+
+def test_old_and_foreign_hashes_verify_and_are_upgraded(env):
+    """Hashes of the old scrypt format and sha512crypt (from a shadow file)
+    still log in, and become yescrypt at that login; a weak format (MD5,
+    DES) never logs in, whatever the password."""
+    d = env.daemon()
+    for u in ("olds", "sha", "weak"):
+        d.add_user(u)
+    d.stop()
+    six = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=PASSWORD + "\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    md5 = subprocess.run(["openssl", "passwd", "-1", "-stdin"], input=PASSWORD + "\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    db = d.db()
+    for user, h in (("olds", legacy_scrypt(PASSWORD)), ("sha", six), ("weak", md5)):
+        db.execute("UPDATE users SET pwhash = ? WHERE name = ?", (h, user))
+    db.commit()
+    db.close()
+    assert d.query("SELECT pwhash FROM users WHERE name = 'sha'")[0][0] == six
+    d.start()
+    c = env.client()
+    for user in ("olds", "sha"):
+        c.login(d, user)
+        (h,) = d.query("SELECT pwhash FROM users WHERE name = ?", user)[0]
+        assert h.startswith("$y$"), (user, h)
+        c.run("logout", d.host)
+        c.login(d, user)   # the new hash works too
+    r = c.run("login", f"weak@{d.host}", "--password-stdin", "--accept-new",
+              input=PASSWORD + "\n")
+    assert r.returncode == 255, r.stderr
+    (h,) = d.query("SELECT pwhash FROM users WHERE name = 'weak'")[0]
+    assert h == md5, h
+    assert "password_hash_upgraded" in d.log()
 
 
 if __name__ == "__main__":
