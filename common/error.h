@@ -29,8 +29,9 @@
 	X(VERSION_MISMATCH,     "version_mismatch",     400, "unsupported API version") \
 	X(INTERNAL,             "internal",             500, "internal error") \
 	X(UNAVAILABLE,          "unavailable",          503, "service unavailable") \
-	X(CHECKSUM_MISMATCH,    "checksum_mismatch",    400, "checksum mismatch") \
+	X(CHECKSUM_MISMATCH,    "checksum_mismatch",    460, "checksum mismatch") \
 	X(INSUFFICIENT_STORAGE, "insufficient_storage", 507, "no space left on the server") \
+	X(PRECONDITION_FAILED,  "precondition_failed",  412, "unsupported protocol version") \
 	/* client-side failures below never travel on the wire */ \
 	X(USAGE,                "usage",                  0, "usage error") \
 	X(CONNECT,              "connect_failed",         0, "cannot connect") \

@@ -6,6 +6,15 @@
  *   PATCH  /v1/uploads/{id}  Upload-Offset: N, Upload-Checksum: sha256 B64,
  *                            body application/offset+octet-stream -> 204
  *   DELETE /v1/uploads/{id}  abandon it; the partial file is deleted
+ *   OPTIONS /v1/uploads      what the server speaks (tus discovery)
+ *
+ * This is the tus 1.0.0 protocol (https://tus.io/protocols/resumable-upload)
+ * with its creation, termination and checksum extensions, so stock tus
+ * clients work: creation may also come as tus has it, an empty POST with
+ * Upload-Length and Upload-Metadata ("path", else "filename"; "sha256",
+ * "mode"), every reply carries Tus-Resumable, a request naming another
+ * version gets 412, appends take sha1 or sha256 checksums, and a mismatch
+ * is 460 (docs/api.md, "Uploads").
  *
  * The HTTP face of the upload engine (upload.c). This is what a transfer
  * job on another host talks to for a
@@ -45,6 +54,52 @@
 
 #define HDR_OFFSET    "Upload-Offset"
 #define HDR_CHECKSUM  "Upload-Checksum"
+#define HDR_TUS       "Tus-Resumable"
+#define TUS_VERSION   "1.0.0"
+#define META_MAX      4096     /* bytes of Upload-Metadata read */
+
+/* tus: say the version on every reply, and refuse a request for another
+ * one (a request without the header is tether's own, also 1.0.0's). */
+static tether_err tus_check(struct req *r)
+{
+	const char *v = req_get_header(r, HDR_TUS);
+	req_header(r, HDR_TUS, TUS_VERSION);
+	if (v != NULL && strcmp(v, TUS_VERSION) != 0) {
+		req_header(r, "Tus-Version", TUS_VERSION);
+		return req_error(r, TETHER_E_PRECONDITION_FAILED, "Tus-Resumable %.20s is not "
+		                 "supported; this server speaks %s", v, TUS_VERSION);
+	}
+	return TETHER_E_OK;
+}
+
+/* One value of tus's Upload-Metadata ("key base64,key base64,..."), decoded
+ * into out (NUL-terminated); 1 found, 0 absent, -1 malformed. */
+static int tus_meta(const char *meta, const char *key, char *out, size_t outsz)
+{
+	size_t kl = strlen(key);
+	for (const char *p = meta; p != NULL && *p != '\0'; ) {
+		p += strspn(p, " ");
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			char b64[META_MAX + 1];
+			size_t bl = n - kl - 1;
+			if (bl > META_MAX)
+				return -1;
+			memcpy(b64, p + kl + 1, bl);
+			b64[bl] = '\0';
+			long got = crypto_b64_decode(b64, (uint8_t *)out, outsz - 1);
+			if (got < 0 || memchr(out, '\0', (size_t)got) != NULL)
+				return -1;
+			out[got] = '\0';
+			return 1;
+		}
+		if (n == kl && strncmp(p, key, kl) == 0)
+			return -1;   /* a key without a value: none of ours takes that */
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
 
 /* ---- helpers ---- */
 
@@ -66,6 +121,14 @@ static void offset_header(struct req *r, int64_t off)
 	char v[24];
 	snprintf(v, sizeof v, "%lld", (long long)off);
 	req_header(r, HDR_OFFSET, v);
+}
+
+/* Start the reply's headers over: the tus version and the offset. */
+static void fresh_headers(struct req *r, int64_t off)
+{
+	r->nxhdr = 0;
+	req_header(r, HDR_TUS, TUS_VERSION);
+	offset_header(r, off);
 }
 
 /* Load the upload named by route parameter 0 (the caller's only). */
@@ -119,8 +182,7 @@ static tether_err commit(struct req *r, struct upload_append *a, int64_t now)
 			if (ftruncate(a->fd, 0) != 0 ||
 			    store_upload_set(r->srv->store, u->id, 0, false, now) != TETHER_E_OK)
 				return req_error(r, TETHER_E_INTERNAL, "cannot reset the upload");
-			r->nxhdr = 0;
-			offset_header(r, 0);
+			fresh_headers(r, 0);
 			return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the file's SHA-256 is %s, not "
 			                 "the declared %s; the upload starts again at offset 0",
 			                 hex, u->sha256);
@@ -135,19 +197,73 @@ static tether_err commit(struct req *r, struct upload_append *a, int64_t now)
 
 /* ---- handlers ---- */
 
-/* POST /v1/uploads {"path", "length", "sha256"?} */
+/* OPTIONS /v1/uploads: tus discovery (no login needed: it tells nothing
+ * about anyone). */
+tether_err api_upload_options(struct req *r)
+{
+	char max[24];
+	req_header(r, HDR_TUS, TUS_VERSION);
+	req_header(r, "Tus-Version", TUS_VERSION);
+	req_header(r, "Tus-Extension", "creation,termination,checksum");
+	req_header(r, "Tus-Checksum-Algorithm", "sha1,sha256");
+	snprintf(max, sizeof max, "%lld", (long long)(INT64_MAX / 2));
+	req_header(r, "Tus-Max-Size", max);
+	return req_reply(r, 204, NULL);
+}
+
+/* A tus creation (empty POST): length from Upload-Length, the rest from
+ * Upload-Metadata, into the buffers given. */
+static tether_err tus_create_args(struct req *r, char *path, size_t pathsz, char *sha,
+                                  size_t shasz, int64_t *length, int64_t *mode)
+{
+	char m[16];
+	const char *len = req_get_header(r, "Upload-Length");
+	const char *meta = req_get_header(r, "Upload-Metadata");
+	if (req_get_header(r, "Upload-Defer-Length") != NULL)
+		return req_error(r, TETHER_E_BAD_REQUEST, "Upload-Defer-Length is not supported: "
+		                 "give Upload-Length");
+	if (len == NULL || strparse_i64(len, 0, INT64_MAX / 2, length) != 0)
+		return req_error(r, TETHER_E_BAD_REQUEST, "expected a JSON body with path and "
+		                 "length, or tus's Upload-Length header");
+	if (meta == NULL)
+		meta = "";
+	int p = tus_meta(meta, "path", path, pathsz);
+	if (p == 0)
+		p = tus_meta(meta, "filename", path, pathsz);
+	if (p <= 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, p < 0 ? "malformed Upload-Metadata"
+		                 : "Upload-Metadata must give the file: path (or filename)");
+	sha[0] = '\0';
+	int hm = tus_meta(meta, "mode", m, sizeof m);
+	if (tus_meta(meta, "sha256", sha, shasz) < 0 || hm < 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "malformed Upload-Metadata");
+	if (hm == 1 && strparse_i64(m, 0, 0777, mode) != 0)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "mode must be 0 to 511 (decimal)");
+	return TETHER_E_OK;
+}
+
+/* POST /v1/uploads {"path", "length", "sha256"?}, or tus's creation */
 tether_err api_upload_create(struct req *r)
 {
-	char why[200];
+	char why[200], tpath[BOUND_PATH], tsha[80];
 	const char *path = NULL, *sha = NULL;
 	int64_t length = 0, mode = 0666;
-	if (r->in == NULL)
-		return req_error(r, TETHER_E_BAD_REQUEST, "expected a JSON body with path and length");
-	if (jsonu_get_string(r->in, "path", true, BOUND_PATH - 128, &path, why, sizeof why) != JSONU_OK ||
-	    jsonu_get_int(r->in, "length", true, 0, INT64_MAX / 2, &length, why, sizeof why) != JSONU_OK ||
-	    jsonu_get_string(r->in, "sha256", false, 64, &sha, why, sizeof why) == JSONU_BAD ||
-	    jsonu_get_int(r->in, "mode", false, 0, 0777, &mode, why, sizeof why) == JSONU_BAD)
+	if (tus_check(r) != TETHER_E_OK)
+		return r->err;
+	if (r->in == NULL) {
+		if (tus_create_args(r, tpath, sizeof tpath - 128, tsha, sizeof tsha, &length,
+		                    &mode) != TETHER_E_OK)
+			return r->err;
+		path = tpath;
+		sha = tsha[0] ? tsha : NULL;
+	} else if (jsonu_get_string(r->in, "path", true, BOUND_PATH - 128, &path, why,
+	                            sizeof why) != JSONU_OK ||
+	           jsonu_get_int(r->in, "length", true, 0, INT64_MAX / 2, &length, why,
+	                         sizeof why) != JSONU_OK ||
+	           jsonu_get_string(r->in, "sha256", false, 64, &sha, why, sizeof why) == JSONU_BAD ||
+	           jsonu_get_int(r->in, "mode", false, 0, 0777, &mode, why, sizeof why) == JSONU_BAD) {
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
+	}
 	size_t pl = strlen(path);
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
@@ -228,7 +344,7 @@ tether_err api_upload_create(struct req *r)
 tether_err api_upload_get(struct req *r)
 {
 	struct upload_rec u;
-	if (load(r, &u) != TETHER_E_OK)
+	if (tus_check(r) != TETHER_E_OK || load(r, &u) != TETHER_E_OK)
 		return r->err;
 	char v[24];
 	offset_header(r, u.received);
@@ -242,7 +358,7 @@ tether_err api_upload_remove(struct req *r)
 {
 	struct upload_rec u;
 	char why[BOUND_PATH + 128];
-	if (load(r, &u) != TETHER_E_OK)
+	if (tus_check(r) != TETHER_E_OK || load(r, &u) != TETHER_E_OK)
 		return r->err;
 	if (upload_busy(u.id))
 		return req_error(r, TETHER_E_CONFLICT, "an append to this upload is in progress");
@@ -263,7 +379,7 @@ tether_err api_upload_append_begin(struct req *r)
 	a->fd = -1;
 	r->ctx = a;
 	r->ctx_free = upload_append_free;
-	if (load(r, &a->rec) != TETHER_E_OK)
+	if (tus_check(r) != TETHER_E_OK || load(r, &a->rec) != TETHER_E_OK)
 		return r->err;
 	struct upload_rec *u = &a->rec;
 	snprintf(a->id, sizeof a->id, "%s", u->id);
@@ -284,14 +400,19 @@ tether_err api_upload_append_begin(struct req *r)
 		                 "the upload's length, %lld", (long long)r->body_len,
 		                 (long long)off, (long long)u->length);
 	h = req_get_header(r, HDR_CHECKSUM);
+	const EVP_MD *md = EVP_sha256();
 	if (h != NULL) {
 		uint8_t sum[CRYPTO_SHA256_LEN + 3];
-		if (strncmp(h, "sha256 ", 7) != 0 ||
-		    crypto_b64_decode(h + 7, sum, sizeof sum) != CRYPTO_SHA256_LEN)
+		bool sha1 = strncmp(h, "sha1 ", 5) == 0;
+		long want = sha1 ? 20 : CRYPTO_SHA256_LEN;
+		if ((!sha1 && strncmp(h, "sha256 ", 7) != 0) ||
+		    crypto_b64_decode(h + (sha1 ? 5 : 7), sum, sizeof sum) != want)
 			return req_error(r, TETHER_E_BAD_REQUEST, "Upload-Checksum must be "
-			                 "'sha256 BASE64' (the only algorithm supported)");
-		memcpy(a->want, sum, sizeof a->want);
+			                 "'sha256 BASE64' or 'sha1 BASE64'");
+		memcpy(a->want, sum, (size_t)want);
+		a->want_len = (size_t)want;
 		a->have_want = true;
+		md = sha1 ? EVP_sha1() : md;
 	}
 	if (!upload_claim(a))
 		return req_error(r, TETHER_E_CONFLICT, "another append to this upload is in "
@@ -316,7 +437,7 @@ tether_err api_upload_append_begin(struct req *r)
 	if (ftruncate(a->fd, u->received) != 0)
 		return errno_error(r, errno, "cannot cut back", u->partial);
 	a->md = EVP_MD_CTX_new();
-	if (a->md == NULL || EVP_DigestInit_ex(a->md, EVP_sha256(), NULL) != 1)
+	if (a->md == NULL || EVP_DigestInit_ex(a->md, md, NULL) != 1)
 		return req_error(r, TETHER_E_INTERNAL, "cannot start a digest");
 	return TETHER_E_OK;
 }
@@ -342,11 +463,11 @@ tether_err api_upload_append(struct req *r)
 	int64_t now = timeu_now();
 	if (a->got != r->body_len)
 		return req_error(r, TETHER_E_BAD_REQUEST, "the body ended early");
-	uint8_t sum[CRYPTO_SHA256_LEN];
+	uint8_t sum[EVP_MAX_MD_SIZE];
 	if (EVP_DigestFinal_ex(a->md, sum, NULL) != 1)
 		return req_error(r, TETHER_E_INTERNAL, "digest failed");
-	if (a->have_want && !crypto_equal(sum, a->want, sizeof sum))
-		return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the body's SHA-256 is not the one "
+	if (a->have_want && !crypto_equal(sum, a->want, a->want_len))
+		return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the body's checksum is not the one "
 		                 "in Upload-Checksum; nothing was appended");
 	if (fdatasync(a->fd) != 0)
 		return errno_error(r, errno, "cannot flush", u->partial);
@@ -359,7 +480,6 @@ tether_err api_upload_append(struct req *r)
 	}
 	if (store_upload_set(r->srv->store, u->id, u->received, u->done, now) != TETHER_E_OK)
 		return req_error(r, TETHER_E_INTERNAL, "cannot record the offset");
-	r->nxhdr = 0;
-	offset_header(r, u->received);
+	fresh_headers(r, u->received);
 	return req_reply(r, 204, NULL);
 }

@@ -78,6 +78,7 @@ tether_err api_transfer_set(struct req *r);
 
 /* api-upload.c */
 tether_err api_upload_create(struct req *r);
+tether_err api_upload_options(struct req *r);
 tether_err api_upload_get(struct req *r);
 tether_err api_upload_remove(struct req *r);
 tether_err api_upload_append_begin(struct req *r);

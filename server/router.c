@@ -13,6 +13,7 @@
 static const struct { int bit; const char *name; } methods[] = {
 	{ M_GET, "GET" }, { M_POST, "POST" }, { M_PUT, "PUT" },
 	{ M_DELETE, "DELETE" }, { M_PATCH, "PATCH" }, { M_HEAD, "HEAD" },
+	{ M_OPTIONS, "OPTIONS" },
 };
 
 /* Map a method name to its bit. */

@@ -23,7 +23,8 @@
 
 struct req;
 
-enum route_method { M_GET = 1, M_POST = 2, M_PUT = 4, M_DELETE = 8, M_PATCH = 16, M_HEAD = 32 };
+enum route_method { M_GET = 1, M_POST = 2, M_PUT = 4, M_DELETE = 8, M_PATCH = 16, M_HEAD = 32,
+                    M_OPTIONS = 64 };
 
 /* A handler fills r's response and returns TETHER_E_OK, or returns an error
  * after req_error() has recorded a message. */

@@ -40,6 +40,7 @@ const struct route api_routes[] = {
 	ROUTE(M_POST,   "/v1/sessions/{ref}/transfers/{job}/suspend", true, 0,   api_transfer_suspend),
 	ROUTE(M_POST,   "/v1/sessions/{ref}/transfers/{job}/resume", true, 0,    api_transfer_resume),
 	ROUTE(M_POST,   "/v1/uploads",                true,  BOUND_BODY_DEFAULT, api_upload_create),
+	ROUTE(M_OPTIONS, "/v1/uploads",               false, 0,                  api_upload_options),
 	ROUTE(M_GET,    "/v1/uploads/{id}",           true,  0,                  api_upload_get),
 	ROUTE(M_HEAD,   "/v1/uploads/{id}",           true,  0,                  api_upload_get),
 	ROUTE(M_DELETE, "/v1/uploads/{id}",           true,  0,                  api_upload_remove),

@@ -31,7 +31,8 @@ struct upload_append {
 	int               fd;
 	int64_t           got;
 	EVP_MD_CTX       *md;
-	uint8_t           want[CRYPTO_SHA256_LEN];
+	uint8_t           want[CRYPTO_SHA256_LEN];   /* Upload-Checksum: sha256 or sha1 */
+	size_t            want_len;
 	bool              have_want;
 };
 

@@ -347,6 +347,35 @@ def main(module_globals):
     sys.exit(1 if failed or not tests else 0)
 
 
+def node_tools():
+    """node, with tests/api/node_modules installed from the lock file (the
+    npm packages of the OpenAPI check and the tus client test); tests that
+    run side by side take turns at installing."""
+    import fcntl
+    import hashlib
+    api_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api")
+    node, npm = shutil.which("node"), shutil.which("npm")
+    assert node and npm, ("node and npm are needed here "
+                          "(deploy/install-deps.sh --test installs them)")
+    with open(os.path.join(api_dir, "package-lock.json"), "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(api_dir, "node_modules", ".tether-lock-sha256")
+    with open(os.path.join(api_dir, ".install-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(stamp) as f:
+                have = f.read().strip()
+        except OSError:
+            have = ""
+        if have != want:
+            r = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+                               cwd=api_dir, capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, f"npm ci in tests/api failed:\n{r.stdout}\n{r.stderr}"
+            with open(stamp, "w") as f:
+                f.write(want + "\n")
+    return node
+
+
 def put_file(directory, name, data, mode=0o644):
     """Write data to directory/name with mode; returns the path."""
     p = os.path.join(directory, name)
