@@ -123,6 +123,30 @@ def test_https_sync_download_and_trust(env):
         assert not os.path.exists(w.out("b.bin"))
 
 
+def test_presigned_url_and_ipv6_upload_target_reach_the_daemon(env):
+    """The daemon takes every URL the client does: a presigned URL (its
+    query full of '*', '[' and '='; the file is named after the path), and
+    an IPv6 literal tether:// upload target (refused by neither side; here
+    nothing listens there, so the job ends in a connection Error, not a
+    400 at the start)."""
+    w = World(env)
+    with S.Nginx(env.root) as ng:
+        data = blob(300000, 7)
+        ng.put_file("signed.bin", data)
+        url = ng.url("/files/signed.bin") + "?X-Amz-Signature=ab*cd[1]&X-Amz-Expires=60"
+        t = one(w.start(url, w.dst + "/", "--cacert", ng.cert_path))
+        assert t["state"] == "Acknowledged", t
+        assert sha(w.out("signed.bin")) == sha_bytes(data)
+    src = os.path.join(env.root, "up.bin")
+    with open(src, "wb") as f:
+        f.write(b"x" * 1000)
+    t = one(w.start("--upload", src, f"tether://[::1]:{S.free_port()}/in/", "--user", "alice",
+                    "--password-stdin", "--async", input=H.PASSWORD + "\n"))
+    assert t["direction"] == "upload", t
+    t = w.wait(t["id"], ("Error", "TransientError"), timeout=60)
+    assert t["error"]["code"] not in ("invalid_argument", "bad_request"), t
+
+
 def test_resume_through_repeated_cuts(env):
     w = World(env)
     with S.Nginx(env.root) as ng:
