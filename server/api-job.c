@@ -103,14 +103,15 @@ static tether_err start_job(struct req *r, enum job_type type)
 	struct session_rec s;
 	struct job_rec j;
 	const char *cmd = NULL, *name = NULL;
-	bool keep_state = true;
+	bool keep_state = true, with_stdin = false;
 	char why[200];
 	if (r->in == NULL ||
 	    jsonu_get_string(r->in, "command", true, BOUND_BODY_COMMAND, &cmd, why,
 	                     sizeof why) != JSONU_OK ||
 	    jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why,
 	                     sizeof why) == JSONU_BAD ||
-	    jsonu_get_bool(r->in, "keep_state", false, &keep_state, why, sizeof why) == JSONU_BAD)
+	    jsonu_get_bool(r->in, "keep_state", false, &keep_state, why, sizeof why) == JSONU_BAD ||
+	    jsonu_get_bool(r->in, "stdin", false, &with_stdin, why, sizeof why) == JSONU_BAD)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s",
 		                 r->in ? why : "expected a JSON body with a command");
 	if (name != NULL && (exclusive || !addr_valid_name(name)))
@@ -122,8 +123,9 @@ static tether_err start_job(struct req *r, enum job_type type)
 	int64_t wait;
 	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0)
 		return r->err;
-	if (api_create_job(r, &s, type, cmd, name, NULL, exclusive && keep_state, &j) !=
-	    TETHER_E_OK)
+	unsigned flags = (exclusive && keep_state ? JOBS_SAVE_STATE : 0) |
+	                 (with_stdin ? JOBS_STDIN : 0);
+	if (api_create_job(r, &s, type, cmd, name, NULL, flags, &j) != TETHER_E_OK)
 		return r->err;
 	if (!exclusive || wait == 0)
 		return req_reply(r, 201, api_job_json(r, &s, &j));
@@ -139,11 +141,11 @@ static tether_err start_job(struct req *r, enum job_type type)
 }
 
 /* Record and start a job in s: exclusive types (invoke, shell) refuse a
- * busy session; pty makes it an interactive shell; keep_state: the state it
- * leaves becomes the session's. j gets the job (its command points at cmd). */
+ * busy session; pty makes it an interactive shell; flags as jobs_start's.
+ * j gets the job (its command points at cmd). */
 tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type type,
                           const char *cmd, const char *name, const struct jobs_pty *pty,
-                          bool keep_state, struct job_rec *j)
+                          unsigned flags, struct job_rec *j)
 {
 	char why[200];
 	bool exclusive = type != JOB_TYPE_BACKGROUND;   /* invoke, shell */
@@ -164,7 +166,7 @@ tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type ty
 		return req_error(r, e, "session '%s' already has a job named '%s'", s->name, name);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot record the job");
-	e = jobs_start(r->srv, &r->user, s, j, keep_state, pty, why, sizeof why);
+	e = jobs_start(r->srv, &r->user, s, j, flags, pty, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
 	s->busy = s->busy || exclusive;

@@ -85,7 +85,7 @@ tether_err api_shell_open(struct req *r)
 		}
 		/* re-attach: the new terminal's size, and the recent output */
 		if (rows > 0)
-			jobs_shell_input(j.id, NULL, 0, (int)rows, (int)cols, why, sizeof why);
+			jobs_input(j.id, NULL, 0, (int)rows, (int)cols, false, why, sizeof why);
 		reply_shell(r, 200, &s, &j, joblog_replay_from(j.id, REPLAY_BYTES));
 		job_rec_clear(&j);
 		return TETHER_E_OK;
@@ -113,32 +113,42 @@ tether_err api_shell_input(struct req *r)
 	int64_t rows, cols;
 	char why[160];
 	uint8_t bytes[BOUND_BODY_DEFAULT];
-	long n = 0;
+	long n = 0, taken = 0;
+	bool eof = false;
 	if (window_size(r, &rows, &cols) != TETHER_E_OK)
 		return r->err;
 	if (r->in != NULL &&
-	    jsonu_get_string(r->in, "data", false, BOUND_BODY_DEFAULT, &data, why,
-	                     sizeof why) == JSONU_BAD)
+	    (jsonu_get_string(r->in, "data", false, BOUND_BODY_DEFAULT, &data, why,
+	                      sizeof why) == JSONU_BAD ||
+	     jsonu_get_bool(r->in, "eof", false, &eof, why, sizeof why) == JSONU_BAD))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
-	if (data == NULL && rows == 0)
-		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64) or rows and cols");
+	if (data == NULL && rows == 0 && !eof)
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64), eof, or rows "
+		                 "and cols");
 	if (data != NULL && (n = crypto_b64_decode(data, bytes, sizeof bytes)) < 0)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "data is not valid base64");
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK ||
 	    api_load_job(r, &s, &j) != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
-	if (j.type != JOB_TYPE_SHELL || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED)) {
-		e = req_error(r, TETHER_E_CONFLICT, "job '%s' is not a running shell", j.name);
+	bool shell = j.type == JOB_TYPE_SHELL;
+	if (j.type == JOB_TYPE_TRANSFER || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED) ||
+	    (shell && eof) || (!shell && rows > 0)) {
+		e = req_error(r, TETHER_E_CONFLICT, shell ? "job '%s' is not a running shell, or a "
+		              "terminal takes no eof" : "job '%s' is not running, or takes no window "
+		              "size", j.name);
 		goto out;
 	}
-	if ((rows > 0 && jobs_shell_input(j.id, NULL, 0, (int)rows, (int)cols, why,
-	                                  sizeof why) != 0) ||
-	    (n > 0 && jobs_shell_input(j.id, bytes, (size_t)n, 0, 0, why, sizeof why) != 0)) {
+	/* a command's stdin may take part of the data (it reads slowly): the
+	 * reply says how much, the client sends the rest again */
+	if ((rows > 0 && jobs_input(j.id, NULL, 0, (int)rows, (int)cols, false, why,
+	                            sizeof why) < 0) ||
+	    ((n > 0 || eof) && (taken = jobs_input(j.id, n > 0 ? bytes : NULL, (size_t)n, 0, 0,
+	                                           eof && !shell, why, sizeof why)) < 0)) {
 		e = req_error(r, TETHER_E_CONFLICT, "%s", why);
 		goto out;
 	}
-	req_reply(r, 200, json_pack("{s:I}", "written", (json_int_t)n));
+	req_reply(r, 200, json_pack("{s:I}", "written", (json_int_t)taken));
 out:
 	job_rec_clear(&j);
 	return e;

@@ -48,11 +48,11 @@ json_t *api_job_json(struct req *r, const struct session_rec *s, const struct jo
  * record a 404. */
 tether_err api_load_job(struct req *r, const struct session_rec *s, struct job_rec *j);
 /* Record and start a job ("invoke", "shell" or "background"), or record
- * the error (409 if an exclusive job finds the session busy); keep_state:
- * the shell state it leaves becomes the session's. */
+ * the error (409 if an exclusive job finds the session busy); flags as
+ * jobs_start's (JOBS_SAVE_STATE, JOBS_STDIN). */
 tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type type,
                           const char *cmd, const char *name, const struct jobs_pty *pty,
-                          bool keep_state, struct job_rec *j);
+                          unsigned flags, struct job_rec *j);
 tether_err api_invoke(struct req *r);
 tether_err api_job_get(struct req *r);
 tether_err api_job_list(struct req *r);

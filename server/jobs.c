@@ -178,9 +178,10 @@ int jobs_spawn_detached(const char *verb, const char *dir)
 
 /* Start a job. */
 tether_err jobs_start(struct server *srv, const struct user_rec *u,
-                      const struct session_rec *s, struct job_rec *j, bool save_state,
+                      const struct session_rec *s, struct job_rec *j, unsigned flags,
                       const struct jobs_pty *pty, char *err, size_t errsz)
 {
+	bool save_state = (flags & JOBS_SAVE_STATE) != 0;
 	struct account acct;
 	char sdir[BOUND_PATH], jdir[BOUND_PATH], path[BOUND_PATH];
 	char in[BOUND_PATH], out[BOUND_PATH], num[32];
@@ -227,6 +228,14 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s,s]", "/bin/bash",
 			"--noprofile", "--norc", "-c", j->command, "bash"));
 		json_object_set_new(spec, "rc", json_string(command_rc));
+		spool_job_file(path, j->id, "input");
+		if ((flags & JOBS_STDIN) != 0 && mkfifo(path, 0600) != 0 && errno != EEXIST) {
+			json_decref(spec);
+			snprintf(err, errsz, "cannot create the command's input: %s", strerror(errno));
+			return start_failed(srv, j, TETHER_E_INTERNAL, err);
+		}
+		if ((flags & JOBS_STDIN) != 0)
+			json_object_set_new(spec, "stdin", json_true());
 	} else {
 		/* an interactive bash; its rc restores the state (fd 3, shim.c) */
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s]", "/bin/bash",
@@ -557,7 +566,8 @@ static int input_record(int fd, int type, const uint8_t *p, size_t len)
 	rec[0] = (uint8_t)type;
 	rec[1] = (uint8_t)(len & 0xff);
 	rec[2] = (uint8_t)(len >> 8);
-	memcpy(rec + SHIM_INPUT_HDR, p, len);
+	if (len > 0)
+		memcpy(rec + SHIM_INPUT_HDR, p, len);
 	for (int tries = 0; tries < 200; tries++) {
 		ssize_t w = write(fd, rec, SHIM_INPUT_HDR + len);
 		if (w == (ssize_t)(SHIM_INPUT_HDR + len))
@@ -571,9 +581,9 @@ static int input_record(int fd, int type, const uint8_t *p, size_t len)
 	return -1;
 }
 
-/* Feed a shell job's terminal. */
-int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int cols,
-                     char *err, size_t errsz)
+/* Feed a job's input; see jobs.h. */
+long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, bool eof,
+                char *err, size_t errsz)
 {
 	char path[BOUND_PATH];
 	spool_job_file(path, job, "input");
@@ -588,11 +598,13 @@ int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int co
 		}
 	}
 	if (fd < 0) {
-		snprintf(err, errsz, "the shell is not taking input (%s)", strerror(errno));
+		snprintf(err, errsz, "the job is not taking input (%s)", errno == ENOENT
+		         ? "it was started without stdin" : strerror(errno));
 		return -1;
 	}
 	int rc = 0;
-	if (data == NULL) {
+	long taken = 0;
+	if (data == NULL && !eof) {
 		uint8_t ws[4] = { (uint8_t)(rows & 0xff), (uint8_t)(rows >> 8),
 		                  (uint8_t)(cols & 0xff), (uint8_t)(cols >> 8) };
 		rc = input_record(fd, SHIM_INPUT_WINSIZE, ws, sizeof ws);
@@ -600,9 +612,16 @@ int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int co
 	for (size_t off = 0; rc == 0 && data != NULL && off < len; off += SHIM_INPUT_MAX) {
 		size_t n = len - off < SHIM_INPUT_MAX ? len - off : SHIM_INPUT_MAX;
 		rc = input_record(fd, SHIM_INPUT_DATA, (const uint8_t *)data + off, n);
+		taken += rc == 0 ? (long)n : 0;
 	}
-	if (rc != 0)
-		snprintf(err, errsz, "the shell is not taking input (%s)", strerror(errno));
+	if (rc == 0 && eof)
+		rc = input_record(fd, SHIM_INPUT_EOF, NULL, 0);
+	int saved = errno;
 	close(fd);
-	return rc;
+	if (rc != 0 && taken == 0) {
+		snprintf(err, errsz, "the job is not taking input (%s)", saved == EAGAIN
+		         ? "it has not read what came before" : strerror(saved));
+		return -1;
+	}
+	return taken;
 }

@@ -38,18 +38,26 @@ struct jobs_pty {
 	char term[65];   /* validated: [A-Za-z0-9.+_-] */
 };
 
-/* Start j (already created in the store) for user u in session s. save_state:
- * the shell writes the session state back when it exits (invokes and
- * shells do, background jobs do not); pty: run an interactive bash on a
- * terminal of that size instead of j's command. On failure the job is recorded as Failed. */
+/* jobs_start's flags. */
+#define JOBS_SAVE_STATE 1u   /* the shell writes the session state back when it
+                              * exits (invokes and shells do, background jobs not) */
+#define JOBS_STDIN      2u   /* the command's stdin comes from the job's input
+                              * (jobs_input), not /dev/null */
+
+/* Start j (already created in the store) for user u in session s, as
+ * flags say; pty: run an interactive bash on a terminal of that size
+ * instead of j's command. On failure the job is recorded as Failed. */
 tether_err jobs_start(struct server *srv, const struct user_rec *u,
-                      const struct session_rec *s, struct job_rec *j, bool save_state,
+                      const struct session_rec *s, struct job_rec *j, unsigned flags,
                       const struct jobs_pty *pty, char *err, size_t errsz);
 
-/* Write keystrokes (or, if data is NULL, a window size) to a running shell
- * job's terminal. 0, or -1 with a reason in err. */
-int jobs_shell_input(int64_t job, const void *data, size_t len, int rows, int cols,
-                     char *err, size_t errsz);
+/* Feed a running job's input: a shell's terminal (data, or if data is NULL
+ * a window size), or the stdin of a command started with JOBS_STDIN (data,
+ * or with eof its end, after what came before). Never blocks for long: the
+ * bytes taken (all, or what fit while the command was reading), or -1
+ * with a reason in err if nothing could be. */
+long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, bool eof,
+                char *err, size_t errsz);
 
 /* Delete a job that is not running (its row and its spool). */
 tether_err jobs_remove(struct server *srv, int64_t job);

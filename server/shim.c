@@ -95,12 +95,15 @@ struct launch {
 	size_t         rclen;
 	struct account acct;       /* groups unknown: a fork, not a vfork (NSS) */
 	int            out, err;   /* the pipes' write ends (no pty) */
+	int            in;         /* stdin's read end, or -1: /dev/null (no pty) */
 };
 
 /* Fill l from the spec; 0, or -1 if the spec lacks what a start needs. */
-static int launch_init(struct launch *l, json_t *spec, int out, int err, const char *ptyname)
+static int launch_init(struct launch *l, json_t *spec, int in, int out, int err,
+                       const char *ptyname)
 {
 	memset(l, 0, sizeof *l);
+	l->in = in;
 	l->rc = json_string_value(json_object_get(spec, "rc"));
 	l->rclen = l->rc != NULL ? strlen(l->rc) : 0;
 	l->cwd = json_string_value(json_object_get(spec, "cwd"));
@@ -157,8 +160,7 @@ __attribute__((noreturn)) static void child(const struct launch *l)
 		dup2(tty, 2);
 	} else {
 		setpgid(0, 0);
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
+		dup2(l->in >= 0 ? l->in : open("/dev/null", O_RDONLY), 0);
 		dup2(l->out, 1);
 		dup2(l->err, 2);
 	}
@@ -201,12 +203,16 @@ static pid_t start_child(const struct launch *l)
 	return pid;
 }
 
-/* Keystrokes and window sizes for a pty job arrive on the job's input FIFO
- * as records (shim.h); bytes for the terminal wait in pend until the pty
- * takes them, so a program that does not read never stalls the output. */
+/* Keystrokes and window sizes for a pty job, or a command's stdin, arrive
+ * on the job's input FIFO as records (shim.h); bytes wait in pend until the
+ * pty (or the stdin pipe) takes them, so a program that does not read
+ * never stalls the output. A full pend stops the FIFO being read, and the
+ * daemon's writes then take less: that is the flow control. */
 struct input {
 	int     fd;            /* the FIFO, or -1 */
-	int     master;        /* the pty master */
+	int     master;        /* the pty master, or the stdin pipe's write end */
+	bool    pty;
+	bool    eof;           /* a command's stdin ends once pend is written */
 	uint8_t in[8192];      /* unparsed FIFO bytes */
 	size_t  inlen;
 	uint8_t pend[65536];   /* terminal input not yet written */
@@ -228,7 +234,9 @@ static void input_parse(struct input *in)
 				break;   /* wait for the pty to take what is pending */
 			memcpy(in->pend + in->pendlen, p, len);
 			in->pendlen += len;
-		} else if (h[0] == SHIM_INPUT_WINSIZE && len == 4) {
+		} else if (h[0] == SHIM_INPUT_EOF && !in->pty) {
+			in->eof = true;
+		} else if (h[0] == SHIM_INPUT_WINSIZE && len == 4 && in->pty) {
 			struct winsize ws = { .ws_row = (unsigned short)(p[0] | p[1] << 8),
 			                      .ws_col = (unsigned short)(p[2] | p[3] << 8) };
 			ioctl(in->master, TIOCSWINSZ, &ws);
@@ -248,12 +256,21 @@ static void input_pump(struct input *in, bool readable)
 			in->inlen += (size_t)got;
 	}
 	input_parse(in);
-	if (in->pendlen > 0) {
+	if (in->pendlen > 0 && in->master >= 0) {
 		ssize_t w = write(in->master, in->pend, in->pendlen);
 		if (w > 0) {
 			memmove(in->pend, in->pend + w, in->pendlen - (size_t)w);
 			in->pendlen -= (size_t)w;
+		} else if (w < 0 && errno == EPIPE) {
+			in->pendlen = 0;   /* the command closed its stdin: the rest is dropped */
+			in->eof = true;
 		}
+	}
+	if (in->master < 0)
+		in->pendlen = 0;
+	if (!in->pty && in->eof && in->pendlen == 0 && in->master >= 0) {
+		close(in->master);   /* the command reads its end of file */
+		in->master = -1;
 	}
 }
 
@@ -367,34 +384,43 @@ int shim_main(const char *jobdir)
 		close(resfd);
 		resfd = -1;
 	}
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
 	struct input input = { .fd = -1, .master = -1 };
 	char ptyname[128];
 	json_t *pty = json_object_get(spec, "pty");
-	if (json_is_object(pty)) {
+	bool with_stdin = json_is_true(json_object_get(spec, "stdin"));
+	snprintf(path, sizeof path, "%s/input", jobdir);
+	input.pty = json_is_object(pty);
+	if (input.pty) {
 		input.master = open_pty(pty, ptyname, sizeof ptyname);
-		snprintf(path, sizeof path, "%s/input", jobdir);
 		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);   /* never sees EOF */
 		if (input.master < 0 || input.fd < 0)
 			return 1;
 	} else if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 		return 1;
+	} else if (with_stdin) {
+		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (input.fd < 0 || pipe2(inp, O_CLOEXEC) != 0)
+			return 1;
+		input.master = inp[1];
 	}
 	struct launch launch;
-	if (launch_init(&launch, spec, outp[1], errp[1],
-	                input.master >= 0 ? ptyname : NULL) != 0)
+	if (launch_init(&launch, spec, inp[0], outp[1], errp[1],
+	                input.pty ? ptyname : NULL) != 0)
 		return 1;
 	pid_t pid = start_child(&launch);
 	launch_free(&launch);
 	if (pid < 0)
 		return 1;
-	if (input.master < 0) {
+	if (!input.pty) {
 		setpgid(pid, pid);   /* also done in the child: no race either way */
 		close(outp[1]);
 		close(errp[1]);
-	} else {
-		fcntl(input.master, F_SETFL, O_NONBLOCK);
+		if (inp[0] >= 0)
+			close(inp[0]);
 	}
+	if (input.master >= 0)
+		fcntl(input.master, F_SETFL, O_NONBLOCK);
 	char pidtext[64];
 	int n = snprintf(pidtext, sizeof pidtext, "%d %d\n", (int)getpid(), (int)pid);
 	snprintf(path, sizeof path, "%s/pid", jobdir);
@@ -410,15 +436,15 @@ int shim_main(const char *jobdir)
 	joblog_open(&oc, jobdir, logfd, json_is_integer(capv) ? json_integer_value(capv)
 	                                                     : OUTCAP_DEFAULT,
 	            mode < 0 ? BUFFERING_BLOCK : mode);
-	oc.marks = input.master >= 0;   /* a shell is re-attached from its tail */
-	int fds[2] = { input.master >= 0 ? input.master : outp[0], errp[0] };
-	struct input *inp = input.master >= 0 ? &input : NULL;
+	oc.marks = input.pty;   /* a shell is re-attached from its tail */
+	int fds[2] = { input.pty ? input.master : outp[0], errp[0] };
+	struct input *in = input.fd >= 0 ? &input : NULL;
 	int status = 0;
 	int exited = 0;
 	while (!exited) {
 		/* with nothing left to read (the command closed its output), just
 		 * wait for it: never spin */
-		bool idle = pump(&oc, fds, inp, 200, true) == 0 && inp == NULL;
+		bool idle = pump(&oc, fds, in, 200, true) == 0 && in == NULL;
 		pid_t w = waitpid(pid, &status, idle ? 0 : WNOHANG);
 		if (w == pid)
 			exited = 1;
@@ -426,7 +452,7 @@ int shim_main(const char *jobdir)
 	/* Drain: descendants may still hold the pipes. Wait for EOF while the
 	 * command's process group lives; once it is gone, take only what is
 	 * already buffered (a daemonised grandchild may keep a pipe forever). */
-	while (pump(&oc, fds, inp, 100, true) > 0) {
+	while (pump(&oc, fds, in, 100, true) > 0) {
 		if (kill(-pid, 0) == 0 || errno != ESRCH)
 			continue;
 		for (int i = 0; i < 2; i++)

@@ -19,6 +19,7 @@
 #define SHIM_INPUT_HDR     3
 #define SHIM_INPUT_DATA    1      /* bytes typed at the terminal */
 #define SHIM_INPUT_WINSIZE 2      /* rows, cols: two 16-bit LE numbers */
+#define SHIM_INPUT_EOF     3      /* the end of a command's stdin (no payload) */
 #define SHIM_INPUT_MAX     (4096 - SHIM_INPUT_HDR)   /* payload per record */
 
 /* Entry point of "tetherd __shim JOBDIR"; returns the process exit status. */

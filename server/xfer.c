@@ -257,7 +257,7 @@ static void notify(struct server *srv, const struct xfer_rec *t)
 	                     .exit_code = -1, .started = timeu_now() };
 	j.type = JOB_TYPE_BACKGROUND;
 	if (store_job_create(srv->store, &j, false) == TETHER_E_OK)
-		jobs_start(srv, &u, &s, &j, false, NULL, why, sizeof why);
+		jobs_start(srv, &u, &s, &j, 0, NULL, why, sizeof why);
 	free(full);
 }
 

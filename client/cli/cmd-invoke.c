@@ -6,6 +6,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "cmd.h"
@@ -30,6 +32,7 @@ static const struct args_opt invoke_spec[] = {
 	{ 0, "timeout", ARG_VALUE, "S", NULL },
 	{ 0, "hide-host", 0, NULL, NULL },
 	{ 0, "gather", 0, NULL, NULL },
+	{ 'n', "no-stdin", 0, NULL, NULL },
 	{ 0, NULL, 0, NULL, NULL },
 };
 
@@ -56,6 +59,10 @@ const struct cmd_entry cmd_invoke_entry = {
 	"                          a session made for it, removed with the job)\n"
 	"  --job-name NAME         with --as-job: the local job's name (default\n"
 	"                          Job<ID>; unique among this client's local jobs)\n"
+	"  -n, --no-stdin          the command's stdin is /dev/null. Without it, a\n"
+	"                          stdin that is a pipe or a file is streamed to the\n"
+	"                          command (one host), as ssh does; a terminal or\n"
+	"                          /dev/null never is\n"
 	"Fleet options (several hosts):\n"
 	"  --throttle N            hosts in flight at once (default 32)\n"
 	"  --connect-timeout S     per host: seconds to connect (default 10)\n"
@@ -74,6 +81,21 @@ const struct cmd_entry cmd_invoke_entry = {
 	"per-host summary on stderr.\n",
 	{ invoke_spec, 0, 0, NULL, ARGS_IN_ORDER | ARGS_WORDS }, CMD_TARGET_NONE, exec_invoke,
 };
+
+/* The descriptor whose bytes become the command's stdin, or -1: this
+ * process's stdin when it is a pipe or a file (not a terminal, /dev/null or
+ * closed) and -n was not given. */
+static int stdin_fd = -1;
+
+static int pick_stdin(const struct args *a)
+{
+	struct stat in, null;
+	if (args_has(a, "no-stdin") || isatty(0) || fstat(0, &in) != 0)
+		return -1;
+	if (S_ISCHR(in.st_mode) && stat("/dev/null", &null) == 0 && in.st_rdev == null.st_rdev)
+		return -1;
+	return 0;
+}
 
 /* Options of one invoke. */
 struct invoke_opts {
@@ -293,6 +315,7 @@ static int exec_invoke(struct cmd_ctx *x, const struct args *a)
 	if (cmd_command_words(ce, a, &cmd) != 0)
 		return EXIT_USAGE;
 	const char *session = args_get(a, "session");   /* the one -s, when single */
+	stdin_fd = single && !o.as_job && !o.disconnected ? pick_stdin(a) : -1;
 	if (!single && o.as_job)
 		rc = invoke_fleet_job(x, &o, on_hosts ? NULL : sname, buf_cstr(&cmd));
 	else if (!single)
@@ -315,7 +338,8 @@ static int invoke_in(struct cmd_ctx *x, const char *session, const char *cmd)
 	int status = 0;
 	json_t *job = NULL;
 	/* the final job object only for --json: one request less per invoke */
-	tether_err e = tether_invoke(x->c, session, cmd, &so.cb, &status, x->json ? &job : NULL);
+	tether_err e = tether_invoke_stdin(x->c, session, cmd, stdin_fd, &so.cb, &status,
+	                                   x->json ? &job : NULL);
 	return stream_out_done(x, &so, e, status, job);
 }
 

@@ -9,11 +9,15 @@
  * reader; what becomes of the bytes is its sink's business: decoded for a
  * tether_output here, appended to this client's own copy in localjobs.c.
  */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "addr.h"
@@ -323,6 +327,123 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 	else
 		json_decref(got);
 	return TETHER_E_OK;
+}
+
+/* The stdin pump of tether_invoke_stdin: its own client (a tether_client
+ * is not thread-safe) posting what fd gives to the job's input, in pieces
+ * that fit a request, until fd's end (then the end is posted) or stop. */
+#define STDIN_CHUNK (45 * 1024)   /* base64 fits the input route's 64 KiB */
+
+struct stdin_pump {
+	const char            *session;
+	int64_t                job;
+	int                    fd;
+	volatile sig_atomic_t  stop;
+	tether_err             err;
+	char                   why[300];
+};
+
+/* POST one piece of input; *taken gets what the command's stdin took. */
+static tether_err pump_post(tether_client *c, struct stdin_pump *p, json_t *body,
+                            int64_t *taken)
+{
+	struct target t;
+	char sub[64];
+	json_t *reply = NULL;
+	snprintf(sub, sizeof sub, "jobs/%lld/input", (long long)p->job);
+	tether_err e = client_session_request(c, "POST", p->session, sub, body, &reply, &t);
+	json_decref(body);
+	*taken = json_integer_value(json_object_get(reply, "written"));
+	json_decref(reply);
+	crypto_wipe(t.token, sizeof t.token);
+	return e;
+}
+
+static void *pump_main(void *arg)
+{
+	struct stdin_pump *p = arg;
+	tether_client *c = NULL;
+	static uint8_t buf[STDIN_CHUNK];   /* one pump at a time per process */
+	char enc[STDIN_CHUNK * 4 / 3 + 8];
+	p->err = tether_client_new(&c);
+	while (p->err == TETHER_E_OK && !p->stop) {
+		struct pollfd pf = { p->fd, POLLIN, 0 };
+		if (poll(&pf, 1, 200) <= 0)
+			continue;   /* nothing yet: look at stop again */
+		ssize_t n = read(p->fd, buf, sizeof buf);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		int64_t taken = 0;
+		if (n <= 0) {   /* the end (or an unreadable stdin: the end too) */
+			p->err = pump_post(c, p, json_pack("{s:b}", "eof", 1), &taken);
+			break;
+		}
+		for (size_t off = 0; p->err == TETHER_E_OK && off < (size_t)n && !p->stop; ) {
+			crypto_b64_encode(buf + off, (size_t)n - off, false, true, enc, sizeof enc);
+			p->err = pump_post(c, p, json_pack("{s:s}", "data", enc), &taken);
+			off += taken > 0 ? (size_t)taken : 0;
+			if (p->err == TETHER_E_OK && taken <= 0) {   /* not read yet: a moment */
+				struct timespec ts = { 0, 20 * 1000 * 1000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	if (p->err != TETHER_E_OK && c != NULL)
+		snprintf(p->why, sizeof p->why, "%s", tether_last_error(c));
+	tether_client_free(c);
+	return NULL;
+}
+
+/* Run a command with fd as its stdin; see tether.h. The invoke is started
+ * without ?wait (a command reading stdin answers nothing until fed), then
+ * input goes out from a second thread while this one streams the output;
+ * once the command has ended, input still unread is dropped (as ssh does
+ * when the remote side goes). */
+tether_err tether_invoke_stdin(tether_client *c, const char *session, const char *command,
+                               int fd, const struct tether_output *out, int *status,
+                               json_t **job)
+{
+	struct target t;
+	char ref[BOUND_NAME + 1], path[160];
+	json_t *reply = NULL;
+	if (fd < 0)
+		return tether_invoke(c, session, command, out, status, job);
+	if (job != NULL)
+		*job = NULL;
+	tether_err e = client_resolve_session(c, session, &t, ref);
+	if (e != TETHER_E_OK)
+		return e;
+	snprintf(path, sizeof path, "%s/sessions/%s/invoke", TETHER_API_PREFIX, ref);
+	json_t *body = json_pack("{s:s,s:b}", "command", command, "stdin", 1);
+	e = client_request(c, &t, "POST", path, body, &reply);
+	json_decref(body);
+	int64_t id = json_integer_value(json_object_get(reply, "id"));
+	json_decref(reply);
+	if (e != TETHER_E_OK)
+		return e;
+	if (id <= 0)
+		return client_fail(c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+	struct stdin_pump p = { .session = session, .job = id, .fd = fd, .stop = 0 };
+	pthread_t th;
+	bool pumping = pthread_create(&th, NULL, pump_main, &p) == 0;
+	if (!pumping) {   /* no thread to feed it: its stdin would never end */
+		snprintf(path, sizeof path, "%s/sessions/%s/jobs/%lld", TETHER_API_PREFIX, ref,
+		         (long long)id);
+		send_stop(c, &t, path, "TERM");
+	}
+	e = stream(c, &t, ref, id, 0, out, status);
+	if (pumping) {
+		p.stop = 1;
+		pthread_join(th, NULL);
+	}
+	if (e == TETHER_E_OK && pumping && p.err != TETHER_E_OK && p.err != TETHER_E_CONFLICT) {
+		char note[400];   /* the command ran; its input did not all arrive */
+		snprintf(note, sizeof note, "stdin was cut short: %s", p.why);
+		out->write(out->ctx, 3, note, strlen(note));
+	}
+	if (e == TETHER_E_OK)
+		final_job(c, &t, ref, id, job);
+	return e;
 }
 
 /* Receive what the session's latest command produced. */

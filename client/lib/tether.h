@@ -142,6 +142,12 @@ struct tether_output {
  * second time: SIGKILL) and streaming goes on until the command ends. */
 void tether_set_interrupt(tether_client *c, volatile sig_atomic_t *flag);
 
+/* tether_invoke, with the bytes read from fd (until its end) streamed to
+ * the command's stdin, as ssh does; fd < 0: stdin is /dev/null. */
+tether_err tether_invoke_stdin(tether_client *c, const char *session, const char *command,
+                               int fd, const struct tether_output *out, int *status,
+                               json_t **job);
+
 /* Run command with bash in SESSION's saved state and stream its output
  * until it ends. *status gets its exit status (128+N for a death by signal
  * N); *job (optional) the final job object. */

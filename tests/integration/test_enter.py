@@ -261,7 +261,7 @@ def test_shell_bad_input(env):
     bg = doc["id"]
     st, _, doc = d.request("POST", f"/v1/sessions/w/jobs/{bg}/input",
                            {"data": base64.b64encode(b"hi").decode()}, token=tok, headers=h)
-    assert st == 409 and "not a running shell" in doc["error"]["message"], doc
+    assert st == 409 and "started without stdin" in doc["error"]["message"], doc
     st, _, doc = d.request("POST", "/v1/sessions/w/shell", {}, token=tok, headers=h)
     assert st == 201, doc
     sh = doc["id"]

@@ -1,12 +1,14 @@
 """The execution core: invoke in persistent sessions, supervised commands with
 durable output, disconnect/connect/receive, and nothing lost when a client or
 the daemon dies."""
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import time
 
+import harness as H
 from harness import Declared, expect_error, main, wait_for
 
 
@@ -398,6 +400,57 @@ def test_keep_state_false_leaves_the_session_as_it_was(env):
                                 token=tok)
     r = c.run("invoke", "-s", s, "--", 'echo "$B"')
     assert r.returncode == 0 and r.stdout == "saved\n", (r.stdout, r.stderr)
+
+
+def test_stdin_is_streamed_to_the_command(env):
+    """A pipe on tether's stdin is the command's stdin, as with ssh: whole,
+    in order, ended by its end; -n (and a terminal or /dev/null) sends
+    none; a command that stops reading does not hang the client."""
+    d, c, s = setup(env)
+    r = c.run("invoke", "-s", s, "--", "wc -l", input="a\nb\n")
+    assert r.returncode == 0 and r.stdout.strip() == "2", (r.stdout, r.stderr)
+    data = os.urandom(3 << 20)   # past the pipes' and the FIFO's buffers
+    p = subprocess.run([H.TETHER, "invoke", "-s", s, "--", "sha256sum"], input=data,
+                       capture_output=True, env=c.env(), timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    # the state is kept as for any invoke
+    r = c.run("invoke", "-s", s, "--", "read X; echo got $X", input="line\n")
+    assert r.returncode == 0 and r.stdout == "got line\n", (r.stdout, r.stderr)
+    r = c.run("invoke", "-n", "-s", s, "--", "cat; echo end", input="not sent\n")
+    assert r.returncode == 0 and r.stdout == "end\n", (r.stdout, r.stderr)
+    with open(os.devnull) as null:   # /dev/null: the fast path, nothing sent
+        p = subprocess.run([H.TETHER, "invoke", "-s", s, "--", "cat; echo end"], stdin=null,
+                           capture_output=True, text=True, env=c.env(), timeout=60)
+    assert p.returncode == 0 and p.stdout == "end\n", (p.stdout, p.stderr)
+    # endless input, a command that reads two lines: it ends, and so do we
+    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    try:
+        p = subprocess.run([H.TETHER, "invoke", "-s", s, "--", "head -2"], stdin=yes.stdout,
+                           capture_output=True, text=True, env=c.env(), timeout=60)
+    finally:
+        yes.kill()
+        yes.wait()
+    assert p.returncode == 0 and p.stdout == "y\ny\n", (p.stdout, p.stderr)
+
+
+def test_stdin_route_bad_input(env):
+    d, c, s = setup(env)
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+    st, hdrs, _ = d.request("POST", "/v1/sessions/w/invoke", {"command": "sleep 30"},
+                            token=tok, headers=cid)
+    assert st == 201, st
+    job = d.request("GET", "/v1/sessions/w/jobs", token=tok)[2]["jobs"][-1]["id"]
+    path = f"/v1/sessions/w/jobs/{job}/input"
+    st, _, doc = d.request("POST", path, {"data": "aGk="}, token=tok, headers=cid)
+    assert st == 409 and "without stdin" in doc["error"]["message"], (st, doc)
+    for bad in ({"eof": "yes"}, {"data": 5}, {}):
+        st, _, doc = d.request("POST", path, bad, token=tok, headers=cid)
+        assert st == 400, (bad, st, doc)
+    d.request("POST", f"/v1/sessions/w/jobs/{job}/stop", {"signal": "KILL"}, token=tok,
+              headers=cid)
+    assert d.healthy()
 
 
 if __name__ == "__main__":
