@@ -29,6 +29,8 @@ TEST_PKGS=(
   ansible-core
   # the libFuzzer targets (tests/fuzz/run.sh): clang and its runtime libraries
   clang libclang-rt-dev
+  # promtool (Prometheus' linter) checks GET /metrics (tests/integration/test_metrics.py)
+  prometheus
 )
 
 if [ "${1:-}" = --test ]; then
