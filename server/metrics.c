@@ -4,20 +4,14 @@
  * Counters are relaxed atomics bumped from any thread, with no lock: a
  * scrape may see one counter a request ahead of another, which
  * Prometheus tolerates. The latency histogram keeps per-bucket counts
- * and adds them up into cumulative buckets when rendered. The page is
- * built in a bounded buffer; an admin's token is required (route auth
- * plus the admin flag checked here), since state counts say what the
- * host is doing.
+ * and adds them up into cumulative buckets when rendered.
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
 #include "metrics.h"
 #include "proto.h"
-
-#define METRICS_PAGE_MAX (256 * 1024)   /* a page is a few KiB */
 
 /* Latency bucket bounds in milliseconds; long polls wait up to 60 s. */
 static const int64_t bucket_ms[] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
@@ -105,18 +99,18 @@ static void head(struct buf *b, const char *name, const char *type, const char *
 }
 
 /* The gauges read from the store; -1 if a query failed. */
-static int render_census(struct req *r, struct buf *b)
+static int render_census(struct store *st, struct buf *b)
 {
 	struct census c;
 	memset(&c, 0, sizeof c);
-	if (store_census(r->srv->store, STORE_CENSUS_SESSIONS, count_numeric, &c) != TETHER_E_OK)
+	if (store_census(st, STORE_CENSUS_SESSIONS, count_numeric, &c) != TETHER_E_OK)
 		return -1;
 	head(b, "tether_sessions", "gauge", "Sessions by state.");
 	for (int s = 0; proto_session_state_str(s) != NULL && s < 16; s++)
 		buf_printf(b, "tether_sessions{state=\"%s\"} %lld\n", proto_session_state_str(s),
 		           (long long)c.n[s][0]);
 	memset(&c, 0, sizeof c);
-	if (store_census(r->srv->store, STORE_CENSUS_JOBS, count_numeric, &c) != TETHER_E_OK)
+	if (store_census(st, STORE_CENSUS_JOBS, count_numeric, &c) != TETHER_E_OK)
 		return -1;
 	head(b, "tether_jobs", "gauge", "Jobs by state and type (transfer jobs included).");
 	for (int s = 0; proto_job_state_str(s) != NULL && s < 16; s++)
@@ -125,7 +119,7 @@ static int render_census(struct req *r, struct buf *b)
 			           proto_job_state_str(s), proto_job_type_str(t),
 			           (long long)c.n[s][t]);
 	memset(&c, 0, sizeof c);
-	if (store_census(r->srv->store, STORE_CENSUS_TRANSFERS, count_text, &c) != TETHER_E_OK)
+	if (store_census(st, STORE_CENSUS_TRANSFERS, count_text, &c) != TETHER_E_OK)
 		return -1;
 	head(b, "tether_transfers", "gauge", "Transfer jobs by state.");
 	for (int s = 0; proto_xfer_state_str(s) != NULL && s < 16; s++)
@@ -172,20 +166,11 @@ static void render_counters(struct buf *b)
 	           TETHER_API_VERSION);
 }
 
-/* GET /metrics. */
-tether_err api_metrics(struct req *r)
+/* The whole page. */
+int metrics_render(struct store *st, struct buf *b)
 {
-	struct buf b;
-	if (!r->user.admin)
-		return req_error(r, TETHER_E_FORBIDDEN, "metrics are for administrators "
-		                 "(tetherd user add --admin)");
-	buf_init(&b, METRICS_PAGE_MAX);
-	if (render_census(r, &b) != 0) {
-		buf_free(&b);
-		return req_error(r, TETHER_E_INTERNAL, "cannot count sessions and jobs");
-	}
-	render_counters(&b);
-	req_reply_raw(r, 200, &b);
-	r->raw_type = METRICS_CONTENT_TYPE;
-	return TETHER_E_OK;
+	if (render_census(st, b) != 0)
+		return -1;
+	render_counters(b);
+	return 0;
 }

@@ -8,13 +8,16 @@
  * (sessions, jobs and transfers by state), with one cheap GROUP BY each.
  * Every label takes values from a fixed list, so the number of series is
  * bounded whatever clients do. docs/monitoring.md lists the metrics.
+ * This module is below the HTTP layer (which calls it, as do the engines
+ * that count); the route's handler is api_metrics in api-misc.c.
  */
 #ifndef TETHER_METRICS_H
 #define TETHER_METRICS_H
 
 #include <stdint.h>
 
-#include "http.h"
+#include "buf.h"
+#include "store.h"
 
 /* The media type of the text exposition format 0.0.4. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -34,8 +37,8 @@ void metrics_bytes(enum metrics_bytes kind, int64_t n);
 /* A connection opened (+1) or closed (-1). */
 void metrics_connection(int delta);
 
-/* GET /metrics: the text exposition for an admin user; 403 for others
- * (the route's auth makes it 401 without a token). */
-tether_err api_metrics(struct req *r);
+/* Append the whole page to b (bounded by the caller: a few KiB); 0, or -1
+ * if the store could not be read. GET /metrics is api-misc.c's. */
+int metrics_render(struct store *st, struct buf *b);
 
 #endif
