@@ -17,9 +17,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "strparse.h"
 #include "timeu.h"
 
 #define LOG_KEY_MAX  64                     /* longest key or event name */
@@ -29,13 +32,35 @@
 
 static atomic_int log_min = LOG_INFO;
 static atomic_int log_fd = 2;
+static atomic_int log_journal;   /* lines go to the journal: "<N>", no ts */
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+/* syslog priorities: LOG_DEBUG 7, LOG_INFO 6, LOG_WARNING 4, LOG_ERR 3 */
+static const char level_prio[] = { '7', '6', '4', '3' };
+
+/* True if fd is the stream $JOURNAL_STREAM ("DEV:INODE") names. */
+static bool is_journal(int fd)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	char dev[24];
+	uint64_t d, i;
+	struct stat st;
+	const char *colon = v ? strchr(v, ':') : NULL;
+	if (colon == NULL || (size_t)(colon - v) >= sizeof dev)
+		return false;
+	memcpy(dev, v, (size_t)(colon - v));
+	dev[colon - v] = '\0';
+	if (strparse_u64(dev, 0, UINT64_MAX, &d) != 0 ||
+	    strparse_u64(colon + 1, 0, UINT64_MAX, &i) != 0)
+		return false;
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_dev == d && (uint64_t)st.st_ino == i;
+}
 
 /* Set the minimum level and the output file descriptor. */
 void log_setup(enum log_level min, int fd)
 {
 	atomic_store(&log_min, (int)min);
+	atomic_store(&log_journal, is_journal(fd));
 	atomic_store(&log_fd, fd);
 }
 
@@ -77,7 +102,8 @@ static size_t ident(char *dst, const char *s)
 	return n;
 }
 
-/* Start a line: timestamp, level and event, unless below the minimum level. */
+/* Start a line: timestamp (or, to the journal, priority), level and
+ * event, unless below the minimum level. */
 void log_begin(struct logline *l, enum log_level lv, const char *event)
 {
 	char ts[TIMEU_RFC3339_LEN], ev[LOG_KEY_MAX];
@@ -88,10 +114,17 @@ void log_begin(struct logline *l, enum log_level lv, const char *event)
 	l->skip = (int)lv < atomic_load(&log_min) ? LOG_SKIP : 0;
 	if (l->skip)
 		return;
-	timeu_rfc3339(timeu_now(), ts);
-	n = snprintf(l->text, sizeof l->text, "ts=%s level=%s event=", ts,
-	             (unsigned)lv < 4 ? level_names[lv] : "error");
-	l->len = n > 0 ? (size_t)n : 0;
+	unsigned k = (unsigned)lv < 4 ? (unsigned)lv : LOG_ERROR;
+	if (atomic_load(&log_journal)) {
+		n = snprintf(l->text, sizeof l->text, "<%c>", level_prio[k]);
+	} else {
+		timeu_rfc3339(timeu_now(), ts);
+		n = snprintf(l->text, sizeof l->text, "ts=%s ", ts);
+	}
+	l->body = n > 0 ? (size_t)n : 0;
+	n = snprintf(l->text + l->body, sizeof l->text - l->body, "level=%s event=",
+	             level_names[k]);
+	l->len = l->body + (n > 0 ? (size_t)n : 0);
 	put(l, ev, ident(ev, event));
 }
 
@@ -184,11 +217,10 @@ void log_int(struct logline *l, const char *key, int64_t value)
 }
 
 /* Terminate the line and write it with one write(2); errno is preserved. */
-/* Identical lines (all but the timestamp) in a row within this many seconds
+/* Identical lines (all but the timestamp or priority) in a row within this many seconds
  * of the first are folded into a count: a failure repeated on every pass
  * of a loop (a full disk) must not fill the disk with log. */
 #define LOG_REPEAT_WINDOW 10
-#define LOG_TS_PREFIX     24   /* "ts=YYYY-MM-DDTHH:MM:SSZ " */
 
 static pthread_mutex_t rep_mu = PTHREAD_MUTEX_INITIALIZER;
 static char    rep_last[BOUND_LOG_LINE];
@@ -209,8 +241,8 @@ static void emit(const char *text, size_t len)
  * before it. */
 static bool repeated(const struct logline *l, int64_t *folded)
 {
-	const char *body = l->text + LOG_TS_PREFIX;
-	size_t blen = l->len > LOG_TS_PREFIX ? l->len - LOG_TS_PREFIX : 0;
+	const char *body = l->text + l->body;
+	size_t blen = l->len > l->body ? l->len - l->body : 0;
 	int64_t now = timeu_now();
 	bool rep = false;
 	pthread_mutex_lock(&rep_mu);
@@ -244,10 +276,15 @@ void log_end(struct logline *l)
 	}
 	if (!repeated(l, &folded)) {
 		if (folded > 0) {
-			char ts[TIMEU_RFC3339_LEN], line[128];
-			timeu_rfc3339(timeu_now(), ts);
-			int n = snprintf(line, sizeof line, "ts=%s level=info event=log_repeated "
-			                 "count=%" PRId64 "\n", ts, folded);
+			char ts[TIMEU_RFC3339_LEN], pre[40], line[128];
+			if (atomic_load(&log_journal)) {
+				snprintf(pre, sizeof pre, "<6>");
+			} else {
+				timeu_rfc3339(timeu_now(), ts);
+				snprintf(pre, sizeof pre, "ts=%s ", ts);
+			}
+			int n = snprintf(line, sizeof line, "%slevel=info event=log_repeated "
+			                 "count=%" PRId64 "\n", pre, folded);
 			if (n > 0 && (size_t)n < sizeof line)
 				emit(line, (size_t)n);
 		}

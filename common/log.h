@@ -6,6 +6,11 @@
  * control characters, quotes, backslashes and non-ASCII bytes and truncates
  * to BOUND_LOG_VALUE, so no peer can forge a log line or flood the log.
  * There is deliberately no way to log a raw, unescaped string value.
+ *
+ * When the output is the systemd journal ($JOURNAL_STREAM names the
+ * descriptor's device and inode, as systemd sets it), a line starts with
+ * its syslog priority "<N>" instead of a timestamp: the journal keeps its
+ * own and maps the priority (sd-daemon(3)).
  */
 #ifndef TETHER_LOG_H
 #define TETHER_LOG_H
@@ -22,9 +27,11 @@ struct logline {
 	size_t len;
 	int    level;
 	int    skip;   /* below the current level: build nothing */
+	size_t body;   /* where the text after the timestamp or priority starts */
 };
 
-/* Set the minimum level and the file descriptor lines are written to. */
+/* Set the minimum level and the file descriptor lines are written to; the
+ * journal's format is used when fd is the stream $JOURNAL_STREAM names. */
 void log_setup(enum log_level min, int fd);
 
 /* Parse "debug|info|warn|error"; returns the level or -1. */

@@ -38,6 +38,8 @@ TEST_PKGS=(
   nodejs $(command -v npm >/dev/null || echo npm)
   # the package check (tests/package/check.sh): building, linting and installing the .debs
   lintian dpkg-dev file binutils systemd man-db
+  # promtool (Prometheus' linter) checks GET /metrics (tests/integration/test_metrics.py)
+  prometheus
 )
 
 if [ "${1:-}" = --test ]; then

@@ -22,6 +22,7 @@
 #include "jsonu.h"
 #include "keyauth.h"
 #include "log.h"
+#include "metrics.h"
 #include "pamauth.h"
 #include "pwhash.h"
 #include "timeu.h"
@@ -400,6 +401,7 @@ tether_err api_login(struct req *r)
 		if (e != TETHER_E_OK)
 			return e;
 		if (failed) {
+			metrics_login_failed();
 			store_audit(r->srv->store, "login_failed", user, r->peer, fp);
 			if (left > 0)
 				login_event(r, "lockout", user, LOG_WARN);
@@ -438,6 +440,7 @@ tether_err api_login(struct req *r)
 	bool failed = e != TETHER_E_OK || ok != 1;
 	left = lockout_leave(lo, keys, 2, timeu_now(), failed);
 	if (failed) {
+		metrics_login_failed();
 		login_event(r, "login_failed", user, LOG_WARN);
 		if (left > 0)
 			login_event(r, "lockout", user, LOG_WARN);

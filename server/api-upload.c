@@ -46,6 +46,7 @@
 #include "fileio.h"
 #include "jsonu.h"
 #include "log.h"
+#include "metrics.h"
 #include "account.h"
 #include "upload.h"
 #include "userfile.h"
@@ -452,6 +453,7 @@ tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
 		return errno_error(r, errno, "cannot write", a->rec.partial);
 	EVP_DigestUpdate(a->md, data, len);
 	a->got += (int64_t)len;
+	metrics_bytes(METRICS_BYTES_UPLOAD, (int64_t)len);
 	return TETHER_E_OK;
 }
 

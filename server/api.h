@@ -14,6 +14,7 @@ extern const size_t api_nroutes;
 
 /* api-misc.c */
 tether_err api_health(struct req *r);
+tether_err api_metrics(struct req *r);
 
 /* api-auth.c */
 tether_err api_login(struct req *r);

@@ -29,6 +29,7 @@
 #include "jsonu.h"
 #include "keylogin.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "strparse.h"
 #include "timeu.h"
@@ -109,7 +110,7 @@ static json_t *error_body(const struct req *r)
 	                 "message", msg);
 }
 
-/* One log line per request. */
+/* One log line per request, and its count in the metrics. */
 static void log_request(struct req *r, const char *method, const char *url, int status)
 {
 	struct logline l;
@@ -122,8 +123,10 @@ static void log_request(struct req *r, const char *method, const char *url, int 
 	if (r->authed)
 		log_str(&l, "user", r->user.name);
 	log_str(&l, "peer", r->peer);
-	log_int(&l, "ms", timeu_mono_ms() - r->t0_ms);
+	int64_t ms = timeu_mono_ms() - r->t0_ms;
+	log_int(&l, "ms", ms);
 	log_end(&l);
+	metrics_request(status, ms);
 }
 
 /* Queue r's response (error or success) and log the request. */
@@ -140,7 +143,8 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 			free(data);
 			return MHD_NO;
 		}
-		MHD_add_response_header(rr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(rr, MHD_HTTP_HEADER_CONTENT_TYPE,
+		                        r->raw_type ? r->raw_type : "application/octet-stream");
 		MHD_add_response_header(rr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 		for (int i = 0; i < r->nxhdr; i++)
 			MHD_add_response_header(rr, r->xhdr[i][0], r->xhdr[i][1]);
@@ -468,10 +472,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
 	(void)cls;
 	if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+		metrics_connection(-1);
 		connguard_close(*socket_context);
 		*socket_context = NULL;
 		return;
 	}
+	metrics_connection(1);   /* every start has its close */
 	const union MHD_ConnectionInfo *fi =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	const union MHD_ConnectionInfo *ai =

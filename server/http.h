@@ -47,6 +47,7 @@ struct req {
 	char                    allow[64];    /* Allow header, for 405 */
 	struct buf              raw;          /* a binary reply, if raw_reply */
 	bool                    raw_reply;
+	const char             *raw_type;     /* its Content-Type; NULL: octet-stream */
 	char                    xhdr[6][2][48];  /* extra response headers */
 	int                     nxhdr;
 	int64_t                 t0_ms;

@@ -10,6 +10,8 @@
 const struct route api_routes[] = {
 	/* method    path                            auth   body limit          handler */
 	ROUTE(M_GET,    "/v1/health",                 false, 0,                  api_health),
+	/* Prometheus' conventional path, outside /v1; admins only (api-misc.c) */
+	ROUTE(M_GET,    "/metrics",                   true,  0,                  api_metrics),
 	ROUTE(M_POST,   "/v1/login",                  false, BOUND_BODY_PREAUTH, api_login),
 	ROUTE(M_POST,   "/v1/login/challenge",        false, BOUND_BODY_PREAUTH, api_login_challenge),
 	ROUTE(M_POST,   "/v1/logout",                 true,  0,                  api_logout),

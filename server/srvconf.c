@@ -6,8 +6,12 @@
  * srvconf_reload all walk it, and tools/gendocs.py turns it into
  * docs/config.md. The config file and the command line both go through
  * srvconf_set, so a setting is validated the same way wherever it comes
- * from.
+ * from. The main file may be followed by drop-ins, conf.d/NAME.conf beside
+ * it, read in name order so that a package's defaults and an
+ * administrator's overrides can live in separate files (docs/config.md).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -252,6 +256,73 @@ int srvconf_load(struct srvconf *c, const char *path, char *err, size_t errsz)
 		return -1;
 	}
 	return 0;
+}
+
+/* qsort comparison of two file names (byte order, as ls with LC_ALL=C). */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* True if name is a drop-in: "*.conf", not hidden. */
+static bool is_dropin(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".conf") == 0;
+}
+
+/* Read the main file, then its conf.d drop-ins in name order. */
+int srvconf_load_all(struct srvconf *c, const char *path, char *err, size_t errsz)
+{
+	char dir[BOUND_PATH], file[BOUND_PATH];
+	char *names[SRVCONF_MAX_DROPINS];
+	size_t n = 0;
+	int rc = -1;
+	if (srvconf_load(c, path, err, errsz) != 0)
+		return -1;
+	const char *slash = strrchr(path, '/');
+	int dl = slash == NULL ? snprintf(dir, sizeof dir, "conf.d")
+	                       : snprintf(dir, sizeof dir, "%.*s/conf.d", (int)(slash - path), path);
+	if (dl < 0 || (size_t)dl >= sizeof dir) {
+		snprintf(err, errsz, "%s: path too long", path);
+		return -1;
+	}
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;   /* no drop-ins */
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_dropin(e->d_name))
+			continue;
+		if (n >= SRVCONF_MAX_DROPINS) {
+			snprintf(err, errsz, "%s: more than %d *.conf files", dir, SRVCONF_MAX_DROPINS);
+			goto out;
+		}
+		if ((names[n] = strdup(e->d_name)) == NULL) {
+			snprintf(err, errsz, "%s: out of memory", dir);
+			goto out;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof names[0], name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (snprintf(file, sizeof file, "%s/%s", dir, names[i]) >= (int)sizeof file) {
+			snprintf(err, errsz, "%s/%.64s: path too long", dir, names[i]);
+			goto out;
+		}
+		if (srvconf_load(c, file, err, errsz) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	closedir(d);
+	return rc;
 }
 
 /* Split a listen address into address and port. */

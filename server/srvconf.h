@@ -19,6 +19,7 @@
 
 #define SRVCONF_MAX_LISTEN 8
 #define SRVCONF_WORD_MAX   64   /* a WORD setting, with its NUL */
+#define SRVCONF_MAX_DROPINS 64  /* conf.d/NAME.conf files read */
 
 /* Where password logins are checked (the auth key). */
 enum srvconf_auth {
@@ -101,6 +102,12 @@ void srvconf_reload(struct srvconf *live, const struct srvconf *fresh);
 
 /* Read a config file into c; 0, or -1 with "FILE: line N: reason" in err. */
 int srvconf_load(struct srvconf *c, const char *path, char *err, size_t errsz);
+
+/* Read the config file at path, then every conf.d/NAME.conf in path's
+ * directory in byte order of their names (later settings win; a hidden
+ * file or one not ending in .conf is ignored; no conf.d is fine). 0, or -1
+ * with "FILE: line N: reason" in err, FILE the one at fault. */
+int srvconf_load_all(struct srvconf *c, const char *path, char *err, size_t errsz);
 
 /* Split "ADDR:PORT" / "[V6]:PORT" / "ADDR" into a numeric address and port.
  * 0 or -1 (err set). */

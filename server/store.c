@@ -353,6 +353,36 @@ void store_audit(struct store *st, const char *event, const char *user,
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* Count rows by state (and type), one GROUP BY query. */
+tether_err store_census(struct store *st, enum store_census what, store_census_cb cb,
+                        void *ctx)
+{
+	static const char *const sql[] = {
+		[STORE_CENSUS_SESSIONS]  = "SELECT state, '', COUNT(*) FROM sessions GROUP BY state",
+		[STORE_CENSUS_JOBS]      = "SELECT state, type, COUNT(*) FROM jobs GROUP BY state, type",
+		[STORE_CENSUS_TRANSFERS] = "SELECT state, '', COUNT(*) FROM transfers GROUP BY state",
+	};
+	tether_err e = TETHER_E_INTERNAL;
+	char state[64], type[64];
+	int rc;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, sql[what]);
+	if (s != NULL) {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			store_col_text(s, 0, state, sizeof state);
+			store_col_text(s, 1, type, sizeof type);
+			cb(ctx, sqlite3_column_int64(s, 0), state, type, sqlite3_column_int64(s, 2));
+		}
+		if (rc == SQLITE_DONE)
+			e = TETHER_E_OK;
+		else
+			store_fail(st, "census");
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
 tether_err store_audit_prune(struct store *st, int64_t before, int64_t *removed)
 {
 	tether_err e = TETHER_E_INTERNAL;

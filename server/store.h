@@ -132,6 +132,16 @@ tether_err store_token_check(struct store *st, const char *hash, int64_t now,
                              struct user_rec *user, int64_t *expires);
 tether_err store_token_revoke(struct store *st, const char *hash);
 
+/* Row counts for the metrics (metrics.c), grouped in the database: by
+ * state for sessions and transfers, by state and type for jobs. cb gets
+ * each group's state (as a number and as text: sessions' and jobs' are
+ * numbers, transfers' text), its type ("" but for jobs) and its count. */
+enum store_census { STORE_CENSUS_SESSIONS, STORE_CENSUS_JOBS, STORE_CENSUS_TRANSFERS };
+typedef void (*store_census_cb)(void *ctx, int64_t state, const char *state_text,
+                                const char *type, int64_t n);
+tether_err store_census(struct store *st, enum store_census what, store_census_cb cb,
+                        void *ctx);
+
 /* Sessions. A reference is a decimal id or a name, within one user. */
 tether_err store_session_create(struct store *st, struct session_rec *s,
                                 int64_t max_per_user);

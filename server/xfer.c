@@ -26,6 +26,7 @@
 #include "jobs.h"
 #include "jsonu.h"
 #include "log.h"
+#include "metrics.h"
 #include "account.h"
 #include "userfile.h"
 #include "proto.h"
@@ -290,6 +291,8 @@ void xfer_fold_progress(struct xfer_rec *t, json_t *p)
 		struct xfer_file *f = &t->files[idx];
 		int64_t b = json_integer_value(json_object_get(p, "bytes"));
 		json_t *tot = json_object_get(p, "total");
+		if (b > f->bytes_transferred)   /* growth only: a restart from 0 counts anew */
+			metrics_bytes(METRICS_BYTES_TRANSFER, b - f->bytes_transferred);
 		if (b >= 0)
 			f->bytes_transferred = b;
 		if (json_is_integer(tot) && json_integer_value(tot) >= 0)

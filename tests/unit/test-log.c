@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -381,6 +383,40 @@ static void test_repeats_folded(void **state)
 	assert_int_equal(count(got, '\n'), 1);
 }
 
+/* To the journal ($JOURNAL_STREAM names the output's dev:ino) a line
+ * starts with its syslog priority and has no timestamp of its own; any
+ * other output keeps the timestamp. */
+static void test_journal_stream(void **state)
+{
+	char path[256], env[64], text[4096];
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+	snprintf(path, sizeof path, "%s/test-log-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(env, sizeof env, "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	log_setup(LOG_DEBUG, fd);
+	log_msg(LOG_DEBUG, "a", NULL, NULL);
+	log_msg(LOG_INFO, "b", "k", "v");
+	log_msg(LOG_WARN, "c", NULL, NULL);
+	log_msg(LOG_ERROR, "d", NULL, NULL);
+	log_setup(LOG_DEBUG, fds[1]);   /* not the journal's stream: timestamps */
+	log_msg(LOG_INFO, "e", NULL, NULL);
+	unsetenv("JOURNAL_STREAM");
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	assert_true(n > 0);
+	text[n] = '\0';
+	assert_string_equal(text, "<7>level=debug event=a\n<6>level=info event=b k=\"v\"\n"
+	                          "<4>level=warn event=c\n<3>level=error event=d\n");
+	drain();
+	assert_string_equal(after_ts(), "level=info event=e\n");
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_escape_direct),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeats_folded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_stream, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

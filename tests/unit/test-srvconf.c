@@ -1,9 +1,13 @@
 /* Unit tests for server/srvconf.c: keys, ranges, listen addresses, the key
- * table's defaults and reload flags. */
+ * table's defaults and reload flags, conf.d drop-ins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -200,6 +204,61 @@ static void test_reload(void **state)
 	assert_int_equal(live.nlisten, 0);
 }
 
+/* Write text to dir/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The main file, then conf.d in name order (later wins); other names and
+ * hidden files are ignored; an error names the drop-in and its line. */
+static void test_dropins(void **state)
+{
+	char dir[256], confd[300], main_conf[300], err[600];
+	struct srvconf c;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof dir, "%s/test-srvconf-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(confd, sizeof confd, "%s/conf.d", dir);
+	snprintf(main_conf, sizeof main_conf, "%s/tetherd.conf", dir);
+	put(dir, "tetherd.conf", "token_ttl = 10\nstop_grace = 7\n");
+	/* no conf.d: the main file alone */
+	srvconf_defaults(&c);
+	assert_int_equal(srvconf_load_all(&c, main_conf, err, sizeof err), 0);
+	assert_int_equal(c.token_ttl, 10);
+	assert_int_equal(mkdir(confd, 0700), 0);
+	put(confd, "20-b.conf", "token_ttl = 30\n");
+	put(confd, "10-a.conf", "token_ttl = 20\nkeepalive = 99\n");
+	put(confd, "99-z.conf.bak", "token_ttl = 40\n");
+	put(confd, ".30-hidden.conf", "token_ttl = 50\n");
+	srvconf_defaults(&c);
+	assert_int_equal(srvconf_load_all(&c, main_conf, err, sizeof err), 0);
+	assert_int_equal(c.token_ttl, 30);
+	assert_int_equal(c.keepalive, 99);
+	assert_int_equal(c.stop_grace, 7);
+	put(confd, "15-bad.conf", "\nkeepalive = -1\n");
+	srvconf_defaults(&c);
+	assert_int_equal(srvconf_load_all(&c, main_conf, err, sizeof err), -1);
+	char want[400];
+	snprintf(want, sizeof want, "%s/15-bad.conf: line 2: keepalive", confd);
+	assert_non_null(strstr(err, want));
+	const char *names[] = { "10-a.conf", "15-bad.conf", "20-b.conf", "99-z.conf.bak",
+	                        ".30-hidden.conf" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char p[400];
+		snprintf(p, sizeof p, "%s/%s", confd, names[i]);
+		unlink(p);
+	}
+	rmdir(confd);
+	unlink(main_conf);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_table_defaults),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_dropins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
