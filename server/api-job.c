@@ -244,7 +244,8 @@ tether_err api_job_remove(struct req *r)
 	int64_t force;
 	if (req_query_i64(r, "force", 0, 1, 0, &force) != 0)
 		return r->err;
-	if (api_load_session_any(r, &s, &owner) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK ||
+	if (api_load_session_any(r, &s, &owner) != TETHER_E_OK ||
+	    api_load_job(r, &s, &j) != TETHER_E_OK ||
 	    refuse_transfer(r, &j, "remove") != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
