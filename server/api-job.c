@@ -185,27 +185,37 @@ tether_err api_job_start(struct req *r)
 	return start_job(r, JOB_TYPE_BACKGROUND);
 }
 
-/* Collects job objects (the store is locked: no store calls in here). */
+/* Collects job objects (the store is locked: no store calls in here);
+ * owner, if not NULL, is named in each (an all-users list). */
 struct jobs_ctx {
 	struct req               *r;
 	const struct session_rec *s;
 	json_t                   *arr;
+	const char               *owner;
 };
 
 static void list_cb(void *ctx, const struct job_rec *j)
 {
 	struct jobs_ctx *c = ctx;
-	json_array_append_new(c->arr, api_job_json(c->r, c->s, j));
+	json_t *o = api_job_json(c->r, c->s, j);
+	if (c->owner != NULL)
+		json_object_set_new(o, "owner", json_string(c->owner));
+	json_array_append_new(c->arr, o);
 }
 
-/* GET /v1/sessions/{ref}/jobs -> {"jobs": [...]} */
+/* GET /v1/sessions/{ref}/jobs?all_users=0|1 -> {"jobs": [...]}; with an
+ * administrator's all_users, {ref} may be anyone's session id and each job
+ * names its owner. */
 tether_err api_job_list(struct req *r)
 {
 	struct session_rec s;
-	if (api_load_session(r, &s) != TETHER_E_OK)
+	struct user_rec owner;
+	bool all;
+	if (api_all_users(r, &all) != TETHER_E_OK ||
+	    api_load_session_any(r, &s, &owner) != TETHER_E_OK)
 		return r->err;
 	jobs_settle_all(r->srv);   /* so states are current */
-	struct jobs_ctx c = { r, &s, json_array() };
+	struct jobs_ctx c = { r, &s, json_array(), all ? owner.name : NULL };
 	tether_err e = store_job_list_session(r->srv->store, s.id, list_cb, &c);
 	if (e != TETHER_E_OK) {
 		json_decref(c.arr);
@@ -229,15 +239,18 @@ static tether_err refuse_transfer(struct req *r, struct job_rec *j, const char *
 	return r->err;
 }
 
-/* DELETE /v1/sessions/{ref}/jobs/{job}?force=0|1 -> the removed job */
+/* DELETE /v1/sessions/{ref}/jobs/{job}?force=0|1&all_users=0|1 -> the
+ * removed job (all_users: an administrator's, in anyone's session by id) */
 tether_err api_job_remove(struct req *r)
 {
 	struct session_rec s;
+	struct user_rec owner;
 	struct job_rec j;
 	int64_t force;
 	if (req_query_i64(r, "force", 0, 1, 0, &force) != 0)
 		return r->err;
-	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK ||
+	if (api_load_session_any(r, &s, &owner) != TETHER_E_OK ||
+	    api_load_job(r, &s, &j) != TETHER_E_OK ||
 	    refuse_transfer(r, &j, "remove") != TETHER_E_OK)
 		return r->err;
 	tether_err e = TETHER_E_OK;
@@ -255,6 +268,8 @@ tether_err api_job_remove(struct req *r)
 		goto out;
 	}
 	store_audit(r->srv->store, "job_remove", r->user.name, r->peer, j.name);
+	if (owner.id != r->user.id)
+		api_audit_admin(r, "admin_job_remove", &owner, &s, j.name);
 	req_reply(r, 200, api_job_json(r, &s, &j));
 out:
 	job_rec_clear(&j);
@@ -390,7 +405,8 @@ out:
 	return e;
 }
 
-/* POST .../jobs/{job}/stop {"signal"?: "INT"|"TERM"|"KILL"|"HUP"|"QUIT"} */
+/* POST .../jobs/{job}/stop?all_users=0|1 {"signal"?: "INT"|"TERM"|"KILL"|
+ * "HUP"|"QUIT"} (all_users: an administrator's, in anyone's session by id) */
 tether_err api_job_stop(struct req *r)
 {
 	static const struct { const char *name; int sig; } sigs[] = {
@@ -398,6 +414,7 @@ tether_err api_job_stop(struct req *r)
 		{ "HUP", SIGHUP }, { "QUIT", SIGQUIT },
 	};
 	struct session_rec s;
+	struct user_rec owner;
 	struct job_rec j;
 	const char *name = "TERM";
 	char why[160];
@@ -411,7 +428,8 @@ tether_err api_job_stop(struct req *r)
 	if (sig == 0)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT,
 		                 "signal must be INT, TERM, KILL, HUP or QUIT");
-	if (api_load_session(r, &s) != TETHER_E_OK || api_load_job(r, &s, &j) != TETHER_E_OK ||
+	if (api_load_session_any(r, &s, &owner) != TETHER_E_OK ||
+	    api_load_job(r, &s, &j) != TETHER_E_OK ||
 	    refuse_transfer(r, &j, "suspend or remove") != TETHER_E_OK)
 		return r->err;
 	if (j.state == JOB_RUNNING || j.state == JOB_BLOCKED) {
@@ -426,6 +444,8 @@ tether_err api_job_stop(struct req *r)
 			return r->err;
 	}
 	store_audit(r->srv->store, "job_stop", r->user.name, r->peer, name);
+	if (owner.id != r->user.id)
+		api_audit_admin(r, "admin_job_stop", &owner, &s, j.name);
 	req_reply(r, 200, api_job_json(r, &s, &j));
 	job_rec_clear(&j);
 	return TETHER_E_OK;

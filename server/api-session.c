@@ -2,8 +2,12 @@
  * api-session.c - session endpoints: create, list, get, remove.
  *
  * Every lookup is scoped to the authenticated user by the store, so another
- * user's session is indistinguishable from one that does not exist.
+ * user's session is indistinguishable from one that does not exist. The one
+ * exception is an administrator's ?all_users=1 (docs/security.md): the list
+ * names every owner's sessions, and the routes that take it address any
+ * session by its numeric id.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
@@ -12,10 +16,12 @@
 #include "session.h"
 #include "jsonu.h"
 #include "joblog.h"
+#include "log.h"
+#include "strparse.h"
 #include "timeu.h"
 
 /* The JSON form of a session (docs/cli.md "JSON fields"). */
-static json_t *session_json(struct req *r, const struct session_rec *s)
+static json_t *session_json(struct req *r, const struct session_rec *s, const char *owner)
 {
 	char created[TIMEU_RFC3339_LEN], active[TIMEU_RFC3339_LEN];
 	timeu_rfc3339(s->created, created);
@@ -26,7 +32,7 @@ static json_t *session_json(struct req *r, const struct session_rec *s)
 	const char *buffering = proto_buffering_str(s->output_buffering);
 	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:[]}",
 		"id", (json_int_t)s->id, "name", s->name, "host", r->srv->hostname,
-		"owner", r->user.name, "state", state ? state : "Broken",
+		"owner", owner, "state", state ? state : "Broken",
 		"availability", avail ? avail : "None", "created", created,
 		"last_activity", active, "idle_timeout", (json_int_t)s->idle_timeout,
 		"output_buffering", buffering ? buffering : "block", "jobs");
@@ -46,6 +52,66 @@ tether_err api_load_session(struct req *r, struct session_rec *s)
 		store_session_touch(r->srv->store, s->id, s->lease_expires, timeu_now());
 	}
 	return TETHER_E_OK;
+}
+
+/* Read ?all_users=0|1 into *all; 1 from anyone but an administrator is 403. */
+tether_err api_all_users(struct req *r, bool *all)
+{
+	int64_t v;
+	if (req_query_i64(r, "all_users", 0, 1, 0, &v) != 0)
+		return r->err;
+	if (v == 1 && !r->user.admin)
+		return req_error(r, TETHER_E_FORBIDDEN,
+		                 "--all-users needs an administrator account");
+	*all = v == 1;
+	return TETHER_E_OK;
+}
+
+/* Load {ref} as api_load_session does; with an administrator's ?all_users=1
+ * a numeric ref is any user's session. owner gets the session's owner. */
+tether_err api_load_session_any(struct req *r, struct session_rec *s,
+                                struct user_rec *owner)
+{
+	bool all;
+	if (api_all_users(r, &all) != TETHER_E_OK)
+		return r->err;
+	if (!all || !strparse_is_digits(r->params.v[0])) {
+		*owner = r->user;
+		return api_load_session(r, s);
+	}
+	uint64_t id;
+	tether_err e = strparse_u64(r->params.v[0], 1, INT64_MAX, &id) == 0
+		? store_session_by_id(r->srv->store, (int64_t)id, s) : TETHER_E_NOT_FOUND;
+	if (e == TETHER_E_NOT_FOUND)
+		return req_error(r, e, "no session '%s'", r->params.v[0]);
+	if (e != TETHER_E_OK)
+		return req_error(r, e, "cannot read the session");
+	if (s->user_id == r->user.id) {
+		*owner = r->user;
+		return TETHER_E_OK;
+	}
+	e = store_user_by_id(r->srv->store, s->user_id, owner);
+	if (e == TETHER_E_NOT_FOUND)
+		return req_error(r, e, "no session '%s'", r->params.v[0]);
+	return e == TETHER_E_OK ? e : req_error(r, e, "cannot read the session's owner");
+}
+
+/* Audit and log what an administrator did to another user's object: event,
+ * the owner, the session and the object (a job's name). */
+void api_audit_admin(struct req *r, const char *event, const struct user_rec *owner,
+                     const struct session_rec *s, const char *object)
+{
+	char detail[BOUND_NAME * 3 + 64];
+	snprintf(detail, sizeof detail, "owner=%s session=%lld/%s object=%s", owner->name,
+	         (long long)s->id, s->name, object);
+	store_audit(r->srv->store, event, r->user.name, r->peer, detail);
+	struct logline l;
+	log_begin(&l, LOG_INFO, event);
+	log_str(&l, "admin", r->user.name);
+	log_str(&l, "owner", owner->name);
+	log_int(&l, "session", s->id);
+	log_str(&l, "object", object);
+	log_end(&l);
 }
 
 /* Require that this client holds the session (s may be updated). */
@@ -98,7 +164,7 @@ tether_err api_session_connect(struct req *r)
 		return req_error(r, e, "cannot connect the session");
 	store_audit(r->srv->store, force ? "session_connect_force" : "session_connect",
 	            r->user.name, r->peer, s.name);
-	return req_reply(r, 200, session_json(r, &s));
+	return req_reply(r, 200, session_json(r, &s, r->user.name));
 }
 
 /* POST /v1/sessions/{ref}/disconnect: leave everything running. */
@@ -116,26 +182,50 @@ tether_err api_session_disconnect(struct req *r)
 	store_session_touch(r->srv->store, s.id, 0, timeu_now());
 	s.state = SESSION_DISCONNECTED;
 	s.client_id[0] = '\0';
-	return req_reply(r, 200, session_json(r, &s));
+	return req_reply(r, 200, session_json(r, &s, r->user.name));
 }
 
-/* Collects sessions into a JSON array. */
+/* Collects sessions into a JSON array; owners maps user ids ("%lld") to
+ * names for an all-users list, NULL for the user's own. */
 struct list_ctx {
 	struct req *r;
 	json_t     *arr;
+	json_t     *owners;
 };
 
 static void list_cb(void *ctx, const struct session_rec *s)
 {
 	struct list_ctx *c = ctx;
-	json_array_append_new(c->arr, session_json(c->r, s));
+	const char *owner = c->r->user.name;
+	if (c->owners != NULL) {
+		char id[24];
+		snprintf(id, sizeof id, "%lld", (long long)s->user_id);
+		owner = json_string_value(json_object_get(c->owners, id));
+	}
+	json_array_append_new(c->arr, session_json(c->r, s, owner ? owner : ""));
 }
 
-/* GET /v1/sessions -> {"sessions": [...]} */
+/* Note one user's name under its id (store_user_cb). */
+static void owner_cb(void *ctx, const struct user_rec *u)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)u->id);
+	json_object_set_new(ctx, id, json_string(u->name));
+}
+
+/* GET /v1/sessions?all_users=0|1 -> {"sessions": [...]}; all_users (an
+ * administrator's) lists every user's, each naming its owner. */
 tether_err api_session_list(struct req *r)
 {
-	struct list_ctx c = { r, json_array() };
-	tether_err e = store_session_list(r->srv->store, r->user.id, list_cb, &c);
+	bool all;
+	if (api_all_users(r, &all) != TETHER_E_OK)
+		return r->err;
+	struct list_ctx c = { r, json_array(), all ? json_object() : NULL };
+	tether_err e = all ? store_user_list(r->srv->store, owner_cb, c.owners) : TETHER_E_OK;
+	if (e == TETHER_E_OK)
+		e = all ? store_session_list_all(r->srv->store, list_cb, &c)
+		        : store_session_list(r->srv->store, r->user.id, list_cb, &c);
+	json_decref(c.owners);
 	if (e != TETHER_E_OK) {
 		json_decref(c.arr);
 		return req_error(r, e, "cannot list sessions");
@@ -202,7 +292,7 @@ tether_err api_session_create(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot create the session");
 	store_audit(r->srv->store, "session_new", r->user.name, r->peer, s.name);
-	return req_reply(r, 201, session_json(r, &s));
+	return req_reply(r, 201, session_json(r, &s, r->user.name));
 }
 
 /* GET /v1/sessions/{ref} */
@@ -211,7 +301,7 @@ tether_err api_session_get(struct req *r)
 	struct session_rec s;
 	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
-	return req_reply(r, 200, session_json(r, &s));
+	return req_reply(r, 200, session_json(r, &s, r->user.name));
 }
 
 /* Tell a running job's supervisor the session's new buffering policy. */
@@ -234,7 +324,7 @@ tether_err api_session_set(struct req *r)
 		return req_error(r, TETHER_E_INTERNAL, "cannot change the session");
 	store_job_list_session(r->srv->store, s.id, note_buffering, &s.output_buffering);
 	store_audit(r->srv->store, "session_set", r->user.name, r->peer, s.name);
-	return req_reply(r, 200, session_json(r, &s));
+	return req_reply(r, 200, session_json(r, &s, r->user.name));
 }
 
 /* DELETE /v1/sessions/{ref} -> the removed session, state Closed. */
@@ -251,5 +341,5 @@ tether_err api_session_remove(struct req *r)
 	store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
 	s.state = SESSION_CLOSED;
 	s.availability = AVAIL_NONE;
-	return req_reply(r, 200, session_json(r, &s));
+	return req_reply(r, 200, session_json(r, &s, r->user.name));
 }

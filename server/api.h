@@ -33,6 +33,16 @@ tether_err api_load_session(struct req *r, struct session_rec *s);
 /* Require that this client holds the session (Opened by it; or Disconnected
  * for silence while it held it, which reconnects it); else 409. */
 tether_err api_require_holder(struct req *r, struct session_rec *s);
+/* Read ?all_users=0|1 into *all; 1 from a non-administrator records a 403
+ * (docs/security.md). */
+tether_err api_all_users(struct req *r, bool *all);
+/* api_load_session, but with an administrator's ?all_users=1 a numeric
+ * {ref} names any user's session; owner gets the session's owner. */
+tether_err api_load_session_any(struct req *r, struct session_rec *s,
+                                struct user_rec *owner);
+/* Audit and log an administrator's action on another user's object. */
+void api_audit_admin(struct req *r, const char *event, const struct user_rec *owner,
+                     const struct session_rec *s, const char *object);
 tether_err api_session_connect(struct req *r);
 tether_err api_session_disconnect(struct req *r);
 tether_err api_session_list(struct req *r);

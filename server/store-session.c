@@ -162,6 +162,29 @@ out:
 	return e;
 }
 
+/* Read any user's session by its id (an administrator's --all-users). */
+tether_err store_session_by_id(struct store *st, int64_t id, struct session_rec *out)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st,
+		"SELECT " SESSION_COLS " FROM sessions WHERE id = ?");
+	if (s == NULL)
+		goto out;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		session_from_row(s, out);
+		e = TETHER_E_OK;
+	} else {
+		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "session_by_id");
+	}
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
 /* Call cb for each of a user's sessions, oldest first. */
 tether_err store_session_list(struct store *st, int64_t user_id,
                               store_session_cb cb, void *ctx)

@@ -150,6 +150,8 @@ tether_err store_session_get(struct store *st, int64_t user_id, const char *ref,
 typedef void (*store_session_cb)(void *ctx, const struct session_rec *s);
 tether_err store_session_list(struct store *st, int64_t user_id,
                               store_session_cb cb, void *ctx);
+/* Any user's session by id (an administrator's view, docs/security.md). */
+tether_err store_session_by_id(struct store *st, int64_t id, struct session_rec *out);
 tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id);
 
 /* Session connection state: set state and holder (client id) and lease. */

@@ -39,6 +39,21 @@ static const struct args_opt job_opts[] = {
 	{ 0, "host", ARG_VALUE, "HOST", NULL },
 	{ 0, NULL, 0, NULL, NULL },
 };
+/* list, stop and remove: the shared ones, and an administrator's --all-users */
+static const struct args_opt admin_opts[] = {
+	{ 's', "session", ARG_VALUE, "SESSION", NULL },
+	{ 0, "keep", 0, NULL, NULL },
+	{ 0, "wait", 0, NULL, NULL },
+	{ 0, "any", 0, NULL, NULL },
+	{ 0, "force", 0, NULL, NULL },
+	{ 0, "timeout", ARG_VALUE, "SECONDS", NULL },
+	{ 0, "host", ARG_VALUE, "HOST", NULL },
+	{ 0, "all-users", 0, NULL, NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
+#define ALL_USERS_HELP \
+	"  --all-users             any user's (administrators only; needs -s): SESSION\n" \
+	"                          is HOST/ID, the id from session list --all-users\n"
 #define ONE_JOB   "expected exactly one JOB"
 #define SOME_JOBS "expected at least one JOB"
 
@@ -60,11 +75,15 @@ const struct cmd_entry cmd_job_start_entry = {
 	{ start_opts, 1, 1, "expected SESSION", ARGS_WORDS }, CMD_TARGET_SESSION, exec_start,
 };
 const struct cmd_entry cmd_job_list_entry = {
-	"job list", "[-s SESSION]", "list a session's jobs, or (no -s) this client's local jobs",
-	JOB_FORMS
+	"job list", "[-s SESSION [--all-users]]",
+	"list a session's jobs, or (no -s) this client's local jobs",
+	JOB_FORMS ALL_USERS_HELP
 	"Without -s the state of unfinished local jobs is asked of their hosts; a\n"
-	"host that cannot be reached shows its jobs as Disconnected.\n",
-	{ job_opts, 0, 0, NULL, 0 }, CMD_TARGET_NONE, exec_list,
+	"host that cannot be reached shows its jobs as Disconnected. With\n"
+	"--all-users each job shows its OWNER.\n"
+	"Example:\n"
+	"  tether job list -s srv/42 --all-users\n",
+	{ admin_opts, 0, 0, NULL, 0 }, CMD_TARGET_NONE, exec_list,
 };
 const struct cmd_entry cmd_job_receive_entry = {
 	"job receive", "[-s SESSION] JOB [--keep] [--wait] [--host HOST]",
@@ -90,18 +109,19 @@ const struct cmd_entry cmd_job_wait_entry = {
 	{ job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_wait,
 };
 const struct cmd_entry cmd_job_stop_entry = {
-	"job stop", "[-s SESSION] JOB...", "stop jobs (SIGTERM, grace, SIGKILL to their group)",
-	JOB_FORMS, { job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_stop,
+	"job stop", "[-s SESSION [--all-users]] JOB...",
+	"stop jobs (SIGTERM, grace, SIGKILL to their group)",
+	JOB_FORMS ALL_USERS_HELP, { admin_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_stop,
 };
 const struct cmd_entry cmd_job_remove_entry = {
-	"job remove", "[-s SESSION] JOB... [--force]",
+	"job remove", "[-s SESSION [--all-users]] JOB... [--force]",
 	"delete jobs and their output (--force stops running ones first)",
-	JOB_FORMS
+	JOB_FORMS ALL_USERS_HELP
 	"  --force                 stop a running job first (else it is refused)\n"
 	"A local job is removed on its host and here, with the output copied here.\n"
 	"If its host cannot be reached it is kept, unless --force: then it is\n"
 	"forgotten here (with a warning) and the remote job is left as it is.\n",
-	{ job_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_remove,
+	{ admin_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_remove,
 };
 
 struct job_opts {
@@ -147,10 +167,25 @@ static int exec_start(struct cmd_ctx *x, const struct args *a)
 	return out_result(x, e, job, out_jobs_table);
 }
 
+/* --all-users (list, stop, remove): told to the client; it needs -s.
+ * 0, or -1 after a usage error. */
+static int all_users_opt(struct cmd_ctx *x, const struct cmd_entry *ce,
+                         const struct args *a, const struct job_opts *o)
+{
+	bool all = args_has(a, "all-users");
+	if (all && o->session == NULL) {
+		out_usage(ce, "--all-users needs -s SESSION (a remote session)");
+		return -1;
+	}
+	tether_set_all_users(x->c, all);
+	return 0;
+}
+
 static int exec_list(struct cmd_ctx *x, const struct args *a)
 {
 	struct job_opts o;
-	if (get_opts(&cmd_job_list_entry, a, &o) != 0)
+	if (get_opts(&cmd_job_list_entry, a, &o) != 0 ||
+	    all_users_opt(x, &cmd_job_list_entry, a, &o) != 0)
 		return EXIT_USAGE;
 	json_t *jobs = NULL;
 	tether_err e = o.session ? tether_job_list(x->c, o.session, &jobs)
@@ -355,7 +390,7 @@ static int each_job(struct cmd_ctx *x, const struct cmd_entry *ce, const struct 
                     int remove)
 {
 	struct job_action act = { .remove = remove };
-	if (get_opts(ce, a, &act.o) != 0)
+	if (get_opts(ce, a, &act.o) != 0 || all_users_opt(x, ce, a, &act.o) != 0)
 		return EXIT_USAGE;
 	return out_each(x, a, act_on_job, &act, out_jobs_table);
 }

@@ -8,15 +8,27 @@
 
 static int exec_session_list(struct cmd_ctx *x, const struct args *a);
 
+static const struct args_opt list_opts[] = {
+	{ 0, "all-users", 0, NULL, NULL },
+	{ 0, NULL, 0, NULL, NULL },
+};
+
 const struct cmd_entry cmd_session_list_entry = {
-	"session list", "[HOST... | TARGETS]",
+	"session list", "[HOST... | TARGETS] [--all-users]",
 	"list your sessions (on every host you are logged in to if none is named)",
-	NULL, { NULL, 0, -1, NULL, 0 }, CMD_TARGET_HOST, exec_session_list,
+	"  --all-users             every user's sessions, with an OWNER column\n"
+	"                          (administrators only); address another user's\n"
+	"                          session as HOST/ID with the --all-users verbs\n",
+	{ list_opts, 0, -1, NULL, 0 }, CMD_TARGET_HOST, exec_session_list,
 };
 
 static int exec_session_list(struct cmd_ctx *x, const struct args *a)
 {
 	json_t *hosts = NULL, *all;
+	bool all_users = args_has(a, "all-users");
+	if (x->target.fleet && all_users)
+		return out_usage(&cmd_session_list_entry, "--all-users takes HOSTs, not TARGETS");
+	tether_set_all_users(x->c, all_users);
 	if (x->target.fleet) {   /* TARGETS */
 		struct tether_fleet_req req = { .verb = TETHER_FLEET_SESSION_LIST };
 		int rc = fleet_target_hosts(&cmd_session_list_entry, &x->target);
@@ -43,7 +55,8 @@ static int exec_session_list(struct cmd_ctx *x, const struct args *a)
 		json_array_extend(all, list);
 		json_decref(list);
 	}
-	int rc = out_finish_multi(x, all, out_sessions_table);
+	int rc = out_finish_multi(x, all, all_users ? out_sessions_owner_table
+	                                            : out_sessions_table);
 	json_decref(all);
 	json_decref(hosts);
 	return rc;

@@ -54,8 +54,16 @@ static const char *const proxy_usages[] = { "system", "none", "override", NULL }
 static const struct args_opt session_opts[] = { SESSION_OPT, OPTS_END };
 static const struct args_opt set_opts[] = { SESSION_OPT, TUNABLE_OPTS, OPTS_END };
 static const struct args_opt list_opts[] = {
-	{ 's', "session", ARG_VALUE, "SESSION", NULL }, OPTS_END,
+	{ 's', "session", ARG_VALUE, "SESSION", NULL }, { 0, "all-users", 0, NULL, NULL },
+	OPTS_END,
 };
+/* suspend, resume, remove: an administrator may reach anyone's jobs */
+static const struct args_opt admin_opts[] = {
+	SESSION_OPT, { 0, "all-users", 0, NULL, NULL }, OPTS_END,
+};
+#define ALL_USERS_HELP \
+	"  --all-users             any user's: SESSION is HOST/ID, the session's id\n" \
+	"                          from session list --all-users (administrators only)\n"
 static const struct args_opt wait_opts[] = {
 	SESSION_OPT, { 0, "timeout", ARG_VALUE, "SECONDS", NULL }, OPTS_END,
 };
@@ -161,15 +169,19 @@ const struct cmd_entry cmd_transfer_start_entry = {
 	{ start_opts, 0, -1, NULL, 0 }, CMD_TARGET_SESSION_OPTION, exec_start,
 };
 const struct cmd_entry cmd_transfer_list_entry = {
-	"transfer list", "-s SESSION | HOST",
+	"transfer list", "-s SESSION | HOST [--all-users]",
 	"list a session's transfer jobs, or yours in every session of a host",
 	SESSION_HELP
 	"  HOST                    instead of -s: your transfer jobs in every session\n"
 	"                          of yours on HOST, with a SESSION column\n"
+	"  --all-users             every user's, with an OWNER column; with -s,\n"
+	"                          SESSION may be HOST/ID of anyone's session\n"
+	"                          (administrators only)\n"
 	"Jobs that were completed or removed are gone from the list.\n"
 	"Example:\n"
 	"  tether transfer list -s srv/build\n"
-	"  tether transfer list srv\n",
+	"  tether transfer list srv\n"
+	"  tether transfer list srv --all-users\n",
 	{ list_opts, 0, 1, "expected -s SESSION or one HOST", 0 }, CMD_TARGET_NONE, exec_list,
 };
 const struct cmd_entry cmd_transfer_show_entry = {
@@ -193,28 +205,30 @@ const struct cmd_entry cmd_transfer_complete_entry = {
 	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_complete,
 };
 const struct cmd_entry cmd_transfer_suspend_entry = {
-	"transfer suspend", "-s SESSION JOB...", "pause transfer jobs (resume goes on from there)",
-	SESSION_HELP JOB_HELP
+	"transfer suspend", "-s SESSION JOB... [--all-users]",
+	"pause transfer jobs (resume goes on from there)",
+	SESSION_HELP JOB_HELP ALL_USERS_HELP
 	"Example:\n"
 	"  tether transfer suspend -s srv/build Job12\n",
-	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_suspend,
+	{ admin_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_suspend,
 };
 const struct cmd_entry cmd_transfer_resume_entry = {
-	"transfer resume", "-s SESSION JOB...",
+	"transfer resume", "-s SESSION JOB... [--all-users]",
 	"start suspended jobs, or retry jobs in Error or TransientError now",
-	SESSION_HELP JOB_HELP
+	SESSION_HELP JOB_HELP ALL_USERS_HELP
 	"Example:\n"
 	"  tether transfer resume -s srv/build Job12\n",
-	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_resume,
+	{ admin_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_resume,
 };
 const struct cmd_entry cmd_transfer_remove_entry = {
-	"transfer remove", "-s SESSION JOB...",
+	"transfer remove", "-s SESSION JOB... [--all-users]",
 	"cancel transfer jobs (files not completed yet are dropped)",
-	SESSION_HELP JOB_HELP
+	SESSION_HELP JOB_HELP ALL_USERS_HELP
 	"Files already put in place by transfer complete are not touched.\n"
 	"Example:\n"
-	"  tether transfer remove -s srv/build Job12\n",
-	{ session_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_remove,
+	"  tether transfer remove -s srv/build Job12\n"
+	"  tether transfer remove -s srv/42 Job3 --all-users\n",
+	{ admin_opts, 1, -1, SOME_JOBS, 0 }, CMD_TARGET_NONE, exec_remove,
 };
 const struct cmd_entry cmd_transfer_set_entry = {
 	"transfer set", "-s SESSION JOB [--priority P] [--max-rate R] [--retry-delay S] "
@@ -299,12 +313,20 @@ static void transfers_table_of(json_t *arr, int with_session)
 		fprintf(stderr, "no transfer jobs\n");
 		return;
 	}
+	/* an all-users list names each job's owner */
+	int wowner = json_object_get(json_array_get(arr, 0), "owner") ? 12 : 0;
+	json_array_foreach(arr, i, t) {
+		int n = (int)strlen(transfer_str(t, "owner"));
+		wowner = wowner && n > wowner ? n : wowner;
+	}
 	json_array_foreach(arr, i, t) {
 		int n = (int)strlen(transfer_str(t, "name"));
 		int m = (int)strlen(transfer_str(t, "session"));
 		wname = n > wname ? n : wname;
 		wsess = with_session && m > wsess ? m : wsess;
 	}
+	if (wowner)
+		printf("%-*s ", wowner, "OWNER");
 	if (with_session)
 		printf("%-*s ", wsess, "SESSION");
 	printf("%-6s %-*s %-9s %-14s %-10s %-22s %s\n", "ID", wname, "NAME", "DIRECTION",
@@ -312,6 +334,8 @@ static void transfers_table_of(json_t *arr, int with_session)
 	json_array_foreach(arr, i, t) {
 		char bytes[80];
 		bytes_of(t, bytes, sizeof bytes);
+		if (wowner)
+			printf("%-*s ", wowner, transfer_str(t, "owner"));
 		if (with_session)
 			printf("%-*s ", wsess, transfer_str(t, "session"));
 		printf("%-6lld %-*s %-9s %-14s %-10s %-22s %lld/%lld\n",
@@ -477,6 +501,7 @@ static int exec_list(struct cmd_ctx *x, const struct args *a)
 {
 	json_t *arr = NULL;
 	const char *session = args_get(a, "session");
+	tether_set_all_users(x->c, args_has(a, "all-users"));
 	if ((session != NULL) == (a->argc == 1))
 		return out_usage(&cmd_transfer_list_entry, "expected -s SESSION or one HOST");
 	if (session == NULL && strchr(a->argv[0], '/') != NULL)
@@ -506,6 +531,8 @@ static tether_err act_on_job(struct cmd_ctx *x, void *ctx, const char *ref, json
 static int each_job(struct cmd_ctx *x, const char *action, const struct args *a)
 {
 	const char *sa[2] = { args_get(a, "session"), action };
+	if (strcmp(action, "complete") != 0)
+		tether_set_all_users(x->c, args_has(a, "all-users"));
 	return out_each(x, a, act_on_job, (void *)sa, transfers_table);
 }
 

@@ -135,6 +135,8 @@ void out_json(json_t *v);
 
 /* Print sessions (an array) as a table. */
 void out_sessions_table(json_t *sessions);
+/* The same with an OWNER column first (session list --all-users). */
+void out_sessions_owner_table(json_t *sessions);
 
 /* Print jobs (an array: remote or local job objects) as a table. */
 void out_jobs_table(json_t *jobs);

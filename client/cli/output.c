@@ -145,7 +145,7 @@ static const char *field(json_t *o, const char *k)
 }
 
 /* Print sessions as a table, like Get-PSSession. */
-void out_sessions_table(json_t *sessions)
+static void sessions_table(json_t *sessions, bool owners)
 {
 	size_t i;
 	json_t *s;
@@ -153,15 +153,30 @@ void out_sessions_table(json_t *sessions)
 		fprintf(stderr, "no sessions\n");   /* a note, not a row: stdout stays empty */
 		return;
 	}
+	if (owners)
+		printf("%-12s ", "OWNER");
 	printf("%-6s %-20s %-22s %-13s %-12s %s\n", "ID", "NAME", "HOST", "STATE",
 	       "AVAILABILITY", "IDLE_TIMEOUT");
 	json_array_foreach(sessions, i, s) {
+		if (owners)
+			printf("%-12s ", field(s, "owner"));
 		printf("%-6lld %-20s %-22s %-13s %-12s %llds\n",
 		       (long long)json_integer_value(json_object_get(s, "id")),
 		       field(s, "name"), field(s, "host"), field(s, "state"),
 		       field(s, "availability"),
 		       (long long)json_integer_value(json_object_get(s, "idle_timeout")));
 	}
+}
+
+void out_sessions_table(json_t *sessions)
+{
+	sessions_table(sessions, false);
+}
+
+/* Print sessions with an OWNER column first (an all-users list). */
+void out_sessions_owner_table(json_t *sessions)
+{
+	sessions_table(sessions, true);
 }
 
 /* Print jobs (an array) as a table, like Get-Job; NAME and LOCATION widen
@@ -180,9 +195,15 @@ void out_jobs_table(json_t *jobs)
 		wname = n > wname ? n : wname;
 		wloc = l > wloc ? l : wloc;
 	}
+	/* an all-users list names each job's owner */
+	bool owners = json_object_get(json_array_get(jobs, 0), "owner") != NULL;
+	if (owners)
+		printf("%-12s ", "OWNER");
 	printf("%-6s %-*s %-11s %-14s %-11s %-*s %s\n", "ID", wname, "NAME", "TYPE", "STATE",
 	       "HASMOREDATA", wloc, "LOCATION", "COMMAND");
 	json_array_foreach(jobs, i, j) {
+		if (owners)
+			printf("%-12s ", field(j, "owner"));
 		printf("%-6lld %-*s %-11s %-14s %-11s %-*s %.60s\n",
 		       (long long)json_integer_value(json_object_get(j, "id")),
 		       wname, field(j, "name"), field(j, "type"), field(j, "state"),

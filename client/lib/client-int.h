@@ -31,6 +31,7 @@ struct tether_client {
 	 * written; trust and the route are the caller's, tokens live here */
 	bool   remote;
 	bool   insecure;                 /* verify nothing (the caller's choice) */
+	bool   all_users;                /* tether_set_all_users */
 	char  *cacert_pem;               /* CAs as PEM text, or NULL: the system's */
 	char  *proxy;                    /* NULL: libcurl's default; "": none */
 	char  *noproxy;

@@ -38,6 +38,20 @@ void tether_set_interrupt(tether_client *c, volatile sig_atomic_t *flag)
 	c->interrupt = flag;
 }
 
+/* Ask for every user's objects where the server takes it. */
+void tether_set_all_users(tether_client *c, int on)
+{
+	c->all_users = on != 0;
+}
+
+/* Add all_users=1 to path (which may have a query) if the client asks it. */
+static void all_users_query(const tether_client *c, char *path, size_t pathsz)
+{
+	size_t n = strlen(path);
+	if (c->all_users && n < pathsz)
+		snprintf(path + n, pathsz - n, "%sall_users=1", strchr(path, '?') ? "&" : "?");
+}
+
 /* outlog_parse callback: hand a record to the caller's writer. */
 static int deliver(void *ctx, int stream, const uint8_t *data, size_t len)
 {
@@ -525,8 +539,10 @@ tether_err tether_job_list(tether_client *c, const char *session, json_t **jobs)
 	char ref[BOUND_NAME + 1], path[200];
 	json_t *reply = NULL;
 	tether_err e = jobs_path(c, session, NULL, &t, ref, path, sizeof path);
-	if (e == TETHER_E_OK)
+	if (e == TETHER_E_OK) {
+		all_users_query(c, path, sizeof path);
 		e = client_request(c, &t, "GET", path, NULL, &reply);
+	}
 	if (e != TETHER_E_OK)
 		return e;
 	*jobs = json_incref(json_object_get(reply, "jobs"));
@@ -554,6 +570,7 @@ tether_err tether_job_stop(tether_client *c, const char *session, const char *jo
 	if (e != TETHER_E_OK)
 		return e;
 	strncat(path, "/stop", sizeof path - strlen(path) - 1);
+	all_users_query(c, path, sizeof path);
 	json_t *body = json_pack("{s:s}", "signal", "TERM");
 	e = client_request(c, &t, "POST", path, body, out);
 	json_decref(body);
@@ -571,6 +588,7 @@ tether_err tether_job_remove(tether_client *c, const char *session, const char *
 		return e;
 	if (force)
 		strncat(path, "?force=1", sizeof path - strlen(path) - 1);
+	all_users_query(c, path, sizeof path);
 	return client_request(c, &t, "DELETE", path, NULL, out);
 }
 

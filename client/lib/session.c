@@ -70,7 +70,9 @@ tether_err tether_session_list(tether_client *c, const char *host, json_t **sess
 	json_t *reply = NULL;
 	tether_err e = client_target(c, host, &t);
 	if (e == TETHER_E_OK)
-		e = client_request(c, &t, "GET", TETHER_API_PREFIX "/sessions", NULL, &reply);
+		e = client_request(c, &t, "GET", c->all_users ? TETHER_API_PREFIX
+		                   "/sessions?all_users=1" : TETHER_API_PREFIX "/sessions",
+		                   NULL, &reply);
 	if (e != TETHER_E_OK)
 		return e;
 	json_t *arr = json_object_get(reply, "sessions");

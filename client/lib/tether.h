@@ -148,6 +148,12 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
                                int fd, const struct tether_output *out, int *status,
                                json_t **job);
 
+/* on: session, job and transfer lists, job stop/remove and transfer
+ * suspend/resume/remove ask for every user's (an administrator's
+ * --all-users, docs/security.md): lists name each object's owner, and a
+ * numeric session id may be anyone's. */
+void tether_set_all_users(tether_client *c, int on);
+
 /* Run command with bash in SESSION's saved state and stream its output
  * until it ends. *status gets its exit status (128+N for a death by signal
  * N); *job (optional) the final job object. */

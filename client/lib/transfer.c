@@ -72,7 +72,8 @@ tether_err tether_transfer_list(tether_client *c, const char *session, json_t **
 {
 	json_t *reply = NULL;
 	*transfers = NULL;
-	tether_err e = transfer_call(c, "GET", session, NULL, NULL, NULL, &reply);
+	tether_err e = transfer_call_q(c, "GET", session, NULL, NULL,
+	                               c->all_users ? "all_users=1" : NULL, NULL, &reply);
 	if (e != TETHER_E_OK)
 		return e;
 	json_t *arr = json_object_get(reply, "transfers");
@@ -106,14 +107,17 @@ tether_err tether_transfer_action(tether_client *c, const char *session, const c
                                   const char *action, json_t **out)
 {
 	static const char *const posted[] = { "complete", "suspend", "resume" };
+	/* complete is the owner's own (it puts the files in place) */
+	const char *q = c->all_users && action != NULL && strcmp(action, "complete") != 0
+		? "all_users=1" : NULL;
 	*out = NULL;
 	if (job == NULL)
 		return client_fail(c, TETHER_E_USAGE, "no transfer job given");
 	if (action != NULL && strcmp(action, "remove") == 0)
-		return transfer_call(c, "DELETE", session, job, NULL, NULL, out);
+		return transfer_call_q(c, "DELETE", session, job, NULL, q, NULL, out);
 	for (size_t i = 0; action != NULL && i < sizeof posted / sizeof posted[0]; i++)
 		if (strcmp(action, posted[i]) == 0)
-			return transfer_call(c, "POST", session, job, action, NULL, out);
+			return transfer_call_q(c, "POST", session, job, action, q, NULL, out);
 	return client_fail(c, TETHER_E_USAGE, "unknown transfer action '%s'",
 	                   action ? action : "(none)");
 }
