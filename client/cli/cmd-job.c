@@ -29,25 +29,21 @@ static const struct args_opt start_opts[] = {
 };
 
 /* The verbs other than start share one set of options. */
+#define JOB_OPTS \
+	{ 's', "session", ARG_VALUE, "SESSION", NULL }, \
+	{ 0, "keep", 0, NULL, NULL }, \
+	{ 0, "wait", 0, NULL, NULL }, \
+	{ 0, "any", 0, NULL, NULL }, \
+	{ 0, "force", 0, NULL, NULL }, \
+	{ 0, "timeout", ARG_VALUE, "SECONDS", NULL }, \
+	{ 0, "host", ARG_VALUE, "HOST", NULL }
 static const struct args_opt job_opts[] = {
-	{ 's', "session", ARG_VALUE, "SESSION", NULL },
-	{ 0, "keep", 0, NULL, NULL },
-	{ 0, "wait", 0, NULL, NULL },
-	{ 0, "any", 0, NULL, NULL },
-	{ 0, "force", 0, NULL, NULL },
-	{ 0, "timeout", ARG_VALUE, "SECONDS", NULL },
-	{ 0, "host", ARG_VALUE, "HOST", NULL },
+	JOB_OPTS,
 	{ 0, NULL, 0, NULL, NULL },
 };
 /* list, stop and remove: the shared ones, and an administrator's --all-users */
 static const struct args_opt admin_opts[] = {
-	{ 's', "session", ARG_VALUE, "SESSION", NULL },
-	{ 0, "keep", 0, NULL, NULL },
-	{ 0, "wait", 0, NULL, NULL },
-	{ 0, "any", 0, NULL, NULL },
-	{ 0, "force", 0, NULL, NULL },
-	{ 0, "timeout", ARG_VALUE, "SECONDS", NULL },
-	{ 0, "host", ARG_VALUE, "HOST", NULL },
+	JOB_OPTS,
 	{ 0, "all-users", 0, NULL, NULL },
 	{ 0, NULL, 0, NULL, NULL },
 };
