@@ -269,12 +269,16 @@ def test_keepalive_and_idle_timeout(env):
     # ...but the client that went quiet carries on without reconnecting
     r = inv(c, s, "echo back")
     assert r.returncode == 0 and r.stdout == "back\n", r.stderr
-    # a disconnected session with something running is kept past its idle timeout
-    short = c.json("session", "new", d.host, "--name", "short", "--idle-timeout", "1")
+    # a disconnected session with something running is kept past its idle
+    # timeout (set once the command runs: a slow client start must not let
+    # the empty session expire first)
+    short = c.json("session", "new", d.host, "--name", "short")
     p = c.popen("invoke", "-s", f"{d.host}/short", "--", "echo x; sleep 6")
-    p.stdout.readline()
+    assert p.stdout.readline() == b"x\n"
     p.kill()
     p.wait()
+    r = c.run("session", "set", f"{d.host}/short", "--idle-timeout", "1")
+    assert r.returncode == 0, r.stderr
     c.run("session", "disconnect", f"{d.host}/short")
     time.sleep(2)
     assert "short" in [x["name"] for x in c.json("session", "list", d.host)]
