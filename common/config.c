@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bounds.h"
@@ -152,9 +153,18 @@ int config_parse_file(const char *path, config_cb cb, void *ctx,
 	ssize_t n;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* without blocking: a FIFO (a drop-in named *.conf, say) is refused,
+	 * never waited on */
+	struct stat st;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		tether_reason(err, errsz, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	                            S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+		close(fd);
+		tether_reason(err, errsz, "%s is not a regular file", path);
 		return -1;
 	}
 	buf_init(&b, BOUND_CONFIG_FILE);

@@ -393,13 +393,13 @@ int shim_main(const char *jobdir)
 	input.pty = json_is_object(pty);
 	if (input.pty) {
 		input.master = open_pty(pty, ptyname, sizeof ptyname);
-		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);   /* never sees EOF */
+		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);   /* no EOF */
 		if (input.master < 0 || input.fd < 0)
 			return 1;
 	} else if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 		return 1;
 	} else if (with_stdin) {
-		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		input.fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 		if (input.fd < 0 || pipe2(inp, O_CLOEXEC) != 0)
 			return 1;
 		input.master = inp[1];

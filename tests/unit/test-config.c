@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -305,6 +306,14 @@ static void test_file(void **state)
 
 	assert_int_equal(config_parse_file("/tmp", record, &r, err, sizeof err), -1);
 	assert_non_null(strstr(err, strerror(EISDIR)));
+
+	/* a FIFO is refused at once, not waited on (no writer will come) */
+	snprintf(path, sizeof path, "/tmp/test-config-fifo-%d", (int)getpid());
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config_parse_file(path, record, &r, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
 }
 
 /* A file of exactly BOUND_CONFIG_FILE bytes is read; one byte more is not. */
