@@ -41,6 +41,8 @@ struct tether_client {
 	void  *proxy_ctx;
 	int    verbose;                  /* tether_client_set_verbose */
 	char  *hostconf;                 /* $TETHER_HOME/config's text, or NULL */
+	int    dflt_throttle;            /* its defaults for fleets (0: none) */
+	long   dflt_timeout;
 	size_t hostconf_len;
 	/* how the last exchange ended */
 	long   last_status;              /* HTTP status, 0 if no reply came */

@@ -191,6 +191,8 @@ tether_err tether_client_new(tether_client **out)
 	struct hostconfig dflt;
 	if (e == TETHER_E_OK)
 		e = load_hostconf(c, &dflt);
+	c->dflt_throttle = dflt.throttle;
+	c->dflt_timeout = dflt.timeout;
 	if (e == TETHER_E_OK)
 		e = env_seconds(c, "TETHER_CONNECT_TIMEOUT", dflt.connect_timeout > 0
 		                ? dflt.connect_timeout : CLIENT_CONNECT_TIMEOUT_DEFAULT,

@@ -18,7 +18,6 @@
 
 #include "buf.h"
 #include "client-int.h"
-#include "hostconfig.h"
 #include "jsonu.h"
 #include "login-int.h"
 #include "outlog.h"
@@ -657,15 +656,12 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
                             const struct tether_fleet_io *io,
                             struct tether_fleet_result *results)
 {
-	/* the configuration file's defaults for what the caller left at 0 */
-	struct hostconfig dflt;
+	/* the configuration file's defaults for what the caller left at 0 (its
+	 * ConnectTimeout is the client's connect timeout already) */
 	struct tether_fleet_req q = *req;
-	tether_err e = client_hostconfig(c, "", &dflt);
-	if (e != TETHER_E_OK)
-		return e;
-	q.throttle = q.throttle != 0 ? q.throttle : dflt.throttle;
-	q.connect_timeout = q.connect_timeout > 0 ? q.connect_timeout : dflt.connect_timeout;
-	q.timeout = q.timeout > 0 ? q.timeout : dflt.timeout;
+	tether_err e;
+	q.throttle = q.throttle != 0 ? q.throttle : c->dflt_throttle;
+	q.timeout = q.timeout > 0 ? q.timeout : c->dflt_timeout;
 	req = &q;
 	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;

@@ -377,14 +377,14 @@ static void *pump_main(void *arg)
 {
 	struct stdin_pump *p = arg;
 	tether_client *c = NULL;
-	static uint8_t buf[STDIN_CHUNK];   /* one pump at a time per process */
+	uint8_t *buf = malloc(STDIN_CHUNK);
 	char enc[STDIN_CHUNK * 4 / 3 + 8];
-	p->err = tether_client_new(&c);
+	p->err = buf == NULL ? TETHER_E_NOMEM : tether_client_new(&c);
 	while (p->err == TETHER_E_OK && !p->stop) {
 		struct pollfd pf = { p->fd, POLLIN, 0 };
 		if (poll(&pf, 1, 200) <= 0)
 			continue;   /* nothing yet: look at stop again */
-		ssize_t n = read(p->fd, buf, sizeof buf);
+		ssize_t n = read(p->fd, buf, STDIN_CHUNK);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		int64_t taken = 0;
@@ -402,9 +402,11 @@ static void *pump_main(void *arg)
 			}
 		}
 	}
-	if (p->err != TETHER_E_OK && c != NULL)
-		snprintf(p->why, sizeof p->why, "%s", tether_last_error(c));
+	if (p->err != TETHER_E_OK)
+		snprintf(p->why, sizeof p->why, "%s", c != NULL ? tether_last_error(c)
+		         : tether_strerror(p->err));
 	tether_client_free(c);
+	free(buf);
 	return NULL;
 }
 

@@ -27,6 +27,7 @@ struct login_run {
 	char            keyfp[SSHKEY_FP_LEN];   /* the key that logged in, or "" */
 	char            keys_failed[256];       /* why no key logged in */
 	char            cacert[BOUND_PATH];     /* the config file's CACert for it */
+	char            identity[BOUND_PATH];   /* and its IdentityFile */
 };
 
 /* Begin logging in to host: resolve it, and trust or decide to probe it. */
@@ -52,7 +53,8 @@ tether_err login_reply(tether_client *c, struct login_run *r, struct key_offers 
 tether_err login_finish(tether_client *c, struct login_run *r, json_t **info);
 
 /* o with --identity's default filled in from the configuration file's
- * IdentityFile for host (path in buf); a fleet offers the first host's. */
+ * IdentityFile for host (path in buf), for a fleet, which gathers its keys
+ * once: it offers the first host's. */
 struct tether_login_opts login_opts_for(tether_client *c, const struct tether_login_opts *o,
                                         const char *host, char *buf, size_t bufsz);
 

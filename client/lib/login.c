@@ -120,23 +120,30 @@ void login_body_done(json_t *body)
 	json_decref(body);
 }
 
+/* What the configuration file says for host as written (its alias). */
+static tether_err alias_config(tether_client *c, const char *host, struct hostconfig *hc)
+{
+	struct hostspec alias;
+	char why[200];
+	if (addr_parse_host(host, &alias, why, sizeof why) != 0)
+		return client_fail(c, TETHER_E_USAGE, "%s", why);
+	return client_hostconfig(c, alias.host, hc);
+}
+
 /* See login-int.h. */
 tether_err login_begin(tether_client *c, const char *host, const struct tether_login_opts *o,
                        struct login_run *r)
 {
 	memset(r, 0, sizeof *r);
 	r->step = LOGIN_DONE;
-	struct hostspec alias;
 	struct hostconfig hc;
-	char why[200];
-	if (addr_parse_host(host, &alias, why, sizeof why) != 0)
-		return client_fail(c, TETHER_E_USAGE, "%s", why);
-	tether_err e = client_hostconfig(c, alias.host, &hc);
+	tether_err e = alias_config(c, host, &hc);
 	if (e == TETHER_E_OK)
 		e = client_target_parse(c, host, &r->t);
 	if (e != TETHER_E_OK)
 		return e;
 	snprintf(r->cacert, sizeof r->cacert, "%s", hc.cacert);
+	snprintf(r->identity, sizeof r->identity, "%s", hc.identity);
 	const char *user = o->user ? o->user : r->t.hs.user[0] ? r->t.hs.user : local_user();
 	if (user == NULL || !addr_valid_name(user) ||
 	    snprintf(r->user, sizeof r->user, "%s", user) >= (int)sizeof r->user)
@@ -282,11 +289,9 @@ struct tether_login_opts login_opts_for(tether_client *c, const struct tether_lo
                                         const char *host, char *buf, size_t bufsz)
 {
 	struct tether_login_opts lo = *o;
-	struct hostspec alias;
 	struct hostconfig hc;
-	char why[200];
-	if (o->identity == NULL && addr_parse_host(host, &alias, why, sizeof why) == 0 &&
-	    client_hostconfig(c, alias.host, &hc) == TETHER_E_OK && hc.identity[0] != '\0') {
+	if (o->identity == NULL && alias_config(c, host, &hc) == TETHER_E_OK &&
+	    hc.identity[0] != '\0') {
 		snprintf(buf, bufsz, "%s", hc.identity);
 		lo.identity = buf;
 	}
@@ -299,10 +304,11 @@ tether_err tether_login(tether_client *c, const char *host,
 {
 	struct login_run r;
 	struct key_offers *os = NULL;
-	char identity[BOUND_PATH];
-	struct tether_login_opts lo = login_opts_for(c, opts, host, identity, sizeof identity);
+	struct tether_login_opts lo = *opts;
 	const struct tether_login_opts *o = &lo;
 	tether_err e = login_begin(c, host, o, &r);
+	if (lo.identity == NULL && r.identity[0] != '\0')   /* the keys are read later */
+		lo.identity = r.identity;
 	while (e == TETHER_E_OK && r.step != LOGIN_DONE) {
 		const char *method, *path;
 		json_t *body, *reply = NULL;
