@@ -439,7 +439,7 @@ def test_stdin_is_streamed_to_the_command(env):
 
 
 def test_stdin_route_bad_input(env):
-    d, c, s = setup(env)
+    d, c, s = setup(env, users=("alice", "bob"))
     tok = c.token(d, "alice")
     cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
     st, hdrs, _ = d.request("POST", "/v1/sessions/w/invoke", {"command": "sleep 30"},
@@ -452,6 +452,10 @@ def test_stdin_route_bad_input(env):
     for bad in ({"eof": "yes"}, {"data": 5}, {}):
         st, _, doc = d.request("POST", path, bad, token=tok, headers=cid)
         assert st == 400, (bad, st, doc)
+    # another user's job, by the same path: not found, not fed
+    st, _, doc = d.request("POST", path, {"eof": True}, token=d.token_for("bob"),
+                           headers={"X-Tether-Client": "b" * 32})
+    assert st == 404, (st, doc)
     d.request("POST", f"/v1/sessions/w/jobs/{job}/stop", {"signal": "KILL"}, token=tok,
               headers=cid)
     assert d.healthy()
