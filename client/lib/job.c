@@ -233,6 +233,29 @@ static tether_err start(tether_client *c, const char *session, const char *comma
 	return TETHER_E_OK;
 }
 
+/* The end of an invoke that streamed to its end: the final job object
+ * when the caller wants it (or the stream saw X-Tether-Error), and what went
+ * wrong beside the command (output lost on a full disk, a vanished
+ * supervisor) said on the notice stream, not only kept in the job. */
+static void invoke_end(tether_client *c, struct target *t, const char *ref, int64_t id,
+                       const struct tether_output *out, json_t **job)
+{
+	json_t *got = NULL;
+	if (job != NULL || c->job_error)
+		final_job(c, t, ref, id, &got);
+	const char *why = json_string_value(json_object_get(got, "error"));
+	if (job == NULL && why != NULL && why[0] != '\0') {
+		char note[300];
+		snprintf(note, sizeof note, "job '%s': %s",
+		         json_string_value(json_object_get(got, "name")), why);
+		out->write(out->ctx, 3, note, strlen(note));
+	}
+	if (job != NULL)
+		*job = got;
+	else
+		json_decref(got);
+}
+
 /* Start a command without waiting. */
 tether_err tether_invoke_start(tether_client *c, const char *session, const char *command,
                                json_t **job)
@@ -324,22 +347,7 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 	}
 	if (e != TETHER_E_OK)
 		return e;
-	json_t *got = NULL;
-	if (job != NULL || c->job_error)
-		final_job(c, &t, ref, ri.job, &got);
-	const char *why = json_string_value(json_object_get(got, "error"));
-	if (job == NULL && why != NULL && why[0] != '\0') {
-		/* what went wrong beside the command (output lost on a full disk,
-		 * a vanished supervisor) is said, not only kept in the job */
-		char note[300];
-		snprintf(note, sizeof note, "job '%s': %s",
-		         json_string_value(json_object_get(got, "name")), why);
-		out->write(out->ctx, 3, note, strlen(note));
-	}
-	if (job != NULL)
-		*job = got;
-	else
-		json_decref(got);
+	invoke_end(c, &t, ref, ri.job, out, job);
 	return TETHER_E_OK;
 }
 
@@ -379,6 +387,14 @@ static void *pump_main(void *arg)
 	tether_client *c = NULL;
 	uint8_t *buf = malloc(STDIN_CHUNK);
 	char enc[STDIN_CHUNK * 4 / 3 + 8];
+	/* a server that closes the connection under a post must give this
+	 * thread EPIPE, not end the process with SIGPIPE (libcurl leaves
+	 * SIGPIPE alone: CURLOPT_NOSIGNAL); it is thread-directed, so blocking
+	 * it here is enough */
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	p->err = buf == NULL ? TETHER_E_NOMEM : tether_client_new(&c);
 	while (p->err == TETHER_E_OK && !p->stop) {
 		struct pollfd pf = { p->fd, POLLIN, 0 };
@@ -458,7 +474,7 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
 		out->write(out->ctx, 3, note, strlen(note));
 	}
 	if (e == TETHER_E_OK)
-		final_job(c, &t, ref, id, job);
+		invoke_end(c, &t, ref, id, out, job);
 	return e;
 }
 

@@ -435,7 +435,7 @@ def test_stdin_is_streamed_to_the_command(env):
     finally:
         yes.kill()
         yes.wait()
-    assert p.returncode == 0 and p.stdout == "y\ny\n", (p.stdout, p.stderr)
+    assert p.returncode == 0 and p.stdout == "y\ny\n", (p.returncode, p.stdout, p.stderr)
 
 
 def test_stdin_route_bad_input(env):
