@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -72,6 +73,60 @@ tether_err req_reply_raw(struct req *r, int status, struct buf *data)
 	r->status = status;
 	r->err = TETHER_E_OK;
 	return TETHER_E_OK;
+}
+
+/* Record a reply streamed from a file. */
+tether_err req_reply_file(struct req *r, int status, int fd, uint64_t off, uint64_t len)
+{
+	if (r->file_reply && r->file_fd >= 0)
+		close(r->file_fd);
+	r->file_fd = fd;
+	r->file_off = off;
+	r->file_len = len;
+	r->file_reply = true;
+	r->status = status;
+	r->err = TETHER_E_OK;
+	return TETHER_E_OK;
+}
+
+/* The value of one hex digit, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Read a string query parameter (escapes are left to us: no_unescape). */
+int req_query_str(struct req *r, const char *name, char *out, size_t outsz)
+{
+	const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	size_t n = 0;
+	if (v == NULL)
+		return 0;
+	for (const char *p = v; *p != '\0'; p++) {
+		int c = (unsigned char)*p;
+		if (c == '%') {
+			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			if (lo < 0)
+				goto bad;
+			c = hi * 16 + lo;
+			p += 2;
+		}
+		if (c < 0x20 || c == 0x7f || n + 1 >= outsz)
+			goto bad;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 1;
+bad:
+	req_error(r, TETHER_E_INVALID_ARGUMENT, "query parameter '%s' must be percent-encoded "
+	          "text of at most %zu bytes, without control characters", name, outsz - 1);
+	return -1;
 }
 
 /* Add a response header. */
@@ -149,6 +204,23 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 		r->responded = true;
 		log_request(r, method, url, r->status);
 		return rret;
+	}
+	if (r->err == TETHER_E_OK && r->file_reply) {
+		struct MHD_Response *fr = MHD_create_response_from_fd_at_offset64(r->file_len,
+		                                                                  r->file_fd,
+		                                                                  r->file_off);
+		if (fr == NULL)
+			return MHD_NO;   /* on_completed closes the descriptor */
+		r->file_fd = -1;     /* the response's now */
+		MHD_add_response_header(fr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(fr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		for (int i = 0; i < r->nxhdr; i++)
+			MHD_add_response_header(fr, r->xhdr[i][0], r->xhdr[i][1]);
+		enum MHD_Result fret = MHD_queue_response(r->conn, (unsigned)r->status, fr);
+		MHD_destroy_response(fr);
+		r->responded = true;
+		log_request(r, method, url, r->status);
+		return fret;
 	}
 	if (r->err != TETHER_E_OK) {
 		status = tether_err_http_status(r->err);
@@ -446,6 +518,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(r->out);
 	buf_free_secret(&r->body);   /* a login body holds a password */
 	buf_free(&r->raw);
+	if (r->file_reply && r->file_fd >= 0)
+		close(r->file_fd);
 	free(r);
 	*con_cls = NULL;
 }

@@ -47,7 +47,10 @@ struct req {
 	char                    allow[64];    /* Allow header, for 405 */
 	struct buf              raw;          /* a binary reply, if raw_reply */
 	bool                    raw_reply;
-	char                    xhdr[6][2][48];  /* extra response headers */
+	bool                    file_reply;   /* len bytes of file_fd from off */
+	int                     file_fd;      /* owned until the reply takes it */
+	uint64_t                file_off, file_len;
+	char                    xhdr[6][2][80];  /* extra response headers */
 	int                     nxhdr;
 	int64_t                 t0_ms;
 	/* a streamed route's (struct route's begin/stream) */
@@ -76,7 +79,17 @@ tether_err req_reply(struct req *r, int status, json_t *body);
 /* Set a binary (application/octet-stream) reply; takes data's contents. */
 tether_err req_reply_raw(struct req *r, int status, struct buf *data);
 
-/* Add a response header (name and value at most 47 bytes each). */
+/* Set a reply streamed from an open regular file: len bytes from off
+ * (libmicrohttpd reads them as the client takes them, so memory stays
+ * bounded). Takes fd, which is closed whatever happens. */
+tether_err req_reply_file(struct req *r, int status, int fd, uint64_t off, uint64_t len);
+
+/* A query parameter, percent-decoded into out (at most outsz - 1 bytes);
+ * 1 if given, 0 if absent, -1 (a 400 error recorded) if malformed, too
+ * long or holding a NUL or another control character. */
+int req_query_str(struct req *r, const char *name, char *out, size_t outsz);
+
+/* Add a response header (name and value at most 79 bytes each). */
 void req_header(struct req *r, const char *name, const char *value);
 
 /* Read an integer query parameter in [min, max] (dflt when absent);
