@@ -14,7 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "files.h"
+
+/* What one listing's answer may hold, under account_run's bound. */
+#define FILES_LIST_BYTES (BOUND_BODY_COMMAND * 3 / 4)
 
 /* ---- what the owner's child does ---- */
 
@@ -74,17 +78,22 @@ static json_t *list_child(json_t *arg)
 	if (n > 1)
 		qsort(names, n, sizeof *names, name_cmp);
 	json_t *entries = json_array();
-	for (size_t i = 0; i < n && i < FILES_LIST_MAX; i++) {
+	size_t k, room = FILES_LIST_BYTES;   /* the answer fits account_run's bound */
+	for (k = 0; k < n && k < FILES_LIST_MAX; k++) {
 		struct stat st;
-		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
+		size_t cost = strlen(names[k]) * 6 + 128;   /* escaped, with its fields */
+		if (cost > room)
+			break;
+		room -= cost;
+		if (fstatat(dirfd(d), names[k], &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;   /* gone since */
-		json_array_append_new(entries, json_pack("{s:s,s:s,s:I,s:i,s:I}", "name", names[i],
+		json_array_append_new(entries, json_pack("{s:s,s:s,s:I,s:i,s:I}", "name", names[k],
 		                                         "type", files_type(st.st_mode),
 		                                         "size", (json_int_t)st.st_size,
 		                                         "mode", (int)(st.st_mode & 07777),
 		                                         "mtime", (json_int_t)st.st_mtime));
 	}
-	res = json_pack("{s:o,s:b}", "entries", entries, "more", n > FILES_LIST_MAX);
+	res = json_pack("{s:o,s:b}", "entries", entries, "more", k < n);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);

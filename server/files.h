@@ -28,7 +28,8 @@
 int files_open(const struct account *o, const char *path, int *err);
 
 /* As o: the entries of directory path after name after ("" for the first),
- * in byte order of their names, at most FILES_LIST_MAX:
+ * in byte order of their names, at most FILES_LIST_MAX (fewer if their
+ * names are long):
  * {"entries": [{"name","type","size","mode","mtime"}], "more": bool}; or
  * NULL with *err the errno. A symlink is listed as "symlink", not
  * followed. */

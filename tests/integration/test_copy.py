@@ -8,6 +8,7 @@ account's reach are the account's rights to judge; -r and -p both ways."""
 import hashlib
 import json
 import os
+import pty
 import pwd
 import stat
 import subprocess
@@ -109,6 +110,28 @@ def test_to_and_from_a_session(env):
     assert read(os.path.join(t.remote, "empty")) == b""
     t.copy_json("--from", os.path.join(t.remote, "empty"), os.path.join(back, "e2"))
     assert read(os.path.join(back, "e2")) == b""
+    # progress on a terminal only: none on a pipe, a line on a pty (stderr)
+    r = t.copy("--to", src, os.path.join(t.remote, "b.bin"))
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r
+    mfd, sfd = pty.openpty()
+    p = subprocess.Popen([H.TETHER, "copy", "-s", t.s, "--from", dst,
+                          os.path.join(back, "tty.bin")], env=t.c.env(),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=sfd)
+    os.close(sfd)
+    shown = b""
+    while True:
+        try:
+            got = os.read(mfd, 4096)
+        except OSError:
+            break
+        if not got:
+            break
+        shown += got
+    os.close(mfd)
+    assert p.wait(timeout=60) == 0 and p.stdout.read() == b"", shown
+    p.stdout.close()
+    assert b"\r" in shown and b"100%" in shown, shown
+    os.unlink(os.path.join(back, "tty.bin"))
     # several sources need a directory
     r = t.copy("--to", src, e, os.path.join(t.remote, "nodir"))
     assert r.returncode == 2 and "several sources" in r.stderr, (r.returncode, r.stderr)
@@ -195,6 +218,10 @@ def test_bad_input(env):
     st, _, doc = t.d.request("GET", "/v1/files/content?path=" + t.remote + "/nope", token=tok)
     assert st == 404, (st, doc)
     t.error("--from", t.remote + "/nope", t.local, code="not_found")
+    # a relative path is under the account's home
+    home = pwd.getpwnam(t.acct).pw_dir
+    st, _, doc = t.d.request("GET", "/v1/files?path=no%20such", token=tok)
+    assert st == 404 and home + "/no such" in doc["error"]["message"], (st, doc)
     # a directory without -r: 400 there, refused here
     st, _, doc = t.d.request("GET", "/v1/files/content?path=" + sub, token=tok)
     assert st == 400, (st, doc)
@@ -261,6 +288,19 @@ def test_recursive_and_preserve(env):
     assert stat.S_IMODE(os.stat(os.path.join(rt, "sub")).st_mode) == 0o750
     assert int(os.stat(os.path.join(rt, "sub")).st_mtime) == 1400000000
     assert os.stat(os.path.join(rt, "sub")).st_uid == t.uid
+    # a long listing comes a page at a time (the client gathers the pages)
+    many = os.path.join(t.remote, "many")
+    os.makedirs(many)
+    for i in range(520):
+        open(os.path.join(many, f"f{i:04d}"), "wb").close()
+    tok = t.d.token_for("alice")
+    st, _, doc = t.d.request("GET", f"/v1/files?path={many}&entries=1", token=tok)
+    assert st == 200 and len(doc["entries"]) == 500 and doc["more"], (st, len(doc["entries"]))
+    st, _, doc = t.d.request("GET", f"/v1/files?path={many}&entries=1&after=f0499", token=tok)
+    assert st == 200 and [e["name"] for e in doc["entries"]] == \
+        [f"f{i:04d}" for i in range(500, 520)] and not doc["more"], doc
+    done = t.copy_json("--from", "-r", many, os.path.join(t.local, "many"))
+    assert len(done) == 520 and len(os.listdir(os.path.join(t.local, "many"))) == 520
     # and back, under another name
     back = os.path.join(t.local, "back")
     done = t.copy_json("--from", "-r", "-p", rt, back)
