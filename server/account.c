@@ -295,3 +295,24 @@ int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *er
 	return fd;
 }
 
+int account_reader(const struct account *a, int (*fn)(void *arg, int fd), void *arg,
+                   pid_t *pid)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	*pid = fork_as(a, p);
+	if (*pid < 0)
+		return -1;
+	if (*pid == 0)
+		_exit(fn(arg, p[1]) == 0 ? 0 : 1);
+	return p[0];
+}
+
+void account_reader_end(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);   /* done with it, finished or not */
+		reap(pid);
+	}
+}

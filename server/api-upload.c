@@ -143,7 +143,8 @@ static tether_err load(struct req *r, struct upload_rec *u)
 	return TETHER_E_OK;
 }
 
-static tether_err errno_error(struct req *r, int err, const char *what, const char *path)
+/* An errno from the owner's side as the API error a user can act on. */
+tether_err api_errno_error(struct req *r, int err, const char *what, const char *path)
 {
 	tether_err e = TETHER_E_INTERNAL;
 	switch (err) {
@@ -175,7 +176,7 @@ static tether_err commit(struct req *r, struct upload_append *a, int64_t now)
 		uint8_t got[CRYPTO_SHA256_LEN];
 		char hex[2 * CRYPTO_SHA256_LEN + 1];
 		if (upload_hash(a->fd, u->length, got) != 0)
-			return errno_error(r, errno, "cannot read back", u->partial);
+			return api_errno_error(r, errno, "cannot read back", u->partial);
 		crypto_hex(got, sizeof got, hex);
 		if (strcmp(hex, u->sha256) != 0) {
 			/* every append matched its checksum, so the sender's file
@@ -311,7 +312,7 @@ tether_err api_upload_create(struct req *r)
 	int err;
 	int fd = upload_create_partial(&o, &u, (mode_t)mode & 0666, &err);
 	if (fd < 0)
-		return errno_error(r, err, "cannot create a file beside", u.path);
+		return api_errno_error(r, err, "cannot create a file beside", u.path);
 	close(fd);
 	e = store_upload_create(r->srv->store, &u, r->srv->conf.uploads_per_user);
 	if (e == TETHER_E_OK && length == 0) {
@@ -432,11 +433,11 @@ tether_err api_upload_append_begin(struct req *r)
 	}
 	struct stat st;
 	if (a->fd < 0)
-		return errno_error(r, err, "cannot open", u->partial);
+		return api_errno_error(r, err, "cannot open", u->partial);
 	if (fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return req_error(r, TETHER_E_CONFLICT, "%s is not a regular file", u->partial);
 	if (ftruncate(a->fd, u->received) != 0)
-		return errno_error(r, errno, "cannot cut back", u->partial);
+		return api_errno_error(r, errno, "cannot cut back", u->partial);
 	a->md = EVP_MD_CTX_new();
 	if (a->md == NULL || EVP_DigestInit_ex(a->md, md, NULL) != 1)
 		return req_error(r, TETHER_E_INTERNAL, "cannot start a digest");
@@ -450,7 +451,7 @@ tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
 	if (a->got + (int64_t)len > r->body_len)
 		return req_error(r, TETHER_E_BAD_REQUEST, "more bytes than Content-Length");
 	if (fileio_pwrite_all(a->fd, data, len, a->rec.received + a->got) != 0)
-		return errno_error(r, errno, "cannot write", a->rec.partial);
+		return api_errno_error(r, errno, "cannot write", a->rec.partial);
 	EVP_DigestUpdate(a->md, data, len);
 	a->got += (int64_t)len;
 	metrics_bytes(METRICS_BYTES_UPLOAD, (int64_t)len);
@@ -472,7 +473,7 @@ tether_err api_upload_append(struct req *r)
 		return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the body's checksum is not the one "
 		                 "in Upload-Checksum; nothing was appended");
 	if (fdatasync(a->fd) != 0)
-		return errno_error(r, errno, "cannot flush", u->partial);
+		return api_errno_error(r, errno, "cannot flush", u->partial);
 	u->received += a->got;
 	if (u->received == u->length && commit(r, a, now) != TETHER_E_OK) {
 		/* the bytes are in; a later empty append can retry the commit */

@@ -95,5 +95,14 @@ tether_err api_upload_remove(struct req *r);
 tether_err api_upload_append_begin(struct req *r);
 tether_err api_upload_append_data(struct req *r, const char *data, size_t len);
 tether_err api_upload_append(struct req *r);
+/* Record err (an errno met as the owner doing what to path) as the error a
+ * user can act on: not_found, forbidden, conflict, ... */
+tether_err api_errno_error(struct req *r, int err, const char *what, const char *path);
+
+/* api-file.c */
+tether_err api_file_stat(struct req *r);
+tether_err api_file_content(struct req *r);
+tether_err api_file_mkdir(struct req *r);
+tether_err api_file_set(struct req *r);
 
 #endif

@@ -75,6 +75,86 @@ tether_err req_reply_raw(struct req *r, int status, struct buf *data)
 	return TETHER_E_OK;
 }
 
+/* A streamed reply's producer, owned by the libmicrohttpd response. */
+struct stream_reply {
+	uint64_t len;
+	ssize_t (*read)(void *ctx, uint64_t pos, char *buf, size_t max);
+	void (*done)(void *ctx);
+	void *ctx;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream_reply *s = cls;
+	ssize_t n = pos < s->len ? s->read(s->ctx, pos, buf, max) : -1;
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream_reply *s = cls;
+	s->done(s->ctx);
+	free(s);
+}
+
+tether_err req_reply_stream(struct req *r, int status, uint64_t len,
+                            ssize_t (*read)(void *ctx, uint64_t pos, char *buf, size_t max),
+                            void (*done)(void *ctx), void *ctx)
+{
+	struct stream_reply *s = malloc(sizeof *s);
+	if (s == NULL) {
+		done(ctx);
+		return req_error(r, TETHER_E_INTERNAL, "out of memory");
+	}
+	*s = (struct stream_reply){ len, read, done, ctx };
+	if (r->stream != NULL)
+		stream_free(r->stream);
+	r->stream = s;
+	r->status = status;
+	r->err = TETHER_E_OK;
+	return TETHER_E_OK;
+}
+
+/* The value of one hex digit, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Read a string query parameter (escapes are left to us: no_unescape). */
+int req_query_str(struct req *r, const char *name, char *out, size_t outsz)
+{
+	const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	size_t n = 0;
+	if (v == NULL)
+		return 0;
+	for (const char *p = v; *p != '\0'; p++) {
+		int c = (unsigned char)*p;
+		if (c == '%') {
+			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			if (lo < 0)
+				goto bad;
+			c = hi * 16 + lo;
+			p += 2;
+		}
+		if (c < 0x20 || c == 0x7f || n + 1 >= outsz)
+			goto bad;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 1;
+bad:
+	req_error(r, TETHER_E_INVALID_ARGUMENT, "query parameter '%s' must be percent-encoded "
+	          "text of at most %zu bytes, without control characters", name, outsz - 1);
+	return -1;
+}
+
 /* Add a response header. */
 void req_header(struct req *r, const char *name, const char *value)
 {
@@ -153,6 +233,22 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 		r->responded = true;
 		log_request(r, method, url, r->status);
 		return rret;
+	}
+	if (r->err == TETHER_E_OK && r->stream != NULL) {
+		struct MHD_Response *fr = MHD_create_response_from_callback(
+			r->stream->len, 1 << 16, stream_read, r->stream, stream_free);
+		if (fr == NULL)
+			return MHD_NO;   /* on_completed ends the producer */
+		r->stream = NULL;    /* the response's now */
+		MHD_add_response_header(fr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(fr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		for (int i = 0; i < r->nxhdr; i++)
+			MHD_add_response_header(fr, r->xhdr[i][0], r->xhdr[i][1]);
+		enum MHD_Result fret = MHD_queue_response(r->conn, (unsigned)r->status, fr);
+		MHD_destroy_response(fr);
+		r->responded = true;
+		log_request(r, method, url, r->status);
+		return fret;
 	}
 	if (r->err != TETHER_E_OK) {
 		status = tether_err_http_status(r->err);
@@ -450,6 +546,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(r->out);
 	buf_free_secret(&r->body);   /* a login body holds a password */
 	buf_free(&r->raw);
+	if (r->stream != NULL)
+		stream_free(r->stream);   /* a reply that was never sent */
 	free(r);
 	*con_cls = NULL;
 }

@@ -48,7 +48,8 @@ struct req {
 	struct buf              raw;          /* a binary reply, if raw_reply */
 	bool                    raw_reply;
 	const char             *raw_type;     /* its Content-Type; NULL: octet-stream */
-	char                    xhdr[6][2][48];  /* extra response headers */
+	struct stream_reply    *stream;       /* a reply produced as it is sent */
+	char                    xhdr[6][2][80];  /* extra response headers */
 	int                     nxhdr;
 	int64_t                 t0_ms;
 	/* a streamed route's (struct route's begin/stream) */
@@ -77,7 +78,21 @@ tether_err req_reply(struct req *r, int status, json_t *body);
 /* Set a binary (application/octet-stream) reply; takes data's contents. */
 tether_err req_reply_raw(struct req *r, int status, struct buf *data);
 
-/* Add a response header (name and value at most 47 bytes each). */
+/* Set a reply of len bytes (application/octet-stream) that read(ctx,
+ * pos, buf, max) produces as the client takes them: the count it put in
+ * buf (at least 1), or -1 to cut the reply short (the client sees a body
+ * shorter than its Content-Length). done(ctx) is called exactly once,
+ * whatever happens, even if the reply is never sent. */
+tether_err req_reply_stream(struct req *r, int status, uint64_t len,
+                            ssize_t (*read)(void *ctx, uint64_t pos, char *buf, size_t max),
+                            void (*done)(void *ctx), void *ctx);
+
+/* A query parameter, percent-decoded into out (at most outsz - 1 bytes);
+ * 1 if given, 0 if absent, -1 (a 400 error recorded) if malformed, too
+ * long or holding a NUL or another control character. */
+int req_query_str(struct req *r, const char *name, char *out, size_t outsz);
+
+/* Add a response header (name and value at most 79 bytes each). */
 void req_header(struct req *r, const char *name, const char *value);
 
 /* Read an integer query parameter in [min, max] (dflt when absent);

@@ -49,6 +49,11 @@ const struct route api_routes[] = {
 	/* the body is streamed to the file, never buffered (see struct route) */
 	STREAMED(M_PATCH, "/v1/uploads/{id}",     true,  BOUND_UPLOAD_CHUNK, api_upload_append,
 	         api_upload_append_begin, api_upload_append_data),
+	/* a user's files, opened by the user's OS account (files.h) */
+	ROUTE(M_GET,    "/v1/files",                  true,  0,                  api_file_stat),
+	ROUTE(M_POST,   "/v1/files",                  true,  BOUND_BODY_DEFAULT, api_file_mkdir),
+	ROUTE(M_PATCH,  "/v1/files",                  true,  BOUND_BODY_DEFAULT, api_file_set),
+	ROUTE(M_GET,    "/v1/files/content",          true,  0,                  api_file_content),
 };
 
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -67,6 +67,7 @@ extern const struct cmd_entry cmd_session_disconnect_entry;
 extern const struct cmd_entry cmd_session_receive_entry;
 extern const struct cmd_entry cmd_enter_entry;
 extern const struct cmd_entry cmd_invoke_entry;
+extern const struct cmd_entry cmd_copy_entry;
 extern const struct cmd_entry cmd_job_start_entry;
 extern const struct cmd_entry cmd_job_list_entry;
 extern const struct cmd_entry cmd_job_receive_entry;

@@ -25,6 +25,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_session_receive_entry,
 	&cmd_enter_entry,
 	&cmd_invoke_entry,
+	&cmd_copy_entry,
 	&cmd_job_start_entry,
 	&cmd_job_list_entry,
 	&cmd_job_receive_entry,

@@ -336,7 +336,7 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
                            const char *path, json_t *body, struct request *r,
                            struct reply_info *ri)
 {
-	char url[600], hdr[BOUND_TOKEN + 64];
+	char url[BOUND_URL + 400], hdr[BOUND_TOKEN + 64];
 	memset(r, 0, sizeof *r);
 	r->t = t;
 	r->h = h;

@@ -314,6 +314,47 @@ tether_err tether_upload_append(tether_client *c, const char *host, const char *
 /* Drop the upload and the bytes the server holds for it. */
 tether_err tether_upload_remove(tether_client *c, const char *host, const char *id);
 
+/* Files on a tetherd's host, as the OS account of the user logged in there
+ * (tether copy; docs/copy.md; the server's /v1/files). A relative PATH is
+ * under that account's home; the account's rights decide everything. */
+
+/* What PATH is: {"path" (absolute), "type" ("file", "directory",
+ * "symlink", "other"), "size", "mode", "mtime"}; with TETHER_FILE_SHA256 a
+ * file's "sha256", with TETHER_FILE_ENTRIES a directory's "entries" (all of
+ * them: [{"name","type","size","mode","mtime"}], a symlink not followed). */
+#define TETHER_FILE_SHA256  0x1
+#define TETHER_FILE_ENTRIES 0x2
+tether_err tether_file_stat(tether_client *c, const char *host, const char *path, int flags,
+                            json_t **out);
+/* Make directory PATH (mode before the account's umask, or -1); one that
+ * exists is fine. */
+tether_err tether_file_mkdir(tether_client *c, const char *host, const char *path, int mode);
+/* Set PATH's permission bits (mode >= 0) and modification time (mtime >= 0). */
+tether_err tether_file_set(tether_client *c, const char *host, const char *path, int mode,
+                           int64_t mtime);
+
+/* How one file is copied: preserve keeps its mode and modification time;
+ * progress (may be NULL) hears done of total bytes as they move. */
+struct tether_copy_opts {
+	int    preserve;
+	void (*progress)(void *ctx, int64_t done, int64_t total);
+	void  *ctx;
+};
+/* Copy the local file to the file remote there, as the account (the
+ * resumable uploads above): after a cut, the same copy again goes on from
+ * the server's offset; the whole file's SHA-256 is checked there and the
+ * file renamed into place. *resumed_from (may be NULL): where it went on. */
+tether_err tether_copy_to(tether_client *c, const char *host, const char *local,
+                          const char *remote, const struct tether_copy_opts *o,
+                          int64_t *resumed_from);
+/* Copy the file remote there to the local file: its bytes go to a hidden
+ * partial file beside it (.NAME.tether-part) that the same copy again goes
+ * on from; checked against the server's SHA-256 (a mismatch deletes it,
+ * TETHER_E_CHECKSUM_MISMATCH) and renamed into place. */
+tether_err tether_copy_from(tether_client *c, const char *host, const char *remote,
+                            const char *local, const struct tether_copy_opts *o,
+                            int64_t *resumed_from);
+
 /* The interactive shell of SESSION (tether enter). Open one, or re-attach to
  * the one running there: *job gets the shell job, *offset where to start
  * reading its output (0 for a new shell; for a re-attach, about the last

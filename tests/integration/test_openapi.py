@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 
 import harness as H
 
@@ -276,6 +277,27 @@ def exercise(env, x):
     st, hdrs, _ = x("PATCH", UI, P, body=b"hello", ctype=STREAM, token=tok,
                     headers={"Upload-Offset": "0", "Upload-Checksum": csum})
     assert st == 204 and hdrs["upload-offset"] == "5", (st, hdrs)
+
+    # -- files, each looked at or changed by alice's OS account
+    F, FC = "/v1/files", "/v1/files/content"
+    q = urllib.parse.quote(dst + "/u.txt")
+    st, _, doc = x("GET", F, F + "?path=" + q + "&sha256=1", token=tok)
+    assert st == 200 and doc["sha256"] == hashlib.sha256(b"hello").hexdigest(), doc
+    st, _, doc = x("GET", F, F + "?path=" + urllib.parse.quote(dst) + "&entries=1", token=tok)
+    assert st == 200 and "u.txt" in [e["name"] for e in doc["entries"]], doc
+    assert x("GET", F, F + "?path=" + q + "-missing", token=tok)[0] == 404
+    assert x("GET", F, F, token=tok)[0] == 400
+    st, _, raw = x("GET", FC, FC + "?path=" + q, token=tok)
+    assert st == 200 and raw == b"hello", (st, raw)
+    st, hdrs, raw = x("GET", FC, FC + "?path=" + q, token=tok, headers={"Range": "bytes=1-"})
+    assert st == 206 and raw == b"ello" and hdrs["x-tether-size"] == "5", (st, hdrs, raw)
+    st, _, doc = x("POST", F, body={"path": dst + "/made", "type": "directory"}, token=tok)
+    assert st == 201 and doc["created"] is True, doc
+    assert x("POST", F, body={"path": dst + "/made", "type": "directory"}, token=tok)[0] == 200
+    st, _, doc = x("PATCH", F, body={"path": dst + "/made", "mode": 0o750, "mtime": 1000000000},
+                   token=tok)
+    assert st == 200, doc
+    assert os.stat(dst + "/made").st_mtime == 1000000000
     assert x("PATCH", UI, P, body=b"x", ctype=STREAM, token=tok,
              headers={"Upload-Offset": "5"})[0] == 409
     st, _, up2 = x("POST", U, body={"path": dst + "/v.txt", "length": 10}, token=tok)
