@@ -7,11 +7,15 @@
  * that ends in '/' or is a directory keeps each source's name, -r walks
  * directories (making them on the far side), -p keeps modes and times.
  * Files on the session's host are the OS account's of the session's user:
- * a relative REMOTE is under that account's home. Fleets are not done yet.
+ * a relative REMOTE is under that account's home. A fleet (-H TARGETS, or
+ * -s TARGETS/NAME) is copied host by host on --throttle worker threads,
+ * each with a libtether client of its own (a client is one thread's):
+ * --to sends the same files to every host, --from writes LOCAL/HOST/....
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +40,14 @@ static const struct args_opt copy_opts[] = {
 	{ 0, "from", 0, NULL, NULL },
 	{ 'r', "recursive", 0, NULL, NULL },
 	{ 'p', "preserve", 0, NULL, NULL },
+	{ 0, "throttle", ARG_VALUE, "N", NULL },
 	{ 0, NULL, 0, NULL, NULL },
 };
 
 const struct cmd_entry cmd_copy_entry = {
-	"copy", "-s SESSION (--to LOCAL... REMOTE | --from REMOTE... LOCAL) [-r] [-p]",
-	"copy files to or from a session's host (resumable, SHA-256 verified)",
+	"copy", "(-s SESSION | -H TARGETS) (--to LOCAL... REMOTE | --from REMOTE... LOCAL) "
+	"[-r] [-p] [--throttle N]",
+	"copy files to or from a session's host or a fleet (resumable, SHA-256 verified)",
 	"  -s, --session SESSION   the session (HOST/NAME or HOST/ID) whose host and\n"
 	"                          account the files are on\n"
 	"  --to LOCAL... REMOTE    copy local files to REMOTE there\n"
@@ -53,24 +59,52 @@ const struct cmd_entry cmd_copy_entry = {
 	"                          written as that account (its rights, its umask).\n"
 	"  -r, --recursive         copy directories and what they hold\n"
 	"  -p, --preserve          keep each file's mode and modification time\n"
-	"  -H, --hosts TARGETS     fleets: not yet (copy to one session at a time)\n"
+	"  -H, --hosts TARGETS     every host of TARGETS (logged in; no session needed),\n"
+	"                          like -s TARGETS/NAME for a fleet session: --to\n"
+	"                          copies to each host, --from into LOCAL/HOST/...\n"
+	"  --throttle N            fleet hosts copied at once (default 8)\n"
 	"A cut copy goes on where it stopped when run again; each file's SHA-256\n"
 	"is checked before it is put in place under its name. Progress shows on\n"
-	"a terminal (stderr). --json prints what was copied. See docs/copy.md.\n",
+	"a terminal (stderr): the file moving, or for a fleet the hosts done.\n"
+	"--json prints what was copied (with \"host\" for a fleet). The exit status\n"
+	"is 0 only if everything reached every host. See docs/copy.md.\n",
 	{ copy_opts, 2, -1, "give the sources and a destination", 0 },
 	CMD_TARGET_SESSION_OPTION,
 	exec_copy,
 };
 
-/* One copy run's settings and what it did. */
+struct copy_fleet;
+
+/* One copy run's settings and what it did: one host's. */
 struct copy_run {
 	struct cmd_ctx *x;
-	const char     *host;
+	tether_client  *c;         /* the command's client, or a fleet worker's */
+	const char     *host;      /* the HOST spec to reach */
+	const char     *name;      /* a fleet's host name, prefixed to messages; or NULL */
+	struct copy_fleet *fleet;  /* a fleet's shared state, or NULL */
+	bool            failed;
 	bool            recursive, preserve;
 	struct tether_copy_opts opts;
 	bool            tty, drawn;
 	const char     *label;     /* the file moving, for the progress line */
 	json_t         *done;      /* [{"source","destination","size","resumed_from"}] */
+};
+
+/* A fleet copy's shared state; lock guards all of it and stderr. */
+struct copy_fleet {
+	struct cmd_ctx *x;
+	const struct fleet_host *hosts;
+	size_t          nhosts;
+	const char     *session;   /* -s TARGETS/NAME: NAME (checked on each host), or NULL */
+	bool            to, recursive, preserve, tty;
+	int             nsrc;
+	char          **src;
+	const char     *dst;
+	pthread_mutex_t lock;
+	size_t          next, ndone;
+	char          **failed;    /* names of the hosts that failed, nhosts long */
+	size_t          nfailed;
+	json_t         *done;      /* every host's copied files */
 };
 
 /* ---- output ---- */
@@ -115,20 +149,33 @@ static void fail_here(struct copy_run *cr, tether_err e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (cr->fleet != NULL)
+		pthread_mutex_lock(&cr->fleet->lock);
 	progress_clear(cr);
-	fprintf(stderr, "tether: %s\n", msg);
+	fprintf(stderr, "tether: %s%s%s\n", cr->name ? cr->name : "", cr->name ? ": " : "",
+	        msg);
+	cr->failed = true;
 	if (x->first_err == TETHER_E_OK) {
 		x->first_err = e;
-		snprintf(x->first_msg, sizeof x->first_msg, "%.500s", msg);
+		snprintf(x->first_msg, sizeof x->first_msg, "%s%s%.500s", cr->name ? cr->name : "",
+		         cr->name ? ": " : "", msg);
 		snprintf(x->first_code, sizeof x->first_code, "%s", tether_err_code(e));
 	}
+	if (cr->fleet != NULL)
+		pthread_mutex_unlock(&cr->fleet->lock);
 }
 
 /* Report a libtether failure and go on. */
 static void fail_lib(struct copy_run *cr, tether_err e)
 {
-	progress_clear(cr);
-	out_fail_multi(cr->x, e);
+	if (cr->fleet == NULL) {
+		progress_clear(cr);
+		cr->failed = true;
+		out_fail_multi(cr->x, e);
+		return;
+	}
+	const char *msg = tether_last_error(cr->c);
+	fail_here(cr, e, "%s", msg[0] ? msg : tether_strerror(e));
 }
 
 /* ---- paths ---- */
@@ -164,16 +211,18 @@ static bool ends_in_slash(const char *p)
 static void note(struct copy_run *cr, const char *src, const char *dst, int64_t size,
                  int64_t resumed)
 {
-	json_array_append_new(cr->done, json_pack("{s:s,s:s,s:I,s:I}", "source", src,
-	                                          "destination", dst, "size", (json_int_t)size,
-	                                          "resumed_from", (json_int_t)resumed));
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I}", "source", src, "destination", dst, "size",
+	                      (json_int_t)size, "resumed_from", (json_int_t)resumed);
+	if (cr->name != NULL)
+		json_object_set_new(o, "host", json_string(cr->name));
+	json_array_append_new(cr->done, o);
 }
 
 static void put_file(struct copy_run *cr, const char *local, const char *remote, int64_t size)
 {
 	int64_t resumed = 0;
 	cr->label = local;
-	tether_err e = tether_copy_to(cr->x->c, cr->host, local, remote, &cr->opts, &resumed);
+	tether_err e = tether_copy_to(cr->c, cr->host, local, remote, &cr->opts, &resumed);
 	progress_clear(cr);
 	if (e != TETHER_E_OK)
 		fail_lib(cr, e);
@@ -185,7 +234,7 @@ static void get_file(struct copy_run *cr, const char *remote, const char *local,
 {
 	int64_t resumed = 0;
 	cr->label = remote;
-	tether_err e = tether_copy_from(cr->x->c, cr->host, remote, local, &cr->opts, &resumed);
+	tether_err e = tether_copy_from(cr->c, cr->host, remote, local, &cr->opts, &resumed);
 	progress_clear(cr);
 	if (e != TETHER_E_OK)
 		fail_lib(cr, e);
@@ -211,7 +260,7 @@ static void put_dir(struct copy_run *cr, const char *local, const struct stat *s
 		          "loop?); not copied", local, COPY_DEPTH_MAX);
 		return;
 	}
-	tether_err e = tether_file_mkdir(cr->x->c, cr->host, remote, (int)(st->st_mode & 0777));
+	tether_err e = tether_file_mkdir(cr->c, cr->host, remote, (int)(st->st_mode & 0777));
 	if (e != TETHER_E_OK) {
 		fail_lib(cr, e);
 		return;
@@ -250,7 +299,7 @@ static void put_dir(struct copy_run *cr, const char *local, const struct stat *s
 	}
 	free(names);
 	if (cr->preserve) {   /* after its contents, which move its time */
-		e = tether_file_set(cr->x->c, cr->host, remote, (int)(st->st_mode & 07777),
+		e = tether_file_set(cr->c, cr->host, remote, (int)(st->st_mode & 07777),
 		                    st->st_mtime);
 		if (e != TETHER_E_OK)
 			fail_lib(cr, e);
@@ -281,8 +330,8 @@ static void copy_to(struct copy_run *cr, int nsrc, char **src, const char *remot
 	json_t *info = NULL;
 	bool into = ends_in_slash(remote);
 	if (!into) {
-		tether_err e = tether_file_stat(cr->x->c, cr->host, remote, 0, &info);
-		if (e != TETHER_E_OK && tether_last_http_status(cr->x->c) != 404) {
+		tether_err e = tether_file_stat(cr->c, cr->host, remote, 0, &info);
+		if (e != TETHER_E_OK && tether_last_http_status(cr->c) != 404) {
 			fail_lib(cr, e);
 			return;
 		}
@@ -329,7 +378,7 @@ static void get_dir(struct copy_run *cr, const char *remote, json_t *info, const
 		fail_here(cr, TETHER_E_IO, "cannot make directory %s: %s", local, strerror(errno));
 		return;
 	}
-	tether_err e = tether_file_stat(cr->x->c, cr->host, remote, TETHER_FILE_ENTRIES, &list);
+	tether_err e = tether_file_stat(cr->c, cr->host, remote, TETHER_FILE_ENTRIES, &list);
 	if (e != TETHER_E_OK) {
 		fail_lib(cr, e);
 		return;
@@ -365,7 +414,7 @@ static void get_path(struct copy_run *cr, const char *remote, json_t *info, cons
 	json_t *followed = NULL;
 	const char *type = json_string_value(json_object_get(info, "type"));
 	if (type != NULL && strcmp(type, "symlink") == 0) {
-		tether_err e = tether_file_stat(cr->x->c, cr->host, remote, 0, &followed);
+		tether_err e = tether_file_stat(cr->c, cr->host, remote, 0, &followed);
 		if (e != TETHER_E_OK) {
 			fail_lib(cr, e);
 			return;
@@ -400,7 +449,7 @@ static void copy_from(struct copy_run *cr, int nsrc, char **src, const char *loc
 	for (int i = 0; i < nsrc; i++) {
 		json_t *info = NULL;
 		char base[256], l[BOUND_PATH];
-		tether_err e = tether_file_stat(cr->x->c, cr->host, src[i], 0, &info);
+		tether_err e = tether_file_stat(cr->c, cr->host, src[i], 0, &info);
 		if (e != TETHER_E_OK) {
 			fail_lib(cr, e);
 			continue;
@@ -418,6 +467,140 @@ static void copy_from(struct copy_run *cr, int nsrc, char **src, const char *loc
 	}
 }
 
+/* ---- fleets ---- */
+
+/* The fleet's status line (a terminal only; the lock is held). */
+static void fleet_status(struct copy_fleet *f)
+{
+	if (f->tty)
+		fprintf(stderr, "\rtether: copy: %zu of %zu hosts done, %zu failed\033[K",
+		        f->ndone, f->nhosts, f->nfailed);
+}
+
+/* Copy to or from one host of the fleet with c. */
+static void fleet_host(struct copy_fleet *f, tether_client *c, const struct fleet_host *h)
+{
+	struct copy_run cr = { .x = f->x, .c = c, .host = h->addr, .name = h->name,
+	                       .fleet = f, .recursive = f->recursive, .preserve = f->preserve,
+	                       .done = json_array() };
+	cr.opts = (struct tether_copy_opts){ cr.preserve, progress, &cr };
+	if (f->session != NULL) {   /* -s TARGETS/NAME: the session is there */
+		char ref[BOUND_HOSTSPEC + BOUND_NAME + 2];
+		json_t *s = NULL;
+		snprintf(ref, sizeof ref, "%s/%s", h->addr, f->session);
+		tether_err e = tether_session_get(c, ref, &s);
+		json_decref(s);
+		if (e != TETHER_E_OK)
+			fail_lib(&cr, e);
+	}
+	if (!cr.failed && f->to) {
+		copy_to(&cr, f->nsrc, f->src, f->dst);
+	} else if (!cr.failed) {
+		char dir[BOUND_PATH];
+		if (!join(dir, sizeof dir - 1, f->dst, h->name))   /* room for the '/' */
+			fail_here(&cr, TETHER_E_USAGE, "%s/%s: path too long", f->dst, h->name);
+		else if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+			fail_here(&cr, TETHER_E_IO, "cannot make directory %s: %s", dir,
+			          strerror(errno));
+		else
+			copy_from(&cr, f->nsrc, f->src, strcat(dir, "/"));
+	}
+	pthread_mutex_lock(&f->lock);
+	json_array_extend(f->done, cr.done);
+	f->ndone++;
+	if (cr.failed)
+		f->failed[f->nfailed++] = h->name;
+	fleet_status(f);
+	pthread_mutex_unlock(&f->lock);
+	json_decref(cr.done);
+}
+
+/* A worker: the next host not yet taken, until there is none. */
+static void *fleet_worker(void *arg)
+{
+	struct copy_fleet *f = ((void **)arg)[0];
+	tether_client *c = ((void **)arg)[1];
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		size_t i = f->next++;
+		pthread_mutex_unlock(&f->lock);
+		if (i >= f->nhosts)
+			return NULL;
+		fleet_host(f, c, &f->hosts[i]);
+	}
+}
+
+/* Copy over every host of t, throttle at a time; the exit status. */
+static int copy_fleet(struct cmd_ctx *x, const struct fleet_target *t, const char *session,
+                      bool to, const struct args *a, int throttle)
+{
+	struct copy_fleet f = { .x = x, .hosts = t->hosts.v, .nhosts = t->hosts.n,
+	                        .session = session, .to = to,
+	                        .recursive = args_has(a, "recursive"),
+	                        .preserve = args_has(a, "preserve"), .tty = isatty(2) == 1,
+	                        .nsrc = a->argc - 1, .src = a->argv,
+	                        .dst = a->argv[a->argc - 1], .done = json_array() };
+	size_t nw = (size_t)throttle < f.nhosts ? (size_t)throttle : f.nhosts;
+	pthread_t *th = calloc(nw, sizeof *th);
+	void *(*args)[2] = calloc(nw, sizeof *args);
+	f.failed = calloc(f.nhosts, sizeof *f.failed);
+	if (th == NULL || args == NULL || f.failed == NULL) {
+		free(th);
+		free(args);
+		free(f.failed);
+		json_decref(f.done);
+		fprintf(stderr, "tether: out of memory\n");
+		return EXIT_TETHER;
+	}
+	struct stat st;
+	if (!to && (stat(f.dst, &st) != 0 || !S_ISDIR(st.st_mode)) && mkdir(f.dst, 0777) != 0) {
+		fprintf(stderr, "tether: cannot make directory %s: %s\n", f.dst, strerror(errno));
+		free(th);
+		free(args);
+		free(f.failed);
+		json_decref(f.done);
+		return EXIT_TETHER;
+	}
+	pthread_mutex_init(&f.lock, NULL);
+	size_t started = 0;
+	for (size_t i = 0; i < nw; i++) {   /* clients made here, one thread each */
+		tether_client *c = NULL;
+		if (tether_client_new(&c) != TETHER_E_OK) {
+			tether_client_free(c);
+			break;
+		}
+		args[i][0] = &f;
+		args[i][1] = c;
+		if (pthread_create(&th[i], NULL, fleet_worker, args[i]) != 0) {
+			tether_client_free(c);
+			break;
+		}
+		started++;
+	}
+	if (started == 0)   /* no thread: this one does it all */
+		fleet_worker((void *[2]){ &f, x->c });
+	for (size_t i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		tether_client_free(args[i][1]);
+	}
+	if (f.tty)
+		fputs("\r\033[K", stderr);
+	if (f.nfailed > 0) {
+		char *set = NULL;
+		nodeset_fold(f.failed, f.nfailed, &set);
+		fprintf(stderr, "tether: copy failed on %zu of %zu hosts: %s\n", f.nfailed,
+		        f.nhosts, set ? set : "");
+		free(set);
+	}
+	int rc = out_finish_multi(x, f.done, NULL);
+	pthread_mutex_destroy(&f.lock);
+	json_decref(f.done);
+	free(f.failed);
+	free(args);
+	free(th);
+	return rc == 0 ? 0 : f.nfailed > 0 ? 1 : rc;   /* as invoke on several targets */
+}
+
 /* ---- the command ---- */
 
 static int exec_copy(struct cmd_ctx *x, const struct args *a)
@@ -425,14 +608,29 @@ static int exec_copy(struct cmd_ctx *x, const struct args *a)
 	const struct cmd_entry *ce = &cmd_copy_entry;
 	const char *session = args_get(a, "session");
 	bool to = args_has(a, "to"), from = args_has(a, "from");
-	if (args_has(a, "hosts") || x->target.fleet)
-		return out_usage(ce, "copying to or from a fleet (-H TARGETS, or -s TARGETS/NAME) "
-		                 "is not supported yet: copy with -s one session at a time");
-	if (session == NULL)
-		return out_usage(ce, "-s SESSION is required");
+	int64_t throttle = 8;
+	if (cmd_number(ce, a, "throttle", 1, 1024, &throttle) != 0)
+		return EXIT_USAGE;
 	if (to == from)
 		return out_usage(ce, "say which way: --to (here to there) or --from (there to "
 		                 "here)");
+	if (args_has(a, "hosts") && session != NULL)
+		return out_usage(ce, "give -s SESSION or -H TARGETS, not both");
+	if (args_has(a, "hosts") || x->target.fleet) {
+		struct fleet_target own = { 0 };
+		const struct fleet_target *t = &x->target;
+		if (args_has(a, "hosts")) {
+			fleet_target_expand(x, &own, args_get(a, "hosts"));
+			t = &own;
+		}
+		int rc = fleet_target_hosts(ce, t);
+		if (rc == 0)
+			rc = copy_fleet(x, t, t == &own ? NULL : t->name, to, a, (int)throttle);
+		fleet_target_free(&own);
+		return rc;
+	}
+	if (session == NULL)
+		return out_usage(ce, "-s SESSION or -H TARGETS is required");
 	json_t *s = NULL;
 	tether_err e = tether_session_get(x->c, session, &s);
 	json_decref(s);
@@ -444,6 +642,7 @@ static int exec_copy(struct cmd_ctx *x, const struct args *a)
 	struct copy_run cr = { .x = x, .host = host, .recursive = args_has(a, "recursive"),
 	                       .preserve = args_has(a, "preserve"), .tty = isatty(2) == 1,
 	                       .done = json_array() };
+	cr.c = x->c;
 	cr.opts = (struct tether_copy_opts){ cr.preserve, progress, &cr };
 	if (to)
 		copy_to(&cr, a->argc - 1, a->argv, a->argv[a->argc - 1]);

@@ -29,7 +29,7 @@ _tether_spec() {
   'session receive') _tether_opts='' _tether_operand=session ;;
   'enter') _tether_opts='--force' _tether_operand=hostname ;;
   'invoke') _tether_opts='-s:session --session:session -H:targets --hosts:targets --in-disconnected-session --session-name:- --as-job --job-name:- --throttle:- --connect-timeout:- --timeout:- --hide-host --gather -n --no-stdin' _tether_operand=none ;;
-  'copy') _tether_opts='-s:session --session:session -H:targets --hosts:targets --to --from -r --recursive -p --preserve' _tether_operand=none ;;
+  'copy') _tether_opts='-s:session --session:session -H:targets --hosts:targets --to --from -r --recursive -p --preserve --throttle:-' _tether_operand=none ;;
   'job start') _tether_opts='--name:-' _tether_operand=session ;;
   'job list') _tether_opts='-s:session --session:session --all-users' _tether_operand=none ;;
   'job receive') _tether_opts='-s:session --session:session --keep --wait --host:host' _tether_operand=job ;;

@@ -257,11 +257,14 @@ def test_bad_input(env):
     os.makedirs(rootdir)
     t.error("--to", ok, rootdir + "/", code="forbidden")
     assert os.listdir(rootdir) == []
-    # a session that does not exist, fleets not yet
+    # a session that does not exist
     r = t.c.run("copy", "-s", t.d.host + "/nosuch", "--to", ok, "x", "--json")
     assert r.returncode == 255 and json.loads(r.stdout)["error"]["code"] == "not_found", r
-    r = t.c.run("copy", "-H", t.d.host, "--to", ok, "x")
-    assert r.returncode == 2 and "not supported yet" in r.stderr, (r.returncode, r.stderr)
+    # -H HOST needs no session; a relative REMOTE is under the account's home
+    r = t.c.run("copy", "-H", t.d.host, "--to", ok, "tether-copy-test-x")
+    home_x = os.path.join(pwd.getpwnam(t.acct).pw_dir, "tether-copy-test-x")
+    assert r.returncode == 0 and os.path.isfile(home_x), (r.returncode, r.stderr)
+    os.unlink(home_x)
     r = t.c.run("copy", "-s", t.s, ok, "x")
     assert r.returncode == 2 and "--to" in r.stderr, (r.returncode, r.stderr)
 
@@ -311,6 +314,73 @@ def test_recursive_and_preserve(env):
         assert stat.S_IMODE(os.stat(a).st_mode) == stat.S_IMODE(os.stat(b).st_mode), rel
     assert int(os.stat(os.path.join(back, "x.sh")).st_mtime) == 1500000000
     assert int(os.stat(os.path.join(back, "sub")).st_mtime) == 1400000000
+
+
+def test_fleet_to_and_from(env):
+    """-H TARGETS and -s TARGETS/NAME: --to reaches every live host, --from
+    writes LOCAL/HOST/...; a host that fails is reported by name and the
+    others still copy; exit 1, as invoke on several targets."""
+    ds = [env.daemon(f"web{i}") for i in (1, 2, 3)]
+    for d in ds:
+        d.add_user("alice")
+    acct = H.os_account("alice")
+    c = env.client()
+    inv = os.path.join(env.root, "inventory")
+    with open(inv, "w") as f:
+        f.write("[web]\n")
+        for i, d in enumerate(ds):
+            f.write(f"web{i + 1} ansible_host=127.0.0.1 ansible_port={d.port}\n")
+        f.write("[all4:children]\nweb\n[all4]\nweb4 ansible_host=127.0.0.1 ansible_port=1\n")
+        f.write("[two]\n" + "".join(f"web{i + 1} ansible_host=127.0.0.1 ansible_port={d.port}\n"
+                                      for i, d in enumerate(ds[:2])))
+    os.environ["TETHER_INVENTORY"] = inv
+    r = c.run("login", "@web", "--user", "alice", "--password-stdin", "--accept-new",
+              input=H.PASSWORD + "\n", timeout=120)
+    assert r.returncode == 0, r.stderr
+    # each host writes its own directory (the daemons share this machine)
+    remote = os.path.join(env.root, "remote")
+    for i in (1, 2, 3):
+        os.makedirs(os.path.join(remote, f"h{i}"))
+    subprocess.run(["chown", "-R", acct, remote], check=True)
+    local = os.path.join(env.root, "local")
+    os.makedirs(local)
+    data = blob(MiB + 3, 7)
+    src = H.put_file(local, "f.bin", data)
+    # --to every host of @web, into one shared directory
+    r = c.run("copy", "-H", "@web", "--to", src, remote + "/", "--json", timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    done = json.loads(r.stdout)
+    assert sorted(x["host"] for x in done) == ["web1", "web2", "web3"], done
+    assert read(os.path.join(remote, "f.bin")) == data
+    # per-host files to copy back: each host's own name under h1..h3
+    for i in (1, 2, 3):
+        H.put_file(os.path.join(remote, f"h{i}"), "own.txt", f"host {i}\n".encode())
+    subprocess.run(["chown", "-R", acct, remote], check=True)
+    # --from with a dead host among them: the others copy, it is named
+    back = os.path.join(local, "back")
+    r = c.run("copy", "-H", "@all4", "--from", os.path.join(remote, "f.bin"), back,
+              timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "web4: " in r.stderr and "copy failed on 1 of 4 hosts: web4" in r.stderr, r.stderr
+    for h in ("web1", "web2", "web3"):
+        assert read(os.path.join(back, h, "f.bin")) == data, h
+    # -s TARGETS/NAME: the session must be on each host
+    r = c.run("session", "new", "@two", "--name", "cp", timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = c.run("copy", "-s", "@web/cp", "--from", "-r", remote, os.path.join(local, "s"),
+              "--json", timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "web3: " in r.stderr, r.stderr
+    for h in ("web1", "web2"):
+        got = os.path.join(local, "s", h, "remote")
+        assert read(os.path.join(got, "f.bin")) == data
+        assert sorted(os.listdir(got)) == ["f.bin", "h1", "h2", "h3"], os.listdir(got)
+    assert not os.path.exists(os.path.join(local, "s", "web3", "remote"))
+    # usage: both -s and -H, and a malformed nodeset
+    r = c.run("copy", "-s", "web1/cp", "-H", "web1", "--to", src, "x")
+    assert r.returncode == 2 and "not both" in r.stderr, r.stderr
+    r = c.run("copy", "-H", "web[1-", "--to", src, "x")
+    assert r.returncode == 2, r.stderr
 
 
 if __name__ == "__main__":
