@@ -4,7 +4,8 @@ a copy cut by a proxy goes on from the server's offset when run again; a
 partial file left here is resumed with a Range request; a tampered partial
 (either side) is caught by the SHA-256 check; a missing file is not_found,
 a directory without -r a 400; another user's file and a symlink out of the
-account's reach are the account's rights to judge; -r and -p both ways."""
+account's reach are the account's rights to judge; -r and -p both ways;
+fleets through -H TARGETS and -s TARGETS/NAME."""
 import hashlib
 import json
 import os
