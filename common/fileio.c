@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,62 @@ int fileio_write_all(int fd, const void *buf, size_t len)
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Wait until fd is ready for events, at most ms; 0, or -1 with errno. */
+static int await(int fd, short events, int ms)
+{
+	struct pollfd p = { fd, events, 0 };
+	int n;
+	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	if (n == 0)
+		errno = ETIMEDOUT;
+	return n > 0 ? 0 : -1;
+}
+
+ssize_t fileio_read_ms(int fd, void *buf, size_t len, int idle_ms)
+{
+	for (;;) {
+		if (await(fd, POLLIN, idle_ms) != 0)
+			return -1;
+		ssize_t n = read(fd, buf, len);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			return n;
+	}
+}
+
+int fileio_read_full_ms(int fd, void *buf, size_t len, int idle_ms)
+{
+	for (size_t done = 0; done < len; ) {
+		ssize_t n = fileio_read_ms(fd, (char *)buf + done, len - done, idle_ms);
+		if (n == 0)
+			errno = EPIPE;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int fileio_write_full_ms(int fd, const void *buf, size_t len, int idle_ms)
+{
+	const char *p = buf;
+	struct stat st;
+	bool sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	while (len > 0) {
+		if (await(fd, POLLOUT, idle_ms) != 0)
+			return -1;
+		ssize_t w = sock ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+		                 : write(fd, p, len);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w <= 0)
 			return -1;

@@ -19,6 +19,21 @@ int fileio_write_all(int fd, const void *buf, size_t len);
 /* pwrite all of buf at off (retrying short writes and EINTR); 0 or -1. */
 int fileio_pwrite_all(int fd, const void *buf, size_t len, int64_t off);
 
+/* Read up to len bytes from a pipe or socket, waiting at most idle_ms for
+ * any: the count, 0 at its end, or -1 (errno ETIMEDOUT when nothing came
+ * in time). For talking to a process that may stall (a child reading a
+ * user's file system): never a bare blocking read. */
+ssize_t fileio_read_ms(int fd, void *buf, size_t len, int idle_ms);
+
+/* Read exactly len bytes the same way, idle_ms for each part: 0, or -1
+ * (errno ETIMEDOUT, or EPIPE if the stream ended first). */
+int fileio_read_full_ms(int fd, void *buf, size_t len, int idle_ms);
+
+/* Write all of buf to a pipe or socket, waiting at most idle_ms each time
+ * for room (a socket never raises SIGPIPE): 0, or -1 (errno ETIMEDOUT, or
+ * the write's). */
+int fileio_write_full_ms(int fd, const void *buf, size_t len, int idle_ms);
+
 /* Replace path atomically with len bytes of data, mode applied from the
  * start (never world-readable in between). 0, or -1 with errno set. */
 int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);

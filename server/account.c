@@ -295,11 +295,11 @@ int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *er
 	return fd;
 }
 
-int account_reader(const struct account *a, int (*fn)(void *arg, int fd), void *arg,
-                   pid_t *pid)
+int account_channel(const struct account *a, int (*fn)(void *arg, int fd), void *arg,
+                    pid_t *pid)
 {
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) != 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0)
 		return -1;
 	*pid = fork_as(a, p);
 	if (*pid < 0)
@@ -309,7 +309,7 @@ int account_reader(const struct account *a, int (*fn)(void *arg, int fd), void *
 	return p[0];
 }
 
-void account_reader_end(pid_t pid)
+void account_channel_end(pid_t pid)
 {
 	if (pid > 0) {
 		kill(pid, SIGKILL);   /* done with it, finished or not */

@@ -67,17 +67,18 @@ json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t 
  * than 30 s and was killed). */
 int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *err);
 
-/* Run fn(arg, fd) as a in a forked child that writes a byte stream to fd
- * and exits with fn's return value: for reads that may block as long as a
- * user's file system likes (a FUSE mount, a hung NFS server), which root
- * must never wait on itself. Returns the read end (close-on-exec) with the
- * child's pid in *pid, or -1. The caller reads it with deadlines of its own
- * and always ends with account_reader_end. */
-int account_reader(const struct account *a, int (*fn)(void *arg, int fd), void *arg,
-                   pid_t *pid);
+/* Run fn(arg, fd) as a in a forked child that talks over fd, a stream
+ * socket, and exits with fn's return value: for file I/O that may block as
+ * long as a user's file system likes (a FUSE mount, a hung NFS server),
+ * which root must never wait on itself. Returns the daemon's end
+ * (close-on-exec) with the child's pid in *pid, or -1. The caller reads
+ * and writes it with deadlines of its own (never a bare blocking call) and
+ * always ends with account_channel_end. */
+int account_channel(const struct account *a, int (*fn)(void *arg, int fd), void *arg,
+                    pid_t *pid);
 
-/* Kill a reader child if it still runs, and reap it. */
-void account_reader_end(pid_t pid);
+/* Kill a channel's child if it still runs, and reap it. */
+void account_channel_end(pid_t pid);
 
 /* For tests: how long a run-as child may take before it is killed and the
  * call fails (30 s by default). */

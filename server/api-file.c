@@ -99,14 +99,6 @@ static int start_as_owner(struct req *r, const struct account *o, const char *ab
 	return 0;
 }
 
-/* How long the owner's child may take to hash size bytes: 30 s plus
- * 32 MB/s, a slow disk's pace. */
-static int hash_ms(int64_t size)
-{
-	int64_t ms = FILES_HEAD_MS + size / 32768;
-	return ms > INT32_MAX ? INT32_MAX : (int)ms;
-}
-
 /* How long a file's bytes may take to come, per part of the reply: the
  * owner's file system stalling longer ends the reply short (the client
  * resumes later). */
@@ -168,7 +160,7 @@ tether_err api_file_stat(struct req *r)
 	if (want_sha && S_ISREG(mode)) {
 		uint8_t md[CRYPTO_SHA256_LEN];
 		char hex[2 * CRYPTO_SHA256_LEN + 1];
-		if (files_read_all(&rd, md, sizeof md, hash_ms(rd.head.size)) != 0) {
+		if (files_read_all(&rd, md, sizeof md, files_hash_ms(rd.head.size)) != 0) {
 			files_end(&rd);
 			json_decref(out);
 			return req_error(r, TETHER_E_INTERNAL, "cannot read %s to its end in time", abs);

@@ -48,6 +48,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "account.h"
+#include "files.h"
 #include "upload.h"
 #include "userfile.h"
 #include "strparse.h"
@@ -175,14 +176,26 @@ static tether_err commit(struct req *r, struct upload_append *a, int64_t now)
 	if (u->sha256[0] != '\0') {
 		uint8_t got[CRYPTO_SHA256_LEN];
 		char hex[2 * CRYPTO_SHA256_LEN + 1];
-		if (upload_hash(a->fd, u->length, got) != 0)
-			return api_errno_error(r, errno, "cannot read back", u->partial);
+		struct files_reader rd;
+		struct account o;
+		int err;
+		if (account_of(&r->user, &o, why, sizeof why) != TETHER_E_OK)
+			return req_error(r, TETHER_E_FORBIDDEN, "%s", why);
+		/* read back by the owner's child, never by root */
+		if (files_start(&o, u->partial, FILES_SHA256, 0, -1, &rd, &err) != 0)
+			return api_errno_error(r, err, "cannot read back", u->partial);
+		err = rd.head.err != 0 ? rd.head.err
+		    : rd.head.size != u->length ? EIO
+		    : files_read_all(&rd, got, sizeof got, files_hash_ms(u->length)) != 0 ? EIO : 0;
+		files_end(&rd);
+		if (err != 0)
+			return api_errno_error(r, err, "cannot read back", u->partial);
 		crypto_hex(got, sizeof got, hex);
 		if (strcmp(hex, u->sha256) != 0) {
 			/* every append matched its checksum, so the sender's file
-			 * changed under it: only a fresh start makes a true copy */
-			if (ftruncate(a->fd, 0) != 0 ||
-			    store_upload_set(r->srv->store, u->id, 0, false, now) != TETHER_E_OK)
+			 * changed under it: only a fresh start makes a true copy
+			 * (the next append cuts the partial back to offset 0) */
+			if (store_upload_set(r->srv->store, u->id, 0, false, now) != TETHER_E_OK)
 				return req_error(r, TETHER_E_INTERNAL, "cannot reset the upload");
 			fresh_headers(r, 0);
 			return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the file's SHA-256 is %s, not "
@@ -310,13 +323,11 @@ tether_err api_upload_create(struct req *r)
 
 	/* never wider than the source's mode, nor than the owner's umask allows */
 	int err;
-	int fd = upload_create_partial(&o, &u, (mode_t)mode & 0666, &err);
-	if (fd < 0)
+	if (upload_create_partial(&o, &u, (mode_t)mode & 0666, &err) != 0)
 		return api_errno_error(r, err, "cannot create a file beside", u.path);
-	close(fd);
 	e = store_upload_create(r->srv->store, &u, r->srv->conf.uploads_per_user);
 	if (e == TETHER_E_OK && length == 0) {
-		struct upload_append a = { .rec = u, .fd = -1 };
+		struct upload_append a = { .rec = u, .sock = -1 };
 		e = commit(r, &a, now);
 		if (e == TETHER_E_OK)
 			e = store_upload_set(r->srv->store, u.id, 0, true, now);
@@ -378,7 +389,7 @@ tether_err api_upload_append_begin(struct req *r)
 	struct upload_append *a = calloc(1, sizeof *a);
 	if (a == NULL)
 		return req_error(r, TETHER_E_INTERNAL, "out of memory");
-	a->fd = -1;
+	a->sock = -1;
 	r->ctx = a;
 	r->ctx_free = upload_append_free;
 	if (tus_check(r) != TETHER_E_OK || load(r, &a->rec) != TETHER_E_OK)
@@ -425,19 +436,16 @@ tether_err api_upload_append_begin(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
 	int err;
-	a->fd = upload_open_partial(&o, u, &err);
-	if (a->fd < 0 && err == ENOENT) {
-		store_upload_delete(r->srv->store, u->id);
-		return req_error(r, TETHER_E_NOT_FOUND, "the upload's partial file is gone; "
-		                 "create a new upload");
-	}
-	struct stat st;
-	if (a->fd < 0)
+	if (upload_writer_start(&o, a, &err) != 0) {
+		if (err == ENOENT) {
+			store_upload_delete(r->srv->store, u->id);
+			return req_error(r, TETHER_E_NOT_FOUND, "the upload's partial file is gone; "
+			                 "create a new upload");
+		}
+		if (err == UPLOAD_NOT_REGULAR)
+			return req_error(r, TETHER_E_CONFLICT, "%s is not a regular file", u->partial);
 		return api_errno_error(r, err, "cannot open", u->partial);
-	if (fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode))
-		return req_error(r, TETHER_E_CONFLICT, "%s is not a regular file", u->partial);
-	if (ftruncate(a->fd, u->received) != 0)
-		return api_errno_error(r, errno, "cannot cut back", u->partial);
+	}
 	a->md = EVP_MD_CTX_new();
 	if (a->md == NULL || EVP_DigestInit_ex(a->md, md, NULL) != 1)
 		return req_error(r, TETHER_E_INTERNAL, "cannot start a digest");
@@ -450,8 +458,9 @@ tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
 	struct upload_append *a = r->ctx;
 	if (a->got + (int64_t)len > r->body_len)
 		return req_error(r, TETHER_E_BAD_REQUEST, "more bytes than Content-Length");
-	if (fileio_pwrite_all(a->fd, data, len, a->rec.received + a->got) != 0)
-		return api_errno_error(r, errno, "cannot write", a->rec.partial);
+	int err;
+	if (upload_writer_send(a, data, len, &err) != 0)
+		return api_errno_error(r, err, "cannot write", a->rec.partial);
 	EVP_DigestUpdate(a->md, data, len);
 	a->got += (int64_t)len;
 	metrics_bytes(METRICS_BYTES_UPLOAD, (int64_t)len);
@@ -472,8 +481,9 @@ tether_err api_upload_append(struct req *r)
 	if (a->have_want && !crypto_equal(sum, a->want, a->want_len))
 		return req_error(r, TETHER_E_CHECKSUM_MISMATCH, "the body's checksum is not the one "
 		                 "in Upload-Checksum; nothing was appended");
-	if (fdatasync(a->fd) != 0)
-		return api_errno_error(r, errno, "cannot flush", u->partial);
+	int err;
+	if (upload_writer_finish(a, &err) != 0)
+		return api_errno_error(r, err, "cannot write", u->partial);
 	u->received += a->got;
 	if (u->received == u->length && commit(r, a, now) != TETHER_E_OK) {
 		/* the bytes are in; a later empty append can retry the commit */

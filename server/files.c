@@ -1,7 +1,7 @@
 /*
  * files.c - a user's files by path, as the user's account (files.h).
  *
- * Each function hands one small job to an account child (account_reader
+ * Each function hands one small job to an account child (account_channel
  * for a byte stream, account_run for a JSON answer); what runs in the child is
  * the static *_child functions below, and nothing else in them trusts a
  * path.
@@ -9,23 +9,26 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "bounds.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "files.h"
-#include "upload.h"
 
 /* What one listing's answer may hold, under account_run's bound. */
 #define FILES_LIST_BYTES (BOUND_BODY_COMMAND * 3 / 4)
 
 /* ---- what the owner's child does ---- */
+
+/* A reader child's buffer (the child has one thread; the daemon never
+ * touches it). */
+static char child_buf[1 << 16];
 
 /* What a reader child is asked (files_start). */
 struct read_job {
@@ -50,10 +53,10 @@ static int open_path(const char *path)
 /* Send a regular file's bytes [from, from + len) to out. */
 static int send_bytes(int fd, int out, int64_t from, int64_t len)
 {
-	static char buf[1 << 16];   /* the child's own: it has one thread */
+	char *buf = child_buf;
 	while (len > 0) {
-		ssize_t n = pread(fd, buf, len < (int64_t)sizeof buf ? (size_t)len : sizeof buf,
-		                  from);
+		size_t want = len < (int64_t)sizeof child_buf ? (size_t)len : sizeof child_buf;
+		ssize_t n = pread(fd, buf, want, from);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0 || fileio_write_all(out, buf, (size_t)n) != 0)
@@ -62,6 +65,31 @@ static int send_bytes(int fd, int out, int64_t from, int64_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* The SHA-256 of a file's first len bytes into out; 0 or -1. */
+static int hash_fd(int fd, int64_t len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	char *buf = child_buf;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = -1;
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (int64_t off = 0; off < len; ) {
+		int64_t left = len - off;
+		size_t want = left < (int64_t)sizeof child_buf ? (size_t)left : sizeof child_buf;
+		ssize_t n = pread(fd, buf, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;   /* shrunk under us: no hash */
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += n;
+	}
+	rc = EVP_DigestFinal_ex(md, out, NULL) == 1 ? 0 : -1;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
 }
 
 /* The reader child: the head, then what was asked. */
@@ -82,7 +110,7 @@ static int read_child(void *arg, int out)
 		return h.err != 0;
 	if (j->what == FILES_SHA256) {
 		uint8_t md[CRYPTO_SHA256_LEN];
-		return upload_hash(fd, st.st_size, md) == 0 &&
+		return hash_fd(fd, st.st_size, md) == 0 &&
 		       fileio_write_all(out, md, sizeof md) == 0 ? 0 : -1;
 	}
 	if (j->what == FILES_BYTES && j->from < st.st_size) {
@@ -208,36 +236,14 @@ static json_t *run_as(const struct account *o, json_t *(*fn)(json_t *), json_t *
 	return res;
 }
 
-/* Wait until rd's pipe is readable, at most idle_ms; true if it is. */
-static bool readable(struct files_reader *rd, int idle_ms)
-{
-	struct pollfd p = { rd->fd, POLLIN, 0 };
-	int n;
-	while ((n = poll(&p, 1, idle_ms)) < 0 && errno == EINTR)
-		;
-	return n > 0;
-}
-
 ssize_t files_read(struct files_reader *rd, void *buf, size_t n, int idle_ms)
 {
-	for (;;) {
-		if (!readable(rd, idle_ms))
-			return -1;
-		ssize_t got = read(rd->fd, buf, n);
-		if (got >= 0 || errno != EINTR)
-			return got;
-	}
+	return fileio_read_ms(rd->fd, buf, n, idle_ms);
 }
 
 int files_read_all(struct files_reader *rd, void *buf, size_t n, int idle_ms)
 {
-	for (size_t done = 0; done < n; ) {
-		ssize_t got = files_read(rd, (char *)buf + done, n - done, idle_ms);
-		if (got <= 0)
-			return -1;
-		done += (size_t)got;
-	}
-	return 0;
+	return fileio_read_full_ms(rd->fd, buf, n, idle_ms);
 }
 
 int files_start(const struct account *o, const char *path, enum files_what what,
@@ -245,7 +251,7 @@ int files_start(const struct account *o, const char *path, enum files_what what,
 {
 	struct read_job j = { path, what, from, to };
 	memset(rd, 0, sizeof *rd);
-	rd->fd = account_reader(o, read_child, &j, &rd->pid);
+	rd->fd = account_channel(o, read_child, &j, &rd->pid);
 	if (rd->fd < 0) {
 		*err = errno ? errno : EIO;
 		return -1;
@@ -264,12 +270,18 @@ int files_start(const struct account *o, const char *path, enum files_what what,
 	return 0;
 }
 
+int files_hash_ms(int64_t size)
+{
+	int64_t ms = FILES_HEAD_MS + size / 32768;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
 void files_end(struct files_reader *rd)
 {
 	if (rd->fd >= 0)
 		close(rd->fd);
 	rd->fd = -1;
-	account_reader_end(rd->pid);
+	account_channel_end(rd->pid);
 	rd->pid = 0;
 }
 

@@ -6,7 +6,7 @@
  * forks a child that has become the owner (account.h), so the kernel
  * judges every component, symlinks included, with the owner's rights, and
  * another user's files are the operating system's business. What comes
- * back is a small JSON answer, or a byte stream on a pipe that the daemon
+ * back is a small JSON answer, or a byte stream on a socket that the daemon
  * reads with deadlines: root never reads a user's file itself, so a file
  * on a stalled file system stalls only that child.
  */
@@ -40,10 +40,10 @@ enum files_what {
 	FILES_BYTES,     /* a regular file's bytes [from, to] (to -1: the end) */
 };
 
-/* A path being read by the owner's account (account_reader): root reads
- * only the pipe, each read with a deadline, and never the file. */
+/* A path being read by the owner's account (account_channel): root reads
+ * only the channel, each read with a deadline, and never the file. */
 struct files_reader {
-	int fd;          /* the pipe's read end */
+	int fd;          /* the daemon's end of the channel */
 	pid_t pid;
 	struct files_head head;
 	int64_t from, len;   /* FILES_BYTES: the range the child sends */
@@ -65,7 +65,11 @@ int files_read_all(struct files_reader *rd, void *buf, size_t n, int idle_ms);
  * the stream, -1 on an error or out of time. */
 ssize_t files_read(struct files_reader *rd, void *buf, size_t n, int idle_ms);
 
-/* Close the pipe and end the child (killed if it still runs). */
+/* How long a child may take to hash size bytes: FILES_HEAD_MS plus 32 MB/s,
+ * a slow disk's pace. */
+int files_hash_ms(int64_t size);
+
+/* Close the channel and end the child (killed if it still runs). */
 void files_end(struct files_reader *rd);
 
 /* As o: the entries of directory path after name after ("" for the first),

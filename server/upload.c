@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "account.h"
+#include "fileio.h"
 #include "log.h"
 #include "upload.h"
 #include "userfile.h"
@@ -28,22 +30,61 @@ struct paths {
 	mode_t      mode;      /* of a fresh file, before the owner's umask */
 };
 
-/* Create the partial file (never through a symlink, never over a file). */
-static int create_partial(void *arg)
+/* Create the partial file (never through a symlink, never over a file),
+ * and close it here, in the owner's child: {"errno"} or {}. */
+static json_t *create_partial(json_t *arg)
 {
-	const struct paths *p = arg;
+	const char *path = json_string_value(json_object_get(arg, "path"));
+	const char *partial = json_string_value(json_object_get(arg, "partial"));
+	mode_t mode = (mode_t)json_integer_value(json_object_get(arg, "mode"));
 	struct stat st;
-	if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+	int fd = -1;
+	if (path == NULL || partial == NULL)
+		errno = EINVAL;
+	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		errno = EISDIR;
-		return -1;
-	}
-	return open(p->partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p->mode);
+	else
+		fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 || close(fd) != 0)
+		return json_pack("{s:i}", "errno", errno ? errno : EIO);
+	return json_object();
 }
 
-static int open_partial(void *arg)
+/* The writer child: open and cut back the partial, say 0 or the errno;
+ * write what comes, then flush and say 0 or the errno. */
+static int writer_child(void *arg, int sock)
 {
-	const struct paths *p = arg;
-	return open(p->partial, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	static char buf[1 << 16];   /* the child's own: it has one thread */
+	const struct upload_rec *u = arg;
+	struct stat st;
+	int32_t code = 0;
+	int fd = open(u->partial, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		code = errno ? errno : EIO;
+	else if (!S_ISREG(st.st_mode))
+		code = UPLOAD_NOT_REGULAR;
+	else if (ftruncate(fd, u->received) != 0)
+		code = errno;
+	if (fileio_write_all(sock, &code, sizeof code) != 0 || code != 0)
+		return -1;
+	for (int64_t off = u->received;;) {
+		ssize_t n = read(sock, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			code = n == 0 ? 0 : EIO;
+			break;
+		}
+		if (fileio_pwrite_all(fd, buf, (size_t)n, off) != 0) {
+			code = errno;   /* said at once: the daemon stops sending */
+			break;
+		}
+		off += n;
+	}
+	if (code == 0 && fdatasync(fd) != 0)
+		code = errno;
+	fileio_write_all(sock, &code, sizeof code);
+	return code == 0 ? 0 : -1;
 }
 
 /* {"op": "commit"|"remove", "partial", "path"} -> {} or {"error"} */
@@ -132,8 +173,9 @@ void upload_append_free(void *arg)
 			break;
 		}
 	pthread_mutex_unlock(&busy_lock);
-	if (a->fd >= 0)
-		close(a->fd);
+	if (a->sock >= 0)
+		close(a->sock);
+	account_channel_end(a->pid);
 	EVP_MD_CTX_free(a->md);
 	free(a);
 }
@@ -175,42 +217,53 @@ void upload_expire(struct server *srv, int64_t now)
 	free(stale);
 }
 
-int upload_hash(int fd, int64_t len, uint8_t out[CRYPTO_SHA256_LEN])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char *buf = malloc(1 << 20);
-	int rc = -1;
-	if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		goto out;
-	for (int64_t off = 0; off < len; ) {
-		size_t want = (size_t)(len - off < (1 << 20) ? len - off : (1 << 20));
-		ssize_t n = pread(fd, buf, want, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errno = n == 0 ? EIO : errno;
-			goto out;
-		}
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += n;
-	}
-	rc = EVP_DigestFinal_ex(md, out, NULL) == 1 ? 0 : -1;
-out:
-	free(buf);
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
-
 int upload_create_partial(const struct account *o, const struct upload_rec *u, mode_t mode,
                           int *err)
 {
-	struct paths p = { u->path, u->partial, mode };
-	return account_fd(o, create_partial, &p, err);
+	json_t *arg = json_pack("{s:s,s:s,s:i}", "path", u->path, "partial", u->partial,
+	                        "mode", (int)mode);
+	json_t *res = arg ? account_run(o, create_partial, arg) : NULL;
+	json_decref(arg);
+	json_t *e = json_object_get(res, "errno");
+	*err = res == NULL ? EIO : e ? (int)json_integer_value(e) : 0;
+	json_decref(res);
+	return *err == 0 ? 0 : -1;
 }
 
-int upload_open_partial(const struct account *o, const struct upload_rec *u, int *err)
+/* The writer's answer (a 4-byte errno), waited for at most UPLOAD_IO_MS. */
+static int writer_code(struct upload_append *a, int *err)
 {
-	struct paths p = { u->path, u->partial, 0 };   /* opened, not created */
-	return account_fd(o, open_partial, &p, err);
+	int32_t code;
+	if (fileio_read_full_ms(a->sock, &code, sizeof code, UPLOAD_IO_MS) != 0)
+		code = errno == ETIMEDOUT ? ETIMEDOUT : EIO;
+	*err = code;
+	return code == 0 ? 0 : -1;
+}
+
+int upload_writer_start(const struct account *o, struct upload_append *a, int *err)
+{
+	a->sock = account_channel(o, writer_child, &a->rec, &a->pid);
+	if (a->sock < 0) {
+		*err = errno ? errno : EIO;
+		return -1;
+	}
+	return writer_code(a, err);
+}
+
+int upload_writer_send(struct upload_append *a, const void *data, size_t len, int *err)
+{
+	if (fileio_write_full_ms(a->sock, data, len, UPLOAD_IO_MS) == 0)
+		return 0;
+	if (errno == ETIMEDOUT) {
+		*err = ETIMEDOUT;
+		return -1;
+	}
+	/* the child stopped reading: a write failed there, and it said why */
+	return writer_code(a, err) == 0 ? (*err = EIO, -1) : -1;
+}
+
+int upload_writer_finish(struct upload_append *a, int *err)
+{
+	shutdown(a->sock, SHUT_WR);
+	return writer_code(a, err);
 }

@@ -28,7 +28,8 @@ struct upload_append {
 	struct upload_append *next;
 	char              id[UPLOAD_ID_LEN + 1];
 	struct upload_rec rec;
-	int               fd;
+	int               sock;      /* the writer child's channel (upload_writer_start), or -1 */
+	pid_t             pid;
 	int64_t           got;
 	EVP_MD_CTX       *md;
 	uint8_t           want[CRYPTO_SHA256_LEN];   /* Upload-Checksum: sha256 or sha1 */
@@ -40,23 +41,35 @@ struct upload_append {
 bool upload_claim(struct upload_append *a);
 /* Is an append to upload id in progress? */
 bool upload_busy(const char *id);
-/* Unregister and free an append (its descriptor closed). */
+/* Unregister and free an append (its writer ended). */
 void upload_append_free(void *arg);
 
 /* As the owner: create up's partial file (never through a symlink, never
- * over a file; mode before the owner's umask) or open it for appending.
- * The descriptor, or -1 with *err the errno. */
+ * over a file; mode before the owner's umask). 0, or -1 with *err the
+ * errno. */
 int upload_create_partial(const struct account *o, const struct upload_rec *up, mode_t mode,
                           int *err);
-int upload_open_partial(const struct account *o, const struct upload_rec *up, int *err);
+
+/* An append's bytes are written by the owner's child (account_channel),
+ * never by root: a partial file on a stalled file system stalls only that
+ * child, and every exchange with it has a deadline (UPLOAD_IO_MS).
+ * upload_writer_start: the child opens a's partial file (never through a
+ * symlink; a regular file only) and cuts it back to the verified offset;
+ * 0, or -1 with *err the errno (ETIMEDOUT: it did not answer in time).
+ * upload_writer_send: the next body bytes; 0 or -1 (*err).
+ * upload_writer_finish: the body is all sent; the child flushes the file
+ * to disk (fdatasync) and says how it went; 0 or -1 (*err). The writer is
+ * ended (by upload_append_free) whatever happens. */
+#define UPLOAD_IO_MS 60000
+#define UPLOAD_NOT_REGULAR (-2)   /* *err: the partial file is not a regular file */
+int upload_writer_start(const struct account *o, struct upload_append *a, int *err);
+int upload_writer_send(struct upload_append *a, const void *data, size_t len, int *err);
+int upload_writer_finish(struct upload_append *a, int *err);
 
 /* As user u: op "remove" deletes up's partial file, "commit" renames it
  * into place. NULL, or why (written to why) it failed. */
 const char *upload_owner_op(const struct user_rec *u, const struct upload_rec *up,
                             const char *op, char *why, size_t whysz);
-
-/* SHA-256 of the first len bytes of fd into out; 0 or -1 (errno). */
-int upload_hash(int fd, int64_t len, uint8_t out[CRYPTO_SHA256_LEN]);
 
 /* Log an upload event (user, id, path, offset, length). */
 void upload_log(const char *event, const char *user, const struct upload_rec *u);
