@@ -236,65 +236,6 @@ json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t 
 	return res;
 }
 
-int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *err)
-{
-	int sv[2];
-	*err = EIO;
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		*err = errno;
-		return -1;
-	}
-	pid_t pid = fork_as(a, sv);
-	if (pid < 0) {
-		*err = errno;
-		return -1;
-	}
-	if (pid == 0) {
-		int fd = fn(arg);
-		int code = fd < 0 ? errno : 0;
-		union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-		struct iovec iov = { &code, sizeof code };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (fd >= 0) {
-			memset(&u, 0, sizeof u);
-			m.msg_control = u.b;
-			m.msg_controllen = sizeof u.b;
-			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &fd, sizeof fd);
-		}
-		_exit(sendmsg(sv[1], &m, 0) == (ssize_t)sizeof code ? 0 : 1);
-	}
-	int code = EIO, fd = -1;
-	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-	struct iovec iov = { &code, sizeof code };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-	                    .msg_controllen = sizeof u.b };
-	ssize_t n = -1;
-	int64_t deadline = timeu_mono_ms() + child_ms;
-	while (await_readable(sv[0], deadline) &&
-	       (n = recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		kill(pid, SIGKILL);   /* out of time: no descriptor */
-	close(sv[0]);
-	if (n == (ssize_t)sizeof code) {
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	}
-	if (reap(pid) != 0 && fd >= 0) {
-		close(fd);
-		fd = -1;
-	}
-	if (fd < 0)
-		*err = code ? code : EIO;
-	return fd;
-}
-
 int account_channel(const struct account *a, int (*fn)(void *arg, int fd), void *arg,
                     pid_t *pid)
 {

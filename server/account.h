@@ -7,7 +7,7 @@
  * with its own rights: a symlink in the user's tree must lead only where
  * the user could go anyway. So every touch of a user path happens in a
  * forked child that has become the user's account (account_run,
- * account_fd), and job supervisors and transfer workers become it before
+ * account_channel), and job supervisors and transfer workers become it before
  * any user input is acted on (account_become). Nothing else in the daemon
  * calls setuid, setgid, setgroups or initgroups (tests/structure checks
  * that). A daemon that is not root already is its only account: every
@@ -60,12 +60,6 @@ int account_from_spec(json_t *spec, struct account *a);
  * more than 30 s (it is then killed: a caller never hangs on a child).
  * The answer is bounded by BOUND_BODY_COMMAND bytes. */
 json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t *arg);
-
-/* Run fn(arg) as a in a forked child; fn returns an open descriptor (or -1
- * with errno set), which is passed back. Returns the descriptor
- * (close-on-exec) or -1 with *err the child's errno (EIO if it took more
- * than 30 s and was killed). */
-int account_fd(const struct account *a, int (*fn)(void *arg), void *arg, int *err);
 
 /* Run fn(arg, fd) as a in a forked child that talks over fd, a stream
  * socket, and exits with fn's return value: for file I/O that may block as

@@ -1,8 +1,10 @@
 /*
  * keyauth.c - nonces, a user's keys and login signatures (keyauth.h).
  *
- * The OS account's authorized_keys is the user's file: it is opened by a
- * child that has become the account (account_fd), never by root by name,
+ * The OS account's authorized_keys is the user's file: it is opened and
+ * read by a child that has become the account (account_channel), never by
+ * root by name nor through a descriptor (the daemon reads the child's
+ * socket with deadlines: a stalled file system stalls only the child),
  * and only if the home, ~/.ssh and the file pass OpenSSH's StrictModes
  * checks (owned by the account or root, not writable by group or others;
  * the file a regular file, reached without following a symlink below the
@@ -22,6 +24,7 @@
 #include "account.h"
 #include "buf.h"
 #include "crypto.h"
+#include "fileio.h"
 #include "keyauth.h"
 #include "log.h"
 
@@ -153,6 +156,32 @@ fail:;
 	return -1;
 }
 
+/* How long the child may take to answer, and to send each part of the
+ * file. */
+#define KEYAUTH_CHILD_MS 10000
+
+/* In a child that has become the account: the open's errno (0 if it
+ * opened), then at most KEYAUTH_FILE_MAX + 1 bytes of the file. */
+static int send_authorized_keys(void *arg, int sock)
+{
+	static char chunk[1 << 16];   /* the child's own: it has one thread */
+	int fd = open_authorized_keys(arg);
+	int32_t code = fd < 0 ? errno : 0;
+	if (fileio_write_all(sock, &code, sizeof code) != 0 || fd < 0)
+		return -1;
+	for (size_t sent = 0; sent <= KEYAUTH_FILE_MAX; ) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		if (fileio_write_all(sock, chunk, (size_t)n) != 0)
+			return -1;
+		sent += (size_t)n;
+	}
+	return 0;
+}
+
 /* Log a refusal that concerns the user's file. */
 static void file_event(const struct user_rec *u, const char *event, const char *why, int line)
 {
@@ -175,27 +204,39 @@ static void load_file(struct keyset *ks)
 		file_event(&ks->u, "authorized_keys_skipped", why, 0);
 		return;
 	}
-	int fd = account_fd(&a, open_authorized_keys, &a, &err);
-	if (fd < 0) {
+	pid_t pid;
+	int32_t code = EIO;
+	int sock = account_channel(&a, send_authorized_keys, &a, &pid);
+	if (sock >= 0 && fileio_read_full_ms(sock, &code, sizeof code, KEYAUTH_CHILD_MS) != 0)
+		code = EIO;
+	err = code;
+	if (err != 0) {
 		if (err != ENOENT)
 			file_event(&ks->u, "authorized_keys_refused", err == EPERM
 			           ? "bad ownership or modes on ~/.ssh/authorized_keys or a directory "
 			             "above it (OpenSSH's StrictModes rules)"
 			           : err == ELOOP ? "~/.ssh or authorized_keys is a symlink"
 			           : strerror(err), 0);
+		if (sock >= 0)
+			close(sock);
+		account_channel_end(sock >= 0 ? pid : 0);
 		return;
 	}
 	struct buf b;
 	buf_init(&b, KEYAUTH_FILE_MAX);
 	char chunk[8192];
 	ssize_t n;
-	while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && buf_append(&b, chunk, (size_t)n) != 0) {
+	while ((n = fileio_read_ms(sock, chunk, sizeof chunk, KEYAUTH_CHILD_MS)) > 0)
+		if (buf_append(&b, chunk, (size_t)n) != 0) {
 			file_event(&ks->u, "authorized_keys_truncated", "file larger than 1 MiB; "
 			           "the rest is ignored", 0);
 			break;
 		}
-	close(fd);
+	if (n < 0)
+		file_event(&ks->u, "authorized_keys_truncated", "the file could not be read to its "
+		           "end in time; the rest is ignored", 0);
+	close(sock);
+	account_channel_end(pid);
 	const char *p = buf_cstr(&b), *end = p + b.len;
 	for (int line = 1; p < end && ks->nfile < FILE_KEYS_MAX; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

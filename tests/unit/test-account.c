@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "fileio.h"
 
 /* nobody, when run as root; else this process's own account */
 static void some_account(struct account *a)
@@ -40,12 +41,19 @@ static json_t *hang(json_t *arg)
 	return NULL;
 }
 
-static int hang_fd(void *arg)
+static int hang_channel(void *arg, int fd)
 {
 	(void)arg;
+	(void)fd;
 	for (;;)
 		pause();
 	return -1;
+}
+
+static int say_hello(void *arg, int fd)
+{
+	(void)arg;
+	return write(fd, "hello", 5) == 5 ? 0 : -1;
 }
 
 static void test_answer(void **state)
@@ -67,8 +75,25 @@ static void test_hung_child_is_killed(void **state)
 	some_account(&a);
 	account_test_child_ms(300);
 	assert_null(account_run(&a, hang, NULL));
-	assert_int_equal(account_fd(&a, hang_fd, NULL, &err), -1);
-	assert_int_equal(err, EIO);
+	/* a channel's child that says nothing: the read times out, the end
+	 * kills it and returns */
+	pid_t pid;
+	char got[8];
+	int fd = account_channel(&a, hang_channel, NULL, &pid);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_read_ms(fd, got, sizeof got, 200), -1);
+	err = errno;
+	assert_int_equal(err, ETIMEDOUT);
+	close(fd);
+	account_channel_end(pid);
+	/* and one that answers is read to its end */
+	fd = account_channel(&a, say_hello, NULL, &pid);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_read_full_ms(fd, got, 5, 10000), 0);
+	assert_memory_equal(got, "hello", 5);
+	assert_int_equal(fileio_read_ms(fd, got, sizeof got, 10000), 0);
+	close(fd);
+	account_channel_end(pid);
 	/* (without the kill these calls never return: ctest's timeout fails the test) */
 	account_test_child_ms(30000);
 }
