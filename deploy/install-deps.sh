@@ -26,6 +26,8 @@ TEST_PKGS=(
   # The tests start their own instances; the system services these packages
   # enable (nginx, vsftpd, ssh, smbd/nmbd, tinyproxy) are not needed by them.
   nginx-light vsftpd openssh-server samba tinyproxy aria2 util-linux
+  # stallfs (tests/tools): a user's file system that never answers a read
+  libfuse3-dev fuse3
   # ansible-inventory: the reference that tests/integration/test_fleet_targets.py
   # checks tether's reading of Ansible INI inventories against
   ansible-core

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,6 +167,63 @@ static int reap(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Children killed but not gone yet: stuck in an uninterruptible wait on a
+ * user's file system (a page lock held by a FUSE read that never ends, a
+ * flush at exit), which SIGKILL ends only when the file system answers.
+ * They are reaped later, never waited on. */
+#define LATE_MAX 256
+static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t late[LATE_MAX];
+static size_t nlate;
+
+/* Reap those of the late children that are gone. */
+static void reap_late(void)
+{
+	pthread_mutex_lock(&late_lock);
+	for (size_t i = 0; i < nlate; )
+		if (waitpid(late[i], NULL, WNOHANG) != 0)
+			late[i] = late[--nlate];
+		else
+			i++;
+	pthread_mutex_unlock(&late_lock);
+}
+
+/* Reap a child that has finished or is finishing: its exit status (-1 if
+ * it did not exit normally). One still there after 50 ms is killed, and
+ * if still there 50 ms later left to reap_late: the caller never waits on
+ * a user's file system. */
+static int reap_soon(pid_t pid)
+{
+	int st;
+	reap_late();
+	for (int round = 0; round < 2; round++) {
+		/* wait for its end without waiting on it: poll a pidfd */
+		int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pfd >= 0) {
+			struct pollfd p = { pfd, POLLIN, 0 };
+			while (poll(&p, 1, 50) < 0 && errno == EINTR)
+				;
+			close(pfd);
+		}
+		pid_t r;
+		while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
+			;
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (r < 0)
+			return -1;
+		kill(pid, SIGKILL);
+	}
+	pthread_mutex_lock(&late_lock);
+	bool kept = nlate < LATE_MAX;
+	if (kept)
+		late[nlate++] = pid;
+	pthread_mutex_unlock(&late_lock);
+	if (!kept)
+		reap(pid);   /* LATE_MAX stuck already: this thread waits, others go on */
+	return -1;
+}
+
 /* Fork a child that becomes the owner and keeps pair[1]; the parent keeps
  * pair[0]. Returns the pid in the parent, 0 in the child, -1 (both ends
  * closed, errno set) on failure. */
@@ -230,7 +289,7 @@ json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t 
 	if (!whole)
 		kill(pid, SIGKILL);   /* out of time or of room: no answer */
 	close(p[0]);
-	int rc = reap(pid);
+	int rc = reap_soon(pid);
 	json_t *res = buf && whole && rc == 0 ? json_loadb(buf, len, 0, NULL) : NULL;
 	free(buf);
 	return res;
@@ -254,6 +313,6 @@ void account_channel_end(pid_t pid)
 {
 	if (pid > 0) {
 		kill(pid, SIGKILL);   /* done with it, finished or not */
-		reap(pid);
+		reap_soon(pid);
 	}
 }

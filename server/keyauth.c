@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "keyauth.h"
 #include "log.h"
+#include "timeu.h"
 
 struct nonce {
 	char          user[BOUND_NAME + 1];
@@ -156,9 +157,9 @@ fail:;
 	return -1;
 }
 
-/* How long the child may take to answer, and to send each part of the
- * file. */
-#define KEYAUTH_CHILD_MS 10000
+/* How long the child may take to answer and send the whole file: well
+ * inside login_grace_time's 10 s default, which the login must outlast. */
+#define KEYAUTH_CHILD_MS 3000
 
 /* In a child that has become the account: the open's errno (0 if it
  * opened), then at most KEYAUTH_FILE_MAX + 1 bytes of the file. */
@@ -206,6 +207,7 @@ static void load_file(struct keyset *ks)
 	}
 	pid_t pid;
 	int32_t code = EIO;
+	int64_t deadline = timeu_mono_ms() + KEYAUTH_CHILD_MS;
 	int sock = account_channel(&a, send_authorized_keys, &a, &pid);
 	if (sock >= 0 && fileio_read_full_ms(sock, &code, sizeof code, KEYAUTH_CHILD_MS) != 0)
 		code = EIO;
@@ -225,8 +227,10 @@ static void load_file(struct keyset *ks)
 	struct buf b;
 	buf_init(&b, KEYAUTH_FILE_MAX);
 	char chunk[8192];
-	ssize_t n;
-	while ((n = fileio_read_ms(sock, chunk, sizeof chunk, KEYAUTH_CHILD_MS)) > 0)
+	ssize_t n = -1;   /* out of time before a read: as a read out of time */
+	int64_t left;
+	while ((left = deadline - timeu_mono_ms()) > 0 &&
+	       (n = fileio_read_ms(sock, chunk, sizeof chunk, (int)left)) > 0)
 		if (buf_append(&b, chunk, (size_t)n) != 0) {
 			file_event(&ks->u, "authorized_keys_truncated", "file larger than 1 MiB; "
 			           "the rest is ignored", 0);

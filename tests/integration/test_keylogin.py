@@ -8,6 +8,7 @@ it a pseudo-terminal, so it can never prompt the person running the tests.
 import base64
 import json
 import os
+import pwd
 import pty
 import re
 import select
@@ -551,6 +552,44 @@ def test_authorized_keys(env):
         r = login(env.client("c6"), d2, "-i", plain, user="carol")
         assert r.returncode == 255, r.stderr
     finally:
+        subprocess.run(["userdel", "-r", acct], capture_output=True)
+
+
+STALLFS = os.environ.get("STALLFS", "build/tests/tools/stallfs")
+
+
+def test_authorized_keys_on_a_stalled_file_system(env):
+    """A ~/.ssh on a FUSE mount whose authorized_keys never answers a read:
+    the login goes on without the file (the owner's child that reads it is
+    given up after its deadline) and the daemon keeps logging people in.
+    Reading it as root, the login would wait for good."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not os.path.exists(STALLFS):
+        print("  (skipped: needs root, /dev/fuse and tests/tools/stallfs)")
+        return
+    acct = "tt-stall"
+    home = account_with_home(acct)
+    ssh = os.path.join(home, ".ssh")
+    os.makedirs(ssh, exist_ok=True)
+    pw = pwd.getpwnam(acct)
+    fs = subprocess.Popen([STALLFS, ssh, str(pw.pw_uid), str(pw.pw_gid)],
+                          stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: os.path.ismount(ssh), 10, "stallfs to mount")
+        d = env.daemon(config={"authorized_keys": "yes"})
+        r = d.admin("user", "add", "dave", "--password-stdin", "--os-user", acct,
+                    input=PASSWORD + "\n")
+        assert r.returncode == 0, r.stderr
+        plain = keygen(env, "plain")
+        for i in (1, 2):   # the daemon is not wedged by the first
+            r = login(env.client(f"s{i}"), d, "-i", plain, user="dave", password=PASSWORD)
+            assert r.returncode == 0, (i, r.returncode, r.stderr, r.stdout)
+        assert "authorized_keys_truncated" in d.log() or "authorized_keys_refused" in d.log(), \
+            d.log()
+        assert d.request("GET", "/v1/health")[0] == 200
+    finally:
+        subprocess.run(["umount", "-l", ssh], capture_output=True)
+        fs.kill()
+        fs.wait(timeout=30)
         subprocess.run(["userdel", "-r", acct], capture_output=True)
 
 
