@@ -188,6 +188,14 @@ tether_err job_stream_to(tether_client *c, struct target *t, const char *ref, in
                          int64_t offset, bool keep, bool follow,
                          const struct tether_output *out, int *status);
 
+/* cursor.c: a small notes file of this client's state dir (file, 0600):
+ * a JSON object whose entries each carry "saved" (Unix seconds). Loaded
+ * whole (an empty object if absent or unreadable; at most 256 KiB);
+ * stored atomically, less entries older than 7 days and the oldest over
+ * 256. */
+json_t *notes_load(tether_client *c, const char *file);
+void notes_store(tether_client *c, const char *file, json_t *all);
+
 /* cursor.c: the byte this client had written of a job's output when its
  * stream broke, for the next receive to start at (at most once delivery). */
 void cursor_save(tether_client *c, const struct target *t, int64_t job, int64_t offset);

@@ -37,10 +37,7 @@
 
 #define COPY_CHUNK      (4 << 20)     /* bytes per append */
 #define COPY_CHUNK_MIN  (64 << 10)
-#define COPY_STATE      "copies.json"
-#define COPY_STATE_MAX  256                 /* uploads remembered; the oldest go */
-#define COPY_STATE_TTL  (7 * 24 * 3600)     /* the server's upload expiry, at most */
-#define COPY_STATE_SIZE (256 * 1024)
+#define COPY_STATE      "copies.json"   /* a notes file (client-int.h) */
 #define COPY_QUERY_MAX  (BOUND_URL - 64)    /* an escaped path in a query */
 
 /* ---- the path query ---- */
@@ -210,70 +207,23 @@ static void report(const struct tether_copy_opts *o, int64_t done, int64_t total
 
 /* ---- the uploads this client may go on with (copies.json) ---- */
 
-static void state_path(tether_client *c, char *out, size_t outsz)
-{
-	snprintf(out, outsz, "%s/" COPY_STATE, c->state_dir);
-}
-
-static json_t *state_load(tether_client *c)
-{
-	char path[BOUND_PATH + 32], why[160];
-	size_t len = 0;
-	state_path(c, path, sizeof path);
-	char *text = fileio_read(path, COPY_STATE_SIZE, &len);
-	json_t *all = text ? jsonu_parse_object(text, len, why, sizeof why) : NULL;
-	free(text);
-	return all ? all : json_object();
-}
-
-/* Write the entries back, less expired ones and the oldest over the cap. */
-static void state_store(tether_client *c, json_t *all)
-{
-	char path[BOUND_PATH + 32];
-	const char *k;
-	json_t *v, *tmp;
-	int64_t now = (int64_t)time(NULL);
-	json_object_foreach_safe(all, tmp, k, v) {
-		int64_t at = json_integer_value(json_object_get(v, "saved"));
-		if (now - at > COPY_STATE_TTL || at > now + 60)
-			json_object_del(all, k);
-	}
-	while (json_object_size(all) > COPY_STATE_MAX) {
-		const char *oldest = NULL;
-		int64_t t_old = INT64_MAX;
-		json_object_foreach(all, k, v) {
-			int64_t at = json_integer_value(json_object_get(v, "saved"));
-			if (at < t_old) {
-				t_old = at;
-				oldest = k;
-			}
-		}
-		json_object_del(all, oldest);
-	}
-	state_path(c, path, sizeof path);
-	char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text != NULL)
-		fileio_write_atomic(path, text, strlen(text), 0600);
-	free(text);
-}
-
 /* The noted upload for key into id ("" if none); id NULL with set: forget
  * it; else with set: note id. A remote client keeps nothing. */
 static void state_upload(tether_client *c, const char *key, char *id, bool set)
 {
 	if (c->remote)
 		return;
-	json_t *all = state_load(c);
+	json_t *all = notes_load(c, COPY_STATE);
 	if (!set) {
 		const char *got = json_string_value(json_object_get(json_object_get(all, key), "id"));
 		snprintf(id, TETHER_UPLOAD_ID_MAX + 1, "%s", got ? got : "");
 	} else if (id == NULL) {
 		json_object_del(all, key);
-		state_store(c, all);
+		notes_store(c, COPY_STATE, all);
 	} else {
 		json_object_set_new(all, key, json_pack("{s:s,s:I}", "id", id, "saved",
 		                                        (json_int_t)time(NULL)));
-		state_store(c, all);
+		notes_store(c, COPY_STATE, all);
 	}
 	json_decref(all);
 }

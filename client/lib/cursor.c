@@ -8,7 +8,8 @@
  * this client had reached is noted here ($TETHER_HOME state dir,
  * cursors.json, 0600), keyed by host and job; the next receive of that job
  * from this client starts there, so no byte is delivered twice. Entries are
- * taken when used and bounded in number.
+ * taken when used and bounded in number. The notes file below serves
+ * copies.json too (copy.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,36 +21,24 @@
 #include "jsonu.h"
 
 #define CURSOR_FILE  "cursors.json"
-#define CURSOR_MAX   256                    /* entries kept; the oldest go first */
-#define CURSOR_TTL   (7 * 24 * 3600)        /* seconds an entry is trusted */
-#define CURSOR_BYTES (256 * 1024)           /* the file is never larger */
+#define NOTES_MAX    256                    /* entries kept; the oldest go first */
+#define NOTES_TTL    (7 * 24 * 3600)        /* seconds an entry is trusted */
+#define NOTES_BYTES  (256 * 1024)           /* the file is never larger */
 
-/* The file's path. */
-static void cursor_path(tether_client *c, char *out, size_t outsz)
-{
-	snprintf(out, outsz, "%s/" CURSOR_FILE, c->state_dir);
-}
+/* ---- a notes file: entries keyed by name, each with its "saved" time ---- */
 
-/* The entry key: "host:port#job". */
-static void cursor_key(const struct target *t, int64_t job, char *out, size_t outsz)
-{
-	snprintf(out, outsz, "%s#%lld", t->key, (long long)job);
-}
-
-/* The file's entries (an object; empty if absent or unreadable). */
-static json_t *cursor_load(tether_client *c)
+json_t *notes_load(tether_client *c, const char *file)
 {
 	char path[BOUND_PATH + 32], why[160];
 	size_t len = 0;
-	cursor_path(c, path, sizeof path);
-	char *text = fileio_read(path, CURSOR_BYTES, &len);
+	snprintf(path, sizeof path, "%s/%s", c->state_dir, file);
+	char *text = fileio_read(path, NOTES_BYTES, &len);
 	json_t *all = text ? jsonu_parse_object(text, len, why, sizeof why) : NULL;
 	free(text);
 	return all ? all : json_object();
 }
 
-/* Write the entries back, dropping expired ones and the oldest over the cap. */
-static void cursor_store(tether_client *c, json_t *all)
+void notes_store(tether_client *c, const char *file, json_t *all)
 {
 	char path[BOUND_PATH + 32];
 	const char *k;
@@ -57,10 +46,10 @@ static void cursor_store(tether_client *c, json_t *all)
 	int64_t now = (int64_t)time(NULL);
 	json_object_foreach_safe(all, tmp, k, v) {
 		int64_t at = json_integer_value(json_object_get(v, "saved"));
-		if (now - at > CURSOR_TTL || at > now + 60)
+		if (now - at > NOTES_TTL || at > now + 60)
 			json_object_del(all, k);
 	}
-	while (json_object_size(all) > CURSOR_MAX) {
+	while (json_object_size(all) > NOTES_MAX) {
 		const char *oldest = NULL;
 		int64_t t_old = INT64_MAX;
 		json_object_foreach(all, k, v) {
@@ -72,22 +61,30 @@ static void cursor_store(tether_client *c, json_t *all)
 		}
 		json_object_del(all, oldest);
 	}
-	cursor_path(c, path, sizeof path);
+	snprintf(path, sizeof path, "%s/%s", c->state_dir, file);
 	char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
 	if (text != NULL)
 		fileio_write_atomic(path, text, strlen(text), 0600);
 	free(text);
 }
 
+/* ---- job output cursors ---- */
+
+/* The entry key: "host:port#job". */
+static void cursor_key(const struct target *t, int64_t job, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s#%lld", t->key, (long long)job);
+}
+
 /* Note that job's output on t was written up to offset; see client-int.h. */
 void cursor_save(tether_client *c, const struct target *t, int64_t job, int64_t offset)
 {
 	char key[sizeof t->key + 24];
-	json_t *all = cursor_load(c);
+	json_t *all = notes_load(c, CURSOR_FILE);
 	cursor_key(t, job, key, sizeof key);
 	json_object_set_new(all, key, json_pack("{s:I,s:I}", "offset", (json_int_t)offset,
 	                                        "saved", (json_int_t)time(NULL)));
-	cursor_store(c, all);
+	notes_store(c, CURSOR_FILE, all);
 	json_decref(all);
 }
 
@@ -95,7 +92,7 @@ void cursor_save(tether_client *c, const struct target *t, int64_t job, int64_t 
 int64_t cursor_take(tether_client *c, const struct target *t, int64_t job)
 {
 	char key[sizeof t->key + 24];
-	json_t *all = cursor_load(c);
+	json_t *all = notes_load(c, CURSOR_FILE);
 	cursor_key(t, job, key, sizeof key);
 	json_t *v = json_object_get(all, key);
 	int64_t offset = -1;
@@ -104,7 +101,7 @@ int64_t cursor_take(tether_client *c, const struct target *t, int64_t job)
 		if (json_is_integer(o) && json_integer_value(o) >= 0)
 			offset = json_integer_value(o);
 		json_object_del(all, key);
-		cursor_store(c, all);
+		notes_store(c, CURSOR_FILE, all);
 	}
 	json_decref(all);
 	return offset;
