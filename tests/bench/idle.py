@@ -94,6 +94,17 @@ def memory(pid):
     return classes, rss
 
 
+def rollup(pid):
+    """/proc/PID/smaps_rollup as {field: KiB}."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            m = re.match(r"^(\w+):\s+(\d+) kB", line)
+            if m:
+                out[m.group(1)] = int(m.group(2))
+    return out
+
+
 def strace_available():
     if shutil.which("strace"):
         return True
@@ -106,6 +117,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--sessions", type=int, default=4)
     ap.add_argument("--strace", action="store_true")
+    ap.add_argument("--restart", action="store_true",
+                    help="measure a restarted daemon (its key loaded, not generated)")
     a = ap.parse_args()
     env = H.Env()
     ok = False
@@ -118,6 +131,9 @@ def main():
             c.json("session", "new", d.host, "--name", f"s{i}")
             r = c.run("invoke", "-s", f"{d.host}/s{i}", "--", "true")
             assert r.returncode == 0, r.stderr
+        if a.restart:
+            d.restart()
+            c.run("session", "list", d.host)
         pid = d.proc.pid
         time.sleep(2)   # the last request's aftermath
         mem0, rss0 = memory(pid)
@@ -149,6 +165,9 @@ def main():
             if v >= 64:
                 print(f"  {v:>7} KiB  {k}")
         print(f"  {sum(v for v in mem.values() if v < 64):>7} KiB  (the rest, each < 64 KiB)")
+        r = rollup(pid)
+        print("smaps_rollup: " + ", ".join(f"{k} {r.get(k, 0)} KiB" for k in (
+            "Rss", "Pss", "Shared_Clean", "Private_Clean", "Private_Dirty", "Anonymous")))
         if tracer is not None:
             with open(out) as f:
                 print("\nstrace -f -c over the window:\n" + f.read())
