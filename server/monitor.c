@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "upload.h"
 #include "jobs.h"
 #include "session.h"
@@ -35,6 +37,7 @@
 #define UPLOAD_SWEEP 10     /* s before retrying an upload that could not expire */
 #define AUDIT_PRUNE  3600   /* s between prunes of old audit records */
 #define WATCH_MAX    8192   /* supervisors watched by pidfd; past it, polled */
+#define FD_HEADROOM  (BOUND_CONNECTIONS + 512)   /* fds left to connections and the rest */
 
 static struct ticker ticker;
 static int dirwatch = -1;   /* inotify on the state dir: the database changed */
@@ -48,7 +51,7 @@ struct watch {
 };
 
 static struct watch *watches;
-static size_t nwatch;
+static size_t nwatch, watch_max;
 
 /* The watch of job, or NULL. */
 static struct watch *watch_of(int64_t job)
@@ -106,7 +109,7 @@ static int64_t duty_jobs(struct server *srv, int64_t now)
 			w->seen = true;
 			continue;
 		}
-		int fd = nwatch < WATCH_MAX ? jobs_supervisor_fd(r.ids[i]) : -1;
+		int fd = nwatch < watch_max ? jobs_supervisor_fd(r.ids[i]) : -1;
 		if (fd < 0) {
 			int64_t in = errno == EAGAIN ? STARTING : RETRY;
 			due = now + in < due ? now + in : due;
@@ -337,9 +340,16 @@ void monitor_kick(void)
 /* Start the thread, watching the state dir and the supervisors. */
 int monitor_start(struct server *srv)
 {
+	struct rlimit rl;
 	watches = calloc(WATCH_MAX, sizeof *watches);
 	if (watches == NULL)
 		return -1;
+	/* pidfds never take the descriptors connections need (the unit file
+	 * sets LimitNOFILE=65536; a daemon started by hand may have 1024) */
+	watch_max = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > FD_HEADROOM)
+		watch_max = rl.rlim_cur - FD_HEADROOM < WATCH_MAX ? rl.rlim_cur - FD_HEADROOM
+		                                                  : WATCH_MAX;
 	dirwatch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (dirwatch >= 0 && inotify_add_watch(dirwatch, srv->conf.state_dir,
 	                                       IN_MODIFY | IN_ONLYDIR) < 0) {
