@@ -150,6 +150,7 @@ unsigned connguard_sweep(int64_t now_ms)
 	return n;
 }
 
+/* See connguard.h. */
 void connguard_on_first(void (*fn)(void))
 {
 	pthread_mutex_lock(&mu);
@@ -157,6 +158,7 @@ void connguard_on_first(void (*fn)(void))
 	pthread_mutex_unlock(&mu);
 }
 
+/* See connguard.h. */
 int64_t connguard_next_due(void)
 {
 	pthread_mutex_lock(&mu);

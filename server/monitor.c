@@ -327,11 +327,13 @@ int monitor_pass(struct server *srv)
 	return in < 0 ? 0 : in > 3600 * 1000 ? 3600 * 1000 : (int)in;
 }
 
+/* The ticker's pass. */
 static int tick(void *arg)
 {
 	return monitor_pass(arg);
 }
 
+/* See monitor.h. */
 void monitor_kick(void)
 {
 	ticker_kick(&ticker);
@@ -369,6 +371,7 @@ int monitor_start(struct server *srv)
 	return 0;
 }
 
+/* Stop the thread and close the watches. */
 void monitor_stop(void)
 {
 	connguard_on_first(NULL);

@@ -40,6 +40,7 @@ static void nap(struct ticker *t, int64_t ms)
 	}
 }
 
+/* The thread: a pass, then sleep until its deadline, a kick or an fd. */
 static void *loop(void *arg)
 {
 	struct ticker *t = arg;
@@ -62,6 +63,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
+/* See ticker.h. */
 int ticker_start(struct ticker *t, int (*fn)(void *), void *arg, int min_gap_ms)
 {
 	t->fn = fn;
@@ -96,17 +98,20 @@ void ticker_kick(struct ticker *t)
 	}
 }
 
+/* See ticker.h. */
 int ticker_watch(struct ticker *t, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
 	return epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &e) == 0 ? 0 : -1;
 }
 
+/* See ticker.h. */
 void ticker_unwatch(struct ticker *t, int fd)
 {
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/* See ticker.h. */
 void ticker_stop(struct ticker *t)
 {
 	uint64_t one = 1;

@@ -774,6 +774,7 @@ void xfer_wait(struct server *srv, const struct session_rec *s, int64_t job, int
 	}
 }
 
+/* The ticker's pass. */
 static int tick(void *arg)
 {
 	return pass(arg);
