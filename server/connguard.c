@@ -26,6 +26,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct connguard_slot slots[BOUND_CONNECTIONS];
 static unsigned max_unauth = BOUND_CONNECTIONS / 4, per_addr = 64;
 static int64_t grace = 10000;
+static void (*on_first)(void);
 
 void connguard_init(unsigned max_unauthenticated, unsigned per_address, int64_t grace_ms)
 {
@@ -111,7 +112,10 @@ struct connguard_slot *connguard_open(int fd, const struct sockaddr *sa, int64_t
 		free_slot->since_ms = now_ms;
 		memcpy(free_slot->addr, a, 16);
 	}
+	void (*wake)(void) = free_slot != NULL && unauth == 0 ? on_first : NULL;
 	pthread_mutex_unlock(&mu);
+	if (wake != NULL)
+		wake();
 	return free_slot;
 }
 
@@ -144,6 +148,25 @@ unsigned connguard_sweep(int64_t now_ms)
 		}
 	pthread_mutex_unlock(&mu);
 	return n;
+}
+
+/* See connguard.h. */
+void connguard_on_first(void (*fn)(void))
+{
+	pthread_mutex_lock(&mu);
+	on_first = fn;
+	pthread_mutex_unlock(&mu);
+}
+
+/* See connguard.h. */
+int64_t connguard_next_due(void)
+{
+	pthread_mutex_lock(&mu);
+	struct connguard_slot *o = oldest_unauth(NULL);
+	/* the sweep drops what is past grace, strictly */
+	int64_t due = o != NULL ? o->since_ms + grace + 1 : -1;
+	pthread_mutex_unlock(&mu);
+	return due;
 }
 
 void connguard_counts(unsigned *open, unsigned *unauthenticated)

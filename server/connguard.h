@@ -41,6 +41,15 @@ void connguard_close(struct connguard_slot *s);
  * many were dropped. */
 unsigned connguard_sweep(int64_t now_ms);
 
+/* Call fn (from the thread of the arriving connection, no lock held)
+ * whenever an unauthenticated connection arrives while no other one is
+ * waiting: the sweeper has a new deadline (see connguard_next_due). */
+void connguard_on_first(void (*fn)(void));
+
+/* When the oldest unauthenticated connection's grace ends (the clock of
+ * connguard_open's now_ms), or -1 if none is waiting. */
+int64_t connguard_next_due(void);
+
 /* Counts, for tests and logs. */
 void connguard_counts(unsigned *open, unsigned *unauthenticated);
 

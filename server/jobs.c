@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -556,6 +557,31 @@ void jobs_settle_all(struct server *srv)
 		job_rec_clear(&j);
 	}
 	free(l.ids);
+}
+
+/* See jobs.h. */
+int jobs_supervisor_fd(int64_t job)
+{
+	pid_t shim, child;
+	if (read_pids(job, &shim, &child) != 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, shim, 0);
+	if (fd < 0)
+		return -1;
+	/* opened after the pid was read: it may name a process that reused it */
+	if (!shim_alive(job, shim)) {
+		close(fd);
+		errno = ESRCH;
+		return -1;
+	}
+	return fd;
+#else
+	errno = ENOSYS;   /* kernels before 5.3: the monitor polls */
+	return -1;
+#endif
 }
 
 /* Write one input record whole (a FIFO write of at most PIPE_BUF is atomic),

@@ -88,4 +88,11 @@ void jobs_collect(void *ids, const struct job_rec *j);
 /* Settle every running job (at start and from the monitor). */
 void jobs_settle_all(struct server *srv);
 
+/* A pidfd of the running job's supervisor, readable once it exits (so the
+ * monitor settles the job when it ends instead of polling for that); the
+ * caller closes it. -1 with errno EAGAIN while the supervisor has not
+ * written its pid yet, ESRCH if it is gone, another errno if it cannot be
+ * watched. */
+int jobs_supervisor_fd(int64_t job);
+
 #endif

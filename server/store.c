@@ -298,13 +298,15 @@ fail:
 }
 
 /* Close the database. */
-void store_take_reserve(struct store *st)
+bool store_take_reserve(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
 	if (st->reserve_fd >= 0 && !st->reserve_held &&
 	    posix_fallocate(st->reserve_fd, 0, STORE_RESERVE) == 0)
 		st->reserve_held = true;
+	bool missing = st->reserve_fd >= 0 && !st->reserve_held;
 	pthread_mutex_unlock(&st->lock);
+	return !missing;
 }
 
 bool store_use_reserve(struct store *st)

@@ -72,8 +72,9 @@ void job_rec_clear(struct job_rec *j);
 int store_open(const char *path, struct store **out, char *err, size_t errsz);
 
 /* Take back the space reserve after it was used (a no-op while held or
- * while the disk is still full); the monitor calls it. */
-void store_take_reserve(struct store *st);
+ * while the disk is still full); the monitor calls it. False while the
+ * reserve is still missing (the monitor tries again). */
+bool store_take_reserve(struct store *st);
 
 /* Close the database; NULL is a no-op. */
 void store_close(struct store *st);

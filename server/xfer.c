@@ -549,14 +549,20 @@ static int by_turn(const void *a, const void *b)
 	return x->t.last_start < y->t.last_start ? -1 : x->t.last_start > y->t.last_start;
 }
 
-/* One pass over every live transfer. Called with xlock held. */
-static void pass_locked(struct server *srv)
+#define PASS_BUSY 250   /* ms between passes while a worker runs: its progress, its end */
+
+/* One pass over every live transfer. Called with xlock held. Returns the
+ * ms until the next pass is due: PASS_BUSY while a worker runs or a job
+ * waits for one, until the earliest retry of a transient error, or
+ * TICKER_IDLE (the verbs kick the scheduler). */
+static int pass_locked(struct server *srv)
 {
-	int64_t *ids = NULL, now = timeu_now();
+	int64_t *ids = NULL, now = timeu_now(), retry = INT64_MAX;
 	size_t n = 0;
+	bool busy = false;
 	if (store_xfer_ids(srv->store, 0, &ids, &n) != TETHER_E_OK || n == 0) {
 		free(ids);
-		return;
+		return TICKER_IDLE;
 	}
 	struct slot *sl = calloc(n, sizeof *sl);
 	struct slot **bg = calloc(n, sizeof *bg);
@@ -627,6 +633,10 @@ static void pass_locked(struct server *srv)
 				kill(pid, SIGTERM);   /* preempted: it goes back to the queue */
 			t->state = XFER_QUEUED;
 		}
+		if (live_state(t->state) || t->state == XFER_QUEUED)
+			busy = true;
+		else if (t->state == XFER_TRANSIENTERROR && t->retry_at < retry)
+			retry = t->retry_at;
 		int64_t after = bytes_done(t);
 		if (after > s->before)
 			t->progress_at = now;
@@ -637,9 +647,19 @@ static void pass_locked(struct server *srv)
 		}
 		xfer_rec_clear(t);
 	}
+	bool short_of_memory = sl == NULL || bg == NULL;
 	free(bg);
 	free(sl);
 	free(ids);
+	if (busy || short_of_memory)
+		return PASS_BUSY;
+	if (retry == INT64_MAX)
+		return TICKER_IDLE;
+	/* due once the wall clock reaches retry_at (whole seconds) */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t in = retry * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return in < 0 ? 0 : in > 3600 * 1000 ? 3600 * 1000 : (int)in;
 }
 
 /* Waiters (xfer_wait) learn of passes: a queued job may have been started,
@@ -649,15 +669,22 @@ static pthread_cond_t  passed = PTHREAD_COND_INITIALIZER;
 static uint64_t        passes;
 static bool            released;   /* the daemon is stopping: nobody waits */
 
-void xfer_pass(struct server *srv)
+/* A pass; returns when the next is due (see pass_locked). */
+static int pass(struct server *srv)
 {
 	pthread_mutex_lock(&xlock);
-	pass_locked(srv);
+	int due = pass_locked(srv);
 	pthread_mutex_unlock(&xlock);
 	pthread_mutex_lock(&wait_lock);
 	passes++;
 	pthread_cond_broadcast(&passed);
 	pthread_mutex_unlock(&wait_lock);
+	return due;
+}
+
+void xfer_pass(struct server *srv)
+{
+	pass(srv);
 }
 
 void xfer_release_waiters(void)
@@ -747,15 +774,17 @@ void xfer_wait(struct server *srv, const struct session_rec *s, int64_t job, int
 	}
 }
 
-static void tick(void *arg)
+/* The ticker's pass. */
+static int tick(void *arg)
 {
-	xfer_pass(arg);
+	return pass(arg);
 }
 
+/* Passes run when due (see pass_locked), or at once when a verb kicks. */
 int xfer_start(struct server *srv)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	return ticker_start(&ticker, tick, srv, 250);   /* a finished worker is seen soon */
+	return ticker_start(&ticker, tick, srv, 0);
 }
 
 void xfer_stop(void)
