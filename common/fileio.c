@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,10 +140,29 @@ int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t m
 /* Read what is left of an open file, up to max bytes. */
 char *fileio_read_fd(int fd, size_t max, size_t *lenp)
 {
-	char *buf = malloc(max + 1);
+	/* room for what fstat says is there (and a byte to see it grew), not
+	 * for max: a 1 MiB bound read for a 300-byte file cost an mmap, and a
+	 * merge of the heap's free chunks, per read (docs/performance.md) */
+	struct stat st;
+	size_t cap = max + 1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < max)
+		cap = (size_t)st.st_size + 2;
+	char *buf = malloc(cap);
 	size_t n = 0;
 	while (buf != NULL && n <= max) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
+		if (n == cap) {   /* it grew since: double, up to the bound */
+			size_t more = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+			char *b = realloc(buf, more);
+			if (b == NULL) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = b;
+			cap = more;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -154,7 +174,7 @@ char *fileio_read_fd(int fd, size_t max, size_t *lenp)
 		errno = buf ? EFBIG : ENOMEM;
 		return NULL;
 	}
-	buf[n] = '\0';
+	buf[n] = '\0';   /* n < cap: the loop ends on a read short of it */
 	if (lenp != NULL)
 		*lenp = n;
 	return buf;

@@ -41,6 +41,10 @@
 
 static struct MHD_Daemon *daemons[SRVCONF_MAX_LISTEN];
 static int ndaemons;
+/* The key session tickets are sealed with (docs/security.md, "Session
+ * resumption"): made at start, in memory only, so a restart ends every
+ * ticket; GnuTLS derives rotating keys from it. Empty: no tickets. */
+static gnutls_datum_t ticket_key;
 
 /* Record an error for the response. */
 tether_err req_error(struct req *r, tether_err e, const char *fmt, ...)
@@ -576,6 +580,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		return;
 	}
 	metrics_connection(1);   /* every start has its close */
+	/* libmicrohttpd has set the TLS session up and not yet shaken hands:
+	 * let it issue tickets, and accept them */
+	const union MHD_ConnectionInfo *ti =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ti != NULL && ti->tls_session != NULL && ticket_key.data != NULL)
+		gnutls_session_ticket_enable_server((gnutls_session_t)ti->tls_session,
+		                                    &ticket_key);
 	const union MHD_ConnectionInfo *fi =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	const union MHD_ConnectionInfo *ai =
@@ -659,6 +670,8 @@ int http_start(struct server *srv, const char *cert_pem, const char *key_pem,
 {
 	char deflt[BOUND_HOSTSPEC];
 	snprintf(deflt, sizeof deflt, "127.0.0.1:%d", TETHER_DEFAULT_PORT);
+	if (ticket_key.data == NULL && gnutls_session_ticket_key_generate(&ticket_key) != 0)
+		ticket_key.data = NULL;   /* full handshakes only */
 	connguard_init((unsigned)srv->conf.max_unauthenticated,
 	               (unsigned)srv->conf.max_connections_per_address,
 	               srv->conf.login_grace_time * 1000);
@@ -678,4 +691,9 @@ void http_stop(void)
 	for (int i = 0; i < ndaemons; i++)
 		MHD_stop_daemon(daemons[i]);
 	ndaemons = 0;
+	if (ticket_key.data != NULL) {
+		crypto_wipe(ticket_key.data, ticket_key.size);
+		gnutls_free(ticket_key.data);
+		ticket_key.data = NULL;
+	}
 }

@@ -6,13 +6,22 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "store.h"
 
+/* Prepared statements kept for reuse (store_prepare, store_release). */
+#define STORE_STMT_CACHE 64
+
 struct store {
 	sqlite3        *db;
 	pthread_mutex_t lock;
+	pthread_mutex_t cache_lock;   /* guards cache[] only */
+	struct {
+		uint32_t      hash;       /* of the statement's SQL text */
+		sqlite3_stmt *s;          /* idle, reset, no bindings; NULL: free */
+	} cache[STORE_STMT_CACHE];
 	int             reserve_fd;   /* STORE_RESERVE bytes held for a full disk, or -1 */
 	bool            reserve_held;
 };
@@ -26,8 +35,14 @@ struct store {
  * true if it was released now. Call with st->lock not held. */
 bool store_use_reserve(struct store *st);
 
-/* Prepare a statement; logs and returns NULL on failure. */
+/* Prepare a statement, or take an idle one of the same SQL text from the
+ * cache; logs and returns NULL on failure. Give it back with
+ * store_release(), never sqlite3_finalize(). */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql);
+
+/* Reset s, clear its bindings and keep it for the next store_prepare of its
+ * SQL (finalized if the cache is full); NULL is ignored. */
+void store_release(struct store *st, sqlite3_stmt *s);
 
 /* Log an sqlite failure with context and return TETHER_E_INTERNAL. */
 tether_err store_fail(struct store *st, const char *what);

@@ -75,7 +75,7 @@ tether_err store_job_create(struct store *st, struct job_rec *j, bool exclusive)
 			e = TETHER_E_CONFLICT;
 			goto out;
 		}
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	s = store_prepare(st, "INSERT INTO jobs(session_id, name, type, state, command, "
 	                  "started) VALUES(?, ?, ?, ?, ?, ?)");
@@ -97,7 +97,7 @@ tether_err store_job_create(struct store *st, struct job_rec *j, bool exclusive)
 		goto out;
 	}
 	j->id = sqlite3_last_insert_rowid(st->db);
-	sqlite3_finalize(s);
+	store_release(st, s);
 	s = NULL;
 	if (!named) {
 		snprintf(j->name, sizeof j->name, "Job%lld", (long long)j->id);
@@ -117,7 +117,7 @@ tether_err store_job_create(struct store *st, struct job_rec *j, bool exclusive)
 	}
 	e = TETHER_E_OK;
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	e = store_end(st, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
@@ -145,7 +145,7 @@ static tether_err job_one(struct store *st, const char *sql, int64_t a, const ch
 			e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "job_get");
 		}
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -192,7 +192,7 @@ static tether_err job_iter(struct store *st, const char *sql, int64_t param, boo
 		}
 		e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "job_list");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -225,7 +225,7 @@ static tether_err job_update(struct store *st, const char *what, const char *sql
 			sqlite3_bind_int64(s, i++, ints[k]);
 		e = sqlite3_step(s) == SQLITE_DONE ? TETHER_E_OK : store_fail(st, what);
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }

@@ -35,7 +35,7 @@ tether_err store_key_add(struct store *st, int64_t user_id, const struct key_rec
 	else
 		e = store_fail(st, "key_add");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -69,7 +69,7 @@ tether_err store_key_list(struct store *st, int64_t user_id, store_key_cb cb, vo
 	}
 	e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "key_list");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -90,7 +90,7 @@ tether_err store_key_remove(struct store *st, int64_t user_id, const char *finge
 	else
 		e = sqlite3_changes(st->db) > 0 ? TETHER_E_OK : TETHER_E_NOT_FOUND;
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -124,7 +124,7 @@ tether_err store_key_find(struct store *st, int64_t user_id, const char *fingerp
 		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "key_find");
 	}
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }

@@ -45,7 +45,7 @@ static int64_t session_count(struct store *st, int64_t user_id)
 	sqlite3_bind_int64(s, 1, user_id);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return n;
 }
 
@@ -74,7 +74,7 @@ static tether_err session_insert(struct store *st, struct session_rec *r)
 		    ? TETHER_E_CONFLICT : store_fail(st, "session_insert");
 	else
 		r->id = sqlite3_last_insert_rowid(st->db);
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return e;
 }
 
@@ -93,7 +93,7 @@ static tether_err session_name_generated(struct store *st, struct session_rec *r
 		sqlite3_bind_int64(s, 2, r->id);
 		int rc = sqlite3_step(s);
 		int ext = sqlite3_extended_errcode(st->db);
-		sqlite3_finalize(s);
+		store_release(st, s);
 		if (rc == SQLITE_DONE)
 			return TETHER_E_OK;
 		if (ext != SQLITE_CONSTRAINT_UNIQUE)
@@ -157,7 +157,7 @@ tether_err store_session_get(struct store *st, int64_t user_id, const char *ref,
 		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "session_get");
 	}
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -180,7 +180,7 @@ tether_err store_session_by_id(struct store *st, int64_t id, struct session_rec 
 		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "session_by_id");
 	}
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -204,7 +204,7 @@ tether_err store_session_list(struct store *st, int64_t user_id,
 	}
 	e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "session_list");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -224,7 +224,7 @@ tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id)
 		else
 			e = store_fail(st, "session_remove");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -248,7 +248,7 @@ static tether_err session_update(struct store *st, const char *sql, int n,
 		else
 			e = store_fail(st, "session_update");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -296,7 +296,7 @@ tether_err store_session_list_all(struct store *st, store_session_cb cb, void *c
 		}
 		e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "session_list_all");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }

@@ -67,7 +67,7 @@ static tether_err write_files(struct store *st, const struct xfer_rec *t)
 			e = store_fail(st, "transfer_files");
 		sqlite3_reset(s);
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return e;
 }
 
@@ -113,7 +113,7 @@ tether_err store_xfer_create(struct store *st, struct job_rec *j, struct xfer_re
 		e = TETHER_E_LIMIT_EXCEEDED;
 		goto out;
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	s = store_prepare(st, "INSERT INTO transfers(state, priority, options, credentials, "
 	                  "retry_at, error_code, error_message, error_file, modified, completed, "
 	                  "progress_at, last_start, notes, job_id, direction, created, user_id) "
@@ -131,7 +131,7 @@ tether_err store_xfer_create(struct store *st, struct job_rec *j, struct xfer_re
 	}
 	e = write_files(st, t);
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	e = store_end(st, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
@@ -185,7 +185,7 @@ static tether_err read_files(struct store *st, struct xfer_rec *t)
 		f->bytes_transferred = sqlite3_column_int64(s, 3);
 		f->done = sqlite3_column_int(s, 4) != 0;
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return e;
 }
 
@@ -232,7 +232,7 @@ tether_err store_xfer_get(struct store *st, int64_t job_id, struct xfer_rec *out
 	store_col_text(s, 17, out->name, sizeof out->name);
 	e = read_files(st, out);
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 unlock:
 	pthread_mutex_unlock(&st->lock);
 	if (e != TETHER_E_OK)
@@ -266,7 +266,7 @@ tether_err store_xfer_ids(struct store *st, int64_t session_id, int64_t **ids, s
 		}
 		(*ids)[(*n)++] = sqlite3_column_int64(s, 0);
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	if (e != TETHER_E_OK) {
 		free(*ids);
@@ -298,7 +298,7 @@ tether_err store_xfer_update(struct store *st, const struct xfer_rec *t)
 	}
 	e = sqlite3_changes(st->db) == 0 ? TETHER_E_NOT_FOUND : write_files(st, t);
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	e = store_end(st, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);

@@ -39,7 +39,7 @@ tether_err store_upload_create(struct store *st, const struct upload_rec *u, int
 		goto rollback;
 	sqlite3_bind_int64(s, 1, u->user_id);
 	int64_t open = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-	sqlite3_finalize(s);
+	store_release(st, s);
 	if (open < 0) {
 		e = store_fail(st, "upload_count");
 		goto rollback;
@@ -62,7 +62,7 @@ tether_err store_upload_create(struct store *st, const struct upload_rec *u, int
 	sqlite3_bind_int64(s, 9, u->created);
 	sqlite3_bind_int64(s, 10, u->modified);
 	e = sqlite3_step(s) == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "upload_create");
-	sqlite3_finalize(s);
+	store_release(st, s);
 rollback:
 	e = store_end(st, e);
 out:
@@ -87,7 +87,7 @@ tether_err store_upload_get(struct store *st, const char *id, int64_t user_id,
 		} else {
 			e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "upload_get");
 		}
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return e;
@@ -108,7 +108,7 @@ tether_err store_upload_set(struct store *st, const char *id, int64_t received, 
 		e = sqlite3_step(s) == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "upload_set");
 		if (e == TETHER_E_OK && sqlite3_changes(st->db) == 0)
 			e = TETHER_E_NOT_FOUND;
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return e;
@@ -122,7 +122,7 @@ tether_err store_upload_delete(struct store *st, const char *id)
 	if (s != NULL) {
 		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 		e = sqlite3_step(s) == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "upload_delete");
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return e;
@@ -143,7 +143,7 @@ tether_err store_upload_stale(struct store *st, int64_t before, struct upload_re
 		while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
 			read_row(s, &out[(*n)++]);
 		e = TETHER_E_OK;
-		sqlite3_finalize(s);
+		store_release(st, s);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return e;

@@ -42,7 +42,7 @@ tether_err store_user_add(struct store *st, const char *name, const char *pwhash
 	else
 		e = store_fail(st, "user_add");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -70,7 +70,7 @@ tether_err store_user_get(struct store *st, const char *name, struct user_rec *o
 		e = store_fail(st, "user_get");
 	}
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -91,7 +91,7 @@ static tether_err user_update(struct store *st, const char *sql, const char *nam
 		e = store_fail(st, what);
 	else
 		e = sqlite3_changes(st->db) > 0 ? TETHER_E_OK : TETHER_E_NOT_FOUND;
-	sqlite3_finalize(s);
+	store_release(st, s);
 	return e;
 }
 
@@ -146,7 +146,7 @@ tether_err store_user_list(struct store *st, store_user_cb cb, void *ctx)
 	}
 	e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "user_list");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -170,7 +170,7 @@ tether_err store_token_add(struct store *st, int64_t user_id, const char *hash,
 	sqlite3_bind_int64(s, 6, now);
 	e = sqlite3_step(s) == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "token_add");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -200,7 +200,7 @@ tether_err store_token_check(struct store *st, const char *hash, int64_t now,
 	} else {
 		e = rc == SQLITE_DONE ? TETHER_E_UNAUTHORIZED : store_fail(st, "token_check");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	s = NULL;
 	if (e == TETHER_E_OK && now - last_used >= 60) {
 		s = store_prepare(st, "UPDATE tokens SET last_used = ? WHERE id = ?");
@@ -212,7 +212,7 @@ tether_err store_token_check(struct store *st, const char *hash, int64_t now,
 		}
 	}
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -230,7 +230,7 @@ tether_err store_token_revoke(struct store *st, const char *hash)
 		else
 			e = store_fail(st, "token_revoke");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -252,7 +252,7 @@ tether_err store_user_by_id(struct store *st, int64_t id, struct user_rec *out)
 			e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "user_by_id");
 		}
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -295,7 +295,7 @@ tether_err store_user_removals_pending(struct store *st, store_name_cb cb, void 
 		store_col_text(s, 0, names[n++], sizeof names[0]);
 	if (s != NULL)
 		e = rc == SQLITE_ROW || rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "removals");
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	for (size_t i = 0; i < n; i++)   /* outside the lock: cb may use the store */
 		cb(ctx, names[i]);
@@ -331,13 +331,13 @@ tether_err store_user_removal_result(struct store *st, const char *name, bool *d
 	} else {
 		e = rc == SQLITE_DONE ? TETHER_E_NOT_FOUND : store_fail(st, "removal_get");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	s = NULL;
 	if (e == TETHER_E_OK && *done)
 		user_update(st, "DELETE FROM user_removals WHERE name = ?", name, NULL,
 		            "removal_forget");
 out:
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }

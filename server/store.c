@@ -149,15 +149,58 @@ static const char *const migrations[] = {
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-/* Prepare a statement, logging a failure. */
+/* FNV-1a of a statement's SQL text: the cache's first comparison. */
+static uint32_t sql_hash(const char *sql)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)sql; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+/* Prepare a statement, logging a failure. Parsing and planning was a fifth
+ * of the daemon's CPU per request (docs/performance.md), so statements are
+ * kept: the SQL is compared in full, never trusted to its pointer. */
 sqlite3_stmt *store_prepare(struct store *st, const char *sql)
 {
+	uint32_t h = sql_hash(sql);
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+	pthread_mutex_lock(&st->cache_lock);
+	for (int i = 0; i < STORE_STMT_CACHE; i++)
+		if (st->cache[i].s != NULL && st->cache[i].hash == h &&
+		    strcmp(sqlite3_sql(st->cache[i].s), sql) == 0) {
+			s = st->cache[i].s;
+			st->cache[i].s = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&st->cache_lock);
+	if (s != NULL)
+		return s;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_finalize(s);
 		store_fail(st, "prepare");
 		return NULL;
 	}
 	return s;
+}
+
+void store_release(struct store *st, sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_reset(s);            /* ends its read of the database */
+	sqlite3_clear_bindings(s);   /* no pointer into a caller's buffer kept */
+	uint32_t h = sql_hash(sqlite3_sql(s));
+	pthread_mutex_lock(&st->cache_lock);
+	for (int i = 0; i < STORE_STMT_CACHE && s != NULL; i++)
+		if (st->cache[i].s == NULL) {
+			st->cache[i].hash = h;
+			st->cache[i].s = s;
+			s = NULL;
+		}
+	pthread_mutex_unlock(&st->cache_lock);
+	sqlite3_finalize(s);   /* the cache was full (NULL: a no-op) */
 }
 
 /* The error for the connection's last sqlite failure: a full disk is the
@@ -271,6 +314,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errsz)
 	}
 	st->reserve_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->cache_lock, NULL);
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "cannot open %s: %s", path,
@@ -330,7 +374,10 @@ void store_close(struct store *st)
 		return;
 	if (st->reserve_fd >= 0)
 		close(st->reserve_fd);
+	for (int i = 0; i < STORE_STMT_CACHE; i++)
+		sqlite3_finalize(st->cache[i].s);   /* sqlite3_close refuses while any is left */
 	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->cache_lock);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -351,7 +398,7 @@ void store_audit(struct store *st, const char *event, const char *user,
 		if (sqlite3_step(s) != SQLITE_DONE)
 			store_fail(st, "audit");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -380,7 +427,7 @@ tether_err store_census(struct store *st, enum store_census what, store_census_c
 		else
 			store_fail(st, "census");
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }
@@ -399,7 +446,7 @@ tether_err store_audit_prune(struct store *st, int64_t before, int64_t *removed)
 			store_fail(st, "audit prune");
 		}
 	}
-	sqlite3_finalize(s);
+	store_release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	return e;
 }

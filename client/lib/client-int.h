@@ -122,11 +122,21 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
 struct request {
 	struct target     *t;
 	CURL              *h;
+	tether_client     *c;
+	bool               tls_check;   /* tlscache_note() due at the first bytes */
 	struct curl_slist *hdrs;
 	char              *text;     /* the encoded body */
 	struct buf         reply;
 	char               errbuf[CURL_ERROR_SIZE];
 };
+
+/* Offer t's TLS session saved by an earlier process, if t is pinned
+ * (tlscache.c); r must live until the transfer ends. */
+void tlscache_prepare(tether_client *c, CURL *h, struct request *r);
+
+/* From the reply's first bytes: after a full handshake, save the session
+ * for the next process; after a resumed one, nothing (-v says so). */
+void tlscache_note(struct request *r);
 
 /* Set h up for METHOD path on t (r holds what must outlive the call; ri,
  * if not NULL, gets the X-Tether-* headers). Release r with

@@ -51,6 +51,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 	struct request *r = ctx;
 	if (r->t->want_binding)
 		read_binding(r);
+	if (r->tls_check)
+		tlscache_note(r);
 	curl_off_t whole = 0;
 	if (r->reply.cap == 0 &&   /* the first bytes: room for all that is coming */
 	    curl_easy_getinfo(r->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &whole) == CURLE_OK &&
@@ -386,6 +388,7 @@ tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const ch
 	tether_err e = set_trust(c, h, t);
 	if (e != TETHER_E_OK)
 		return e;
+	tlscache_prepare(c, h, r);
 	r->hdrs = curl_slist_append(r->hdrs, "Accept: application/json");
 	if (c->client_id[0] != '\0') {   /* a remote client has none */
 		snprintf(hdr, sizeof hdr, "%s: %s", TETHER_HDR_CLIENT_ID, c->client_id);

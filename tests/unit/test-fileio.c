@@ -1,5 +1,6 @@
 /* Unit tests for common/fileio.c: atomic replacement, modes, bounded reads. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,55 @@ static void test_bounded_read(void **state)
 	assert_null(fileio_read(path, 10, NULL));
 }
 
+/* fileio_read_fd sizes its buffer by fstat: what is left after an offset,
+ * a large file, a pipe (no size) and a file larger than its size says all
+ * read whole. */
+static void test_read_fd_sizes(void **state)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/sized", dir);
+	size_t big = 100000, len = 0;
+	char *data = malloc(big);
+	assert_non_null(data);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)('a' + i % 26);
+	assert_int_equal(fileio_write_atomic(path, data, big, 0600), 0);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	char *t = fileio_read_fd(fd, 1 << 20, &len);
+	assert_int_equal(len, big);
+	assert_memory_equal(t, data, big);
+	assert_int_equal(t[big], '\0');
+	free(t);
+	assert_int_equal(lseek(fd, (off_t)(big - 4), SEEK_SET), (off_t)(big - 4));
+	t = fileio_read_fd(fd, 4, &len);   /* the rest fits the bound exactly */
+	assert_int_equal(len, 4);
+	assert_memory_equal(t, data + big - 4, 4);
+	free(t);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_null(fileio_read_fd(fd, big - 1, NULL));
+	assert_int_equal(errno, EFBIG);
+	close(fd);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], data, 5000), 5000);
+	close(p[1]);
+	t = fileio_read_fd(p[0], 8192, &len);
+	assert_int_equal(len, 5000);
+	assert_memory_equal(t, data, 5000);
+	free(t);
+	close(p[0]);
+	free(data);
+	/* a regular file whose size says 0 (procfs): the buffer grows as it reads */
+	fd = open("/proc/self/status", O_RDONLY);
+	assert_true(fd >= 0);
+	t = fileio_read_fd(fd, 1 << 16, &len);
+	assert_non_null(t);
+	assert_true(len > 100 && strncmp(t, "Name:", 5) == 0 && strlen(t) == len);
+	free(t);
+	close(fd);
+}
+
 static void test_refuses_symlink(void **state)
 {
 	char path[128], link[128];
@@ -124,6 +174,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_atomic_write_and_mode),
 		cmocka_unit_test(test_bounded_read),
+		cmocka_unit_test(test_read_fd_sizes),
 		cmocka_unit_test(test_refuses_symlink),
 		cmocka_unit_test(test_refuses_fifo_and_foreign_links),
 		cmocka_unit_test(test_write_all_to_pipe),
