@@ -376,8 +376,9 @@ void joblog_set_limit(int64_t job, int64_t limit)
 	char dir[BOUND_PATH], path[BOUND_PATH + 16], t[32], now[32];
 	spool_job_dir(dir, job);
 	int n = snprintf(t, sizeof t, "%lld\n", (long long)limit);
-	if (read_small(dir, "limit", now, sizeof now) && strcmp(now, t) == 0)
-		return;   /* unchanged: no rename for the supervisor to see */
+	bool had = read_small(dir, "limit", now, sizeof now);
+	if ((had && strcmp(now, t) == 0) || (!had && limit < 0))
+		return;   /* unchanged (none is no share): no file to write */
 	path_of(path, sizeof path, dir, "limit");
 	fileio_replace(path, t, (size_t)n, 0600, false);
 }

@@ -111,7 +111,7 @@ int64_t joblog_size(int64_t job);
  * if there is no log: a finished job's cleaned directory). */
 int64_t joblog_held(int64_t job);
 
-/* Set the job's share of its session's and user's caps (see "limit"). */
+/* Set the job's share of its session's and user's caps (see "limit"; -1: none). */
 void joblog_set_limit(int64_t job, int64_t limit);
 
 /* Is the job's supervisor holding off at the cap? */

@@ -34,14 +34,19 @@ static struct tracked *jobs;   /* under lock */
 static size_t njobs, room;
 static bool scanned;
 
-/* Add a job unless it is there already (under lock); -1 without memory. */
+/* Add a job unless it is there already (under lock); -1 without memory
+ * or room. */
 static int add(int64_t job, int64_t session, int64_t user)
 {
 	for (size_t i = 0; i < njobs; i++)
 		if (jobs[i].job == job)
 			return 0;
+	if (njobs == OUTCAP_TRACK_MAX)
+		return -1;
 	if (njobs == room) {
 		size_t n = room ? room * 2 : 64;
+		if (n > OUTCAP_TRACK_MAX)
+			n = OUTCAP_TRACK_MAX;
 		struct tracked *t = realloc(jobs, n * sizeof *t);
 		if (t == NULL)
 			return -1;
@@ -111,6 +116,7 @@ struct tally {
 	int64_t running;
 };
 
+/* The entry of session in t (n entries, room for one more), made if new. */
 static struct tally *tally_of(struct tally *t, size_t *n, int64_t session)
 {
 	for (size_t i = 0; i < *n; i++)

@@ -26,6 +26,10 @@
 
 #include "tetherd.h"
 
+/* Jobs counted at most: past it a new job's output counts against no
+ * session or user cap (its own output_cap still holds). */
+#define OUTCAP_TRACK_MAX 1000000
+
 /* Count a job just started in session of user, and give the user's
  * running jobs their shares again. */
 void outcap_started(struct server *srv, int64_t job, int64_t session, int64_t user);

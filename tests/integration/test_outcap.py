@@ -4,7 +4,7 @@ stays) unless received with --keep; a finished invoke whose output was all
 delivered loses its job directory but not its record; per-session caps on
 unreceived output block (the next job waits, Blocked, until a receive frees
 room) or drop (with the exact count); session list --json says how many
-bytes each session holds."""
+bytes each session holds; a per-user cap spans sessions."""
 import os
 import re
 import subprocess
@@ -152,6 +152,24 @@ def test_session_cap_drop_counts_exactly(env):
     r = receive(c, s, a)
     assert r.returncode == 0 and r.stdout.endswith(b"\n200000\n") and b"dropped" not in r.stderr
     assert len(r.stdout) == 1_288_895
+
+
+def test_user_cap_spans_sessions(env):
+    d, c, s = setup(env, config={"user_output_cap": SESSION_CAP})
+    c.json("session", "new", d.host, "--name", "w2")
+    s2 = f"{d.host}/w2"
+    a = c.json("job", "start", s, "--", "head -c 1500000 /dev/zero")["id"]
+    assert c.run("job", "wait", "-s", s, str(a)).returncode == 0
+    b = c.json("job", "start", s2, "--", "head -c 3000000 /dev/zero")["id"]
+    wait_for(lambda: job_state(c, s2, b)["state"] == "Blocked", timeout=60, what="Blocked")
+    stuck = log_size(d, b)
+    by_name = {x["name"]: x["output_bytes"] for x in c.json("session", "list", d.host)}
+    assert by_name == {"w": log_size(d, a), "w2": stuck}, by_name
+    r = receive(c, s, a)
+    assert r.returncode == 0 and len(r.stdout) == 1_500_000
+    wait_for(lambda: log_size(d, b) > stuck, timeout=30, what="the job going on")
+    r = receive(c, s2, b, "--wait")
+    assert r.returncode == 0 and len(r.stdout) == 3_000_000, (len(r.stdout), r.stderr)
 
 
 if __name__ == "__main__":
