@@ -459,9 +459,10 @@ int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int6
 		buf_init(out, JOBLOG_CHUNK);
 	else
 		rc = read_records(job, offset, size, out, why, whysz);
-	/* after reading: a release noted meanwhile may have punched what we read */
+	/* after reading: a release noted meanwhile may have punched what we
+	 * read, or a last acknowledgement removed the directory */
 	delivered_of(dir, &delivered, &released);
-	if (gone)
+	if (gone || (offset < size && spool_size(path) < 0))
 		released = size;
 	if (offset < released) {
 		char note[200];
