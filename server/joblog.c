@@ -509,7 +509,9 @@ void joblog_deliver(int64_t job, int64_t offset, int64_t keep_tail)
 	delivered_of(dir, &delivered, &released);
 	if (offset < delivered)
 		offset = delivered;   /* a slower concurrent acknowledgement */
-	int64_t upto = offset - keep_tail > released ? offset - keep_tail : released;
+	int64_t upto = offset - keep_tail;
+	if (upto - released < JOBLOG_RELEASE_STEP)
+		upto = released;   /* punched with the next step */
 	note_delivered(dir, offset, upto);
 	if (upto <= released)
 		return;
