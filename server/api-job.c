@@ -20,6 +20,7 @@
 #include "jobs.h"
 #include "jsonu.h"
 #include "joblog.h"
+#include "outcap.h"
 #include "outlog.h"
 #include "timeu.h"
 #include "xfer.h"
@@ -169,6 +170,7 @@ tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type ty
 	e = jobs_start(r->srv, &r->user, s, j, flags, pty, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
+	outcap_started(r->srv, j->id, s->id, s->user_id);
 	s->busy = s->busy || exclusive;
 	return TETHER_E_OK;
 }
@@ -290,15 +292,29 @@ tether_err api_job_get(struct req *r)
 	return TETHER_E_OK;
 }
 
+/* Acknowledge j's output up to offset (a record boundary; size is the
+ * log's): the delivered cursor moves and the output before it is released
+ * (a shell keeps a tail for its replay). A finished invoke or background
+ * job whose output has all been delivered loses its directory; its record
+ * (state, exit code) stays (docs/jobs.md, "Output caps"). */
+static void acknowledge(struct req *r, const struct job_rec *j, int64_t offset, int64_t size)
+{
+	bool ended = j->state != JOB_RUNNING && j->state != JOB_BLOCKED;
+	store_job_set_delivered(r->srv->store, j->id, offset);
+	joblog_deliver(j->id, offset, j->type == JOB_TYPE_SHELL ? JOBLOG_REPLAY_KEEP : 0);
+	if (ended && offset >= size &&
+	    (j->type == JOB_TYPE_INVOKE || j->type == JOB_TYPE_BACKGROUND))
+		jobs_discard_spool(j->id);
+	outcap_received(r->srv, r->user.id, j->id, ended);
+}
+
 /* Acknowledge offset before waiting for more, if it provably ends a run of
  * whole records after the delivered cursor (it is usually the end of what
  * the last reply carried). */
 static void ack_early(struct req *r, const struct job_rec *j, int64_t offset)
 {
-	if (joblog_whole(j->id, j->delivered, offset)) {
-		store_job_set_delivered(r->srv->store, j->id, offset);
-		joblog_deliver(j->id, offset);
-	}
+	if (joblog_whole(j->id, j->delivered, offset))
+		acknowledge(r, j, offset, INT64_MAX);
 }
 
 /* GET .../jobs/{job}/output?offset=N&wait=S&keep=0|1 -> raw records */
@@ -343,7 +359,10 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 		e = r->err;
 		goto out;
 	}
+	/* a finished job's cleaned directory: all of it was delivered */
 	int64_t size = joblog_size(j.id);
+	if (size < j.delivered)
+		size = j.delivered;
 	if (offset > size) {
 		e = req_error(r, TETHER_E_INVALID_ARGUMENT, "offset %lld is past the end of the "
 		              "output (%lld bytes)", (long long)offset, (long long)size);
@@ -369,6 +388,8 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 		}
 		running = j.state == JOB_RUNNING || j.state == JOB_BLOCKED;
 		size = joblog_size(j.id);   /* after the state: a settled job's log is whole */
+		if (size < j.delivered)
+			size = j.delivered;
 	}
 	struct buf data;
 	int64_t next;
@@ -378,11 +399,8 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 		e = req_error(r, rc < 0 ? TETHER_E_INTERNAL : TETHER_E_INVALID_ARGUMENT, "%s", why);
 		goto out;
 	}
-	if (!keep && offset > j.delivered) {
-		/* the acknowledgement, once the offset proved to be a boundary */
-		store_job_set_delivered(r->srv->store, j.id, offset);
-		joblog_deliver(j.id, offset);
-	}
+	if (!keep && offset > j.delivered)
+		acknowledge(r, &j, offset, size);   /* once the offset proved a boundary */
 	snprintf(num, sizeof num, "%lld", (long long)next);
 	req_header(r, "X-Tether-Next", num);
 	snprintf(num, sizeof num, "%lld", (long long)size);

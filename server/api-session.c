@@ -17,11 +17,38 @@
 #include "jsonu.h"
 #include "joblog.h"
 #include "log.h"
+#include "outcap.h"
 #include "strparse.h"
 #include "timeu.h"
 
-/* The JSON form of a session (docs/cli.md "JSON fields"). */
-static json_t *session_json(struct req *r, const struct session_rec *s, const char *owner)
+/* Add a job's held output to its session's figure in an object keyed by
+ * session id (outcap_sessions' callback). */
+static void add_held(void *ctx, int64_t session, int64_t bytes)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)session);
+	json_int_t now = json_integer_value(json_object_get(ctx, id));
+	json_object_set_new(ctx, id, json_integer(now + bytes));
+}
+
+/* Output held for session s (bytes < 0) or bytes. */
+static json_int_t held_of(struct req *r, const struct session_rec *s, int64_t bytes)
+{
+	if (bytes >= 0)
+		return bytes;
+	char id[24];
+	json_t *held = json_object();
+	outcap_sessions(r->srv, s->user_id, add_held, held);
+	snprintf(id, sizeof id, "%lld", (long long)s->id);
+	json_int_t n = json_integer_value(json_object_get(held, id));
+	json_decref(held);
+	return n;
+}
+
+/* The JSON form of a session (docs/cli.md "JSON fields"); bytes is the
+ * output it holds, or -1 to find out. */
+static json_t *session_json(struct req *r, const struct session_rec *s, const char *owner,
+                            int64_t bytes)
 {
 	char created[TIMEU_RFC3339_LEN], active[TIMEU_RFC3339_LEN];
 	timeu_rfc3339(s->created, created);
@@ -30,12 +57,13 @@ static json_t *session_json(struct req *r, const struct session_rec *s, const ch
 	int a = s->busy ? AVAIL_BUSY : s->state == SESSION_OPENED ? AVAIL_AVAILABLE : AVAIL_NONE;
 	const char *avail = proto_availability_str(a);
 	const char *buffering = proto_buffering_str(s->output_buffering);
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:[]}",
+	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:[]}",
 		"id", (json_int_t)s->id, "name", s->name, "host", r->srv->hostname,
 		"owner", owner, "state", state ? state : "Broken",
 		"availability", avail ? avail : "None", "created", created,
 		"last_activity", active, "idle_timeout", (json_int_t)s->idle_timeout,
-		"output_buffering", buffering ? buffering : "block", "jobs");
+		"output_buffering", buffering ? buffering : "block",
+		"output_bytes", held_of(r, s, bytes), "jobs");
 }
 
 /* Load the session named by the route's {ref}, or answer 404. */
@@ -164,7 +192,7 @@ tether_err api_session_connect(struct req *r)
 		return req_error(r, e, "cannot connect the session");
 	store_audit(r->srv->store, force ? "session_connect_force" : "session_connect",
 	            r->user.name, r->peer, s.name);
-	return req_reply(r, 200, session_json(r, &s, r->user.name));
+	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
 }
 
 /* POST /v1/sessions/{ref}/disconnect: leave everything running. */
@@ -182,7 +210,7 @@ tether_err api_session_disconnect(struct req *r)
 	store_session_touch(r->srv->store, s.id, 0, timeu_now());
 	s.state = SESSION_DISCONNECTED;
 	s.client_id[0] = '\0';
-	return req_reply(r, 200, session_json(r, &s, r->user.name));
+	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
 }
 
 /* Collects sessions into a JSON array; owners maps user ids ("%lld") to
@@ -191,18 +219,21 @@ struct list_ctx {
 	struct req *r;
 	json_t     *arr;
 	json_t     *owners;
+	json_t     *held;     /* output held per session id ("%lld") */
 };
 
 static void list_cb(void *ctx, const struct session_rec *s)
 {
 	struct list_ctx *c = ctx;
 	const char *owner = c->r->user.name;
+	char id[24];
 	if (c->owners != NULL) {
-		char id[24];
 		snprintf(id, sizeof id, "%lld", (long long)s->user_id);
 		owner = json_string_value(json_object_get(c->owners, id));
 	}
-	json_array_append_new(c->arr, session_json(c->r, s, owner ? owner : ""));
+	snprintf(id, sizeof id, "%lld", (long long)s->id);
+	int64_t held = json_integer_value(json_object_get(c->held, id));
+	json_array_append_new(c->arr, session_json(c->r, s, owner ? owner : "", held));
 }
 
 /* Note one user's name under its id (store_user_cb). */
@@ -220,12 +251,15 @@ tether_err api_session_list(struct req *r)
 	bool all;
 	if (api_all_users(r, &all) != TETHER_E_OK)
 		return r->err;
-	struct list_ctx c = { r, json_array(), all ? json_object() : NULL };
+	struct list_ctx c = { r, json_array(), all ? json_object() : NULL, json_object() };
+	/* first: the store is locked while sessions are listed */
+	outcap_sessions(r->srv, all ? -1 : r->user.id, add_held, c.held);
 	tether_err e = all ? store_user_list(r->srv->store, owner_cb, c.owners) : TETHER_E_OK;
 	if (e == TETHER_E_OK)
 		e = all ? store_session_list_all(r->srv->store, list_cb, &c)
 		        : store_session_list(r->srv->store, r->user.id, list_cb, &c);
 	json_decref(c.owners);
+	json_decref(c.held);
 	if (e != TETHER_E_OK) {
 		json_decref(c.arr);
 		return req_error(r, e, "cannot list sessions");
@@ -292,7 +326,7 @@ tether_err api_session_create(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot create the session");
 	store_audit(r->srv->store, "session_new", r->user.name, r->peer, s.name);
-	return req_reply(r, 201, session_json(r, &s, r->user.name));
+	return req_reply(r, 201, session_json(r, &s, r->user.name, -1));
 }
 
 /* GET /v1/sessions/{ref} */
@@ -301,7 +335,7 @@ tether_err api_session_get(struct req *r)
 	struct session_rec s;
 	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
-	return req_reply(r, 200, session_json(r, &s, r->user.name));
+	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
 }
 
 /* Tell a running job's supervisor the session's new buffering policy. */
@@ -324,7 +358,7 @@ tether_err api_session_set(struct req *r)
 		return req_error(r, TETHER_E_INTERNAL, "cannot change the session");
 	store_job_list_session(r->srv->store, s.id, note_buffering, &s.output_buffering);
 	store_audit(r->srv->store, "session_set", r->user.name, r->peer, s.name);
-	return req_reply(r, 200, session_json(r, &s, r->user.name));
+	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
 }
 
 /* DELETE /v1/sessions/{ref} -> the removed session, state Closed. */
@@ -341,5 +375,5 @@ tether_err api_session_remove(struct req *r)
 	store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
 	s.state = SESSION_CLOSED;
 	s.availability = AVAIL_NONE;
-	return req_reply(r, 200, session_json(r, &s, r->user.name));
+	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
 }

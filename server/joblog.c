@@ -54,10 +54,16 @@ static bool read_small(const char *dir, const char *name, char *buf, size_t bufs
 
 static void dropped_since(const char *jobdir, int64_t offset, int64_t *to, int64_t *lost);
 
-/* Re-read what tetherd tells us: the cursor and a changed policy. */
+/* Re-read what tetherd tells us: the cursor, a changed policy and the
+ * job's share of the session's and user's caps. */
 static void refresh(struct joblog *oc)
 {
-	char t[32];
+	char t[64];
+	oc->looked_at = oc->size;
+	if (read_small(oc->dir, "limit", t, sizeof t)) {
+		long long v = strtoll(t, NULL, 10);
+		oc->limit = v >= 0 ? v : -1;
+	}
 	if (read_small(oc->dir, "delivered", t, sizeof t)) {
 		long long v = strtoll(t, NULL, 10);
 		if (v > oc->delivered)
@@ -78,12 +84,22 @@ void joblog_open(struct joblog *oc, const char *jobdir, int logfd, int64_t cap, 
 	oc->logfd = logfd;
 	oc->cap = cap < OUTCAP_MIN ? OUTCAP_MIN : cap;
 	oc->mode = mode;
+	oc->limit = -1;
 	struct stat st;
 	oc->size = fstat(logfd, &st) == 0 ? st.st_size : 0;
 	int64_t to, lost;
 	dropped_since(jobdir, 0, &to, &lost);
 	oc->dropped_to = to;
 	refresh(oc);
+}
+
+/* The cap in force: the job's own, or its share of its session's and its
+ * user's caps when that is smaller (never under OUTCAP_MIN). */
+static int64_t cap_now(const struct joblog *oc)
+{
+	if (oc->limit < 0 || oc->limit >= oc->cap)
+		return oc->cap;
+	return oc->limit < OUTCAP_MIN ? OUTCAP_MIN : oc->limit;
 }
 
 int64_t joblog_pending(const struct joblog *oc)
@@ -107,12 +123,12 @@ static void set_blocked(struct joblog *oc, bool on)
 
 bool joblog_may_read(struct joblog *oc)
 {
-	if (joblog_pending(oc) < oc->cap) {
+	if (joblog_pending(oc) < cap_now(oc)) {
 		set_blocked(oc, false);
 		return true;
 	}
 	refresh(oc);
-	bool ok = oc->mode == BUFFERING_DROP || joblog_pending(oc) < oc->cap;
+	bool ok = oc->mode == BUFFERING_DROP || joblog_pending(oc) < cap_now(oc);
 	set_blocked(oc, !ok);
 	return ok;
 }
@@ -122,7 +138,8 @@ bool joblog_may_read(struct joblog *oc)
 static void drop(struct joblog *oc)
 {
 	int64_t from = oc->delivered > oc->dropped_to ? oc->delivered : oc->dropped_to;
-	int64_t pos = from, payload = 0, keep = oc->cap - oc->cap / 4;
+	int64_t cap = cap_now(oc);
+	int64_t pos = from, payload = 0, keep = cap - cap / 4;
 	while (oc->size - pos > keep) {
 		uint8_t h[OUTLOG_HDR];
 		if (pread(oc->logfd, h, sizeof h, pos) != (ssize_t)sizeof h)
@@ -170,17 +187,21 @@ static void mark(struct joblog *oc, int64_t before)
 	}
 }
 
-/* Account for len bytes just appended; in drop mode, discard the oldest
- * pending records once over the cap (down to three quarters of it). */
+/* Account for len bytes just appended (looking at tetherd's files again
+ * every JOBLOG_REFRESH bytes: a lowered share is seen soon); in drop mode,
+ * discard the oldest pending records once over the cap (down to three
+ * quarters of it). */
 static void appended(struct joblog *oc, size_t len)
 {
 	int64_t before = oc->size;
 	oc->size += (int64_t)len;
 	if (oc->marks)
 		mark(oc, before);
-	if (oc->mode == BUFFERING_DROP && joblog_pending(oc) > oc->cap) {
+	if (oc->size - oc->looked_at >= JOBLOG_REFRESH)
 		refresh(oc);
-		if (oc->mode == BUFFERING_DROP && joblog_pending(oc) > oc->cap)
+	if (oc->mode == BUFFERING_DROP && joblog_pending(oc) > cap_now(oc)) {
+		refresh(oc);
+		if (oc->mode == BUFFERING_DROP && joblog_pending(oc) > cap_now(oc))
 			drop(oc);
 	}
 }
@@ -293,11 +314,24 @@ static bool is_blocked(const char *jobdir)
 	return access(path, F_OK) == 0;
 }
 
-static void note_delivered(const char *jobdir, int64_t offset)
+/* The delivered file's two figures: the cursor and the released frontier
+ * (0 if absent; a file from before releases has the cursor only). */
+static void delivered_of(const char *jobdir, int64_t *delivered, int64_t *released)
 {
-	char path[4200], num[32];
+	char t[64], *end;
+	*delivered = *released = 0;
+	if (!read_small(jobdir, "delivered", t, sizeof t))
+		return;
+	long long d = strtoll(t, &end, 10), r = strtoll(end, NULL, 10);
+	*delivered = d > 0 ? d : 0;
+	*released = r > 0 && r <= d ? r : 0;
+}
+
+static void note_delivered(const char *jobdir, int64_t offset, int64_t released)
+{
+	char path[4200], num[64];
 	path_of(path, sizeof path, jobdir, "delivered");
-	int n = snprintf(num, sizeof num, "%lld\n", (long long)offset);
+	int n = snprintf(num, sizeof num, "%lld %lld\n", (long long)offset, (long long)released);
 	fileio_replace(path, num, (size_t)n, 0600, false);
 }
 
@@ -323,6 +357,30 @@ int64_t joblog_size(int64_t job)
 	job_path(path, job, "output.log");
 	int64_t size = spool_size(path);
 	return size < 0 ? 0 : size;
+}
+
+int64_t joblog_held(int64_t job)
+{
+	char dir[BOUND_PATH];
+	int64_t to, lost, delivered, released, size = joblog_size(job);
+	spool_job_dir(dir, job);
+	delivered_of(dir, &delivered, &released);
+	if (size <= delivered)
+		return 0;
+	dropped_since(dir, delivered, &to, &lost);
+	return size > to ? size - to : 0;
+}
+
+void joblog_set_limit(int64_t job, int64_t limit)
+{
+	char dir[BOUND_PATH], path[BOUND_PATH + 16], t[32], now[32];
+	spool_job_dir(dir, job);
+	int n = snprintf(t, sizeof t, "%lld\n", (long long)limit);
+	bool had = read_small(dir, "limit", now, sizeof now);
+	if ((had && strcmp(now, t) == 0) || (!had && limit < 0))
+		return;   /* unchanged (none is no share): no file to write */
+	path_of(path, sizeof path, dir, "limit");
+	fileio_replace(path, t, (size_t)n, 0600, false);
 }
 
 bool joblog_blocked(int64_t job)
@@ -378,13 +436,43 @@ static int read_records(int64_t job, int64_t offset, int64_t size, struct buf *o
 	return 0;
 }
 
+/* Replace what out holds with one marker record of text. */
+static void marker(struct buf *out, const char *text, int n)
+{
+	uint8_t hdr[OUTLOG_HDR];
+	outlog_header(hdr, OUTLOG_MARKER, (uint32_t)n);
+	buf_reset(out);
+	buf_append(out, hdr, sizeof hdr);
+	buf_append(out, text, (size_t)n);
+}
+
 int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int64_t *next,
                 char *why, size_t whysz)
 {
-	char dir[BOUND_PATH];
-	int64_t dropped_to, lost;
+	char dir[BOUND_PATH], path[BOUND_PATH];
+	int64_t dropped_to, lost, delivered, released;
 	spool_job_dir(dir, job);
-	int rc = read_records(job, offset, size, out, why, whysz);
+	job_path(path, job, "output.log");
+	bool gone = offset < size && spool_size(path) < 0;   /* a cleaned directory */
+	int rc = 0;
+	if (gone)
+		buf_init(out, JOBLOG_CHUNK);
+	else
+		rc = read_records(job, offset, size, out, why, whysz);
+	/* after reading: a release noted meanwhile may have punched what we
+	 * read, or a last acknowledgement removed the directory */
+	delivered_of(dir, &delivered, &released);
+	if (gone || (offset < size && spool_size(path) < 0))
+		released = size;
+	if (offset < released) {
+		char note[200];
+		int n = snprintf(note, sizeof note, "output up to byte %lld was delivered already and "
+		                 "is no longer kept (a receive with --keep keeps output)",
+		                 (long long)released);
+		marker(out, note, n);
+		*next = released;
+		return 0;
+	}
 	/* after reading: a drop recorded meanwhile may have cut what we read */
 	dropped_since(dir, offset, &dropped_to, &lost);
 	*next = offset + (int64_t)out->len;
@@ -392,11 +480,7 @@ int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int6
 		char note[160];
 		int n = snprintf(note, sizeof note, "%lld bytes of output were dropped here "
 		                 "(the session's output buffering is 'drop')", (long long)lost);
-		uint8_t hdr[OUTLOG_HDR];
-		outlog_header(hdr, OUTLOG_MARKER, (uint32_t)n);
-		buf_reset(out);
-		buf_append(out, hdr, sizeof hdr);
-		buf_append(out, note, (size_t)n);
+		marker(out, note, n);
 		*next = dropped_to;
 		rc = 0;
 	}
@@ -415,11 +499,35 @@ bool joblog_whole(int64_t job, int64_t from, int64_t to)
 	return whole;
 }
 
-void joblog_deliver(int64_t job, int64_t offset)
+/* The frontier is noted before the punch (see joblog.h); the log is
+ * tetherd's own file in its own directory, opened O_NOFOLLOW all the same. */
+void joblog_deliver(int64_t job, int64_t offset, int64_t keep_tail)
 {
-	char dir[BOUND_PATH];
+	char dir[BOUND_PATH], path[BOUND_PATH];
+	int64_t delivered, released;
 	spool_job_dir(dir, job);
-	note_delivered(dir, offset);
+	delivered_of(dir, &delivered, &released);
+	if (offset < delivered)
+		offset = delivered;   /* a slower concurrent acknowledgement */
+	int64_t upto = offset - keep_tail;
+	if (upto - released < JOBLOG_RELEASE_STEP)
+		upto = released;   /* punched with the next step */
+	note_delivered(dir, offset, upto);
+	if (upto <= released)
+		return;
+	job_path(path, job, "output.log");
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	/* give the space back (the size and every offset stay); from the start
+	 * of the block holding the old frontier, which only released bytes
+	 * share, or that block would be zeroed by each punch and freed by none */
+	struct stat st;
+	int64_t from = released;
+	if (fstat(fd, &st) == 0 && st.st_blksize > 0)
+		from -= from % st.st_blksize;
+	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, from, upto - from);
+	close(fd);
 }
 
 void joblog_set_buffering(int64_t job, int mode)

@@ -14,7 +14,12 @@
  * receivers got and which policy the session has through two small files
  * in the job's directory, and it reports back the same way:
  *
- *   delivered   the delivered cursor, decimal (written by tetherd on ack)
+ *   delivered   the delivered cursor, decimal, then the released frontier
+ *               (written by tetherd on ack; see "Released output" below)
+ *   limit       this job's share of its session's and its user's output
+ *               caps, decimal bytes of pending output (written by tetherd
+ *               when a job starts and when a receive frees room; absent:
+ *               only the job's own cap applies)
  *   buffering   "block" or "drop" when changed after start (by tetherd)
  *   blocked     present while the supervisor has stopped reading (block)
  *   drops       24-byte entries {from, to, payload bytes} (int64 LE) for
@@ -30,6 +35,20 @@
  * range is punched, so a reader that re-checks the entries after reading
  * never passes on bytes that were being discarded under it. A full disk
  * loses whole records only, counted (docs/security.md, "A full disk").
+ *
+ * Released output: what a receiver acknowledged (without keep) is punched
+ * out of the log by tetherd (FALLOC_FL_PUNCH_HOLE | KEEP_SIZE: offsets stay
+ * valid, the disk blocks go), up to the released frontier: the delivered
+ * cursor, or for a shell JOBLOG_REPLAY_KEEP bytes short of it (its tail is
+ * replayed on re-attach), in steps of JOBLOG_RELEASE_STEP (a punch per
+ * acknowledged reply cost the stream about a tenth of its throughput). The
+ * frontier is noted before the punch, so a
+ * reader that re-checks it after reading never passes on punched zeros:
+ * it answers with a marker record saying the output was released instead.
+ * The job's effective cap is the smaller of its own cap and its "limit"
+ * (at least OUTCAP_MIN); the supervisor re-reads the files at the cap and
+ * at least every JOBLOG_REFRESH bytes of output (docs/jobs.md, "Output
+ * caps").
  */
 #ifndef TETHER_JOBLOG_H
 #define TETHER_JOBLOG_H
@@ -42,8 +61,13 @@
 
 #define OUTCAP_MIN     (64 * 1024)             /* smallest configurable cap */
 #define OUTCAP_DEFAULT (1024LL * 1024 * 1024)  /* 1 GiB */
+#define OUTCAP_SESSION_DEFAULT (4 * OUTCAP_DEFAULT)    /* 4 GiB */
+#define OUTCAP_USER_DEFAULT    (16 * OUTCAP_DEFAULT)   /* 16 GiB */
 #define JOBLOG_RECORD_MAX 65536                /* payload bytes per record written */
 #define JOBLOG_CHUNK   (1024 * 1024)           /* bytes of log per read at most */
+#define JOBLOG_REFRESH (256 * 1024)            /* output between looks at the files */
+#define JOBLOG_REPLAY_KEEP (128 * 1024)        /* a shell's delivered tail kept */
+#define JOBLOG_RELEASE_STEP (8 * 1024 * 1024) /* delivered output punched at once */
 
 /* The supervisor's side. */
 struct joblog {
@@ -54,6 +78,8 @@ struct joblog {
 	int64_t size;         /* bytes in the log */
 	int64_t delivered;    /* last cursor read from the delivered file */
 	int64_t dropped_to;   /* end of the last discarded range */
+	int64_t limit;        /* the "limit" file's share, -1 if none */
+	int64_t looked_at;    /* size when the files were last read */
 	bool    blocked;
 	bool    marks;        /* keep the "marks" index (for a shell's replay) */
 	int64_t lost;         /* output bytes that could not be written (disk full) */
@@ -84,6 +110,13 @@ void joblog_append(struct joblog *oc, int stream, const char *data, size_t len);
 /* Bytes in the log (0 if there is none yet). */
 int64_t joblog_size(int64_t job);
 
+/* Output held for the job: past the delivered cursor and not dropped (0
+ * if there is no log: a finished job's cleaned directory). */
+int64_t joblog_held(int64_t job);
+
+/* Set the job's share of its session's and user's caps (see "limit"; -1: none). */
+void joblog_set_limit(int64_t job, int64_t limit);
+
 /* Is the job's supervisor holding off at the cap? */
 bool joblog_blocked(int64_t job);
 
@@ -93,16 +126,21 @@ bool joblog_has_more(int64_t job, int64_t delivered);
 /* The records from offset to at most size (JOBLOG_CHUNK at most) into out
  * (initialised here; the caller frees it), *next the offset after them;
  * for discarded output, a marker record saying how much was lost, and
- * *next past it. 0, 1 if offset is not at a record boundary, -1 if the
- * log is unreadable (why says which). */
+ * *next past it; for released output (delivered before, or all of it when
+ * the log is gone), a marker record saying so, and *next at the frontier.
+ * 0, 1 if offset is not at a record boundary, -1 if the log is unreadable
+ * (why says which). */
 int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int64_t *next,
                 char *why, size_t whysz);
 
 /* True if [from, to) is a run of whole records (at most JOBLOG_CHUNK). */
 bool joblog_whole(int64_t job, int64_t from, int64_t to);
 
-/* Tell a running job's supervisor the delivered cursor / a new policy. */
-void joblog_deliver(int64_t job, int64_t offset);
+/* Move the delivered cursor to offset (a record boundary) and release the
+ * output before it, but for the last keep_tail bytes (a shell's replay). */
+void joblog_deliver(int64_t job, int64_t offset, int64_t keep_tail);
+
+/* Tell a running job's supervisor a new policy. */
 void joblog_set_buffering(int64_t job, int mode);
 
 /* Where a re-attaching terminal's replay starts: a record boundary about

@@ -13,6 +13,8 @@
  *                   durably, at the end, through status.reserved: a block
  *                   allocated when the job starts, so a full disk cannot
  *                   take the exit status)
+ *   A finished invoke's or background job's directory is removed once
+ *   all of its output was delivered (api-job.c); its row stays.
  *   STATE/spool/sessions/<session>/   one per session, owned by the
  *       session's OS account: state.sh (the saved shell state) and the
  *       per-invoke state.<job>.sh the shell writes on exit.

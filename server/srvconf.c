@@ -92,6 +92,12 @@ const struct srvconf_key srvconf_keys[] = {
 	    "between SIGTERM and SIGKILL when a job is stopped"),
 	NUM(output_cap,            OUTCAP_DEFAULT, OUTCAP_MIN, INT64_MAX / 2, true, "bytes",
 	    "unreceived output kept per job before it blocks or drops"),
+	NUM(session_output_cap,    OUTCAP_SESSION_DEFAULT, OUTCAP_MIN, INT64_MAX / 2, true,
+	    "bytes", "unreceived output kept per session (all its jobs) before its running jobs "
+	    "block or drop"),
+	NUM(user_output_cap,       OUTCAP_USER_DEFAULT, OUTCAP_MIN, INT64_MAX / 2, true, "bytes",
+	    "unreceived output kept per user (all their sessions) before their running jobs "
+	    "block or drop"),
 	NUM(transfer_jobs_per_user,   60, 1, 100000, false, "",
 	    "transfer jobs a user may have at once (BITS' MaxJobsPerUser)"),
 	NUM(transfer_files_per_job,   200, 1, 100000, false, "",

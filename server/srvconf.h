@@ -52,6 +52,8 @@ struct srvconf {
 	int64_t  keepalive;                 /* a silent client is disconnected after */
 	int64_t  stop_grace;                /* seconds between SIGTERM and SIGKILL */
 	int64_t  output_cap;                /* bytes of unreceived output per job */
+	int64_t  session_output_cap;        /* ... per session, all its jobs */
+	int64_t  user_output_cap;           /* ... per user, all their sessions */
 	int64_t  transfer_jobs_per_user;    /* transfer jobs a user may have at once */
 	int64_t  transfer_files_per_job;
 	int64_t  transfer_concurrency;      /* background transfers running at once */

@@ -392,7 +392,7 @@ def test_validator_catches_drift(env):
     session = {"id": 1, "name": "s", "host": "h", "owner": "o", "state": "Opened",
                "availability": "Available", "created": "2026-01-01T00:00:00Z",
                "last_activity": "2026-01-01T00:00:00Z", "idle_timeout": 60,
-               "output_buffering": "block", "jobs": []}
+               "output_buffering": "block", "output_bytes": 0, "jobs": []}
     good = {"method": "GET", "route": "/v1/sessions/{ref}", "status": 200,
             "headers": {}, "content_type": "application/json", "body": json.dumps(session)}
     extra = dict(good, body=json.dumps(dict(session, surprise=1)))

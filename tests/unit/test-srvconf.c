@@ -127,6 +127,8 @@ static void test_table_defaults(void **state)
 	assert_int_equal(c.keepalive, 240);
 	assert_int_equal(c.stop_grace, 5);
 	assert_int_equal(c.output_cap, OUTCAP_DEFAULT);
+	assert_int_equal(c.session_output_cap, 4 * OUTCAP_DEFAULT);
+	assert_int_equal(c.user_output_cap, 16 * OUTCAP_DEFAULT);
 	assert_int_equal(c.transfer_jobs_per_user, 60);
 	assert_int_equal(c.transfer_files_per_job, 200);
 	assert_int_equal(c.transfer_concurrency, 2);
@@ -165,7 +167,7 @@ static void test_reload(void **state)
 {
 	static const char *const reloadable[] = {
 		"log_level", "token_ttl", "max_sessions_per_user", "idle_timeout", "output_cap",
-		"authorized_keys",
+		"session_output_cap", "user_output_cap", "authorized_keys",
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < srvconf_nkeys; i++) {
@@ -189,6 +191,8 @@ static void test_reload(void **state)
 	assert_int_equal(srvconf_set(&fresh, "token_ttl", "77", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "log_level", "debug", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "output_cap", "65536", err, sizeof err), 0);
+	assert_int_equal(srvconf_set(&fresh, "session_output_cap", "65535", err, sizeof err), -1);
+	assert_int_equal(srvconf_set(&fresh, "user_output_cap", "131072", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "lockout_threshold", "9", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "keepalive", "33", err, sizeof err), 0);
 	assert_int_equal(srvconf_set(&fresh, "state_dir", "/elsewhere", err, sizeof err), 0);
@@ -197,6 +201,7 @@ static void test_reload(void **state)
 	assert_int_equal(live.token_ttl, 77);
 	assert_int_equal(live.log_level, LOG_DEBUG);
 	assert_int_equal(live.output_cap, 65536);
+	assert_int_equal(live.user_output_cap, 131072);
 	assert_int_equal(live.authorized_keys, 1);
 	assert_int_equal(live.lockout_threshold, 5);   /* not reloadable */
 	assert_int_equal(live.keepalive, 240);

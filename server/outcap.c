@@ -1,0 +1,217 @@
+/*
+ * outcap.c - per-session and per-user output caps: what each holds, and
+ * each running job's share (outcap.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "joblog.h"
+#include "outcap.h"
+#include "spool.h"
+#include "store.h"
+#include "strparse.h"
+
+/* A job that may hold output, and whose. */
+struct tracked {
+	int64_t job;
+	int64_t session;
+	int64_t user;
+};
+
+/* What one look at a tracked job found. */
+struct look {
+	int64_t held;
+	bool    running;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tracked *jobs;   /* under lock */
+static size_t njobs, room;
+static bool scanned;
+
+/* Add a job unless it is there already (under lock); -1 without memory
+ * or room. */
+static int add(int64_t job, int64_t session, int64_t user)
+{
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].job == job)
+			return 0;
+	if (njobs == OUTCAP_TRACK_MAX)
+		return -1;
+	if (njobs == room) {
+		size_t n = room ? room * 2 : 64;
+		if (n > OUTCAP_TRACK_MAX)
+			n = OUTCAP_TRACK_MAX;
+		struct tracked *t = realloc(jobs, n * sizeof *t);
+		if (t == NULL)
+			return -1;
+		jobs = t;
+		room = n;
+	}
+	jobs[njobs++] = (struct tracked){ job, session, user };
+	return 0;
+}
+
+/* Track every job that has a spool directory (once, under lock): they are
+ * the only ones that can hold output. */
+static void scan(struct server *srv)
+{
+	char dir[BOUND_PATH];
+	if (scanned)
+		return;
+	scanned = true;
+	spool_job_dir(dir, 0);
+	*strrchr(dir, '/') = '\0';
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		int64_t id;
+		struct job_rec j;
+		struct session_rec s;
+		if (!strparse_is_digits(e->d_name) || strparse_i64(e->d_name, 1, INT64_MAX, &id) != 0 ||
+		    store_job_by_id(srv->store, id, &j) != TETHER_E_OK)
+			continue;
+		int64_t session = j.session_id;
+		bool transfer = j.type == JOB_TYPE_TRANSFER;
+		job_rec_clear(&j);
+		if (!transfer && store_session_by_id(srv->store, session, &s) == TETHER_E_OK)
+			add(id, session, s.user_id);
+	}
+	closedir(d);
+}
+
+/* Look at tracked job i: false (and it is forgotten) if its directory is
+ * gone or it has ended holding nothing. Under lock; i stays valid for the
+ * caller's loop (the last entry takes a forgotten one's place, so the
+ * caller looks at i again). */
+static bool look_at(size_t i, struct look *l)
+{
+	char path[BOUND_PATH];
+	struct stat st;
+	spool_job_dir(path, jobs[i].job);
+	bool there = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	if (there) {
+		spool_job_file(path, jobs[i].job, "status");
+		l->running = access(path, F_OK) != 0;
+		l->held = joblog_held(jobs[i].job);
+		if (l->running || l->held > 0)
+			return true;
+	}
+	jobs[i] = jobs[--njobs];
+	return false;
+}
+
+/* Sum of held bytes per session of one user, small: a user's jobs that
+ * hold output are few. */
+struct tally {
+	int64_t session;
+	int64_t held;
+	int64_t running;
+};
+
+/* The entry of session in t (n entries, room for one more), made if new. */
+static struct tally *tally_of(struct tally *t, size_t *n, int64_t session)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (t[i].session == session)
+			return &t[i];
+	t[*n] = (struct tally){ session, 0, 0 };
+	return &t[(*n)++];
+}
+
+/* Give the user's running jobs their shares (under lock): each gets what
+ * it holds plus an equal part of what is left under its session's cap and
+ * of what is left under the user's cap, the smaller; -1 (no share) when
+ * that is at least the job's own cap. */
+static void rebalance(struct server *srv, int64_t user)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < njobs; i++)
+		k += jobs[i].user == user;
+	if (k == 0)
+		return;
+	struct look *looks = calloc(k, sizeof *looks);
+	struct tracked *mine = calloc(k, sizeof *mine);
+	struct tally *t = calloc(k, sizeof *t);
+	if (looks == NULL || mine == NULL || t == NULL)
+		goto out;
+	size_t n = 0, nt = 0;
+	int64_t user_held = 0, user_running = 0;
+	for (size_t i = 0; i < njobs && n < k;) {
+		if (jobs[i].user != user) {
+			i++;
+			continue;
+		}
+		if (!look_at(i, &looks[n]))
+			continue;
+		struct tally *s = tally_of(t, &nt, jobs[i].session);
+		s->held += looks[n].held;
+		s->running += looks[n].running;
+		user_held += looks[n].held;
+		user_running += looks[n].running;
+		mine[n++] = jobs[i++];
+	}
+	int64_t user_left = srv->conf.user_output_cap - user_held;
+	for (size_t m = 0; m < n; m++) {
+		if (!looks[m].running)
+			continue;
+		struct tally *s = tally_of(t, &nt, mine[m].session);
+		int64_t session_left = srv->conf.session_output_cap - s->held;
+		int64_t share_s = session_left > 0 ? session_left / s->running : 0;
+		int64_t share_u = user_left > 0 ? user_left / user_running : 0;
+		int64_t limit = looks[m].held + (share_s < share_u ? share_s : share_u);
+		joblog_set_limit(mine[m].job, limit >= srv->conf.output_cap ? -1 : limit);
+	}
+out:
+	free(looks);
+	free(mine);
+	free(t);
+}
+
+void outcap_started(struct server *srv, int64_t job, int64_t session, int64_t user)
+{
+	pthread_mutex_lock(&lock);
+	scan(srv);
+	add(job, session, user);
+	rebalance(srv, user);
+	pthread_mutex_unlock(&lock);
+}
+
+void outcap_received(struct server *srv, int64_t user, int64_t job, bool ended)
+{
+	pthread_mutex_lock(&lock);
+	scan(srv);
+	bool waiting = ended;
+	for (size_t i = 0; i < njobs && !waiting; i++)
+		waiting = jobs[i].user == user && jobs[i].job != job && joblog_blocked(jobs[i].job);
+	if (waiting)
+		rebalance(srv, user);
+	pthread_mutex_unlock(&lock);
+}
+
+void outcap_sessions(struct server *srv, int64_t user,
+                     void (*cb)(void *ctx, int64_t session, int64_t bytes), void *ctx)
+{
+	pthread_mutex_lock(&lock);
+	scan(srv);
+	for (size_t i = 0; i < njobs;) {
+		struct look l;
+		if (user >= 0 && jobs[i].user != user) {
+			i++;
+			continue;
+		}
+		if (!look_at(i, &l))
+			continue;
+		if (l.held > 0)
+			cb(ctx, jobs[i].session, l.held);
+		i++;
+	}
+	pthread_mutex_unlock(&lock);
+}
