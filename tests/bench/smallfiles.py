@@ -11,7 +11,9 @@ The files (sizes uniform in 4-64 KiB, fixed seed) are written once into the
 fixture's docroot. tether: `tether transfer start -s S URL... DIR/ --cacert
 CERT` (synchronous: it returns once every file is Transferred and moved into
 place; the daemon's `transfer_files_per_job` is raised to FILES). curl: the URLs and outputs in a config file (`-K`), `--parallel
---parallel-max 16`, one connection pool. Every output's count and total size
+--parallel-max 16`, one connection pool; and, as an extra row, the same
+config without --parallel (one file after the other on one connection, as
+a tether job fetches them). Every output's count and total size
 are checked, untimed, and the outputs deleted before the next run.
 """
 import argparse
@@ -104,6 +106,9 @@ def main():
                 f.write(f'url = "{u}"\noutput = "{os.path.join(curl_out, n)}"\n')
         curl = ["curl", "-sS", "--fail", "--parallel", "--parallel-max", "16",
                 "--cacert", web.cert_path, "-K", cfg]
+        # one file after the other on one kept connection, as a tether job
+        # fetches them: how much of the gap is the parallelism
+        serial = ["curl", "-sS", "--fail", "--cacert", web.cert_path, "-K", cfg]
 
         env = harness.Env()
         # one job holds every file: BITS' MaxFilesPerJob, 200 by default
@@ -125,13 +130,14 @@ def main():
             load = " ".join(f.read().split()[:3])
         print(f"{a.files} files, {total / 1e6:.1f} MB in all, {os.cpu_count()} CPUs, "
               f"nginx 2 workers, {a.runs} runs, load average before: {load}")
-        times = {"tether": [], "curl": []}
-        ratios = []
-        errors = {"tether": 0, "curl": 0}
+        times = {"tether": [], "curl": [], "curl-serial": []}
+        ratios, ratios_serial = [], []
+        errors = {"tether": 0, "curl": 0, "curl-serial": 0}
         for i in range(a.runs):
             order = [("curl", curl, None, curl_out), ("tether", tether, c.env(), t_out)]
             if i % 2:
                 order.reverse()
+            order.append(("curl-serial", serial, None, curl_out))
             got = {}
             for name, cmd, e, out in order:
                 subprocess.run(["sync"])
@@ -144,20 +150,24 @@ def main():
                     continue
                 got[name] = dt
                 times[name].append(dt)
-                print(f"  run {i + 1} {name:6s} {dt:7.2f} s  {a.files / dt:8.0f} files/s  "
+                print(f"  run {i + 1} {name:11s} {dt:7.2f} s  {a.files / dt:8.0f} files/s  "
                       f"{total / dt / 1e6:7.1f} MB/s")
-            if len(got) == 2:
+            if "curl" in got and "tether" in got:
                 ratios.append(got["curl"] / got["tether"])
+            if "curl-serial" in got and "tether" in got:
+                ratios_serial.append(got["curl-serial"] / got["tether"])
         print("medians:")
-        for name in ("tether", "curl"):
+        for name in ("tether", "curl", "curl-serial"):
             if times[name]:
                 m = statistics.median(times[name])
-                print(f"  {name:6s} {m:7.2f} s  {a.files / m:8.0f} files/s  "
+                print(f"  {name:11s} {m:7.2f} s  {a.files / m:8.0f} files/s  "
                       f"{total / m / 1e6:7.1f} MB/s  errors {errors[name]}")
         if ratios:
             print(f"tether/curl (throughput, per-run ratios' median) = "
                   f"{statistics.median(ratios):.2f}x  (runs: "
-                  + ", ".join(f"{r:.2f}" for r in ratios) + ")")
+                  + ", ".join(f"{r:.2f}" for r in ratios) + "); target >= 1.0")
+        if ratios_serial:
+            print(f"tether/curl-serial = {statistics.median(ratios_serial):.2f}x")
         if errors["tether"]:
             r = c.run("transfer", "list", "-s", f"{d.host}/small", "--json", timeout=60)
             print("  transfers left:", r.stdout[:500])
