@@ -324,8 +324,15 @@ static int decide(struct file *f)
 	snprintf(f->validator, sizeof f->validator, "%s", v);
 	/* before the first byte: the bytes say whose they are. Durable when the
 	 * partial already had bytes; for a fresh one a record lost in a crash
-	 * means a restart from zero, and a stale one is caught by If-Range */
-	save_meta_as(f, false, f->offset > 0);
+	 * means a restart from zero, and a stale one is caught by If-Range. A
+	 * fresh small file of a many-file job has none until it is done (its
+	 * done record, batch_flush): each record is a new inode, and on ext4
+	 * creating inodes was most of the worker's CPU in a job of small files;
+	 * interrupted, such a file (under DIO_SMALL) starts again from zero */
+	bool fresh_small = f->offset == 0 && f->w->nfiles > 1 && f->total >= 0 &&
+	                   f->total < DIO_SMALL;
+	if (!fresh_small)
+		save_meta_as(f, false, f->offset > 0);
 	return f->werrno ? -1 : 0;
 }
 
