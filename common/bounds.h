@@ -11,6 +11,8 @@
 #define BOUND_BODY_PREAUTH      (32u * 1024)       /* login bodies (keys, signatures) */
 #define BOUND_BODY_DEFAULT      (64u * 1024)       /* ordinary API bodies */
 #define BOUND_BODY_COMMAND      (256u * 1024)      /* invoke/job bodies */
+#define BOUND_BODY_TRANSFER     (4u * 1024 * 1024) /* transfer job bodies (many URLs) */
+#define BOUND_ACCOUNT_ANSWER    (8u * 1024 * 1024) /* an account child's JSON answer */
 #define BOUND_RESPONSE          (64u * 1024 * 1024)/* client: one response */
 #define BOUND_URL               2048u              /* request path + query */
 #define BOUND_NAME              64u                /* user/session/job names */

@@ -273,12 +273,14 @@ json_t *account_run(const struct account *a, json_t *(*fn)(json_t *arg), json_t 
 			fileio_write_all(p[1], text, strlen(text));
 		_exit(text ? 0 : 1);
 	}
-	char *buf = malloc(BOUND_BODY_COMMAND + 1);
+	/* a transfer plan of many files can be megabytes; the pages are
+	 * touched only as the answer comes */
+	char *buf = malloc(BOUND_ACCOUNT_ANSWER + 1);
 	size_t len = 0;
 	bool whole = false;   /* the child closed its end: the answer is all here */
 	int64_t deadline = timeu_mono_ms() + child_ms;
-	while (buf != NULL && len < BOUND_BODY_COMMAND && await_readable(p[0], deadline)) {
-		ssize_t n = read(p[0], buf + len, BOUND_BODY_COMMAND - len);
+	while (buf != NULL && len < BOUND_ACCOUNT_ANSWER && await_readable(p[0], deadline)) {
+		ssize_t n = read(p[0], buf + len, BOUND_ACCOUNT_ANSWER - len);
 		if (n > 0)
 			len += (size_t)n;
 		else if (n == 0 || errno != EINTR) {

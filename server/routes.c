@@ -34,7 +34,7 @@ const struct route api_routes[] = {
 	ROUTE(M_POST,   "/v1/sessions/{ref}/shell",   true,  BOUND_BODY_DEFAULT, api_shell_open),
 	ROUTE(M_POST,   "/v1/sessions/{ref}/jobs/{job}/input", true, BOUND_BODY_DEFAULT, api_shell_input),
 	ROUTE(M_GET,    "/v1/sessions/{ref}/transfers", true, 0,                 api_transfer_list),
-	ROUTE(M_POST,   "/v1/sessions/{ref}/transfers", true, BOUND_BODY_COMMAND, api_transfer_start),
+	ROUTE(M_POST,   "/v1/sessions/{ref}/transfers", true, BOUND_BODY_TRANSFER, api_transfer_start),
 	ROUTE(M_GET,    "/v1/sessions/{ref}/transfers/{job}", true, 0,           api_transfer_get),
 	ROUTE(M_PATCH,  "/v1/sessions/{ref}/transfers/{job}", true, BOUND_BODY_DEFAULT, api_transfer_set),
 	ROUTE(M_DELETE, "/v1/sessions/{ref}/transfers/{job}", true, 0,           api_transfer_remove),

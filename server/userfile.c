@@ -10,25 +10,35 @@
 #include "bounds.h"
 #include "userfile.h"
 
-int userfile_commit(const char *partial, const char *dest)
+int userfile_move(const char *partial, const char *dest)
 {
 	struct stat st;
 	/* a file being replaced keeps its mode (a fresh one has the umask's) */
 	if (lstat(dest, &st) == 0 && S_ISREG(st.st_mode) &&
 	    chmod(partial, st.st_mode & 07777) != 0)
 		return -1;
-	if (rename(partial, dest) != 0)
-		return -1;
+	return rename(partial, dest);
+}
+
+void userfile_sync_dir(const char *dest)
+{
 	char dir[BOUND_PATH];
 	const char *slash = strrchr(dest, '/');
 	if (slash == NULL)
-		return 0;
+		return;
 	snprintf(dir, sizeof dir, "%.*s", slash == dest ? 1 : (int)(slash - dest), dest);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		fsync(fd);   /* the rename itself survives a crash */
 		close(fd);
 	}
+}
+
+int userfile_commit(const char *partial, const char *dest)
+{
+	if (userfile_move(partial, dest) != 0)
+		return -1;
+	userfile_sync_dir(dest);
 	return 0;
 }
 

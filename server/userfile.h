@@ -13,6 +13,13 @@
  * mode. 0, or -1 with errno set. */
 int userfile_commit(const char *partial, const char *dest);
 
+/* userfile_commit without the directory's fsync: the caller fsyncs each
+ * directory once after moving many files (userfile_sync_dir). */
+int userfile_move(const char *partial, const char *dest);
+
+/* fsync the directory dest is in (best effort). */
+void userfile_sync_dir(const char *dest);
+
 /* True if p has a ".." path component. */
 bool path_has_dotdot(const char *p);
 

@@ -167,18 +167,31 @@ json_t *xfer_finish_files(json_t *arg)
 	bool commit = json_is_true(json_object_get(arg, "commit"));
 	size_t i, n = 0;
 	json_t *v;
+	/* each directory is fsync'd once, after its files are renamed into it */
+	json_t *dirs = json_object();
+	json_t *err = NULL;
 	json_array_foreach(json_object_get(arg, "files"), i, v) {
 		const char *part = json_string_value(json_object_get(v, "partial"));
 		const char *dest = json_string_value(json_object_get(v, "destination"));
 		if (commit && json_is_true(json_object_get(v, "done"))) {
-			if (userfile_commit(part, dest) != 0)
-				return answer_error("cannot move the file into place at '%s': %s", dest,
-				                    strerror(errno));
+			if (userfile_move(part, dest) != 0) {
+				err = answer_error("cannot move the file into place at '%s': %s", dest,
+				                   strerror(errno));
+				break;
+			}
+			const char *slash = strrchr(dest, '/');
+			if (slash != NULL)
+				json_object_setn_new(dirs, dest, (size_t)(slash - dest + 1),
+				                     json_string(dest));
 			n++;
 		} else {
 			unlink(part);
 		}
 	}
-	return json_pack("{s:I}", "committed", (json_int_t)n);
+	const char *k;
+	json_object_foreach(dirs, k, v)
+		userfile_sync_dir(json_string_value(v));
+	json_decref(dirs);
+	return err != NULL ? err : json_pack("{s:I}", "committed", (json_int_t)n);
 }
 

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Many clients at once: CLIENTS concurrent clients, each running INVOKES
+`tether invoke -s S -- true` one after the other in a session of its own,
+against the same load through ssh with a warm ControlMaster per client
+(logged in as the job account, as invoke_latency.py does). Rounds alternate
+between the two. Prints throughput (invokes/s), p50/p99 latency of single
+invokes (whole client process), errors, and the ratios. Asserts nothing.
+
+    python3 tests/bench/concurrency.py [--clients 50] [--invokes 20] [--rounds 3]
+
+Installs openssh-server if sshd is missing. sshd gets `MaxSessions` and
+`MaxStartups` raised so that 50 masters and their sessions are not refused.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+from benchlib import HERE, TOP  # noqa: E402,F401  (sets the paths)
+import benchlib  # noqa: E402
+import harness  # noqa: E402
+import sys  # noqa: E402
+_argv, sys.argv = sys.argv, sys.argv[:1]   # invoke_latency reads its RUNS on import
+from invoke_latency import start_sshd  # noqa: E402
+sys.argv = _argv
+
+
+def args_parse():
+    p = argparse.ArgumentParser()
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--invokes", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3)
+    return p.parse_args()
+
+
+def pct(xs, q):
+    """The q-th percentile (nearest rank) of xs."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s) + 0.5)) - 1))]
+
+
+def round_of(cmds, invokes, env=None):
+    """Every client runs its command `invokes` times, all clients at once:
+    (wall seconds, latencies in ms, errors, first error text)."""
+    lat, errs, first = [], [0], []
+    lock = threading.Lock()
+    start = threading.Barrier(len(cmds) + 1)
+
+    def client(cmd):
+        start.wait()
+        for _ in range(invokes):
+            t0 = time.perf_counter()
+            try:
+                r = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=120)
+                ok = r.returncode == 0
+                why = r.stderr.decode(errors="replace")[:200]
+            except subprocess.TimeoutExpired:
+                ok, why = False, "timeout"
+            dt = (time.perf_counter() - t0) * 1000
+            with lock:
+                if ok:
+                    lat.append(dt)
+                else:
+                    errs[0] += 1
+                    if not first:
+                        first.append(why)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in cmds]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, lat, errs[0], first[0] if first else ""
+
+
+def main():
+    a = args_parse()
+    env = harness.Env()
+    tmp = tempfile.mkdtemp(prefix="tether-bench-conc-")
+    sshd = None
+    ssh_base = target = None
+    try:
+        d = env.daemon()
+        c = env.client()
+        d.add_user("bench")
+        c.login(d, "bench")
+        tether = []
+        for i in range(a.clients):
+            c.json("session", "new", d.host, "--name", f"c{i}")
+            tether.append([os.environ["TETHER"], "invoke", "-s", f"{d.host}/c{i}", "--", "true"])
+        subprocess.run(tether[0], env=c.env(), check=True, capture_output=True)
+        sshd, key = start_sshd_many(tmp, a.clients)
+        who = harness.os_account("bench") if os.geteuid() == 0 else os.environ["USER"]
+        if os.geteuid() == 0:
+            subprocess.run(["usermod", "-p", "*", who], check=True)
+        target = f"{who}@127.0.0.1"
+        ssh_base = ["ssh", "-q", "-p", "2222", "-i", key, "-o", "StrictHostKeyChecking=no",
+                    "-o", f"UserKnownHostsFile={tmp}/known", "-o", "BatchMode=yes"]
+        ssh = []
+        for i in range(a.clients):
+            cm = ["-o", "ControlMaster=auto", "-o", f"ControlPath={tmp}/cm{i}",
+                  "-o", "ControlPersist=300"]
+            subprocess.run(ssh_base + cm + [target, "true"], check=True, timeout=60,
+                           capture_output=True)
+            ssh.append(ssh_base + cm + [target, "true"])
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+        n = a.clients * a.invokes
+        print(f"{a.clients} clients x {a.invokes} invokes ({n} per round), {a.rounds} rounds "
+              f"each, alternating; {os.cpu_count()} CPUs, load average before: {load}")
+        res = {"tether": [], "ssh-mux": []}
+        for r in range(a.rounds):
+            order = [("tether", tether, c.env()), ("ssh-mux", ssh, None)]
+            if r % 2:
+                order.reverse()
+            for name, cmds, e in order:
+                wall, lat, errs, why = round_of(cmds, a.invokes, e)
+                res[name].append((wall, lat, errs))
+                print(f"  round {r + 1} {name:8s} {len(lat) / wall:7.1f} invokes/s  "
+                      f"p50 {pct(lat, 50) if lat else 0:7.1f} ms  p99 "
+                      f"{pct(lat, 99) if lat else 0:7.1f} ms  errors {errs}"
+                      + (f" ({why.strip()})" if why else ""))
+        summary = {}
+        for name, rs in res.items():
+            lat = [x for _, ls, _ in rs for x in ls]
+            thr = statistics.median(len(ls) / w for w, ls, _ in rs)
+            errs = sum(e for _, _, e in rs)
+            summary[name] = (thr, pct(lat, 50), pct(lat, 99), errs)
+            print(f"{name:8s} median {thr:7.1f} invokes/s, p50 {summary[name][1]:.1f} ms, "
+                  f"p99 {summary[name][2]:.1f} ms (all rounds' invokes), errors {errs}")
+        t, s = summary["tether"], summary["ssh-mux"]
+        print(f"ratios: throughput tether/ssh-mux = {t[0] / s[0]:.2f}x (target >= 1.0), "
+              f"p99 tether/ssh-mux = {t[2] / s[2]:.2f}x (target <= 1.0), "
+              f"p50 {t[1] / s[1]:.2f}x; errors tether {t[3]}, ssh {s[3]}")
+    finally:
+        if ssh_base:
+            for i in range(a.clients):
+                subprocess.run(ssh_base + ["-o", f"ControlPath={tmp}/cm{i}", "-O", "exit",
+                                           target], capture_output=True)
+        if sshd:
+            sshd.terminate()
+            sshd.wait(timeout=30)
+        env.close(True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_sshd_many(tmp, clients):
+    """invoke_latency's sshd, with room for `clients` masters."""
+    p, key = start_sshd(tmp)
+    p.terminate()
+    p.wait(timeout=30)
+    conf = os.path.join(tmp, "sshd_config")
+    with open(conf) as f:
+        settings = [ln for ln in f.read().splitlines() if not ln.startswith("PidFile")]
+    settings += [f"MaxStartups {clients * 2}", "MaxSessions 100"]
+    return benchlib.run_sshd(tmp, shutil.which("sshd") or "/usr/sbin/sshd", settings), key
+
+
+if __name__ == "__main__":
+    main()
