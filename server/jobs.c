@@ -144,7 +144,16 @@ static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err
  * and the exec links the whole binary again). */
 int jobs_spawn_detached(const char *verb, const char *dir)
 {
-	int rc = launcher_spawn(verb, dir);
+	pid_t worker = 0;
+	int rc = launcher_spawn(verb, dir, &worker);
+	if (rc == 0 && worker > 0) {
+		/* which process is starting, for jobs_settle until the worker
+		 * writes its own pid file (dir is the daemon's: no user writes it) */
+		char path[BOUND_PATH + 16], num[24];
+		int n = snprintf(num, sizeof num, "%d\n", (int)worker);
+		snprintf(path, sizeof path, "%s/launched", dir);
+		fileio_replace(path, num, (size_t)n, 0600, false);
+	}
 	if (rc <= 0)
 		return rc;
 	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
@@ -311,6 +320,29 @@ bool jobs_proc_is(pid_t pid, const char *verb, const char *dir)
 	return ok;
 }
 
+/* True if the process the launcher started for job still lives, as the
+ * job's shim or the launcher's fresh child about to become it. */
+static bool shim_starting(int64_t job)
+{
+	char path[BOUND_PATH], jdir[BOUND_PATH];
+	spool_job_file(path, job, "launched");
+	char *t = fileio_read(path, 32, NULL);
+	long pid = t ? strtol(t, NULL, 10) : 0;
+	free(t);
+	if (pid <= 1)
+		return false;
+	spool_job_dir(jdir, job);
+	if (jobs_proc_is((pid_t)pid, "__shim", jdir))
+		return true;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	size_t len = 0;
+	char *cmd = fileio_read(path, 64, &len);
+	static const char fresh[] = "tetherd\0" LAUNCHER_VERB;   /* NUL included */
+	bool launcher = cmd != NULL && len >= sizeof fresh && memcmp(cmd, fresh, sizeof fresh) == 0;
+	free(cmd);
+	return launcher;
+}
+
 /* True if pid is the shim of this job. */
 static bool shim_alive(int64_t job, pid_t pid)
 {
@@ -428,8 +460,10 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	bool vanished, had_pids = read_pids(j->id, &shim, &child) == 0;
 	if (had_pids)
 		vanished = !shim_alive(j->id, shim);
-	else   /* no pid file: the shim never got going (give it a moment) */
-		vanished = timeu_now() - j->started > 10;
+	else   /* no pid file yet: the shim is starting, if the process the
+	        * launcher made lives (a busy machine can take long); without a
+	        * launcher's word, give it a moment */
+		vanished = !shim_starting(j->id) && timeu_now() - j->started > 10;
 	if (!vanished)
 		return false;
 	/* the status may have landed between our two looks */

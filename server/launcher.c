@@ -12,7 +12,7 @@
  *
  * Protocol (one SOCK_SEQPACKET message each way, so no framing): tetherd
  * sends "spawn VERB DIR" (DIR is the rest of the message and may hold
- * spaces); the launcher answers "ok" once the worker exists, or
+ * spaces); the launcher answers "ok PID" once the worker exists, or
  * "error REASON". One request at a time: tetherd's threads take a mutex.
  */
 #include <errno.h>
@@ -143,21 +143,24 @@ static ssize_t read_reply(char *buf, size_t bufsz)
 	return n;
 }
 
-int launcher_spawn(const char *verb, const char *dir)
+int launcher_spawn(const char *verb, const char *dir, pid_t *pid)
 {
 	char msg[MSG_MAX], reply[REPLY_MAX];
 	int n = snprintf(msg, sizeof msg, "spawn %s %s", verb, dir);
 	if (n < 0 || (size_t)n >= sizeof msg || strchr(verb, ' ') != NULL)
 		return 1;   /* not expressible: the caller's own way has no such limit */
 	int rc = 1;
+	*pid = 0;
 	pthread_mutex_lock(&lock);
 	if (sock >= 0) {
 		ssize_t got = -1;
 		if (send(sock, msg, (size_t)n, MSG_NOSIGNAL) == n)
 			got = read_reply(reply, sizeof reply);
-		if (got > 0)
-			rc = strcmp(reply, "ok") == 0 ? 0 : -1;
-		else   /* the worker may or may not have started: shim_main takes
+		if (got > 0) {
+			rc = strncmp(reply, "ok", 2) == 0 ? 0 : -1;
+			if (rc == 0 && reply[2] == ' ')
+				*pid = (pid_t)strtol(reply + 3, NULL, 10);
+		} else   /* the worker may or may not have started: shim_main takes
 		        * a lock on the job, so starting it again is harmless */
 			lost(got == 0 ? "closed" : strerror(errno));
 	}
@@ -280,17 +283,16 @@ __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
  * terminal's or group's signal reaches it. One fork: the worker is our
  * child while we live (SIGCHLD is ignored, so the kernel reaps it: no
  * zombie is left for tetherd to mistake for a live worker), and init's
- * once we are gone; nothing else ties it to us. 0, or -1 with errno. */
-static int spawn(const char *verb, const char *dir)
+ * once we are gone; nothing else ties it to us. Its pid, or -1 with
+ * errno. */
+static pid_t spawn(const char *verb, const char *dir)
 {
 	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		setsid();
 		worker(verb, dir);
 	}
-	return 0;
+	return pid;
 }
 
 /* Serve one request (NUL-terminated, len bytes) into reply. */
@@ -303,10 +305,11 @@ static void handle(char *req, size_t len, char *reply, size_t replysz)
 		return;
 	}
 	*sp = '\0';
-	if (spawn(verb, sp + 1) != 0)
+	pid_t pid = spawn(verb, sp + 1);
+	if (pid < 0)
 		snprintf(reply, replysz, "error %s", strerror(errno));
 	else
-		snprintf(reply, replysz, "ok");
+		snprintf(reply, replysz, "ok %d", (int)pid);
 }
 
 int launcher_main(int argc, char **argv)

@@ -20,6 +20,8 @@
 #ifndef TETHER_LAUNCHER_H
 #define TETHER_LAUNCHER_H
 
+#include <sys/types.h>
+
 /* The verb of the launcher process itself: "tetherd __launcher ...". */
 #define LAUNCHER_VERB "__launcher"
 
@@ -36,10 +38,11 @@ launcher_fn launcher_find(const char *verb);
  * are started without it). */
 int launcher_start(void);
 
-/* Ask the launcher to start "tetherd VERB DIR" detached. 0: started;
- * -1: the launcher could not start it; 1: there is no working launcher,
- * the caller should start it itself. Safe from any thread. */
-int launcher_spawn(const char *verb, const char *dir);
+/* Ask the launcher to start "tetherd VERB DIR" detached. 0: started,
+ * *pid the worker's; -1: the launcher could not start it; 1: there is no
+ * working launcher, the caller should start it itself. Safe from any
+ * thread. */
+int launcher_spawn(const char *verb, const char *dir, pid_t *pid);
 
 /* The launcher's pid, or -1 while there is none. */
 int launcher_pid(void);

@@ -239,6 +239,31 @@ def test_jobs_survive_daemon_kill_and_client_change(env):
     assert r.stdout == "before\nafter\n", r.stdout
 
 
+def test_a_slow_starting_supervisor_is_not_lost(env):
+    """On a busy machine a job's supervisor may take more than 10 s to write
+    its pid file. While the process the launcher started lives, the job is
+    starting, not lost (it was failed as "supervisor vanished" under load)."""
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "sleep 60")
+    jdir = os.path.join(d.state, "spool", "jobs", str(j["id"]))
+    pidfile = os.path.join(jdir, "pid")
+    wait_for(lambda: os.path.exists(pidfile), what="the pid file")
+    assert open(os.path.join(jdir, "launched")).read().strip() == \
+        open(pidfile).read().split()[0]
+    kept = open(pidfile).read()
+    os.unlink(pidfile)   # as if the supervisor had not got that far yet
+    time.sleep(12)       # past the 10 s a job without any word gets
+    d.restart()          # a fresh look at every job, as after a crash
+    b = env.client("b")
+    b.login(d, "alice")
+    assert b.run("session", "connect", s, "--force").returncode == 0
+    got = next(x for x in b.json("job", "list", "-s", s) if x["id"] == j["id"])
+    assert got["state"] == "Running", got
+    with open(pidfile, "w") as f:
+        f.write(kept)
+    assert b.json("job", "stop", "-s", s, str(j["id"]))[0]["state"] == "Stopped"
+
+
 def test_job_that_closes_its_output_does_not_busy_its_supervisor(env):
     d, c, s = setup(env)
     j = c.json("job", "start", s, "--", "exec >&- 2>&-; sleep 3")
