@@ -621,7 +621,7 @@ long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, b
 	if (rc != 0 && taken == 0) {
 		snprintf(err, errsz, "the job is not taking input (%s)", saved == EAGAIN
 		         ? "it has not read what came before" : strerror(saved));
-		return -1;
+		return saved == EAGAIN ? -2 : -1;
 	}
 	return taken;
 }

@@ -54,8 +54,9 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 /* Feed a running job's input: a shell's terminal (data, or if data is NULL
  * a window size), or the stdin of a command started with JOBS_STDIN (data,
  * or with eof its end, after what came before). Never blocks for long: the
- * bytes taken (all, or what fit while the command was reading), or -1
- * with a reason in err if nothing could be. */
+ * bytes taken (all, or what fit while the command was reading), or with
+ * a reason in err -2 if nothing could be yet (the command has not read
+ * what came before: try again) and -1 if nothing can be. */
 long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, bool eof,
                 char *err, size_t errsz);
 
