@@ -13,17 +13,13 @@
  * whose connection was cut after a post can post the same piece again and
  * nothing is written twice (docs/sessions.md, "stdin").
  */
-#include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "api.h"
 #include "crypto.h"
 #include "jobs.h"
 #include "jsonu.h"
 #include "joblog.h"
-#include "spool.h"
 
 #define REPLAY_BYTES (64 * 1024)
 #define ROWS_MAX 1000
@@ -114,32 +110,6 @@ tether_err api_shell_open(struct req *r)
 	return reply_shell(r, 201, &s, &j, 0);
 }
 
-/* Open and lock job's stdin count (created at 0); the descriptor, or -1. */
-static int count_open(int64_t job, int64_t *count)
-{
-	char path[BOUND_PATH];
-	spool_job_file(path, job, "input.count");
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX) != 0) {
-		close(fd);
-		return -1;
-	}
-	*count = 0;
-	if (pread(fd, count, sizeof *count, 0) != (ssize_t)sizeof *count || *count < 0)
-		*count = 0;
-	return fd;
-}
-
-/* Store the count and let the lock go. */
-static void count_close(int fd, int64_t count)
-{
-	if (pwrite(fd, &count, sizeof count, 0) != (ssize_t)sizeof count)
-		log_msg(LOG_WARN, "input_count", "reason", "cannot record a job's stdin count");
-	close(fd);
-}
-
 /* A command's stdin: write bytes[0..n) that start at stdin offset (-1: at
  * the end of what came), skipping what an earlier post gave, then with
  * eof its end once all of it is in; reply with "written" (of these n, what
@@ -151,11 +121,11 @@ static tether_err command_input(struct req *r, const struct job_rec *j, const ui
 	int64_t count = 0;
 	long skip = 0, taken = 0, ended = -2;
 	char why[160];
-	int fd = count_open(j->id, &count);
+	int fd = jobs_input_count_lock(j->id, &count);
 	if (fd < 0)
 		return req_error(r, TETHER_E_CONFLICT, "job '%s' is not taking input", j->name);
 	if (offset > count) {
-		count_close(fd, count);
+		jobs_input_count_unlock(fd, count);
 		return req_error(r, TETHER_E_CONFLICT, "input offset %lld is past the %lld bytes "
 		                 "job '%s' has taken", (long long)offset, (long long)count, j->name);
 	}
@@ -165,17 +135,17 @@ static tether_err command_input(struct req *r, const struct job_rec *j, const ui
 		taken = jobs_input(j->id, bytes + skip, (size_t)(n - skip), 0, 0, false, why,
 		                   sizeof why);
 	if (taken == -1) {
-		count_close(fd, count);
+		jobs_input_count_unlock(fd, count);
 		return req_error(r, TETHER_E_CONFLICT, "%s", why);
 	}
 	taken = taken < 0 ? 0 : taken;   /* -2: not read yet, the client tries again */
 	count += taken;
 	if (eof && skip + taken == n &&
 	    (ended = jobs_input(j->id, NULL, 0, 0, 0, true, why, sizeof why)) == -1) {
-		count_close(fd, count);
+		jobs_input_count_unlock(fd, count);
 		return req_error(r, TETHER_E_CONFLICT, "%s", why);
 	}
-	count_close(fd, count);
+	jobs_input_count_unlock(fd, count);
 	json_t *o = json_pack("{s:I,s:I}", "written", (json_int_t)(skip + taken),
 	                      "received", (json_int_t)count);
 	if (eof)

@@ -60,6 +60,15 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, bool eof,
                 char *err, size_t errsz);
 
+/* The count of a command's stdin bytes taken so far, kept beside the job
+ * (the input route skips what a repeated post already gave): lock it and
+ * read it into *count (0 at first); the descriptor to pass to
+ * jobs_input_count_unlock, or -1. */
+int jobs_input_count_lock(int64_t job, int64_t *count);
+
+/* Store count as the job's stdin count and let the lock go. */
+void jobs_input_count_unlock(int fd, int64_t count);
+
 /* Delete a job that is not running (its row and its spool). */
 tether_err jobs_remove(struct server *srv, int64_t job);
 
