@@ -6,6 +6,12 @@
  * sizes come in through POST .../input. A shell outlives its client: a
  * detach is just a session disconnect, and opening a shell in a session
  * that already runs one re-attaches to it, replaying the last 64 KiB.
+ *
+ * The same input route feeds a command's stdin (invoke "stdin": true). Its
+ * pieces may carry the stdin offset they start at: the route keeps a
+ * count of what the command's stdin has taken beside the job, so a client
+ * whose connection was cut after a post can post the same piece again and
+ * nothing is written twice (docs/sessions.md, "stdin").
  */
 #include <string.h>
 
@@ -104,13 +110,57 @@ tether_err api_shell_open(struct req *r)
 	return reply_shell(r, 201, &s, &j, 0);
 }
 
-/* POST .../jobs/{job}/input {"data"?: base64, "rows"?, "cols"?} -> 200 */
+/* A command's stdin: write bytes[0..n) that start at stdin offset (-1: at
+ * the end of what came), skipping what an earlier post gave, then with
+ * eof its end once all of it is in; reply with "written" (of these n, what
+ * the command now has), "received" (its whole stdin so far) and, for eof,
+ * "eof" (true: the end was passed on; false: post it again). */
+static tether_err command_input(struct req *r, const struct job_rec *j, const uint8_t *bytes,
+                                long n, bool eof, int64_t offset)
+{
+	int64_t count = 0;
+	long skip = 0, taken = 0, ended = -2;
+	char why[160];
+	int fd = jobs_input_count_lock(j->id, &count);
+	if (fd < 0)
+		return req_error(r, TETHER_E_CONFLICT, "job '%s' is not taking input", j->name);
+	if (offset > count) {
+		jobs_input_count_unlock(fd, count);
+		return req_error(r, TETHER_E_CONFLICT, "input offset %lld is past the %lld bytes "
+		                 "job '%s' has taken", (long long)offset, (long long)count, j->name);
+	}
+	if (offset >= 0)
+		skip = count - offset < n ? (long)(count - offset) : n;
+	if (n > skip)
+		taken = jobs_input(j->id, bytes + skip, (size_t)(n - skip), 0, 0, false, why,
+		                   sizeof why);
+	if (taken == -1) {
+		jobs_input_count_unlock(fd, count);
+		return req_error(r, TETHER_E_CONFLICT, "%s", why);
+	}
+	taken = taken < 0 ? 0 : taken;   /* -2: not read yet, the client tries again */
+	count += taken;
+	if (eof && skip + taken == n &&
+	    (ended = jobs_input(j->id, NULL, 0, 0, 0, true, why, sizeof why)) == -1) {
+		jobs_input_count_unlock(fd, count);
+		return req_error(r, TETHER_E_CONFLICT, "%s", why);
+	}
+	jobs_input_count_unlock(fd, count);
+	json_t *o = json_pack("{s:I,s:I}", "written", (json_int_t)(skip + taken),
+	                      "received", (json_int_t)count);
+	if (eof)
+		json_object_set_new(o, "eof", json_boolean(ended >= 0));
+	return req_reply(r, 200, o);
+}
+
+/* POST .../jobs/{job}/input {"data"?: base64, "eof"?, "offset"?, "rows"?,
+ * "cols"?} -> 200 {"written", "received"?} */
 tether_err api_shell_input(struct req *r)
 {
 	struct session_rec s;
 	struct job_rec j;
 	const char *data = NULL;
-	int64_t rows, cols;
+	int64_t rows, cols, offset = -1;
 	char why[160];
 	uint8_t bytes[BOUND_BODY_DEFAULT];
 	long n = 0, taken = 0;
@@ -120,7 +170,9 @@ tether_err api_shell_input(struct req *r)
 	if (r->in != NULL &&
 	    (jsonu_get_string(r->in, "data", false, BOUND_BODY_DEFAULT, &data, why,
 	                      sizeof why) == JSONU_BAD ||
-	     jsonu_get_bool(r->in, "eof", false, &eof, why, sizeof why) == JSONU_BAD))
+	     jsonu_get_bool(r->in, "eof", false, &eof, why, sizeof why) == JSONU_BAD ||
+	     jsonu_get_int(r->in, "offset", false, 0, INT64_MAX, &offset, why,
+	                   sizeof why) == JSONU_BAD))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
 	if (data == NULL && rows == 0 && !eof)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64), eof, or rows "
@@ -133,18 +185,20 @@ tether_err api_shell_input(struct req *r)
 	tether_err e = TETHER_E_OK;
 	bool shell = j.type == JOB_TYPE_SHELL;
 	if (j.type == JOB_TYPE_TRANSFER || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED) ||
-	    (shell && eof) || (!shell && rows > 0)) {
+	    (shell && (eof || offset >= 0)) || (!shell && rows > 0)) {
 		e = req_error(r, TETHER_E_CONFLICT, shell ? "job '%s' is not a running shell, or a "
-		              "terminal takes no eof" : "job '%s' is not running, or takes no window "
-		              "size", j.name);
+		              "terminal takes no eof or offset" : "job '%s' is not running, or takes "
+		              "no window size", j.name);
 		goto out;
 	}
-	/* a command's stdin may take part of the data (it reads slowly): the
-	 * reply says how much, the client sends the rest again */
+	if (!shell) {   /* a command's stdin may take part of the data: see command_input */
+		e = command_input(r, &j, bytes, n, eof, offset);
+		goto out;
+	}
 	if ((rows > 0 && jobs_input(j.id, NULL, 0, (int)rows, (int)cols, false, why,
 	                            sizeof why) < 0) ||
-	    ((n > 0 || eof) && (taken = jobs_input(j.id, n > 0 ? bytes : NULL, (size_t)n, 0, 0,
-	                                           eof && !shell, why, sizeof why)) < 0)) {
+	    (n > 0 && (taken = jobs_input(j.id, bytes, (size_t)n, 0, 0, false, why,
+	                                  sizeof why)) < 0)) {
 		e = req_error(r, TETHER_E_CONFLICT, "%s", why);
 		goto out;
 	}

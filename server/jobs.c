@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -681,7 +682,33 @@ long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, b
 	if (rc != 0 && taken == 0) {
 		snprintf(err, errsz, "the job is not taking input (%s)", saved == EAGAIN
 		         ? "it has not read what came before" : strerror(saved));
-		return -1;
+		return saved == EAGAIN ? -2 : -1;
 	}
 	return taken;
+}
+
+/* Lock a job's stdin count; see jobs.h. */
+int jobs_input_count_lock(int64_t job, int64_t *count)
+{
+	char path[BOUND_PATH];
+	spool_job_file(path, job, "input.count");
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		return -1;
+	}
+	*count = 0;
+	if (pread(fd, count, sizeof *count, 0) != (ssize_t)sizeof *count || *count < 0)
+		*count = 0;
+	return fd;
+}
+
+/* Store a job's stdin count and unlock it; see jobs.h. */
+void jobs_input_count_unlock(int fd, int64_t count)
+{
+	if (pwrite(fd, &count, sizeof count, 0) != (ssize_t)sizeof count)
+		log_msg(LOG_WARN, "input_count", "reason", "cannot record a job's stdin count");
+	close(fd);
 }

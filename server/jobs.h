@@ -54,10 +54,20 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 /* Feed a running job's input: a shell's terminal (data, or if data is NULL
  * a window size), or the stdin of a command started with JOBS_STDIN (data,
  * or with eof its end, after what came before). Never blocks for long: the
- * bytes taken (all, or what fit while the command was reading), or -1
- * with a reason in err if nothing could be. */
+ * bytes taken (all, or what fit while the command was reading), or with
+ * a reason in err -2 if nothing could be yet (the command has not read
+ * what came before: try again) and -1 if nothing can be. */
 long jobs_input(int64_t job, const void *data, size_t len, int rows, int cols, bool eof,
                 char *err, size_t errsz);
+
+/* The count of a command's stdin bytes taken so far, kept beside the job
+ * (the input route skips what a repeated post already gave): lock it and
+ * read it into *count (0 at first); the descriptor to pass to
+ * jobs_input_count_unlock, or -1. */
+int jobs_input_count_lock(int64_t job, int64_t *count);
+
+/* Store count as the job's stdin count and let the lock go. */
+void jobs_input_count_unlock(int fd, int64_t count);
 
 /* Delete a job that is not running (its row and its spool). */
 tether_err jobs_remove(struct server *srv, int64_t job);

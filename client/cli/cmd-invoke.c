@@ -61,8 +61,11 @@ const struct cmd_entry cmd_invoke_entry = {
 	"                          Job<ID>; unique among this client's local jobs)\n"
 	"  -n, --no-stdin          the command's stdin is /dev/null. Without it, a\n"
 	"                          stdin that is a pipe or a file is streamed to the\n"
-	"                          command (one host), as ssh does; a terminal or\n"
-	"                          /dev/null never is\n"
+	"                          command, as ssh does (on several hosts the same\n"
+	"                          bytes to each, read as the slowest host takes\n"
+	"                          them; they must all run at once: --throttle);\n"
+	"                          a terminal or /dev/null never is, nor with\n"
+	"                          --as-job or --in-disconnected-session\n"
 	"Fleet options (several hosts):\n"
 	"  --throttle N            hosts in flight at once (default 32)\n"
 	"  --connect-timeout S     per host: seconds to connect (default 10)\n"
@@ -179,6 +182,8 @@ static int invoke_fleet(struct cmd_ctx *x, struct invoke_opts *o, const char *se
 	o->req.verb = TETHER_FLEET_INVOKE;
 	o->req.session = session_name;
 	o->req.command = cmd;
+	o->req.has_stdin = stdin_fd >= 0;
+	o->req.stdin_fd = stdin_fd;
 	return fleet_exec(x, &x->target.hosts, &o->req, o->mode);
 }
 
@@ -315,7 +320,7 @@ static int exec_invoke(struct cmd_ctx *x, const struct args *a)
 	if (cmd_command_words(ce, a, &cmd) != 0)
 		return EXIT_USAGE;
 	const char *session = args_get(a, "session");   /* the one -s, when single */
-	stdin_fd = single && !o.as_job && !o.disconnected ? pick_stdin(a) : -1;
+	stdin_fd = !o.as_job && !o.disconnected ? pick_stdin(a) : -1;
 	if (!single && o.as_job)
 		rc = invoke_fleet_job(x, &o, on_hosts ? NULL : sname, buf_cstr(&cmd));
 	else if (!single)

@@ -9,14 +9,27 @@
  * so a fleet and one host never disagree about the protocol. A host ends
  * with a result, never with the fleet: a failure, a refusal or a timeout is
  * that host's, and the slot passes to the next waiting host.
+ *
+ * With stdin (an invoke's), every host's command gets the same bytes: one
+ * piece of stdin at a time is held, and each host posts it to its job's
+ * input from a second easy handle of its slot, beside its output polls.
+ * The next piece is read only once every live host has taken this one, so
+ * the slowest reader paces the others and memory stays one piece; a host
+ * that ends, fails or times out stops counting. Each post names the stdin
+ * offset it starts at, so a post cut with its connection is posted again
+ * and the server skips what it has (docs/fleet.md, "stdin").
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "client-int.h"
 #include "jsonu.h"
 #include "login-int.h"
@@ -31,6 +44,9 @@
 #define FLEET_FD_SPARE         32    /* descriptors beyond one per host in flight */
 #define FLEET_STALL_MS         1000  /* a host still connecting after this stops
                                       * counting against --throttle */
+#define FLEET_INPUT_PAUSE_MS   20    /* before posting again what a command has not
+                                      * read yet */
+#define FLEET_INPUT_CUTS       5     /* cut input posts in a row that end a host */
 
 enum step {
 	ST_CREATE,     /* POST /sessions (temporary or named) */
@@ -61,6 +77,23 @@ struct slot {
 	bool              connected; /* a TLS session with the host was made */
 	bool              cut;       /* timed out or interrupted: winding down */
 	struct login_run  login;     /* ST_LOGIN */
+	CURL             *in_h;      /* stdin posts, beside the output polls */
+	bool              in_busy;   /* a post is on the multi handle */
+	bool              in_closed; /* no more stdin for this host (or none at all) */
+	struct request    in_r;
+	int64_t           in_off;    /* stdin bytes the host's command has taken */
+	int64_t           in_at;     /* monotonic ms: no post before (a pause) */
+	int               in_cuts;   /* cut posts in a row */
+};
+
+/* The piece of stdin every live host is given, and where it starts. */
+struct fleet_input {
+	int      fd;       /* stdin, or -1: none */
+	uint8_t *buf;      /* CLIENT_STDIN_CHUNK bytes */
+	size_t   len;
+	int64_t  base;     /* buf[0]'s offset in stdin */
+	bool     end;      /* stdin has ended: each host's input is closed next */
+	char    *enc;      /* scratch for a post's base64 */
 };
 
 struct fleet {
@@ -76,9 +109,11 @@ struct fleet {
 	bool                           interrupted;
 	bool                           added;   /* a request went on since the last perform */
 	struct key_offers             *offers;  /* LOGIN: the keys, gathered once */
+	struct fleet_input             in;
 };
 
 static void slot_next(struct fleet *f, struct slot *s);
+static void input_close(struct fleet *f, struct slot *s);
 
 /* Wall-clock milliseconds. */
 static int64_t wall_ms(void)
@@ -120,6 +155,7 @@ static tether_err check_fds(tether_client *c, size_t throttle)
 static void slot_end(struct fleet *f, struct slot *s)
 {
 	struct tether_fleet_result *r = &f->res[s->host];
+	input_close(f, s);
 	s->step = ST_DONE;
 	r->state = TETHER_FLEET_DONE;
 	r->ended_ms = wall_ms();
@@ -245,7 +281,8 @@ static long output_wait(const struct slot *s)
  * which stops the command. */
 static bool start_streams(const struct fleet *f, const struct slot *s)
 {
-	return f->req->verb == TETHER_FLEET_INVOKE && s->temporary;
+	/* not with stdin: a command reading it answers nothing until fed */
+	return f->req->verb == TETHER_FLEET_INVOKE && s->temporary && f->in.fd < 0;
 }
 
 /* The first request of the invoke or job start. */
@@ -255,6 +292,8 @@ static void send_start(struct fleet *f, struct slot *s)
 	json_t *b = json_pack("{s:s}", "command", f->req->command);
 	if (s->temporary)   /* removed next: nothing to save (an older tetherd ignores it) */
 		json_object_set_new(b, "keep_state", json_false());
+	if (f->in.fd >= 0 && f->req->verb == TETHER_FLEET_INVOKE)
+		json_object_set_new(b, "stdin", json_true());
 	if (f->req->verb == TETHER_FLEET_JOB_START) {
 		if (f->req->job_name != NULL)
 			json_object_set_new(b, "name", json_string(f->req->job_name));
@@ -497,6 +536,9 @@ static void slot_begin(struct fleet *f, struct slot *s, size_t i)
 	s->began = mono_ms();
 	s->job = s->offset = 0;
 	s->ref[0] = '\0';
+	s->in_closed = f->in.fd < 0 || f->req->verb != TETHER_FLEET_INVOKE;
+	s->in_off = s->in_at = 0;
+	s->in_cuts = 0;
 	r->state = TETHER_FLEET_RUNNING;
 	r->started_ms = wall_ms();
 	s->deadline = f->req->timeout > 0 ? mono_ms() + f->req->timeout * 1000 : 0;
@@ -533,8 +575,9 @@ static void slot_cut(struct fleet *f, struct slot *s, tether_err why)
 	s->cut = true;
 	if (why == TETHER_E_TIMED_OUT)
 		client_fail(f->c, why, "timed out after %ld s", f->req->timeout);
-	else
+	else if (why == TETHER_E_INTERRUPTED)
 		client_fail(f->c, why, "interrupted");
+	/* else the caller has said why (client_fail) */
 	slot_fail(f, s, why);
 	bool running = s->job > 0 && (s->step == ST_OUTPUT || s->step == ST_START);
 	s->step = running && !s->temporary ? ST_STOP : s->temporary ? ST_CLEANUP : ST_DONE;
@@ -565,6 +608,155 @@ static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
 	}
 	json_decref(reply);
 	buf_free(&raw);
+}
+
+#define FLEET_INPUT_ENC (CLIENT_STDIN_CHUNK * 4 / 3 + 8)
+
+/* Let s's stdin go: the post in flight is dropped, no more are made. */
+static void input_close(struct fleet *f, struct slot *s)
+{
+	if (s->in_busy) {
+		curl_multi_remove_handle(f->multi, s->in_h);
+		request_release(s->in_h, &s->in_r);
+		s->in_busy = false;
+	}
+	s->in_closed = true;
+}
+
+/* True while s's host still takes stdin: its command is being started or
+ * runs, and the host has not been cut. */
+static bool input_live(const struct slot *s)
+{
+	return !s->in_closed && !s->cut &&
+	       (s->step == ST_CREATE || s->step == ST_START || s->step == ST_OUTPUT);
+}
+
+/* s's command cannot have all of stdin: the host fails (its command is
+ * stopped: a part of its input must not pass for the whole). */
+static void input_failed(struct fleet *f, struct slot *s, tether_err e)
+{
+	char why[sizeof f->c->errmsg];
+	snprintf(why, sizeof why, "%s", f->c->errmsg[0] ? f->c->errmsg : tether_strerror(e));
+	input_close(f, s);
+	client_fail(f->c, e, "stdin was cut short: %s", why);
+	slot_cut(f, s, e);
+}
+
+/* Post to s's job what it has not taken of the held piece of stdin, or
+ * the end of stdin, at s's offset. */
+static void input_send(struct fleet *f, struct slot *s)
+{
+	char path[BOUND_URL], sub[64];
+	json_t *body;
+	int64_t held = f->in.base + (int64_t)f->in.len;
+	if (s->in_off < f->in.base) {   /* cannot be: the piece waits for every host */
+		input_failed(f, s, client_fail(f->c, TETHER_E_INTERNAL, "stdin went on without "
+		                               "this host"));
+		return;
+	}
+	if (s->in_off < held) {
+		size_t from = (size_t)(s->in_off - f->in.base);
+		crypto_b64_encode(f->in.buf + from, f->in.len - from, false, true, f->in.enc,
+		                  FLEET_INPUT_ENC);
+		body = json_pack("{s:s,s:I}", "data", f->in.enc, "offset", (json_int_t)s->in_off);
+	} else {
+		body = json_pack("{s:b,s:I}", "eof", 1, "offset", (json_int_t)s->in_off);
+	}
+	snprintf(sub, sizeof sub, "/jobs/%lld/input", (long long)s->job);
+	session_path(path, sizeof path, s, sub);
+	tether_err e = request_prepare(f->c, s->in_h, &s->t, "POST", path, body, &s->in_r, NULL);
+	json_decref(body);
+	if (e != TETHER_E_OK) {
+		request_release(s->in_h, &s->in_r);
+		input_failed(f, s, e);
+		return;
+	}
+	if (f->req->connect_timeout > 0)
+		curl_easy_setopt(s->in_h, CURLOPT_CONNECTTIMEOUT, f->req->connect_timeout);
+	curl_easy_setopt(s->in_h, CURLOPT_PRIVATE, (void *)s);
+	curl_multi_add_handle(f->multi, s->in_h);
+	s->in_busy = true;
+	f->added = true;
+}
+
+/* A stdin post of s has finished: note what the command took; a cut
+ * connection is posted again after a pause (the offset makes that safe),
+ * a few times in a row at most. */
+static void input_finished(struct fleet *f, struct slot *s, CURLcode rc)
+{
+	json_t *reply = NULL;
+	bool eof_post = f->in.end && s->in_off >= f->in.base + (int64_t)f->in.len;
+	curl_multi_remove_handle(f->multi, s->in_h);
+	s->in_busy = false;
+	tether_err e = request_finish(f->c, s->in_h, &s->in_r, rc, &reply, NULL);
+	request_release(s->in_h, &s->in_r);
+	int64_t taken = json_integer_value(json_object_get(reply, "written"));
+	bool ended = !json_is_false(json_object_get(reply, "eof"));
+	json_decref(reply);
+	if (!input_live(s)) {   /* the host has moved on: the post no longer matters */
+		input_close(f, s);
+	} else if (e == TETHER_E_OK) {
+		s->in_cuts = 0;
+		s->in_off += taken > 0 ? taken : 0;
+		if (eof_post && ended)
+			s->in_closed = true;
+		else if (taken <= 0)   /* not read yet */
+			s->in_at = mono_ms() + FLEET_INPUT_PAUSE_MS;
+	} else if (e == TETHER_E_CONFLICT) {
+		input_close(f, s);   /* the command has ended: its output says how */
+	} else if (e == TETHER_E_INTERRUPTED) {
+		f->interrupted = true;   /* the loop winds every host down */
+		*f->c->interrupt = 0;
+	} else if (e == TETHER_E_CONNECT && ++s->in_cuts < FLEET_INPUT_CUTS) {
+		s->in_at = mono_ms() + 200L * s->in_cuts;
+	} else {
+		input_failed(f, s, e);
+	}
+}
+
+/* Feed stdin: close it for hosts that no longer take it, post to the
+ * others what they have not taken, and read the next piece once every
+ * live host has taken this one. *watch: wait for stdin to be readable;
+ * *paused: a post waits out a pause. */
+static void input_pump(struct fleet *f, bool *watch, bool *paused)
+{
+	*watch = *paused = false;
+	if (f->in.fd < 0)
+		return;
+	int64_t now = mono_ms(), held = f->in.base + (int64_t)f->in.len;
+	bool live = false, behind = false;
+	for (size_t i = 0; i < f->nslots; i++) {
+		struct slot *s = &f->slots[i];
+		if (!s->in_closed && !input_live(s))
+			input_close(f, s);
+		if (s->in_closed)
+			continue;
+		live = true;
+		behind = behind || s->in_off < held;
+	}
+	if (live && !behind && !f->in.end) {
+		struct pollfd pf = { f->in.fd, POLLIN, 0 };
+		ssize_t n = poll(&pf, 1, 0) > 0 ? read(f->in.fd, f->in.buf, CLIENT_STDIN_CHUNK) : -1;
+		if (n > 0) {
+			f->in.base = held;
+			f->in.len = (size_t)n;
+		} else if (n == 0 || (pf.revents != 0 && errno != EAGAIN && errno != EINTR)) {
+			f->in.end = true;   /* the end (an unreadable stdin too) */
+		} else {
+			*watch = true;
+		}
+		held = f->in.base + (int64_t)f->in.len;
+	}
+	for (size_t i = 0; i < f->nslots; i++) {
+		struct slot *s = &f->slots[i];
+		if (s->in_closed || s->in_busy || s->step != ST_OUTPUT || s->job <= 0 ||
+		    (s->in_off >= held && !f->in.end))
+			continue;
+		if (now < s->in_at)
+			*paused = true;
+		else
+			input_send(f, s);
+	}
 }
 
 /* Wind down every host in flight (after an interrupt). */
@@ -626,7 +818,10 @@ static void fleet_loop(struct fleet *f, size_t n)
 			if (m->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-			slot_finished(f, s, m->data.result);
+			if (m->easy_handle == s->in_h)
+				input_finished(f, s, m->data.result);
+			else
+				slot_finished(f, s, m->data.result);
 		}
 		if (f->interrupted)
 			cut_all(f);
@@ -640,13 +835,16 @@ static void fleet_loop(struct fleet *f, size_t n)
 			f->io->tick(f->io->ctx);
 			last_tick = now;
 		}
-		bool busy = false;
+		bool busy = false, watch, paused;
+		input_pump(f, &watch, &paused);
 		for (size_t i = 0; i < f->nslots && !busy; i++)
-			busy = f->slots[i].busy;
+			busy = f->slots[i].busy || f->slots[i].in_busy;
 		/* a new request starts at the next perform, not after a wait; with
-		 * nothing in flight there is nothing to wait for */
-		if (busy && !f->added)
-			curl_multi_poll(f->multi, NULL, 0, 100, NULL);
+		 * nothing in flight there is nothing to wait for but stdin */
+		struct curl_waitfd in = { f->in.fd, CURL_WAIT_POLLIN, 0 };
+		if ((busy || watch) && !f->added)
+			curl_multi_poll(f->multi, watch ? &in : NULL, watch ? 1 : 0,
+			                paused ? FLEET_INPUT_PAUSE_MS : 100, NULL);
 	}
 }
 
@@ -663,7 +861,8 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	q.throttle = q.throttle != 0 ? q.throttle : c->dflt_throttle;
 	q.timeout = q.timeout > 0 ? q.timeout : c->dflt_timeout;
 	req = &q;
-	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL };
+	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL,
+	                   { -1, NULL, 0, 0, false, NULL } };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
 		memset(&results[i], 0, sizeof results[i]);
@@ -677,6 +876,9 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		return client_fail(c, TETHER_E_USAGE, "no command");
 	if (req->verb == TETHER_FLEET_LOGIN && req->login == NULL)
 		return client_fail(c, TETHER_E_USAGE, "no login options");
+	if (req->verb == TETHER_FLEET_INVOKE && req->has_stdin && n > throttle)
+		return client_fail(c, TETHER_E_USAGE, "stdin goes to every host at once: give "
+		                   "--throttle %zu (the number of hosts) or more, or -n", n);
 	if (req->session == NULL && req->verb != TETHER_FLEET_INVOKE &&
 	    req->verb != TETHER_FLEET_SESSION_NEW && req->verb != TETHER_FLEET_SESSION_LIST &&
 	    req->verb != TETHER_FLEET_LOGIN)
@@ -685,7 +887,7 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		return client_fail(c, TETHER_E_USAGE, "invalid session name '%s'", req->session);
 	f.throttle = throttle;
 	size_t nslots = throttle * 2 < n ? throttle * 2 : n;
-	e = check_fds(c, nslots);
+	e = check_fds(c, req->has_stdin ? nslots * 2 : nslots);
 	if (e != TETHER_E_OK || n == 0)
 		return e;
 	if (req->verb == TETHER_FLEET_LOGIN) {
@@ -701,15 +903,29 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		e = client_fail(c, TETHER_E_NOMEM, "out of memory");
 		goto out;
 	}
-	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)nslots);
+	/* with stdin, a host's posts go on a second connection beside its polls */
+	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	                  (long)nslots * (req->verb == TETHER_FLEET_INVOKE && req->has_stdin ? 2 : 1));
 	/* a key login's signature covers the connection its challenge came on:
 	 * two names for one server (an inventory may have them) must not trade
 	 * connections between challenge and login, so they queue for one */
 	if (req->verb == TETHER_FLEET_LOGIN)
 		curl_multi_setopt(f.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+	if (req->verb == TETHER_FLEET_INVOKE && req->has_stdin) {
+		f.in.buf = malloc(CLIENT_STDIN_CHUNK);
+		f.in.enc = malloc(FLEET_INPUT_ENC);
+		if (f.in.buf == NULL || f.in.enc == NULL) {
+			e = client_fail(c, TETHER_E_NOMEM, "out of memory");
+			goto out;
+		}
+		f.in.fd = req->stdin_fd;
+	}
 	for (f.nslots = 0; f.nslots < nslots; f.nslots++) {
-		f.slots[f.nslots].step = ST_DONE;
-		if ((f.slots[f.nslots].h = curl_easy_init()) == NULL) {
+		struct slot *s = &f.slots[f.nslots];
+		s->step = ST_DONE;
+		s->in_closed = true;
+		if ((s->h = curl_easy_init()) == NULL ||
+		    (f.in.fd >= 0 && (s->in_h = curl_easy_init()) == NULL)) {
 			e = client_fail(c, TETHER_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -727,13 +943,19 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 out:
 	for (size_t i = 0; i < f.nslots; i++) {
 		slot_abort(&f, &f.slots[i]);
+		input_close(&f, &f.slots[i]);
 		curl_easy_cleanup(f.slots[i].h);
+		curl_easy_cleanup(f.slots[i].in_h);
 	}
+	for (size_t i = f.nslots; f.slots != NULL && i < nslots; i++)   /* a failed init */
+		curl_easy_cleanup(f.slots[i].h);
 	if (f.multi != NULL)
 		curl_multi_cleanup(f.multi);
 	for (size_t i = 0; f.slots != NULL && i < nslots; i++)
 		login_run_clear(&f.slots[i].login);
 	free(f.slots);
+	free(f.in.buf);
+	free(f.in.enc);
 	login_offers_free(f.offers);
 	return e;
 }

@@ -353,8 +353,11 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 
 /* The stdin pump of tether_invoke_stdin: its own client (a tether_client
  * is not thread-safe) posting what fd gives to the job's input, in pieces
- * that fit a request, until fd's end (then the end is posted) or stop. */
-#define STDIN_CHUNK (45 * 1024)   /* base64 fits the input route's 64 KiB */
+ * that fit a request, until fd's end (then the end is posted) or stop.
+ * Each piece says the stdin offset it starts at, so a post whose
+ * connection was cut is simply posted again: the server skips what it
+ * already has (docs/sessions.md, "stdin"). */
+#define STDIN_RETRIES 5   /* cut posts in a row before the input is given up */
 
 struct stdin_pump {
 	const char            *session;
@@ -365,19 +368,34 @@ struct stdin_pump {
 	char                   why[300];
 };
 
-/* POST one piece of input; *taken gets what the command's stdin took. */
-static tether_err pump_post(tether_client *c, struct stdin_pump *p, json_t *body,
-                            int64_t *taken)
+/* POST one piece of input at offset; *taken gets what the command's stdin
+ * took of it, *ended whether an eof went through. A cut connection is
+ * tried again, a few times, at the same offset. */
+static tether_err pump_post(tether_client *c, struct stdin_pump *p, const char *data,
+                            int64_t offset, int64_t *taken, bool *ended)
 {
 	struct target t;
 	char sub[64];
-	json_t *reply = NULL;
+	tether_err e = TETHER_E_CONNECT;
 	snprintf(sub, sizeof sub, "jobs/%lld/input", (long long)p->job);
-	tether_err e = client_session_request(c, "POST", p->session, sub, body, &reply, &t);
-	json_decref(body);
-	*taken = json_integer_value(json_object_get(reply, "written"));
-	json_decref(reply);
-	crypto_wipe(t.token, sizeof t.token);
+	*taken = 0;
+	*ended = false;
+	for (int tries = 0; e == TETHER_E_CONNECT && tries < STDIN_RETRIES && !p->stop; tries++) {
+		json_t *reply = NULL, *body = data != NULL
+		                ? json_pack("{s:s,s:I}", "data", data, "offset", (json_int_t)offset)
+		                : json_pack("{s:b,s:I}", "eof", 1, "offset", (json_int_t)offset);
+		if (tries > 0) {   /* the connection was cut: a moment, then again */
+			struct timespec ts = { 0, tries * 200L * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		e = client_session_request(c, "POST", p->session, sub, body, &reply, &t);
+		json_decref(body);
+		*taken = json_integer_value(json_object_get(reply, "written"));
+		/* a tetherd before offsets says nothing of the eof: it went through */
+		*ended = !json_is_false(json_object_get(reply, "eof"));
+		json_decref(reply);
+		crypto_wipe(t.token, sizeof t.token);
+	}
 	return e;
 }
 
@@ -385,8 +403,9 @@ static void *pump_main(void *arg)
 {
 	struct stdin_pump *p = arg;
 	tether_client *c = NULL;
-	uint8_t *buf = malloc(STDIN_CHUNK);
-	char enc[STDIN_CHUNK * 4 / 3 + 8];
+	uint8_t *buf = malloc(CLIENT_STDIN_CHUNK);
+	char enc[CLIENT_STDIN_CHUNK * 4 / 3 + 8];
+	int64_t sent = 0;   /* stdin bytes the command has */
 	/* a server that closes the connection under a post must give this
 	 * thread EPIPE, not end the process with SIGPIPE (libcurl leaves
 	 * SIGPIPE alone: CURLOPT_NOSIGNAL); it is thread-directed, so blocking
@@ -400,27 +419,43 @@ static void *pump_main(void *arg)
 		struct pollfd pf = { p->fd, POLLIN, 0 };
 		if (poll(&pf, 1, 200) <= 0)
 			continue;   /* nothing yet: look at stop again */
-		ssize_t n = read(p->fd, buf, STDIN_CHUNK);
+		ssize_t n = read(p->fd, buf, CLIENT_STDIN_CHUNK);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		int64_t taken = 0;
-		if (n <= 0) {   /* the end (or an unreadable stdin: the end too) */
-			p->err = pump_post(c, p, json_pack("{s:b}", "eof", 1), &taken);
-			break;
-		}
-		for (size_t off = 0; p->err == TETHER_E_OK && off < (size_t)n && !p->stop; ) {
-			crypto_b64_encode(buf + off, (size_t)n - off, false, true, enc, sizeof enc);
-			p->err = pump_post(c, p, json_pack("{s:s}", "data", enc), &taken);
-			off += taken > 0 ? (size_t)taken : 0;
-			if (p->err == TETHER_E_OK && taken <= 0) {   /* not read yet: a moment */
-				struct timespec ts = { 0, 20 * 1000 * 1000 };
+		bool ended = false;
+		for (size_t off = 0; p->err == TETHER_E_OK && !p->stop && (n <= 0 ? !ended
+		     : off < (size_t)n); ) {   /* n <= 0: the end (an unreadable stdin too) */
+			if (n > 0)
+				crypto_b64_encode(buf + off, (size_t)n - off, false, true, enc, sizeof enc);
+			p->err = pump_post(c, p, n > 0 ? enc : NULL, sent, &taken, &ended);
+			taken = taken > 0 ? taken : 0;
+			off += (size_t)taken;
+			sent += taken;
+			if (p->err == TETHER_E_OK && taken == 0 && (n > 0 || !ended)) {
+				struct timespec ts = { 0, 20 * 1000 * 1000 };   /* not read yet */
 				nanosleep(&ts, NULL);
 			}
 		}
+		if (n <= 0)
+			break;
 	}
 	if (p->err != TETHER_E_OK)
 		snprintf(p->why, sizeof p->why, "%s", c != NULL ? tether_last_error(c)
 		         : tether_strerror(p->err));
+	if (p->err != TETHER_E_OK && p->err != TETHER_E_CONFLICT && c != NULL && !p->stop) {
+		/* the input is lost: the command must not wait for the rest, nor
+		 * take a part of it for the whole (the invoke says so at its end) */
+		struct target t;
+		char sub[64];
+		json_t *body = json_pack("{s:s}", "signal", "TERM");
+		snprintf(sub, sizeof sub, "jobs/%lld/stop", (long long)p->job);
+		client_session_request(c, "POST", p->session, sub, body, NULL, &t);
+		crypto_wipe(t.token, sizeof t.token);
+		json_decref(body);
+		size_t len = strlen(p->why);
+		snprintf(p->why + len, sizeof p->why - len, " (the command was stopped)");
+	}
 	tether_client_free(c);
 	free(buf);
 	return NULL;

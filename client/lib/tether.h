@@ -406,6 +406,10 @@ struct tether_fleet_req {
 	long        timeout;         /* per host, seconds for it all (0: none); on
 	                              * expiry the command is stopped */
 	const struct tether_login_opts *login;   /* LOGIN: as for tether_login */
+	int         has_stdin;       /* INVOKE: stdin_fd's bytes go to every host's
+	                              * command (each gets them all, paced by the
+	                              * slowest); else the commands' stdin is /dev/null */
+	int         stdin_fd;
 };
 
 enum tether_fleet_state { TETHER_FLEET_WAITING, TETHER_FLEET_RUNNING, TETHER_FLEET_DONE };
