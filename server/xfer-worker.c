@@ -1204,6 +1204,15 @@ static bool download(struct file *f)
 	return ok;
 }
 
+/* The error code for a source file the owner could not open (err) or
+ * that is not a regular file (err 0): a permission refused is not a file
+ * missing (docs/transfers.md). */
+static const char *source_errcode(int err)
+{
+	return err == EACCES || err == EPERM ? "forbidden"
+	     : err == 0 ? "invalid_argument" : "not_found";
+}
+
 /* Upload one file (restarted from zero on any failure). */
 static bool upload(struct file *f)
 {
@@ -1211,8 +1220,8 @@ static bool upload(struct file *f)
 	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fail(w, "error", f->path, "not_found", "cannot read %s: %s", f->path,
-		     f->fd < 0 ? strerror(errno) : "not a regular file");
+		fail(w, "error", f->path, source_errcode(f->fd < 0 ? errno : 0), "cannot read %s: %s",
+		     f->path, f->fd < 0 ? strerror(errno) : "not a regular file");
 		if (f->fd >= 0)
 			close(f->fd);
 		return false;
@@ -1476,8 +1485,8 @@ static bool tus_upload(struct file *f)
 	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fail(w, "error", f->path, "not_found", "cannot read %s: %s", f->path,
-		     f->fd < 0 ? strerror(errno) : "not a regular file");
+		fail(w, "error", f->path, source_errcode(f->fd < 0 ? errno : 0), "cannot read %s: %s",
+		     f->path, f->fd < 0 ? strerror(errno) : "not a regular file");
 		goto out;
 	}
 	f->total = st.st_size;

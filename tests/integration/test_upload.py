@@ -303,6 +303,13 @@ def test_upload_to_tetherd_sync_and_errors(env):
     t = a.wait(t["id"], ("Error",))
     assert t["error"]["code"] == "http_403", t
     assert "/etc" in t["error"]["message"], t
+    # a source alice's account may not read: forbidden, not not_found
+    secret = a.put("secret.bin", b"x" * 100)
+    os.chown(secret, 0, 0)
+    os.chmod(secret, 0o600)
+    t = a.start(secret, url, "--cacert", cert(b.d), "--async")
+    t = a.wait(t["id"], ("Error",))
+    assert t["error"]["code"] == "forbidden" and "Permission denied" in t["error"]["message"], t
     # an untrusted certificate: Error, TLS verification
     t = a.start(src, url, "--async")
     t = a.wait(t["id"], ("Error",))
