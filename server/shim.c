@@ -280,7 +280,7 @@ static void input_pump(struct input *in, bool readable)
 static int pump(struct joblog *oc, int fds[2], struct input *in, int timeout_ms,
                 bool capped)
 {
-	struct pollfd p[3];
+	struct pollfd p[4];   /* stdout, stderr, the input FIFO, the command's stdin */
 	int n = 0, open_fds = (fds[0] >= 0) + (fds[1] >= 0);
 	bool reading = !capped || joblog_may_read(oc);
 	if (reading)
