@@ -496,14 +496,14 @@ static void fleet_host(struct copy_fleet *f, tether_client *c, const struct flee
 	if (!cr.failed && f->to) {
 		copy_to(&cr, f->nsrc, f->src, f->dst);
 	} else if (!cr.failed) {
-		char dir[BOUND_PATH];
-		if (!join(dir, sizeof dir - 1, f->dst, h->name))   /* room for the '/' */
+		char dir[BOUND_PATH], into[BOUND_PATH + 1];
+		if (!join(dir, sizeof dir, f->dst, h->name))
 			fail_here(&cr, TETHER_E_USAGE, "%s/%s: path too long", f->dst, h->name);
 		else if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 			fail_here(&cr, TETHER_E_IO, "cannot make directory %s: %s", dir,
 			          strerror(errno));
-		else
-			copy_from(&cr, f->nsrc, f->src, strcat(dir, "/"));
+		else if (snprintf(into, sizeof into, "%s/", dir) > 0)   /* a directory: names kept */
+			copy_from(&cr, f->nsrc, f->src, into);
 	}
 	pthread_mutex_lock(&f->lock);
 	json_array_extend(f->done, cr.done);
