@@ -15,11 +15,15 @@
  * input from a second easy handle of its slot, beside its output polls.
  * The next piece is read only once every live host has taken this one, so
  * the slowest reader paces the others and memory stays one piece; a host
- * that ends, fails or times out stops counting. Each post names the stdin
+ * that ends, fails or times out stops counting. With more hosts than
+ * --throttle, hosts that start later need stdin from its beginning: it is
+ * then copied as it comes into an unlinked 0600 spool file, and each host
+ * is posted what it has not taken from there. Each post names the stdin
  * offset it starts at, so a post cut with its connection is posted again
  * and the server skips what it has (docs/fleet.md, "stdin").
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "client-int.h"
+#include "fileio.h"
 #include "jsonu.h"
 #include "login-int.h"
 #include "outlog.h"
@@ -86,15 +91,44 @@ struct slot {
 	int               in_cuts;   /* cut posts in a row */
 };
 
-/* The piece of stdin every live host is given, and where it starts. */
+/* The piece of stdin every live host is given, and where it starts; or,
+ * spooled, all of stdin read so far. */
 struct fleet_input {
 	int      fd;       /* stdin, or -1: none */
+	int      spool;    /* stdin as read so far (more hosts than --throttle), or -1 */
 	uint8_t *buf;      /* CLIENT_STDIN_CHUNK bytes */
 	size_t   len;
-	int64_t  base;     /* buf[0]'s offset in stdin */
+	int64_t  base;     /* buf[0]'s offset in stdin; spooled: 0, len unused */
+	int64_t  spooled;  /* bytes in the spool */
 	bool     end;      /* stdin has ended: each host's input is closed next */
 	char    *enc;      /* scratch for a post's base64 */
 };
+
+/* The end of the stdin read so far. */
+static int64_t input_held(const struct fleet_input *in)
+{
+	return in->spool >= 0 ? in->spooled : in->base + (int64_t)in->len;
+}
+
+/* An unlinked 0600 file for stdin, in $TMPDIR or /tmp. */
+static int spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[BOUND_PATH];
+	if (dir == NULL || dir[0] != '/')
+		dir = "/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	if (snprintf(path, sizeof path, "%s/tether-stdin.XXXXXX", dir) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);   /* a file system without O_TMPFILE */
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
 
 struct fleet {
 	tether_client                 *c;
@@ -648,16 +682,28 @@ static void input_send(struct fleet *f, struct slot *s)
 {
 	char path[BOUND_URL], sub[64];
 	json_t *body;
-	int64_t held = f->in.base + (int64_t)f->in.len;
+	int64_t held = input_held(&f->in);
 	if (s->in_off < f->in.base) {   /* cannot be: the piece waits for every host */
 		input_failed(f, s, client_fail(f->c, TETHER_E_INTERNAL, "stdin went on without "
 		                               "this host"));
 		return;
 	}
 	if (s->in_off < held) {
-		size_t from = (size_t)(s->in_off - f->in.base);
-		crypto_b64_encode(f->in.buf + from, f->in.len - from, false, true, f->in.enc,
-		                  FLEET_INPUT_ENC);
+		const uint8_t *p = f->in.buf + (s->in_off - f->in.base);
+		size_t len = (size_t)(held - s->in_off);
+		if (f->in.spool >= 0) {   /* this host's next piece, from the spool */
+			ssize_t got = pread(f->in.spool, f->in.buf, len < CLIENT_STDIN_CHUNK ?
+			                    len : CLIENT_STDIN_CHUNK, s->in_off);
+			if (got <= 0) {
+				input_failed(f, s, client_fail(f->c, TETHER_E_IO, "reading the stdin "
+				                               "spool: %s", got < 0 ? strerror(errno) :
+				                               "short file"));
+				return;
+			}
+			p = f->in.buf;
+			len = (size_t)got;
+		}
+		crypto_b64_encode(p, len, false, true, f->in.enc, FLEET_INPUT_ENC);
 		body = json_pack("{s:s,s:I}", "data", f->in.enc, "offset", (json_int_t)s->in_off);
 	} else {
 		body = json_pack("{s:b,s:I}", "eof", 1, "offset", (json_int_t)s->in_off);
@@ -685,7 +731,7 @@ static void input_send(struct fleet *f, struct slot *s)
 static void input_finished(struct fleet *f, struct slot *s, CURLcode rc)
 {
 	json_t *reply = NULL;
-	bool eof_post = f->in.end && s->in_off >= f->in.base + (int64_t)f->in.len;
+	bool eof_post = f->in.end && s->in_off >= input_held(&f->in);
 	curl_multi_remove_handle(f->multi, s->in_h);
 	s->in_busy = false;
 	tether_err e = request_finish(f->c, s->in_h, &s->in_r, rc, &reply, NULL);
@@ -714,6 +760,17 @@ static void input_finished(struct fleet *f, struct slot *s, CURLcode rc)
 	}
 }
 
+/* The spool could not keep stdin (a full disk): no host can have all of
+ * it, so the ones running fail and no more are begun. */
+static void spool_failed(struct fleet *f)
+{
+	for (size_t i = 0; i < f->nslots; i++)
+		if (input_live(&f->slots[i]))
+			input_failed(f, &f->slots[i], TETHER_E_IO);
+	f->interrupted = true;
+	f->in.end = true;
+}
+
 /* Feed stdin: close it for hosts that no longer take it, post to the
  * others what they have not taken, and read the next piece once every
  * live host has taken this one. *watch: wait for stdin to be readable;
@@ -723,7 +780,7 @@ static void input_pump(struct fleet *f, bool *watch, bool *paused)
 	*watch = *paused = false;
 	if (f->in.fd < 0)
 		return;
-	int64_t now = mono_ms(), held = f->in.base + (int64_t)f->in.len;
+	int64_t now = mono_ms(), held = input_held(&f->in);
 	bool live = false, behind = false;
 	for (size_t i = 0; i < f->nslots; i++) {
 		struct slot *s = &f->slots[i];
@@ -734,10 +791,18 @@ static void input_pump(struct fleet *f, bool *watch, bool *paused)
 		live = true;
 		behind = behind || s->in_off < held;
 	}
-	if (live && !behind && !f->in.end) {
+	/* spooled, stdin is read as it comes: hosts not begun yet need it too */
+	if (((live && !behind) || f->in.spool >= 0) && !f->in.end) {
 		struct pollfd pf = { f->in.fd, POLLIN, 0 };
 		ssize_t n = poll(&pf, 1, 0) > 0 ? read(f->in.fd, f->in.buf, CLIENT_STDIN_CHUNK) : -1;
-		if (n > 0) {
+		if (n > 0 && f->in.spool >= 0) {
+			if (fileio_pwrite_all(f->in.spool, f->in.buf, (size_t)n, f->in.spooled) != 0) {
+				client_fail(f->c, TETHER_E_IO, "writing the stdin spool: %s",
+				            strerror(errno));
+				spool_failed(f);
+			}
+			f->in.spooled += n;
+		} else if (n > 0) {
 			f->in.base = held;
 			f->in.len = (size_t)n;
 		} else if (n == 0 || (pf.revents != 0 && errno != EAGAIN && errno != EINTR)) {
@@ -745,7 +810,7 @@ static void input_pump(struct fleet *f, bool *watch, bool *paused)
 		} else {
 			*watch = true;
 		}
-		held = f->in.base + (int64_t)f->in.len;
+		held = input_held(&f->in);
 	}
 	for (size_t i = 0; i < f->nslots; i++) {
 		struct slot *s = &f->slots[i];
@@ -862,7 +927,7 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	q.timeout = q.timeout > 0 ? q.timeout : c->dflt_timeout;
 	req = &q;
 	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL,
-	                   { -1, NULL, 0, 0, false, NULL } };
+	                   { .fd = -1, .spool = -1 } };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
 		memset(&results[i], 0, sizeof results[i]);
@@ -876,9 +941,6 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 		return client_fail(c, TETHER_E_USAGE, "no command");
 	if (req->verb == TETHER_FLEET_LOGIN && req->login == NULL)
 		return client_fail(c, TETHER_E_USAGE, "no login options");
-	if (req->verb == TETHER_FLEET_INVOKE && req->has_stdin && n > throttle)
-		return client_fail(c, TETHER_E_USAGE, "stdin goes to every host at once: give "
-		                   "--throttle %zu (the number of hosts) or more, or -n", n);
 	if (req->session == NULL && req->verb != TETHER_FLEET_INVOKE &&
 	    req->verb != TETHER_FLEET_SESSION_NEW && req->verb != TETHER_FLEET_SESSION_LIST &&
 	    req->verb != TETHER_FLEET_LOGIN)
@@ -919,6 +981,12 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 			goto out;
 		}
 		f.in.fd = req->stdin_fd;
+		if (n > throttle && (f.in.spool = spool_open()) < 0) {
+			e = client_fail(c, TETHER_E_IO, "stdin for more hosts than --throttle is kept "
+			                "in a temporary file, which could not be made: %s",
+			                strerror(errno));
+			goto out;
+		}
 	}
 	for (f.nslots = 0; f.nslots < nslots; f.nslots++) {
 		struct slot *s = &f.slots[f.nslots];
@@ -956,6 +1024,8 @@ out:
 	free(f.slots);
 	free(f.in.buf);
 	free(f.in.enc);
+	if (f.in.spool >= 0)
+		close(f.in.spool);
 	login_offers_free(f.offers);
 	return e;
 }
