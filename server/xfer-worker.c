@@ -676,6 +676,9 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 	}
 	f->done_bytes += (int64_t)len;
 	throttle(f->w, len);
+	/* here as well as in on_progress: libcurl's file:// (and FTP) reader
+	 * can deliver a whole file without calling the progress function */
+	report(f, "Transferring", false);
 	if (f->done_bytes >= f->reserved && f->total > f->done_bytes) {
 		/* allocate the next blocks at once, ahead of the data (cheaper
 		 * for the page cache and the writeback than block by block, and
@@ -708,6 +711,7 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 	}
 	f->done_bytes += r;
 	throttle(f->w, (size_t)r);
+	report(f, "Transferring", false);
 	return (size_t)r;
 }
 

@@ -136,6 +136,45 @@ def test_job_list_shows_transfer_states(env):
     assert r.returncode == 0, r.stderr
 
 
+def on_terminal(w, *args):
+    """Run tether ARGS with stderr on a terminal; (exit code, what it drew)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([H.TETHER] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave, env=w.c.env())
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    p.wait(30)
+    os.close(master)
+    return p.returncode, seen
+
+
+def test_progress_line_moves_while_bytes_come(env):
+    """A local file copied at 100 KB/s (3 s): the terminal's progress line
+    shows the bytes as they come, not "Connecting 0 B" until the end (the
+    file:// reader delivers a file without calling libcurl's progress
+    function)."""
+    w = World(env)
+    src = w.put("p.bin", os.urandom(300000))
+    rc, seen = on_terminal(w, "transfer", "start", "-s", w.session, src, w.dst + "/p.bin",
+                           "--max-rate", "100000", "--name", "prog")
+    assert rc == 0, (rc, seen[-400:])
+    draws = [d for d in seen.split(b"\r") if d.startswith(b"prog")]
+    moving = [d for d in draws if b"%" in d and b" 100%" not in d]
+    assert moving, draws
+    assert not any(b"Connecting" in d for d in draws[1:]), draws
+    with open(w.dst + "/p.bin", "rb") as f:
+        assert f.read() == open(src, "rb").read()
+
+
 def test_transfer_wait(env):
     """transfer wait: exit 0 once every job is Transferred (and completes
     nothing), 1 if one is in Error, 1 with "timed out" when --timeout (in
@@ -183,24 +222,8 @@ def test_transfer_wait(env):
     r = w.tether("transfer", "wait", "-s", w.session, "nosuch")
     assert r.returncode == 255 and "nosuch" in r.stderr, (r.returncode, r.stderr)
     # on a terminal: the progress line of transfer start
-    import pty
-    master, slave = pty.openpty()
-    p = subprocess.Popen([H.TETHER, "transfer", "wait", "-s", w.session, "slow",
-                          "--timeout", "2.5"], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=slave, env=w.c.env())
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    p.wait(30)
-    os.close(master)
-    assert p.returncode == 1, p.returncode
+    rc, seen = on_terminal(w, "transfer", "wait", "-s", w.session, "slow", "--timeout", "2.5")
+    assert rc == 1, rc
     assert b"\rslow " in seen and b"files 0/1" in seen and b"timed out" in seen, seen[-400:]
     assert w.act("remove", "slow").returncode == 0
 
