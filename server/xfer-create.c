@@ -402,10 +402,15 @@ static tether_err create(struct server *srv, const struct user_rec *u,
 	json_t *files = json_object_get(plan, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0) {
 		const char *why = json_string_value(json_object_get(plan, "error"));
+		const char *code = json_string_value(json_object_get(plan, "code"));
+		tether_err refused = why == NULL ? TETHER_E_INTERNAL
+		                   : code && strcmp(code, "forbidden") == 0 ? TETHER_E_FORBIDDEN
+		                   : code && strcmp(code, "not_found") == 0 ? TETHER_E_NOT_FOUND
+		                   : TETHER_E_INVALID_ARGUMENT;
 		snprintf(err, errsz, "%s", why ? why : "cannot examine the files as their owner");
 		json_decref(plan);
 		xfer_rec_clear(&t);
-		return why ? TETHER_E_INVALID_ARGUMENT : TETHER_E_INTERNAL;
+		return refused;
 	}
 	t.nfiles = json_array_size(files);
 	if (t.nfiles > (size_t)srv->conf.transfer_files_per_job ||

@@ -30,6 +30,24 @@ static json_t *answer_error(const char *fmt, ...)
 	return json_pack("{s:s}", "error", msg);
 }
 
+const char *xfer_errno_code(int err)
+{
+	return err == EACCES || err == EPERM ? "forbidden"
+	     : err == ENOENT || err == ENOTDIR ? "not_found" : "invalid_argument";
+}
+
+/* answer_error for a failure with errno err, its code beside it. */
+__attribute__((format(printf, 2, 3)))
+static json_t *answer_errno(int err, const char *fmt, ...)
+{
+	char msg[2 * BOUND_PATH + 512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return json_pack("{s:s,s:s}", "error", msg, "code", xfer_errno_code(err));
+}
+
 /* Add one source (with the name its destination takes) to the plan. */
 static json_t *plan_add(json_t *plan, const char *src, const char *name)
 {
@@ -48,9 +66,11 @@ static json_t *plan_local(json_t *plan, const char *home, const char *src)
 	path_absolute(path, sizeof path, home, src);
 	if (!xferplan_has_wildcard(path)) {
 		if (stat(path, &st) != 0)
-			return answer_error("cannot read '%s': %s", src, strerror(errno));
+			return answer_errno(errno, "cannot read '%s': %s", src, strerror(errno));
 		if (!S_ISREG(st.st_mode))
 			return answer_error("'%s' is not a regular file", src);
+		if (access(path, R_OK) != 0)
+			return answer_errno(errno, "cannot read '%s': %s", src, strerror(errno));
 		const char *slash = strrchr(path, '/');
 		return plan_add(plan, path, slash + 1);
 	}
@@ -118,11 +138,12 @@ json_t *xfer_plan_files(json_t *arg)
 			snprintf(path, sizeof path, "%.*s", slash == d ? 1 : (int)(slash - d), d);
 		}
 		if (stat(path, &st) != 0)
-			err = answer_error("destination directory '%s': %s", path, strerror(errno));
+			err = answer_errno(errno, "destination directory '%s': %s", path,
+			                   strerror(errno));
 		else if (!S_ISDIR(st.st_mode))
 			err = answer_error("'%s' is not a directory", path);
 		else if (access(path, W_OK | X_OK) != 0)
-			err = answer_error("cannot write in '%s': %s", path, strerror(errno));
+			err = answer_errno(errno, "cannot write in '%s': %s", path, strerror(errno));
 	}
 	if (err == NULL && !dir_mode && n != 1)
 		err = answer_error("%s files need a directory destination (end it with '/')",

@@ -32,6 +32,7 @@
 #include "tether.h"
 #include "tether-curl.h"
 #include "timeu.h"
+#include "xfer-int.h"
 #include "xfer-worker.h"
 
 #define FLUSH_STEP (16LL << 20)
@@ -954,6 +955,32 @@ static const char *curl_code(CURLcode rc)
 }
 
 /* Judge a finished attempt; true if the file is complete. */
+/* A file:// source libcurl could not read: why, as the owner sees it
+ * (libcurl says only that it could not open it). True if failed with
+ * that reason. */
+static bool local_source_failed(struct file *f)
+{
+	CURLU *u = curl_url();
+	char *path = NULL;
+	bool said = false;
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, f->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK) {
+		struct stat st;
+		int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		int err = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? -1 : 0;
+		if (fd >= 0)
+			close(fd);
+		if (err >= 0) {
+			fail(f->w, "error", f->url, xfer_errno_code(err), "cannot read %s: %s", path,
+			     err ? strerror(err) : "not a regular file");
+			said = true;
+		}
+	}
+	curl_free(path);
+	curl_url_cleanup(u);
+	return said;
+}
+
 static bool judge(struct file *f, CURLcode rc, const char *errbuf)
 {
 	struct worker *w = f->w;
@@ -998,6 +1025,8 @@ static bool judge(struct file *f, CURLcode rc, const char *errbuf)
 		fail(w, transient ? "transient" : "error", name, code, "HTTP %ld: %s", s, why);
 		return false;
 	}
+	if (rc == CURLE_FILE_COULDNT_READ_FILE && local_source_failed(f))
+		return false;
 	if (rc != CURLE_OK) {
 		fail(w, transient_curl(rc) ? "transient" : "error", name, curl_code(rc), "%s%s%s",
 		     curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
@@ -1208,15 +1237,6 @@ static bool download(struct file *f)
 	return ok;
 }
 
-/* The error code for a source file the owner could not open (err) or
- * that is not a regular file (err 0): a permission refused is not a file
- * missing (docs/transfers.md). */
-static const char *source_errcode(int err)
-{
-	return err == EACCES || err == EPERM ? "forbidden"
-	     : err == 0 ? "invalid_argument" : "not_found";
-}
-
 /* Upload one file (restarted from zero on any failure). */
 static bool upload(struct file *f)
 {
@@ -1224,7 +1244,7 @@ static bool upload(struct file *f)
 	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fail(w, "error", f->path, source_errcode(f->fd < 0 ? errno : 0), "cannot read %s: %s",
+		fail(w, "error", f->path, xfer_errno_code(f->fd < 0 ? errno : 0), "cannot read %s: %s",
 		     f->path, f->fd < 0 ? strerror(errno) : "not a regular file");
 		if (f->fd >= 0)
 			close(f->fd);
@@ -1489,7 +1509,7 @@ static bool tus_upload(struct file *f)
 	f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fail(w, "error", f->path, source_errcode(f->fd < 0 ? errno : 0), "cannot read %s: %s",
+		fail(w, "error", f->path, xfer_errno_code(f->fd < 0 ? errno : 0), "cannot read %s: %s",
 		     f->path, f->fd < 0 ? strerror(errno) : "not a regular file");
 		goto out;
 	}

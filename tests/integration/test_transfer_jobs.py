@@ -106,6 +106,35 @@ def test_complete_only_a_transferred_job(env):
     assert os.listdir(w.dst) == ["a.bin"], os.listdir(w.dst)
 
 
+def test_permission_refused_is_forbidden_not_not_found(env):
+    """A local source or destination the owner may not use is 403
+    forbidden, one that is missing 404 not_found, at start (nothing made)
+    and, for a source that turns unreadable later, in the job's error."""
+    w = World(env)
+    src = w.put("ok.bin", os.urandom(5000))
+    secret = w.put("secret.bin", b"x")
+    os.chmod(secret, 0o600)
+    rootonly = os.path.join(env.root, "rootonly")
+    os.mkdir(rootonly, 0o755)
+    for args, code in (([secret, w.dst + "/s.bin"], "forbidden"),
+                       ([src, rootonly + "/o.bin"], "forbidden"),
+                       ([src, "/root/nope/o.bin"], "forbidden"),
+                       ([w.src + "/missing.bin", w.dst + "/m.bin"], "not_found"),
+                       ([src, w.dst + "/no/such/dir/o.bin"], "not_found")):
+        r = w.tether("transfer", "start", "-s", w.session, *args, "--json")
+        assert r.returncode == 255, (args, r.returncode, r.stderr)
+        assert json.loads(r.stdout)["error"]["code"] == code, (args, r.stdout)
+    r = w.tether("transfer", "list", "-s", w.session, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [], r.stdout
+    # readable at start, not when the worker opens it
+    w.start(src, w.dst + "/late.bin", "--suspended", "--name", "late")
+    os.chmod(src, 0o600)
+    assert w.act("resume", "late").returncode == 0
+    t = w.wait("late", ("Error",))
+    assert t["error"]["code"] == "forbidden" and "Permission denied" in t["error"]["message"], t
+    assert not os.path.exists(w.dst + "/late.bin")
+
+
 def test_job_list_shows_transfer_states(env):
     """job list -s shows a transfer job in its transfer state (Error,
     Transferred, Suspended, Transferring...), in JSON and in the table,

@@ -303,11 +303,20 @@ def test_upload_to_tetherd_sync_and_errors(env):
     t = a.wait(t["id"], ("Error",))
     assert t["error"]["code"] == "http_403", t
     assert "/etc" in t["error"]["message"], t
-    # a source alice's account may not read: forbidden, not not_found
+    # a source alice's account may not read: forbidden, not not_found, at
+    # start (checked as the owner), and in the job's error if it turns
+    # unreadable once the job is made
     secret = a.put("secret.bin", b"x" * 100)
     os.chown(secret, 0, 0)
     os.chmod(secret, 0o600)
-    t = a.start(secret, url, "--cacert", cert(b.d), "--async")
+    doc = a.start(secret, url, "--cacert", cert(b.d), "--async", expect=255)
+    assert doc["error"]["code"] == "forbidden" and "Permission denied" in \
+        doc["error"]["message"], doc
+    later = a.put("later.bin", b"x" * 100)
+    t = a.start(later, url, "--cacert", cert(b.d), "--async", "--suspended")
+    os.chown(later, 0, 0)
+    os.chmod(later, 0o600)
+    assert a.c.run("transfer", "resume", "-s", a.session, str(t["id"])).returncode == 0
     t = a.wait(t["id"], ("Error",))
     assert t["error"]["code"] == "forbidden" and "Permission denied" in t["error"]["message"], t
     # an untrusted certificate: Error, TLS verification
