@@ -317,6 +317,27 @@ def test_recursive_and_preserve(env):
     assert int(os.stat(os.path.join(back, "sub")).st_mtime) == 1400000000
 
 
+def on_terminal(c, *args):
+    """Run tether ARGS with stderr on a terminal; (exit code, what it drew)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([H.TETHER] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave, env=c.env())
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    p.wait(120)
+    os.close(master)
+    return p.returncode, seen
+
+
 def test_fleet_to_and_from(env):
     """-H TARGETS and -s TARGETS/NAME: --to reaches every live host, --from
     writes LOCAL/HOST/...; a host that fails is reported by name and the
@@ -365,6 +386,17 @@ def test_fleet_to_and_from(env):
     assert "web4: " in r.stderr and "copy failed on 1 of 4 hosts: web4" in r.stderr, r.stderr
     for h in ("web1", "web2", "web3"):
         assert read(os.path.join(back, h, "f.bin")) == data, h
+    # on a terminal: a status line of hosts done and failed, wiped before
+    # a host's message and at the end
+    rc, seen = on_terminal(c, "copy", "-H", "@all4", "--from", os.path.join(remote, "f.bin"),
+                           os.path.join(local, "tty"))
+    assert rc == 1, (rc, seen[-600:])
+    assert b"4 of 4 hosts done, 1 failed" in seen, seen[-600:]
+    starts = [i for i in range(len(seen)) if seen.startswith(b"tether: web", i)]
+    assert starts, seen[-600:]
+    for i in starts:   # never after a status line left standing
+        assert i == 0 or seen[:i].endswith((b"\r\x1b[K", b"\n")), seen[max(0, i - 80):i + 40]
+    assert seen.endswith(b"\r\x1b[Ktether: copy failed on 1 of 4 hosts: web4\r\n"), seen[-200:]
     # -s TARGETS/NAME: the session must be on each host
     r = c.run("session", "new", "@two", "--name", "cp", timeout=60)
     assert r.returncode == 0, r.stderr
