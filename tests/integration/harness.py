@@ -385,6 +385,31 @@ def put_file(directory, name, data, mode=0o644):
     return p
 
 
+def on_terminal(env, *args, timeout=120):
+    """Run tether ARGS (env: the client's environment) with stderr on a
+    terminal (a pty), stdin /dev/null; returns (exit code, stdout bytes,
+    the bytes drawn on the terminal)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([TETHER] + list(args), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    out = p.stdout.read()
+    p.stdout.close()
+    p.wait(timeout)
+    return p.returncode, out, seen
+
+
 def wait_for(pred, timeout=30, what="condition"):
     """Poll pred until it is true (bounded); returns its value."""
     deadline = time.monotonic() + timeout

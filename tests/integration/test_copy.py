@@ -9,7 +9,6 @@ fleets through -H TARGETS and -s TARGETS/NAME."""
 import hashlib
 import json
 import os
-import pty
 import pwd
 import stat
 import subprocess
@@ -114,23 +113,9 @@ def test_to_and_from_a_session(env):
     # progress on a terminal only: none on a pipe, a line on a pty (stderr)
     r = t.copy("--to", src, os.path.join(t.remote, "b.bin"))
     assert r.returncode == 0 and r.stderr == "" and r.stdout == "", r
-    mfd, sfd = pty.openpty()
-    p = subprocess.Popen([H.TETHER, "copy", "-s", t.s, "--from", dst,
-                          os.path.join(back, "tty.bin")], env=t.c.env(),
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=sfd)
-    os.close(sfd)
-    shown = b""
-    while True:
-        try:
-            got = os.read(mfd, 4096)
-        except OSError:
-            break
-        if not got:
-            break
-        shown += got
-    os.close(mfd)
-    assert p.wait(timeout=60) == 0 and p.stdout.read() == b"", shown
-    p.stdout.close()
+    rc, out, shown = H.on_terminal(t.c.env(), "copy", "-s", t.s, "--from", dst,
+                                   os.path.join(back, "tty.bin"))
+    assert rc == 0 and out == b"", shown
     assert b"\r" in shown and b"100%" in shown, shown
     os.unlink(os.path.join(back, "tty.bin"))
     # several sources need a directory
@@ -317,27 +302,6 @@ def test_recursive_and_preserve(env):
     assert int(os.stat(os.path.join(back, "sub")).st_mtime) == 1400000000
 
 
-def on_terminal(c, *args):
-    """Run tether ARGS with stderr on a terminal; (exit code, what it drew)."""
-    import pty
-    master, slave = pty.openpty()
-    p = subprocess.Popen([H.TETHER] + list(args), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=slave, env=c.env())
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    p.wait(120)
-    os.close(master)
-    return p.returncode, seen
-
-
 def test_fleet_to_and_from(env):
     """-H TARGETS and -s TARGETS/NAME: --to reaches every live host, --from
     writes LOCAL/HOST/...; a host that fails is reported by name and the
@@ -388,8 +352,8 @@ def test_fleet_to_and_from(env):
         assert read(os.path.join(back, h, "f.bin")) == data, h
     # on a terminal: a status line of hosts done and failed, wiped before
     # a host's message and at the end
-    rc, seen = on_terminal(c, "copy", "-H", "@all4", "--from", os.path.join(remote, "f.bin"),
-                           os.path.join(local, "tty"))
+    rc, _, seen = H.on_terminal(c.env(), "copy", "-H", "@all4", "--from",
+                                os.path.join(remote, "f.bin"), os.path.join(local, "tty"))
     assert rc == 1, (rc, seen[-600:])
     assert b"4 of 4 hosts done, 1 failed" in seen, seen[-600:]
     starts = [i for i in range(len(seen)) if seen.startswith(b"tether: web", i)]

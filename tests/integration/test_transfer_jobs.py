@@ -165,27 +165,6 @@ def test_job_list_shows_transfer_states(env):
     assert r.returncode == 0, r.stderr
 
 
-def on_terminal(w, *args):
-    """Run tether ARGS with stderr on a terminal; (exit code, what it drew)."""
-    import pty
-    master, slave = pty.openpty()
-    p = subprocess.Popen([H.TETHER] + list(args), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=slave, env=w.c.env())
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    p.wait(30)
-    os.close(master)
-    return p.returncode, seen
-
-
 def test_progress_line_moves_while_bytes_come(env):
     """A local file copied at 100 KB/s (3 s): the terminal's progress line
     shows the bytes as they come, not "Connecting 0 B" until the end (the
@@ -193,8 +172,8 @@ def test_progress_line_moves_while_bytes_come(env):
     function)."""
     w = World(env)
     src = w.put("p.bin", os.urandom(300000))
-    rc, seen = on_terminal(w, "transfer", "start", "-s", w.session, src, w.dst + "/p.bin",
-                           "--max-rate", "100000", "--name", "prog")
+    rc, _, seen = H.on_terminal(w.c.env(), "transfer", "start", "-s", w.session, src,
+                                w.dst + "/p.bin", "--max-rate", "100000", "--name", "prog")
     assert rc == 0, (rc, seen[-400:])
     draws = [d for d in seen.split(b"\r") if d.startswith(b"prog")]
     moving = [d for d in draws if b"%" in d and b" 100%" not in d]
@@ -251,7 +230,8 @@ def test_transfer_wait(env):
     r = w.tether("transfer", "wait", "-s", w.session, "nosuch")
     assert r.returncode == 255 and "nosuch" in r.stderr, (r.returncode, r.stderr)
     # on a terminal: the progress line of transfer start
-    rc, seen = on_terminal(w, "transfer", "wait", "-s", w.session, "slow", "--timeout", "2.5")
+    rc, _, seen = H.on_terminal(w.c.env(), "transfer", "wait", "-s", w.session, "slow",
+                                "--timeout", "2.5")
     assert rc == 1, rc
     assert b"\rslow " in seen and b"files 0/1" in seen and b"timed out" in seen, seen[-400:]
     assert w.act("remove", "slow").returncode == 0
