@@ -6,6 +6,7 @@
  * type and bounds and, on failure, writes a message naming the field that a
  * client can act on. A JSON null is a wrong type, never "missing".
  */
+#include "buf.h"
 #include "error.h"
 #include "jsonu.h"
 
@@ -130,4 +131,75 @@ char *jsonu_dump(const json_t *v, size_t *lenp)
 	if (s && lenp)
 		*lenp = strlen(s);
 	return s;
+}
+
+/* The length of the UTF-8 sequence at p (1-4), or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned c = p[0];
+	size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+	         : (c & 0xf8) == 0xf0 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 2 && c < 0xc2)
+		return 0;
+	if (n == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)))
+		return 0;
+	if (n == 4 && ((c == 0xf0 && p[1] < 0x90) || c > 0xf4 || (c == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+int jsonu_write_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	if (buf_append(b, "\"", 1) != 0)
+		return -1;
+	while (*p != '\0') {
+		const unsigned char *run = p;   /* the next bytes that need no escape */
+		size_t n;
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_seq(p)) > 0)
+			p += n;
+		if (p > run && buf_append(b, run, (size_t)(p - run)) != 0)
+			return -1;
+		if (*p == '\0')
+			break;
+		char esc[7] = "\\u00";
+		size_t len = 2;
+		if (*p == '"' || *p == '\\')
+			esc[1] = (char)*p;
+		else if (*p == '\n')
+			esc[1] = 'n';
+		else if (*p == '\t')
+			esc[1] = 't';
+		else if (*p == '\r')
+			esc[1] = 'r';
+		else if (*p < 0x20) {
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			len = 6;
+		} else {
+			memcpy(esc, "\\ufffd", 6);   /* not UTF-8 */
+			len = 6;
+		}
+		if (buf_append(b, esc, len) != 0)
+			return -1;
+		p++;
+	}
+	return buf_append(b, "\"", 1);
+}
+
+int jsonu_write_int(struct buf *b, int64_t v)
+{
+	char t[24], *e = t + sizeof t, *q = e;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	return buf_append(b, q, (size_t)(e - q));
 }

@@ -38,4 +38,17 @@ int jsonu_get_bool(json_t *obj, const char *key, bool required, bool *out,
 /* Serialise compactly into a malloc'd string (caller frees); NULL on failure. */
 char *jsonu_dump(const json_t *v, size_t *lenp);
 
+/* Writing JSON text straight into a buffer, for replies too large to build
+ * as a tree first (thousands of rows). Each returns 0, or -1 when the
+ * buffer is full (its maximum); the buffer then holds part of the value. */
+struct buf;
+
+/* s as a JSON string: quoted; '"', '\\' and control characters escaped;
+ * bytes that are not UTF-8 written as U+FFFD (as jansson would refuse
+ * them, a reply never carries them). */
+int jsonu_write_string(struct buf *b, const char *s);
+
+/* v as a JSON number. */
+int jsonu_write_int(struct buf *b, int64_t v);
+
 #endif

@@ -8,9 +8,11 @@
  * session by its numeric id.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "api.h"
 #include "jobs.h"
 #include "session.h"
@@ -21,34 +23,65 @@
 #include "strparse.h"
 #include "timeu.h"
 
-/* Add a job's held output to its session's figure in an object keyed by
- * session id (outcap_sessions' callback). */
+/* Output held per session: (session, bytes) pairs, sorted by session and
+ * summed once collected (outcap_sessions calls back per job). */
+struct held {
+	struct held_one { int64_t session, bytes; } *v;
+	size_t n, cap;
+	bool   short_of_memory;
+};
+
 static void add_held(void *ctx, int64_t session, int64_t bytes)
 {
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)session);
-	json_int_t now = json_integer_value(json_object_get(ctx, id));
-	json_object_set_new(ctx, id, json_integer(now + bytes));
+	struct held *h = ctx;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		struct held_one *v = realloc(h->v, cap * sizeof *v);
+		if (v == NULL) {
+			h->short_of_memory = true;
+			return;
+		}
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = (struct held_one){ session, bytes };
 }
 
-/* Output held for session s (bytes < 0) or bytes. */
-static json_int_t held_of(struct req *r, const struct session_rec *s, int64_t bytes)
+static int by_session(const void *a, const void *b)
 {
-	if (bytes >= 0)
-		return bytes;
-	char id[24];
-	json_t *held = json_object();
-	outcap_sessions(r->srv, s->user_id, add_held, held);
-	snprintf(id, sizeof id, "%lld", (long long)s->id);
-	json_int_t n = json_integer_value(json_object_get(held, id));
-	json_decref(held);
-	return n;
+	int64_t x = ((const struct held_one *)a)->session, y = ((const struct held_one *)b)->session;
+	return x < y ? -1 : x > y;
 }
 
-/* The JSON form of a session (docs/cli.md "JSON fields"); bytes is the
- * output it holds, or -1 to find out. */
-static json_t *session_json(struct req *r, const struct session_rec *s, const char *owner,
-                            int64_t bytes)
+/* Collect the output held in user's sessions (-1: every user's). */
+static void held_load(struct req *r, int64_t user, struct held *h)
+{
+	*h = (struct held){ NULL, 0, 0, false };
+	outcap_sessions(r->srv, user, add_held, h);
+	qsort(h->v, h->n, sizeof *h->v, by_session);
+	size_t k = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (k > 0 && h->v[k - 1].session == h->v[i].session)
+			h->v[k - 1].bytes += h->v[i].bytes;
+		else
+			h->v[k++] = h->v[i];
+	}
+	h->n = k;
+}
+
+static int64_t held_of(const struct held *h, int64_t session)
+{
+	struct held_one key = { session, 0 };
+	const struct held_one *f = h->n ? bsearch(&key, h->v, h->n, sizeof *h->v, by_session)
+	                                : NULL;
+	return f ? f->bytes : 0;
+}
+
+/* Append the JSON form of a session (docs/cli.md "JSON fields") to b, with
+ * the output it holds; -1 if b is full. The one writer of a session's
+ * JSON: lists of thousands are written straight from the rows. */
+static int session_write(struct buf *b, const char *host, const struct session_rec *s,
+                         const char *owner, int64_t held)
 {
 	char created[TIMEU_RFC3339_LEN], active[TIMEU_RFC3339_LEN];
 	timeu_rfc3339(s->created, created);
@@ -57,13 +90,39 @@ static json_t *session_json(struct req *r, const struct session_rec *s, const ch
 	int a = s->busy ? AVAIL_BUSY : s->state == SESSION_OPENED ? AVAIL_AVAILABLE : AVAIL_NONE;
 	const char *avail = proto_availability_str(a);
 	const char *buffering = proto_buffering_str(s->output_buffering);
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:[]}",
-		"id", (json_int_t)s->id, "name", s->name, "host", r->srv->hostname,
-		"owner", owner, "state", state ? state : "Broken",
-		"availability", avail ? avail : "None", "created", created,
-		"last_activity", active, "idle_timeout", (json_int_t)s->idle_timeout,
-		"output_buffering", buffering ? buffering : "block",
-		"output_bytes", held_of(r, s, bytes), "jobs");
+	return buf_puts(b, "{\"id\":") | jsonu_write_int(b, s->id) |
+	       buf_puts(b, ",\"name\":") | jsonu_write_string(b, s->name) |
+	       buf_puts(b, ",\"host\":") | jsonu_write_string(b, host) |
+	       buf_puts(b, ",\"owner\":") | jsonu_write_string(b, owner) |
+	       buf_puts(b, ",\"state\":") | jsonu_write_string(b, state ? state : "Broken") |
+	       buf_puts(b, ",\"availability\":") |
+	       jsonu_write_string(b, avail ? avail : "None") |
+	       buf_puts(b, ",\"created\":") | jsonu_write_string(b, created) |
+	       buf_puts(b, ",\"last_activity\":") | jsonu_write_string(b, active) |
+	       buf_puts(b, ",\"idle_timeout\":") | jsonu_write_int(b, s->idle_timeout) |
+	       buf_puts(b, ",\"output_buffering\":") |
+	       jsonu_write_string(b, buffering ? buffering : "block") |
+	       buf_puts(b, ",\"output_bytes\":") | jsonu_write_int(b, held) |
+	       buf_puts(b, ",\"jobs\":[]}");
+}
+
+#define SESSION_JSON_MAX (4u * BOUND_NAME + 1024u)   /* one session's, escapes included */
+
+/* Answer with one of the caller's sessions. */
+static tether_err session_reply(struct req *r, int status, const struct session_rec *s)
+{
+	struct held h;
+	struct buf b;
+	held_load(r, s->user_id, &h);
+	buf_init(&b, SESSION_JSON_MAX);
+	int rc = session_write(&b, r->srv->hostname, s, r->user.name, held_of(&h, s->id));
+	free(h.v);
+	if (rc != 0) {
+		buf_free(&b);
+		return req_error(r, TETHER_E_INTERNAL, "cannot write the session");
+	}
+	r->raw_type = "application/json";
+	return req_reply_raw(r, status, &b);
 }
 
 /* Load the session named by the route's {ref}, or answer 404. */
@@ -192,7 +251,7 @@ tether_err api_session_connect(struct req *r)
 		return req_error(r, e, "cannot connect the session");
 	store_audit(r->srv->store, force ? "session_connect_force" : "session_connect",
 	            r->user.name, r->peer, s.name);
-	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
+	return session_reply(r, 200, &s);
 }
 
 /* POST /v1/sessions/{ref}/disconnect: leave everything running. */
@@ -210,61 +269,112 @@ tether_err api_session_disconnect(struct req *r)
 	store_session_touch(r->srv->store, s.id, 0, timeu_now());
 	s.state = SESSION_DISCONNECTED;
 	s.client_id[0] = '\0';
-	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
+	return session_reply(r, 200, &s);
 }
 
-/* Collects sessions into a JSON array; owners maps user ids ("%lld") to
- * names for an all-users list, NULL for the user's own. */
+/* Writes sessions into a reply; owners names each one's owner for an
+ * all-users list (NULL: the caller's own). */
 struct list_ctx {
-	struct req *r;
-	json_t     *arr;
-	json_t     *owners;
-	json_t     *held;     /* output held per session id ("%lld") */
+	struct req  *r;
+	struct buf   b;
+	struct owner { int64_t id; char name[BOUND_NAME + 1]; } *owners;
+	size_t       nowners, capowners;
+	struct held  held;
+	size_t       n;          /* sessions written */
+	int64_t      last;       /* the last one's id */
+	bool         full;       /* the reply outgrew its bound, or memory ran out */
 };
+
+static int by_owner(const void *a, const void *b)
+{
+	int64_t x = ((const struct owner *)a)->id, y = ((const struct owner *)b)->id;
+	return x < y ? -1 : x > y;
+}
 
 static void list_cb(void *ctx, const struct session_rec *s)
 {
 	struct list_ctx *c = ctx;
 	const char *owner = c->r->user.name;
-	char id[24];
 	if (c->owners != NULL) {
-		snprintf(id, sizeof id, "%lld", (long long)s->user_id);
-		owner = json_string_value(json_object_get(c->owners, id));
+		struct owner key = { .id = s->user_id };
+		const struct owner *o = bsearch(&key, c->owners, c->nowners, sizeof key, by_owner);
+		owner = o ? o->name : "";
 	}
-	snprintf(id, sizeof id, "%lld", (long long)s->id);
-	int64_t held = json_integer_value(json_object_get(c->held, id));
-	json_array_append_new(c->arr, session_json(c->r, s, owner ? owner : "", held));
+	if (c->full || (c->n > 0 && buf_puts(&c->b, ",") != 0) ||
+	    session_write(&c->b, c->r->srv->hostname, s, owner, held_of(&c->held, s->id)) != 0) {
+		c->full = true;
+		return;
+	}
+	c->n++;
+	c->last = s->id;
 }
 
-/* Note one user's name under its id (store_user_cb). */
+/* Note one user's name under its id (store_user_cb; ids come in order). */
 static void owner_cb(void *ctx, const struct user_rec *u)
 {
-	char id[24];
-	snprintf(id, sizeof id, "%lld", (long long)u->id);
-	json_object_set_new(ctx, id, json_string(u->name));
+	struct list_ctx *c = ctx;
+	if (c->nowners == c->capowners) {
+		size_t cap = c->capowners ? c->capowners * 2 : 16;
+		struct owner *v = realloc(c->owners, cap * sizeof *v);
+		if (v == NULL) {
+			c->full = true;
+			return;
+		}
+		c->owners = v;
+		c->capowners = cap;
+	}
+	struct owner *o = &c->owners[c->nowners++];
+	o->id = u->id;
+	snprintf(o->name, sizeof o->name, "%s", u->name);
 }
 
-/* GET /v1/sessions?all_users=0|1 -> {"sessions": [...]}; all_users (an
- * administrator's) lists every user's, each naming its owner. */
+#define SESSION_PAGE_MAX 100000   /* ?limit= at most */
+#define SESSION_LIST_MAX ((size_t)1 << 30)   /* a reply's bytes, whatever the count */
+
+/* GET /v1/sessions?all_users=0|1&limit=N&after=ID -> {"sessions": [...]}
+ * (with "next": ID when a limit cut the list short); all_users (an
+ * administrator's) lists every user's, each naming its owner. Written
+ * straight from the rows: no JSON tree per session. */
 tether_err api_session_list(struct req *r)
 {
 	bool all;
-	if (api_all_users(r, &all) != TETHER_E_OK)
+	int64_t limit, after;
+	if (api_all_users(r, &all) != TETHER_E_OK ||
+	    req_query_i64(r, "limit", 1, SESSION_PAGE_MAX, -1, &limit) != 0 ||
+	    req_query_i64(r, "after", 0, INT64_MAX, 0, &after) != 0)
 		return r->err;
-	struct list_ctx c = { r, json_array(), all ? json_object() : NULL, json_object() };
+	struct list_ctx c = { .r = r };
+	buf_init(&c.b, SESSION_LIST_MAX);
 	/* first: the store is locked while sessions are listed */
-	outcap_sessions(r->srv, all ? -1 : r->user.id, add_held, c.held);
-	tether_err e = all ? store_user_list(r->srv->store, owner_cb, c.owners) : TETHER_E_OK;
-	if (e == TETHER_E_OK)
-		e = all ? store_session_list_all(r->srv->store, list_cb, &c)
-		        : store_session_list(r->srv->store, r->user.id, list_cb, &c);
-	json_decref(c.owners);
-	json_decref(c.held);
+	held_load(r, all ? -1 : r->user.id, &c.held);
+	tether_err e = TETHER_E_OK;
+	if (all) {
+		e = store_user_list(r->srv->store, owner_cb, &c);
+		if (c.owners == NULL)
+			c.owners = malloc(sizeof *c.owners);   /* no users: none to name */
+		if (c.owners != NULL)
+			qsort(c.owners, c.nowners, sizeof *c.owners, by_owner);
+	}
+	if (buf_puts(&c.b, "{\"sessions\":[") != 0)
+		c.full = true;
+	if (e == TETHER_E_OK && !c.full)
+		e = store_session_page(r->srv->store, all ? -1 : r->user.id, after, limit, list_cb,
+		                       &c);
+	if (e == TETHER_E_OK && !c.full && buf_puts(&c.b, "]") == 0 &&
+	    (limit < 0 || c.n < (size_t)limit ||
+	     (buf_puts(&c.b, ",\"next\":") == 0 && jsonu_write_int(&c.b, c.last) == 0)) &&
+	    buf_puts(&c.b, "}") != 0)
+		c.full = true;
+	free(c.owners);
+	free(c.held.v);
+	if (e == TETHER_E_OK && (c.full || c.held.short_of_memory))
+		e = TETHER_E_INTERNAL;
 	if (e != TETHER_E_OK) {
-		json_decref(c.arr);
+		buf_free(&c.b);
 		return req_error(r, e, "cannot list sessions");
 	}
-	return req_reply(r, 200, json_pack("{s:o}", "sessions", c.arr));
+	r->raw_type = "application/json";
+	return req_reply_raw(r, 200, &c.b);
 }
 
 /* Read the optional "idle_timeout" and "output_buffering" of a create or
@@ -326,7 +436,7 @@ tether_err api_session_create(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot create the session");
 	store_audit(r->srv->store, "session_new", r->user.name, r->peer, s.name);
-	return req_reply(r, 201, session_json(r, &s, r->user.name, -1));
+	return session_reply(r, 201, &s);
 }
 
 /* GET /v1/sessions/{ref} */
@@ -335,7 +445,7 @@ tether_err api_session_get(struct req *r)
 	struct session_rec s;
 	if (api_load_session(r, &s) != TETHER_E_OK)
 		return r->err;
-	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
+	return session_reply(r, 200, &s);
 }
 
 /* Tell a running job's supervisor the session's new buffering policy. */
@@ -358,7 +468,7 @@ tether_err api_session_set(struct req *r)
 		return req_error(r, TETHER_E_INTERNAL, "cannot change the session");
 	store_job_list_session(r->srv->store, s.id, note_buffering, &s.output_buffering);
 	store_audit(r->srv->store, "session_set", r->user.name, r->peer, s.name);
-	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
+	return session_reply(r, 200, &s);
 }
 
 /* DELETE /v1/sessions/{ref} -> the removed session, state Closed. */
@@ -375,5 +485,5 @@ tether_err api_session_remove(struct req *r)
 	store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
 	s.state = SESSION_CLOSED;
 	s.availability = AVAIL_NONE;
-	return req_reply(r, 200, session_json(r, &s, r->user.name, -1));
+	return session_reply(r, 200, &s);
 }

@@ -108,9 +108,11 @@ static void running_free(struct running *rs)
 }
 
 /* Call cb for each session of the query (SESSION_LIST_COLS; user_id bound
- * as ?1 when it is not negative), with its running-job flags. */
+ * as ?1 when it is not negative, after as ?2 and limit as ?3), with its
+ * running-job flags. */
 static tether_err session_each(struct store *st, const char *sql, int64_t user_id,
-                               store_session_cb cb, void *ctx, const char *what)
+                               int64_t after, int64_t limit, store_session_cb cb, void *ctx,
+                               const char *what)
 {
 	tether_err e = TETHER_E_INTERNAL;
 	struct running rs = { .n = 0 };
@@ -119,6 +121,8 @@ static tether_err session_each(struct store *st, const char *sql, int64_t user_i
 	if (s != NULL) {
 		if (user_id >= 0)
 			sqlite3_bind_int64(s, 1, user_id);
+		sqlite3_bind_int64(s, 2, after);
+		sqlite3_bind_int64(s, 3, limit);
 		int rc;
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			struct session_rec r;
@@ -288,8 +292,19 @@ out:
 tether_err store_session_list(struct store *st, int64_t user_id,
                               store_session_cb cb, void *ctx)
 {
+	return store_session_page(st, user_id < 0 ? 0 : user_id, 0, -1, cb, ctx);
+}
+
+tether_err store_session_page(struct store *st, int64_t user_id, int64_t after,
+                              int64_t limit, store_session_cb cb, void *ctx)
+{
+	if (user_id < 0)
+		return session_each(st, "SELECT " SESSION_LIST_COLS " FROM sessions WHERE id > ?2 "
+		                    "ORDER BY id LIMIT ?3", -1, after, limit, cb, ctx,
+		                    "session_list_all");
 	return session_each(st, "SELECT " SESSION_LIST_COLS " FROM sessions WHERE user_id = ?1 "
-	                    "ORDER BY id", user_id < 0 ? 0 : user_id, cb, ctx, "session_list");
+	                    "AND id > ?2 ORDER BY id LIMIT ?3", user_id, after, limit, cb, ctx,
+	                    "session_list");
 }
 
 /* Delete a user's session (and by cascade its jobs). */
@@ -367,6 +382,5 @@ tether_err store_session_set_options(struct store *st, int64_t id, int64_t idle_
 /* Every session (for the monitor). */
 tether_err store_session_list_all(struct store *st, store_session_cb cb, void *ctx)
 {
-	return session_each(st, "SELECT " SESSION_LIST_COLS " FROM sessions ORDER BY id", -1,
-	                    cb, ctx, "session_list_all");
+	return store_session_page(st, -1, 0, -1, cb, ctx);
 }

@@ -151,6 +151,10 @@ tether_err store_session_get(struct store *st, int64_t user_id, const char *ref,
 typedef void (*store_session_cb)(void *ctx, const struct session_rec *s);
 tether_err store_session_list(struct store *st, int64_t user_id,
                               store_session_cb cb, void *ctx);
+/* One page: the sessions of user_id (every user's if it is negative) with
+ * an id above after, in id order, at most limit of them (negative: all). */
+tether_err store_session_page(struct store *st, int64_t user_id, int64_t after,
+                              int64_t limit, store_session_cb cb, void *ctx);
 /* Any user's session by id (an administrator's view, docs/security.md). */
 tether_err store_session_by_id(struct store *st, int64_t id, struct session_rec *out);
 tether_err store_session_remove(struct store *st, int64_t user_id, int64_t id);

@@ -98,6 +98,53 @@ def test_users_are_isolated(env):
     assert [x["id"] for x in a.json("session", "list", d.host)] == [s["id"]]
 
 
+def test_list_pages(env):
+    """GET /v1/sessions?limit=N&after=ID: pages in id order that together
+    are the whole list once, "next" while a page is full; an administrator's
+    all_users pages the same; bad values are 400 and change nothing; a
+    single read's JSON is the list's."""
+    d, a = setup(env, users=("alice", "bob"))
+    d.add_user("root2", admin=True)
+    b = env.client("b")
+    b.login(d, "bob")
+    for i in range(7):
+        a.json("session", "new", d.host, "--name", f"a{i}")
+    b.json("session", "new", d.host, "--name", "b0")
+    tok = a.token(d, "alice")
+    st, _, whole = d.request("GET", "/v1/sessions", token=tok)
+    assert st == 200 and "next" not in whole and len(whole["sessions"]) == 7, whole
+    got, after, pages = [], 0, 0
+    while True:
+        st, _, doc = d.request("GET", f"/v1/sessions?limit=3&after={after}", token=tok)
+        assert st == 200, doc
+        pages += 1
+        got += doc["sessions"]
+        if "next" not in doc:
+            break
+        assert len(doc["sessions"]) == 3 and doc["next"] == doc["sessions"][-1]["id"], doc
+        after = doc["next"]
+        assert pages < 10
+    assert got == whole["sessions"] and pages == 3, (pages, got)
+    # every user's, paged by an administrator
+    admin = d.token_for("root2")
+    st, _, doc = d.request("GET", "/v1/sessions?all_users=1&limit=7", token=admin)
+    assert st == 200 and [s["owner"] for s in doc["sessions"]] == ["alice"] * 7, doc
+    st, _, doc = d.request("GET", f"/v1/sessions?all_users=1&after={doc['next']}", token=admin)
+    assert st == 200 and [(s["owner"], s["name"]) for s in doc["sessions"]] == [("bob", "b0")]
+    assert "next" not in doc, doc
+    for q in ("limit=0", "limit=-1", "limit=x", "limit=100001", "after=-1", "after=abc",
+              "limit=", "limit=1e3"):
+        st, _, doc = d.request("GET", f"/v1/sessions?{q}", token=tok)
+        assert st == 400, (q, st, doc)
+        expect_error(doc, "invalid_argument")
+        assert "query parameter" in doc["error"]["message"], doc
+    st, _, doc = d.request("GET", "/v1/sessions", token=tok)
+    assert doc == whole, doc
+    # the session JSON of a single read is the list's
+    st, _, one = d.request("GET", f"/v1/sessions/{whole['sessions'][0]['id']}", token=tok)
+    assert st == 200 and one == whole["sessions"][0], (one, whole["sessions"][0])
+
+
 def test_sessions_persist_across_restart_and_kill(env):
     d, c = setup(env)
     a = c.json("session", "new", d.host, "--name", "keep1")

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "jsonu.h"
 
 /* Parse a C string as an object. */
@@ -261,6 +262,82 @@ static void test_dump(void **state)
 }
 
 /* Run the tests. */
+/* Write s as a JSON string, parse it back with jansson: the decoded text. */
+static char *round_trip(const char *s)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	assert_int_equal(jsonu_write_string(&b, s), 0);
+	json_error_t je;
+	json_t *v = json_loads(buf_cstr(&b), JSON_DECODE_ANY, &je);
+	assert_non_null(v);
+	assert_true(json_is_string(v));
+	char *out = strdup(json_string_value(v));
+	json_decref(v);
+	buf_free(&b);
+	return out;
+}
+
+/* Strings come back as they went, escapes where JSON needs them, and
+ * bytes that are not UTF-8 as U+FFFD; a full buffer is -1. */
+static void test_write_string(void **state)
+{
+	(void)state;
+	static const struct { const char *in, *json, *back; } cases[] = {
+		{ "", "\"\"", "" },
+		{ "plain-name_1.x", "\"plain-name_1.x\"", "plain-name_1.x" },
+		{ "q\"b\\", "\"q\\\"b\\\\\"", "q\"b\\" },
+		{ "a\nb\tc\rd\x01\x1f\x7f", "\"a\\nb\\tc\\rd\\u0001\\u001f\x7f\"",
+		  "a\nb\tc\rd\x01\x1f\x7f" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", NULL,
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "x\xffy", "\"x\\ufffdy\"", "x\xef\xbf\xbdy" },
+		{ "\xc3", NULL, "\xef\xbf\xbd" },                     /* cut short */
+		{ "\xc0\xaf", NULL, "\xef\xbf\xbd\xef\xbf\xbd" },     /* overlong */
+		{ "\xed\xa0\x80", NULL, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },   /* surrogate */
+		{ "\xf4\x90\x80\x80", NULL,
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },   /* past U+10FFFF */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (cases[i].json != NULL) {
+			struct buf b;
+			buf_init(&b, 4096);
+			assert_int_equal(jsonu_write_string(&b, cases[i].in), 0);
+			assert_string_equal(buf_cstr(&b), cases[i].json);
+			buf_free(&b);
+		}
+		char *back = round_trip(cases[i].in);
+		assert_string_equal(back, cases[i].back);
+		free(back);
+	}
+	struct buf small;
+	buf_init(&small, 8);
+	assert_int_equal(jsonu_write_string(&small, "0123456789"), -1);
+	assert_true(small.len <= 8);
+	buf_free(&small);
+}
+
+/* Integers as JSON numbers, the extremes included. */
+static void test_write_int(void **state)
+{
+	(void)state;
+	static const struct { int64_t v; const char *text; } cases[] = {
+		{ 0, "0" }, { 7, "7" }, { -1, "-1" }, { 1234567890123, "1234567890123" },
+		{ INT64_MAX, "9223372036854775807" }, { INT64_MIN, "-9223372036854775808" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct buf b;
+		buf_init(&b, 64);
+		assert_int_equal(jsonu_write_int(&b, cases[i].v), 0);
+		assert_string_equal(buf_cstr(&b), cases[i].text);
+		buf_free(&b);
+	}
+	struct buf small;
+	buf_init(&small, 2);
+	assert_int_equal(jsonu_write_int(&small, 123), -1);
+	buf_free(&small);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +352,8 @@ int main(void)
 		cmocka_unit_test(test_get_bool),
 		cmocka_unit_test(test_err_buffers),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_write_string),
+		cmocka_unit_test(test_write_int),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
