@@ -546,10 +546,10 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	if (had_pids) {
 		starting_forget(j->id);   /* the supervisor is up: its pid file says */
 		vanished = !shim_alive(j->id, shim);
-	} else   /* no pid file yet: the shim is starting, if the process the
-	        * launcher made lives (a busy machine can take long); without a
-	        * launcher's word, give it a moment */
-		vanished = !shim_starting(j->id) && timeu_now() - j->started > 10;
+	} else   /* no pid file yet: in the first 10 s the shim is starting;
+	        * later, while the process the launcher made lives (a busy
+	        * machine can take long) */
+		vanished = timeu_now() - j->started > 10 && !shim_starting(j->id);
 	if (!vanished)
 		return false;
 	/* the status may have landed between our two looks */
