@@ -395,7 +395,13 @@ int shim_main(const char *jobdir)
 		resfd = -1;
 	}
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
-	struct input input = { .fd = -1, .master = -1 };
+	/* fields one by one: an initializer would zero the 72 KiB of buffers,
+	 * private stack pages for the job's whole life that a command without
+	 * input never needs */
+	struct input input;
+	input.fd = input.master = -1;
+	input.pty = input.eof = false;
+	input.inlen = input.pendlen = 0;
 	char ptyname[128];
 	json_t *pty = json_object_get(spec, "pty");
 	bool with_stdin = json_is_true(json_object_get(spec, "stdin"));
