@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "account.h"
 #include "idlist.h"
@@ -139,24 +140,63 @@ static tether_err start_failed(struct server *srv, struct job_rec *j, tether_err
 	return e;
 }
 
-/* Start "tetherd VERB DIR" detached (double fork + setsid), so it outlives
- * the daemon: through the launcher if there is one, else by forking the
- * daemon and exec'ing tetherd (slower: the daemon is large and threaded,
- * and the exec links the whole binary again). */
-int jobs_spawn_detached(const char *verb, const char *dir)
+/* The workers the launcher started whose supervisor has not yet been seen
+ * to write its pid file: job and the process the launcher made, in this
+ * daemon's memory only (a restarted daemon looks in /proc instead, see
+ * shim_starting). A ring: an entry pushed out just costs that look. */
+#define STARTING_MAX 256
+static struct { int64_t job; pid_t pid; } starting[STARTING_MAX];
+static unsigned starting_next;
+static pthread_mutex_t starting_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void starting_set(int64_t job, pid_t pid)
 {
-	pid_t worker = 0;
-	int rc = launcher_spawn(verb, dir, &worker);
-	if (rc == 0 && worker > 0) {
-		/* which process is starting, for jobs_settle until the worker
-		 * writes its own pid file (dir is the daemon's: no user writes it) */
-		char path[BOUND_PATH + 16], num[24];
-		int n = snprintf(num, sizeof num, "%d\n", (int)worker);
-		snprintf(path, sizeof path, "%s/launched", dir);
-		fileio_replace(path, num, (size_t)n, 0600, false);
-	}
+	pthread_mutex_lock(&starting_lock);
+	unsigned slot = starting_next;
+	for (unsigned i = 0; i < STARTING_MAX; i++)
+		if (starting[i].job == job || starting[i].job == 0) {
+			slot = i;
+			break;
+		}
+	if (slot == starting_next)
+		starting_next = (starting_next + 1) % STARTING_MAX;
+	starting[slot].job = pid > 0 ? job : 0;
+	starting[slot].pid = pid;
+	pthread_mutex_unlock(&starting_lock);
+}
+
+static pid_t starting_get(int64_t job)
+{
+	pid_t pid = 0;
+	pthread_mutex_lock(&starting_lock);
+	for (unsigned i = 0; i < STARTING_MAX && pid == 0; i++)
+		if (starting[i].job == job)
+			pid = starting[i].pid;
+	pthread_mutex_unlock(&starting_lock);
+	return pid;
+}
+
+static void starting_forget(int64_t job)
+{
+	pthread_mutex_lock(&starting_lock);
+	for (unsigned i = 0; i < STARTING_MAX; i++)
+		if (starting[i].job == job)
+			starting[i].job = 0;
+	pthread_mutex_unlock(&starting_lock);
+}
+
+/* Start "tetherd VERB DIR" detached (double fork + setsid), so it outlives
+ * the daemon: through the launcher if there is one (*worker gets the pid
+ * of the process it made), else by forking the daemon and exec'ing tetherd
+ * (slower: the daemon is large and threaded, and the exec links the whole
+ * binary again; *worker stays 0). */
+static int spawn_detached(const char *verb, const char *dir, pid_t *worker)
+{
+	*worker = 0;
+	int rc = launcher_spawn(verb, dir, worker);
 	if (rc <= 0)
 		return rc;
+	*worker = 0;
 	char *argv[] = { "tetherd", (char *)verb, (char *)dir, NULL };
 	pid_t pid = fork();
 	if (pid < 0)
@@ -185,6 +225,12 @@ int jobs_spawn_detached(const char *verb, const char *dir)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return 0;
+}
+
+int jobs_spawn_detached(const char *verb, const char *dir)
+{
+	pid_t worker;
+	return spawn_detached(verb, dir, &worker);
 }
 
 /* Start a job. */
@@ -270,10 +316,15 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	 * status is settled as vanished). */
 	int ok = text != NULL && fileio_replace(path, text, strlen(text), 0600, false) == 0;
 	free(text);
-	if (!ok || jobs_spawn_detached("__shim", jdir) != 0) {
+	pid_t worker = 0;
+	if (!ok || spawn_detached("__shim", jdir, &worker) != 0) {
 		snprintf(err, errsz, "cannot start the job's supervisor");
 		return start_failed(srv, j, TETHER_E_INTERNAL, err);
 	}
+	/* which process is starting, for jobs_settle until the supervisor
+	 * writes its pid file: kept in memory, not in a file of its own */
+	if (worker > 0)
+		starting_set(j->id, worker);
 	struct logline l;
 	log_begin(&l, LOG_INFO, "job_start");
 	log_int(&l, "job", j->id);
@@ -321,27 +372,59 @@ bool jobs_proc_is(pid_t pid, const char *verb, const char *dir)
 	return ok;
 }
 
-/* True if the process the launcher started for job still lives, as the
- * job's shim or the launcher's fresh child about to become it. */
-static bool shim_starting(int64_t job)
+/* True if pid is the job's shim or the launcher's fresh child about to
+ * become one (it still shows the launcher's command line). */
+static bool shim_or_fresh(pid_t pid, const char *jdir)
 {
-	char path[BOUND_PATH], jdir[BOUND_PATH];
-	spool_job_file(path, job, "launched");
-	char *t = fileio_read(path, 32, NULL);
-	long pid = t ? strtol(t, NULL, 10) : 0;
-	free(t);
-	if (pid <= 1)
-		return false;
-	spool_job_dir(jdir, job);
-	if (jobs_proc_is((pid_t)pid, "__shim", jdir))
+	if (jobs_proc_is(pid, "__shim", jdir))
 		return true;
-	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
 	size_t len = 0;
 	char *cmd = fileio_read(path, 64, &len);
 	static const char fresh[] = "tetherd\0" LAUNCHER_VERB;   /* NUL included */
 	bool launcher = cmd != NULL && len >= sizeof fresh && memcmp(cmd, fresh, sizeof fresh) == 0;
 	free(cmd);
-	return launcher;
+	return launcher && pid != launcher_pid();
+}
+
+/* A restarted daemon has no memory of what its predecessor launched: look
+ * for the job's supervisor among the processes, and for a fresh child of a
+ * launcher that is not ours (the old one, killed with its daemon, may have
+ * forked it a moment before: it cannot be told which job it serves, so any
+ * such process keeps every job without a pid file starting). The pid found,
+ * or 0. Costs a walk of /proc: only jobs with neither pid file nor entry in
+ * the starting table get here. */
+static pid_t find_starting(const char *jdir)
+{
+	DIR *d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	pid_t found = 0;
+	struct dirent *e;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		int64_t pid;
+		if (strparse_i64(e->d_name, 2, INT32_MAX, &pid) == 0 &&
+		    shim_or_fresh((pid_t)pid, jdir))
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* True if the process the launcher started for job still lives, as the
+ * job's shim or the launcher's fresh child about to become it. */
+static bool shim_starting(int64_t job)
+{
+	char jdir[BOUND_PATH];
+	spool_job_dir(jdir, job);
+	pid_t pid = starting_get(job);
+	if (pid > 1 && shim_or_fresh(pid, jdir))
+		return true;
+	pid = find_starting(jdir);
+	if (pid > 1)
+		starting_set(job, pid);   /* the next look is at that process only */
+	return pid > 1;
 }
 
 /* True if pid is the shim of this job. */
@@ -449,6 +532,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		store_job_finish(srv->store, j->id, state, code, sig, timeu_now(), oerr);
 		store_session_touch(srv->store, j->session_id, 0, timeu_now());
 		outwatch_forget(j->id);
+		starting_forget(j->id);
 		struct logline l;
 		log_begin(&l, LOG_INFO, "job_end");
 		log_int(&l, "job", j->id);
@@ -459,12 +543,13 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	}
 	pid_t shim, child;
 	bool vanished, had_pids = read_pids(j->id, &shim, &child) == 0;
-	if (had_pids)
+	if (had_pids) {
+		starting_forget(j->id);   /* the supervisor is up: its pid file says */
 		vanished = !shim_alive(j->id, shim);
-	else   /* no pid file yet: the shim is starting, if the process the
-	        * launcher made lives (a busy machine can take long); without a
-	        * launcher's word, give it a moment */
-		vanished = !shim_starting(j->id) && timeu_now() - j->started > 10;
+	} else   /* no pid file yet: in the first 10 s the shim is starting;
+	        * later, while the process the launcher made lives (a busy
+	        * machine can take long) */
+		vanished = timeu_now() - j->started > 10 && !shim_starting(j->id);
 	if (!vanished)
 		return false;
 	/* the status may have landed between our two looks */
@@ -472,6 +557,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		return jobs_settle(srv, j);
 	if (had_pids)
 		kill_orphans(j->id, child);
+	starting_forget(j->id);
 	store_job_finish(srv->store, j->id, JOB_FAILED, -1, 0, timeu_now(),
 	                 "supervisor vanished without recording an exit status");
 	log_msg(LOG_WARN, "job_lost", "reason", "supervisor vanished");
@@ -479,10 +565,13 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 }
 
 /* Signal a job's process group. */
+static bool has_status(int64_t job);
+
 int jobs_signal(struct server *srv, int64_t job, int sig)
 {
 	pid_t shim, child;
-	for (int i = 0; i < 400 && read_pids(job, &shim, &child) != 0; i++) {
+	/* the pid file becomes the status at the end (shim.c): none to wait for */
+	for (int i = 0; i < 400 && read_pids(job, &shim, &child) != 0 && !has_status(job); i++) {
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 		nanosleep(&ts, NULL);   /* the shim is just starting */
 	}

@@ -36,15 +36,18 @@
 
 #define SPEC_MAX (1024 * 1024)
 
-/* Write the job's status through the file reserved for it at the start:
- * its block is already allocated, so an exit status is kept even on a
- * full disk. Falls back to a fresh atomic write. 0 or -1. */
-static int write_status(const char *jobdir, int resfd, const char *text)
+/* Write the job's status through the job's one run file, reserved at the
+ * start and named pid since the command started (resname): its block is
+ * already allocated, so an exit status is kept even on a full disk. The
+ * rename ends the pid file as it makes the status appear. Falls back to a
+ * fresh atomic write. 0 or -1. */
+static int write_status(const char *jobdir, int resfd, const char *resname,
+                        const char *text)
 {
 	char path[BOUND_PATH + 32], res[BOUND_PATH + 32];
 	size_t len = strlen(text);
 	snprintf(path, sizeof path, "%s/status", jobdir);
-	snprintf(res, sizeof res, "%s/status.reserved", jobdir);
+	snprintf(res, sizeof res, "%s/%s", jobdir, resname);
 	if (resfd >= 0 && fileio_pwrite_all(resfd, text, len, 0) == 0 &&
 	    ftruncate(resfd, (off_t)len) == 0 && fsync(resfd) == 0 && rename(res, path) == 0)
 		return 0;
@@ -377,15 +380,28 @@ int shim_main(const char *jobdir)
 	int logfd = joblog_create(jobdir);
 	if (logfd < 0)
 		return 1;
-	/* room for the status, taken now while there is some */
-	snprintf(path, sizeof path, "%s/status.reserved", jobdir);
-	int resfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (resfd >= 0 && posix_fallocate(resfd, 0, 4096) != 0) {
-		close(resfd);
+	/* The job's run file: room for the status, taken now while there is
+	 * some, that carries the pids under the name pid while the command
+	 * runs and becomes the status at the end (one file, not three). The
+	 * room is allocated past the end of the empty file, so a reader sees
+	 * only what is written. */
+	const char *resname = "status.reserved";
+	snprintf(path, sizeof path, "%s/%s", jobdir, resname);
+	int resfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (resfd >= 0 && fallocate(resfd, FALLOC_FL_KEEP_SIZE, 0, 4096) != 0 &&
+	    errno != EOPNOTSUPP) {
+		close(resfd);   /* no room now: the status takes its chance later */
+		unlink(path);
 		resfd = -1;
 	}
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
-	struct input input = { .fd = -1, .master = -1 };
+	/* fields one by one: an initializer would zero the 72 KiB of buffers,
+	 * private stack pages for the job's whole life that a command without
+	 * input never needs */
+	struct input input;
+	input.fd = input.master = -1;
+	input.pty = input.eof = false;
+	input.inlen = input.pendlen = 0;
 	char ptyname[128];
 	json_t *pty = json_object_get(spec, "pty");
 	bool with_stdin = json_is_true(json_object_get(spec, "stdin"));
@@ -426,9 +442,16 @@ int shim_main(const char *jobdir)
 	snprintf(path, sizeof path, "%s/pid", jobdir);
 	/* Not fsync'd: the pid file means something only while these processes
 	 * live, and a host crash that could lose it ends them too (the job is
-	 * then settled as vanished either way). The rename still makes it
-	 * appear whole to tetherd's readers (jobs.c read_pids). */
-	fileio_replace(path, pidtext, (size_t)n, 0600, false);
+	 * then settled as vanished either way). The rename makes it appear
+	 * whole to tetherd's readers (jobs.c read_pids). */
+	char res[BOUND_PATH + 32];
+	snprintf(res, sizeof res, "%s/%s", jobdir, resname);
+	if (resfd >= 0 && fileio_pwrite_all(resfd, pidtext, (size_t)n, 0) == 0 &&
+	    rename(res, path) == 0) {
+		resname = "pid";
+	} else {
+		fileio_replace(path, pidtext, (size_t)n, 0600, false);
+	}
 
 	struct joblog oc;
 	json_t *capv = json_object_get(spec, "output_cap");
@@ -466,7 +489,11 @@ int shim_main(const char *jobdir)
 		}
 		break;
 	}
-	fsync(logfd);
+	/* synced before the status (docs/performance.md, "Durability"); a job
+	 * that wrote nothing has no data to sync (an empty log and a missing
+	 * one read the same), and an fsync is a journal commit on ext4 */
+	if (oc.size > 0)
+		fsync(logfd);
 	close(logfd);
 	snprintf(path, sizeof path, "%s/blocked", jobdir);
 	unlink(path);
@@ -480,7 +507,7 @@ int shim_main(const char *jobdir)
 		json_object_set_new(st, "output_error", json_string(why));
 	}
 	char *text = json_dumps(st, JSON_COMPACT);
-	int rc = text && write_status(jobdir, resfd, text) == 0 ? 0 : 1;
+	int rc = text && write_status(jobdir, resfd, resname, text) == 0 ? 0 : 1;
 	if (resfd >= 0)
 		close(resfd);
 	free(text);

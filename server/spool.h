@@ -5,7 +5,9 @@
  *       spec.json   what to run (written by tetherd before the shim starts;
  *                   the shim holds a lock on it for its life)
  *       pid         "SHIMPID CHILDPID" (written by the shim, atomically,
- *                   not fsync'd: it outlives no crash that its processes do)
+ *                   not fsync'd: it outlives no crash that its processes do;
+ *                   the same file as status.reserved before and status
+ *                   after, see shim.c)
  *       output.log  append-only framed records (common/outlog.h), fsync'd
  *                   at the end
  *       status      {"exit_code":N} or {"signal":N}, with "output_error"

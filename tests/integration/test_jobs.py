@@ -248,13 +248,17 @@ def test_a_slow_starting_supervisor_is_not_lost(env):
     jdir = os.path.join(d.state, "spool", "jobs", str(j["id"]))
     pidfile = os.path.join(jdir, "pid")
     wait_for(lambda: os.path.exists(pidfile), what="the pid file")
-    assert open(os.path.join(jdir, "launched")).read().strip() == \
-        open(pidfile).read().split()[0]
+    # one file for the pids and the status to come; which process the
+    # launcher made is kept in the daemon's memory, not in a file
+    assert sorted(os.listdir(jdir)) == ["output.log", "pid", "spec.json"], os.listdir(jdir)
     kept = open(pidfile).read()
     os.unlink(pidfile)   # as if the supervisor had not got that far yet
     time.sleep(12)       # past the 10 s a job without any word gets
-    d.restart()          # a fresh look at every job, as after a crash
-    b = env.client("b")
+    # this daemon remembers the process its launcher made
+    got = next(x for x in c.json("job", "list", "-s", s) if x["id"] == j["id"])
+    assert got["state"] == "Running", got
+    d.restart()          # a fresh look at every job, as after a crash: the
+    b = env.client("b")  # new daemon finds the supervisor among the processes
     b.login(d, "alice")
     assert b.run("session", "connect", s, "--force").returncode == 0
     got = next(x for x in b.json("job", "list", "-s", s) if x["id"] == j["id"])
