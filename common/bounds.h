@@ -12,6 +12,8 @@
 #define BOUND_BODY_DEFAULT      (64u * 1024)       /* ordinary API bodies */
 #define BOUND_BODY_COMMAND      (256u * 1024)      /* invoke/job bodies */
 #define BOUND_BODY_TRANSFER     (4u * 1024 * 1024) /* transfer job bodies (many URLs) */
+#define BOUND_INPUT_DATA        (768u * 1024)      /* a command's stdin bytes in one post */
+#define BOUND_BODY_INPUT        (BOUND_INPUT_DATA / 3 * 4 + 4096)   /* their base64 + JSON */
 #define BOUND_ACCOUNT_ANSWER    (8u * 1024 * 1024) /* an account child's JSON answer */
 #define BOUND_RESPONSE          (64u * 1024 * 1024)/* client: one response */
 #define BOUND_URL               2048u              /* request path + query */

@@ -13,6 +13,7 @@
  * whose connection was cut after a post can post the same piece again and
  * nothing is written twice (docs/sessions.md, "stdin").
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -162,13 +163,13 @@ tether_err api_shell_input(struct req *r)
 	const char *data = NULL;
 	int64_t rows, cols, offset = -1;
 	char why[160];
-	uint8_t bytes[BOUND_BODY_DEFAULT];
+	uint8_t *bytes = NULL;
 	long n = 0, taken = 0;
 	bool eof = false;
 	if (window_size(r, &rows, &cols) != TETHER_E_OK)
 		return r->err;
 	if (r->in != NULL &&
-	    (jsonu_get_string(r->in, "data", false, BOUND_BODY_DEFAULT, &data, why,
+	    (jsonu_get_string(r->in, "data", false, BOUND_BODY_INPUT, &data, why,
 	                      sizeof why) == JSONU_BAD ||
 	     jsonu_get_bool(r->in, "eof", false, &eof, why, sizeof why) == JSONU_BAD ||
 	     jsonu_get_int(r->in, "offset", false, 0, INT64_MAX, &offset, why,
@@ -177,11 +178,18 @@ tether_err api_shell_input(struct req *r)
 	if (data == NULL && rows == 0 && !eof)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64), eof, or rows "
 		                 "and cols");
-	if (data != NULL && (n = crypto_b64_decode(data, bytes, sizeof bytes)) < 0)
-		return req_error(r, TETHER_E_INVALID_ARGUMENT, "data is not valid base64");
+	if (data != NULL && (bytes = malloc(BOUND_INPUT_DATA)) == NULL)
+		return req_error(r, TETHER_E_INTERNAL, "out of memory");
+	if (data != NULL && (n = crypto_b64_decode(data, bytes, BOUND_INPUT_DATA)) < 0) {
+		free(bytes);
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "data is not valid base64, or "
+		                 "decodes to more than %u bytes", BOUND_INPUT_DATA);
+	}
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK ||
-	    api_load_job(r, &s, &j) != TETHER_E_OK)
+	    api_load_job(r, &s, &j) != TETHER_E_OK) {
+		free(bytes);
 		return r->err;
+	}
 	tether_err e = TETHER_E_OK;
 	bool shell = j.type == JOB_TYPE_SHELL;
 	if (j.type == JOB_TYPE_TRANSFER || (j.state != JOB_RUNNING && j.state != JOB_BLOCKED) ||
@@ -205,5 +213,6 @@ tether_err api_shell_input(struct req *r)
 	req_reply(r, 200, json_pack("{s:I}", "written", (json_int_t)taken));
 out:
 	job_rec_clear(&j);
+	free(bytes);
 	return e;
 }

@@ -211,12 +211,14 @@ static pid_t start_child(const struct launch *l)
  * pty (or the stdin pipe) takes them, so a program that does not read
  * never stalls the output. A full pend stops the FIFO being read, and the
  * daemon's writes then take less: that is the flow control. */
+#define STDIN_PIPE_SIZE (1024 * 1024)   /* the kernel's default pipe-max-size */
+
 struct input {
 	int     fd;            /* the FIFO, or -1 */
 	int     master;        /* the pty master, or the stdin pipe's write end */
 	bool    pty;
 	bool    eof;           /* a command's stdin ends once pend is written */
-	uint8_t in[8192];      /* unparsed FIFO bytes */
+	uint8_t in[65536];     /* unparsed FIFO bytes */
 	size_t  inlen;
 	uint8_t pend[65536];   /* terminal input not yet written */
 	size_t  pendlen;
@@ -395,7 +397,7 @@ int shim_main(const char *jobdir)
 		resfd = -1;
 	}
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, inp[2] = { -1, -1 };
-	/* fields one by one: an initializer would zero the 72 KiB of buffers,
+	/* fields one by one: an initializer would zero the 128 KiB of buffers,
 	 * private stack pages for the job's whole life that a command without
 	 * input never needs */
 	struct input input;
@@ -419,6 +421,12 @@ int shim_main(const char *jobdir)
 		if (input.fd < 0 || pipe2(inp, O_CLOEXEC) != 0)
 			return 1;
 		input.master = inp[1];
+		/* room for a whole post of stdin (BOUND_INPUT_DATA and its records)
+		 * in the FIFO, and as much on its way to the command: one post per
+		 * round trip, not one per 64 KiB; best effort (a user over the
+		 * kernel's pipe-user-pages limits keeps the default) */
+		fcntl(input.fd, F_SETPIPE_SZ, STDIN_PIPE_SIZE);
+		fcntl(inp[1], F_SETPIPE_SZ, STDIN_PIPE_SIZE);
 	}
 	struct launch launch;
 	if (launch_init(&launch, spec, inp[0], outp[1], errp[1],

@@ -117,9 +117,12 @@ tether_err client_exchange(tether_client *c, struct target *t, const char *metho
                            const char *path, json_t *body, json_t **out,
                            struct buf *raw, struct reply_info *ri);
 
-/* Stdin goes to a command's input in pieces of this much: base64 fits the
- * input route's 64 KiB body (docs/sessions.md, "stdin"). */
-#define CLIENT_STDIN_CHUNK (45 * 1024)
+/* Stdin goes to a command's input in pieces of up to BOUND_INPUT_DATA
+ * (base64 in the input route's body); a tetherd older than that takes
+ * 64 KiB bodies, so pieces of CLIENT_STDIN_SMALL (docs/sessions.md,
+ * "stdin"). A fleet's pieces are small: its hosts may be of any age. */
+#define CLIENT_STDIN_CHUNK BOUND_INPUT_DATA
+#define CLIENT_STDIN_SMALL (45 * 1024)
 
 /* A request in flight on an easy handle, for callers that perform it
  * themselves (the fleet engine, on a multi handle). */

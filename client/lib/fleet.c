@@ -96,7 +96,7 @@ struct slot {
 struct fleet_input {
 	int      fd;       /* stdin, or -1: none */
 	int      spool;    /* stdin as read so far (more hosts than --throttle), or -1 */
-	uint8_t *buf;      /* CLIENT_STDIN_CHUNK bytes */
+	uint8_t *buf;      /* CLIENT_STDIN_SMALL bytes */
 	size_t   len;
 	int64_t  base;     /* buf[0]'s offset in stdin; spooled: 0, len unused */
 	int64_t  spooled;  /* bytes in the spool */
@@ -644,7 +644,7 @@ static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
 	buf_free(&raw);
 }
 
-#define FLEET_INPUT_ENC (CLIENT_STDIN_CHUNK * 4 / 3 + 8)
+#define FLEET_INPUT_ENC (CLIENT_STDIN_SMALL * 4 / 3 + 8)
 
 /* Let s's stdin go: the post in flight is dropped, no more are made. */
 static void input_close(struct fleet *f, struct slot *s)
@@ -692,8 +692,8 @@ static void input_send(struct fleet *f, struct slot *s)
 		const uint8_t *p = f->in.buf + (s->in_off - f->in.base);
 		size_t len = (size_t)(held - s->in_off);
 		if (f->in.spool >= 0) {   /* this host's next piece, from the spool */
-			ssize_t got = pread(f->in.spool, f->in.buf, len < CLIENT_STDIN_CHUNK ?
-			                    len : CLIENT_STDIN_CHUNK, s->in_off);
+			ssize_t got = pread(f->in.spool, f->in.buf, len < CLIENT_STDIN_SMALL ?
+			                    len : CLIENT_STDIN_SMALL, s->in_off);
 			if (got <= 0) {
 				input_failed(f, s, client_fail(f->c, TETHER_E_IO, "reading the stdin "
 				                               "spool: %s", got < 0 ? strerror(errno) :
@@ -794,7 +794,7 @@ static void input_pump(struct fleet *f, bool *watch, bool *paused)
 	/* spooled, stdin is read as it comes: hosts not begun yet need it too */
 	if (((live && !behind) || f->in.spool >= 0) && !f->in.end) {
 		struct pollfd pf = { f->in.fd, POLLIN, 0 };
-		ssize_t n = poll(&pf, 1, 0) > 0 ? read(f->in.fd, f->in.buf, CLIENT_STDIN_CHUNK) : -1;
+		ssize_t n = poll(&pf, 1, 0) > 0 ? read(f->in.fd, f->in.buf, CLIENT_STDIN_SMALL) : -1;
 		if (n > 0 && f->in.spool >= 0) {
 			if (fileio_pwrite_all(f->in.spool, f->in.buf, (size_t)n, f->in.spooled) != 0) {
 				client_fail(f->c, TETHER_E_IO, "writing the stdin spool: %s",
@@ -974,7 +974,7 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	if (req->verb == TETHER_FLEET_LOGIN)
 		curl_multi_setopt(f.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
 	if (req->verb == TETHER_FLEET_INVOKE && req->has_stdin) {
-		f.in.buf = malloc(CLIENT_STDIN_CHUNK);
+		f.in.buf = malloc(CLIENT_STDIN_SMALL);
 		f.in.enc = malloc(FLEET_INPUT_ENC);
 		if (f.in.buf == NULL || f.in.enc == NULL) {
 			e = client_fail(c, TETHER_E_NOMEM, "out of memory");

@@ -404,7 +404,8 @@ static void *pump_main(void *arg)
 	struct stdin_pump *p = arg;
 	tether_client *c = NULL;
 	uint8_t *buf = malloc(CLIENT_STDIN_CHUNK);
-	char enc[CLIENT_STDIN_CHUNK * 4 / 3 + 8];
+	char *enc = malloc(CLIENT_STDIN_CHUNK * 4 / 3 + 8);
+	size_t piece = CLIENT_STDIN_CHUNK;   /* CLIENT_STDIN_SMALL for an older tetherd */
 	int64_t sent = 0;   /* stdin bytes the command has */
 	/* a server that closes the connection under a post must give this
 	 * thread EPIPE, not end the process with SIGPIPE (libcurl leaves
@@ -414,7 +415,7 @@ static void *pump_main(void *arg)
 	sigemptyset(&pipe);
 	sigaddset(&pipe, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
-	p->err = buf == NULL ? TETHER_E_NOMEM : tether_client_new(&c);
+	p->err = buf == NULL || enc == NULL ? TETHER_E_NOMEM : tether_client_new(&c);
 	while (p->err == TETHER_E_OK && !p->stop) {
 		struct pollfd pf = { p->fd, POLLIN, 0 };
 		if (poll(&pf, 1, 200) <= 0)
@@ -426,9 +427,16 @@ static void *pump_main(void *arg)
 		bool ended = false;
 		for (size_t off = 0; p->err == TETHER_E_OK && !p->stop && (n <= 0 ? !ended
 		     : off < (size_t)n); ) {   /* n <= 0: the end (an unreadable stdin too) */
+			size_t len = n > 0 ? (size_t)n - off : 0;
 			if (n > 0)
-				crypto_b64_encode(buf + off, (size_t)n - off, false, true, enc, sizeof enc);
+				crypto_b64_encode(buf + off, len < piece ? len : piece, false, true, enc,
+				                  CLIENT_STDIN_CHUNK * 4 / 3 + 8);
 			p->err = pump_post(c, p, n > 0 ? enc : NULL, sent, &taken, &ended);
+			if (p->err == TETHER_E_PAYLOAD_TOO_LARGE && piece > CLIENT_STDIN_SMALL) {
+				piece = CLIENT_STDIN_SMALL;   /* a tetherd of 64 KiB bodies */
+				p->err = TETHER_E_OK;
+				continue;
+			}
 			taken = taken > 0 ? taken : 0;
 			off += (size_t)taken;
 			sent += taken;
@@ -458,6 +466,7 @@ static void *pump_main(void *arg)
 	}
 	tether_client_free(c);
 	free(buf);
+	free(enc);
 	return NULL;
 }
 
