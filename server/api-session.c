@@ -58,7 +58,8 @@ static void held_load(struct req *r, int64_t user, struct held *h)
 {
 	*h = (struct held){ NULL, 0, 0, false };
 	outcap_sessions(r->srv, user, add_held, h);
-	qsort(h->v, h->n, sizeof *h->v, by_session);
+	if (h->n > 1)
+		qsort(h->v, h->n, sizeof *h->v, by_session);
 	size_t k = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		if (k > 0 && h->v[k - 1].session == h->v[i].session)
@@ -352,7 +353,9 @@ tether_err api_session_list(struct req *r)
 		e = store_user_list(r->srv->store, owner_cb, &c);
 		if (c.owners == NULL)
 			c.owners = malloc(sizeof *c.owners);   /* no users: none to name */
-		if (c.owners != NULL)
+		if (c.owners == NULL)
+			c.full = true;   /* out of memory: never a list without its owners */
+		if (c.nowners > 1)
 			qsort(c.owners, c.nowners, sizeof *c.owners, by_owner);
 	}
 	if (buf_puts(&c.b, "{\"sessions\":[") != 0)
