@@ -800,8 +800,10 @@ static void input_pump(struct fleet *f, bool *watch, bool *paused)
 				client_fail(f->c, TETHER_E_IO, "writing the stdin spool: %s",
 				            strerror(errno));
 				spool_failed(f);
+			} else {
+				f->in.spooled += n;
+				*watch = true;   /* more may be there: the wait ends at once if so */
 			}
-			f->in.spooled += n;
 		} else if (n > 0) {
 			f->in.base = held;
 			f->in.len = (size_t)n;
