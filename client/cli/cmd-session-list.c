@@ -6,6 +6,8 @@
 
 #include "cmd.h"
 
+#define LIST_PAGE 2000   /* sessions per request for a table */
+
 static int exec_session_list(struct cmd_ctx *x, const struct args *a);
 
 static const struct args_opt list_opts[] = {
@@ -34,7 +36,6 @@ static int exec_session_list(struct cmd_ctx *x, const struct args *a)
 		int rc = fleet_target_hosts(&cmd_session_list_entry, &x->target);
 		return rc != 0 ? rc : fleet_exec(x, &x->target.hosts, &req, FLEET_PREFIX);
 	}
-	all = json_array();
 	if (a->argc > 0) {
 		hosts = json_array();
 		for (int i = 0; i < a->argc; i++)
@@ -42,21 +43,34 @@ static int exec_session_list(struct cmd_ctx *x, const struct args *a)
 	} else {
 		tether_hosts(x->c, &hosts);
 	}
+	/* a table is printed a page at a time, as the pages come: no list of
+	 * every session is held (--json is one document: it is) */
+	all = json_array();
+	bool header = false;
 	size_t i;
 	json_t *h;
 	json_array_foreach(hosts, i, h) {
-		json_t *list = NULL;
-		tether_err e = tether_session_list(x->c, json_string_value(h), &list);
-		if (e != TETHER_E_OK) {
-			/* keep listing the other hosts; fail the command at the end */
-			out_fail_multi(x, e);
-			continue;
-		}
-		json_array_extend(all, list);
-		json_decref(list);
+		int64_t after = 0, next;
+		do {
+			json_t *list = NULL;
+			tether_err e = tether_session_list_page(x->c, json_string_value(h), after,
+			                                        x->json ? 0 : LIST_PAGE, &list, &next);
+			if (e != TETHER_E_OK) {
+				/* keep listing the other hosts; fail the command at the end */
+				out_fail_multi(x, e);
+				break;
+			}
+			if (x->json)
+				json_array_extend(all, list);
+			else
+				out_sessions_rows(list, all_users, &header);
+			json_decref(list);
+			after = next;
+		} while (after > 0);
 	}
-	int rc = out_finish_multi(x, all, all_users ? out_sessions_owner_table
-	                                            : out_sessions_table);
+	if (!x->json && !header)
+		fprintf(stderr, "no sessions\n");   /* a note, not a row: stdout stays empty */
+	int rc = out_finish_multi(x, all, NULL);
 	json_decref(all);
 	json_decref(hosts);
 	return rc;

@@ -136,8 +136,9 @@ void out_json(json_t *v);
 
 /* Print sessions (an array) as a table. */
 void out_sessions_table(json_t *sessions);
-/* The same with an OWNER column first (session list --all-users). */
-void out_sessions_owner_table(json_t *sessions);
+/* Print sessions as rows of that table, the header first unless *header
+ * (which is then true); nothing for none. */
+void out_sessions_rows(json_t *sessions, bool owners, bool *header);
 
 /* Print jobs (an array: remote or local job objects) as a table. */
 void out_jobs_table(json_t *jobs);

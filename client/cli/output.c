@@ -144,19 +144,21 @@ static const char *field(json_t *o, const char *k)
 	return s && s[0] ? s : "-";
 }
 
-/* Print sessions as a table, like Get-PSSession. */
-static void sessions_table(json_t *sessions, bool owners)
+/* Print sessions as rows of a table, like Get-PSSession: the header first
+ * if *header is false (it is then true). */
+void out_sessions_rows(json_t *sessions, bool owners, bool *header)
 {
 	size_t i;
 	json_t *s;
-	if (json_array_size(sessions) == 0) {
-		fprintf(stderr, "no sessions\n");   /* a note, not a row: stdout stays empty */
+	if (json_array_size(sessions) == 0)
 		return;
+	if (!*header) {
+		if (owners)
+			printf("%-12s ", "OWNER");
+		printf("%-6s %-20s %-22s %-13s %-12s %s\n", "ID", "NAME", "HOST", "STATE",
+		       "AVAILABILITY", "IDLE_TIMEOUT");
+		*header = true;
 	}
-	if (owners)
-		printf("%-12s ", "OWNER");
-	printf("%-6s %-20s %-22s %-13s %-12s %s\n", "ID", "NAME", "HOST", "STATE",
-	       "AVAILABILITY", "IDLE_TIMEOUT");
 	json_array_foreach(sessions, i, s) {
 		if (owners)
 			printf("%-12s ", field(s, "owner"));
@@ -168,15 +170,18 @@ static void sessions_table(json_t *sessions, bool owners)
 	}
 }
 
+/* Print sessions as a table (a note on stderr if there are none). */
+static void sessions_table(json_t *sessions, bool owners)
+{
+	bool header = false;
+	out_sessions_rows(sessions, owners, &header);
+	if (!header)
+		fprintf(stderr, "no sessions\n");   /* a note, not a row: stdout stays empty */
+}
+
 void out_sessions_table(json_t *sessions)
 {
 	sessions_table(sessions, false);
-}
-
-/* Print sessions with an OWNER column first (an all-users list). */
-void out_sessions_owner_table(json_t *sessions)
-{
-	sessions_table(sessions, true);
 }
 
 /* Print jobs (an array) as a table, like Get-Job; NAME and LOCATION widen

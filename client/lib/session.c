@@ -66,13 +66,26 @@ tether_err tether_session_new(tether_client *c, const char *host, const char *na
 /* List a host's sessions (an array). */
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions)
 {
+	int64_t next;
+	return tether_session_list_page(c, host, 0, 0, sessions, &next);
+}
+
+/* limit 0: every session, in one reply. */
+tether_err tether_session_list_page(tether_client *c, const char *host, int64_t after,
+                                    int64_t limit, json_t **sessions, int64_t *next)
+{
 	struct target t;
 	json_t *reply = NULL;
+	char path[160];
+	*next = 0;
+	int n = snprintf(path, sizeof path, "%s/sessions?all_users=%d", TETHER_API_PREFIX,
+	                 c->all_users ? 1 : 0);
+	if (limit > 0)
+		snprintf(path + n, sizeof path - (size_t)n, "&limit=%lld&after=%lld",
+		         (long long)limit, (long long)after);
 	tether_err e = client_target(c, host, &t);
 	if (e == TETHER_E_OK)
-		e = client_request(c, &t, "GET", c->all_users ? TETHER_API_PREFIX
-		                   "/sessions?all_users=1" : TETHER_API_PREFIX "/sessions",
-		                   NULL, &reply);
+		e = client_request(c, &t, "GET", path, NULL, &reply);
 	if (e != TETHER_E_OK)
 		return e;
 	json_t *arr = json_object_get(reply, "sessions");
@@ -80,6 +93,9 @@ tether_err tether_session_list(tether_client *c, const char *host, json_t **sess
 		json_decref(reply);
 		return client_fail(c, TETHER_E_PROTOCOL, "reply without sessions");
 	}
+	json_int_t more = json_integer_value(json_object_get(reply, "next"));
+	if (limit > 0 && more > after)   /* forward only: a reply cannot loop us */
+		*next = more;
 	size_t i;
 	json_t *s;
 	json_array_foreach(arr, i, s)

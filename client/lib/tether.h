@@ -121,6 +121,11 @@ tether_err tether_session_new(tether_client *c, const char *host, const char *na
 tether_err tether_session_set(tether_client *c, const char *session, int64_t idle_timeout,
                               const char *buffering, json_t **out);
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions);
+/* One page of them: at most limit sessions with an id above after; *next
+ * is the after of the next page, or 0 when there is none (a tetherd
+ * without pages answers every session at once, with no next). */
+tether_err tether_session_list_page(tether_client *c, const char *host, int64_t after,
+                                    int64_t limit, json_t **sessions, int64_t *next);
 tether_err tether_session_get(tether_client *c, const char *session, json_t **out);
 tether_err tether_session_remove(tether_client *c, const char *session, json_t **out);
 

@@ -1,4 +1,5 @@
 """Sessions, first slice: new/list/remove, names, isolation, persistence."""
+import json
 import os
 import signal
 
@@ -143,6 +144,37 @@ def test_list_pages(env):
     # the session JSON of a single read is the list's
     st, _, one = d.request("GET", f"/v1/sessions/{whole['sessions'][0]['id']}", token=tok)
     assert st == 200 and one == whole["sessions"][0], (one, whole["sessions"][0])
+
+
+def test_list_table_across_pages(env):
+    """More sessions than the CLI asks for in one page (2,000): the table
+    has every one once, in id order, under one header; --json too."""
+    d = env.daemon(config={"max_sessions_per_user": 3000})
+    d.add_user("alice")
+    c = env.client()
+    c.login(d, "alice")
+    tok = c.token(d, "alice")
+    conn = d.conn()
+    try:   # one keep-alive connection: a few seconds, not one handshake each
+        for i in range(2100):
+            conn.request("POST", "/v1/sessions", body=json.dumps({"name": f"p{i:04d}"}),
+                         headers={"Authorization": "Bearer " + tok,
+                                  "Content-Type": "application/json"})
+            r = conn.getresponse()
+            assert r.status == 201, (i, r.status, r.read())
+            r.read()
+    finally:
+        conn.close()
+    r = c.run("session", "list", d.host, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", (r.returncode, r.stderr)
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ID", "NAME", "HOST"], lines[0]
+    assert [ln.split()[1] for ln in lines[1:]] == [f"p{i:04d}" for i in range(2100)], \
+        (len(lines), lines[1:3], lines[-2:])
+    ids = [int(ln.split()[0]) for ln in lines[1:]]
+    assert ids == sorted(ids), "not in id order"
+    docs = c.json("session", "list", d.host)
+    assert [x["name"] for x in docs] == [f"p{i:04d}" for i in range(2100)]
 
 
 def test_sessions_persist_across_restart_and_kill(env):
