@@ -141,6 +141,18 @@ void account_test_child_ms(int ms)
 	child_ms = ms;
 }
 
+static int io_ms = 60000;   /* set once at start, before any request */
+
+void account_set_io_ms(int ms)
+{
+	io_ms = ms;
+}
+
+int account_io_ms(void)
+{
+	return io_ms;
+}
+
 /* Wait until fd is readable or the deadline (timeu_mono_ms) passes; true
  * if readable. */
 static bool await_readable(int fd, int64_t deadline)

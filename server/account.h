@@ -78,4 +78,9 @@ void account_channel_end(pid_t pid);
  * call fails (30 s by default). */
 void account_test_child_ms(int ms);
 
+/* How long the daemon waits on one exchange with a channel's child that
+ * reads or writes a user's file (user_io_timeout; 60 s until set). */
+void account_set_io_ms(int ms);
+int account_io_ms(void);
+
 #endif

@@ -99,15 +99,12 @@ static int start_as_owner(struct req *r, const struct account *o, const char *ab
 	return 0;
 }
 
-/* How long a file's bytes may take to come, per part of the reply: the
- * owner's file system stalling longer ends the reply short (the client
- * resumes later). */
-#define CONTENT_IDLE_MS 60000
-
+/* A part of the reply: the owner's file system stalling longer than
+ * user_io_timeout ends it short (the client resumes later). */
 static ssize_t content_read(void *ctx, uint64_t pos, char *buf, size_t max)
 {
 	(void)pos;   /* the pipe is read in order, as libmicrohttpd asks */
-	return files_read(ctx, buf, max, CONTENT_IDLE_MS);
+	return files_read(ctx, buf, max, account_io_ms());
 }
 
 static void content_done(void *ctx)
@@ -163,7 +160,8 @@ tether_err api_file_stat(struct req *r)
 		if (files_read_all(&rd, md, sizeof md, files_hash_ms(rd.head.size)) != 0) {
 			files_end(&rd);
 			json_decref(out);
-			return req_error(r, TETHER_E_INTERNAL, "cannot read %s to its end in time", abs);
+			return req_error(r, TETHER_E_UNAVAILABLE, "cannot read %s to its end in time "
+			                 "(its file system did not answer: user_io_timeout)", abs);
 		}
 		crypto_hex(md, sizeof md, hex);
 		json_object_set_new(out, "sha256", json_string(hex));

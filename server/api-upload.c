@@ -164,6 +164,9 @@ tether_err api_errno_error(struct req *r, int err, const char *what, const char 
 	case ENOSPC: case EDQUOT:
 		e = TETHER_E_INSUFFICIENT_STORAGE;
 		break;
+	case ETIMEDOUT:   /* the owner's file system did not answer (files_start) */
+		return req_error(r, TETHER_E_UNAVAILABLE, "%s %s: no answer from its file system "
+		                 "within %d s (user_io_timeout)", what, path, account_io_ms() / 1000);
 	}
 	return req_error(r, e, "%s %s: %s", what, path, strerror(err));
 }

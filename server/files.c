@@ -256,9 +256,9 @@ int files_start(const struct account *o, const char *path, enum files_what what,
 		*err = errno ? errno : EIO;
 		return -1;
 	}
-	if (files_read_all(rd, &rd->head, sizeof rd->head, FILES_HEAD_MS) != 0) {
+	if (files_read_all(rd, &rd->head, sizeof rd->head, account_io_ms()) != 0) {
 		files_end(rd);
-		*err = EIO;   /* a stat that outlived its time, or a child that died */
+		*err = ETIMEDOUT;   /* a stat that outlived its time, or a child that died */
 		return -1;
 	}
 	if (rd->head.err == 0 && what == FILES_BYTES && S_ISREG(rd->head.mode) &&
@@ -272,7 +272,7 @@ int files_start(const struct account *o, const char *path, enum files_what what,
 
 int files_hash_ms(int64_t size)
 {
-	int64_t ms = FILES_HEAD_MS + size / 32768;
+	int64_t ms = account_io_ms() + size / 32768;
 	return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 

@@ -22,8 +22,6 @@
 /* Entries one listing call returns at most (the caller pages with after). */
 #define FILES_LIST_MAX 500
 
-/* How long a reader child may take to open and describe its path. */
-#define FILES_HEAD_MS 30000
 
 /* What a reader child says first about its path. */
 struct files_head {
@@ -65,8 +63,8 @@ int files_read_all(struct files_reader *rd, void *buf, size_t n, int idle_ms);
  * the stream, -1 on an error or out of time. */
 ssize_t files_read(struct files_reader *rd, void *buf, size_t n, int idle_ms);
 
-/* How long a child may take to hash size bytes: FILES_HEAD_MS plus 32 MB/s,
- * a slow disk's pace. */
+/* How long a child may take to hash size bytes: user_io_timeout plus 32
+ * MB/s, a slow disk's pace. */
 int files_hash_ms(int64_t size);
 
 /* Close the channel and end the child (killed if it still runs). */

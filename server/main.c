@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "api.h"
 #include "http.h"
 #include "jobs.h"
@@ -399,6 +400,7 @@ int main(int argc, char **argv)
 		return test_config(&cli, &srv.conf);
 	}
 	log_setup(srv.conf.log_level, 2);
+	account_set_io_ms((int)srv.conf.user_io_timeout * 1000);
 	if (gethostname(srv.hostname, sizeof srv.hostname - 1) != 0)
 		snprintf(srv.hostname, sizeof srv.hostname, "localhost");
 	const char *cmd = cli.nrest > 0 ? cli.rest[0] : "serve";

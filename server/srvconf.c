@@ -112,6 +112,9 @@ const struct srvconf_key srvconf_keys[] = {
 	    "unfinished resumable uploads a user may have"),
 	NUM(upload_expiry,            7 * 86400, 60, 365 * 86400, false, "s",
 	    "an untouched upload is removed after this long"),
+	NUM(user_io_timeout,          60, 1, 3600, false, "s",
+	    "how long a read, write or flush of a user's file (by the owner's child) may "
+	    "take before the request gives up: a stalled NFS or FUSE mount costs this"),
 };
 
 const size_t srvconf_nkeys = sizeof srvconf_keys / sizeof srvconf_keys[0];

@@ -62,6 +62,7 @@ struct srvconf {
 	int64_t  transfer_background_rate;  /* bytes/s shared by background transfers, 0 = no cap */
 	int64_t  uploads_per_user;          /* unfinished resumable uploads a user may have */
 	int64_t  upload_expiry;             /* seconds an untouched upload is kept */
+	int64_t  user_io_timeout;           /* seconds to wait on a user's file */
 };
 
 /* What a setting holds, and so how it is parsed. */

@@ -230,11 +230,11 @@ int upload_create_partial(const struct account *o, const struct upload_rec *u, m
 	return *err == 0 ? 0 : -1;
 }
 
-/* The writer's answer (a 4-byte errno), waited for at most UPLOAD_IO_MS. */
+/* The writer's answer (a 4-byte errno), waited for at most account_io_ms(). */
 static int writer_code(struct upload_append *a, int *err)
 {
 	int32_t code;
-	if (fileio_read_full_ms(a->sock, &code, sizeof code, UPLOAD_IO_MS) != 0)
+	if (fileio_read_full_ms(a->sock, &code, sizeof code, account_io_ms()) != 0)
 		code = errno == ETIMEDOUT ? ETIMEDOUT : EIO;
 	*err = code;
 	return code == 0 ? 0 : -1;
@@ -252,7 +252,7 @@ int upload_writer_start(const struct account *o, struct upload_append *a, int *e
 
 int upload_writer_send(struct upload_append *a, const void *data, size_t len, int *err)
 {
-	if (fileio_write_full_ms(a->sock, data, len, UPLOAD_IO_MS) == 0)
+	if (fileio_write_full_ms(a->sock, data, len, account_io_ms()) == 0)
 		return 0;
 	if (errno == ETIMEDOUT) {
 		*err = ETIMEDOUT;

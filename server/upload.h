@@ -52,7 +52,7 @@ int upload_create_partial(const struct account *o, const struct upload_rec *up, 
 
 /* An append's bytes are written by the owner's child (account_channel),
  * never by root: a partial file on a stalled file system stalls only that
- * child, and every exchange with it has a deadline (UPLOAD_IO_MS).
+ * child, and every exchange with it has a deadline (user_io_timeout, account_io_ms).
  * upload_writer_start: the child opens a's partial file (never through a
  * symlink; a regular file only) and cuts it back to the verified offset;
  * 0, or -1 with *err the errno (ETIMEDOUT: it did not answer in time).
@@ -60,7 +60,6 @@ int upload_create_partial(const struct account *o, const struct upload_rec *up, 
  * upload_writer_finish: the body is all sent; the child flushes the file
  * to disk (fdatasync) and says how it went; 0 or -1 (*err). The writer is
  * ended (by upload_append_free) whatever happens. */
-#define UPLOAD_IO_MS 60000
 #define UPLOAD_NOT_REGULAR (-2)   /* *err: the partial file is not a regular file */
 int upload_writer_start(const struct account *o, struct upload_append *a, int *err);
 int upload_writer_send(struct upload_append *a, const void *data, size_t len, int *err);

@@ -42,8 +42,8 @@ class Setup:
     """A daemon with alice, her session, a remote directory her OS account
     owns, and a local directory for this client."""
 
-    def __init__(self, env, proxy=None):
-        self.d = env.daemon()
+    def __init__(self, env, proxy=None, config=None):
+        self.d = env.daemon(config=config)
         if proxy is not None:   # everything goes through it
             proxy.target = ("127.0.0.1", self.d.port)
         self.d.add_user("alice")
@@ -300,6 +300,51 @@ def test_recursive_and_preserve(env):
         assert stat.S_IMODE(os.stat(a).st_mode) == stat.S_IMODE(os.stat(b).st_mode), rel
     assert int(os.stat(os.path.join(back, "x.sh")).st_mtime) == 1500000000
     assert int(os.stat(os.path.join(back, "sub")).st_mtime) == 1400000000
+
+
+STALLFS = os.environ.get("STALLFS", "build/tests/tools/stallfs")
+
+
+def test_a_stalled_file_system_costs_user_io_timeout(env):
+    """A file on a FUSE mount that never answers a read (a hung NFS server
+    looks the same): copy --from and a checksum of it fail within
+    user_io_timeout (2 s here), the daemon answers other requests all
+    along, and no request thread is left waiting on the file."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not os.path.exists(STALLFS):
+        print("  (skipped: needs root, /dev/fuse and tests/tools/stallfs)")
+        return
+    t = Setup(env, config={"user_io_timeout": 2})
+    mnt = os.path.join(t.remote, "stall")
+    os.makedirs(mnt)
+    pw = pwd.getpwnam(t.acct)
+    fs = subprocess.Popen([STALLFS, mnt, str(pw.pw_uid), str(pw.pw_gid), "f.bin"],
+                          stderr=subprocess.PIPE)
+    try:
+        H.wait_for(lambda: os.path.ismount(mnt), 10, "stallfs to mount")
+        p = subprocess.Popen([H.TETHER, "copy", "-s", t.s, "--from", mnt + "/f.bin",
+                              os.path.join(t.local, "f.bin")], env=t.c.env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        # while it waits on the file, the daemon serves the rest
+        r = t.c.run("session", "list", t.host)
+        assert r.returncode == 0 and "cp" in r.stdout, r
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 255, (p.returncode, out, err)
+        assert b"f.bin to its end in time" in err, err
+        assert not os.path.exists(os.path.join(t.local, "f.bin"))
+        # its checksum: 503, the file system named as the cause
+        tok = t.d.token_for("alice")
+        st, _, doc = t.d.request("GET", "/v1/files?sha256=1&path=" + mnt + "/f.bin", token=tok)
+        assert st == 503, (st, doc)
+        H.expect_error(doc, "unavailable")
+        assert "user_io_timeout" in doc["error"]["message"], doc
+        assert t.d.healthy()
+        r = t.c.run("session", "list", t.host)
+        assert r.returncode == 0, r
+    finally:
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        fs.kill()
+        fs.wait(timeout=30)
 
 
 def test_fleet_to_and_from(env):
