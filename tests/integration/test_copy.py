@@ -306,10 +306,10 @@ STALLFS = os.environ.get("STALLFS", "build/tests/tools/stallfs")
 
 
 def test_a_stalled_file_system_costs_user_io_timeout(env):
-    """A file on a FUSE mount that never answers a read (a hung NFS server
-    looks the same): copy --from and a checksum of it fail within
-    user_io_timeout (2 s here), the daemon answers other requests all
-    along, and no request thread is left waiting on the file."""
+    """A FUSE mount whose files never answer a read or a write (a hung NFS
+    server looks the same): copy --from, a checksum and an upload into it
+    fail within user_io_timeout (2 s here) with a message naming it, and
+    the daemon answers other requests all along."""
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not os.path.exists(STALLFS):
         print("  (skipped: needs root, /dev/fuse and tests/tools/stallfs)")
         return
@@ -338,6 +338,11 @@ def test_a_stalled_file_system_costs_user_io_timeout(env):
         assert st == 503, (st, doc)
         H.expect_error(doc, "unavailable")
         assert "user_io_timeout" in doc["error"]["message"], doc
+        # an upload into it: its first append's write never returns
+        src = H.put_file(t.local, "up.bin", b"u" * 100000)
+        r = t.c.run("copy", "-s", t.s, "--to", src, mnt + "/", timeout=120)
+        assert r.returncode == 255, (r.returncode, r.stderr)
+        assert "no answer from its file system within 2 s (user_io_timeout)" in r.stderr, r
         assert t.d.healthy()
         r = t.c.run("session", "list", t.host)
         assert r.returncode == 0, r
