@@ -175,9 +175,23 @@ tether_err api_shell_input(struct req *r)
 	     jsonu_get_int(r->in, "offset", false, 0, INT64_MAX, &offset, why,
 	                   sizeof why) == JSONU_BAD))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
-	if (data == NULL && rows == 0 && !eof)
+	if (r->in_raw) {   /* the bytes as they are; offset and eof in the query */
+		int64_t end;
+		if (req_query_i64(r, "offset", 0, INT64_MAX, -1, &offset) != 0 ||
+		    req_query_i64(r, "eof", 0, 1, 0, &end) != 0)
+			return r->err;
+		eof = end == 1;
+		n = (long)r->body.len;
+		if (n > 0 && (bytes = malloc((size_t)n)) == NULL)
+			return req_error(r, TETHER_E_INTERNAL, "out of memory");
+		if (n > 0)
+			memcpy(bytes, r->body.data, (size_t)n);
+		if (n == 0 && !eof)
+			return req_error(r, TETHER_E_INVALID_ARGUMENT, "give bytes, or eof=1");
+	} else if (data == NULL && rows == 0 && !eof) {
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64), eof, or rows "
 		                 "and cols");
+	}
 	if (data != NULL && (bytes = malloc(BOUND_INPUT_DATA)) == NULL)
 		return req_error(r, TETHER_E_INTERNAL, "out of memory");
 	if (data != NULL && (n = crypto_b64_decode(data, bytes, BOUND_INPUT_DATA)) < 0) {

@@ -424,11 +424,16 @@ static tether_err precheck(struct req *r, const char *url, const char *method)
 	const char *media = r->route->stream ? HTTP_MEDIA_STREAM : "application/json";
 	size_t ml = strlen(media);
 	if (clen > 0 || te != NULL || r->route->stream) {
+		static const char raw[] = "application/octet-stream";
 		const char *ct = req_get_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (ct == NULL || strncasecmp(ct, media, ml) != 0 ||
-		    (ct[ml] != '\0' && ct[ml] != ';'))
+		r->in_raw = r->route->raw_ok && ct != NULL &&
+		            strncasecmp(ct, raw, sizeof raw - 1) == 0 &&
+		            (ct[sizeof raw - 1] == '\0' || ct[sizeof raw - 1] == ';');
+		if (!r->in_raw && (ct == NULL || strncasecmp(ct, media, ml) != 0 ||
+		                   (ct[ml] != '\0' && ct[ml] != ';')))
 			return req_error(r, TETHER_E_UNSUPPORTED_MEDIA,
-			                 "request body must be %s", media);
+			                 r->route->raw_ok ? "request body must be %s or "
+			                 "application/octet-stream" : "request body must be %s", media);
 	}
 	if (r->route->stream) {
 		if (cl == NULL)
@@ -470,7 +475,7 @@ static void run(struct req *r)
 		          r->route->body_max);
 		return;
 	}
-	if (r->body.len > 0) {
+	if (r->body.len > 0 && !r->in_raw) {
 		char why[200];
 		r->in = jsonu_parse_object(r->body.data, r->body.len, why, sizeof why);
 		if (r->in == NULL) {

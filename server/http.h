@@ -29,6 +29,7 @@ struct req {
 	int                     method;
 	struct buf              body;
 	bool                    body_too_large;
+	bool                    in_raw;      /* body is raw bytes (a raw_ok route) */
 	size_t                  discarded;   /* body bytes dropped past the limit */
 	bool                    responded;
 	json_t                 *in;          /* parsed body (an object) or NULL */

@@ -45,12 +45,17 @@ struct route {
 	 * at once), `stream` gets the body piece by piece, then `handler`. */
 	route_handler begin;
 	route_body    stream;
+	/* The body may also be raw bytes (application/octet-stream), buffered
+	 * within body_max like JSON and left unparsed (req's in_raw). */
+	bool          raw_ok;
 };
 
-/* Table rows: an ordinary route, and a streamed one. */
-#define ROUTE(m, path, auth, limit, handler) { m, path, auth, limit, handler, NULL, NULL }
+/* Table rows: an ordinary route, a streamed one, one that also takes raw
+ * bytes. */
+#define ROUTE(m, path, auth, limit, handler) { m, path, auth, limit, handler, NULL, NULL, false }
 #define STREAMED(m, path, auth, limit, handler, begin, stream) \
-	{ m, path, auth, limit, handler, begin, stream }
+	{ m, path, auth, limit, handler, begin, stream, false }
+#define RAW_OK(m, path, auth, limit, handler) { m, path, auth, limit, handler, NULL, NULL, true }
 
 struct route_params {
 	int  n;

@@ -32,7 +32,7 @@ const struct route api_routes[] = {
 	ROUTE(M_GET,    "/v1/sessions/{ref}/jobs/{job}/output", true, 0,         api_job_output),
 	ROUTE(M_POST,   "/v1/sessions/{ref}/jobs/{job}/stop", true, BOUND_BODY_DEFAULT, api_job_stop),
 	ROUTE(M_POST,   "/v1/sessions/{ref}/shell",   true,  BOUND_BODY_DEFAULT, api_shell_open),
-	ROUTE(M_POST,   "/v1/sessions/{ref}/jobs/{job}/input", true, BOUND_BODY_INPUT, api_shell_input),
+	RAW_OK(M_POST,  "/v1/sessions/{ref}/jobs/{job}/input", true, BOUND_BODY_INPUT, api_shell_input),
 	ROUTE(M_GET,    "/v1/sessions/{ref}/transfers", true, 0,                 api_transfer_list),
 	ROUTE(M_POST,   "/v1/sessions/{ref}/transfers", true, BOUND_BODY_TRANSFER, api_transfer_start),
 	ROUTE(M_GET,    "/v1/sessions/{ref}/transfers/{job}", true, 0,           api_transfer_get),

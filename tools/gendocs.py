@@ -226,7 +226,7 @@ def gen_routes(src):
     body = table(strip_comments(read(src, "server/routes.c")),
                  r"api_routes\[\]\s*=\s*\{", "server/routes.c")
     rows = []
-    for name, a in calls(body, ["ROUTE", "STREAMED"]):
+    for name, a in calls(body, ["ROUTE", "STREAMED", "RAW_OK"]):
         if len(a) < 5 or not a[0].startswith("M_"):
             raise GenError(f"server/routes.c: cannot read {name}({', '.join(a)})")
         auth = {"true": "yes", "false": "no"}.get(a[2])
@@ -235,6 +235,8 @@ def gen_routes(src):
         limit = str(evaluate(a[3], defs))
         if name == "STREAMED":
             limit += ", streamed"
+        elif name == "RAW_OK":
+            limit += ", JSON or raw"
         row = [a[0][2:], c_string(a[1]), auth, limit, a[4]]
         prev = rows[-1] if rows else None
         if prev and prev[1:] == row[1:]:   # one handler for GET and HEAD

@@ -111,15 +111,23 @@ tether_err client_target_parse(tether_client *c, const char *host, struct target
 tether_err client_request(tether_client *c, struct target *t, const char *method,
                           const char *path, json_t *body, json_t **out);
 
+/* client_request with bytes as the body (application/octet-stream).
+ * probe: ask with "Expect: 100-continue" first, so that a server refusing
+ * the body (an older one: 413, 415) says so before it is sent, rather than
+ * closing the connection under it. */
+tether_err client_request_bytes(tether_client *c, struct target *t, const char *method,
+                                const char *path, const void *data, size_t len,
+                                bool probe, json_t **out);
+
 /* client_request with an optional binary reply (raw, handed over; the
  * caller frees it) and X-Tether-* headers (ri). */
 tether_err client_exchange(tether_client *c, struct target *t, const char *method,
                            const char *path, json_t *body, json_t **out,
                            struct buf *raw, struct reply_info *ri);
 
-/* Stdin goes to a command's input in pieces of up to BOUND_INPUT_DATA
- * (base64 in the input route's body); a tetherd older than that takes
- * 64 KiB bodies, so pieces of CLIENT_STDIN_SMALL (docs/sessions.md,
+/* Stdin goes to a command's input in pieces of up to BOUND_INPUT_DATA, as
+ * the bytes themselves; a tetherd older than that takes only JSON bodies
+ * of 64 KiB, so pieces of CLIENT_STDIN_SMALL in base64 (docs/sessions.md,
  * "stdin"). A fleet's pieces are small: its hosts may be of any age. */
 #define CLIENT_STDIN_CHUNK BOUND_INPUT_DATA
 #define CLIENT_STDIN_SMALL (45 * 1024)

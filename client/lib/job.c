@@ -368,27 +368,42 @@ struct stdin_pump {
 	char                   why[300];
 };
 
-/* POST one piece of input at offset; *taken gets what the command's stdin
- * took of it, *ended whether an eof went through. A cut connection is
- * tried again, a few times, at the same offset. */
-static tether_err pump_post(tether_client *c, struct stdin_pump *p, const char *data,
-                            int64_t offset, int64_t *taken, bool *ended)
+/* POST one piece of input at offset (len 0: the end of stdin); *taken
+ * gets what the command's stdin took of it, *ended whether an eof went
+ * through. Bytes go as they are (raw), or in base64 inside JSON (enc: room
+ * for CLIENT_STDIN_SMALL of it) to a tetherd without raw input. A cut
+ * connection is tried again, a few times, at the same offset. probe: ask
+ * before the body goes (client_request_bytes), for the first raw piece. */
+static tether_err pump_post(tether_client *c, struct stdin_pump *p, bool raw, bool probe,
+                            const uint8_t *data, size_t len, char *enc, int64_t offset,
+                            int64_t *taken, bool *ended)
 {
 	struct target t;
-	char sub[64];
+	char sub[96], ref[BOUND_NAME + 1], path[BOUND_URL];
 	tether_err e = TETHER_E_CONNECT;
-	snprintf(sub, sizeof sub, "jobs/%lld/input", (long long)p->job);
 	*taken = 0;
 	*ended = false;
+	snprintf(sub, sizeof sub, "jobs/%lld/input", (long long)p->job);
+	if (len > 0 && !raw)
+		crypto_b64_encode(data, len, false, true, enc, CLIENT_STDIN_SMALL * 4 / 3 + 8);
 	for (int tries = 0; e == TETHER_E_CONNECT && tries < STDIN_RETRIES && !p->stop; tries++) {
-		json_t *reply = NULL, *body = data != NULL
-		                ? json_pack("{s:s,s:I}", "data", data, "offset", (json_int_t)offset)
+		json_t *reply = NULL, *body = len > 0 && raw ? NULL : len > 0
+		                ? json_pack("{s:s,s:I}", "data", enc, "offset", (json_int_t)offset)
 		                : json_pack("{s:b,s:I}", "eof", 1, "offset", (json_int_t)offset);
 		if (tries > 0) {   /* the connection was cut: a moment, then again */
 			struct timespec ts = { 0, tries * 200L * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
-		e = client_session_request(c, "POST", p->session, sub, body, &reply, &t);
+		if (len > 0 && raw) {   /* the offset in the query */
+			e = client_resolve_session(c, p->session, &t, ref);
+			if (e != TETHER_E_OK)
+				return e;
+			snprintf(path, sizeof path, "%s/sessions/%s/%s?offset=%lld", TETHER_API_PREFIX,
+			         ref, sub, (long long)offset);
+			e = client_request_bytes(c, &t, "POST", path, data, len, probe, &reply);
+		} else {
+			e = client_session_request(c, "POST", p->session, sub, body, &reply, &t);
+		}
 		json_decref(body);
 		*taken = json_integer_value(json_object_get(reply, "written"));
 		/* a tetherd before offsets says nothing of the eof: it went through */
@@ -404,8 +419,9 @@ static void *pump_main(void *arg)
 	struct stdin_pump *p = arg;
 	tether_client *c = NULL;
 	uint8_t *buf = malloc(CLIENT_STDIN_CHUNK);
-	char *enc = malloc(CLIENT_STDIN_CHUNK * 4 / 3 + 8);
-	size_t piece = CLIENT_STDIN_CHUNK;   /* CLIENT_STDIN_SMALL for an older tetherd */
+	char *enc = malloc(CLIENT_STDIN_SMALL * 4 / 3 + 8);
+	bool raw = true;   /* false: a tetherd without raw input, given base64 pieces */
+	bool raw_ok = false;   /* a raw piece went through */
 	int64_t sent = 0;   /* stdin bytes the command has */
 	/* a server that closes the connection under a post must give this
 	 * thread EPIPE, not end the process with SIGPIPE (libcurl leaves
@@ -427,13 +443,13 @@ static void *pump_main(void *arg)
 		bool ended = false;
 		for (size_t off = 0; p->err == TETHER_E_OK && !p->stop && (n <= 0 ? !ended
 		     : off < (size_t)n); ) {   /* n <= 0: the end (an unreadable stdin too) */
-			size_t len = n > 0 ? (size_t)n - off : 0;
-			if (n > 0)
-				crypto_b64_encode(buf + off, len < piece ? len : piece, false, true, enc,
-				                  CLIENT_STDIN_CHUNK * 4 / 3 + 8);
-			p->err = pump_post(c, p, n > 0 ? enc : NULL, sent, &taken, &ended);
-			if (p->err == TETHER_E_PAYLOAD_TOO_LARGE && piece > CLIENT_STDIN_SMALL) {
-				piece = CLIENT_STDIN_SMALL;   /* a tetherd of 64 KiB bodies */
+			size_t len = n > 0 ? (size_t)n - off : 0, piece = raw ? len : CLIENT_STDIN_SMALL;
+			p->err = pump_post(c, p, raw, raw && !raw_ok, buf + off,
+			                   len < piece ? len : piece, enc, sent, &taken, &ended);
+			raw_ok = raw_ok || (raw && len > 0 && p->err == TETHER_E_OK);
+			if (raw && len > 0 && (p->err == TETHER_E_PAYLOAD_TOO_LARGE ||
+			                       p->err == TETHER_E_UNSUPPORTED_MEDIA)) {
+				raw = false;   /* an older tetherd: JSON bodies of 64 KiB */
 				p->err = TETHER_E_OK;
 				continue;
 			}

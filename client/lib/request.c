@@ -502,6 +502,28 @@ void request_release(CURL *h, struct request *r)
 	buf_free_secret(&r->reply);
 }
 
+/* A request whose body is bytes; see client-int.h. */
+tether_err client_request_bytes(tether_client *c, struct target *t, const char *method,
+                                const char *path, const void *data, size_t len,
+                                bool probe, json_t **out)
+{
+	struct request r;
+	c->errmsg[0] = c->errcode[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
+	tether_err e = request_prepare(c, c->curl, t, method, path, NULL, &r, NULL);
+	if (e == TETHER_E_OK) {
+		r.hdrs = curl_slist_append(r.hdrs, "Content-Type: application/octet-stream");
+		r.hdrs = curl_slist_append(r.hdrs, probe ? "Expect: 100-continue" : "Expect:");
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, r.hdrs);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, data);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		e = request_finish(c, c->curl, &r, request_perform(c, c->curl), out, NULL);
+	}
+	request_release(c->curl, &r);
+	return e;
+}
+
 /* One request with an optional binary reply; see client-int.h. */
 tether_err client_exchange(tether_client *c, struct target *t, const char *method,
                            const char *path, json_t *body, json_t **out,

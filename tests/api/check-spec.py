@@ -80,7 +80,7 @@ def route_operations(src):
     body = gendocs.table(gendocs.strip_comments(gendocs.read(src, "server/routes.c")),
                          r"api_routes\[\]\s*=\s*\{", "server/routes.c")
     ops = set()
-    for name, a in gendocs.calls(body, ["ROUTE", "STREAMED"]):
+    for name, a in gendocs.calls(body, ["ROUTE", "STREAMED", "RAW_OK"]):
         if len(a) < 5 or not a[0].startswith("M_"):
             raise SpecError(f"server/routes.c: cannot read {name}({', '.join(a)})")
         ops.add((a[0][2:], gendocs.c_string(a[1])))

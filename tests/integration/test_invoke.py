@@ -448,6 +448,45 @@ def test_stdin_is_streamed_to_the_command(env):
     assert p.returncode == 0 and p.stdout == "y\ny\n", (p.returncode, p.stdout, p.stderr)
 
 
+def test_stdin_as_raw_bytes(env):
+    """The input route takes a command's stdin as the bytes themselves
+    (application/octet-stream, offset and eof in the query): a repeated
+    piece is skipped by its offset, eof ends it, bad query values are 400
+    and feed nothing, another content type is 415."""
+    d, c, s = setup(env)
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+    st, _, doc = d.request("POST", "/v1/sessions/w/invoke", {"command": "sha256sum",
+                                                          "stdin": True},
+                           token=tok, headers=cid)
+    assert st == 201, (st, doc)
+    path = f"/v1/sessions/w/jobs/{doc['id']}/input"
+    raw = {"Content-Type": "application/octet-stream", **cid}
+    data = bytes(range(256)) * 1024 + b"\0\n\"{}"   # 256 KiB and a tail no JSON would carry raw
+    for q in ("?offset=-1", "?offset=x", "?eof=2", "?eof=yes"):
+        st, _, e = d.request("POST", path + q, data, token=tok, headers=raw, content_type=None)
+        assert st == 400 and e["error"]["code"] == "invalid_argument", (q, st, e)
+    st, _, e = d.request("POST", path, b"hi", token=tok, content_type="text/plain", headers=cid)
+    assert st == 415, (st, e)
+    sent = 0
+    while sent < len(data):
+        st, _, r = d.request("POST", f"{path}?offset={sent}", data[sent:], token=tok,
+                             headers=raw, content_type=None)
+        assert st == 200, (st, r)
+        sent += r["written"]
+        if r["written"] == 0:
+            time.sleep(0.05)
+    # the same piece again, cut off before its answer: nothing is written twice
+    st, _, r = d.request("POST", f"{path}?offset=0", data[:1000], token=tok, headers=raw,
+                         content_type=None)
+    assert st == 200 and r["written"] == 1000 and r["received"] == len(data), r
+    st, _, r = d.request("POST", path, {"eof": True, "offset": len(data)}, token=tok,
+                         headers=cid)
+    assert st == 200, (st, r)
+    r = c.run("session", "receive", s)
+    assert r.stdout.split()[0] == hashlib.sha256(data).hexdigest(), (r.stdout, r.stderr)
+
+
 def test_stdin_route_bad_input(env):
     d, c, s = setup(env, users=("alice", "bob"))
     tok = c.token(d, "alice")
