@@ -780,10 +780,12 @@ static int tick(void *arg)
 	return pass(arg);
 }
 
-/* Passes run when due (see pass_locked), or at once when a verb kicks. */
+/* Passes run when due (see pass_locked), or at once when a verb kicks.
+ * No curl_global_init here: the daemon only parses and escapes URLs, which
+ * needs none, and the worker process initialises libcurl for itself; the
+ * init would cost the idle daemon 0.3 MB (docs/performance.md). */
 int xfer_start(struct server *srv)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return ticker_start(&ticker, tick, srv, 0);
 }
 
@@ -792,7 +794,6 @@ void xfer_stop(void)
 	if (!ticker.running)
 		return;
 	ticker_stop(&ticker);
-	curl_global_cleanup();
 }
 
 void xfer_kick(void)

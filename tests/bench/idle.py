@@ -62,9 +62,11 @@ def stack_ranges(pid):
 
 
 def memory(pid):
-    """({class: resident KiB}, VmRSS KiB): the resident set split by mapping."""
+    """({class: resident KiB}, VmRSS KiB, {class: private KiB}): the resident
+    set split by mapping, and the part of each class that is the process's
+    own (Private_Clean + Private_Dirty: not shared with any other process)."""
     sps = [sp for sp in stack_ranges(pid) if sp]
-    classes, cur = {}, None
+    classes, private, cur = {}, {}, None
     exe = os.readlink(f"/proc/{pid}/exe")
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
@@ -89,9 +91,32 @@ def memory(pid):
             m = re.match(r"^Rss:\s+(\d+) kB", line)
             if m and cur is not None:
                 classes[cur] = classes.get(cur, 0) + int(m.group(1))
+            m = re.match(r"^Private_(?:Clean|Dirty):\s+(\d+) kB", line)
+            if m and cur is not None:
+                private[cur] = private.get(cur, 0) + int(m.group(1))
     with open(f"/proc/{pid}/status") as f:
         rss = int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
-    return classes, rss
+    return classes, rss, private
+
+
+def children(pid):
+    """[(pid, command line)] of the processes whose parent is pid (the
+    launcher, and any worker it has not handed on)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != pid:
+                continue
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        out.append((int(p), cmd))
+    return out
 
 
 def rollup(pid):
@@ -136,7 +161,7 @@ def main():
             c.run("session", "list", d.host)
         pid = d.proc.pid
         time.sleep(2)   # the last request's aftermath
-        mem0, rss0 = memory(pid)
+        mem0, rss0, _ = memory(pid)
         print(f"tetherd pid {pid}: {len(threads(pid))} threads, {a.sessions} idle sessions, "
               f"VmRSS {rss0} KiB after start")
         tracer = None
@@ -159,15 +184,24 @@ def main():
             print(f"  thread {tid:>7} {name:<16} context switches {sw - before:>6}")
         print(f"  all threads: {total} context switches ({total / a.seconds:.2f}/s)")
         print(f"  CPU (utime+stime): {c1 - c0:.0f} ms ({(c1 - c0) / a.seconds:.2f} ms/s)")
-        mem, rss = memory(pid)
-        print(f"\nresident memory: VmRSS {rss} KiB")
+        mem, rss, priv = memory(pid)
+        print(f"\nresident memory: VmRSS {rss} KiB (resident, of which private to tetherd)")
         for k, v in sorted(mem.items(), key=lambda kv: -kv[1]):
             if v >= 64:
-                print(f"  {v:>7} KiB  {k}")
-        print(f"  {sum(v for v in mem.values() if v < 64):>7} KiB  (the rest, each < 64 KiB)")
+                print(f"  {v:>7} KiB {priv.get(k, 0):>7} KiB  {k}")
+        rest = [k for k, v in mem.items() if v < 64]
+        print(f"  {sum(mem[k] for k in rest):>7} KiB {sum(priv.get(k, 0) for k in rest):>7} KiB"
+              "  (the rest, each < 64 KiB)")
         r = rollup(pid)
         print("smaps_rollup: " + ", ".join(f"{k} {r.get(k, 0)} KiB" for k in (
             "Rss", "Pss", "Shared_Clean", "Private_Clean", "Private_Dirty", "Anonymous")))
+        for cpid, cmd in children(pid):
+            try:
+                cr = rollup(cpid)
+            except OSError:
+                continue
+            print(f"child {cpid} ({cmd[:40]}): " + ", ".join(
+                f"{k} {cr.get(k, 0)} KiB" for k in ("Rss", "Pss", "Private_Dirty")))
         if tracer is not None:
             with open(out) as f:
                 print("\nstrace -f -c over the window:\n" + f.read())

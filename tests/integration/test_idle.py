@@ -33,6 +33,30 @@ def quiet_for(pid, seconds):
     return switches(pid) - before
 
 
+# Release builds idle at about 16 MiB VmRSS, 13 of them shared library
+# pages (docs/performance.md, "Idle daemon"); twice that is a regression
+# (a thread or arena per session, a large buffer touched), not noise.
+RSS_BOUND_KIB = 32 * 1024
+
+
+def sanitized(pid):
+    """Whether the daemon runs under ASan/UBSan (far larger and noisier
+    memory: no bound applies): said by the environment, the build dir's
+    name, or the sanitizer runtime among its mappings."""
+    if os.environ.get("TETHER_SANITIZE", "0") not in ("", "0"):
+        return True
+    if "sanitize" in os.environ.get("TETHERD", ""):
+        return True
+    with open(f"/proc/{pid}/maps") as f:
+        return any(("libasan" in line or "libubsan" in line or "libtsan" in line)
+                   for line in f)
+
+
+def vmrss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+
+
 def setup(env, config=None):
     d = env.daemon(config=config)
     c = env.client()
@@ -62,6 +86,13 @@ def test_idle_daemon_does_not_wake(env):
     # of switches) is tolerated; the old 500 ms monitor and 250 ms
     # scheduler made 18 in 3 s.
     assert n <= 2, f"an idle daemon woke up: {n} context switches in 3 s"
+    # and it is small: login, 3 sessions that ran a command, a running job
+    if sanitized(d.proc.pid):
+        print("  sanitizer build: no bound on VmRSS")
+    else:
+        rss = vmrss_kib(d.proc.pid)
+        print(f"  VmRSS of the idle daemon: {rss} KiB (bound {RSS_BOUND_KIB} KiB)")
+        assert rss <= RSS_BOUND_KIB, f"idle daemon VmRSS {rss} KiB > {RSS_BOUND_KIB} KiB"
 
 
 def test_deadlines_kept_while_nothing_ticks(env):
