@@ -25,8 +25,8 @@ NFILES = 400
 # the swapper runs as another account: the system interpreter, which it can run
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
-# Runs as the job's OS account: fill W/d with files named like the victim's,
-# then swap W/d for a symlink to the victim dir and back, as fast as it can,
+# Runs as the job's OS account: fill W/d with files named like the victim's
+# (W/filled says it is done), then swap W/d for a symlink to the victim dir and back, as fast as it can,
 # until W is gone or the deadline passes; prints the number of swaps.
 SWAPPER = r"""
 import os, sys, time
@@ -36,6 +36,7 @@ try:
     os.mkdir(d)
     for i in range(n):
         open(os.path.join(d, "f%04d" % i), "w").close()
+    open(os.path.join(w, "filled"), "w").close()   # the test removes the job now
 except OSError:
     print(0); sys.exit(0)
 swaps = 0
@@ -104,7 +105,9 @@ def test_removal_race_deletes_nothing_outside_the_tree(env):
                                workdir(w, t["id"]), victim, str(NFILES),
                                str(time.time() + 10)],
                               stdout=subprocess.PIPE, text=True)
-        H.wait_for(lambda: os.path.isdir(os.path.join(workdir(w, t["id"]), "d")) or
+        # the tree filled (on a loaded machine that takes a while), or the
+        # swapper gave up
+        H.wait_for(lambda: os.path.exists(os.path.join(workdir(w, t["id"]), "filled")) or
                    sw.poll() is not None, 10, "the swapper's tree")
         time.sleep(0.05)
         st, _, doc = w.req("DELETE", f"/{t['id']}")
