@@ -163,7 +163,8 @@ tether_err api_shell_input(struct req *r)
 	const char *data = NULL;
 	int64_t rows, cols, offset = -1;
 	char why[160];
-	uint8_t *bytes = NULL;
+	uint8_t *decoded = NULL;       /* base64 data, decoded */
+	const uint8_t *bytes = NULL;   /* what to write: decoded, or the raw body */
 	long n = 0, taken = 0;
 	bool eof = false;
 	if (window_size(r, &rows, &cols) != TETHER_E_OK)
@@ -182,26 +183,23 @@ tether_err api_shell_input(struct req *r)
 			return r->err;
 		eof = end == 1;
 		n = (long)r->body.len;
-		if (n > 0 && (bytes = malloc((size_t)n)) == NULL)
-			return req_error(r, TETHER_E_INTERNAL, "out of memory");
-		if (n > 0)
-			memcpy(bytes, r->body.data, (size_t)n);
+		bytes = (const uint8_t *)r->body.data;
 		if (n == 0 && !eof)
 			return req_error(r, TETHER_E_INVALID_ARGUMENT, "give bytes, or eof=1");
 	} else if (data == NULL && rows == 0 && !eof) {
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "give data (base64), eof, or rows "
 		                 "and cols");
 	}
-	if (data != NULL && (bytes = malloc(BOUND_INPUT_DATA)) == NULL)
+	if (data != NULL && (bytes = decoded = malloc(BOUND_INPUT_DATA)) == NULL)
 		return req_error(r, TETHER_E_INTERNAL, "out of memory");
-	if (data != NULL && (n = crypto_b64_decode(data, bytes, BOUND_INPUT_DATA)) < 0) {
-		free(bytes);
+	if (data != NULL && (n = crypto_b64_decode(data, decoded, BOUND_INPUT_DATA)) < 0) {
+		free(decoded);
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "data is not valid base64, or "
 		                 "decodes to more than %u bytes", BOUND_INPUT_DATA);
 	}
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK ||
 	    api_load_job(r, &s, &j) != TETHER_E_OK) {
-		free(bytes);
+		free(decoded);
 		return r->err;
 	}
 	tether_err e = TETHER_E_OK;
@@ -227,6 +225,6 @@ tether_err api_shell_input(struct req *r)
 	req_reply(r, 200, json_pack("{s:I}", "written", (json_int_t)taken));
 out:
 	job_rec_clear(&j);
-	free(bytes);
+	free(decoded);
 	return e;
 }

@@ -480,9 +480,15 @@ def test_stdin_as_raw_bytes(env):
     st, _, r = d.request("POST", f"{path}?offset=0", data[:1000], token=tok, headers=raw,
                          content_type=None)
     assert st == 200 and r["written"] == 1000 and r["received"] == len(data), r
+    # another user's job by the same path: not found, and nothing fed
+    d.add_user("bob")
+    st, _, e = d.request("POST", f"{path}?offset={len(data)}", b"intruder", token=d.token_for("bob"),
+                         headers={"Content-Type": "application/octet-stream",
+                                  "X-Tether-Client": "b" * 32}, content_type=None)
+    assert st == 404, (st, e)
     st, _, r = d.request("POST", path, {"eof": True, "offset": len(data)}, token=tok,
                          headers=cid)
-    assert st == 200, (st, r)
+    assert st == 200 and r["received"] == len(data), (st, r)
     r = c.run("session", "receive", s)
     assert r.stdout.split()[0] == hashlib.sha256(data).hexdigest(), (r.stdout, r.stderr)
 
