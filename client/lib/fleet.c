@@ -47,8 +47,16 @@
 #define FLEET_POLL_WAIT        20    /* seconds the server may hold an output request */
 #define FLEET_CLEANUP_TIMEOUT  10L   /* seconds for a stop or a removal after a failure */
 #define FLEET_FD_SPARE         32    /* descriptors beyond one per host in flight */
-#define FLEET_STALL_MS         1000  /* a host still connecting after this stops
-                                      * counting against --throttle */
+/* A host still connecting (TCP and TLS) after FLEET_STALL_FACTOR times the
+ * slowest handshake of the fleet so far, bounded to FLEET_STALL_MIN_MS ..
+ * FLEET_STALL_MAX_MS (the minimum before any handshake), stops counting
+ * against --throttle: a dead or hanging host then costs its own timeout and
+ * not the others' time. Up to FLEET_STALL_ROOM such hosts (or --throttle,
+ * if more) wait for their timeouts beside the throttle's hosts. */
+#define FLEET_STALL_MIN_MS     250
+#define FLEET_STALL_MAX_MS     1000
+#define FLEET_STALL_FACTOR     4
+#define FLEET_STALL_ROOM       256
 #define FLEET_INPUT_PAUSE_MS   20    /* before posting again what a command has not
                                       * read yet */
 #define FLEET_INPUT_CUTS       5     /* cut input posts in a row that end a host */
@@ -138,8 +146,9 @@ struct fleet {
 	struct tether_fleet_result    *res;
 	CURLM                         *multi;
 	struct slot                   *slots;
-	size_t                         nslots;    /* twice the throttle: see stalled() */
+	size_t                         nslots;    /* throttle + room for stalled hosts */
 	size_t                         throttle;
+	int64_t                        slowest_tls;   /* ms, slowest handshake so far */
 	bool                           interrupted;
 	bool                           added;   /* a request went on since the last perform */
 	struct key_offers             *offers;  /* LOGIN: the keys, gathered once */
@@ -148,6 +157,7 @@ struct fleet {
 
 static void slot_next(struct fleet *f, struct slot *s);
 static void input_close(struct fleet *f, struct slot *s);
+static void note_connected(struct fleet *f, struct slot *s);
 
 /* Wall-clock milliseconds. */
 static int64_t wall_ms(void)
@@ -165,23 +175,31 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Make sure throttle connections fit under RLIMIT_NOFILE, raising the soft
- * limit if need be. */
-static tether_err check_fds(tether_client *c, size_t throttle)
+/* Make room under RLIMIT_NOFILE for the throttle's connections (each
+ * per_host descriptors), raising the soft limit if need be, and for as
+ * many of *nslots as fit: *nslots is lowered to what fits, never below
+ * throttle. */
+static tether_err check_fds(tether_client *c, size_t throttle, size_t per_host,
+                            size_t *nslots)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)throttle + FLEET_FD_SPARE;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+	rlim_t need = (rlim_t)(throttle * per_host) + FLEET_FD_SPARE;
+	rlim_t want = (rlim_t)(*nslots * per_host) + FLEET_FD_SPARE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return TETHER_E_OK;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
 		return client_fail(c, TETHER_E_USAGE, "--throttle %zu needs %llu open files but "
 		                   "the hard limit is %llu (ulimit -Hn); use a smaller --throttle",
 		                   throttle, (unsigned long long)need,
 		                   (unsigned long long)rl.rlim_max);
-	rl.rlim_cur = need;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		want = rl.rlim_max;
+		*nslots = (size_t)(want - FLEET_FD_SPARE) / per_host;
+	}
+	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return client_fail(c, TETHER_E_IO, "cannot raise the open file limit to %llu",
-		                   (unsigned long long)need);
+		                   (unsigned long long)want);
 	return TETHER_E_OK;
 }
 
@@ -579,6 +597,15 @@ static void slot_begin(struct fleet *f, struct slot *s, size_t i)
 	if (f->req->session != NULL)
 		snprintf(s->ref, sizeof s->ref, "%s", f->req->session);
 	s->step = first_step(f->req);
+	/* a slot's handles are made when first used: most of the room for
+	 * stalled hosts never is */
+	if ((s->h == NULL && (s->h = curl_easy_init()) == NULL) ||
+	    (f->in.fd >= 0 && s->in_h == NULL && (s->in_h = curl_easy_init()) == NULL)) {
+		client_fail(f->c, TETHER_E_NOMEM, "out of memory");
+		slot_fail(f, s, TETHER_E_NOMEM);
+		slot_end(f, s);
+		return;
+	}
 	tether_err e = s->step == ST_LOGIN
 	             ? login_begin(f->c, f->hosts[i], f->req->login, &s->login)
 	             : client_target(f->c, f->hosts[i], &s->t);
@@ -626,7 +653,10 @@ static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
 	bool want_raw = s->step == ST_OUTPUT || s->step == ST_ACK ||
 	                (s->step == ST_START && start_streams(f, s));
 	buf_init(&raw, 0);
-	s->connected = true;   /* an answer, or a failure: either way not connecting */
+	/* an answer, or a failure: either way not connecting */
+	if (rc == CURLE_OK)
+		note_connected(f, s);
+	s->connected = true;
 	curl_multi_remove_handle(f->multi, s->h);
 	s->busy = false;
 	tether_err e = request_finish(f->c, s->h, &s->r, rc, want_raw ? NULL : &reply,
@@ -834,19 +864,40 @@ static void cut_all(struct fleet *f)
 			slot_cut(f, &f->slots[i], TETHER_E_INTERRUPTED);
 }
 
-/* True if s's host has been trying to connect for FLEET_STALL_MS: a dead
- * or hanging host, which then stops holding one of the --throttle places
- * (there are as many again for such hosts), so that it costs its own
- * timeout and not the others' time. */
-static bool stalled(struct slot *s, int64_t now)
+/* How long a host may take to connect before it counts as stalled (see
+ * FLEET_STALL_FACTOR). */
+static int64_t stall_ms(const struct fleet *f)
 {
-	if (s->step == ST_DONE || s->connected || now - s->began < FLEET_STALL_MS)
+	int64_t ms = f->slowest_tls * FLEET_STALL_FACTOR;
+	return ms < FLEET_STALL_MIN_MS ? FLEET_STALL_MIN_MS
+	     : ms > FLEET_STALL_MAX_MS ? FLEET_STALL_MAX_MS : ms;
+}
+
+/* Note s's handshake time once its connection is up (or it answered). */
+static void note_connected(struct fleet *f, struct slot *s)
+{
+	curl_off_t us = 0;
+	if (s->connected)
+		return;
+	s->connected = true;
+	if (curl_easy_getinfo(s->h, CURLINFO_APPCONNECT_TIME_T, &us) == CURLE_OK &&
+	    us / 1000 > f->slowest_tls)
+		f->slowest_tls = us / 1000;
+}
+
+/* True if s's host has been trying to connect for longer than stall_ms: a
+ * dead or hanging host, which then stops holding one of the --throttle
+ * places (FLEET_STALL_ROOM more wait beside them), so that it costs its
+ * own timeout and not the others' time. */
+static bool stalled(struct fleet *f, struct slot *s, int64_t now)
+{
+	if (s->step == ST_DONE || s->connected || now - s->began < FLEET_STALL_MIN_MS)
 		return false;
 	curl_off_t tls = 0;
 	if (s->busy && curl_easy_getinfo(s->h, CURLINFO_APPCONNECT_TIME_T, &tls) == CURLE_OK &&
 	    tls > 0)
-		s->connected = true;
-	return !s->connected;
+		note_connected(f, s);
+	return !s->connected && now - s->began >= stall_ms(f);
 }
 
 /* Drive the multi handle until every host has ended. */
@@ -860,7 +911,7 @@ static void fleet_loop(struct fleet *f, size_t n)
 		for (size_t i = 0; i < f->nslots; i++)
 			if (f->slots[i].step != ST_DONE) {
 				active++;
-				working += !stalled(&f->slots[i], now0);
+				working += !stalled(f, &f->slots[i], now0);
 			}
 		for (size_t i = 0; i < f->nslots; i++) {
 			struct slot *s = &f->slots[i];
@@ -928,8 +979,8 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	q.throttle = q.throttle != 0 ? q.throttle : c->dflt_throttle;
 	q.timeout = q.timeout > 0 ? q.timeout : c->dflt_timeout;
 	req = &q;
-	struct fleet f = { c, hosts, req, io, results, NULL, NULL, 0, 0, false, false, NULL,
-	                   { .fd = -1, .spool = -1 } };
+	struct fleet f = { .c = c, .hosts = hosts, .req = req, .io = io, .res = results,
+	                   .in = { .fd = -1, .spool = -1 } };
 	size_t throttle = req->throttle > 0 ? (size_t)req->throttle : FLEET_THROTTLE_DEFAULT;
 	for (size_t i = 0; i < n; i++) {
 		memset(&results[i], 0, sizeof results[i]);
@@ -950,8 +1001,11 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	if (req->session != NULL && !client_job_ref_ok(req->session))
 		return client_fail(c, TETHER_E_USAGE, "invalid session name '%s'", req->session);
 	f.throttle = throttle;
-	size_t nslots = throttle * 2 < n ? throttle * 2 : n;
-	e = check_fds(c, req->has_stdin ? nslots * 2 : nslots);
+	size_t room = throttle > FLEET_STALL_ROOM ? throttle : FLEET_STALL_ROOM;
+	size_t nslots = throttle + room < n ? throttle + room : n;
+	if (nslots < throttle)   /* fewer hosts */
+		throttle = nslots;
+	e = check_fds(c, throttle, req->has_stdin ? 2 : 1, &nslots);
 	if (e != TETHER_E_OK || n == 0)
 		return e;
 	if (req->verb == TETHER_FLEET_LOGIN) {
@@ -970,6 +1024,9 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 	/* with stdin, a host's posts go on a second connection beside its polls */
 	curl_multi_setopt(f.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	                  (long)nslots * (req->verb == TETHER_FLEET_INVOKE && req->has_stdin ? 2 : 1));
+	/* a finished host's connection is not used again: keep no more idle
+	 * ones than the hosts in flight may come back to between requests */
+	curl_multi_setopt(f.multi, CURLMOPT_MAXCONNECTS, (long)(f.throttle * 2));
 	/* a key login's signature covers the connection its challenge came on:
 	 * two names for one server (an inventory may have them) must not trade
 	 * connections between challenge and login, so they queue for one */
@@ -990,15 +1047,9 @@ tether_err tether_fleet_run(tether_client *c, const char *const *hosts, size_t n
 			goto out;
 		}
 	}
-	for (f.nslots = 0; f.nslots < nslots; f.nslots++) {
-		struct slot *s = &f.slots[f.nslots];
-		s->step = ST_DONE;
-		s->in_closed = true;
-		if ((s->h = curl_easy_init()) == NULL ||
-		    (f.in.fd >= 0 && (s->in_h = curl_easy_init()) == NULL)) {
-			e = client_fail(c, TETHER_E_NOMEM, "out of memory");
-			goto out;
-		}
+	for (f.nslots = 0; f.nslots < nslots; f.nslots++) {   /* handles: slot_begin */
+		f.slots[f.nslots].step = ST_DONE;
+		f.slots[f.nslots].in_closed = true;
 	}
 	fleet_loop(&f, n);
 	for (size_t i = 0; i < n; i++)   /* hosts never begun (an interrupt) */
@@ -1017,8 +1068,6 @@ out:
 		curl_easy_cleanup(f.slots[i].h);
 		curl_easy_cleanup(f.slots[i].in_h);
 	}
-	for (size_t i = f.nslots; f.slots != NULL && i < nslots; i++)   /* a failed init */
-		curl_easy_cleanup(f.slots[i].h);
 	if (f.multi != NULL)
 		curl_multi_cleanup(f.multi);
 	for (size_t i = 0; f.slots != NULL && i < nslots; i++)

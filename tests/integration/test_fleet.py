@@ -179,6 +179,33 @@ def test_throttle_caps_hosts_in_flight(env):
     assert r.returncode == 2 and "--throttle" in r.stderr
 
 
+def test_hanging_hosts_do_not_hold_the_throttle(env):
+    """Three hanging hosts come first and --throttle is 1: each stops
+    holding the one place once it is seen stalling, so the healthy hosts
+    run long before the hanging ones' connect timeout ends (before, two
+    hanging hosts filled every place until the first timed out)."""
+    ds, c = fleet(env, 6)
+    hung = ds[:3]
+    for d in hung:
+        os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.time()
+        r = c.run("invoke", "-H", "@web", "--throttle", "1", "--connect-timeout", "10",
+                  "--", "date +%s.%N", timeout=120)
+        t1 = time.time()
+    finally:
+        for d in hung:
+            os.kill(d.proc.pid, signal.SIGCONT)
+    assert r.returncode == 1 and "3 of 6 hosts failed" in r.stderr, r.stderr
+    ran = dict(l.split(": ", 1) for l in r.stdout.splitlines())
+    assert sorted(ran) == names(6)[3:], r.stdout
+    # every healthy command ran before the first hanging host gave up
+    assert all(float(v) < t0 + 10 for v in ran.values()), (t0, ran)
+    assert t1 >= t0 + 10   # and the hanging ones did cost their timeout
+    print(f"  healthy hosts ran {max(float(v) for v in ran.values()) - t0:.2f} s in, "
+          f"the hanging ones ended at {t1 - t0:.2f} s")
+
+
 def check_fleet_session_from_another_client(env, ds, c):
     n = len(ds)
     r = c.run("session", "new", "@web", "--name", "deploy", "--json", timeout=60)
