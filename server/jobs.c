@@ -257,6 +257,11 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	spool_session_file(out, s->id, num);
 	struct stat st;
 	const char *home = (stat(acct.home, &st) == 0 && S_ISDIR(st.st_mode)) ? acct.home : sdir;
+	/* A command with no state to restore (a new session, or one whose
+	 * commands have saved none) and none to save runs without the prelude:
+	 * bash reading it is a third of a short job's bash time. Only the name
+	 * is looked at (the directory is the account's; lstat opens nothing). */
+	bool prelude = pty != NULL || save_state || lstat(in, &st) == 0;
 	json_t *env = json_array();
 	char kv[BOUND_PATH + 64];
 #define ENV(...) do { snprintf(kv, sizeof kv, __VA_ARGS__); \
@@ -271,9 +276,11 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 		ENV("TERM=%s", pty->term);
 	ENV("TETHER_SESSION=%s", s->name);
 	ENV("TETHER_JOB=%lld", (long long)j->id);
-	ENV("TETHER_STATE_IN=%s", in);
-	ENV("TETHER_STATE_OUT=%s", save_state ? out : "");
-	if (pty == NULL)
+	if (prelude) {
+		ENV("TETHER_STATE_IN=%s", in);
+		ENV("TETHER_STATE_OUT=%s", save_state ? out : "");
+	}
+	if (pty == NULL && prelude)
 		ENV("BASH_ENV=/dev/fd/3");
 #undef ENV
 	const char *buffering = proto_buffering_str(s->output_buffering);
@@ -284,7 +291,8 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	if (pty == NULL) {
 		json_object_set_new(spec, "argv", json_pack("[s,s,s,s,s,s]", "/bin/bash",
 			"--noprofile", "--norc", "-c", j->command, "bash"));
-		json_object_set_new(spec, "rc", json_string(command_rc));
+		if (prelude)
+			json_object_set_new(spec, "rc", json_string(command_rc));
 		spool_job_file(path, j->id, "input");
 		if ((flags & JOBS_STDIN) != 0 && mkfifo(path, 0600) != 0 && errno != EEXIST) {
 			json_decref(spec);

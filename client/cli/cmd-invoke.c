@@ -364,7 +364,9 @@ static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
 	         json_string_value(json_object_get(s, "name")));
 	json_decref(s);
 	if (!disconnected) {
+		tether_set_keep_state(x->c, 0);   /* removed next: nothing to save */
 		int rc = invoke_in(x, session, cmd);
+		tether_set_keep_state(x->c, 1);
 		json_t *gone = NULL;
 		if (tether_session_remove(x->c, session, &gone) != TETHER_E_OK)
 			fprintf(stderr, "tether: could not remove temporary session %s: %s\n",

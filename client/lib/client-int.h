@@ -32,6 +32,7 @@ struct tether_client {
 	bool   remote;
 	bool   insecure;                 /* verify nothing (the caller's choice) */
 	bool   all_users;                /* tether_set_all_users */
+	bool   no_state;                 /* tether_set_keep_state(c, 0) */
 	char  *cacert_pem;               /* CAs as PEM text, or NULL: the system's */
 	char  *proxy;                    /* NULL: libcurl's default; "": none */
 	char  *noproxy;

@@ -44,6 +44,22 @@ void tether_set_all_users(tether_client *c, int on)
 	c->all_users = on != 0;
 }
 
+void tether_set_keep_state(tether_client *c, int on)
+{
+	c->no_state = on == 0;
+}
+
+/* The body of an invoke: the command, and what the client asks of it. */
+static json_t *invoke_body(const tether_client *c, const char *command, bool with_stdin)
+{
+	json_t *b = json_pack("{s:s}", "command", command);
+	if (with_stdin)
+		json_object_set_new(b, "stdin", json_true());
+	if (c->no_state)   /* an older tetherd ignores it */
+		json_object_set_new(b, "keep_state", json_false());
+	return b;
+}
+
 /* Add all_users=1 to path (which may have a query) if the client asks it. */
 static void all_users_query(const tether_client *c, char *path, size_t pathsz)
 {
@@ -323,7 +339,7 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 	 * and the acknowledgement are all the requests there are */
 	snprintf(path, sizeof path, "%s/sessions/%s/invoke?wait=%d", TETHER_API_PREFIX, ref,
 	         POLL_WAIT);
-	json_t *body = json_pack("{s:s}", "command", command);
+	json_t *body = invoke_body(c, command, false);
 	e = client_exchange(c, &t, "POST", path, body, NULL, &raw, &ri);
 	json_decref(body);
 	if (e == TETHER_E_INTERRUPTED)   /* Ctrl-C before the first answer */
@@ -506,7 +522,7 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
 	if (e != TETHER_E_OK)
 		return e;
 	snprintf(path, sizeof path, "%s/sessions/%s/invoke", TETHER_API_PREFIX, ref);
-	json_t *body = json_pack("{s:s,s:b}", "command", command, "stdin", 1);
+	json_t *body = invoke_body(c, command, true);
 	e = client_request(c, &t, "POST", path, body, &reply);
 	json_decref(body);
 	int64_t id = json_integer_value(json_object_get(reply, "id"));

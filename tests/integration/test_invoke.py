@@ -416,6 +416,29 @@ def test_keep_state_false_leaves_the_session_as_it_was(env):
     assert r.returncode == 0 and r.stdout == "saved\n", (r.stdout, r.stderr)
 
 
+def test_state_reaches_jobs_once_there_is_some(env):
+    """A command with no state to restore and none to save runs without the
+    state prelude; once an invoke has saved state, every later job and
+    invoke starts from it (variables, aliases, directory), and invoke -H
+    (a temporary session, keep_state false) still runs commands whole."""
+    d, c, s = setup(env)
+
+    def job(cmd):
+        j = c.json("job", "start", s, "--", cmd)
+        r = c.run("job", "receive", "-s", s, str(j["id"]), "--wait")
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert job('echo "${A-unset} $TETHER_SESSION"; env | grep -c ^TETHER_STATE_; true') == \
+        "unset w\n0\n"
+    assert inv(c, s, "A=1; alias hi='echo hello'; cd /tmp").returncode == 0
+    assert job('echo "$A $PWD"; hi') == "1 /tmp\nhello\n"
+    r = inv(c, s, 'echo "$A $PWD"; hi; env | grep -c ^TETHER_STATE_; true')
+    assert r.stdout == "1 /tmp\nhello\n0\n", r.stdout
+    r = c.run("invoke", "-H", d.host, "--", 'echo "${A-unset}"; exit 3')
+    assert r.returncode == 3 and r.stdout == "unset\n", (r.returncode, r.stdout)
+
+
 def test_stdin_is_streamed_to_the_command(env):
     """A pipe on tether's stdin is the command's stdin, as with ssh: whole,
     in order, ended by its end; -n (and a terminal or /dev/null) sends
