@@ -78,33 +78,96 @@ static int64_t held_of(const struct held *h, int64_t session)
 	return f ? f->bytes : 0;
 }
 
-/* Append the JSON form of a session (docs/cli.md "JSON fields") to b, with
- * the output it holds; -1 if b is full. The one writer of a session's
- * JSON: lists of thousands are written straight from the rows. */
+/* A session's JSON fields (docs/cli.md "JSON fields"), in their order;
+ * ?fields= on a list picks some of them. */
+enum {
+	F_ID, F_NAME, F_HOST, F_OWNER, F_STATE, F_AVAILABILITY, F_CREATED, F_LAST_ACTIVITY,
+	F_IDLE_TIMEOUT, F_OUTPUT_BUFFERING, F_OUTPUT_BYTES, F_JOBS, F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+	"id", "name", "host", "owner", "state", "availability", "created", "last_activity",
+	"idle_timeout", "output_buffering", "output_bytes", "jobs",
+};
+#define FIELDS_ALL ((1u << F_COUNT) - 1)
+
+/* Append the JSON form of a session to b, with the fields in mask (the
+ * output it holds being held); -1 if b is full. The one writer of a
+ * session's JSON: lists of thousands are written straight from the rows. */
 static int session_write(struct buf *b, const char *host, const struct session_rec *s,
-                         const char *owner, int64_t held)
+                         const char *owner, int64_t held, unsigned mask)
 {
-	char created[TIMEU_RFC3339_LEN], active[TIMEU_RFC3339_LEN];
-	timeu_rfc3339(s->created, created);
-	timeu_rfc3339(s->last_activity, active);
-	const char *state = proto_session_state_str(s->state);
-	int a = s->busy ? AVAIL_BUSY : s->state == SESSION_OPENED ? AVAIL_AVAILABLE : AVAIL_NONE;
-	const char *avail = proto_availability_str(a);
-	const char *buffering = proto_buffering_str(s->output_buffering);
-	return buf_puts(b, "{\"id\":") | jsonu_write_int(b, s->id) |
-	       buf_puts(b, ",\"name\":") | jsonu_write_string(b, s->name) |
-	       buf_puts(b, ",\"host\":") | jsonu_write_string(b, host) |
-	       buf_puts(b, ",\"owner\":") | jsonu_write_string(b, owner) |
-	       buf_puts(b, ",\"state\":") | jsonu_write_string(b, state ? state : "Broken") |
-	       buf_puts(b, ",\"availability\":") |
-	       jsonu_write_string(b, avail ? avail : "None") |
-	       buf_puts(b, ",\"created\":") | jsonu_write_string(b, created) |
-	       buf_puts(b, ",\"last_activity\":") | jsonu_write_string(b, active) |
-	       buf_puts(b, ",\"idle_timeout\":") | jsonu_write_int(b, s->idle_timeout) |
-	       buf_puts(b, ",\"output_buffering\":") |
-	       jsonu_write_string(b, buffering ? buffering : "block") |
-	       buf_puts(b, ",\"output_bytes\":") | jsonu_write_int(b, held) |
-	       buf_puts(b, ",\"jobs\":[]}");
+	char when[TIMEU_RFC3339_LEN];
+	int rc = buf_puts(b, "{");
+	bool first = true;
+	for (unsigned f = 0; f < F_COUNT; f++) {
+		if ((mask & (1u << f)) == 0)
+			continue;
+		rc |= buf_puts(b, first ? "\"" : ",\"") | buf_puts(b, field_names[f]) |
+		      buf_puts(b, "\":");
+		first = false;
+		const char *str = NULL;
+		switch (f) {
+		case F_ID:           rc |= jsonu_write_int(b, s->id); break;
+		case F_NAME:         str = s->name; break;
+		case F_HOST:         str = host; break;
+		case F_OWNER:        str = owner; break;
+		case F_STATE:
+			str = proto_session_state_str(s->state);
+			str = str ? str : "Broken";
+			break;
+		case F_AVAILABILITY:
+			str = proto_availability_str(s->busy ? AVAIL_BUSY : s->state == SESSION_OPENED
+			                             ? AVAIL_AVAILABLE : AVAIL_NONE);
+			str = str ? str : "None";
+			break;
+		case F_CREATED:
+		case F_LAST_ACTIVITY:
+			timeu_rfc3339(f == F_CREATED ? s->created : s->last_activity, when);
+			str = when;
+			break;
+		case F_IDLE_TIMEOUT: rc |= jsonu_write_int(b, s->idle_timeout); break;
+		case F_OUTPUT_BUFFERING:
+			str = proto_buffering_str(s->output_buffering);
+			str = str ? str : "block";
+			break;
+		case F_OUTPUT_BYTES: rc |= jsonu_write_int(b, held); break;
+		case F_JOBS:         rc |= buf_puts(b, "[]"); break;
+		}
+		if (str != NULL)
+			rc |= jsonu_write_string(b, str);
+	}
+	return rc | buf_puts(b, "}");
+}
+
+/* ?fields=a,b,...: the fields a list's sessions carry (all without it);
+ * 0, or -1 with a 400 recorded for a name that is not a field. */
+static int fields_query(struct req *r, unsigned *mask)
+{
+	char q[256];
+	*mask = FIELDS_ALL;
+	int got = req_query_str(r, "fields", q, sizeof q);
+	if (got <= 0)
+		return got;
+	*mask = 0;
+	for (char *save = NULL, *f = strtok_r(q, ",", &save); f != NULL;
+	     f = strtok_r(NULL, ",", &save)) {
+		unsigned i = 0;
+		while (i < F_COUNT && strcmp(f, field_names[i]) != 0)
+			i++;
+		if (i == F_COUNT) {
+			req_error(r, TETHER_E_INVALID_ARGUMENT, "unknown session field '%s' in "
+			          "'fields' (id, name, host, owner, state, availability, created, "
+			          "last_activity, idle_timeout, output_buffering, output_bytes, jobs)",
+			          f);
+			return -1;
+		}
+		*mask |= 1u << i;
+	}
+	if (*mask == 0) {
+		req_error(r, TETHER_E_INVALID_ARGUMENT, "'fields' names no field");
+		return -1;
+	}
+	return 0;
 }
 
 #define SESSION_JSON_MAX (4u * BOUND_NAME + 1024u)   /* one session's, escapes included */
@@ -116,7 +179,8 @@ static tether_err session_reply(struct req *r, int status, const struct session_
 	struct buf b;
 	held_load(r, s->user_id, &h);
 	buf_init(&b, SESSION_JSON_MAX);
-	int rc = session_write(&b, r->srv->hostname, s, r->user.name, held_of(&h, s->id));
+	int rc = session_write(&b, r->srv->hostname, s, r->user.name, held_of(&h, s->id),
+	                       FIELDS_ALL);
 	free(h.v);
 	if (rc != 0) {
 		buf_free(&b);
@@ -281,6 +345,7 @@ struct list_ctx {
 	struct owner { int64_t id; char name[BOUND_NAME + 1]; } *owners;
 	size_t       nowners, capowners;
 	struct held  held;
+	unsigned     fields;     /* which fields (FIELDS_ALL: all) */
 	size_t       n;          /* sessions written */
 	int64_t      last;       /* the last one's id */
 	bool         full;       /* the reply outgrew its bound, or memory ran out */
@@ -302,7 +367,8 @@ static void list_cb(void *ctx, const struct session_rec *s)
 		owner = o ? o->name : "";
 	}
 	if (c->full || (c->n > 0 && buf_puts(&c->b, ",") != 0) ||
-	    session_write(&c->b, c->r->srv->hostname, s, owner, held_of(&c->held, s->id)) != 0) {
+	    session_write(&c->b, c->r->srv->hostname, s, owner, held_of(&c->held, s->id),
+	                  c->fields) != 0) {
 		c->full = true;
 		return;
 	}
@@ -345,11 +411,15 @@ tether_err api_session_list(struct req *r)
 	    req_query_i64(r, "after", 0, INT64_MAX, 0, &after) != 0)
 		return r->err;
 	struct list_ctx c = { .r = r };
+	if (fields_query(r, &c.fields) != 0)
+		return r->err;
 	buf_init(&c.b, SESSION_LIST_MAX);
-	/* first: the store is locked while sessions are listed */
-	held_load(r, all ? -1 : r->user.id, &c.held);
+	/* first: the store is locked while sessions are listed (and only if
+	 * the reply says how much output each holds) */
+	if ((c.fields & (1u << F_OUTPUT_BYTES)) != 0)
+		held_load(r, all ? -1 : r->user.id, &c.held);
 	tether_err e = TETHER_E_OK;
-	if (all) {
+	if (all && (c.fields & (1u << F_OWNER)) != 0) {
 		e = store_user_list(r->srv->store, owner_cb, &c);
 		if (c.owners == NULL)
 			c.owners = malloc(sizeof *c.owners);   /* no users: none to name */

@@ -67,22 +67,28 @@ tether_err tether_session_new(tether_client *c, const char *host, const char *na
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions)
 {
 	int64_t next;
-	return tether_session_list_page(c, host, 0, 0, sessions, &next);
+	return tether_session_list_page(c, host, 0, 0, NULL, sessions, &next);
 }
 
 /* limit 0: every session, in one reply. */
 tether_err tether_session_list_page(tether_client *c, const char *host, int64_t after,
-                                    int64_t limit, json_t **sessions, int64_t *next)
+                                    int64_t limit, const char *fields, json_t **sessions,
+                                    int64_t *next)
 {
 	struct target t;
 	json_t *reply = NULL;
-	char path[160];
+	char path[400];
 	*next = 0;
+	if (fields != NULL && (strlen(fields) > 200 || strspn(fields,
+	    "abcdefghijklmnopqrstuvwxyz_,") != strlen(fields)))
+		return client_fail(c, TETHER_E_USAGE, "invalid session fields '%s'", fields);
 	int n = snprintf(path, sizeof path, "%s/sessions?all_users=%d", TETHER_API_PREFIX,
 	                 c->all_users ? 1 : 0);
 	if (limit > 0)
-		snprintf(path + n, sizeof path - (size_t)n, "&limit=%lld&after=%lld",
-		         (long long)limit, (long long)after);
+		n += snprintf(path + n, sizeof path - (size_t)n, "&limit=%lld&after=%lld",
+		              (long long)limit, (long long)after);
+	if (fields != NULL)
+		snprintf(path + n, sizeof path - (size_t)n, "&fields=%s", fields);
 	tether_err e = client_target(c, host, &t);
 	if (e == TETHER_E_OK)
 		e = client_request(c, &t, "GET", path, NULL, &reply);

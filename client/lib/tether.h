@@ -123,9 +123,13 @@ tether_err tether_session_set(tether_client *c, const char *session, int64_t idl
 tether_err tether_session_list(tether_client *c, const char *host, json_t **sessions);
 /* One page of them: at most limit sessions with an id above after; *next
  * is the after of the next page, or 0 when there is none (a tetherd
- * without pages answers every session at once, with no next). */
+ * without pages answers every session at once, with no next). fields:
+ * the JSON fields each session needs, comma-separated ("id,name,state"),
+ * or NULL for all of them (an older tetherd may send all anyway); "host"
+ * is always set. */
 tether_err tether_session_list_page(tether_client *c, const char *host, int64_t after,
-                                    int64_t limit, json_t **sessions, int64_t *next);
+                                    int64_t limit, const char *fields, json_t **sessions,
+                                    int64_t *next);
 tether_err tether_session_get(tether_client *c, const char *session, json_t **out);
 tether_err tether_session_remove(tether_client *c, const char *session, json_t **out);
 

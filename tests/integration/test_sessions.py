@@ -139,6 +139,20 @@ def test_list_pages(env):
         assert st == 400, (q, st, doc)
         expect_error(doc, "invalid_argument")
         assert "query parameter" in doc["error"]["message"], doc
+    # ?fields= picks some of each session's fields, in their usual order
+    st, _, doc = d.request("GET", "/v1/sessions?fields=state,id,name&limit=2", token=tok)
+    assert st == 200 and doc["sessions"] == [
+        {k: s[k] for k in ("id", "name", "state")} for s in whole["sessions"][:2]], doc
+    assert list(doc["sessions"][0]) == ["id", "name", "state"], doc
+    st, _, doc = d.request("GET", "/v1/sessions?all_users=1&fields=owner,output_bytes",
+                           token=admin)
+    assert st == 200 and doc["sessions"][-1] == {"owner": "bob", "output_bytes": 0}, doc
+    for q in ("fields=", "fields=id,bogus", "fields=ID", "fields=,", "fields=id%00"):
+        st, _, doc = d.request("GET", f"/v1/sessions?{q}", token=tok)
+        assert st == 400, (q, st, doc)
+        expect_error(doc, "invalid_argument")
+    st, _, doc = d.request("GET", "/v1/sessions?fields=bogus", token=tok)
+    assert "unknown session field 'bogus'" in doc["error"]["message"], doc
     st, _, doc = d.request("GET", "/v1/sessions", token=tok)
     assert doc == whole, doc
     # the session JSON of a single read is the list's
@@ -168,7 +182,10 @@ def test_list_table_across_pages(env):
     r = c.run("session", "list", d.host, timeout=120)
     assert r.returncode == 0 and r.stderr == "", (r.returncode, r.stderr)
     lines = r.stdout.splitlines()
-    assert lines[0].split()[:3] == ["ID", "NAME", "HOST"], lines[0]
+    assert lines[0].split() == ["ID", "NAME", "HOST", "STATE", "AVAILABILITY",
+                                "IDLE_TIMEOUT"], lines[0]
+    # the table asks for its columns only, and they are all filled
+    assert lines[1].split()[1:] == ["p0000", d.host, "Disconnected", "None", "7200s"], lines[1]
     assert [ln.split()[1] for ln in lines[1:]] == [f"p{i:04d}" for i in range(2100)], \
         (len(lines), lines[1:3], lines[-2:])
     ids = [int(ln.split()[0]) for ln in lines[1:]]
