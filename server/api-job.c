@@ -22,6 +22,7 @@
 #include "joblog.h"
 #include "outcap.h"
 #include "outlog.h"
+#include "session.h"
 #include "timeu.h"
 #include "xfer.h"
 
@@ -121,8 +122,9 @@ static tether_err start_job(struct req *r, enum job_type type)
 		                 "then letters, digits, '.', '_' or '-'");
 	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
 		return r->err;
-	int64_t wait;
-	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0)
+	int64_t wait, remove;   /* remove: send_output's, checked before anything starts */
+	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0 ||
+	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0)
 		return r->err;
 	unsigned flags = (exclusive && keep_state ? JOBS_SAVE_STATE : 0) |
 	                 (with_stdin ? JOBS_STDIN : 0);
@@ -344,7 +346,7 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 {
 	struct session_rec s = *sp;
 	struct job_rec j = *jp;
-	int64_t offset, wait, keep;
+	int64_t offset, wait, keep, remove;
 	char why[120], num[32];
 	tether_err e = TETHER_E_OK;
 	bool shell = j.type == JOB_TYPE_SHELL;
@@ -355,7 +357,8 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 	}
 	if (req_query_i64(r, "offset", 0, INT64_MAX, j.delivered, &offset) != 0 ||
 	    req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0 ||
-	    req_query_i64(r, "keep", 0, 1, 0, &keep) != 0) {
+	    req_query_i64(r, "keep", 0, 1, 0, &keep) != 0 ||
+	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0) {
 		e = r->err;
 		goto out;
 	}
@@ -417,6 +420,14 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 	req_header(r, "X-Tether-Done", !running && next >= size ? "1" : "0");
 	if (j.error[0] != '\0')
 		req_header(r, "X-Tether-Error", "1");   /* the job object says what */
+	/* ?remove=1: a temporary session goes with the reply that ends its
+	 * command's output, as DELETE would (the output is in data already);
+	 * one request less per host of invoke -H */
+	if (remove && !running && next >= size && j.error[0] == '\0' &&
+	    session_remove(r->srv, r->user.id, s.id) == TETHER_E_OK) {
+		store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
+		req_header(r, "X-Tether-Removed", "1");
+	}
 	req_reply_raw(r, status, &data);
 out:
 	job_rec_clear(&j);

@@ -50,7 +50,8 @@ struct req {
 	bool                    raw_reply;
 	const char             *raw_type;     /* its Content-Type; NULL: octet-stream */
 	struct stream_reply    *stream;       /* a reply produced as it is sent */
-	char                    xhdr[6][2][80];  /* extra response headers */
+	char                    xhdr[10][2][80]; /* extra response headers (an output
+	                                          * reply has up to 9) */
 	int                     nxhdr;
 	int64_t                 t0_ms;
 	/* a streamed route's (struct route's begin/stream) */

@@ -63,6 +63,7 @@ struct reply_info {
 	int     signal;
 	bool    done;
 	bool    job_error;   /* the job has an error to read in its object */
+	bool    removed;     /* ?remove=1 removed the session with this reply */
 	int64_t job;         /* an invoke?wait reply: the job started */
 	char    state[24];
 };

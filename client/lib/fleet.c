@@ -351,7 +351,8 @@ static void send_start(struct fleet *f, struct slot *s)
 			json_object_set_new(b, "name", json_string(f->req->job_name));
 		session_path(path, sizeof path, s, "/jobs");
 	} else if (start_streams(f, s)) {
-		snprintf(sub, sizeof sub, "/invoke?wait=%ld", output_wait(s));
+		/* remove=1: the reply that ends the output removes the session */
+		snprintf(sub, sizeof sub, "/invoke?wait=%ld&remove=1", output_wait(s));
 		session_path(path, sizeof path, s, sub);
 	} else {
 		session_path(path, sizeof path, s, "/invoke");
@@ -368,8 +369,9 @@ static void send_output(struct fleet *f, struct slot *s, bool ack)
 		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld", (long long)s->job,
 		         (long long)s->offset);
 	else
-		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld&wait=%ld&keep=0",
-		         (long long)s->job, (long long)s->offset, wait);
+		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld&wait=%ld&keep=0%s",
+		         (long long)s->job, (long long)s->offset, wait,
+		         s->temporary ? "&remove=1" : "");
 	session_path(path, sizeof path, s, sub);
 	slot_send(f, s, "GET", path, NULL);
 }
@@ -445,6 +447,18 @@ static void send_login(struct fleet *f, struct slot *s)
 	login_body_done(body);
 }
 
+
+/* A temporary session's command has ended and its output is all here:
+ * removed already by that reply (?remove=1), or to be removed now (a
+ * tetherd older than remove=1 ignores it). */
+static enum step ended_step(struct slot *s)
+{
+	if (!s->ri.removed)
+		return ST_CLEANUP;
+	s->temporary = false;
+	return ST_DONE;
+}
+
 /* What follows a reply in step s->step; e: the reply's judgement. */
 static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *reply,
                        const struct buf *raw)
@@ -481,7 +495,7 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 				e = took_output(f, s, raw);
 			}
 			if (e == TETHER_E_OK)
-				s->step = s->ri.done ? ST_CLEANUP : ST_OUTPUT;
+				s->step = s->ri.done ? ended_step(s) : ST_OUTPUT;
 		} else if (e == TETHER_E_OK) {
 			s->job = json_integer_value(json_object_get(reply, "id"));
 			if (f->req->verb == TETHER_FLEET_JOB_START) {
@@ -509,7 +523,7 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 		if (e == TETHER_E_OK)
 			e = took_output(f, s, raw);
 		if (e == TETHER_E_OK && s->ri.done)
-			s->step = s->temporary ? ST_CLEANUP : ST_ACK;
+			s->step = s->temporary ? ended_step(s) : ST_ACK;
 		break;
 	case ST_ACK:
 	case ST_STOP:

@@ -202,6 +202,11 @@ def test_hanging_hosts_do_not_hold_the_throttle(env):
     # every healthy command ran before the first hanging host gave up
     assert all(float(v) < t0 + 10 for v in ran.values()), (t0, ran)
     assert t1 >= t0 + 10   # and the hanging ones did cost their timeout
+    # the temporary sessions went with the replies that ended their output
+    # (?remove=1): no DELETE request, nothing left behind
+    for d in ds[3:]:
+        assert 'method="DELETE"' not in d.log(), d.port
+        assert d.query("SELECT count(*) FROM sessions") == [(0,)]
     print(f"  healthy hosts ran {max(float(v) for v in ran.values()) - t0:.2f} s in, "
           f"the hanging ones ended at {t1 - t0:.2f} s")
 

@@ -439,6 +439,67 @@ def test_state_reaches_jobs_once_there_is_some(env):
     assert r.returncode == 3 and r.stdout == "unset\n", (r.returncode, r.stdout)
 
 
+def test_remove_goes_with_the_reply_that_ends_the_output(env):
+    """?remove=1 on an invoke or an output read removes the session with the
+    reply that ends its command's output (what invoke -H's temporary
+    sessions ask: no DELETE after each host); not before the end; bad
+    values are 400 and change nothing."""
+    d, c, s = setup(env)
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+
+    def new(name):
+        st, _, doc = d.request("POST", "/v1/sessions", {"name": name}, token=tok, headers=cid)
+        assert st == 201, doc
+
+    def exists(name):
+        return d.request("GET", f"/v1/sessions/{name}", token=tok)[0] == 200
+
+    def as_bytes(body):
+        return body if isinstance(body, bytes) else (body or "").encode()
+
+    def run(name, command, wait):
+        """Invoke with remove=1 and read to the end; the replies' headers."""
+        new(name)
+        st, hdrs, body = d.request("POST", f"/v1/sessions/{name}/invoke?wait={wait}&remove=1",
+                                   {"command": command, "keep_state": False},
+                                   token=tok, headers=cid)
+        assert st == 201, (st, hdrs)
+        seen, out = [hdrs], as_bytes(body)
+        job = hdrs["x-tether-job"]
+        while seen[-1]["x-tether-done"] != "1":
+            assert "x-tether-removed" not in seen[-1] and exists(name), seen
+            st, hdrs, got = d.request("GET", f"/v1/sessions/{name}/jobs/{job}/output?offset="
+                                      f"{seen[-1]['x-tether-next']}&wait=10&remove=1",
+                                      token=tok)
+            assert st == 200, st
+            seen.append(hdrs)
+            out += as_bytes(got)
+        return seen, out
+
+    seen, out = run("q", "echo quick; exit 4", 10)
+    assert seen[-1].get("x-tether-removed") == "1" and seen[-1]["x-tether-exit-code"] == "4"
+    assert b"quick" in out, out
+    assert not exists("q")
+    # a command that outlasts the first wait: the session stays until the end
+    seen, out = run("slow", "sleep 2; echo late", 1)
+    assert len(seen) >= 2 and seen[-1].get("x-tether-removed") == "1" and b"late" in out
+    assert not exists("slow")
+    # bad values: 400, nothing started, nothing removed
+    for q in ("remove=2", "remove=yes", "remove=-1"):
+        st, _, doc = d.request("POST", f"/v1/sessions/w/invoke?wait=1&{q}",
+                               {"command": "touch /tmp/never"}, token=tok, headers=cid)
+        assert st == 400, (q, st, doc)
+    assert exists("w")
+    assert d.query("SELECT count(*) FROM jobs j JOIN sessions s ON j.session_id = s.id "
+                   "WHERE s.name = 'w'") == [(0,)]
+    # without remove the session stays, as before
+    st, hdrs, _ = d.request("POST", "/v1/sessions/w/invoke?wait=10", {"command": "true"},
+                            token=tok, headers=cid)
+    assert st == 201 and "x-tether-removed" not in hdrs, hdrs
+    assert exists("w")
+
+
 def test_stdin_is_streamed_to_the_command(env):
     """A pipe on tether's stdin is the command's stdin, as with ssh: whole,
     in order, ended by its end; -n (and a terminal or /dev/null) sends
