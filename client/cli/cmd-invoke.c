@@ -356,6 +356,14 @@ static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
 {
 	json_t *s = NULL, *job = NULL;
 	char session[BOUND_HOSTSPEC + BOUND_NAME + 2];
+	if (!disconnected) {
+		struct stream_out so;
+		stream_out_init(&so, x);
+		int status = 0;
+		tether_err e = tether_invoke_host(x->c, host, cmd, stdin_fd, &so.cb, &status,
+		                                  x->json ? &job : NULL);
+		return stream_out_done(x, &so, e, status, job);
+	}
 	tether_err e = tether_session_new(x->c, host, name, 0, NULL, &s);
 	if (e != TETHER_E_OK)
 		return out_fail(x, e);
@@ -363,17 +371,6 @@ static int invoke_on_host(struct cmd_ctx *x, const char *host, const char *name,
 	         json_string_value(json_object_get(s, "host")),
 	         json_string_value(json_object_get(s, "name")));
 	json_decref(s);
-	if (!disconnected) {
-		tether_set_keep_state(x->c, 0);   /* removed next: nothing to save */
-		int rc = invoke_in(x, session, cmd);
-		tether_set_keep_state(x->c, 1);
-		json_t *gone = NULL;
-		if (tether_session_remove(x->c, session, &gone) != TETHER_E_OK)
-			fprintf(stderr, "tether: could not remove temporary session %s: %s\n",
-			        session, tether_last_error(x->c));
-		json_decref(gone);
-		return rc;
-	}
 	e = tether_invoke_start(x->c, session, cmd, &job);
 	json_decref(job);
 	if (e == TETHER_E_OK)

@@ -33,6 +33,8 @@ struct tether_client {
 	bool   insecure;                 /* verify nothing (the caller's choice) */
 	bool   all_users;                /* tether_set_all_users */
 	bool   no_state;                 /* tether_set_keep_state(c, 0) */
+	bool   remove_at_end;            /* tether_invoke_host: polls ask ?remove=1 */
+	bool   removed;                  /* ... and a reply said it removed it */
 	char  *cacert_pem;               /* CAs as PEM text, or NULL: the system's */
 	char  *proxy;                    /* NULL: libcurl's default; "": none */
 	char  *noproxy;

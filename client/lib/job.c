@@ -131,8 +131,9 @@ static tether_err job_stream_from(tether_client *c, struct target *t, const char
 		char off[40] = "";
 		if (offset >= 0)   /* else the server starts at the delivered cursor */
 			snprintf(off, sizeof off, "offset=%lld&", (long long)offset);
-		snprintf(path, sizeof path, "%s/output?%swait=%d&keep=%d", base, off,
-		         follow ? POLL_WAIT : 0, keep ? 1 : 0);
+		snprintf(path, sizeof path, "%s/output?%swait=%d&keep=%d%s", base, off,
+		         follow ? POLL_WAIT : 0, keep ? 1 : 0,
+		         c->remove_at_end && !keep ? "&remove=1" : "");
 		int64_t asked = timeu_mono_ms();
 		tether_err e = TETHER_E_OK;
 		if (first != NULL) {
@@ -173,7 +174,8 @@ static tether_err job_stream_from(tether_client *c, struct target *t, const char
 		if (ri.done)
 			*status = ri.signal ? 128 + ri.signal : ri.exit_code >= 0 ? ri.exit_code : 255;
 		if (ri.done || (!follow && offset >= ri.size)) {
-			if (keep)
+			c->removed = c->removed || ri.removed;
+			if (keep || ri.removed)   /* a removed session's output is gone */
 				return TETHER_E_OK;
 			/* acknowledge what we got, so it no longer shows as undelivered */
 			snprintf(path, sizeof path, "%s/output?offset=%lld", base, (long long)offset);
@@ -337,8 +339,8 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 		return e;
 	/* start and first output in one exchange: for a short command, that
 	 * and the acknowledgement are all the requests there are */
-	snprintf(path, sizeof path, "%s/sessions/%s/invoke?wait=%d", TETHER_API_PREFIX, ref,
-	         POLL_WAIT);
+	snprintf(path, sizeof path, "%s/sessions/%s/invoke?wait=%d%s", TETHER_API_PREFIX, ref,
+	         POLL_WAIT, c->remove_at_end ? "&remove=1" : "");
 	json_t *body = invoke_body(c, command, false);
 	e = client_exchange(c, &t, "POST", path, body, NULL, &raw, &ri);
 	json_decref(body);
@@ -363,7 +365,8 @@ tether_err tether_invoke(tether_client *c, const char *session, const char *comm
 	}
 	if (e != TETHER_E_OK)
 		return e;
-	invoke_end(c, &t, ref, ri.job, out, job);
+	if (!c->removed)
+		invoke_end(c, &t, ref, ri.job, out, job);
 	return TETHER_E_OK;
 }
 
@@ -544,13 +547,59 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
 		p.stop = 1;
 		pthread_join(th, NULL);
 	}
-	if (e == TETHER_E_OK && pumping && p.err != TETHER_E_OK && p.err != TETHER_E_CONFLICT) {
+	/* a command that ended first refuses the rest (409), or its session is
+	 * gone with the reply that ended it (404, tether_invoke_host) */
+	bool ended = p.err == TETHER_E_CONFLICT || (c->removed && p.err == TETHER_E_NOT_FOUND);
+	if (e == TETHER_E_OK && pumping && p.err != TETHER_E_OK && !ended) {
 		char note[400];   /* the command ran; its input did not all arrive */
 		snprintf(note, sizeof note, "stdin was cut short: %s", p.why);
 		out->write(out->ctx, 3, note, strlen(note));
 	}
-	if (e == TETHER_E_OK)
+	if (e == TETHER_E_OK && !c->removed)
 		invoke_end(c, &t, ref, id, out, job);
+	return e;
+}
+
+/* Run a command in a temporary session on host; see tether.h. */
+tether_err tether_invoke_host(tether_client *c, const char *host, const char *command,
+                              int fd, const struct tether_output *out, int *status,
+                              json_t **job)
+{
+	json_t *s = NULL, *gone = NULL;
+	char session[BOUND_HOSTSPEC + BOUND_NAME + 2], note[BOUND_HOSTSPEC + 400];
+	*status = -1;
+	if (job != NULL)
+		*job = NULL;
+	tether_err e = tether_session_new(c, host, NULL, 0, NULL, &s);
+	if (e != TETHER_E_OK)
+		return e;
+	snprintf(session, sizeof session, "%s/%s",
+	         json_string_value(json_object_get(s, "host")),
+	         json_string_value(json_object_get(s, "name")));
+	json_decref(s);
+	/* nothing to save for a session removed next; removed by the reply
+	 * that ends the output, unless the final job object is wanted */
+	bool no_state = c->no_state;
+	c->no_state = true;
+	c->remove_at_end = job == NULL;
+	c->removed = false;
+	e = tether_invoke_stdin(c, session, command, fd, out, status, job);
+	c->no_state = no_state;
+	c->remove_at_end = false;
+	bool removed = c->removed;
+	c->removed = false;
+	if (removed)
+		return e;
+	char why[300];   /* the invoke's error stays the one reported */
+	snprintf(why, sizeof why, "%s", tether_last_error(c));
+	if (tether_session_remove(c, session, &gone) != TETHER_E_OK) {
+		snprintf(note, sizeof note, "could not remove temporary session %s: %s", session,
+		         tether_last_error(c));
+		out->write(out->ctx, 3, note, strlen(note));
+	}
+	json_decref(gone);
+	if (e != TETHER_E_OK)
+		client_fail(c, e, "%s", why);
 	return e;
 }
 

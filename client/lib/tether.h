@@ -157,6 +157,14 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
                                int fd, const struct tether_output *out, int *status,
                                json_t **job);
 
+/* tether_invoke_stdin in a new temporary session on HOST, removed when the
+ * command has ended (by the reply that ends its output, where the server
+ * can), as `tether invoke -H HOST` does; its state is not saved. A failed
+ * removal is a notice on stream 3. */
+tether_err tether_invoke_host(tether_client *c, const char *host, const char *command,
+                              int fd, const struct tether_output *out, int *status,
+                              json_t **job);
+
 /* on: session, job and transfer lists, job stop/remove and transfer
  * suspend/resume/remove ask for every user's (an administrator's
  * --all-users, docs/security.md): lists name each object's owner, and a

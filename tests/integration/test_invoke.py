@@ -498,6 +498,23 @@ def test_remove_goes_with_the_reply_that_ends_the_output(env):
                             token=tok, headers=cid)
     assert st == 201 and "x-tether-removed" not in hdrs, hdrs
     assert exists("w")
+    # invoke -H HOST: its temporary session goes with the last reply, no DELETE
+    deletes = d.log().count('method="DELETE"')
+    r = c.run("invoke", "-H", d.host, "--", "echo hi; sleep 1; echo there; exit 3")
+    assert r.returncode == 3 and r.stdout == "hi\nthere\n", (r.returncode, r.stdout)
+    assert r.stderr == "", r.stderr
+    assert d.log().count('method="DELETE"') == deletes
+    assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]
+    # stdin the command leaves unread is dropped quietly, as with ssh, though
+    # the session went with the last reply
+    r = c.run("invoke", "-H", d.host, "--", "head -c 10 | wc -c", input="x" * (8 << 20))
+    assert r.returncode == 0 and r.stdout.strip() == "10" and r.stderr == "", r.stderr
+    assert d.log().count('method="DELETE"') == deletes
+    # --json wants the job object afterwards: removed by a DELETE then
+    r = c.run("invoke", "-H", d.host, "--json", "--", "echo hi")
+    assert r.returncode == 0 and json.loads(r.stdout)["exit_code"] == 0, r.stdout
+    assert d.log().count('method="DELETE"') == deletes + 1
+    assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]
 
 
 def test_stdin_is_streamed_to_the_command(env):
