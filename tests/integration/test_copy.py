@@ -317,6 +317,7 @@ def test_a_stalled_file_system_costs_user_io_timeout(env):
     mnt = os.path.join(t.remote, "stall")
     os.makedirs(mnt)
     pw = pwd.getpwnam(t.acct)
+    before = set(daemon_children(t.d))
     fs = subprocess.Popen([STALLFS, mnt, str(pw.pw_uid), str(pw.pw_gid), "f.bin"],
                           stderr=subprocess.PIPE)
     try:
@@ -350,6 +351,28 @@ def test_a_stalled_file_system_costs_user_io_timeout(env):
         subprocess.run(["umount", "-l", mnt], capture_output=True)
         fs.kill()
         fs.wait(timeout=30)
+    # the owner's children that stalled were given up on and are reaped
+    # later (as the next child of the daemon ends): none stays for good
+    tok = t.d.token_for("alice")
+
+    def reaped():
+        t.d.request("GET", "/v1/files?path=" + t.remote, token=tok)
+        return not set(daemon_children(t.d)) - before
+    H.wait_for(reaped, 30, "the stalled children to be reaped")
+
+
+def daemon_children(d):
+    """The daemon's live child processes (pids), from /proc."""
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+        except (OSError, ValueError):
+            continue
+        if pid.isdigit() and int(st.rsplit(")", 1)[1].split()[1]) == d.proc.pid:
+            out.append(int(pid))
+    return out
 
 
 def test_fleet_to_and_from(env):
