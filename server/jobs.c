@@ -247,21 +247,24 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 		return start_failed(srv, j, e, err);
 	spool_session_dir(sdir, s->id);
 	spool_job_dir(jdir, j->id);
-	if (spool_mkdir(sdir, acct.uid, acct.gid) != 0 ||
-	    spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0) {
-		snprintf(err, errsz, "cannot create the job's spool: %s", strerror(errno));
-		return start_failed(srv, j, TETHER_E_INTERNAL, err);
-	}
 	spool_session_file(in, s->id, "state.sh");
 	snprintf(num, sizeof num, "state.%lld.sh", (long long)j->id);
 	spool_session_file(out, s->id, num);
 	struct stat st;
-	const char *home = (stat(acct.home, &st) == 0 && S_ISDIR(st.st_mode)) ? acct.home : sdir;
+	bool has_home = stat(acct.home, &st) == 0 && S_ISDIR(st.st_mode);
 	/* A command with no state to restore (a new session, or one whose
 	 * commands have saved none) and none to save runs without the prelude:
 	 * bash reading it is a third of a short job's bash time. Only the name
-	 * is looked at (the directory is the account's; lstat opens nothing). */
+	 * is looked at (the directory is the account's; lstat opens nothing).
+	 * Such a command needs the session's directory only as a home for an
+	 * account without one: invoke -H's temporary sessions make none. */
 	bool prelude = pty != NULL || save_state || lstat(in, &st) == 0;
+	if (((prelude || !has_home) && spool_mkdir(sdir, acct.uid, acct.gid) != 0) ||
+	    spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0) {
+		snprintf(err, errsz, "cannot create the job's spool: %s", strerror(errno));
+		return start_failed(srv, j, TETHER_E_INTERNAL, err);
+	}
+	const char *home = has_home ? acct.home : sdir;
 	json_t *env = json_array();
 	char kv[BOUND_PATH + 64];
 #define ENV(...) do { snprintf(kv, sizeof kv, __VA_ARGS__); \
