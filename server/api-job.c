@@ -103,7 +103,6 @@ static tether_err start_job(struct req *r, enum job_type type)
 {
 	bool exclusive = type == JOB_TYPE_INVOKE;
 	struct session_rec s;
-	struct job_rec j;
 	const char *cmd = NULL, *name = NULL;
 	bool keep_state = true, with_stdin = false;
 	char why[200];
@@ -120,14 +119,30 @@ static tether_err start_job(struct req *r, enum job_type type)
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, exclusive
 		                 ? "an invoke takes no name" : "invalid job name: use a letter, "
 		                 "then letters, digits, '.', '_' or '-'");
-	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK)
-		return r->err;
-	int64_t wait, remove;   /* remove: send_output's, checked before anything starts */
-	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0 ||
-	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0)
+	int64_t wait;
+	if (api_load_session(r, &s) != TETHER_E_OK || api_require_holder(r, &s) != TETHER_E_OK ||
+	    api_start_query(r, &wait) != TETHER_E_OK)
 		return r->err;
 	unsigned flags = (exclusive && keep_state ? JOBS_SAVE_STATE : 0) |
 	                 (with_stdin ? JOBS_STDIN : 0);
+	return api_start_in(r, &s, type, cmd, name, flags, wait);
+}
+
+tether_err api_start_query(struct req *r, int64_t *wait)
+{
+	int64_t remove;   /* send_output's, checked before anything starts */
+	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, wait) != 0 ||
+	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0)
+		return r->err;
+	return TETHER_E_OK;
+}
+
+tether_err api_start_in(struct req *r, struct session_rec *sp, enum job_type type,
+                        const char *cmd, const char *name, unsigned flags, int64_t wait)
+{
+	bool exclusive = type == JOB_TYPE_INVOKE;
+	struct session_rec s = *sp;
+	struct job_rec j;
 	if (api_create_job(r, &s, type, cmd, name, NULL, flags, &j) != TETHER_E_OK)
 		return r->err;
 	if (!exclusive || wait == 0)

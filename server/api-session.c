@@ -481,10 +481,22 @@ tether_err api_session_create(struct req *r)
 	memset(&s, 0, sizeof s);
 	s.idle_timeout = r->srv->conf.idle_timeout;
 	s.output_buffering = BUFFERING_BLOCK;
+	const char *cmd = NULL;
+	bool keep_state = true;
+	int64_t wait = 0;
 	if (r->in != NULL &&
-	    jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why, sizeof why) == JSONU_BAD)
+	    (jsonu_get_string(r->in, "name", false, BOUND_NAME, &name, why, sizeof why) == JSONU_BAD ||
+	     jsonu_get_string(r->in, "command", false, BOUND_BODY_COMMAND, &cmd, why,
+	                      sizeof why) == JSONU_BAD ||
+	     jsonu_get_bool(r->in, "keep_state", false, &keep_state, why, sizeof why) == JSONU_BAD))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT, "%s", why);
 	if (session_options(r, &s) != TETHER_E_OK)
+		return r->err;
+	/* with a command: the session and an invoke in it, in one exchange */
+	if (cmd != NULL && r->client_id[0] == '\0')
+		return req_error(r, TETHER_E_INVALID_ARGUMENT, "a session made with a command "
+		                 "needs the client's X-Tether-Client id (it runs the command)");
+	if (cmd != NULL && api_start_query(r, &wait) != TETHER_E_OK)
 		return r->err;
 	if (name != NULL && !addr_valid_name(name))
 		return req_error(r, TETHER_E_INVALID_ARGUMENT,
@@ -509,7 +521,16 @@ tether_err api_session_create(struct req *r)
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "cannot create the session");
 	store_audit(r->srv->store, "session_new", r->user.name, r->peer, s.name);
-	return session_reply(r, 201, &s);
+	if (cmd == NULL)
+		return session_reply(r, 201, &s);
+	char num[32];
+	snprintf(num, sizeof num, "%lld", (long long)s.id);
+	req_header(r, "X-Tether-Session", num);
+	e = api_start_in(r, &s, JOB_TYPE_INVOKE, cmd, NULL, keep_state ? JOBS_SAVE_STATE : 0,
+	                 wait);
+	if (e != TETHER_E_OK && session_remove(r->srv, r->user.id, s.id) == TETHER_E_OK)
+		store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
+	return e;
 }
 
 /* GET /v1/sessions/{ref} */

@@ -64,6 +64,14 @@ tether_err api_load_job(struct req *r, const struct session_rec *s, struct job_r
 tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type type,
                           const char *cmd, const char *name, const struct jobs_pty *pty,
                           unsigned flags, struct job_rec *j);
+/* The ?wait= (0-60) and ?remove= (0, 1) of a start, checked before
+ * anything starts (or a 400 recorded). */
+tether_err api_start_query(struct req *r, int64_t *wait);
+/* Start a job of type in s, checked and held by the caller, and answer:
+ * 201 with the job, or for an invoke with wait > 0 the output route's
+ * first answer (docs/api.md, the invoke route). */
+tether_err api_start_in(struct req *r, struct session_rec *s, enum job_type type,
+                        const char *cmd, const char *name, unsigned flags, int64_t wait);
 tether_err api_invoke(struct req *r);
 tether_err api_job_get(struct req *r);
 tether_err api_job_list(struct req *r);

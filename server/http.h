@@ -50,8 +50,8 @@ struct req {
 	bool                    raw_reply;
 	const char             *raw_type;     /* its Content-Type; NULL: octet-stream */
 	struct stream_reply    *stream;       /* a reply produced as it is sent */
-	char                    xhdr[10][2][80]; /* extra response headers (an output
-	                                          * reply has up to 9) */
+	char                    xhdr[12][2][80]; /* extra response headers (an output
+	                                          * reply has up to 10) */
 	int                     nxhdr;
 	int64_t                 t0_ms;
 	/* a streamed route's (struct route's begin/stream) */

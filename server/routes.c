@@ -17,7 +17,7 @@ const struct route api_routes[] = {
 	ROUTE(M_POST,   "/v1/logout",                 true,  0,                  api_logout),
 	ROUTE(M_GET,    "/v1/whoami",                 true,  0,                  api_whoami),
 	ROUTE(M_GET,    "/v1/sessions",               true,  0,                  api_session_list),
-	ROUTE(M_POST,   "/v1/sessions",               true,  BOUND_BODY_DEFAULT, api_session_create),
+	ROUTE(M_POST,   "/v1/sessions",               true,  BOUND_BODY_COMMAND, api_session_create),
 	ROUTE(M_GET,    "/v1/sessions/{ref}",         true,  0,                  api_session_get),
 	ROUTE(M_DELETE, "/v1/sessions/{ref}",         true,  0,                  api_session_remove),
 	ROUTE(M_PATCH,  "/v1/sessions/{ref}",         true,  BOUND_BODY_DEFAULT, api_session_set),

@@ -337,6 +337,35 @@ static bool start_streams(const struct fleet *f, const struct slot *s)
 	return f->req->verb == TETHER_FLEET_INVOKE && s->temporary && f->in.fd < 0;
 }
 
+/* Is s's temporary session made with its command in one exchange (POST
+ * /v1/sessions with "command", ?wait and ?remove)? Not with stdin (see
+ * start_streams). */
+static bool create_runs(const struct fleet *f)
+{
+	return f->req->verb == TETHER_FLEET_INVOKE && f->req->session == NULL && f->in.fd < 0;
+}
+
+/* The create of a temporary session that runs the command too. It names
+ * the session itself (at random), so that a timeout or an interrupt before
+ * the answer still knows what to remove. */
+static void send_create_run(struct fleet *f, struct slot *s)
+{
+	char path[BOUND_URL];
+	uint8_t rnd[8];
+	if (crypto_random(rnd, sizeof rnd) != 0) {
+		slot_fail(f, s, client_fail(f->c, TETHER_E_IO, "no random bytes for a name"));
+		slot_end(f, s);
+		return;
+	}
+	snprintf(s->ref, sizeof s->ref, "tether-run-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	s->temporary = true;
+	snprintf(path, sizeof path, "%s/sessions?wait=%ld&remove=1", TETHER_API_PREFIX,
+	         output_wait(s));
+	slot_send(f, s, "POST", path, json_pack("{s:s,s:s,s:b}", "name", s->ref, "command",
+	                                        f->req->command, "keep_state", 0));
+}
+
 /* The first request of the invoke or job start. */
 static void send_start(struct fleet *f, struct slot *s)
 {
@@ -465,7 +494,27 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 {
 	switch (s->step) {
 	case ST_CREATE:
-		if (e == TETHER_E_OK && f->req->verb == TETHER_FLEET_INVOKE) {
+		if (create_runs(f)) {
+			if (e != TETHER_E_OK) {
+				/* refused: nothing was made, or it was removed again
+				 * (without an answer it is removed by name, in case) */
+				s->temporary = f->c->last_status < 400;
+			} else if (s->ri.job > 0) {   /* made, and the first output came */
+				s->job = s->ri.job;
+				s->offset = 0;
+				e = took_output(f, s, raw);
+				if (e == TETHER_E_OK)
+					s->step = s->ri.done ? ended_step(s) : ST_OUTPUT;
+			} else {   /* a tetherd that ignores "command": the session alone */
+				char why[120];
+				json_t *j = jsonu_parse_object(raw->data ? raw->data : "", raw->len, why,
+				                               sizeof why);
+				if (json_integer_value(json_object_get(j, "id")) <= 0)
+					e = client_fail(f->c, TETHER_E_PROTOCOL, "session reply without an id");
+				json_decref(j);
+				s->step = ST_START;
+			}
+		} else if (e == TETHER_E_OK && f->req->verb == TETHER_FLEET_INVOKE) {
 			int64_t id = json_integer_value(json_object_get(reply, "id"));
 			snprintf(s->ref, sizeof s->ref, "%lld", (long long)id);
 			s->temporary = id > 0;
@@ -558,8 +607,12 @@ static void slot_next(struct fleet *f, struct slot *s)
 {
 	char path[BOUND_URL];
 	switch (s->step) {
-	case ST_CREATE:  slot_send(f, s, "POST", TETHER_API_PREFIX "/sessions",
-	                           create_body(f->req)); break;
+	case ST_CREATE:
+		if (create_runs(f))
+			send_create_run(f, s);
+		else
+			slot_send(f, s, "POST", TETHER_API_PREFIX "/sessions", create_body(f->req));
+		break;
 	case ST_START:   send_start(f, s); break;
 	case ST_RECEIVE: session_path(path, sizeof path, s, "/receive");
 	                 slot_send(f, s, "POST", path, NULL); break;
@@ -665,7 +718,8 @@ static void slot_finished(struct fleet *f, struct slot *s, CURLcode rc)
 	json_t *reply = NULL;
 	struct buf raw;
 	bool want_raw = s->step == ST_OUTPUT || s->step == ST_ACK ||
-	                (s->step == ST_START && start_streams(f, s));
+	                (s->step == ST_START && start_streams(f, s)) ||
+	                (s->step == ST_CREATE && create_runs(f));
 	buf_init(&raw, 0);
 	/* an answer, or a failure: either way not connecting */
 	if (rc == CURLE_OK)

@@ -154,6 +154,18 @@ def test_timeout_stops_the_command(env):
                  timeout=30, what="jobs stopped")
     r = c.run("invoke", "-s", "@web/slow", "--", "echo free", timeout=60)
     assert r.returncode == 0 and r.stdout.count(": free") == 3, r.stderr
+    # temporary sessions (-H), made with their command in one exchange: a
+    # timeout that may come before that exchange's answer still removes
+    # each one by the name the client gave it, which stops the command
+    t0 = time.monotonic()
+    r = c.run("invoke", "-H", "@web", "--timeout", "2", "--",
+              f"sleep 30; touch {mark}/t$$", timeout=60)
+    print(f"  -H --timeout 2: {time.monotonic() - t0:.2f} s")
+    assert r.returncode == 1 and r.stderr.count("timed out after 2 s") == 3, r.stderr
+    for d in ds:
+        wait_for(lambda: d.query("SELECT count(*) FROM sessions WHERE name != 'slow'") == [(0,)],
+                 timeout=30, what="the temporary sessions removed")
+    time.sleep(1)
     assert os.listdir(mark) == []
 
 

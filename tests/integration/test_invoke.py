@@ -12,6 +12,10 @@ import harness as H
 from harness import Declared, expect_error, main, wait_for
 
 
+# a file no refused request may make (unique to this run)
+NEVER = f"/tmp/tether-never-{os.getpid()}"
+
+
 def setup(env, config=None, users=("alice",)):
     d = env.daemon(config=config)
     c = env.client()
@@ -488,7 +492,7 @@ def test_remove_goes_with_the_reply_that_ends_the_output(env):
     # bad values: 400, nothing started, nothing removed
     for q in ("remove=2", "remove=yes", "remove=-1"):
         st, _, doc = d.request("POST", f"/v1/sessions/w/invoke?wait=1&{q}",
-                               {"command": "touch /tmp/never"}, token=tok, headers=cid)
+                               {"command": f"touch {NEVER}"}, token=tok, headers=cid)
         assert st == 400, (q, st, doc)
     assert exists("w")
     assert d.query("SELECT count(*) FROM jobs j JOIN sessions s ON j.session_id = s.id "
@@ -515,6 +519,57 @@ def test_remove_goes_with_the_reply_that_ends_the_output(env):
     assert r.returncode == 0 and json.loads(r.stdout)["exit_code"] == 0, r.stdout
     assert d.log().count('method="DELETE"') == deletes + 1
     assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]
+
+
+def test_session_made_with_its_command(env):
+    """POST /v1/sessions with a command makes the session and runs the
+    command in it, in one exchange (what invoke -H over several hosts
+    sends): the reply is the invoke's, the session named in
+    X-Tether-Session; with remove=1 the session goes with the end of the
+    output. Bad input makes nothing."""
+    d, c, s = setup(env)
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+
+    def count():
+        return d.query("SELECT count(*) FROM sessions")[0][0]
+
+    st, hdrs, body = d.request("POST", "/v1/sessions?wait=10&remove=1",
+                               {"name": "run1", "command": "echo made", "keep_state": False},
+                               token=tok, headers=cid)
+    assert st == 201 and hdrs["x-tether-session"].isdigit() and "x-tether-job" in hdrs, hdrs
+    out, job = body if isinstance(body, bytes) else (body or "").encode(), hdrs["x-tether-job"]
+    while hdrs["x-tether-done"] != "1":
+        st, hdrs, got = d.request("GET", f"/v1/sessions/run1/jobs/{job}/output?offset="
+                                  f"{hdrs['x-tether-next']}&wait=10&remove=1", token=tok)
+        assert st == 200, st
+        out += got if isinstance(got, bytes) else (got or "").encode()
+    assert b"made" in out and hdrs.get("x-tether-removed") == "1", (out, hdrs)
+    assert count() == 1   # only "w"
+    # without wait: the job comes back; the session stays, held by the caller
+    st, hdrs, doc = d.request("POST", "/v1/sessions", {"name": "run2", "command": "exit 3"},
+                              token=tok, headers=cid)
+    assert st == 201 and doc["type"] == "invoke" and doc["state"] == "Running", doc
+    assert hdrs["x-tether-session"] == str(d.query(
+        "SELECT id FROM sessions WHERE name = 'run2'")[0][0])
+    r = c.run("session", "receive", f"{d.host}/run2")
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert count() == 2
+    # bad input: 400, no session made, nothing run
+    for q, body, hd in (("?wait=61", {"command": f"touch {NEVER}"}, cid),
+                        ("?remove=2", {"command": f"touch {NEVER}"}, cid),
+                        ("", {"command": 5}, cid),
+                        ("", {"command": "x", "keep_state": "no"}, cid),
+                        ("", {"command": f"touch {NEVER}"}, {})):
+        st, _, doc = d.request("POST", "/v1/sessions" + q, body, token=tok, headers=hd)
+        assert st == 400, (q, body, st, doc)
+        expect_error(doc, "invalid_argument")
+    assert count() == 2 and not os.path.exists(NEVER), (count(), os.path.exists(NEVER))
+    # a name taken: 409, nothing run
+    st, _, doc = d.request("POST", "/v1/sessions?wait=5", {"name": "w", "command": "exit 9"},
+                           token=tok, headers=cid)
+    assert st == 409, (st, doc)
+    assert d.query("SELECT count(*) FROM jobs WHERE command = 'exit 9'") == [(0,)]
 
 
 def test_stdin_is_streamed_to_the_command(env):
