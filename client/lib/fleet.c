@@ -337,6 +337,14 @@ static bool start_streams(const struct fleet *f, const struct slot *s)
 	return f->req->verb == TETHER_FLEET_INVOKE && s->temporary && f->in.fd < 0;
 }
 
+/* Did s's last request go out (so that the server may have acted on it)?
+ * A host that was never reached has nothing of ours to remove. */
+static bool request_sent(const struct slot *s)
+{
+	long n = 0;
+	return curl_easy_getinfo(s->h, CURLINFO_REQUEST_SIZE, &n) != CURLE_OK || n > 0;
+}
+
 /* Is s's temporary session made with its command in one exchange (POST
  * /v1/sessions with "command", ?wait and ?remove)? Not with stdin (see
  * start_streams). */
@@ -496,9 +504,10 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 	case ST_CREATE:
 		if (create_runs(f)) {
 			if (e != TETHER_E_OK) {
-				/* refused: nothing was made, or it was removed again
-				 * (without an answer it is removed by name, in case) */
-				s->temporary = f->c->last_status < 400;
+				/* refused: nothing was made, or it was removed again;
+				 * without an answer it is removed by name, in case,
+				 * if the request went out at all */
+				s->temporary = f->c->last_status < 400 && request_sent(s);
 			} else if (s->ri.job > 0) {   /* made, and the first output came */
 				s->job = s->ri.job;
 				s->offset = 0;
@@ -699,6 +708,8 @@ static void slot_cut(struct fleet *f, struct slot *s, tether_err why)
 {
 	if (!cuttable(s))
 		return;
+	if (s->step == ST_CREATE && s->temporary && !request_sent(s))
+		s->temporary = false;   /* still connecting: nothing was made */
 	slot_abort(f, s);
 	s->cut = true;
 	if (why == TETHER_E_TIMED_OUT)

@@ -213,7 +213,10 @@ def test_hanging_hosts_do_not_hold_the_throttle(env):
     assert sorted(ran) == names(6)[3:], r.stdout
     # every healthy command ran before the first hanging host gave up
     assert all(float(v) < t0 + 10 for v in ran.values()), (t0, ran)
-    assert t1 >= t0 + 10   # and the hanging ones did cost their timeout
+    assert t1 >= t0 + 10   # and the hanging ones did cost their timeout,
+    # once: a host never reached has no temporary session to remove (a
+    # removal would have cost a second connect timeout, 20 s in all)
+    assert t1 < t0 + 20, t1 - t0
     # the temporary sessions went with the replies that ended their output
     # (?remove=1): no DELETE request, nothing left behind
     for d in ds[3:]:
