@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "addr.h"
 #include "client-int.h"
+#include "crypto.h"
 #include "jsonu.h"
 #include "outlog.h"
 #include "proto.h"
@@ -560,6 +561,49 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
 	return e;
 }
 
+/* tether_invoke_host without stdin: the session made with the command in
+ * one exchange (POST /v1/sessions with "command"), named here at random so
+ * that an interrupt before the answer knows what to stop and remove. The
+ * session ("HOST/NAME") is in session; *made tells if it may exist. */
+static tether_err invoke_at_once(tether_client *c, struct target *t, const char *command,
+                                 const struct tether_output *out, int *status, json_t **job,
+                                 char *session, size_t sessionsz, bool *made)
+{
+	char name[BOUND_NAME + 1], path[160];
+	uint8_t rnd[8];
+	struct buf raw;
+	struct reply_info ri;
+	*made = false;
+	if (crypto_random(rnd, sizeof rnd) != 0)
+		return client_fail(c, TETHER_E_IO, "no random bytes for a session name");
+	snprintf(name, sizeof name, "tether-run-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(session, sessionsz, "%s/%s", t->key, name);
+	snprintf(path, sizeof path, "%s/sessions?wait=%d%s", TETHER_API_PREFIX, POLL_WAIT,
+	         c->remove_at_end ? "&remove=1" : "");
+	json_t *body = json_pack("{s:s,s:s,s:b}", "name", name, "command", command,
+	                         "keep_state", 0);
+	tether_err e = client_exchange(c, t, "POST", path, body, NULL, &raw, &ri);
+	json_decref(body);
+	/* made, or maybe: answered with success, or went out but no answer came */
+	long sent = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
+	*made = e == TETHER_E_OK || (c->last_status == 0 && sent > 0);
+	if (e == TETHER_E_INTERRUPTED)   /* Ctrl-C before the first answer */
+		return interrupted_start(c, t, name, out, status, job);
+	if (e != TETHER_E_OK)
+		return e;
+	if (ri.job <= 0) {   /* a tetherd that ignores "command": the session alone */
+		buf_free(&raw);
+		return tether_invoke(c, session, command, out, status, job);
+	}
+	struct job_sink sink = { to_output, (void *)out };
+	e = job_stream_from(c, t, name, ri.job, 0, false, true, &sink, status, &raw, &ri);
+	if (e == TETHER_E_OK && !c->removed)
+		invoke_end(c, t, name, ri.job, out, job);
+	return e;
+}
+
 /* Run a command in a temporary session on host; see tether.h. */
 tether_err tether_invoke_host(tether_client *c, const char *host, const char *command,
                               int fd, const struct tether_output *out, int *status,
@@ -567,32 +611,40 @@ tether_err tether_invoke_host(tether_client *c, const char *host, const char *co
 {
 	json_t *s = NULL, *gone = NULL;
 	char session[BOUND_HOSTSPEC + BOUND_NAME + 2], note[BOUND_HOSTSPEC + 400];
+	struct target t;
+	bool made = true;
 	*status = -1;
 	if (job != NULL)
 		*job = NULL;
-	tether_err e = tether_session_new(c, host, NULL, 0, NULL, &s);
-	if (e != TETHER_E_OK)
-		return e;
-	snprintf(session, sizeof session, "%s/%s",
-	         json_string_value(json_object_get(s, "host")),
-	         json_string_value(json_object_get(s, "name")));
-	json_decref(s);
 	/* nothing to save for a session removed next; removed by the reply
 	 * that ends the output, unless the final job object is wanted */
 	bool no_state = c->no_state;
 	c->no_state = true;
 	c->remove_at_end = job == NULL;
 	c->removed = false;
-	e = tether_invoke_stdin(c, session, command, fd, out, status, job);
+	tether_err e = client_target(c, host, &t);
+	if (e == TETHER_E_OK && fd < 0) {
+		e = invoke_at_once(c, &t, command, out, status, job, session, sizeof session, &made);
+	} else if (e == TETHER_E_OK && (e = tether_session_new(c, host, NULL, 0, NULL, &s)) ==
+	           TETHER_E_OK) {
+		snprintf(session, sizeof session, "%s/%s",
+		         json_string_value(json_object_get(s, "host")),
+		         json_string_value(json_object_get(s, "name")));
+		json_decref(s);
+		e = tether_invoke_stdin(c, session, command, fd, out, status, job);
+	} else {
+		made = false;
+	}
 	c->no_state = no_state;
 	c->remove_at_end = false;
 	bool removed = c->removed;
 	c->removed = false;
-	if (removed)
+	if (removed || !made)
 		return e;
 	char why[300];   /* the invoke's error stays the one reported */
 	snprintf(why, sizeof why, "%s", tether_last_error(c));
-	if (tether_session_remove(c, session, &gone) != TETHER_E_OK) {
+	tether_err r = tether_session_remove(c, session, &gone);
+	if (r != TETHER_E_OK && !(r == TETHER_E_NOT_FOUND && e != TETHER_E_OK)) {
 		snprintf(note, sizeof note, "could not remove temporary session %s: %s", session,
 		         tether_last_error(c));
 		out->write(out->ctx, 3, note, strlen(note));

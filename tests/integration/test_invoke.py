@@ -244,6 +244,19 @@ def test_ctrl_c_stops_remote_group(env):
         if f.startswith("tt-early-"):
             os.unlink(os.path.join("/tmp", f))
     assert [j["state"] for j in c.json("job", "list", "-s", s)][-1] == "Stopped"
+    # the same with -H: the temporary session was made with its command in
+    # one exchange, under a name the client chose, and goes afterwards
+    p = c.popen("invoke", "-H", d.host, "--",
+                "trap 'echo got-int-h; exit 5' INT; touch /tmp/tt-early-h-$PPID; sleep 30")
+    wait_for(lambda: any(f.startswith("tt-early-h-") for f in os.listdir("/tmp")), 30,
+             "the command to start")
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=30) == 5
+    assert p.stdout.read() == b"got-int-h\n"
+    for f in os.listdir("/tmp"):
+        if f.startswith("tt-early-h-"):
+            os.unlink(os.path.join("/tmp", f))
+    assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]
 
 
 def test_remove_while_running_kills_group(env):
