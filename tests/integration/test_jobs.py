@@ -13,6 +13,37 @@ from test_invoke import inv, setup
 
 
 
+def test_a_supervisor_writing_its_status_has_not_vanished(env):
+    """A supervisor ends by writing the status over the pids in its run file,
+    then syncing and renaming it; on a busy disk the sync takes long. A job
+    looked at in that window (older than the 10 s a start may take, so the
+    daemon looks for its supervisor among the processes) is still Running,
+    not Failed with "supervisor vanished", and ends Completed once the
+    status lands."""
+    d, c, s = setup(env)
+    j = c.json("job", "start", s, "--", "sleep 3")
+
+    def job():
+        return next(x for x in c.json("job", "list", "-s", s) if x["id"] == j["id"])
+    run = os.path.join(d.state, "spool", "jobs", str(j["id"]), "pid")
+    wait_for(lambda: os.path.exists(run), 30, "the run file")
+    assert job()["state"] == "Running"
+    db = d.db()   # as if it had started long ago
+    try:
+        db.execute("UPDATE jobs SET started = started - 60 WHERE id = ?", (j["id"],))
+        db.commit()
+    finally:
+        db.close()
+    pids = open(run).read()
+    with open(run, "r+") as f:   # the status half-way: over the pids, not renamed
+        f.write('{"exit_code":0}' + " " * max(0, len(pids) - 15))
+    assert job()["state"] == "Running", job()
+    r = c.run("job", "receive", "-s", s, str(j["id"]), "--wait")
+    assert r.returncode == 0, r.stderr
+    done = job()
+    assert done["state"] == "Completed" and done["exit_code"] == 0, done
+
+
 def test_start_list_and_snapshot(env):
     d, c, s = setup(env)
     inv(c, s, "cd /tmp; GREETING=snap")
