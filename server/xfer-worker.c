@@ -84,6 +84,13 @@ struct worker {
 	int         sync_fd[BATCH_DEVS];   /* one open file per filesystem written to */
 	dev_t       sync_dev[BATCH_DEVS];
 	int         nsync;
+	int         batch_seq;    /* the next done-K.json; -1: not looked for yet */
+	/* several files in flight (download_many) */
+	int         parallel;     /* at most this many at once (the spec's "parallel") */
+	struct file *slot;        /* the files in flight: parallel of them, NULL if none */
+	size_t      next_pos;     /* the next file to start, of this run's files */
+	size_t      low_later;    /* the first file left for one at a time afterwards */
+	int64_t     moved;        /* bytes received by this run, every file */
 };
 
 /* One file being moved. */
@@ -105,6 +112,14 @@ struct file {
 	bool        decided;      /* the first body byte was seen */
 	int         werrno;       /* a local write failed */
 	bool        restart;      /* the server sent something else: start over */
+	char        errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *hdrs;  /* Range's If-Range */
+	/* one of several in flight (download_many) */
+	bool        par;          /* written through the page cache, not direct */
+	bool        busy;         /* its slot holds a file in flight */
+	bool        defer;        /* too large to go in parallel: fetched alone later */
+	size_t      pos;          /* of this run's files */
+	CURL       *easy;         /* the slot's handle (kept from one file to the next) */
 };
 
 /* Record the outcome of the run (first failure wins). */
@@ -170,20 +185,46 @@ static void load_meta(struct file *f)
 	json_decref(m);
 }
 
+/* The file a report of several files in flight names: tetherd takes every
+ * file before the one named as finished (xfer.c xfer_fold_progress), so it
+ * is the first of this run's files not finished yet: in flight, left for
+ * later, or not started. */
+static struct file *report_first(struct worker *w, struct file *f, struct file *none)
+{
+	struct file *first = NULL;
+	for (int i = 0; i < w->parallel; i++)
+		if (w->slot[i].busy && (first == NULL || w->slot[i].pos < first->pos))
+			first = &w->slot[i];
+	size_t pos = w->next_pos < w->low_later ? w->next_pos : w->low_later;
+	if (first != NULL && first->pos < pos)
+		return first;
+	if (pos >= w->nfiles)
+		return f;   /* all finished: the last one */
+	/* not in flight: by its index, nothing received yet */
+	json_t *fj = json_array_get(json_object_get(w->spec, "files"), pos);
+	*none = (struct file){ .w = w, .total = -1,
+	                       .idx = (int)json_integer_value(json_object_get(fj, "idx")) };
+	return none;
+}
+
 /* Progress for display, at most twice a second (and on demand). */
 static void report(struct file *f, const char *state, bool now)
 {
 	struct worker *w = f->w;
 	int64_t ms = timeu_mono_ms();
+	int64_t moved = f->par ? w->moved : f->done_bytes;
 	if (ms - w->rate_ms >= 1000) {
-		int64_t d = f->done_bytes - w->rate_bytes;
+		int64_t d = moved - w->rate_bytes;
 		w->measured_rate = ms > w->rate_ms && d >= 0 ? d * 1000 / (ms - w->rate_ms) : 0;
 		w->rate_ms = ms;
-		w->rate_bytes = f->done_bytes;
+		w->rate_bytes = moved;
 	}
 	if (!now && ms - w->progress_ms < 500)
 		return;
 	w->progress_ms = ms;
+	struct file none;
+	if (f->par && w->slot != NULL)
+		f = report_first(w, f, &none);
 	put_json(w, "progress.json", json_pack("{s:i,s:I,s:I,s:I,s:s,s:O}", "idx", f->idx,
 	         "bytes", (json_int_t)f->done_bytes, "total", (json_int_t)f->total,
 	         "rate", (json_int_t)w->measured_rate, "state", state, "notes", w->notes), false);
@@ -304,6 +345,19 @@ static int decide(struct file *f)
 		return 0;   /* checked before the request (see prepare_resume) */
 	if (f->status != 200 && f->status != 206)
 		return 0;   /* an error page: discarded, judged after the request */
+	if (f->par) {
+		/* in parallel, only files under DIO_SMALL (buffered writes, no
+		 * helper thread); a larger or unsized one is dropped before its
+		 * first byte and fetched alone afterwards (download_many) */
+		long long start = -1, end = -1, total = f->clen;
+		if (f->status == 206)
+			total = sscanf(f->crange, "bytes %lld-%lld/%lld", &start, &end, &total) == 3
+			        ? total - f->offset : -1;
+		if (total < 0 || total >= DIO_SMALL) {
+			f->defer = true;
+			return -1;
+		}
+	}
 	char v[512];
 	snprintf(v, sizeof v, "%s", f->etag[0] ? f->etag : f->lastmod);
 	if (f->status == 206) {
@@ -668,7 +722,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 	if (is_http(f->url) && f->status != 200 && f->status != 206)
 		return len;   /* body of an error response */
 	/* at done_bytes, not the descriptor's offset: direct writes move none */
-	int err = dio.fd >= 0 ? dio_put(f, buf, len, f->done_bytes)
+	int err = !f->par && dio.fd >= 0 ? dio_put(f, buf, len, f->done_bytes)
 	          : fileio_pwrite_all(f->fd, buf, len, f->done_bytes) != 0 ? (errno ? errno : EIO)
 	          : 0;
 	if (err != 0) {
@@ -676,6 +730,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	f->done_bytes += (int64_t)len;
+	f->w->moved += (int64_t)len;
 	throttle(f->w, len);
 	/* here as well as in on_progress: libcurl's file:// (and FTP) reader
 	 * can deliver a whole file without calling the progress function */
@@ -690,7 +745,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 		fallocate(f->fd, FALLOC_FL_KEEP_SIZE, f->done_bytes, ahead);   /* best effort */
 		f->reserved = f->done_bytes + ahead;
 	}
-	if (dio.fd < 0 && f->done_bytes - f->flushed >= FLUSH_STEP) {
+	if (!f->par && dio.fd < 0 && f->done_bytes - f->flushed >= FLUSH_STEP) {
 		flusher_ask(f->fd, f->flushed, f->done_bytes);
 		f->flushed = f->done_bytes;
 	}
@@ -1139,8 +1194,9 @@ static int batch_flush(struct worker *w)
 	return rc;
 }
 
-/* Download one file into its partial; true when it is complete. */
-static bool download(struct file *f)
+/* Open f's partial and work out where it resumes; false if it cannot be
+ * opened (outcome recorded). */
+static bool dl_open(struct file *f)
 {
 	struct worker *w = f->w;
 	f->fd = open(f->partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
@@ -1153,57 +1209,53 @@ static bool download(struct file *f)
 	fstat(f->fd, &st);
 	load_meta(f);
 	f->offset = f->done_bytes = st.st_size;
-	dio_open(f->fd);
-	/* a job of many files reports at most twice a second (and its first and last) */
-	bool now = w->pos == 0 || w->pos + 1 >= w->nfiles;
-	report(f, "Connecting", now);
 	bool http = is_http(f->url);
 	if (f->offset > 0 && http && !f->validator[0])
 		restart_partial(f, "no validator to resume against");
 	if (f->offset > 0 && (strncasecmp(f->url, "smb://", 6) == 0 ||
 	                      strncasecmp(f->url, "smbs://", 7) == 0))
 		restart_partial(f, "libcurl's SMB client cannot resume");   /* it ignores offsets */
-	if (!http && prepare_resume(f) != 0 && f->offset > 0)
-		restart_partial(f, "the remote size and time are unknown");
-	bool ok = false;
-	if (!http && f->total >= 0 && f->offset == f->total) {
-		ok = true;   /* all here already */
-	} else {
-		char errbuf[CURL_ERROR_SIZE] = "", range[600];
-		struct curl_slist *hdrs = NULL;
-		CURL *c = job_handle(w);
-		if (c == NULL) {
-			fail(w, "transient", f->url, "internal", "out of memory");
-			close(f->fd);
-			dio_close();
-			return false;
-		}
-		common_opts(c, w, f, errbuf);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-		if (f->offset > 0 && http) {
-			/* RANGE, not RESUME_FROM: libcurl would fail a 200 answer itself,
-			 * and a 200 is exactly what a changed file (or a server
-			 * without ranges) sends; decide() restarts the file then */
-			char r[32];
-			snprintf(r, sizeof r, "%lld-", (long long)f->offset);
-			curl_easy_setopt(c, CURLOPT_RANGE, r);
-			snprintf(range, sizeof range, "If-Range: %s", f->validator);
-			hdrs = curl_slist_append(hdrs, range);
-			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		} else if (f->offset > 0) {
-			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
-		}
-		f->decided = !http;
-		CURLcode rc = perform(w, c);
-		dio_drain(f);
-		flusher_stop();
-		ok = judge(f, rc, errbuf);
-		/* the handle outlives this file's buffers and header list */
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(hdrs);
+	return true;
+}
+
+/* The request for f's download on handle c (reset or new). */
+static void dl_request(CURL *c, struct file *f)
+{
+	f->errbuf[0] = '\0';
+	common_opts(c, f->w, f, f->errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	if (f->offset > 0 && is_http(f->url)) {
+		/* RANGE, not RESUME_FROM: libcurl would fail a 200 answer itself,
+		 * and a 200 is exactly what a changed file (or a server
+		 * without ranges) sends; decide() restarts the file then */
+		char r[32], range[600];
+		snprintf(r, sizeof r, "%lld-", (long long)f->offset);
+		curl_easy_setopt(c, CURLOPT_RANGE, r);
+		snprintf(range, sizeof range, "If-Range: %s", f->validator);
+		f->hdrs = curl_slist_append(f->hdrs, range);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdrs);
+	} else if (f->offset > 0) {
+		curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
 	}
+	f->decided = !is_http(f->url);
+}
+
+/* The handle outlives this file's error buffer and header list. */
+static void dl_release(CURL *c, struct file *f)
+{
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(f->hdrs);
+	f->hdrs = NULL;
+}
+
+/* After the attempt (ok: judged complete): the checksum, then the file
+ * made durable (alone or in the batch) and marked done; f is closed.
+ * True if it is done. */
+static bool dl_finish(struct file *f, bool ok, bool now)
+{
+	struct worker *w = f->w;
 	const char *want = json_string_value(json_object_get(w->options, "sha256"));
 	char got[2 * CRYPTO_SHA256_LEN + 1];
 	if (ok && want != NULL) {
@@ -1231,10 +1283,232 @@ static bool download(struct file *f)
 		else
 			save_meta(f, true);
 	}
+	f->busy = false;
 	report(f, "Transferring", now);
-	dio_close();
+	if (!f->par)
+		dio_close();
 	close(f->fd);
+	f->fd = -1;
 	return ok;
+}
+
+/* Download one file into its partial; true when it is complete. */
+static bool download(struct file *f)
+{
+	struct worker *w = f->w;
+	if (!dl_open(f))
+		return false;
+	dio_open(f->fd);
+	/* a job of many files reports at most twice a second (and its first and last) */
+	bool now = w->pos == 0 || w->pos + 1 >= w->nfiles;
+	report(f, "Connecting", now);
+	bool http = is_http(f->url);
+	if (!http && prepare_resume(f) != 0 && f->offset > 0)
+		restart_partial(f, "the remote size and time are unknown");
+	bool ok = false;
+	if (!http && f->total >= 0 && f->offset == f->total) {
+		ok = true;   /* all here already */
+	} else {
+		CURL *c = job_handle(w);
+		if (c == NULL) {
+			fail(w, "transient", f->url, "internal", "out of memory");
+			close(f->fd);
+			dio_close();
+			return false;
+		}
+		dl_request(c, f);
+		CURLcode rc = perform(w, c);
+		dio_drain(f);
+		flusher_stop();
+		ok = judge(f, rc, f->errbuf);
+		dl_release(c, f);
+	}
+	return dl_finish(f, ok, now);
+}
+
+/* ---- several files in flight ----
+ *
+ * A job of many files spends most of its time, one file after the other,
+ * waiting for each request's round trip. So the HTTP(S) files of a download
+ * job go through one curl multi handle, up to w->parallel (the daemon's
+ * transfer_parallel_files) at a time, each with its own handle, partial and
+ * write state; the multi handle's connection cache keeps the connections
+ * (and TLS sessions) from one file to the next, and HTTP/2 multiplexes them
+ * where the server offers it. They are written through the page cache and
+ * made durable in the batches above. Only files under DIO_SMALL go this
+ * way: one that turns out larger (or of unknown size) is dropped at its
+ * first byte and fetched alone afterwards, with direct I/O and the
+ * writeback helper, as are the job's files of other protocols. Files start
+ * in the job's order; the first failure stops new starts, and the files in
+ * flight finish (or fail) as they would. */
+
+/* This run's file at pos as a struct file (its slot's handle kept); false
+ * if the spec is damaged (outcome recorded). */
+static bool file_at(struct worker *w, size_t pos, struct file *f)
+{
+	json_t *fj = json_array_get(json_object_get(w->spec, "files"), pos);
+	CURL *keep = f->easy;
+	*f = (struct file){
+		.w = w, .fd = -1, .total = -1, .clen = -1, .pos = pos, .easy = keep,
+		.idx = (int)json_integer_value(json_object_get(fj, "idx")),
+		.url = json_string_value(json_object_get(fj, "url")),
+		.path = json_string_value(json_object_get(fj, "path")),
+		.partial = json_string_value(json_object_get(fj, "partial")),
+	};
+	if (f->url == NULL || f->path == NULL || (!w->upload && f->partial == NULL)) {
+		fail(w, "error", NULL, "internal", "damaged transfer spec");
+		return false;
+	}
+	return true;
+}
+
+/* May this job's downloads go several at a time? */
+static bool parallel_ok(struct worker *w)
+{
+	const char *usage = json_string_value(json_object_get(json_object_get(w->options,
+	                                                                      "proxy"), "usage"));
+	/* a --proxy-list is tried entry by entry, one request at a time (perform) */
+	return !w->upload && w->nfiles > 1 && w->parallel > 1 &&
+	       (usage == NULL || strcmp(usage, "override") != 0) &&
+	       json_object_get(w->options, "sha256") == NULL;
+}
+
+/* Start f (a slot's file) on m; false if it could not (outcome recorded). */
+static bool par_start(CURLM *m, struct file *f)
+{
+	struct worker *w = f->w;
+	f->par = true;
+	if (!dl_open(f))
+		return false;
+	if (f->easy == NULL)
+		f->easy = curl_easy_init();
+	else
+		curl_easy_reset(f->easy);
+	if (f->easy == NULL) {
+		fail(w, "transient", f->url, "internal", "out of memory");
+		close(f->fd);
+		return false;
+	}
+	dl_request(f->easy, f);
+	/* a small file: libcurl's buffer need not be common_opts' 512 KiB */
+	curl_easy_setopt(f->easy, CURLOPT_BUFFERSIZE, 64L * 1024);
+	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+	if (curl_multi_add_handle(m, f->easy) != CURLM_OK) {
+		fail(w, "transient", f->url, "internal", "cannot start the request");
+		dl_release(f->easy, f);
+		close(f->fd);
+		return false;
+	}
+	f->busy = true;
+	report(f, "Connecting", false);
+	return true;
+}
+
+/* f's request ended with rc: judged and finished, or (too large to go in
+ * parallel) left for later. */
+static void par_end(CURLM *m, struct file *f, CURLcode rc, size_t *later, size_t *nlater)
+{
+	struct worker *w = f->w;
+	curl_multi_remove_handle(m, f->easy);
+	if (f->defer && !stopping) {
+		dl_release(f->easy, f);
+		close(f->fd);
+		f->fd = -1;
+		f->busy = false;
+		later[(*nlater)++] = f->pos;
+		if (f->pos < w->low_later)
+			w->low_later = f->pos;
+		return;
+	}
+	bool ok = judge(f, rc, f->errbuf);
+	dl_release(f->easy, f);
+	dl_finish(f, ok, false);
+}
+
+static int by_pos(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Download this run's HTTP(S) files, up to w->parallel at a time; the
+ * positions of those left for one at a time (other protocols, large files)
+ * go in later (in order). False if the run failed or is stopping. */
+static bool download_many(struct worker *w, size_t *later, size_t *nlater)
+{
+	CURLM *m = curl_multi_init();
+	w->slot = calloc((size_t)w->parallel, sizeof *w->slot);
+	w->next_pos = 0;
+	w->low_later = SIZE_MAX;
+	if (m == NULL || w->slot == NULL) {
+		fail(w, "transient", NULL, "internal", "out of memory");
+		free(w->slot);
+		w->slot = NULL;
+		curl_multi_cleanup(m);
+		return false;
+	}
+	int inflight = 0;
+	for (;;) {
+		for (int i = 0; i < w->parallel && w->outcome == NULL && !stopping &&
+		     w->next_pos < w->nfiles; i++) {
+			struct file *f = &w->slot[i];
+			if (f->busy)
+				continue;
+			size_t pos = w->next_pos++;
+			if (!file_at(w, pos, f))
+				break;
+			if (!is_http(f->url)) {
+				later[(*nlater)++] = pos;
+				if (pos < w->low_later)
+					w->low_later = pos;
+				i--;   /* this slot is still free */
+				continue;
+			}
+			if (!par_start(m, f))
+				break;
+			inflight++;
+		}
+		if (stopping)
+			fail(w, "stopped", NULL, "stopped", "stopped");
+		if (inflight == 0)
+			break;
+		int running = 0;
+		CURLMcode mc = curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			char *priv = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+			par_end(m, (struct file *)priv, msg->data.result, later, nlater);
+			inflight--;
+		}
+		if (mc != CURLM_OK) {
+			fail(w, "transient", NULL, "internal", "curl: %s", curl_multi_strerror(mc));
+			for (int i = 0; i < w->parallel; i++)
+				if (w->slot[i].busy) {
+					curl_multi_remove_handle(m, w->slot[i].easy);
+					dl_release(w->slot[i].easy, &w->slot[i]);
+					dl_finish(&w->slot[i], false, false);
+				}
+			break;
+		}
+		if (json_array_size(w->pending) >= BATCH_FILES)
+			batch_flush(w);   /* a failure is the run's outcome: no new starts */
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	for (int i = 0; i < w->parallel; i++)
+		if (w->slot[i].easy != NULL)
+			curl_easy_cleanup(w->slot[i].easy);
+	curl_multi_cleanup(m);
+	if (w->slot[0].w != NULL)   /* the first file not finished, if any */
+		report(&w->slot[0], "Transferring", true);
+	free(w->slot);
+	w->slot = NULL;
+	qsort(later, *nlater, sizeof *later, by_pos);
+	return w->outcome == NULL;
 }
 
 /* Upload one file (restarted from zero on any failure). */
@@ -1661,27 +1935,29 @@ int xfer_worker_main(const char *jobdir)
 	if (w.have_password && !json_object_get(w.options, "user"))
 		w.have_password = false;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	json_t *files = json_object_get(w.spec, "files");
-	size_t i;
-	json_t *fj;
-	w.nfiles = json_array_size(files);
-	json_array_foreach(files, i, fj) {
+	w.nfiles = json_array_size(json_object_get(w.spec, "files"));
+	json_t *par = json_object_get(w.spec, "parallel");
+	w.parallel = json_is_integer(par) && json_integer_value(par) >= 1 &&
+	             json_integer_value(par) <= 64 ? (int)json_integer_value(par) : 1;
+	w.batch_seq = -1;
+	/* the files left for one at a time after the parallel ones (all, if none) */
+	size_t *later = NULL, nlater = w.nfiles;
+	if (parallel_ok(&w) && (later = malloc(w.nfiles * sizeof *later)) != NULL) {
+		nlater = 0;
+		w.rate_ms = timeu_mono_ms();
+		if (!download_many(&w, later, &nlater))
+			nlater = 0;
+	}
+	for (size_t k = 0; k < nlater; k++) {
+		size_t i = later != NULL ? later[k] : k;
 		w.pos = i;
 		if (stopping) {
 			fail(&w, "stopped", NULL, "stopped", "stopped");
 			break;
 		}
-		struct file f = {
-			.w = &w, .fd = -1, .total = -1, .clen = -1,
-			.idx = (int)json_integer_value(json_object_get(fj, "idx")),
-			.url = json_string_value(json_object_get(fj, "url")),
-			.path = json_string_value(json_object_get(fj, "path")),
-			.partial = json_string_value(json_object_get(fj, "partial")),
-		};
-		if (f.url == NULL || f.path == NULL || (!w.upload && f.partial == NULL)) {
-			fail(&w, "error", NULL, "internal", "damaged transfer spec");
+		struct file f = { 0 };
+		if (!file_at(&w, i, &f))
 			break;
-		}
 		w.rate_ms = timeu_mono_ms();
 		w.rate_bytes = 0;
 		if (!(w.upload ? (is_tether(f.url) ? tus_upload(&f) : upload(&f)) : download(&f)))
@@ -1689,6 +1965,7 @@ int xfer_worker_main(const char *jobdir)
 		if (json_array_size(w.pending) >= BATCH_FILES && batch_flush(&w) != 0)
 			break;
 	}
+	free(later);
 	batch_flush(&w);
 	for (int k = 0; k < w.nsync; k++)
 		close(w.sync_fd[k]);

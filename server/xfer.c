@@ -507,9 +507,10 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 	char key[BOUND_PATH + 32], rate_file[BOUND_PATH];
 	xfer_key_path(key, srv);
 	job_path(rate_file, t->job_id, "rate");
-	json_t *spec = json_pack("{s:b,s:o,s:O,s:s,s:s,s:s}",
+	json_t *spec = json_pack("{s:b,s:o,s:O,s:s,s:s,s:s,s:I}",
 		"upload", t->upload, "files", files, "options", t->options,
-		"workdir", wdir, "rate_file", rate_file, "key_path", key);
+		"workdir", wdir, "rate_file", rate_file, "key_path", key,
+		"parallel", (json_int_t)srv->conf.transfer_parallel_files);
 	account_to_spec(&acct, spec);
 	if (t->credentials != NULL)
 		json_object_set_new(spec, "credentials", json_string(t->credentials));
