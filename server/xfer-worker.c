@@ -735,7 +735,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 	/* here as well as in on_progress: libcurl's file:// (and FTP) reader
 	 * can deliver a whole file without calling the progress function */
 	report(f, "Transferring", false);
-	if (f->done_bytes >= f->reserved && f->total > f->done_bytes) {
+	if (!f->par && f->done_bytes >= f->reserved && f->total > f->done_bytes) {
 		/* allocate the next blocks at once, ahead of the data (cheaper
 		 * for the page cache and the writeback than block by block, and
 		 * never more than FLUSH_STEP past what came, whatever the
@@ -855,8 +855,10 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* large reads: a quarter of the write calls at 64 KiB, far fewer at 512 */
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+	/* large reads: a quarter of the write calls at 64 KiB, far fewer at 512;
+	 * a small file in parallel needs no more than 64 (and libcurl would
+	 * allocate the 512 for each) */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, f->par ? 64L * 1024 : 512L * 1024);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,sftp,smb,smbs,file");
 	/* a redirect must never reach local files */
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp,ftps,sftp");
@@ -1423,8 +1425,6 @@ static bool par_start(CURLM *m, struct file *f)
 		return false;
 	}
 	dl_request(f->easy, f);
-	/* a small file: libcurl's buffer need not be common_opts' 512 KiB */
-	curl_easy_setopt(f->easy, CURLOPT_BUFFERSIZE, 64L * 1024);
 	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
 	if (curl_multi_add_handle(m, f->easy) != CURLM_OK) {
 		fail(w, "transient", f->url, "internal", "cannot start the request");
@@ -1508,7 +1508,7 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 		int running = 0;
 		CURLMcode mc = curl_multi_perform(m, &running);
 		CURLMsg *msg;
-		int left;
+		int left, ended = 0;
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
@@ -1516,6 +1516,7 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 			par_end(m, (struct file *)priv, msg->data.result, later, nlater);
 			inflight--;
+			ended++;
 		}
 		if (mc != CURLM_OK) {
 			fail(w, "transient", NULL, "internal", "curl: %s", curl_multi_strerror(mc));
@@ -1529,7 +1530,7 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 		}
 		if (json_array_size(w->pending) >= BATCH_FILES)
 			batch_flush(w);   /* a failure is the run's outcome: no new starts */
-		if (running > 0)
+		if (running > 0 && ended == 0)   /* slots freed: fill them first */
 			curl_multi_poll(m, NULL, 0, 1000, NULL);
 	}
 	for (int i = 0; i < w->parallel; i++)
