@@ -1234,7 +1234,8 @@ static int batch_flush(struct worker *w)
 static bool dl_open(struct file *f)
 {
 	struct worker *w = f->w;
-	f->fd = open(f->partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (f->fd < 0)   /* else opened ahead (opener) */
+		f->fd = open(f->partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (f->fd < 0) {
 		fail(w, "error", f->url, errno == ENOSPC ? "disk_full" : "write_failed",
 		     "cannot create %s: %s", f->partial, strerror(errno));
@@ -1377,6 +1378,107 @@ static bool download(struct file *f)
  * in the job's order; the first failure stops new starts, and the files in
  * flight finish (or fail) as they would. */
 
+/* ---- partials opened ahead ----
+ *
+ * Creating a file is not free: on ext4 without a journal, in a directory
+ * whose group has many recently deleted inodes (a job that follows the
+ * removal of thousands of files), each create walks past them, and that
+ * was most of the worker's CPU in such a job; on a network filesystem
+ * each is a round trip. Done in the loop that drives the transfers, each
+ * create stalls all of them. So while files go in parallel a helper
+ * thread creates the next OPEN_AHEAD partials, in the job's order, and
+ * download_many takes their descriptors as it starts each file. An
+ * unused one (a stop, a failure) is closed; the empty partial it leaves
+ * is what any worker stopped before a file's first byte leaves. */
+#define OPEN_AHEAD 32
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	pthread_t       thread;
+	bool            running, quit;
+	json_t         *files;          /* the spec's (read only while the thread runs) */
+	size_t          nfiles;
+	size_t          next;           /* the next position to open */
+	size_t          taken;          /* positions below this are the main thread's */
+	int             fd[OPEN_AHEAD]; /* position p's at p % OPEN_AHEAD; -1: none */
+} opener = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *opener_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&opener.lock);
+	while (!opener.quit && opener.next < opener.nfiles) {
+		if (opener.next - opener.taken >= OPEN_AHEAD) {
+			pthread_cond_wait(&opener.cond, &opener.lock);
+			continue;
+		}
+		size_t pos = opener.next;
+		pthread_mutex_unlock(&opener.lock);
+		json_t *fj = json_array_get(opener.files, pos);
+		const char *url = json_string_value(json_object_get(fj, "url"));
+		const char *partial = json_string_value(json_object_get(fj, "partial"));
+		/* only what goes in parallel; a failure is met again, and
+		 * reported, when the file starts */
+		int fd = url != NULL && partial != NULL && is_http(url)
+		         ? open(partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666) : -1;
+		pthread_mutex_lock(&opener.lock);
+		opener.fd[pos % OPEN_AHEAD] = fd;
+		opener.next = pos + 1;
+		pthread_cond_broadcast(&opener.cond);
+	}
+	pthread_mutex_unlock(&opener.lock);
+	return NULL;
+}
+
+/* Start opening this run's partials ahead (without the thread, each file
+ * opens its own). */
+static void opener_start(struct worker *w)
+{
+	sigset_t all, old;
+	opener.files = json_object_get(w->spec, "files");
+	opener.nfiles = w->nfiles;
+	opener.next = opener.taken = 0;
+	opener.quit = false;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals stay the main thread's */
+	opener.running = pthread_create(&opener.thread, NULL, opener_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The descriptor opened for position pos (taken in order), or -1. */
+static int opener_take(size_t pos)
+{
+	int fd = -1;
+	pthread_mutex_lock(&opener.lock);
+	while (opener.running && !opener.quit && opener.next <= pos && pos < opener.nfiles)
+		pthread_cond_wait(&opener.cond, &opener.lock);
+	if (opener.running && pos >= opener.taken && pos < opener.next) {
+		fd = opener.fd[pos % OPEN_AHEAD];
+		opener.taken = pos + 1;
+		pthread_cond_broadcast(&opener.cond);
+	}
+	pthread_mutex_unlock(&opener.lock);
+	return fd;
+}
+
+/* The thread ends; what it opened and nobody took is closed. */
+static void opener_stop(void)
+{
+	pthread_mutex_lock(&opener.lock);
+	bool running = opener.running;
+	opener.quit = true;
+	pthread_cond_broadcast(&opener.cond);
+	pthread_mutex_unlock(&opener.lock);
+	if (!running)
+		return;
+	pthread_join(opener.thread, NULL);
+	for (size_t p = opener.taken; p < opener.next; p++)
+		if (opener.fd[p % OPEN_AHEAD] >= 0)
+			close(opener.fd[p % OPEN_AHEAD]);
+	opener.running = false;
+}
+
 /* This run's file at pos as a struct file (its slot's handle kept); false
  * if the spec is damaged (outcome recorded). */
 static bool file_at(struct worker *w, size_t pos, struct file *f)
@@ -1481,6 +1583,7 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 		return false;
 	}
 	int inflight = 0;
+	opener_start(w);
 	for (;;) {
 		for (int i = 0; i < w->parallel && w->outcome == NULL && !stopping &&
 		     w->next_pos < w->nfiles; i++) {
@@ -1488,8 +1591,13 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 			if (f->busy)
 				continue;
 			size_t pos = w->next_pos++;
-			if (!file_at(w, pos, f))
+			int fd = opener_take(pos);
+			if (!file_at(w, pos, f)) {
+				if (fd >= 0)
+					close(fd);
 				break;
+			}
+			f->fd = fd;
 			if (!is_http(f->url)) {
 				later[(*nlater)++] = pos;
 				if (pos < w->low_later)
@@ -1533,6 +1641,7 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 		if (running > 0 && ended == 0)   /* slots freed: fill them first */
 			curl_multi_poll(m, NULL, 0, 1000, NULL);
 	}
+	opener_stop();
 	for (int i = 0; i < w->parallel; i++)
 		if (w->slot[i].easy != NULL)
 			curl_easy_cleanup(w->slot[i].easy);
