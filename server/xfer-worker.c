@@ -1646,8 +1646,10 @@ static bool download_many(struct worker *w, size_t *later, size_t *nlater)
 		if (w->slot[i].easy != NULL)
 			curl_easy_cleanup(w->slot[i].easy);
 	curl_multi_cleanup(m);
-	if (w->slot[0].w != NULL)   /* the first file not finished, if any */
+	if (w->slot[0].w != NULL) {   /* names the first file not finished, if any */
+		w->slot[0].par = true;
 		report(&w->slot[0], "Transferring", true);
+	}
 	free(w->slot);
 	w->slot = NULL;
 	qsort(later, *nlater, sizeof *later, by_pos);
