@@ -349,11 +349,11 @@ static int decide(struct file *f)
 		/* in parallel, only files under DIO_SMALL (buffered writes, no
 		 * helper thread); a larger or unsized one is dropped before its
 		 * first byte and fetched alone afterwards (download_many) */
-		long long start = -1, end = -1, total = f->clen;
+		long long start = -1, end = -1, total = -1, left = f->clen;
 		if (f->status == 206)
-			total = sscanf(f->crange, "bytes %lld-%lld/%lld", &start, &end, &total) == 3
-			        ? total - f->offset : -1;
-		if (total < 0 || total >= DIO_SMALL) {
+			left = sscanf(f->crange, "bytes %lld-%lld/%lld", &start, &end, &total) == 3
+			       ? total - f->offset : -1;
+		if (left < 0 || left >= DIO_SMALL) {
 			f->defer = true;
 			return -1;
 		}
