@@ -467,7 +467,7 @@ def test_many_small_files_in_parallel_worker_killed(env):
         srcs.insert(120, w.put("local.bin", want["local.bin"]))
         total = sum(len(v) for v in want.values())
         t = w.start(*srcs, w.dst + "/", "--cacert", ng.cert_path, "--async",
-                    "--max-rate", "3000000")
+                    "--max-rate", "2000000")
         job = t["id"]
         # SIGKILL mid-job: the daemon sees the worker gone and starts another
         H.wait_for(lambda: w.show(job)["bytes_transferred"] > 600000, 30, "progress")
@@ -504,6 +504,49 @@ def test_many_small_files_in_parallel_worker_killed(env):
                 b = f.read()
             assert len(b) == len(data) and \
                 hashlib.sha256(b).digest() == hashlib.sha256(data).digest(), name
+    finally:
+        ng.stop()
+
+
+def test_parallel_files_one_missing(env):
+    """Among small files fetched in parallel, a 404 fails the job (Error,
+    naming that file); the files that finished are recorded done and the
+    rest are not; once the file is there, resume fetches only what is
+    missing and the job completes exactly."""
+    w = World(env)
+    try:
+        ng = S.Nginx(env.root).start()
+    except S.FixtureUnavailable as e:
+        print(f"UNAVAILABLE: parallel files (nginx): {e.reason}", flush=True)
+        return
+    try:
+        want, srcs = {}, []
+        for i in range(40):
+            name = f"p{i:02d}.bin"
+            want[name] = os.urandom(5000 + i)
+            if i != 20:
+                ng.put_file(name, want[name])
+            srcs.append(f"https://127.0.0.1:{ng.https_port}/files/{name}")
+        t = w.start(*srcs, w.dst + "/", "--cacert", ng.cert_path, "--async")
+        t = w.wait(t["id"], ("Error", "Transferred"))
+        assert t["state"] == "Error" and t["error"]["code"] == "http_404", t
+        assert t["error"]["file"].endswith("/p20.bin"), t["error"]
+        done = {os.path.basename(f["destination"]) for f in t["files"] if f["done"]}
+        assert "p20.bin" not in done and {f"p{i:02d}.bin" for i in range(20)} <= done, done
+        with open(ng.access_log) as f:
+            before = f.read()
+        ng.put_file("p20.bin", want["p20.bin"])
+        assert w.act("resume", t["id"]).returncode == 0
+        t = w.wait(t["id"], ("Error", "Transferred"))
+        assert t["state"] == "Transferred", t
+        with open(ng.access_log) as f:
+            again = set(re.findall(r'"GET /files/(\S+) HTTP', f.read()[len(before):]))
+        assert "p20.bin" in again and not again & done, sorted(again)
+        assert w.act("complete", t["id"]).returncode == 0
+        assert sorted(os.listdir(w.dst)) == sorted(want), os.listdir(w.dst)
+        for name, data in want.items():
+            with open(os.path.join(w.dst, name), "rb") as f:
+                assert f.read() == data, name
     finally:
         ng.stop()
 
