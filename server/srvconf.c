@@ -104,6 +104,8 @@ const struct srvconf_key srvconf_keys[] = {
 	    "files in one transfer job (BITS' MaxFilesPerJob)"),
 	NUM(transfer_concurrency,     2, 1, 1000, false, "",
 	    "background transfers running at once"),
+	NUM(transfer_parallel_files,  16, 1, 64, false, "",
+	    "files of one download job fetched at once (HTTP(S) files under 4 MiB)"),
 	NUM(transfer_slice,           60, 1, 86400, false, "s",
 	    "how long a background transfer runs while others of its class wait"),
 	NUM(transfer_background_rate, 0, 0, INT64_MAX / 2, false, "bytes/s",

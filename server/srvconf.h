@@ -57,6 +57,7 @@ struct srvconf {
 	int64_t  transfer_jobs_per_user;    /* transfer jobs a user may have at once */
 	int64_t  transfer_files_per_job;
 	int64_t  transfer_concurrency;      /* background transfers running at once */
+	int64_t  transfer_parallel_files;   /* files of one download job in flight at once */
 	int64_t  transfer_slice;            /* seconds a background transfer runs while
 	                                       others of its class wait */
 	int64_t  transfer_background_rate;  /* bytes/s shared by background transfers, 0 = no cap */

@@ -119,7 +119,7 @@ json_t *xfer_plan_files(json_t *arg)
 		if (err != NULL)
 			break;
 	}
-	json_t *files = json_array();
+	json_t *files = json_array(), *seen = json_object();
 	size_t n = json_array_size(plan);
 	char d[BOUND_PATH], path[BOUND_PATH];
 	struct stat st;
@@ -165,14 +165,15 @@ json_t *xfer_plan_files(json_t *arg)
 		} else {
 			snprintf(out, sizeof out, "%s", d);
 		}
-		for (size_t k = 0; k < json_array_size(files); k++)
-			if (strcmp(json_string_value(json_object_get(json_array_get(files, k),
-			           "destination")), out) == 0)
-				err = answer_error("two sources would both be written to '%s'", out);
+		/* a set of the destinations so far (a job may have 100,000 files) */
+		if (json_object_getn(seen, out, strlen(out)) != NULL)
+			err = answer_error("two sources would both be written to '%s'", out);
+		json_object_setn_new_nocheck(seen, out, strlen(out), json_true());
 		json_array_append_new(files, json_pack("{s:s,s:s}", "source", src,
 		                                       "destination", out));
 	}
 	json_decref(plan);
+	json_decref(seen);
 	if (err != NULL) {
 		json_decref(files);
 		return err;

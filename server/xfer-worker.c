@@ -84,6 +84,13 @@ struct worker {
 	int         sync_fd[BATCH_DEVS];   /* one open file per filesystem written to */
 	dev_t       sync_dev[BATCH_DEVS];
 	int         nsync;
+	int         batch_seq;    /* the next done-K.json; -1: not looked for yet */
+	/* several files in flight (download_many) */
+	int         parallel;     /* at most this many at once (the spec's "parallel") */
+	struct file *slot;        /* the files in flight: parallel of them, NULL if none */
+	size_t      next_pos;     /* the next file to start, of this run's files */
+	size_t      low_later;    /* the first file left for one at a time afterwards */
+	int64_t     moved;        /* bytes received by this run, every file */
 };
 
 /* One file being moved. */
@@ -105,6 +112,14 @@ struct file {
 	bool        decided;      /* the first body byte was seen */
 	int         werrno;       /* a local write failed */
 	bool        restart;      /* the server sent something else: start over */
+	char        errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *hdrs;  /* Range's If-Range */
+	/* one of several in flight (download_many) */
+	bool        par;          /* written through the page cache, not direct */
+	bool        busy;         /* its slot holds a file in flight */
+	bool        defer;        /* too large to go in parallel: fetched alone later */
+	size_t      pos;          /* of this run's files */
+	CURL       *easy;         /* the slot's handle (kept from one file to the next) */
 };
 
 /* Record the outcome of the run (first failure wins). */
@@ -170,20 +185,46 @@ static void load_meta(struct file *f)
 	json_decref(m);
 }
 
+/* The file a report of several files in flight names: tetherd takes every
+ * file before the one named as finished (xfer.c xfer_fold_progress), so it
+ * is the first of this run's files not finished yet: in flight, left for
+ * later, or not started. */
+static struct file *report_first(struct worker *w, struct file *f, struct file *none)
+{
+	struct file *first = NULL;
+	for (int i = 0; i < w->parallel; i++)
+		if (w->slot[i].busy && (first == NULL || w->slot[i].pos < first->pos))
+			first = &w->slot[i];
+	size_t pos = w->next_pos < w->low_later ? w->next_pos : w->low_later;
+	if (first != NULL && first->pos < pos)
+		return first;
+	if (pos >= w->nfiles)
+		return f;   /* all finished: the last one */
+	/* not in flight: by its index, nothing received yet */
+	json_t *fj = json_array_get(json_object_get(w->spec, "files"), pos);
+	*none = (struct file){ .w = w, .total = -1,
+	                       .idx = (int)json_integer_value(json_object_get(fj, "idx")) };
+	return none;
+}
+
 /* Progress for display, at most twice a second (and on demand). */
 static void report(struct file *f, const char *state, bool now)
 {
 	struct worker *w = f->w;
 	int64_t ms = timeu_mono_ms();
+	int64_t moved = f->par ? w->moved : f->done_bytes;
 	if (ms - w->rate_ms >= 1000) {
-		int64_t d = f->done_bytes - w->rate_bytes;
+		int64_t d = moved - w->rate_bytes;
 		w->measured_rate = ms > w->rate_ms && d >= 0 ? d * 1000 / (ms - w->rate_ms) : 0;
 		w->rate_ms = ms;
-		w->rate_bytes = f->done_bytes;
+		w->rate_bytes = moved;
 	}
 	if (!now && ms - w->progress_ms < 500)
 		return;
 	w->progress_ms = ms;
+	struct file none;
+	if (f->par && w->slot != NULL)
+		f = report_first(w, f, &none);
 	put_json(w, "progress.json", json_pack("{s:i,s:I,s:I,s:I,s:s,s:O}", "idx", f->idx,
 	         "bytes", (json_int_t)f->done_bytes, "total", (json_int_t)f->total,
 	         "rate", (json_int_t)w->measured_rate, "state", state, "notes", w->notes), false);
@@ -304,6 +345,19 @@ static int decide(struct file *f)
 		return 0;   /* checked before the request (see prepare_resume) */
 	if (f->status != 200 && f->status != 206)
 		return 0;   /* an error page: discarded, judged after the request */
+	if (f->par) {
+		/* in parallel, only files under DIO_SMALL (buffered writes, no
+		 * helper thread); a larger or unsized one is dropped before its
+		 * first byte and fetched alone afterwards (download_many) */
+		long long start = -1, end = -1, total = -1, left = f->clen;
+		if (f->status == 206)
+			left = sscanf(f->crange, "bytes %lld-%lld/%lld", &start, &end, &total) == 3
+			       ? total - f->offset : -1;
+		if (left < 0 || left >= DIO_SMALL) {
+			f->defer = true;
+			return -1;
+		}
+	}
 	char v[512];
 	snprintf(v, sizeof v, "%s", f->etag[0] ? f->etag : f->lastmod);
 	if (f->status == 206) {
@@ -668,7 +722,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 	if (is_http(f->url) && f->status != 200 && f->status != 206)
 		return len;   /* body of an error response */
 	/* at done_bytes, not the descriptor's offset: direct writes move none */
-	int err = dio.fd >= 0 ? dio_put(f, buf, len, f->done_bytes)
+	int err = !f->par && dio.fd >= 0 ? dio_put(f, buf, len, f->done_bytes)
 	          : fileio_pwrite_all(f->fd, buf, len, f->done_bytes) != 0 ? (errno ? errno : EIO)
 	          : 0;
 	if (err != 0) {
@@ -676,11 +730,12 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	f->done_bytes += (int64_t)len;
+	f->w->moved += (int64_t)len;
 	throttle(f->w, len);
 	/* here as well as in on_progress: libcurl's file:// (and FTP) reader
 	 * can deliver a whole file without calling the progress function */
 	report(f, "Transferring", false);
-	if (f->done_bytes >= f->reserved && f->total > f->done_bytes) {
+	if (!f->par && f->done_bytes >= f->reserved && f->total > f->done_bytes) {
 		/* allocate the next blocks at once, ahead of the data (cheaper
 		 * for the page cache and the writeback than block by block, and
 		 * never more than FLUSH_STEP past what came, whatever the
@@ -690,7 +745,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg)
 		fallocate(f->fd, FALLOC_FL_KEEP_SIZE, f->done_bytes, ahead);   /* best effort */
 		f->reserved = f->done_bytes + ahead;
 	}
-	if (dio.fd < 0 && f->done_bytes - f->flushed >= FLUSH_STEP) {
+	if (!f->par && dio.fd < 0 && f->done_bytes - f->flushed >= FLUSH_STEP) {
 		flusher_ask(f->fd, f->flushed, f->done_bytes);
 		f->flushed = f->done_bytes;
 	}
@@ -800,8 +855,10 @@ static void common_opts(CURL *c, struct worker *w, struct file *f, char *errbuf)
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	/* large reads: a quarter of the write calls at 64 KiB, far fewer at 512 */
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+	/* large reads: a quarter of the write calls at 64 KiB, far fewer at 512;
+	 * a small file in parallel needs no more than 64 (and libcurl would
+	 * allocate the 512 for each) */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, f->par ? 64L * 1024 : 512L * 1024);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,sftp,smb,smbs,file");
 	/* a redirect must never reach local files */
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp,ftps,sftp");
@@ -1072,15 +1129,22 @@ static CURL *job_handle(struct worker *w)
 
 /* ---- many files: durability in batches ----
  *
- * A file counts as done (its file-N.json says so, and the next worker
- * skips it) only once its bytes are on disk. One fsync per file costs a
- * device round trip per file, most of the time of a job of small files;
- * so in a job of several files a finished download's record waits in
- * memory, and batch_flush() syncs every filesystem written to (syncfs)
- * once per BATCH_FILES files and at the end of the run, whatever its
- * outcome, before the records are written. A worker killed before that
- * loses only the records: the next one asks for those files again with a
- * Range from their size and the server's 416 says they are complete. */
+ * A file counts as done (its file-N.json, or a done-K.json naming it, says
+ * so, and the next worker skips it) only once its bytes are on disk. One
+ * fsync per file costs a device round trip per file, most of the time of
+ * a job of small files; so in a job of several files a finished
+ * download's record waits in memory, and batch_flush() syncs every
+ * filesystem written to (syncfs) once per BATCH_FILES files and at the end
+ * of the run, whatever its outcome, before the records are written: the
+ * whole batch as one file, done-K.json (K = 0, 1, ... over the job's
+ * runs; one new inode per batch rather than per file, which on ext4 was
+ * much of the worker's CPU). A worker killed before that loses only the
+ * records: the next one asks for those files again (with a Range from
+ * their size where they had a record before, and the server's 416 says
+ * they are complete; a small file without one starts again from zero). */
+
+/* How many of the run's notes a batch file carries (the last ones). */
+#define BATCH_NOTES 16
 
 /* Take f's filesystem into the batch; false if f must be fsync'd alone. */
 static bool batch_add(struct file *f)
@@ -1108,42 +1172,203 @@ static void batch_pend(struct file *f)
 	struct worker *w = f->w;
 	if (w->pending == NULL)
 		w->pending = json_array();
-	json_array_append_new(w->pending, json_pack("{s:i,s:s,s:I}", "idx", f->idx,
-	                      "validator", f->validator, "total", (json_int_t)f->total));
+	json_array_append_new(w->pending, json_pack("{s:i,s:I}", "idx", f->idx,
+	                      "total", (json_int_t)f->total));
+}
+
+/* The last BATCH_NOTES of the run's notes: they ride along in a batch, as
+ * in file-N.json, news even if this worker is killed before it reports. */
+static json_t *batch_notes(struct worker *w)
+{
+	json_t *notes = json_array();
+	size_t nn = json_array_size(w->notes);
+	for (size_t i = nn > BATCH_NOTES ? nn - BATCH_NOTES : 0; i < nn; i++)
+		json_array_append_new(notes, json_deep_copy(json_array_get(w->notes, i)));
+	return notes;
+}
+
+/* Sync the filesystems fds name, then write recs (with notes) as the job's
+ * next done-K.json. 0, or -1 with *what saying which step failed (errno
+ * set). Touches nothing of w but batch_seq (one batch at a time). */
+static int batch_commit(struct worker *w, const int *fds, int nfds, json_t *recs,
+                        json_t *notes, const char **what)
+{
+	for (int i = 0; i < nfds; i++)
+		if (syncfs(fds[i]) != 0) {
+			*what = "flush";
+			return -1;
+		}
+	char path[BOUND_PATH + 64];
+	if (w->batch_seq < 0) {   /* after the earlier runs' batches */
+		struct stat st;
+		w->batch_seq = 0;
+		for (;;) {
+			snprintf(path, sizeof path, "%s/done-%d.json", w->workdir, w->batch_seq);
+			if (lstat(path, &st) != 0 || w->batch_seq == INT32_MAX)
+				break;
+			w->batch_seq++;
+		}
+	}
+	json_t *doc = json_pack("{s:O,s:O}", "done", recs, "notes", notes);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	snprintf(path, sizeof path, "%s/done-%d.json", w->workdir, w->batch_seq);
+	/* not fsync'd: after the data; lost in a crash, it costs a new fetch */
+	int rc = text != NULL ? fileio_replace(path, text, strlen(text), 0600, false) : -1;
+	free(text);
+	if (rc != 0) {
+		*what = "record";
+		if (errno == 0)
+			errno = ENOMEM;
+		return -1;
+	}
+	w->batch_seq++;
+	return 0;
+}
+
+/* A failed batch_commit as the run's outcome. */
+static void batch_failed(struct worker *w, const char *what, int err)
+{
+	fail(w, "error", NULL, "write_failed", "cannot %s the downloaded files: %s",
+	     strcmp(what, "flush") == 0 ? "flush" : "record", strerror(err));
+}
+
+/* ---- a batch committed beside the transfers ----
+ *
+ * In the middle of a parallel run (download_many) a batch's syncfs (40-60
+ * ms for 1,024 small files here) would hold up every transfer in flight;
+ * so a helper thread syncs and records it while the next batch's files
+ * arrive. One batch at a time: the next one (and the last, which the run
+ * waits for) starts after it. A failure is the run's outcome when the
+ * worker next looks (syncer_wait). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	pthread_t       thread;
+	bool            running, busy, quit;
+	struct worker  *w;
+	json_t         *recs, *notes;   /* the batch handed over */
+	int             fds[BATCH_DEVS];
+	int             nfds;
+	const char     *what;           /* of a failure not yet reported */
+	int             err;
+} syncer = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *syncer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&syncer.lock);
+	for (;;) {
+		while (!syncer.busy && !syncer.quit)
+			pthread_cond_wait(&syncer.cond, &syncer.lock);
+		if (!syncer.busy)
+			break;
+		pthread_mutex_unlock(&syncer.lock);
+		const char *what = NULL;
+		int rc = batch_commit(syncer.w, syncer.fds, syncer.nfds, syncer.recs, syncer.notes,
+		                      &what);
+		int err = errno;
+		pthread_mutex_lock(&syncer.lock);
+		if (rc != 0 && syncer.what == NULL) {
+			syncer.what = what;
+			syncer.err = err;
+		}
+		json_decref(syncer.recs);
+		json_decref(syncer.notes);
+		syncer.recs = syncer.notes = NULL;
+		syncer.busy = false;
+		pthread_cond_broadcast(&syncer.cond);
+	}
+	pthread_mutex_unlock(&syncer.lock);
+	return NULL;
+}
+
+/* Wait for the batch in hand, if any; -1 (outcome recorded) if one failed. */
+static int syncer_wait(struct worker *w)
+{
+	pthread_mutex_lock(&syncer.lock);
+	while (syncer.busy)
+		pthread_cond_wait(&syncer.cond, &syncer.lock);
+	const char *what = syncer.what;
+	int err = syncer.err;
+	syncer.what = NULL;
+	pthread_mutex_unlock(&syncer.lock);
+	if (what != NULL)
+		batch_failed(w, what, err);
+	return what != NULL ? -1 : 0;
+}
+
+/* The thread ends (after the batch in hand). */
+static void syncer_stop(struct worker *w)
+{
+	syncer_wait(w);
+	pthread_mutex_lock(&syncer.lock);
+	bool running = syncer.running;
+	syncer.quit = true;
+	syncer.running = false;
+	pthread_cond_broadcast(&syncer.cond);
+	pthread_mutex_unlock(&syncer.lock);
+	if (running)
+		pthread_join(syncer.thread, NULL);
 }
 
 /* Sync the batch's filesystems, then write its done records; a failed sync
  * fails the run and its files stay not done. 0 or -1. */
 static int batch_flush(struct worker *w)
 {
+	int rc = syncer_wait(w);
 	size_t n = json_array_size(w->pending);
-	int rc = 0;
-	for (int i = 0; i < w->nsync && n > 0; i++)
-		if (syncfs(w->sync_fd[i]) != 0 && rc == 0) {
-			fail(w, "error", NULL, "write_failed", "cannot flush the downloaded files: %s",
-			     strerror(errno));
-			rc = -1;
-		}
-	size_t i;
-	json_t *v;
-	json_array_foreach(w->pending, i, v) {
-		if (rc != 0)
-			break;
-		struct file f = { .w = w, .idx = (int)json_integer_value(json_object_get(v, "idx")),
-		                  .total = json_integer_value(json_object_get(v, "total")) };
-		snprintf(f.validator, sizeof f.validator, "%s",
-		         json_string_value(json_object_get(v, "validator")));
-		save_meta_as(&f, true, false);   /* after the data; lost in a crash, it costs a 416 */
+	const char *what = NULL;
+	json_t *notes = n > 0 ? batch_notes(w) : NULL;
+	if (rc == 0 && n > 0 && batch_commit(w, w->sync_fd, w->nsync, w->pending, notes,
+	                                     &what) != 0) {
+		batch_failed(w, what, errno);
+		rc = -1;
 	}
+	json_decref(notes);
 	json_array_clear(w->pending);
 	return rc;
 }
 
-/* Download one file into its partial; true when it is complete. */
-static bool download(struct file *f)
+/* batch_flush, the sync and the records left to the helper thread (or done
+ * here, without it); -1 if an earlier batch failed (outcome recorded). */
+static int batch_flush_beside(struct worker *w)
+{
+	if (syncer_wait(w) != 0) {
+		json_array_clear(w->pending);
+		return -1;
+	}
+	pthread_mutex_lock(&syncer.lock);
+	if (!syncer.running) {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals stay the main thread's */
+		syncer.w = w;
+		syncer.quit = false;
+		syncer.running = pthread_create(&syncer.thread, NULL, syncer_main, NULL) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	bool beside = syncer.running && json_array_size(w->pending) > 0;
+	if (beside) {
+		syncer.recs = w->pending;   /* the next batch gets a new array */
+		w->pending = json_array();
+		syncer.notes = batch_notes(w);
+		memcpy(syncer.fds, w->sync_fd, sizeof syncer.fds);
+		syncer.nfds = w->nsync;
+		syncer.busy = true;
+		pthread_cond_broadcast(&syncer.cond);
+	}
+	pthread_mutex_unlock(&syncer.lock);
+	return beside ? 0 : batch_flush(w);
+}
+
+/* Open f's partial and work out where it resumes; false if it cannot be
+ * opened (outcome recorded). */
+static bool dl_open(struct file *f)
 {
 	struct worker *w = f->w;
-	f->fd = open(f->partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (f->fd < 0)   /* else opened ahead (opener) */
+		f->fd = open(f->partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (f->fd < 0) {
 		fail(w, "error", f->url, errno == ENOSPC ? "disk_full" : "write_failed",
 		     "cannot create %s: %s", f->partial, strerror(errno));
@@ -1153,57 +1378,53 @@ static bool download(struct file *f)
 	fstat(f->fd, &st);
 	load_meta(f);
 	f->offset = f->done_bytes = st.st_size;
-	dio_open(f->fd);
-	/* a job of many files reports at most twice a second (and its first and last) */
-	bool now = w->pos == 0 || w->pos + 1 >= w->nfiles;
-	report(f, "Connecting", now);
 	bool http = is_http(f->url);
 	if (f->offset > 0 && http && !f->validator[0])
 		restart_partial(f, "no validator to resume against");
 	if (f->offset > 0 && (strncasecmp(f->url, "smb://", 6) == 0 ||
 	                      strncasecmp(f->url, "smbs://", 7) == 0))
 		restart_partial(f, "libcurl's SMB client cannot resume");   /* it ignores offsets */
-	if (!http && prepare_resume(f) != 0 && f->offset > 0)
-		restart_partial(f, "the remote size and time are unknown");
-	bool ok = false;
-	if (!http && f->total >= 0 && f->offset == f->total) {
-		ok = true;   /* all here already */
-	} else {
-		char errbuf[CURL_ERROR_SIZE] = "", range[600];
-		struct curl_slist *hdrs = NULL;
-		CURL *c = job_handle(w);
-		if (c == NULL) {
-			fail(w, "transient", f->url, "internal", "out of memory");
-			close(f->fd);
-			dio_close();
-			return false;
-		}
-		common_opts(c, w, f, errbuf);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-		if (f->offset > 0 && http) {
-			/* RANGE, not RESUME_FROM: libcurl would fail a 200 answer itself,
-			 * and a 200 is exactly what a changed file (or a server
-			 * without ranges) sends; decide() restarts the file then */
-			char r[32];
-			snprintf(r, sizeof r, "%lld-", (long long)f->offset);
-			curl_easy_setopt(c, CURLOPT_RANGE, r);
-			snprintf(range, sizeof range, "If-Range: %s", f->validator);
-			hdrs = curl_slist_append(hdrs, range);
-			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		} else if (f->offset > 0) {
-			curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
-		}
-		f->decided = !http;
-		CURLcode rc = perform(w, c);
-		dio_drain(f);
-		flusher_stop();
-		ok = judge(f, rc, errbuf);
-		/* the handle outlives this file's buffers and header list */
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(hdrs);
+	return true;
+}
+
+/* The request for f's download on handle c (reset or new). */
+static void dl_request(CURL *c, struct file *f)
+{
+	f->errbuf[0] = '\0';
+	common_opts(c, f->w, f, f->errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	if (f->offset > 0 && is_http(f->url)) {
+		/* RANGE, not RESUME_FROM: libcurl would fail a 200 answer itself,
+		 * and a 200 is exactly what a changed file (or a server
+		 * without ranges) sends; decide() restarts the file then */
+		char r[32], range[600];
+		snprintf(r, sizeof r, "%lld-", (long long)f->offset);
+		curl_easy_setopt(c, CURLOPT_RANGE, r);
+		snprintf(range, sizeof range, "If-Range: %s", f->validator);
+		f->hdrs = curl_slist_append(f->hdrs, range);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->hdrs);
+	} else if (f->offset > 0) {
+		curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->offset);
 	}
+	f->decided = !is_http(f->url);
+}
+
+/* The handle outlives this file's error buffer and header list. */
+static void dl_release(CURL *c, struct file *f)
+{
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(f->hdrs);
+	f->hdrs = NULL;
+}
+
+/* After the attempt (ok: judged complete): the checksum, then the file
+ * made durable (alone or in the batch) and marked done; f is closed.
+ * True if it is done. */
+static bool dl_finish(struct file *f, bool ok, bool now)
+{
+	struct worker *w = f->w;
 	const char *want = json_string_value(json_object_get(w->options, "sha256"));
 	char got[2 * CRYPTO_SHA256_LEN + 1];
 	if (ok && want != NULL) {
@@ -1231,10 +1452,341 @@ static bool download(struct file *f)
 		else
 			save_meta(f, true);
 	}
+	f->busy = false;
 	report(f, "Transferring", now);
-	dio_close();
+	if (!f->par)
+		dio_close();
 	close(f->fd);
+	f->fd = -1;
 	return ok;
+}
+
+/* Download one file into its partial; true when it is complete. */
+static bool download(struct file *f)
+{
+	struct worker *w = f->w;
+	if (!dl_open(f))
+		return false;
+	dio_open(f->fd);
+	/* a job of many files reports at most twice a second (and its first and last) */
+	bool now = w->pos == 0 || w->pos + 1 >= w->nfiles;
+	report(f, "Connecting", now);
+	bool http = is_http(f->url);
+	if (!http && prepare_resume(f) != 0 && f->offset > 0)
+		restart_partial(f, "the remote size and time are unknown");
+	bool ok = false;
+	if (!http && f->total >= 0 && f->offset == f->total) {
+		ok = true;   /* all here already */
+	} else {
+		CURL *c = job_handle(w);
+		if (c == NULL) {
+			fail(w, "transient", f->url, "internal", "out of memory");
+			close(f->fd);
+			dio_close();
+			return false;
+		}
+		dl_request(c, f);
+		CURLcode rc = perform(w, c);
+		dio_drain(f);
+		flusher_stop();
+		ok = judge(f, rc, f->errbuf);
+		dl_release(c, f);
+	}
+	return dl_finish(f, ok, now);
+}
+
+/* ---- several files in flight ----
+ *
+ * A job of many files spends most of its time, one file after the other,
+ * waiting for each request's round trip. So the HTTP(S) files of a download
+ * job go through one curl multi handle, up to w->parallel (the daemon's
+ * transfer_parallel_files) at a time, each with its own handle, partial and
+ * write state; the multi handle's connection cache keeps the connections
+ * (and TLS sessions) from one file to the next, and HTTP/2 multiplexes them
+ * where the server offers it. They are written through the page cache and
+ * made durable in the batches above. Only files under DIO_SMALL go this
+ * way: one that turns out larger (or of unknown size) is dropped at its
+ * first byte and fetched alone afterwards, with direct I/O and the
+ * writeback helper, as are the job's files of other protocols. Files start
+ * in the job's order; the first failure stops new starts, and the files in
+ * flight finish (or fail) as they would. */
+
+/* ---- partials opened ahead ----
+ *
+ * Creating a file is not free: on ext4 without a journal, in a directory
+ * whose group has many recently deleted inodes (a job that follows the
+ * removal of thousands of files), each create walks past them, and that
+ * was most of the worker's CPU in such a job; on a network filesystem
+ * each is a round trip. Done in the loop that drives the transfers, each
+ * create stalls all of them. So while files go in parallel a helper
+ * thread creates the next OPEN_AHEAD partials, in the job's order, and
+ * download_many takes their descriptors as it starts each file. An
+ * unused one (a stop, a failure) is closed; the empty partial it leaves
+ * is what any worker stopped before a file's first byte leaves. */
+#define OPEN_AHEAD 32
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	pthread_t       thread;
+	bool            running, quit;
+	json_t         *files;          /* the spec's (read only while the thread runs) */
+	size_t          nfiles;
+	size_t          next;           /* the next position to open */
+	size_t          taken;          /* positions below this are the main thread's */
+	int             fd[OPEN_AHEAD]; /* position p's at p % OPEN_AHEAD; -1: none */
+} opener = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *opener_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&opener.lock);
+	while (!opener.quit && opener.next < opener.nfiles) {
+		if (opener.next - opener.taken >= OPEN_AHEAD) {
+			pthread_cond_wait(&opener.cond, &opener.lock);
+			continue;
+		}
+		size_t pos = opener.next;
+		pthread_mutex_unlock(&opener.lock);
+		json_t *fj = json_array_get(opener.files, pos);
+		const char *url = json_string_value(json_object_get(fj, "url"));
+		const char *partial = json_string_value(json_object_get(fj, "partial"));
+		/* only what goes in parallel; a failure is met again, and
+		 * reported, when the file starts */
+		int fd = url != NULL && partial != NULL && is_http(url)
+		         ? open(partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666) : -1;
+		pthread_mutex_lock(&opener.lock);
+		opener.fd[pos % OPEN_AHEAD] = fd;
+		opener.next = pos + 1;
+		pthread_cond_broadcast(&opener.cond);
+	}
+	pthread_mutex_unlock(&opener.lock);
+	return NULL;
+}
+
+/* Start opening this run's partials ahead (without the thread, each file
+ * opens its own). */
+static void opener_start(struct worker *w)
+{
+	sigset_t all, old;
+	opener.files = json_object_get(w->spec, "files");
+	opener.nfiles = w->nfiles;
+	opener.next = opener.taken = 0;
+	opener.quit = false;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals stay the main thread's */
+	opener.running = pthread_create(&opener.thread, NULL, opener_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The descriptor opened for position pos (taken in order), or -1. */
+static int opener_take(size_t pos)
+{
+	int fd = -1;
+	pthread_mutex_lock(&opener.lock);
+	while (opener.running && !opener.quit && opener.next <= pos && pos < opener.nfiles)
+		pthread_cond_wait(&opener.cond, &opener.lock);
+	if (opener.running && pos >= opener.taken && pos < opener.next) {
+		fd = opener.fd[pos % OPEN_AHEAD];
+		opener.taken = pos + 1;
+		pthread_cond_broadcast(&opener.cond);
+	}
+	pthread_mutex_unlock(&opener.lock);
+	return fd;
+}
+
+/* The thread ends; what it opened and nobody took is closed. */
+static void opener_stop(void)
+{
+	pthread_mutex_lock(&opener.lock);
+	bool running = opener.running;
+	opener.quit = true;
+	pthread_cond_broadcast(&opener.cond);
+	pthread_mutex_unlock(&opener.lock);
+	if (!running)
+		return;
+	pthread_join(opener.thread, NULL);
+	for (size_t p = opener.taken; p < opener.next; p++)
+		if (opener.fd[p % OPEN_AHEAD] >= 0)
+			close(opener.fd[p % OPEN_AHEAD]);
+	opener.running = false;
+}
+
+/* This run's file at pos as a struct file (its slot's handle kept); false
+ * if the spec is damaged (outcome recorded). */
+static bool file_at(struct worker *w, size_t pos, struct file *f)
+{
+	json_t *fj = json_array_get(json_object_get(w->spec, "files"), pos);
+	CURL *keep = f->easy;
+	*f = (struct file){
+		.w = w, .fd = -1, .total = -1, .clen = -1, .pos = pos, .easy = keep,
+		.idx = (int)json_integer_value(json_object_get(fj, "idx")),
+		.url = json_string_value(json_object_get(fj, "url")),
+		.path = json_string_value(json_object_get(fj, "path")),
+		.partial = json_string_value(json_object_get(fj, "partial")),
+	};
+	if (f->url == NULL || f->path == NULL || (!w->upload && f->partial == NULL)) {
+		fail(w, "error", NULL, "internal", "damaged transfer spec");
+		return false;
+	}
+	return true;
+}
+
+/* May this job's downloads go several at a time? */
+static bool parallel_ok(struct worker *w)
+{
+	const char *usage = json_string_value(json_object_get(json_object_get(w->options,
+	                                                                      "proxy"), "usage"));
+	/* a --proxy-list is tried entry by entry, one request at a time (perform) */
+	return !w->upload && w->nfiles > 1 && w->parallel > 1 &&
+	       (usage == NULL || strcmp(usage, "override") != 0) &&
+	       json_object_get(w->options, "sha256") == NULL;
+}
+
+/* Start f (a slot's file) on m; false if it could not (outcome recorded). */
+static bool par_start(CURLM *m, struct file *f)
+{
+	struct worker *w = f->w;
+	f->par = true;
+	if (!dl_open(f))
+		return false;
+	if (f->easy == NULL)
+		f->easy = curl_easy_init();
+	else
+		curl_easy_reset(f->easy);
+	if (f->easy == NULL) {
+		fail(w, "transient", f->url, "internal", "out of memory");
+		close(f->fd);
+		return false;
+	}
+	dl_request(f->easy, f);
+	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+	if (curl_multi_add_handle(m, f->easy) != CURLM_OK) {
+		fail(w, "transient", f->url, "internal", "cannot start the request");
+		dl_release(f->easy, f);
+		close(f->fd);
+		return false;
+	}
+	f->busy = true;
+	report(f, "Connecting", false);
+	return true;
+}
+
+/* f's request ended with rc: judged and finished, or (too large to go in
+ * parallel) left for later. */
+static void par_end(CURLM *m, struct file *f, CURLcode rc, size_t *later, size_t *nlater)
+{
+	struct worker *w = f->w;
+	curl_multi_remove_handle(m, f->easy);
+	if (f->defer && !stopping) {
+		dl_release(f->easy, f);
+		close(f->fd);
+		f->fd = -1;
+		f->busy = false;
+		later[(*nlater)++] = f->pos;
+		if (f->pos < w->low_later)
+			w->low_later = f->pos;
+		return;
+	}
+	bool ok = judge(f, rc, f->errbuf);
+	dl_release(f->easy, f);
+	dl_finish(f, ok, false);
+}
+
+static int by_pos(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Download this run's HTTP(S) files, up to w->parallel at a time; the
+ * positions of those left for one at a time (other protocols, large files)
+ * go in later (in order). False if the run failed or is stopping. */
+static bool download_many(struct worker *w, size_t *later, size_t *nlater)
+{
+	CURLM *m = curl_multi_init();
+	w->slot = calloc((size_t)w->parallel, sizeof *w->slot);
+	w->next_pos = 0;
+	w->low_later = SIZE_MAX;
+	if (m == NULL || w->slot == NULL) {
+		fail(w, "transient", NULL, "internal", "out of memory");
+		free(w->slot);
+		w->slot = NULL;
+		curl_multi_cleanup(m);
+		return false;
+	}
+	int inflight = 0;
+	opener_start(w);
+	for (;;) {
+		for (int i = 0; i < w->parallel && w->outcome == NULL && !stopping &&
+		     w->next_pos < w->nfiles; i++) {
+			struct file *f = &w->slot[i];
+			if (f->busy)
+				continue;
+			size_t pos = w->next_pos++;
+			int fd = opener_take(pos);
+			if (!file_at(w, pos, f)) {
+				if (fd >= 0)
+					close(fd);
+				break;
+			}
+			f->fd = fd;
+			if (!is_http(f->url)) {
+				later[(*nlater)++] = pos;
+				if (pos < w->low_later)
+					w->low_later = pos;
+				i--;   /* this slot is still free */
+				continue;
+			}
+			if (!par_start(m, f))
+				break;
+			inflight++;
+		}
+		if (stopping)
+			fail(w, "stopped", NULL, "stopped", "stopped");
+		if (inflight == 0)
+			break;
+		int running = 0;
+		CURLMcode mc = curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left, ended = 0;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			char *priv = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+			par_end(m, (struct file *)priv, msg->data.result, later, nlater);
+			inflight--;
+			ended++;
+		}
+		if (mc != CURLM_OK) {
+			fail(w, "transient", NULL, "internal", "curl: %s", curl_multi_strerror(mc));
+			for (int i = 0; i < w->parallel; i++)
+				if (w->slot[i].busy) {
+					curl_multi_remove_handle(m, w->slot[i].easy);
+					dl_release(w->slot[i].easy, &w->slot[i]);
+					dl_finish(&w->slot[i], false, false);
+				}
+			break;
+		}
+		if (json_array_size(w->pending) >= BATCH_FILES)
+			batch_flush_beside(w);   /* a failure is the run's outcome: no new starts */
+		if (running > 0 && ended == 0)   /* slots freed: fill them first */
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	opener_stop();
+	for (int i = 0; i < w->parallel; i++)
+		if (w->slot[i].easy != NULL)
+			curl_easy_cleanup(w->slot[i].easy);
+	curl_multi_cleanup(m);
+	if (w->slot[0].w != NULL) {   /* names the first file not finished, if any */
+		w->slot[0].par = true;
+		report(&w->slot[0], "Transferring", true);
+	}
+	free(w->slot);
+	w->slot = NULL;
+	qsort(later, *nlater, sizeof *later, by_pos);
+	return w->outcome == NULL;
 }
 
 /* Upload one file (restarted from zero on any failure). */
@@ -1661,27 +2213,29 @@ int xfer_worker_main(const char *jobdir)
 	if (w.have_password && !json_object_get(w.options, "user"))
 		w.have_password = false;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	json_t *files = json_object_get(w.spec, "files");
-	size_t i;
-	json_t *fj;
-	w.nfiles = json_array_size(files);
-	json_array_foreach(files, i, fj) {
+	w.nfiles = json_array_size(json_object_get(w.spec, "files"));
+	json_t *par = json_object_get(w.spec, "parallel");
+	w.parallel = json_is_integer(par) && json_integer_value(par) >= 1 &&
+	             json_integer_value(par) <= 64 ? (int)json_integer_value(par) : 1;
+	w.batch_seq = -1;
+	/* the files left for one at a time after the parallel ones (all, if none) */
+	size_t *later = NULL, nlater = w.nfiles;
+	if (parallel_ok(&w) && (later = malloc(w.nfiles * sizeof *later)) != NULL) {
+		nlater = 0;
+		w.rate_ms = timeu_mono_ms();
+		if (!download_many(&w, later, &nlater))
+			nlater = 0;
+	}
+	for (size_t k = 0; k < nlater; k++) {
+		size_t i = later != NULL ? later[k] : k;
 		w.pos = i;
 		if (stopping) {
 			fail(&w, "stopped", NULL, "stopped", "stopped");
 			break;
 		}
-		struct file f = {
-			.w = &w, .fd = -1, .total = -1, .clen = -1,
-			.idx = (int)json_integer_value(json_object_get(fj, "idx")),
-			.url = json_string_value(json_object_get(fj, "url")),
-			.path = json_string_value(json_object_get(fj, "path")),
-			.partial = json_string_value(json_object_get(fj, "partial")),
-		};
-		if (f.url == NULL || f.path == NULL || (!w.upload && f.partial == NULL)) {
-			fail(&w, "error", NULL, "internal", "damaged transfer spec");
+		struct file f = { 0 };
+		if (!file_at(&w, i, &f))
 			break;
-		}
 		w.rate_ms = timeu_mono_ms();
 		w.rate_bytes = 0;
 		if (!(w.upload ? (is_tether(f.url) ? tus_upload(&f) : upload(&f)) : download(&f)))
@@ -1689,7 +2243,9 @@ int xfer_worker_main(const char *jobdir)
 		if (json_array_size(w.pending) >= BATCH_FILES && batch_flush(&w) != 0)
 			break;
 	}
+	free(later);
 	batch_flush(&w);
+	syncer_stop(&w);
 	for (int k = 0; k < w.nsync; k++)
 		close(w.sync_fd[k]);
 	json_decref(w.pending);

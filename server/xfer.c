@@ -43,6 +43,8 @@
 #define WORKER_VERB     "__transfer"
 #define START_GRACE     10          /* seconds a new worker has to write its pid */
 #define MAX_REPORT      (64 * 1024) /* bytes read from a worker's report file */
+#define MAX_BATCH       (256 * 1024)   /* ... from one done-K.json (1,024 records) */
+#define MAX_BATCHES     (32 << 20)     /* ... from all of a job's done-K.json */
 
 static pthread_mutex_t xlock = PTHREAD_MUTEX_INITIALIZER;
 static struct ticker ticker;
@@ -64,12 +66,14 @@ static void work_path(char out[BOUND_PATH], int64_t job, const char *name)
 /* Read a report from the worker's directory, which the user owns: read as
  * untrusted (no symlink, FIFO or foreign hard link; bounded), a JSON object
  * or NULL. */
-static json_t *read_report(int64_t job, const char *name)
+static json_t *read_report_max(int64_t job, const char *name, size_t max, size_t *lenp)
 {
 	char path[BOUND_PATH];
-	size_t len;
+	size_t len = 0;
 	work_path(path, job, name);
-	char *buf = fileio_read_untrusted(path, MAX_REPORT, &len);
+	char *buf = fileio_read_untrusted(path, max, &len);
+	if (lenp != NULL)
+		*lenp = len;
 	json_t *v = buf ? json_loadb(buf, len, 0, NULL) : NULL;
 	free(buf);
 	if (!json_is_object(v)) {
@@ -77,6 +81,11 @@ static json_t *read_report(int64_t job, const char *name)
 		v = NULL;
 	}
 	return v;
+}
+
+static json_t *read_report(int64_t job, const char *name)
+{
+	return read_report_max(job, name, MAX_REPORT, NULL);
 }
 
 /* The hidden partial file of a download: DIR/.NAME.tether-JOB-IDX.part */
@@ -283,6 +292,24 @@ void xfer_fold_file_report(struct xfer_rec *t, size_t i, json_t *m)
 	take_notes(t, json_object_get(m, "notes"));
 }
 
+/* Fold a worker's done-K.json into t; see xfer.h. */
+void xfer_fold_done_batch(struct xfer_rec *t, json_t *b)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(b, "done"), i, v) {
+		json_t *idx = json_object_get(v, "idx"), *tot = json_object_get(v, "total");
+		if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+		    (uint64_t)json_integer_value(idx) >= t->nfiles)
+			continue;
+		struct xfer_file *f = &t->files[json_integer_value(idx)];
+		if (json_is_integer(tot) && json_integer_value(tot) >= 0)
+			f->bytes_total = json_integer_value(tot);
+		f->done = true;
+	}
+	take_notes(t, json_object_get(b, "notes"));
+}
+
 /* Fold a worker's progress.json into t; see xfer.h. */
 void xfer_fold_progress(struct xfer_rec *t, json_t *p)
 {
@@ -347,12 +374,30 @@ void xfer_fold_result(struct xfer_rec *t, json_t *r, int64_t now)
 static void read_files(struct xfer_rec *t)
 {
 	for (size_t i = 0; i < t->nfiles; i++) {
-		struct xfer_file *f = &t->files[i];
 		char name[48];
 		snprintf(name, sizeof name, "file-%zu.json", i);
 		json_t *m = read_report(t->job_id, name);
 		xfer_fold_file_report(t, i, m);
 		json_decref(m);
+	}
+	/* the done records of batches (xfer-worker.c batch_write): done-0.json,
+	 * done-1.json... until one is missing; each names at least one file,
+	 * and all are bounded together */
+	size_t budget = MAX_BATCHES;
+	for (size_t k = 0; k < t->nfiles && budget > 0; k++) {
+		char name[48];
+		size_t len;
+		snprintf(name, sizeof name, "done-%zu.json", k);
+		json_t *b = read_report_max(t->job_id, name, budget < MAX_BATCH ? budget : MAX_BATCH,
+		                            &len);
+		if (b == NULL)
+			break;
+		budget -= len < budget ? len : budget;
+		xfer_fold_done_batch(t, b);
+		json_decref(b);
+	}
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct xfer_file *f = &t->files[i];
 		if (f->done) {
 			f->bytes_transferred = f->bytes_total;
 		} else if (!t->upload) {
@@ -507,9 +552,10 @@ static void spawn(struct server *srv, struct xfer_rec *t, int64_t now, int64_t r
 	char key[BOUND_PATH + 32], rate_file[BOUND_PATH];
 	xfer_key_path(key, srv);
 	job_path(rate_file, t->job_id, "rate");
-	json_t *spec = json_pack("{s:b,s:o,s:O,s:s,s:s,s:s}",
+	json_t *spec = json_pack("{s:b,s:o,s:O,s:s,s:s,s:s,s:I}",
 		"upload", t->upload, "files", files, "options", t->options,
-		"workdir", wdir, "rate_file", rate_file, "key_path", key);
+		"workdir", wdir, "rate_file", rate_file, "key_path", key,
+		"parallel", (json_int_t)srv->conf.transfer_parallel_files);
 	account_to_spec(&acct, spec);
 	if (t->credentials != NULL)
 		json_object_set_new(spec, "credentials", json_string(t->credentials));

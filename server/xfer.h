@@ -81,6 +81,9 @@ void xfer_discard_session(struct server *srv, int64_t session);
  * file i (i < t->nfiles), progress.json, and result.json (r NULL: none)
  * deciding t's state at now. Any content is safe (tests/fuzz/fuzz_report). */
 void xfer_fold_file_report(struct xfer_rec *t, size_t i, json_t *m);
+/* A done-K.json, {"done":[{"idx","total"}...],"notes"}: the files it names
+ * (idx < t->nfiles) are done. */
+void xfer_fold_done_batch(struct xfer_rec *t, json_t *b);
 void xfer_fold_progress(struct xfer_rec *t, json_t *p);
 void xfer_fold_result(struct xfer_rec *t, json_t *r, int64_t now);
 

@@ -13,8 +13,10 @@ CERT` (synchronous: it returns once every file is Transferred and moved into
 place; the daemon's `transfer_files_per_job` is raised to FILES). curl: the URLs and outputs in a config file (`-K`), `--parallel
 --parallel-max 16`, one connection pool; and, as an extra row, the same
 config without --parallel (one file after the other on one connection, as
-a tether job fetches them). Every output's count and total size
-are checked, untimed, and the outputs deleted before the next run.
+a tether job fetched them before it took up to transfer_parallel_files at a
+time). Every output's count and total size are checked, untimed, and the
+outputs deleted before the next run; the load average is printed before
+and after (the machine is shared: read the ratios, not the times).
 """
 import argparse
 import os
@@ -106,8 +108,8 @@ def main():
                 f.write(f'url = "{u}"\noutput = "{os.path.join(curl_out, n)}"\n')
         curl = ["curl", "-sS", "--fail", "--parallel", "--parallel-max", "16",
                 "--cacert", web.cert_path, "-K", cfg]
-        # one file after the other on one kept connection, as a tether job
-        # fetches them: how much of the gap is the parallelism
+        # one file after the other on one kept connection: what the
+        # parallelism is worth
         serial = ["curl", "-sS", "--fail", "--cacert", web.cert_path, "-K", cfg]
 
         env = harness.Env()
@@ -168,6 +170,8 @@ def main():
                   + ", ".join(f"{r:.2f}" for r in ratios) + "); target >= 1.0")
         if ratios_serial:
             print(f"tether/curl-serial = {statistics.median(ratios_serial):.2f}x")
+        with open("/proc/loadavg") as f:
+            print("load average after: " + " ".join(f.read().split()[:3]))
         if errors["tether"]:
             r = c.run("transfer", "list", "-s", f"{d.host}/small", "--json", timeout=60)
             print("  transfers left:", r.stdout[:500])

@@ -1,6 +1,6 @@
 /*
  * fuzz_report.c - the transfer worker's report files (file-N.json,
- * progress.json, result.json), which the daemon reads from the job's work
+ * done-K.json, progress.json, result.json), which the daemon reads from the job's work
  * directory, where the job's owner can write anything: parsed as
  * server/xfer.c reads them, then folded into a transfer of three files.
  * The first input byte picks the report, the rest is its content.
@@ -34,13 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (t.files == NULL)
 		t.nfiles = 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		for (size_t i = 0; i < t.nfiles; i++)
 			xfer_fold_file_report(&t, i, doc);
 		break;
 	case 1:
 		xfer_fold_progress(&t, doc);
+		break;
+	case 2:
+		xfer_fold_done_batch(&t, doc);
 		break;
 	default:
 		xfer_fold_result(&t, doc, 1700000000);

@@ -5,8 +5,12 @@ that leaves no worker and no partial file, credentials inside URLs, and
 proxy credentials. Sources are files on the daemon's host (rate-limited
 with --max-rate where a transfer must still be running), or nginx/tinyproxy
 from servers.py where a web server or proxy is needed."""
+import hashlib
 import json
 import os
+import random
+import re
+import signal
 import subprocess
 import time
 
@@ -432,6 +436,119 @@ def test_proxy_user_and_bare_proxy_entries(env):
     finally:
         tp.stop()
     assert files_holding(w.d.dir, b"pp-secret") == [], files_holding(w.d.dir, b"pp-secret")
+
+
+def test_many_small_files_in_parallel_worker_killed(env):
+    """A download job of 200 small files over HTTPS, with one over 4 MiB and
+    one local file among them, fetched several at a time (the large one and
+    the local one alone afterwards): its worker SIGKILLed mid-job, then
+    stopped by a suspend mid-job, then resumed, it completes with every file
+    exactly right and no partial left; the files the stopped worker had
+    recorded done are counted done at once and never fetched again."""
+    w = World(env, config={"transfer_files_per_job": 300})
+    try:
+        ng = S.Nginx(env.root).start()
+    except S.FixtureUnavailable as e:
+        print(f"UNAVAILABLE: many small files (nginx): {e.reason}", flush=True)
+        return
+    try:
+        rnd = random.Random(17)
+        want, srcs = {}, []
+        for i in range(200):
+            name = f"s{i:03d}.bin"
+            data = rnd.randbytes(rnd.randint(4 << 10, 32 << 10))
+            ng.put_file(name, data)
+            want[name] = data
+            srcs.append(f"https://127.0.0.1:{ng.https_port}/files/{name}")
+        want["big.bin"] = os.urandom((4 << 20) + 12345)
+        ng.put_file("big.bin", want["big.bin"])
+        srcs.insert(60, f"https://127.0.0.1:{ng.https_port}/files/big.bin")
+        want["local.bin"] = os.urandom(30000)
+        srcs.insert(120, w.put("local.bin", want["local.bin"]))
+        total = sum(len(v) for v in want.values())
+        t = w.start(*srcs, w.dst + "/", "--cacert", ng.cert_path, "--async",
+                    "--max-rate", "2000000")
+        job = t["id"]
+        # SIGKILL mid-job: the daemon sees the worker gone and starts another
+        H.wait_for(lambda: w.show(job)["bytes_transferred"] > 600000, 30, "progress")
+        first = workers_of(w.d)
+        assert len(first) == 1, first
+        os.kill(first[0], signal.SIGKILL)
+        H.wait_for(lambda: (lambda p: p and p != first)(workers_of(w.d)), 30, "a new worker")
+        # a stop mid-job (suspend): the worker syncs and records what it has
+        H.wait_for(lambda: w.show(job)["files_transferred"] >= 40, 30, "files done")
+        r = w.act("suspend", job)
+        assert r.returncode == 0, r.stderr
+        t = w.show(job)
+        assert t["state"] == "Suspended", t
+        done = [os.path.basename(f["destination"]) for f in t["files"] if f["done"]]
+        assert 40 <= len(done) < len(want), (len(done), t["files_transferred"])
+        with open(ng.access_log) as f:
+            before = f.read()
+        r = w.tether("transfer", "set", "-s", w.session, str(job), "--max-rate", "0")
+        assert r.returncode == 0, r.stderr
+        assert w.act("resume", job).returncode == 0
+        t = w.wait(job, ("Transferred", "Error", "TransientError"), timeout=60)
+        assert t["state"] == "Transferred", t
+        assert t["files_transferred"] == len(want) and t["bytes_transferred"] == total, t
+        with open(ng.access_log) as f:
+            after = f.read()[len(before):]
+        fetched = set(re.findall(r'"GET /files/(\S+) HTTP', after))
+        assert not fetched & set(done), sorted(fetched & set(done))[:5]
+        r = w.act("complete", job)
+        assert r.returncode == 0, r.stderr
+        got = sorted(os.listdir(w.dst))
+        assert got == sorted(want), [n for n in got if n not in want][:5]
+        for name, data in want.items():
+            with open(os.path.join(w.dst, name), "rb") as f:
+                b = f.read()
+            assert len(b) == len(data) and \
+                hashlib.sha256(b).digest() == hashlib.sha256(data).digest(), name
+    finally:
+        ng.stop()
+
+
+def test_parallel_files_one_missing(env):
+    """Among small files fetched in parallel, a 404 fails the job (Error,
+    naming that file); the files that finished are recorded done and the
+    rest are not; once the file is there, resume fetches only what is
+    missing and the job completes exactly."""
+    w = World(env)
+    try:
+        ng = S.Nginx(env.root).start()
+    except S.FixtureUnavailable as e:
+        print(f"UNAVAILABLE: parallel files (nginx): {e.reason}", flush=True)
+        return
+    try:
+        want, srcs = {}, []
+        for i in range(40):
+            name = f"p{i:02d}.bin"
+            want[name] = os.urandom(5000 + i)
+            if i != 20:
+                ng.put_file(name, want[name])
+            srcs.append(f"https://127.0.0.1:{ng.https_port}/files/{name}")
+        t = w.start(*srcs, w.dst + "/", "--cacert", ng.cert_path, "--async")
+        t = w.wait(t["id"], ("Error", "Transferred"))
+        assert t["state"] == "Error" and t["error"]["code"] == "http_404", t
+        assert t["error"]["file"].endswith("/p20.bin"), t["error"]
+        done = {os.path.basename(f["destination"]) for f in t["files"] if f["done"]}
+        assert "p20.bin" not in done and {f"p{i:02d}.bin" for i in range(20)} <= done, done
+        with open(ng.access_log) as f:
+            before = f.read()
+        ng.put_file("p20.bin", want["p20.bin"])
+        assert w.act("resume", t["id"]).returncode == 0
+        t = w.wait(t["id"], ("Error", "Transferred"))
+        assert t["state"] == "Transferred", t
+        with open(ng.access_log) as f:
+            again = set(re.findall(r'"GET /files/(\S+) HTTP', f.read()[len(before):]))
+        assert "p20.bin" in again and not again & done, sorted(again)
+        assert w.act("complete", t["id"]).returncode == 0
+        assert sorted(os.listdir(w.dst)) == sorted(want), os.listdir(w.dst)
+        for name, data in want.items():
+            with open(os.path.join(w.dst, name), "rb") as f:
+                assert f.read() == data, name
+    finally:
+        ng.stop()
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ static void test_table_defaults(void **state)
 	assert_int_equal(c.transfer_files_per_job, 200);
 	assert_int_equal(c.transfer_concurrency, 2);
 	assert_int_equal(c.transfer_slice, 60);
+	assert_int_equal(c.transfer_parallel_files, 16);
 	assert_int_equal(c.transfer_background_rate, 0);
 	assert_int_equal(c.uploads_per_user, 60);
 	assert_int_equal(c.upload_expiry, 7 * 86400);
