@@ -43,7 +43,7 @@ static void bind_json(sqlite3_stmt *s, int col, const json_t *v)
 }
 
 /* Write the files of t (all rows, replacing). Store locked. */
-static tether_err write_files(struct store *st, const struct xfer_rec *t)
+static tether_err write_files(struct store *st, struct xfer_rec *t)
 {
 	sqlite3_stmt *s = store_prepare(st, "INSERT OR REPLACE INTO transfer_files(job_id, idx, "
 	                                "source, destination, bytes_total, bytes_transferred, "
@@ -52,7 +52,10 @@ static tether_err write_files(struct store *st, const struct xfer_rec *t)
 		return TETHER_E_INTERNAL;
 	tether_err e = TETHER_E_OK;
 	for (size_t i = 0; i < t->nfiles && e == TETHER_E_OK; i++) {
-		const struct xfer_file *f = &t->files[i];
+		struct xfer_file *f = &t->files[i];
+		if (f->stored && f->stored_total == f->bytes_total &&
+		    f->stored_transferred == f->bytes_transferred && f->stored_done == f->done)
+			continue;   /* the row holds this already */
 		sqlite3_bind_int64(s, 1, t->job_id);
 		sqlite3_bind_int64(s, 2, (int64_t)i);
 		sqlite3_bind_text(s, 3, f->source, -1, SQLITE_STATIC);
@@ -66,9 +69,20 @@ static tether_err write_files(struct store *st, const struct xfer_rec *t)
 		if (sqlite3_step(s) != SQLITE_DONE)
 			e = store_fail(st, "transfer_files");
 		sqlite3_reset(s);
+		f->stored = true;   /* if the transaction ends well: see forget_stored */
+		f->stored_total = f->bytes_total;
+		f->stored_transferred = f->bytes_transferred;
+		f->stored_done = f->done;
 	}
 	store_release(st, s);
 	return e;
+}
+
+/* A write that was rolled back: what the store has is no longer known. */
+static void forget_stored(struct xfer_rec *t, tether_err e)
+{
+	for (size_t i = 0; e != TETHER_E_OK && i < t->nfiles; i++)
+		t->files[i].stored = false;
 }
 
 /* Bind the mutable columns shared by insert and update (from column 1). */
@@ -133,6 +147,7 @@ tether_err store_xfer_create(struct store *st, struct job_rec *j, struct xfer_re
 out:
 	store_release(st, s);
 	e = store_end(st, e);
+	forget_stored(t, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
 	if (e != TETHER_E_OK)
@@ -184,6 +199,10 @@ static tether_err read_files(struct store *st, struct xfer_rec *t)
 		               : sqlite3_column_int64(s, 2);
 		f->bytes_transferred = sqlite3_column_int64(s, 3);
 		f->done = sqlite3_column_int(s, 4) != 0;
+		f->stored = true;
+		f->stored_total = f->bytes_total;
+		f->stored_transferred = f->bytes_transferred;
+		f->stored_done = f->done;
 	}
 	store_release(st, s);
 	return e;
@@ -277,7 +296,7 @@ tether_err store_xfer_ids(struct store *st, int64_t session_id, int64_t **ids, s
 }
 
 /* Write back a transfer's mutable state and its files. */
-tether_err store_xfer_update(struct store *st, const struct xfer_rec *t)
+tether_err store_xfer_update(struct store *st, struct xfer_rec *t)
 {
 	pthread_mutex_lock(&st->lock);
 	tether_err e = TETHER_E_INTERNAL;
@@ -300,6 +319,7 @@ tether_err store_xfer_update(struct store *st, const struct xfer_rec *t)
 out:
 	store_release(st, s);
 	e = store_end(st, e);
+	forget_stored(t, e);
 unlock:
 	pthread_mutex_unlock(&st->lock);
 	return e;

@@ -200,6 +200,12 @@ struct xfer_file {
 	int64_t bytes_total;               /* -1 while unknown */
 	int64_t bytes_transferred;
 	bool    done;
+	/* the row as the store has it, when loaded from there: an update
+	 * writes only the rows that changed (a job of 10,000 files is
+	 * updated every 250 ms while it runs) */
+	bool    stored;
+	int64_t stored_total, stored_transferred;
+	bool    stored_done;
 };
 
 struct xfer_rec {
@@ -235,8 +241,9 @@ tether_err store_xfer_get(struct store *st, int64_t job_id, struct xfer_rec *out
  * still in the scheduler's hands (session_id 0: not Acknowledged/Cancelled).
  * *ids is malloc'd. */
 tether_err store_xfer_ids(struct store *st, int64_t session_id, int64_t **ids, size_t *n);
-/* Write back everything mutable in t (state, options, files' progress...). */
-tether_err store_xfer_update(struct store *st, const struct xfer_rec *t);
+/* Write back everything mutable in t (state, options, files' progress: of
+ * the files, only the rows that changed since t was loaded or written). */
+tether_err store_xfer_update(struct store *st, struct xfer_rec *t);
 
 /* Resumable uploads received (api-upload.c). received is how many bytes
  * are verified and durable in the partial file. */

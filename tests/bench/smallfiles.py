@@ -73,6 +73,13 @@ def clear(outdir):
         os.unlink(os.path.join(outdir, n))
 
 
+def cpu_s(pid):
+    """utime + stime of pid (the daemon's own threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(cmd, cap, env=None):
     t0 = time.perf_counter()
     try:
@@ -133,7 +140,7 @@ def main():
         print(f"{a.files} files, {total / 1e6:.1f} MB in all, {os.cpu_count()} CPUs, "
               f"nginx 2 workers, {a.runs} runs, load average before: {load}")
         times = {"tether": [], "curl": [], "curl-serial": []}
-        ratios, ratios_serial = [], []
+        ratios, ratios_serial, daemon_cpu = [], [], []
         errors = {"tether": 0, "curl": 0, "curl-serial": 0}
         for i in range(a.runs):
             order = [("curl", curl, None, curl_out), ("tether", tether, c.env(), t_out)]
@@ -143,7 +150,10 @@ def main():
             got = {}
             for name, cmd, e, out in order:
                 subprocess.run(["sync"])
+                cpu0 = cpu_s(d.proc.pid)
                 dt, err = run(cmd, a.time_cap, e)
+                if name == "tether":   # the scheduler's passes, the API
+                    daemon_cpu.append(cpu_s(d.proc.pid) - cpu0)
                 bad = err or check(out, names, total)
                 clear(out)
                 if bad:
@@ -170,6 +180,10 @@ def main():
                   + ", ".join(f"{r:.2f}" for r in ratios) + "); target >= 1.0")
         if ratios_serial:
             print(f"tether/curl-serial = {statistics.median(ratios_serial):.2f}x")
+        if daemon_cpu:
+            print(f"tetherd's own CPU per tether run (not its transfer worker's): median "
+                  f"{statistics.median(daemon_cpu):.2f} s (runs: "
+                  + ", ".join(f"{x:.2f}" for x in daemon_cpu) + ")")
         with open("/proc/loadavg") as f:
             print("load average after: " + " ".join(f.read().split()[:3]))
         if errors["tether"]:
