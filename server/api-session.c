@@ -78,6 +78,72 @@ static int64_t held_of(const struct held *h, int64_t session)
 	return f ? f->bytes : 0;
 }
 
+/* The jobs that sessions' JSON lists, at most JOBS_LISTED per session
+ * (the newest; `job list` has them all), sorted by session. */
+#define JOBS_LISTED 100
+struct briefs {
+	struct job_brief *v;
+	size_t            n, cap, in_session;   /* in_session: of the last one's */
+	bool              short_of_memory;
+};
+
+static void add_brief(void *ctx, const struct job_brief *b)
+{
+	struct briefs *l = ctx;
+	if (l->n > 0 && l->v[l->n - 1].session_id == b->session_id) {
+		if (l->in_session >= JOBS_LISTED)
+			return;
+	} else {
+		l->in_session = 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct job_brief *v = realloc(l->v, cap * sizeof *v);
+		if (v == NULL) {
+			l->short_of_memory = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *b;
+	l->in_session++;
+}
+
+/* Load the briefs of user's sessions (-1: everyone's), or of one session. */
+static void briefs_load(struct req *r, int64_t user, int64_t session, struct briefs *l)
+{
+	*l = (struct briefs){ NULL, 0, 0, 0, false };
+	if (store_job_briefs(r->srv->store, user, session, add_brief, l) != TETHER_E_OK)
+		l->short_of_memory = true;   /* never a session shown without its jobs */
+}
+
+/* Append session's jobs as a JSON array to b. */
+static int briefs_write(struct buf *b, const struct briefs *l, int64_t session)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {   /* the first of session's */
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->v[mid].session_id < session)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int rc = buf_puts(b, "[");
+	for (size_t i = lo; i < l->n && l->v[i].session_id == session; i++) {
+		const struct job_brief *j = &l->v[i];
+		int state = j->state == JOB_RUNNING && joblog_blocked(j->id) ? JOB_BLOCKED : j->state;
+		const char *st = j->xstate[0] != '\0' ? j->xstate : proto_job_state_str(state);
+		const char *type = proto_job_type_str(j->type);
+		rc |= buf_puts(b, i > lo ? ",{\"id\":" : "{\"id\":") | jsonu_write_int(b, j->id) |
+		      buf_puts(b, ",\"name\":") | jsonu_write_string(b, j->name) |
+		      buf_puts(b, ",\"type\":") | jsonu_write_string(b, type ? type : "background") |
+		      buf_puts(b, ",\"state\":") | jsonu_write_string(b, st ? st : "Failed") |
+		      buf_puts(b, "}");
+	}
+	return rc | buf_puts(b, "]");
+}
+
 /* A session's JSON fields (docs/cli.md "JSON fields"), in their order;
  * ?fields= on a list picks some of them. */
 enum {
@@ -94,7 +160,8 @@ static const char *const field_names[F_COUNT] = {
  * output it holds being held); -1 if b is full. The one writer of a
  * session's JSON: lists of thousands are written straight from the rows. */
 static int session_write(struct buf *b, const char *host, const struct session_rec *s,
-                         const char *owner, int64_t held, unsigned mask)
+                         const char *owner, int64_t held, const struct briefs *jobs,
+                         unsigned mask)
 {
 	char when[TIMEU_RFC3339_LEN];
 	int rc = buf_puts(b, "{");
@@ -131,7 +198,7 @@ static int session_write(struct buf *b, const char *host, const struct session_r
 			str = str ? str : "block";
 			break;
 		case F_OUTPUT_BYTES: rc |= jsonu_write_int(b, held); break;
-		case F_JOBS:         rc |= buf_puts(b, "[]"); break;
+		case F_JOBS:         rc |= briefs_write(b, jobs, s->id); break;
 		}
 		if (str != NULL)
 			rc |= jsonu_write_string(b, str);
@@ -176,12 +243,16 @@ static int fields_query(struct req *r, unsigned *mask)
 static tether_err session_reply(struct req *r, int status, const struct session_rec *s)
 {
 	struct held h;
+	struct briefs jobs;
 	struct buf b;
 	held_load(r, s->user_id, &h);
-	buf_init(&b, SESSION_JSON_MAX);
-	int rc = session_write(&b, r->srv->hostname, s, r->user.name, held_of(&h, s->id),
+	briefs_load(r, s->user_id, s->id, &jobs);
+	buf_init(&b, SESSION_JSON_MAX + JOBS_LISTED * (BOUND_NAME * 6 + 128));
+	int rc = jobs.short_of_memory ? -1
+	       : session_write(&b, r->srv->hostname, s, r->user.name, held_of(&h, s->id), &jobs,
 	                       FIELDS_ALL);
 	free(h.v);
+	free(jobs.v);
 	if (rc != 0) {
 		buf_free(&b);
 		return req_error(r, TETHER_E_INTERNAL, "cannot write the session");
@@ -346,6 +417,7 @@ struct list_ctx {
 	size_t       nowners, capowners;
 	struct held  held;
 	unsigned     fields;     /* which fields (FIELDS_ALL: all) */
+	struct briefs jobs;      /* with the field jobs */
 	size_t       n;          /* sessions written */
 	int64_t      last;       /* the last one's id */
 	bool         full;       /* the reply outgrew its bound, or memory ran out */
@@ -368,7 +440,7 @@ static void list_cb(void *ctx, const struct session_rec *s)
 	}
 	if (c->full || (c->n > 0 && buf_puts(&c->b, ",") != 0) ||
 	    session_write(&c->b, c->r->srv->hostname, s, owner, held_of(&c->held, s->id),
-	                  c->fields) != 0) {
+	                  &c->jobs, c->fields) != 0) {
 		c->full = true;
 		return;
 	}
@@ -418,6 +490,8 @@ tether_err api_session_list(struct req *r)
 	 * the reply says how much output each holds) */
 	if ((c.fields & (1u << F_OUTPUT_BYTES)) != 0)
 		held_load(r, all ? -1 : r->user.id, &c.held);
+	if ((c.fields & (1u << F_JOBS)) != 0)
+		briefs_load(r, all ? -1 : r->user.id, 0, &c.jobs);
 	tether_err e = TETHER_E_OK;
 	if (all && (c.fields & (1u << F_OWNER)) != 0) {
 		e = store_user_list(r->srv->store, owner_cb, &c);
@@ -440,7 +514,8 @@ tether_err api_session_list(struct req *r)
 		c.full = true;
 	free(c.owners);
 	free(c.held.v);
-	if (e == TETHER_E_OK && (c.full || c.held.short_of_memory))
+	free(c.jobs.v);
+	if (e == TETHER_E_OK && (c.full || c.held.short_of_memory || c.jobs.short_of_memory))
 		e = TETHER_E_INTERNAL;
 	if (e != TETHER_E_OK) {
 		buf_free(&c.b);

@@ -203,6 +203,40 @@ tether_err store_job_list_running(struct store *st, store_job_cb cb, void *ctx)
 	                " ORDER BY j.id", 0, false, cb, ctx);
 }
 
+tether_err store_job_briefs(struct store *st, int64_t user, int64_t session,
+                            store_brief_cb cb, void *ctx)
+{
+	tether_err e = TETHER_E_INTERNAL;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = store_prepare(st, "SELECT j.session_id, j.id, j.name, j.type, j.state, "
+		"COALESCE(t.state, '') FROM jobs j JOIN sessions s ON s.id = j.session_id "
+		"LEFT JOIN transfers t ON t.job_id = j.id WHERE (?1 < 0 OR s.user_id = ?1) AND "
+		"(?2 = 0 OR j.session_id = ?2) ORDER BY j.session_id, j.id DESC");
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, user);
+		sqlite3_bind_int64(s, 2, session);
+		int rc;
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			struct job_brief b;
+			char type[16];
+			b.session_id = sqlite3_column_int64(s, 0);
+			b.id = sqlite3_column_int64(s, 1);
+			store_col_text(s, 2, b.name, sizeof b.name);
+			store_col_text(s, 3, type, sizeof type);
+			b.type = proto_job_type_parse(type);
+			if (b.type < 0)
+				b.type = JOB_TYPE_BACKGROUND;   /* as job_from_row */
+			b.state = sqlite3_column_int(s, 4);
+			store_col_text(s, 5, b.xstate, sizeof b.xstate);
+			cb(ctx, &b);
+		}
+		e = rc == SQLITE_DONE ? TETHER_E_OK : store_fail(st, "job_briefs");
+	}
+	store_release(st, s);
+	pthread_mutex_unlock(&st->lock);
+	return e;
+}
+
 tether_err store_job_list_session(struct store *st, int64_t session_id,
                                   store_job_cb cb, void *ctx)
 {

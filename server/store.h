@@ -182,6 +182,19 @@ tether_err store_job_latest(struct store *st, int64_t session_id, struct job_rec
 typedef void (*store_job_cb)(void *ctx, const struct job_rec *j);
 /* Every job still Running or Blocked, all sessions. */
 tether_err store_job_list_running(struct store *st, store_job_cb cb, void *ctx);
+/* A job as its session's JSON lists it (docs/api.md, the session object):
+ * xstate is a transfer job's state ("" for other types). */
+struct job_brief {
+	int64_t session_id, id;
+	char    name[BOUND_NAME + 1];
+	int     type, state;                /* enum job_type, enum job_state */
+	char    xstate[24];
+};
+typedef void (*store_brief_cb)(void *ctx, const struct job_brief *b);
+/* The jobs of user's sessions (user -1: everyone's), or of one session
+ * (session > 0), by session, newest first. */
+tether_err store_job_briefs(struct store *st, int64_t user, int64_t session,
+                            store_brief_cb cb, void *ctx);
 tether_err store_job_list_session(struct store *st, int64_t session_id,
                                   store_job_cb cb, void *ctx);
 /* Record a job's end (only if it is still running; OK either way). */

@@ -3,7 +3,7 @@ import json
 import os
 import signal
 
-from harness import PASSWORD, expect_error, main
+from harness import PASSWORD, expect_error, main, wait_for
 
 
 def setup(env, users=("alice",)):
@@ -158,6 +158,52 @@ def test_list_pages(env):
     # the session JSON of a single read is the list's
     st, _, one = d.request("GET", f"/v1/sessions/{whole['sessions'][0]['id']}", token=tok)
     assert st == 200 and one == whole["sessions"][0], (one, whole["sessions"][0])
+
+
+def test_a_sessions_jobs(env):
+    """A session's `jobs` lists its jobs newest first (id, name, type,
+    state), the newest 100 of them; in a single read as in the list, on
+    their own with ?fields=jobs, and not another session's."""
+    d, c = setup(env)
+    c.json("session", "new", d.host, "--name", "a")
+    c.json("session", "new", d.host, "--name", "b")
+    tok = c.token(d, "alice")
+    cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
+    assert c.json("session", "list", d.host)[0]["jobs"] == []
+    r = c.run("invoke", "-s", f"{d.host}/a", "--", "exit 3")
+    assert r.returncode == 3, r.stderr
+    conn = d.conn()
+    try:   # 104 background jobs more, on one keep-alive connection
+        for i in range(104):
+            conn.request("POST", "/v1/sessions/a/jobs", body=json.dumps(
+                {"command": "true", "name": f"j{i:03d}"}), headers=dict(
+                cid, **{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}))
+            resp = conn.getresponse()
+            assert resp.status == 201, (i, resp.status, resp.read())
+            resp.read()
+    finally:
+        conn.close()
+    c.json("job", "start", f"{d.host}/b", "--name", "other", "--", "sleep 30")
+    wait_for(lambda: all(j["state"] in ("Completed", "Failed") for j in
+                         c.json("job", "list", "-s", f"{d.host}/a")), 60, "the jobs to end")
+    st, _, doc = d.request("GET", "/v1/sessions", token=tok)
+    a, b = doc["sessions"]
+    assert len(a["jobs"]) == 100, len(a["jobs"])
+    assert a["jobs"][0] == {"id": a["jobs"][0]["id"], "name": "j103", "type": "background",
+                            "state": "Completed"}, a["jobs"][0]
+    assert [j["name"] for j in a["jobs"]] == [f"j{i:03d}" for i in range(103, 3, -1)]
+    assert [j["name"] for j in b["jobs"]] == ["other"] and b["jobs"][0]["state"] == "Running"
+    # a single read is the list's; ?fields=jobs gives them alone
+    st, _, one = d.request("GET", "/v1/sessions/a", token=tok)
+    assert st == 200 and one == a, (one["jobs"][:2], a["jobs"][:2])
+    st, _, doc = d.request("GET", "/v1/sessions?fields=id,jobs", token=tok)
+    assert doc["sessions"][1] == {"id": b["id"], "jobs": b["jobs"]}, doc["sessions"][1]
+    # the invoke is there while it is among the newest 100
+    c.run("job", "remove", "-s", f"{d.host}/a", *[f"j{i:03d}" for i in range(100)])
+    st, _, doc = d.request("GET", "/v1/sessions/a", token=tok)
+    assert [(j["type"], j["state"]) for j in doc["jobs"]][-1] == ("invoke", "Failed"), \
+        doc["jobs"]
+    c.run("job", "stop", "-s", f"{d.host}/b", "other")
 
 
 def test_list_table_across_pages(env):

@@ -165,6 +165,13 @@ def test_job_list_shows_transfer_states(env):
     assert r.returncode == 0, r.stderr
     rows = {l.split()[1]: l.split()[3] for l in r.stdout.splitlines()[1:]}
     assert rows == want, r.stdout
+    # the session's own JSON lists the same jobs, newest first, in the same states
+    host = w.session.rsplit("/", 1)[0]
+    sess = [s for s in json.loads(w.tether("session", "list", host, "--json").stdout)
+            if s["name"] == w.session.rsplit("/", 1)[1]][0]
+    assert [j["name"] for j in sess["jobs"]] == ["bg", "slow", "held", "bad", "ok"], sess
+    assert {j["name"]: j["state"] for j in sess["jobs"]} == want, sess["jobs"]
+    assert {j["type"] for j in sess["jobs"]} == {"transfer", "background"}, sess["jobs"]
     r = w.tether("job", "stop", "-s", w.session, "bg")
     assert r.returncode == 0, r.stderr
 
