@@ -437,8 +437,10 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 		req_header(r, "X-Tether-Error", "1");   /* the job object says what */
 	/* ?remove=1: a temporary session goes with the reply that ends its
 	 * command's output, as DELETE would (the output is in data already);
-	 * one request less per host of invoke -H */
-	if (remove && !running && next >= size && j.error[0] == '\0' &&
+	 * one request less per host of invoke -H. Not if the client has gone
+	 * while the request was held: an interrupted client reads the output
+	 * again, from the session */
+	if (remove && !running && next >= size && j.error[0] == '\0' && !req_client_gone(r) &&
 	    session_remove(r->srv, r->user.id, s.id) == TETHER_E_OK) {
 		store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
 		req_header(r, "X-Tether-Removed", "1");

@@ -94,6 +94,10 @@ tether_err req_reply_stream(struct req *r, int status, uint64_t len,
  * long or holding a NUL or another control character. */
 int req_query_str(struct req *r, const char *name, char *out, size_t outsz);
 
+/* True if the client has closed its side of r's connection (it went
+ * away while the request was held, as an interrupted client does). */
+bool req_client_gone(struct req *r);
+
 /* Add a response header (name and value at most 79 bytes each). */
 void req_header(struct req *r, const char *name, const char *value);
 

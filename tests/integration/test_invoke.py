@@ -225,6 +225,7 @@ def test_vanished_supervisor_is_reported(env):
 
 def test_ctrl_c_stops_remote_group(env):
     d, c, s = setup(env)
+    mark = f"tt-early-{os.getpid()}-{time.monotonic_ns()}"   # this run's own
     p = c.popen("invoke", "-s", s, "--",
                 "trap 'echo got-int; exit 7' INT; echo ready; sleep 30")
     assert p.stdout.readline() == b"ready\n"
@@ -234,27 +235,27 @@ def test_ctrl_c_stops_remote_group(env):
     # Ctrl-C before the command printed anything: the request that started
     # it is still waiting for its first output, and knows no job id yet
     p = c.popen("invoke", "-s", s, "--",
-                "trap 'echo got-int-early; exit 9' INT; touch /tmp/tt-early-$PPID; sleep 30")
-    wait_for(lambda: any(f.startswith("tt-early-") for f in os.listdir("/tmp")), 30,
+                f"trap 'echo got-int-early; exit 9' INT; touch /tmp/{mark}-s-$PPID; sleep 30")
+    wait_for(lambda: any(f.startswith(f"{mark}-s-") for f in os.listdir("/tmp")), 30,
              "the command to start")
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=30) == 9
     assert p.stdout.read() == b"got-int-early\n"
     for f in os.listdir("/tmp"):
-        if f.startswith("tt-early-"):
+        if f.startswith(f"{mark}-s-"):
             os.unlink(os.path.join("/tmp", f))
     assert [j["state"] for j in c.json("job", "list", "-s", s)][-1] == "Stopped"
     # the same with -H: the temporary session was made with its command in
     # one exchange, under a name the client chose, and goes afterwards
     p = c.popen("invoke", "-H", d.host, "--",
-                "trap 'echo got-int-h; exit 5' INT; touch /tmp/tt-early-h-$PPID; sleep 30")
-    wait_for(lambda: any(f.startswith("tt-early-h-") for f in os.listdir("/tmp")), 30,
+                f"trap 'echo got-int-h; exit 5' INT; touch /tmp/{mark}-h-$PPID; sleep 30")
+    wait_for(lambda: any(f.startswith(f"{mark}-h-") for f in os.listdir("/tmp")), 30,
              "the command to start")
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=30) == 5
     assert p.stdout.read() == b"got-int-h\n"
     for f in os.listdir("/tmp"):
-        if f.startswith("tt-early-h-"):
+        if f.startswith(f"{mark}-h-"):
             os.unlink(os.path.join("/tmp", f))
     assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]
 
@@ -510,6 +511,30 @@ def test_remove_goes_with_the_reply_that_ends_the_output(env):
     assert exists("w")
     assert d.query("SELECT count(*) FROM jobs j JOIN sessions s ON j.session_id = s.id "
                    "WHERE s.name = 'w'") == [(0,)]
+    # a client that went away while its request was held (an interrupted
+    # one) does not take the session with it: it reads the output again
+    mark = f"/tmp/tt-gone-{os.getpid()}-{time.monotonic_ns()}"
+    conn = d.conn()
+    conn.request("POST", "/v1/sessions?wait=30&remove=1", body=json.dumps(
+        {"name": "gone", "command": f"while [ ! -e {mark} ]; do sleep 0.05; done; exit 6",
+         "keep_state": False}),
+        headers=dict(cid, **{"Authorization": "Bearer " + tok,
+                             "Content-Type": "application/json"}))
+    wait_for(lambda: d.query("SELECT count(*) FROM jobs j JOIN sessions s ON "
+                             "j.session_id = s.id WHERE s.name = 'gone'") == [(1,)],
+             30, "the command to start")
+    conn.close()   # gone, the request held for the command's first output
+    open(mark, "w").close()
+    try:
+        wait_for(lambda: d.query("SELECT j.exit_code FROM jobs j JOIN sessions s ON "
+                                 "j.session_id = s.id WHERE s.name = 'gone'") in ([(6,)], []),
+                 30, "the command to end")   # or its session to go, wrongly
+        time.sleep(0.5)   # the held request has woken by now
+    finally:
+        os.unlink(mark)
+    assert exists("gone")
+    st, _, _ = d.request("DELETE", "/v1/sessions/gone", token=tok)
+    assert st == 200
     # without remove the session stays, as before
     st, hdrs, _ = d.request("POST", "/v1/sessions/w/invoke?wait=10", {"command": "true"},
                             token=tok, headers=cid)
