@@ -46,7 +46,9 @@ def test_as_job_returns_at_once_and_lists(env):
     remote = [x for x in c.json("job", "list", "-s", s) if x["id"] == j["remote"]["job_id"]]
     assert len(remote) == 1 and remote[0]["type"] == "invoke", remote
     assert remote[0]["state"] == "Running"
-    # job list without -s: the same table as with -s, state refreshed
+    # job list without -s: the same table as with -s, state refreshed (once
+    # the command's first line is there: on a loaded machine it may not be yet)
+    wait_for(lambda: c.json("job", "list")[0]["has_more_data"], 30, "the first output")
     r = c.run("job", "list")
     assert r.returncode == 0, r.stderr
     head, row = r.stdout.splitlines()
