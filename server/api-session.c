@@ -31,18 +31,30 @@ struct held {
 	bool   short_of_memory;
 };
 
+/* Room for element n of the array at *vp (a pointer to the array's
+ * pointer; elements of sz bytes, *cap of them), grown by doubling; false
+ * if memory ran out. */
+static bool room_for(void *vp, size_t *cap, size_t n, size_t sz)
+{
+	void *v;
+	if (n < *cap)
+		return true;
+	memcpy(&v, vp, sizeof v);
+	size_t want = *cap ? *cap * 2 : 64;
+	void *grown = realloc(v, want * sz);
+	if (grown == NULL)
+		return false;
+	memcpy(vp, &grown, sizeof grown);
+	*cap = want;
+	return true;
+}
+
 static void add_held(void *ctx, int64_t session, int64_t bytes)
 {
 	struct held *h = ctx;
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 64;
-		struct held_one *v = realloc(h->v, cap * sizeof *v);
-		if (v == NULL) {
-			h->short_of_memory = true;
-			return;
-		}
-		h->v = v;
-		h->cap = cap;
+	if (!room_for(&h->v, &h->cap, h->n, sizeof *h->v)) {
+		h->short_of_memory = true;
+		return;
 	}
 	h->v[h->n++] = (struct held_one){ session, bytes };
 }
@@ -96,15 +108,9 @@ static void add_brief(void *ctx, const struct job_brief *b)
 	} else {
 		l->in_session = 0;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct job_brief *v = realloc(l->v, cap * sizeof *v);
-		if (v == NULL) {
-			l->short_of_memory = true;
-			return;
-		}
-		l->v = v;
-		l->cap = cap;
+	if (!room_for(&l->v, &l->cap, l->n, sizeof *l->v)) {
+		l->short_of_memory = true;
+		return;
 	}
 	l->v[l->n++] = *b;
 	l->in_session++;
@@ -452,15 +458,9 @@ static void list_cb(void *ctx, const struct session_rec *s)
 static void owner_cb(void *ctx, const struct user_rec *u)
 {
 	struct list_ctx *c = ctx;
-	if (c->nowners == c->capowners) {
-		size_t cap = c->capowners ? c->capowners * 2 : 16;
-		struct owner *v = realloc(c->owners, cap * sizeof *v);
-		if (v == NULL) {
-			c->full = true;
-			return;
-		}
-		c->owners = v;
-		c->capowners = cap;
+	if (!room_for(&c->owners, &c->capowners, c->nowners, sizeof *c->owners)) {
+		c->full = true;
+		return;
 	}
 	struct owner *o = &c->owners[c->nowners++];
 	o->id = u->id;

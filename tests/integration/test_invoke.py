@@ -223,6 +223,26 @@ def test_vanished_supervisor_is_reported(env):
     assert state == 3 and code is None and "vanished" in err, (state, code, err)
 
 
+def early_ctrl_c(c, args, mark, code):
+    """Ctrl-C to `tether invoke ARGS -- CMD` once CMD has started but
+    printed nothing (the request that started it is still held for its
+    first output, and knows no job id yet): CMD's INT trap runs, says so
+    and exits with code, and tether exits with it."""
+    p = c.popen("invoke", *args, "--",
+                f"trap 'echo got-int-{code}; exit {code}' INT; touch /tmp/{mark}-$PPID; "
+                "sleep 30")
+    try:
+        wait_for(lambda: any(f.startswith(f"{mark}-") for f in os.listdir("/tmp")), 30,
+                 "the command to start")
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=30) == code
+        assert p.stdout.read() == f"got-int-{code}\n".encode()
+    finally:
+        for f in os.listdir("/tmp"):
+            if f.startswith(f"{mark}-"):
+                os.unlink(os.path.join("/tmp", f))
+
+
 def test_ctrl_c_stops_remote_group(env):
     d, c, s = setup(env)
     mark = f"tt-early-{os.getpid()}-{time.monotonic_ns()}"   # this run's own
@@ -232,31 +252,11 @@ def test_ctrl_c_stops_remote_group(env):
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=30) == 7
     assert p.stdout.read() == b"got-int\n"
-    # Ctrl-C before the command printed anything: the request that started
-    # it is still waiting for its first output, and knows no job id yet
-    p = c.popen("invoke", "-s", s, "--",
-                f"trap 'echo got-int-early; exit 9' INT; touch /tmp/{mark}-s-$PPID; sleep 30")
-    wait_for(lambda: any(f.startswith(f"{mark}-s-") for f in os.listdir("/tmp")), 30,
-             "the command to start")
-    p.send_signal(signal.SIGINT)
-    assert p.wait(timeout=30) == 9
-    assert p.stdout.read() == b"got-int-early\n"
-    for f in os.listdir("/tmp"):
-        if f.startswith(f"{mark}-s-"):
-            os.unlink(os.path.join("/tmp", f))
+    early_ctrl_c(c, ("-s", s), mark + "-s", 9)
     assert [j["state"] for j in c.json("job", "list", "-s", s)][-1] == "Stopped"
     # the same with -H: the temporary session was made with its command in
     # one exchange, under a name the client chose, and goes afterwards
-    p = c.popen("invoke", "-H", d.host, "--",
-                f"trap 'echo got-int-h; exit 5' INT; touch /tmp/{mark}-h-$PPID; sleep 30")
-    wait_for(lambda: any(f.startswith(f"{mark}-h-") for f in os.listdir("/tmp")), 30,
-             "the command to start")
-    p.send_signal(signal.SIGINT)
-    assert p.wait(timeout=30) == 5
-    assert p.stdout.read() == b"got-int-h\n"
-    for f in os.listdir("/tmp"):
-        if f.startswith(f"{mark}-h-"):
-            os.unlink(os.path.join("/tmp", f))
+    early_ctrl_c(c, ("-H", d.host), mark + "-h", 5)
     assert [x["name"] for x in c.json("session", "list", d.host)] == ["w"]
 
 

@@ -445,6 +445,15 @@ def test_proxy_user_and_bare_proxy_entries(env):
     assert files_holding(w.d.dir, b"pp-secret") == [], files_holding(w.d.dir, b"pp-secret")
 
 
+def nginx_or_none(env, what):
+    """A started nginx fixture, or None (said so) where it cannot run."""
+    try:
+        return S.Nginx(env.root).start()
+    except S.FixtureUnavailable as e:
+        print(f"UNAVAILABLE: {what} (nginx): {e.reason}", flush=True)
+        return None
+
+
 def test_many_small_files_in_parallel_worker_killed(env):
     """A download job of 200 small files over HTTPS, with one over 4 MiB and
     one local file among them, fetched several at a time (the large one and
@@ -453,10 +462,8 @@ def test_many_small_files_in_parallel_worker_killed(env):
     exactly right and no partial left; the files the stopped worker had
     recorded done are counted done at once and never fetched again."""
     w = World(env, config={"transfer_files_per_job": 300})
-    try:
-        ng = S.Nginx(env.root).start()
-    except S.FixtureUnavailable as e:
-        print(f"UNAVAILABLE: many small files (nginx): {e.reason}", flush=True)
+    ng = nginx_or_none(env, "many small files")
+    if ng is None:
         return
     try:
         rnd = random.Random(17)
@@ -521,10 +528,8 @@ def test_parallel_files_one_missing(env):
     rest are not; once the file is there, resume fetches only what is
     missing and the job completes exactly."""
     w = World(env)
-    try:
-        ng = S.Nginx(env.root).start()
-    except S.FixtureUnavailable as e:
-        print(f"UNAVAILABLE: parallel files (nginx): {e.reason}", flush=True)
+    ng = nginx_or_none(env, "parallel files")
+    if ng is None:
         return
     try:
         want, srcs = {}, []
