@@ -28,11 +28,14 @@
 
 #define OUTPUT_WAIT_MAX 60           /* seconds a reader may wait */
 
-/* A job's state as users see it: a running job held at the output cap is
- * Blocked (the supervisor says so in its directory). */
+int api_job_visible_state(int64_t job, int state)
+{
+	return state == JOB_RUNNING && joblog_blocked(job) ? JOB_BLOCKED : state;
+}
+
 static int visible_state(const struct job_rec *j)
 {
-	return j->state == JOB_RUNNING && joblog_blocked(j->id) ? JOB_BLOCKED : j->state;
+	return api_job_visible_state(j->id, j->state);
 }
 
 /* The JSON form of a job (docs/cli.md "JSON fields"). */

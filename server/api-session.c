@@ -138,8 +138,8 @@ static int briefs_write(struct buf *b, const struct briefs *l, int64_t session)
 	int rc = buf_puts(b, "[");
 	for (size_t i = lo; i < l->n && l->v[i].session_id == session; i++) {
 		const struct job_brief *j = &l->v[i];
-		int state = j->state == JOB_RUNNING && joblog_blocked(j->id) ? JOB_BLOCKED : j->state;
-		const char *st = j->xstate[0] != '\0' ? j->xstate : proto_job_state_str(state);
+		const char *st = j->xstate[0] != '\0' ? j->xstate
+		               : proto_job_state_str(api_job_visible_state(j->id, j->state));
 		const char *type = proto_job_type_str(j->type);
 		rc |= buf_puts(b, i > lo ? ",{\"id\":" : "{\"id\":") | jsonu_write_int(b, j->id) |
 		      buf_puts(b, ",\"name\":") | jsonu_write_string(b, j->name) |

@@ -53,6 +53,9 @@ tether_err api_session_set(struct req *r);
 
 /* api-job.c */
 struct jobs_pty;
+/* A job's state as users see it: a running job held at the output cap is
+ * Blocked (the supervisor says so in its directory). */
+int api_job_visible_state(int64_t job, int state);
 /* The JSON form of a job (docs/cli.md). */
 json_t *api_job_json(struct req *r, const struct session_rec *s, const struct job_rec *j);
 /* Load the job named by route parameter 1 in s (settled if it ended), or

@@ -32,7 +32,7 @@ struct tether_client {
 	bool   remote;
 	bool   insecure;                 /* verify nothing (the caller's choice) */
 	bool   all_users;                /* tether_set_all_users */
-	bool   no_state;                 /* tether_set_keep_state(c, 0) */
+	bool   no_state;                 /* tether_invoke_host: nothing to save */
 	bool   remove_at_end;            /* tether_invoke_host: polls ask ?remove=1 */
 	bool   removed;                  /* ... and a reply said it removed it */
 	char  *cacert_pem;               /* CAs as PEM text, or NULL: the system's */
@@ -175,6 +175,19 @@ CURLcode request_perform(tether_client *c, CURL *h);
 
 /* Free what r holds (wiping the token and body) and unhook it from h. */
 void request_release(CURL *h, struct request *r);
+
+/* Did h's last request go out, so that the server may have acted on it
+ * (a host never reached has done nothing)? */
+bool request_sent(CURL *h);
+
+/* A temporary session made with its command in one exchange (POST
+ * /v1/sessions with "command", docs/api.md): a random "tether-run-" name
+ * into name (so that a timeout or an interrupt before the answer still
+ * knows what to stop and remove), the path (first output within wait
+ * seconds; remove: ?remove=1) into path, and the body. NULL (reason
+ * recorded on c) if no random bytes could be had. */
+json_t *client_run_request(tether_client *c, const char *command, long wait, bool remove,
+                           char name[BOUND_NAME + 1], char *path, size_t pathsz);
 
 /* Split SESSION into a target and a reference. */
 tether_err client_resolve_session(tether_client *c, const char *session,

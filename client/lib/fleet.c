@@ -337,14 +337,6 @@ static bool start_streams(const struct fleet *f, const struct slot *s)
 	return f->req->verb == TETHER_FLEET_INVOKE && s->temporary && f->in.fd < 0;
 }
 
-/* Did s's last request go out (so that the server may have acted on it)?
- * A host that was never reached has nothing of ours to remove. */
-static bool request_sent(const struct slot *s)
-{
-	long n = 0;
-	return curl_easy_getinfo(s->h, CURLINFO_REQUEST_SIZE, &n) != CURLE_OK || n > 0;
-}
-
 /* Is s's temporary session made with its command in one exchange (POST
  * /v1/sessions with "command", ?wait and ?remove)? Not with stdin (see
  * start_streams). */
@@ -353,25 +345,20 @@ static bool create_runs(const struct fleet *f)
 	return f->req->verb == TETHER_FLEET_INVOKE && f->req->session == NULL && f->in.fd < 0;
 }
 
-/* The create of a temporary session that runs the command too. It names
- * the session itself (at random), so that a timeout or an interrupt before
- * the answer still knows what to remove. */
+/* The create of a temporary session that runs the command too (see
+ * client_run_request). */
 static void send_create_run(struct fleet *f, struct slot *s)
 {
 	char path[BOUND_URL];
-	uint8_t rnd[8];
-	if (crypto_random(rnd, sizeof rnd) != 0) {
-		slot_fail(f, s, client_fail(f->c, TETHER_E_IO, "no random bytes for a name"));
+	json_t *body = client_run_request(f->c, f->req->command, output_wait(s), true, s->ref,
+	                                  path, sizeof path);
+	if (body == NULL) {
+		slot_fail(f, s, TETHER_E_IO);
 		slot_end(f, s);
 		return;
 	}
-	snprintf(s->ref, sizeof s->ref, "tether-run-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	s->temporary = true;
-	snprintf(path, sizeof path, "%s/sessions?wait=%ld&remove=1", TETHER_API_PREFIX,
-	         output_wait(s));
-	slot_send(f, s, "POST", path, json_pack("{s:s,s:s,s:b}", "name", s->ref, "command",
-	                                        f->req->command, "keep_state", 0));
+	slot_send(f, s, "POST", path, body);
 }
 
 /* The first request of the invoke or job start. */
@@ -496,6 +483,18 @@ static enum step ended_step(struct slot *s)
 	return ST_DONE;
 }
 
+/* A reply that started the command and carries its first output (the job
+ * in X-Tether-Job): take it, and go on to the rest or to the end. */
+static tether_err took_first(struct fleet *f, struct slot *s, const struct buf *raw)
+{
+	s->job = s->ri.job;
+	s->offset = 0;
+	tether_err e = took_output(f, s, raw);
+	if (e == TETHER_E_OK)
+		s->step = s->ri.done ? ended_step(s) : ST_OUTPUT;
+	return e;
+}
+
 /* What follows a reply in step s->step; e: the reply's judgement. */
 static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *reply,
                        const struct buf *raw)
@@ -507,13 +506,9 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 				/* refused: nothing was made, or it was removed again;
 				 * without an answer it is removed by name, in case,
 				 * if the request went out at all */
-				s->temporary = f->c->last_status < 400 && request_sent(s);
+				s->temporary = f->c->last_status < 400 && request_sent(s->h);
 			} else if (s->ri.job > 0) {   /* made, and the first output came */
-				s->job = s->ri.job;
-				s->offset = 0;
-				e = took_output(f, s, raw);
-				if (e == TETHER_E_OK)
-					s->step = s->ri.done ? ended_step(s) : ST_OUTPUT;
+				e = took_first(f, s, raw);
 			} else {   /* a tetherd that ignores "command": the session alone */
 				char why[120];
 				json_t *j = jsonu_parse_object(raw->data ? raw->data : "", raw->len, why,
@@ -536,24 +531,20 @@ static void slot_reply(struct fleet *f, struct slot *s, tether_err e, json_t *re
 		}
 		break;
 	case ST_START:
-		if (e == TETHER_E_OK && start_streams(f, s)) {   /* the first output too */
-			s->job = s->ri.job;
+		if (e == TETHER_E_OK && start_streams(f, s) && s->ri.job > 0) {
+			e = took_first(f, s, raw);   /* the first output came too */
+		} else if (e == TETHER_E_OK && start_streams(f, s)) {
+			/* a tetherd before invoke?wait: the job alone */
+			char why[120];
+			json_t *j = jsonu_parse_object(raw->data ? raw->data : "", raw->len, why,
+			                               sizeof why);
+			s->job = json_integer_value(json_object_get(j, "id"));
 			s->offset = 0;
-			if (s->job <= 0) {   /* a tetherd before invoke?wait: the job alone */
-				char why[120];
-				json_t *j = jsonu_parse_object(raw->data ? raw->data : "", raw->len, why,
-				                               sizeof why);
-				s->job = json_integer_value(json_object_get(j, "id"));
-				json_decref(j);
-				s->ri.done = false;
-				if (s->job <= 0)
-					e = client_fail(f->c, TETHER_E_PROTOCOL,
-					                "invoke reply without a job id");
-			} else {
-				e = took_output(f, s, raw);
-			}
-			if (e == TETHER_E_OK)
-				s->step = s->ri.done ? ended_step(s) : ST_OUTPUT;
+			json_decref(j);
+			if (s->job <= 0)
+				e = client_fail(f->c, TETHER_E_PROTOCOL, "invoke reply without a job id");
+			else
+				s->step = ST_OUTPUT;
 		} else if (e == TETHER_E_OK) {
 			s->job = json_integer_value(json_object_get(reply, "id"));
 			if (f->req->verb == TETHER_FLEET_JOB_START) {
@@ -708,7 +699,7 @@ static void slot_cut(struct fleet *f, struct slot *s, tether_err why)
 {
 	if (!cuttable(s))
 		return;
-	if (s->step == ST_CREATE && s->temporary && !request_sent(s))
+	if (s->step == ST_CREATE && s->temporary && !request_sent(s->h))
 		s->temporary = false;   /* still connecting: nothing was made */
 	slot_abort(f, s);
 	s->cut = true;

@@ -45,11 +45,6 @@ void tether_set_all_users(tether_client *c, int on)
 	c->all_users = on != 0;
 }
 
-void tether_set_keep_state(tether_client *c, int on)
-{
-	c->no_state = on == 0;
-}
-
 /* The body of an invoke: the command, and what the client asks of it. */
 static json_t *invoke_body(const tether_client *c, const char *command, bool with_stdin)
 {
@@ -561,6 +556,21 @@ tether_err tether_invoke_stdin(tether_client *c, const char *session, const char
 	return e;
 }
 
+json_t *client_run_request(tether_client *c, const char *command, long wait, bool remove,
+                           char name[BOUND_NAME + 1], char *path, size_t pathsz)
+{
+	uint8_t rnd[8];
+	if (crypto_random(rnd, sizeof rnd) != 0) {
+		client_fail(c, TETHER_E_IO, "no random bytes for a session name");
+		return NULL;
+	}
+	snprintf(name, BOUND_NAME + 1, "tether-run-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(path, pathsz, "%s/sessions?wait=%ld%s", TETHER_API_PREFIX, wait,
+	         remove ? "&remove=1" : "");
+	return json_pack("{s:s,s:s,s:b}", "name", name, "command", command, "keep_state", 0);
+}
+
 /* tether_invoke_host without stdin: the session made with the command in
  * one exchange (POST /v1/sessions with "command"), named here at random so
  * that an interrupt before the answer knows what to stop and remove. The
@@ -570,25 +580,18 @@ static tether_err invoke_at_once(tether_client *c, struct target *t, const char 
                                  char *session, size_t sessionsz, bool *made)
 {
 	char name[BOUND_NAME + 1], path[160];
-	uint8_t rnd[8];
 	struct buf raw;
 	struct reply_info ri;
 	*made = false;
-	if (crypto_random(rnd, sizeof rnd) != 0)
-		return client_fail(c, TETHER_E_IO, "no random bytes for a session name");
-	snprintf(name, sizeof name, "tether-run-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	json_t *body = client_run_request(c, command, POLL_WAIT, c->remove_at_end, name, path,
+	                                  sizeof path);
+	if (body == NULL)
+		return TETHER_E_IO;
 	snprintf(session, sessionsz, "%s/%s", t->key, name);
-	snprintf(path, sizeof path, "%s/sessions?wait=%d%s", TETHER_API_PREFIX, POLL_WAIT,
-	         c->remove_at_end ? "&remove=1" : "");
-	json_t *body = json_pack("{s:s,s:s,s:b}", "name", name, "command", command,
-	                         "keep_state", 0);
 	tether_err e = client_exchange(c, t, "POST", path, body, NULL, &raw, &ri);
 	json_decref(body);
 	/* made, or maybe: answered with success, or went out but no answer came */
-	long sent = 0;
-	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
-	*made = e == TETHER_E_OK || (c->last_status == 0 && sent > 0);
+	*made = e == TETHER_E_OK || (c->last_status == 0 && request_sent(c->curl));
 	if (e == TETHER_E_INTERRUPTED)   /* Ctrl-C before the first answer */
 		return interrupted_start(c, t, name, out, status, job);
 	if (e != TETHER_E_OK)
@@ -618,7 +621,6 @@ tether_err tether_invoke_host(tether_client *c, const char *host, const char *co
 		*job = NULL;
 	/* nothing to save for a session removed next; removed by the reply
 	 * that ends the output, unless the final job object is wanted */
-	bool no_state = c->no_state;
 	c->no_state = true;
 	c->remove_at_end = job == NULL;
 	c->removed = false;
@@ -635,7 +637,7 @@ tether_err tether_invoke_host(tether_client *c, const char *host, const char *co
 	} else {
 		made = false;
 	}
-	c->no_state = no_state;
+	c->no_state = false;
 	c->remove_at_end = false;
 	bool removed = c->removed;
 	c->removed = false;

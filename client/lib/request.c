@@ -335,6 +335,12 @@ tether_err client_request(tether_client *c, struct target *t, const char *method
 	return client_exchange(c, t, method, path, body, out, NULL, NULL);
 }
 
+bool request_sent(CURL *h)
+{
+	long n = 0;
+	return curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &n) != CURLE_OK || n > 0;
+}
+
 /* Set h up for one request; see client-int.h. */
 tether_err request_prepare(tether_client *c, CURL *h, struct target *t, const char *method,
                            const char *path, json_t *body, struct request *r,

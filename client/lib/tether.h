@@ -171,11 +171,6 @@ tether_err tether_invoke_host(tether_client *c, const char *host, const char *co
  * numeric session id may be anyone's. */
 void tether_set_all_users(tether_client *c, int on);
 
-/* on (the default): an invoke's command leaves the session's state (its
- * variables, functions, aliases and directory) for the next. off: for a
- * session about to be removed, whose state would never be used. */
-void tether_set_keep_state(tether_client *c, int on);
-
 /* Run command with bash in SESSION's saved state and stream its output
  * until it ends. *status gets its exit status (128+N for a death by signal
  * N); *job (optional) the final job object. */

@@ -461,8 +461,9 @@ def test_remove_goes_with_the_reply_that_ends_the_output(env):
     """?remove=1 on an invoke or an output read removes the session with the
     reply that ends its command's output (what invoke -H's temporary
     sessions ask: no DELETE after each host); not before the end; bad
-    values are 400 and change nothing."""
-    d, c, s = setup(env)
+    values are 400 and change nothing; another user's remove=1 reaches
+    nothing."""
+    d, c, s = setup(env, users=("alice", "bob"))
     tok = c.token(d, "alice")
     cid = {"X-Tether-Client": open(os.path.join(c.home, "client_id")).read().strip()}
 
@@ -539,6 +540,13 @@ def test_remove_goes_with_the_reply_that_ends_the_output(env):
     st, hdrs, _ = d.request("POST", "/v1/sessions/w/invoke?wait=10", {"command": "true"},
                             token=tok, headers=cid)
     assert st == 201 and "x-tether-removed" not in hdrs, hdrs
+    assert exists("w")
+    # another user asking for that output with remove=1: 404, nothing removed
+    sid = d.query("SELECT id FROM sessions WHERE name = 'w'")[0][0]
+    for ref in ("w", str(sid)):
+        st, _, doc = d.request("GET", f"/v1/sessions/{ref}/jobs/{hdrs['x-tether-job']}/output"
+                               "?wait=1&remove=1", token=d.token_for("bob"))
+        assert st == 404, (ref, st, doc)
     assert exists("w")
     # invoke -H HOST: its temporary session goes with the last reply, no DELETE
     deletes = d.log().count('method="DELETE"')
