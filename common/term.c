@@ -14,6 +14,22 @@
 
 #include "term.h"
 
+static int tty_given = -1;   /* term_use's terminal */
+
+/* See term.h. */
+void term_use(int fd)
+{
+	tty_given = fd;
+}
+
+/* See term.h. */
+int term_open(void)
+{
+	if (tty_given >= 0)
+		return fcntl(tty_given, F_DUPFD_CLOEXEC, 3);
+	return open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+}
+
 /* Read one line from fd. */
 long term_read_line(int fd, char *out, size_t outsz)
 {
@@ -44,7 +60,7 @@ long term_read_line(int fd, char *out, size_t outsz)
 /* Prompt on the terminal, optionally with echo off. */
 static long prompt_tty(const char *prompt, char *out, size_t outsz, bool secret)
 {
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int fd = term_open();
 	if (fd < 0)
 		return -1;
 	struct termios old, raw;

@@ -10,6 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The terminal to prompt on: a new descriptor (close-on-exec) of the one
+ * term_use gave, else of /dev/tty; -1 if there is none. */
+int term_open(void);
+
+/* Prompt on fd from now on (a control master's child has the front's
+ * terminal but none of its own: docs/cli.md, "Connection sharing"). */
+void term_use(int fd);
+
 /* Read one line (without its newline) from fd into out (size outsz).
  * Returns the length, or -1 if the line is too long, contains a NUL byte,
  * or nothing could be read. */

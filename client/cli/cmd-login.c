@@ -56,7 +56,7 @@ const struct cmd_entry cmd_login_entry = {
 static int confirm_key(void *ctx, const char *host, const char *fp)
 {
 	char answer[16];
-	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int tty = term_open();
 	if (tty < 0)
 		return 0;   /* nobody to ask: the library explains the refusal */
 	close(tty);
@@ -109,7 +109,7 @@ static int ask_passphrase(void *ctx, const char *file, char *buf, size_t bufsz)
 /* Is there a terminal to ask on? */
 static bool have_tty(void)
 {
-	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int tty = term_open();
 	if (tty < 0)
 		return false;
 	close(tty);

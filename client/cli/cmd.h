@@ -86,6 +86,10 @@ extern const struct cmd_entry cmd_transfer_wait_entry;
 extern const struct cmd_entry cmd_targets_entry;
 
 /* Exit statuses (docs/cli.md "Exit status"). */
+/* Run the command line argv as `tether` (main.c); a control master's
+ * child runs it too (client/control/master.c). The exit status. */
+int cli_main(int argc, char **argv);
+
 #define EXIT_USAGE   2
 #define EXIT_TETHER  255
 #define EXIT_TIMEOUT 1     /* job wait and transfer wait ran out of time */

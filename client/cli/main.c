@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client-int.h"
 #include "cmd.h"
+#include "control.h"
 #include "proto.h"
 
 static const struct cmd_entry *const commands[] = {
@@ -108,7 +110,8 @@ static void expand_target(struct cmd_ctx *x, const struct cmd_entry *ce, const s
 	}
 }
 
-int main(int argc, char **argv)
+/* See cmd.h. */
+int cli_main(int argc, char **argv)
 {
 	struct cmd_ctx x = { 0 };
 	int help = 0, words = 0;
@@ -172,6 +175,8 @@ int main(int argc, char **argv)
 			rc = out_fail(&x, e);
 		} else {
 			tether_client_set_verbose(x.c, verbose);
+			if (ctl_shareable(argv[1]))
+				control_spawn(x.c->control_persist);
 			expand_target(&x, ce, &a);
 			rc = ce->exec(&x, &a);
 		}
@@ -181,4 +186,11 @@ int main(int argc, char **argv)
 	args_free(&a);
 	free(args);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "__control") == 0)
+		return control_master(argv[2]);
+	return cli_main(argc, argv);
 }

@@ -252,7 +252,7 @@ int transfer_get_password(const struct transfer_opts *o, char *pw, size_t pwsz)
 			return out_usage(ce, "--password-stdin: no password line on stdin");
 		return 0;
 	}
-	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int tty = term_open();
 	if (tty < 0)
 		return out_usage(ce, "--user needs a password: no terminal to ask on, so give "
 		                 "--password-stdin");

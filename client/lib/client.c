@@ -19,6 +19,7 @@
 
 #include "client-int.h"
 #include "fileio.h"
+#include "homedir.h"
 #include "hostconfig.h"
 #include "jsonu.h"
 #include "proto.h"
@@ -163,26 +164,8 @@ tether_err tether_client_new(tether_client **out)
 	*out = c;
 	if (c == NULL)
 		return TETHER_E_NOMEM;
-	const char *home = getenv("TETHER_HOME");
-	const char *uhome = getenv("HOME");
-	const char *xconf = getenv("XDG_CONFIG_HOME"), *xstate = getenv("XDG_STATE_HOME");
-	if (home != NULL && home[0] != '\0') {
-		snprintf(c->config_dir, sizeof c->config_dir, "%s", home);
-		snprintf(c->state_dir, sizeof c->state_dir, "%s", home);
-	} else if (uhome != NULL && uhome[0] == '/') {
-		/* the XDG base directories, when set to absolute paths (as the
-		 * specification says; others are ignored) */
-		if (xconf != NULL && xconf[0] == '/')
-			snprintf(c->config_dir, sizeof c->config_dir, "%s/tether", xconf);
-		else
-			snprintf(c->config_dir, sizeof c->config_dir, "%s/.config/tether", uhome);
-		if (xstate != NULL && xstate[0] == '/')
-			snprintf(c->state_dir, sizeof c->state_dir, "%s/tether", xstate);
-		else
-			snprintf(c->state_dir, sizeof c->state_dir, "%s/.local/state/tether", uhome);
-	} else {
+	if (homedir_paths(c->config_dir, c->state_dir, sizeof c->config_dir) != 0)
 		return client_fail(c, TETHER_E_IO, "set HOME or TETHER_HOME");
-	}
 	if (fileio_mkdirs(c->config_dir, 0700, 0700) != 0 ||
 	    fileio_mkdirs(c->state_dir, 0700, 0700) != 0)
 		return client_fail(c, TETHER_E_IO, "cannot create %s: %s", c->config_dir,
@@ -193,6 +176,12 @@ tether_err tether_client_new(tether_client **out)
 		e = load_hostconf(c, &dflt);
 	c->dflt_throttle = dflt.throttle;
 	c->dflt_timeout = dflt.timeout;
+	c->control_persist = dflt.control_persist > 0 ? dflt.control_persist : 0;
+	const char *cp = getenv("TETHER_CONTROL_PERSIST");
+	if (e == TETHER_E_OK && cp != NULL && cp[0] != '\0' &&
+	    hostconfig_persist(cp, &c->control_persist) != 0)
+		e = client_fail(c, TETHER_E_USAGE, "TETHER_CONTROL_PERSIST must be 'no' or a number "
+		                "of seconds (1-86400), not '%.40s'", cp);
 	if (e == TETHER_E_OK)
 		e = env_seconds(c, "TETHER_CONNECT_TIMEOUT", dflt.connect_timeout > 0
 		                ? dflt.connect_timeout : CLIENT_CONNECT_TIMEOUT_DEFAULT,

@@ -20,6 +20,20 @@
 
 #define LINE_MAX_LEN 1024
 
+/* See hostconfig.h. */
+int hostconfig_persist(const char *v, long *secs)
+{
+	int64_t n;
+	if (strcasecmp(v, "no") == 0 || strcmp(v, "0") == 0) {
+		*secs = 0;
+		return 0;
+	}
+	if (strparse_i64(v, 1, 86400, &n) != 0)
+		return -1;
+	*secs = (long)n;
+	return 0;
+}
+
 /* Does the Host line's pattern list (space separated) apply to host? */
 static bool host_matches(char *patterns, const char *host)
 {
@@ -129,6 +143,15 @@ static int setting(const char *key, const char *v, bool apply, const char *home,
 		long *dst = connect ? &c->connect_timeout : &c->timeout;
 		if (apply && *dst == 0)
 			*dst = (long)n;
+	} else if (strcasecmp(key, "ControlPersist") == 0) {
+		long secs;
+		if (hostconfig_persist(v, &secs) != 0) {
+			snprintf(why, whysz, "ControlPersist '%.200s' is not 'no' or a number of "
+			         "seconds (1-86400)", v);
+			return -1;
+		}
+		if (apply && c->control_persist == 0)
+			c->control_persist = secs == 0 ? -1 : secs;
 	} else {
 		snprintf(why, whysz, "unknown keyword '%.200s'", key);
 		return -1;

@@ -26,7 +26,12 @@ struct hostconfig {
 	int      throttle;             /* 0: not set */
 	long     connect_timeout;      /* seconds, 0: not set */
 	long     timeout;              /* seconds, 0: not set */
+	long     control_persist;      /* seconds, -1: "no", 0: not set */
 };
+
+/* A ControlPersist value (docs/cli.md, "Connection sharing"): "no" or 0
+ * (*secs = 0), or seconds 1-86400. 0, or -1 if it is neither. */
+int hostconfig_persist(const char *v, long *secs);
 
 /* Fill out with what text (len bytes) says for host (an alias as the user
  * typed it; "" for the defaults alone). Returns 0, or -1 with why naming

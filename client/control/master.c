@@ -1,0 +1,408 @@
+/*
+ * master.c - the control master (control.h; docs/cli.md, "Connection
+ * sharing"): one process per user and state directory, started by the
+ * full client when ControlPersist asks for it, that forks a child per
+ * command sent by a `tether` front. The child runs the command as the
+ * full client would, on the front's descriptors, directory, umask and
+ * environment; the master waits for it and reports how it ended.
+ *
+ * The master only ever talks to processes of its own user (SO_PEERCRED;
+ * its socket is 0600 in the 0700 state directory), holds a lock for its
+ * lifetime so that one serves a directory, and leaves when it has been
+ * idle for its persist time, when its executable was replaced (an
+ * upgrade: it refuses new commands and ends after the running ones), or
+ * on SIGTERM (the same, sooner).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+
+#include "cmd.h"
+#include "control.h"
+#include "homedir.h"
+#include "strparse.h"
+#include "term.h"
+
+#define CTL_CHILDREN_MAX 256   /* commands at once; more run in their fronts */
+#define CTL_READ_MS      2000  /* a request's bytes must all be there by then */
+
+extern char **environ;
+
+static bool in_child;   /* this process runs a front's command */
+
+struct running {
+	pid_t pid;
+	int   sock;   /* the front's connection; -1 once it is gone */
+};
+
+struct master {
+	int            listen_fd, sig_fd, lock_fd;
+	char           sock_path[PATH_MAX];
+	struct stat    sock_st;   /* to remove only our own socket */
+	char           self[PATH_MAX];
+	struct running run[CTL_CHILDREN_MAX];
+	int            nrun;
+	bool           draining;  /* not taking commands any more */
+	long           persist;
+	struct timespec idle_since;
+};
+
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* The executable this process runs; "" if it cannot be read. */
+static void self_path(char *out, size_t sz)
+{
+	ssize_t n = readlink("/proc/self/exe", out, sz - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+/* Stop taking commands: the socket goes (if it is still ours). */
+static void drain(struct master *ms)
+{
+	struct stat st;
+	if (ms->draining)
+		return;
+	ms->draining = true;
+	if (stat(ms->sock_path, &st) == 0 && st.st_ino == ms->sock_st.st_ino &&
+	    st.st_dev == ms->sock_st.st_dev)
+		unlink(ms->sock_path);
+	close(ms->listen_fd);
+	ms->listen_fd = -1;
+}
+
+static void reply(int sock, enum ctl_type type, int value)
+{
+	struct ctl_msg m = { .magic = CTL_MAGIC, .type = (uint32_t)type, .value = value };
+	ctl_send(sock, &m, NULL, NULL, 0);
+}
+
+/* In the child: become the front's command and run it. Never returns. */
+static void run_child(const struct ctl_msg *m, char **strings, const int *fds)
+{
+	sigset_t all;
+	sigfillset(&all);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			_exit(EXIT_TETHER);
+	if (fchdir(fds[3]) != 0)
+		_exit(EXIT_TETHER);
+	if (m->ntty) {
+		if (dup2(fds[4], 3) < 0)
+			_exit(EXIT_TETHER);
+		term_use(3);
+	}
+	/* the other commands' sockets, the lock, the listener: not ours */
+	close_range(m->ntty ? 4 : 3, ~0U, 0);
+	umask((mode_t)m->umask);
+	environ = strings + 1 + m->argc;
+	in_child = true;
+	char **argv = calloc(m->argc + 1, sizeof *argv);
+	if (argv == NULL)
+		_exit(EXIT_TETHER);
+	memcpy(argv, strings + 1, m->argc * sizeof *argv);
+	int rc = cli_main((int)m->argc, argv);
+	/* the libraries' exit handlers only free what the process gives back
+	 * anyway (OpenSSL's tables: a sixth of a short command's CPU) */
+	fflush(NULL);
+	_exit(rc);
+}
+
+/* Take one request from a front on sock; the socket is kept (running) or
+ * closed. */
+static void take(struct master *ms, int sock)
+{
+	struct ucred cr;
+	socklen_t crlen = sizeof cr;
+	struct ctl_msg m;
+	int fds[CTL_FDS], nfds = CTL_FDS;
+	char *buf = NULL, **strings = NULL;
+	struct timeval tv = { CTL_READ_MS / 1000, (CTL_READ_MS % 1000) * 1000 };
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 || cr.uid != getuid()) {
+		close(sock);
+		return;
+	}
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (ctl_recv(sock, &m, fds, &nfds) != 0) {
+		close(sock);
+		return;
+	}
+	int why = 0;
+	uint32_t nstr = 1 + m.argc + m.envc;
+	if (m.type != CTL_REQUEST || m.len == 0 || m.len > CTL_PAYLOAD_MAX || m.argc < 1 ||
+	    m.argc > CTL_STRINGS_MAX || m.envc > CTL_STRINGS_MAX || m.ntty > 1 ||
+	    nfds != 4 + (int)m.ntty)
+		why = CTL_WHY_BAD;
+	if (why == 0 && ((buf = malloc(m.len)) == NULL ||
+	                 (strings = calloc(nstr + 1, sizeof *strings)) == NULL))
+		why = CTL_WHY_BUSY;
+	if (why == 0 && ctl_read_all(sock, buf, m.len) != 0)
+		why = CTL_WHY_BAD;
+	if (why == 0 && buf[m.len - 1] != '\0')
+		why = CTL_WHY_BAD;
+	uint32_t k = 0;
+	for (size_t off = 0; why == 0 && off < m.len; off += strlen(buf + off) + 1) {
+		if (k == nstr) {
+			why = CTL_WHY_BAD;
+			break;
+		}
+		strings[k++] = buf + off;
+	}
+	if (why == 0 && k != nstr)
+		why = CTL_WHY_BAD;
+	/* a front of another build, or this executable replaced: not ours to run */
+	char self[PATH_MAX];
+	self_path(self, sizeof self);
+	if (why == 0 && (strcmp(self, ms->self) != 0 || strcmp(strings[0], ms->self) != 0))
+		why = CTL_WHY_OTHER_CLIENT;
+	if (why == 0 && ms->nrun == CTL_CHILDREN_MAX)
+		why = CTL_WHY_BUSY;
+	if (why != 0) {
+		reply(sock, CTL_REFUSED, why);
+		if (strcmp(self, ms->self) != 0)
+			drain(ms);
+		goto out;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sock);
+		run_child(&m, strings, fds);
+	}
+	if (pid < 0) {
+		reply(sock, CTL_REFUSED, CTL_WHY_BUSY);
+		goto out;
+	}
+	reply(sock, CTL_ACCEPTED, (int)pid);
+	ms->run[ms->nrun++] = (struct running){ pid, sock };
+	sock = -1;
+out:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(strings);
+	free(buf);
+	if (sock >= 0)
+		close(sock);
+}
+
+/* A front's message: a signal to pass on, or its end (it was killed:
+ * the command goes too, as it would have with it). */
+static void from_front(struct running *r)
+{
+	struct ctl_msg m;
+	if (ctl_recv(r->sock, &m, NULL, NULL) == 0) {
+		if (m.type == CTL_SIG && m.value > 0 && m.value < NSIG)
+			kill(r->pid, m.value);
+		return;
+	}
+	kill(r->pid, SIGKILL);
+	close(r->sock);
+	r->sock = -1;
+}
+
+/* Reap the commands that ended and tell their fronts. */
+static void reap(struct master *ms)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < ms->nrun; i++) {
+			struct running *r = &ms->run[i];
+			if (r->pid != pid)
+				continue;
+			if (r->sock >= 0) {
+				if (WIFSIGNALED(status))
+					reply(r->sock, CTL_SIGNALED, WTERMSIG(status));
+				else
+					reply(r->sock, CTL_EXITED, WEXITSTATUS(status));
+				close(r->sock);
+			}
+			ms->run[i] = ms->run[--ms->nrun];
+			break;
+		}
+	}
+	if (ms->nrun == 0)
+		clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
+}
+
+/* Listen on the state directory's socket, holding its lock. 0, or -1 when
+ * another master has it (or it cannot be made). */
+static int open_socket(struct master *ms, const char *state)
+{
+	char lock[PATH_MAX];
+	int w = snprintf(lock, sizeof lock, "%s/%s", state, CTL_LOCK);
+	if (w < 0 || (size_t)w >= sizeof lock)
+		return -1;
+	w = snprintf(ms->sock_path, sizeof ms->sock_path, "%s/%s", state, CTL_SOCKET);
+	if (w < 0 || (size_t)w >= sizeof ms->sock_path)
+		return -1;
+	ms->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ms->lock_fd < 0 || flock(ms->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		return -1;
+	char pidtext[32];
+	int n = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)getpid());
+	if (ftruncate(ms->lock_fd, 0) != 0 || pwrite(ms->lock_fd, pidtext, (size_t)n, 0) != n)
+		return -1;
+	struct sockaddr_un sa;
+	int dirfd;
+	if (ctl_address(state, &sa, &dirfd) != 0)
+		return -1;
+	/* holding the lock, a socket left there is a dead master's */
+	unlink(sa.sun_path);
+	ms->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	mode_t old = umask(0177);
+	int rc = ms->listen_fd >= 0 && bind(ms->listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	         stat(sa.sun_path, &ms->sock_st) == 0 && listen(ms->listen_fd, 128) == 0 ? 0 : -1;
+	umask(old);
+	if (dirfd >= 0)
+		close(dirfd);
+	return rc;
+}
+
+/* Have OpenSSL fetch what a client connection uses (its ciphers, digests
+ * and key exchanges, cached in its default library context), so that
+ * each command's child finds them fetched. */
+static void warm_tls(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL)
+		return;
+	SSL *ssl = SSL_new(ctx);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+}
+
+/* See control.h. */
+int control_master(const char *persist)
+{
+	struct master *ms = calloc(1, sizeof *ms);
+	char config[PATH_MAX], state[PATH_MAX];
+	int64_t secs;
+	if (ms == NULL || strparse_i64(persist, 1, 86400, &secs) != 0 ||
+	    homedir_paths(config, state, sizeof state) != 0)
+		return EXIT_USAGE;
+	ms->persist = (long)secs;
+	ms->listen_fd = ms->lock_fd = -1;
+	self_path(ms->self, sizeof ms->self);
+	if (ms->self[0] == '\0' || open_socket(ms, state) != 0)
+		return 0;   /* another master serves this directory */
+	unsetenv("LD_BIND_NOW");
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	ms->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (ms->sig_fd < 0)
+		return EXIT_TETHER;
+	/* what every command would set up first, done once here */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	OPENSSL_init_ssl(0, NULL);
+	warm_tls();
+	clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
+	while (!(ms->draining && ms->nrun == 0)) {
+		struct pollfd p[2 + CTL_CHILDREN_MAX];
+		int np = 0;
+		p[np++] = (struct pollfd){ ms->sig_fd, POLLIN, 0 };
+		p[np++] = (struct pollfd){ ms->listen_fd, POLLIN, 0 };   /* -1 once draining */
+		for (int i = 0; i < ms->nrun; i++)
+			p[np++] = (struct pollfd){ ms->run[i].sock, POLLIN, 0 };
+		int timeout = -1;
+		if (ms->nrun == 0) {
+			double left = (double)ms->persist - since(&ms->idle_since);
+			if (left <= 0) {
+				drain(ms);
+				break;
+			}
+			timeout = (int)(left * 1000) + 1;
+		}
+		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(ms->sig_fd, &si, sizeof si) == sizeof si)
+				if (si.ssi_signo != SIGCHLD)
+					drain(ms);
+			reap(ms);
+		}
+		/* the fronts of running commands, in the order polled */
+		for (int i = 2, n = np; i < n; i++)
+			if (p[i].revents != 0)
+				for (int j = 0; j < ms->nrun; j++)
+					if (ms->run[j].sock == p[i].fd && p[i].fd >= 0)
+						from_front(&ms->run[j]);
+		if (ms->listen_fd >= 0 && (p[1].revents & POLLIN)) {
+			int s;
+			while (!ms->draining && (s = accept4(ms->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+				take(ms, s);
+		}
+	}
+	drain(ms);
+	return 0;
+}
+
+/* See control.h. */
+void control_spawn(long persist)
+{
+	char config[PATH_MAX], state[PATH_MAX], arg[32];
+	struct sockaddr_un sa;
+	int dirfd;
+	if (persist <= 0 || in_child || homedir_paths(config, state, sizeof state) != 0 ||
+	    ctl_address(state, &sa, &dirfd) != 0)
+		return;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (s >= 0)
+		close(s);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (up)
+		return;
+	snprintf(arg, sizeof arg, "%ld", persist);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		/* a session of its own, and not this command's child */
+		if (setsid() < 0 || fork() != 0)
+			_exit(0);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null < 0)
+			_exit(0);
+		for (int i = 0; i < 3; i++)
+			dup2(null, i);
+		close_range(3, ~0U, 0);
+		setenv("LD_BIND_NOW", "1", 1);
+		char *argv[] = { "tether", "__control", arg, NULL };
+		execv("/proc/self/exe", argv);
+		_exit(0);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
