@@ -301,13 +301,17 @@ int control_master(const char *persist)
 	char config[PATH_MAX], state[PATH_MAX];
 	int64_t secs;
 	if (ms == NULL || strparse_i64(persist, 1, 86400, &secs) != 0 ||
-	    homedir_paths(config, state, sizeof state) != 0)
+	    homedir_paths(config, state, sizeof state) != 0) {
+		free(ms);
 		return EXIT_USAGE;
+	}
 	ms->persist = (long)secs;
 	ms->listen_fd = ms->lock_fd = -1;
 	self_path(ms->self, sizeof ms->self);
-	if (ms->self[0] == '\0' || open_socket(ms, state) != 0)
-		return 0;   /* another master serves this directory */
+	if (ms->self[0] == '\0' || open_socket(ms, state) != 0) {
+		free(ms);   /* another master serves this directory */
+		return 0;
+	}
 	unsetenv("LD_BIND_NOW");
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t set;
@@ -318,8 +322,11 @@ int control_master(const char *persist)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	ms->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (ms->sig_fd < 0)
+	if (ms->sig_fd < 0) {
+		drain(ms);
+		free(ms);
 		return EXIT_TETHER;
+	}
 	/* what every command would set up first, done once here */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	OPENSSL_init_ssl(0, NULL);
@@ -363,6 +370,9 @@ int control_master(const char *persist)
 		}
 	}
 	drain(ms);
+	close(ms->sig_fd);
+	close(ms->lock_fd);
+	free(ms);
 	return 0;
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Many clients at once: CLIENTS concurrent clients, each running INVOKES
-`tether invoke -s S -- true` one after the other in a session of its own,
-against the same load through ssh with a warm ControlMaster per client
-(logged in as the job account, as invoke_latency.py does). Rounds alternate
-between the two. Prints throughput (invokes/s), p50/p99 latency of single
+`tether invoke -s S -- true` one after the other in a session of its own
+(each `tether` by itself, and all through one control master:
+TETHER_CONTROL_PERSIST), against the same load through ssh with a warm
+ControlMaster per client (logged in as the job account, as
+invoke_latency.py does). Rounds rotate among the three. Prints throughput (invokes/s), p50/p99 latency of single
 invokes (whole client process), errors, and the ratios. Asserts nothing.
 
     python3 tests/bench/concurrency.py [--clients 50] [--invokes 20] [--rounds 3]
@@ -95,7 +96,10 @@ def main():
         for i in range(a.clients):
             c.json("session", "new", d.host, "--name", f"c{i}")
             tether.append([os.environ["TETHER"], "invoke", "-s", f"{d.host}/c{i}", "--", "true"])
-        subprocess.run(tether[0], env=c.env(), check=True, capture_output=True)
+        plain_env = dict(c.env(), TETHER_CONTROL_PERSIST="no")
+        mux_env = dict(c.env(), TETHER_CONTROL_PERSIST="600")
+        subprocess.run(tether[0], env=mux_env, check=True, capture_output=True,
+                       stdin=subprocess.DEVNULL)
         sshd, key = start_sshd_many(tmp, a.clients)
         who = harness.os_account("bench") if os.geteuid() == 0 else os.environ["USER"]
         if os.geteuid() == 0:
@@ -115,15 +119,15 @@ def main():
         n = a.clients * a.invokes
         print(f"{a.clients} clients x {a.invokes} invokes ({n} per round), {a.rounds} rounds "
               f"each, alternating; {os.cpu_count()} CPUs, load average before: {load}")
-        res = {"tether": [], "ssh-mux": []}
+        res = {"tether": [], "tether-mux": [], "ssh-mux": []}
         for r in range(a.rounds):
-            order = [("tether", tether, c.env()), ("ssh-mux", ssh, None)]
-            if r % 2:
-                order.reverse()
+            order = [("tether", tether, plain_env), ("tether-mux", tether, mux_env),
+                     ("ssh-mux", ssh, None)]
+            order = order[r % 3:] + order[:r % 3]
             for name, cmds, e in order:
                 wall, lat, errs, why = round_of(cmds, a.invokes, e)
                 res[name].append((wall, lat, errs))
-                print(f"  round {r + 1} {name:8s} {len(lat) / wall:7.1f} invokes/s  "
+                print(f"  round {r + 1} {name:10s} {len(lat) / wall:7.1f} invokes/s  "
                       f"p50 {pct(lat, 50) if lat else 0:7.1f} ms  p99 "
                       f"{pct(lat, 99) if lat else 0:7.1f} ms  errors {errs}"
                       + (f" ({why.strip()})" if why else ""))
@@ -133,13 +137,20 @@ def main():
             thr = statistics.median(len(ls) / w for w, ls, _ in rs)
             errs = sum(e for _, _, e in rs)
             summary[name] = (thr, pct(lat, 50), pct(lat, 99), errs)
-            print(f"{name:8s} median {thr:7.1f} invokes/s, p50 {summary[name][1]:.1f} ms, "
+            print(f"{name:10s} median {thr:7.1f} invokes/s, p50 {summary[name][1]:.1f} ms, "
                   f"p99 {summary[name][2]:.1f} ms (all rounds' invokes), errors {errs}")
-        t, s = summary["tether"], summary["ssh-mux"]
-        print(f"ratios: throughput tether/ssh-mux = {t[0] / s[0]:.2f}x (target >= 1.0), "
-              f"p99 tether/ssh-mux = {t[2] / s[2]:.2f}x (target <= 1.0), "
-              f"p50 {t[1] / s[1]:.2f}x; errors tether {t[3]}, ssh {s[3]}")
+        s = summary["ssh-mux"]
+        for name in ("tether", "tether-mux"):
+            t = summary[name]
+            print(f"ratios: throughput {name}/ssh-mux = {t[0] / s[0]:.2f}x (target >= 1.0), "
+                  f"p99 {name}/ssh-mux = {t[2] / s[2]:.2f}x (target <= 1.0), "
+                  f"p50 {t[1] / s[1]:.2f}x; errors {name} {t[3]}, ssh {s[3]}")
     finally:
+        try:
+            with open(os.path.join(c.home, "control.lock")) as f:
+                os.kill(int(f.read()), 15)
+        except (OSError, ValueError, NameError):
+            pass
         if ssh_base:
             for i in range(a.clients):
                 subprocess.run(ssh_base + ["-o", f"ControlPath={tmp}/cm{i}", "-O", "exit",
