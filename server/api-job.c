@@ -422,6 +422,12 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 	}
 	if (!keep && offset > j.delivered)
 		acknowledge(r, &j, offset, size);   /* once the offset proved a boundary */
+	/* an ended invoke or job that wrote nothing has nothing to lose: it
+	 * is delivered now, and the client need not acknowledge it */
+	bool delivered = !keep && !running && size == 0 && j.delivered == 0 &&
+	                 (j.type == JOB_TYPE_INVOKE || j.type == JOB_TYPE_BACKGROUND);
+	if (delivered)
+		acknowledge(r, &j, 0, 0);
 	snprintf(num, sizeof num, "%lld", (long long)next);
 	req_header(r, "X-Tether-Next", num);
 	snprintf(num, sizeof num, "%lld", (long long)size);
@@ -436,6 +442,8 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 		req_header(r, "X-Tether-Signal", num);
 	}
 	req_header(r, "X-Tether-Done", !running && next >= size ? "1" : "0");
+	if (delivered)
+		req_header(r, "X-Tether-Delivered", "1");
 	if (j.error[0] != '\0')
 		req_header(r, "X-Tether-Error", "1");   /* the job object says what */
 	/* ?remove=1: a temporary session goes with the reply that ends its

@@ -67,6 +67,7 @@ struct reply_info {
 	bool    done;
 	bool    job_error;   /* the job has an error to read in its object */
 	bool    removed;     /* ?remove=1 removed the session with this reply */
+	bool    delivered;   /* the job's output is all delivered: no acknowledgement */
 	int64_t job;         /* an invoke?wait reply: the job started */
 	char    state[24];
 };

@@ -171,7 +171,9 @@ static tether_err job_stream_from(tether_client *c, struct target *t, const char
 			*status = ri.signal ? 128 + ri.signal : ri.exit_code >= 0 ? ri.exit_code : 255;
 		if (ri.done || (!follow && offset >= ri.size)) {
 			c->removed = c->removed || ri.removed;
-			if (keep || ri.removed)   /* a removed session's output is gone */
+			/* a removed session's output is gone; an empty one was
+			 * delivered by the reply */
+			if (keep || ri.removed || (ri.delivered && ri.done))
 				return TETHER_E_OK;
 			/* acknowledge what we got, so it no longer shows as undelivered */
 			snprintf(path, sizeof path, "%s/output?offset=%lld", base, (long long)offset);

@@ -313,6 +313,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 		ri->job_error = strcmp(v, "1") == 0;
 	else if (strcasecmp(line, "X-Tether-Removed") == 0)
 		ri->removed = strcmp(v, "1") == 0;
+	else if (strcasecmp(line, "X-Tether-Delivered") == 0)
+		ri->delivered = strcmp(v, "1") == 0;
 	else if (strcasecmp(line, "X-Tether-Job") == 0 && isnum)
 		ri->job = num;
 	else if (strcasecmp(line, "X-Tether-State") == 0)

@@ -111,6 +111,23 @@ def test_finished_delivered_invoke_leaves_no_directory(env):
     assert not os.path.exists(job_dir(d, 2))
 
 
+def test_a_silent_invoke_is_delivered_by_its_reply(env):
+    d, c, s = setup(env)
+    r = inv(c, s, "exit 4")
+    assert r.returncode == 4 and r.stdout == "" and r.stderr == "", r
+    j = c.json("job", "list", "-s", s)[0]
+    assert j["state"] == "Failed" and j["exit_code"] == 4 and j["has_more_data"] is False
+    # cleaned by the reply that said it ended, with no acknowledgement
+    assert not os.path.exists(job_dir(d, j["id"]))
+    assert f"/jobs/{j['id']}/output" not in d.log(), "an acknowledgement was sent"
+    # one that wrote something still waits for its acknowledgement
+    r = inv(c, s, "echo said")
+    assert r.returncode == 0 and r.stdout == "said\n"
+    j2 = max(c.json("job", "list", "-s", s), key=lambda x: x["id"])
+    assert f"/jobs/{j2['id']}/output" in d.log()
+    assert not os.path.exists(job_dir(d, j2["id"]))
+
+
 def test_session_cap_blocks_the_next_job_until_a_receive(env):
     d, c, s = setup(env, config={"session_output_cap": SESSION_CAP})
     first = 1_500_000
