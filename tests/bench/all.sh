@@ -16,8 +16,8 @@ B=tests/bench
 
 # name | modest arguments | the line(s) of its summary (grep -E)
 benches=(
-  "invoke_latency|$B/invoke_latency.py 20|^(invoke round trip|  |ratios)"
-  "concurrency|$B/concurrency.py --clients 20 --invokes 10 --rounds 2|^(tether |ssh-mux |ratios)"
+  "invoke_latency|$B/invoke_latency.py 20 3|^(invoke round trip|  |ratios)"
+  "concurrency|$B/concurrency.py --clients 20 --invokes 10 --rounds 3|^(tether |tether-mux |ssh-mux |ratios)"
   "stream|$B/stream.py --size 256M --runs 3|^(tether |ssh-mux |ratios|daemon RSS)"
   "jobs_throughput|$B/jobs_throughput.py --jobs 1000 --runs 3 --no-profile|^(jobs started|  tether \\(|  task-spooler|ratio|target|CPU per job)"
   "job_wait_many|$B/job_wait_many.py --jobs 300|^(running:|  [a-z].*[0-9] /|CPU per second|after the last)"
