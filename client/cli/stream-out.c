@@ -57,6 +57,7 @@ void stream_out_catch_sigint(struct cmd_ctx *x)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_sigint;
 	sigemptyset(&sa.sa_mask);
+	interrupted = 0;   /* a control master's worker runs many commands */
 	sigaction(SIGINT, &sa, NULL);   /* no SA_RESTART: interrupt the wait */
 	tether_set_interrupt(x->c, &interrupted);
 }

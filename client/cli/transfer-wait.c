@@ -45,6 +45,7 @@ void transfer_catch_stop_signals(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
+	stop_signal = 0;   /* a control master's worker runs many commands */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }

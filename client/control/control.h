@@ -80,7 +80,11 @@ int ctl_read_all(int sock, void *buf, size_t len);
 int control_master(const char *persist);
 
 /* Start a master in the background unless one answers or this process
- * is a master's child; persist in seconds (0: none wanted). */
+ * is a master's worker; persist in seconds (0: none wanted). */
 void control_spawn(long persist);
+
+/* In a worker forked from the master (worker.c): run the commands the
+ * master sends on socket ctl, at most uses of them. Never returns. */
+void control_worker(int ctl, int uses);
 
 #endif

@@ -1,10 +1,14 @@
 /*
  * master.c - the control master (control.h; docs/cli.md, "Connection
  * sharing"): one process per user and state directory, started by the
- * full client when ControlPersist asks for it, that forks a child per
- * command sent by a `tether` front. The child runs the command as the
- * full client would, on the front's descriptors, directory, umask and
- * environment; the master waits for it and reports how it ended.
+ * full client when ControlPersist asks for it, that hands each command a
+ * `tether` front sends to one of its workers (worker.c): processes forked
+ * from it that run commands one after another, as the full client would,
+ * on the front's descriptors, directory, umask and environment, keeping
+ * their connections open between them. The master relays the front's
+ * signals and reports how the command ended. A worker that is free takes
+ * the next command; one is forked when none is (at most
+ * CTL_WORKERS_MAX at once); more than CTL_IDLE_MAX free ones are let go.
  *
  * The master only ever talks to processes of its own user (SO_PEERCRED;
  * its socket is 0600 in the 0700 state directory), holds a lock for its
@@ -39,16 +43,18 @@
 #include "strparse.h"
 #include "term.h"
 
-#define CTL_CHILDREN_MAX 256   /* commands at once; more run in their fronts */
-#define CTL_READ_MS      2000  /* a request's bytes must all be there by then */
+#define CTL_WORKERS_MAX 256   /* commands at once; more run in their fronts */
+#define CTL_IDLE_MAX    8     /* free workers kept */
+#define CTL_WORKER_USES 1000  /* commands a worker runs before it leaves */
+#define CTL_READ_MS     2000  /* a request's bytes must all be there by then */
 
-extern char **environ;
+static bool in_worker;   /* this process runs the fronts' commands */
 
-static bool in_child;   /* this process runs a front's command */
-
-struct running {
+struct worker {
 	pid_t pid;
-	int   sock;   /* the front's connection; -1 once it is gone */
+	int   ctl;     /* its socket; -1 once it is gone or let go */
+	int   front;   /* the front whose command it runs; -1: none */
+	bool  busy;    /* a command runs, or the worker dies under one */
 };
 
 struct master {
@@ -56,8 +62,8 @@ struct master {
 	char           sock_path[PATH_MAX];
 	struct stat    sock_st;   /* to remove only our own socket */
 	char           self[PATH_MAX];
-	struct running run[CTL_CHILDREN_MAX];
-	int            nrun;
+	struct worker  w[CTL_WORKERS_MAX];
+	int            nw, nbusy;
 	bool           draining;  /* not taking commands any more */
 	long           persist;
 	struct timespec idle_since;
@@ -97,48 +103,48 @@ static void reply(int sock, enum ctl_type type, int value)
 	ctl_send(sock, &m, NULL, NULL, 0);
 }
 
-/* In the child: become the front's command and run it. Never returns. */
-static void run_child(const struct ctl_msg *m, char **strings, const int *fds)
+/* A worker of its own for a command: a free one, else a new one. NULL
+ * when CTL_WORKERS_MAX run or fork fails. */
+static struct worker *free_worker(struct master *ms)
 {
-	sigset_t all;
-	sigfillset(&all);
-	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	for (int i = 0; i < 3; i++)
-		if (dup2(fds[i], i) < 0)
-			_exit(EXIT_TETHER);
-	if (fchdir(fds[3]) != 0)
-		_exit(EXIT_TETHER);
-	if (m->ntty) {
-		if (dup2(fds[4], 3) < 0)
-			_exit(EXIT_TETHER);
-		term_use(3);
-	}
-	/* the other commands' sockets, the lock, the listener: not ours */
-	close_range(m->ntty ? 4 : 3, ~0U, 0);
-	umask((mode_t)m->umask);
-	environ = strings + 1 + m->argc;
-	in_child = true;
-	char **argv = calloc(m->argc + 1, sizeof *argv);
-	if (argv == NULL)
-		_exit(EXIT_TETHER);
-	memcpy(argv, strings + 1, m->argc * sizeof *argv);
-	int rc = cli_main((int)m->argc, argv);
-	/* the libraries' exit handlers only free what the process gives back
-	 * anyway (OpenSSL's tables: a sixth of a short command's CPU) */
+	for (int i = 0; i < ms->nw; i++)
+		if (!ms->w[i].busy && ms->w[i].ctl >= 0)
+			return &ms->w[i];
+	int sv[2];
+	if (ms->nw == CTL_WORKERS_MAX ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return NULL;
 	fflush(NULL);
-	_exit(rc);
+	pid_t pid = fork();
+	if (pid == 0) {
+		in_worker = true;
+		control_worker(sv[1], CTL_WORKER_USES);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return NULL;
+	}
+	ms->w[ms->nw] = (struct worker){ pid, sv[0], -1, false };
+	return &ms->w[ms->nw++];
 }
 
-/* Take one request from a front on sock; the socket is kept (running) or
- * closed. */
+/* Let a free worker go (it leaves when its socket closes). */
+static void let_go(struct worker *w)
+{
+	close(w->ctl);
+	w->ctl = -1;
+}
+
+/* Take one request from a front on sock; the socket is kept (its command
+ * runs) or closed. */
 static void take(struct master *ms, int sock)
 {
 	struct ucred cr;
 	socklen_t crlen = sizeof cr;
 	struct ctl_msg m;
 	int fds[CTL_FDS], nfds = CTL_FDS;
-	char *buf = NULL, **strings = NULL;
+	char *buf = NULL;
 	struct timeval tv = { CTL_READ_MS / 1000, (CTL_READ_MS % 1000) * 1000 };
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 || cr.uid != getuid()) {
 		close(sock);
@@ -150,101 +156,129 @@ static void take(struct master *ms, int sock)
 		return;
 	}
 	int why = 0;
-	uint32_t nstr = 1 + m.argc + m.envc;
+	uint64_t nstr = 1 + (uint64_t)m.argc + m.envc;
 	if (m.type != CTL_REQUEST || m.len == 0 || m.len > CTL_PAYLOAD_MAX || m.argc < 1 ||
-	    m.argc > CTL_STRINGS_MAX || m.envc > CTL_STRINGS_MAX || m.ntty > 1 ||
-	    nfds != 4 + (int)m.ntty)
+	    nstr > CTL_STRINGS_MAX || m.ntty > 1 || nfds != 4 + (int)m.ntty)
 		why = CTL_WHY_BAD;
-	if (why == 0 && ((buf = malloc(m.len)) == NULL ||
-	                 (strings = calloc(nstr + 1, sizeof *strings)) == NULL))
+	if (why == 0 && (buf = malloc(m.len)) == NULL)
 		why = CTL_WHY_BUSY;
-	if (why == 0 && ctl_read_all(sock, buf, m.len) != 0)
+	if (why == 0 && (ctl_read_all(sock, buf, m.len) != 0 || buf[m.len - 1] != '\0'))
 		why = CTL_WHY_BAD;
-	if (why == 0 && buf[m.len - 1] != '\0')
-		why = CTL_WHY_BAD;
-	uint32_t k = 0;
-	for (size_t off = 0; why == 0 && off < m.len; off += strlen(buf + off) + 1) {
-		if (k == nstr) {
-			why = CTL_WHY_BAD;
-			break;
-		}
-		strings[k++] = buf + off;
-	}
+	/* exactly 1 + argc + envc strings: the worker relies on it */
+	uint64_t k = 0;
+	for (size_t off = 0; why == 0 && off < m.len; off += strlen(buf + off) + 1)
+		k++;
 	if (why == 0 && k != nstr)
 		why = CTL_WHY_BAD;
 	/* a front of another build, or this executable replaced: not ours to run */
 	char self[PATH_MAX];
 	self_path(self, sizeof self);
-	if (why == 0 && (strcmp(self, ms->self) != 0 || strcmp(strings[0], ms->self) != 0))
+	if (why == 0 && (strcmp(self, ms->self) != 0 || strcmp(buf, ms->self) != 0))
 		why = CTL_WHY_OTHER_CLIENT;
-	if (why == 0 && ms->nrun == CTL_CHILDREN_MAX)
+	struct worker *w = NULL;
+	/* a worker that died while free fails the send: once more, with a new one */
+	for (int tries = 0; why == 0 && tries < 2; tries++) {
+		w = free_worker(ms);
+		if (w == NULL)
+			why = CTL_WHY_BUSY;
+		else if (ctl_send(w->ctl, &m, buf, fds, nfds) == 0)
+			break;
+		else
+			let_go(w);
+		w = NULL;
+	}
+	if (why == 0 && w == NULL)
 		why = CTL_WHY_BUSY;
 	if (why != 0) {
 		reply(sock, CTL_REFUSED, why);
 		if (strcmp(self, ms->self) != 0)
 			drain(ms);
-		goto out;
+	} else {
+		reply(sock, CTL_ACCEPTED, (int)w->pid);
+		w->busy = true;
+		w->front = sock;
+		ms->nbusy++;
+		sock = -1;
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(sock);
-		run_child(&m, strings, fds);
-	}
-	if (pid < 0) {
-		reply(sock, CTL_REFUSED, CTL_WHY_BUSY);
-		goto out;
-	}
-	reply(sock, CTL_ACCEPTED, (int)pid);
-	ms->run[ms->nrun++] = (struct running){ pid, sock };
-	sock = -1;
-out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	free(strings);
 	free(buf);
 	if (sock >= 0)
 		close(sock);
 }
 
-/* A front's message: a signal to pass on, or its end (it was killed:
- * the command goes too, as it would have with it). */
-static void from_front(struct running *r)
+/* The command on w ended: tell its front (m: the worker's word, else
+ * status from waitpid). */
+static void ended(struct master *ms, struct worker *w, const struct ctl_msg *m, int status)
 {
-	struct ctl_msg m;
-	if (ctl_recv(r->sock, &m, NULL, NULL) == 0) {
-		if (m.type == CTL_SIG && m.value > 0 && m.value < NSIG)
-			kill(r->pid, m.value);
-		return;
+	if (w->front >= 0) {
+		if (m != NULL)
+			reply(w->front, CTL_EXITED, m->value);
+		else if (WIFSIGNALED(status))
+			reply(w->front, CTL_SIGNALED, WTERMSIG(status));
+		else
+			reply(w->front, CTL_EXITED, WEXITSTATUS(status));
+		close(w->front);
+		w->front = -1;
 	}
-	kill(r->pid, SIGKILL);
-	close(r->sock);
-	r->sock = -1;
+	if (w->busy)
+		ms->nbusy--;
+	w->busy = false;
+	if (ms->nbusy == 0)
+		clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
 }
 
-/* Reap the commands that ended and tell their fronts. */
+/* A worker's word: its command's end; or its socket's end (it died). */
+static void from_worker(struct master *ms, struct worker *w)
+{
+	struct ctl_msg m;
+	if (ctl_recv(w->ctl, &m, NULL, NULL) == 0 && m.type == CTL_EXITED && w->busy) {
+		ended(ms, w, &m, 0);
+		int nfree = 0;
+		for (int i = 0; i < ms->nw; i++)
+			nfree += !ms->w[i].busy && ms->w[i].ctl >= 0;
+		if (nfree > CTL_IDLE_MAX || ms->draining)
+			let_go(w);
+		return;
+	}
+	let_go(w);   /* reaped, and its command's end told, on SIGCHLD */
+}
+
+/* A front's message: a signal to pass on, or its end (it was killed:
+ * the command goes too, as it would have with it, and its worker). */
+static void from_front(struct worker *w)
+{
+	struct ctl_msg m;
+	if (ctl_recv(w->front, &m, NULL, NULL) == 0) {
+		if (m.type == CTL_SIG && m.value > 0 && m.value < NSIG)
+			kill(w->pid, m.value);
+		return;
+	}
+	kill(w->pid, SIGKILL);
+	close(w->front);
+	w->front = -1;
+}
+
+/* Reap the workers that ended; a command that ended its worker ends. */
 static void reap(struct master *ms)
 {
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < ms->nrun; i++) {
-			struct running *r = &ms->run[i];
-			if (r->pid != pid)
+		for (int i = 0; i < ms->nw; i++) {
+			struct worker *w = &ms->w[i];
+			if (w->pid != pid)
 				continue;
-			if (r->sock >= 0) {
-				if (WIFSIGNALED(status))
-					reply(r->sock, CTL_SIGNALED, WTERMSIG(status));
-				else
-					reply(r->sock, CTL_EXITED, WEXITSTATUS(status));
-				close(r->sock);
-			}
-			ms->run[i] = ms->run[--ms->nrun];
+			if (w->busy && w->ctl >= 0)
+				from_worker(ms, w);   /* its last word may be waiting */
+			if (w->busy)
+				ended(ms, w, NULL, status);
+			if (w->ctl >= 0)
+				close(w->ctl);
+			ms->w[i] = ms->w[--ms->nw];
 			break;
 		}
 	}
-	if (ms->nrun == 0)
-		clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
 }
 
 /* Listen on the state directory's socket, holding its lock. 0, or -1 when
@@ -332,20 +366,28 @@ int control_master(const char *persist)
 	OPENSSL_init_ssl(0, NULL);
 	warm_tls();
 	clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
-	while (!(ms->draining && ms->nrun == 0)) {
-		struct pollfd p[2 + CTL_CHILDREN_MAX];
+	while (!(ms->draining && ms->nbusy == 0)) {
+		struct pollfd p[2 + 2 * CTL_WORKERS_MAX];
+		struct { pid_t pid; bool front; } who[2 + 2 * CTL_WORKERS_MAX];
 		int np = 0;
 		p[np++] = (struct pollfd){ ms->sig_fd, POLLIN, 0 };
 		p[np++] = (struct pollfd){ ms->listen_fd, POLLIN, 0 };   /* -1 once draining */
-		for (int i = 0; i < ms->nrun; i++)
-			p[np++] = (struct pollfd){ ms->run[i].sock, POLLIN, 0 };
-		int timeout = -1;
-		if (ms->nrun == 0) {
-			double left = (double)ms->persist - since(&ms->idle_since);
-			if (left <= 0) {
-				drain(ms);
-				break;
+		for (int i = 0; i < ms->nw; i++) {
+			struct worker *w = &ms->w[i];
+			if (w->ctl >= 0) {
+				who[np].pid = w->pid, who[np].front = false;
+				p[np++] = (struct pollfd){ w->ctl, POLLIN, 0 };
 			}
+			if (w->front >= 0) {
+				who[np].pid = w->pid, who[np].front = true;
+				p[np++] = (struct pollfd){ w->front, POLLIN, 0 };
+			}
+		}
+		int timeout = -1;
+		if (ms->nbusy == 0) {
+			double left = (double)ms->persist - since(&ms->idle_since);
+			if (left <= 0)
+				break;
 			timeout = (int)(left * 1000) + 1;
 		}
 		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR)
@@ -357,18 +399,32 @@ int control_master(const char *persist)
 					drain(ms);
 			reap(ms);
 		}
-		/* the fronts of running commands, in the order polled */
-		for (int i = 2, n = np; i < n; i++)
-			if (p[i].revents != 0)
-				for (int j = 0; j < ms->nrun; j++)
-					if (ms->run[j].sock == p[i].fd && p[i].fd >= 0)
-						from_front(&ms->run[j]);
+		/* the workers' words and the fronts', in the order polled (a
+		 * worker reaped above is no longer found) */
+		for (int i = 2; i < np; i++) {
+			if (p[i].revents == 0)
+				continue;
+			for (int j = 0; j < ms->nw; j++) {
+				struct worker *w = &ms->w[j];
+				if (w->pid != who[i].pid)
+					continue;
+				if (who[i].front && w->front == p[i].fd)
+					from_front(w);
+				else if (!who[i].front && w->ctl == p[i].fd)
+					from_worker(ms, w);
+				break;
+			}
+		}
 		if (ms->listen_fd >= 0 && (p[1].revents & POLLIN)) {
 			int s;
 			while (!ms->draining && (s = accept4(ms->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
 				take(ms, s);
 		}
 	}
+	/* the free workers leave as their sockets close */
+	for (int i = 0; i < ms->nw; i++)
+		if (ms->w[i].ctl >= 0)
+			let_go(&ms->w[i]);
 	drain(ms);
 	close(ms->sig_fd);
 	close(ms->lock_fd);
@@ -382,7 +438,7 @@ void control_spawn(long persist)
 	char config[PATH_MAX], state[PATH_MAX], arg[32];
 	struct sockaddr_un sa;
 	int dirfd;
-	if (persist <= 0 || in_child || homedir_paths(config, state, sizeof state) != 0 ||
+	if (persist <= 0 || in_worker || homedir_paths(config, state, sizeof state) != 0 ||
 	    ctl_address(state, &sa, &dirfd) != 0)
 		return;
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -101,6 +101,14 @@ struct hostconfig;
  * a usage failure naming it and its line. */
 tether_err client_hostconfig(tether_client *c, const char *alias, struct hostconfig *out);
 
+/* From now on the clients this process opens share one pool of
+ * connections (and DNS answers): a connection a client leaves open serves
+ * the next client's requests to the same server with the same TLS
+ * settings (the pinned key among them). For a control master's workers
+ * (docs/cli.md, "Connection sharing"), which run many commands, one after
+ * another. */
+void client_share_connections(void);
+
 /* Record a failure on c and return e (printf-style message). */
 tether_err client_fail(tether_client *c, tether_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

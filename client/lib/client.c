@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,10 @@ static tether_err load_client_id(tether_client *c)
 		return client_fail(c, TETHER_E_IO, "cannot write %s: %s", path, strerror(errno));
 	return TETHER_E_OK;
 }
+
+/* Connections kept between the clients of this process (a control
+ * master's worker: client_share_connections), else NULL. */
+static CURLSH *conn_share;
 
 /* A timeout from the environment variable name, else def; a value that is
  * not a number of seconds in 1..86400 is reported. */
@@ -194,7 +199,38 @@ tether_err tether_client_new(tether_client **out)
 	c->curl = curl_easy_init();
 	if (c->curl == NULL)
 		return client_fail(c, TETHER_E_NOMEM, "cannot initialise libcurl");
+	if (conn_share != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_SHARE, conn_share);
 	return TETHER_E_OK;
+}
+
+/* libcurl takes the locks of different kinds of shared data nested: a
+ * mutex per kind */
+static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+	(void)h; (void)a; (void)u;
+	pthread_mutex_lock(&share_mu[d]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *u)
+{
+	(void)h; (void)u;
+	pthread_mutex_unlock(&share_mu[d]);
+}
+
+/* See client-int.h. */
+void client_share_connections(void)
+{
+	if (conn_share != NULL || (conn_share = curl_share_init()) == NULL)
+		return;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_mu[i], NULL);
+	curl_share_setopt(conn_share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(conn_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(conn_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(conn_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 }
 
 /* See tether.h. */

@@ -5,7 +5,7 @@ loopback with a fresh connection per run and with a ControlMaster reusing
 one, all measured in the same run, the four alternating in ROUNDS rounds.
 Prints medians of every run and ratios, wall time and the client side's
 CPU per run: the client process with its children, plus what its master
-spent meanwhile (tether's control master and the commands it forks; ssh's
+spent meanwhile (tether's control master and its workers; ssh's
 ControlMaster process). Asserts nothing (benchmarks never fail a build).
 
     python3 tests/bench/invoke_latency.py [RUNS] [ROUNDS]  # default 30, 3; as root
@@ -31,13 +31,17 @@ ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 
 
 def proc_cpu(pid):
-    """CPU seconds of pid and its reaped children (0 if it is gone)."""
+    """CPU seconds of pid, its reaped children and its live ones (a tether
+    control master's workers), 0 if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(k) for k in f.read().split()]
     except OSError:
         return 0.0
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    own = sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(proc_cpu(k) for k in kids)
 
 
 def timed(cmd, env=None, runs=RUNS, master=None, warm=3):

@@ -16,6 +16,8 @@ import time
 from harness import TETHER, main
 
 TETHER = os.path.abspath(TETHER)
+# These tests start their masters themselves.
+os.environ.pop("TETHER_CONTROL_PERSIST", None)
 
 PERSIST = "60"
 
@@ -128,6 +130,9 @@ def test_commands_run_in_the_master(env):
         plain = run(dict(e, TETHER_CONTROL_PERSIST="no"), "invoke", "--no-such-flag")
         assert r.returncode == plain.returncode == 2 and r.stderr == plain.stderr, (r, plain)
         assert master_pid(c, wait=0.1) == m, "one master serves every command"
+        # a later command finds the connection an earlier one left open
+        r = run(e, "invoke", "-v", "-s", f"{d.host}/S", "--", "true")
+        assert r.returncode == 0 and "Re-using existing connection" in r.stderr, r.stderr
     finally:
         stop_master(c)
 
@@ -163,7 +168,10 @@ def test_signals_reach_the_command(env):
             results.append((p.returncode, err))
         (rc_m, err_m), (rc_p, err_p) = results
         assert rc_m == rc_p == 130, results   # the same as without the master
-        wait_for(lambda: children(m) == [], "the command to end")
+        # the worker that ran it runs the next command as a new process would
+        # (no interrupt left over from the last)
+        r = run(e, "invoke", "-s", f"{d.host}/S", "--", "sleep 0.3; echo after")
+        assert r.returncode == 0 and r.stdout == "after\n", r
         # SIGTERM, which the full client does not catch: the front ends by it too
         # (the remote command goes on: short, or the daemon's stop waits for it)
         p = background(e, d, "echo started; sleep 2")
@@ -171,7 +179,6 @@ def test_signals_reach_the_command(env):
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
         assert p.returncode == -signal.SIGTERM, p.returncode
-        wait_for(lambda: children(m) == [], "the command to end")
     finally:
         stop_master(c)
 

@@ -16,6 +16,10 @@ import subprocess
 import harness as H
 import servers as S
 
+# The fault proxy cuts each new connection: every `tether` here makes its
+# own (a control master, docs/cli.md "Connection sharing", would reuse one).
+os.environ["TETHER_CONTROL_PERSIST"] = "no"
+
 MiB = 1 << 20
 
 

@@ -12,6 +12,10 @@ import subprocess
 
 from harness import main
 
+# Each `tether` here is a process of its own with its own TLS handshake:
+# a control master (docs/cli.md, "Connection sharing") would reuse one.
+os.environ["TETHER_CONTROL_PERSIST"] = "no"
+
 FULL = "TLS handshake, Certificate (11)"   # libcurl's -v line of a full handshake
 RESUMED = "TLS session resumed"
 BANNER = "REMOTE HOST IDENTIFICATION HAS CHANGED"
