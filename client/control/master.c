@@ -8,7 +8,8 @@
  * their connections open between them. The master relays the front's
  * signals and reports how the command ended. A worker that is free takes
  * the next command; one is forked when none is (at most
- * CTL_WORKERS_MAX at once); more than CTL_IDLE_MAX free ones are let go.
+ * CTL_WORKERS_MAX at once); one free for CTL_WORKER_IDLE seconds is let
+ * go, and so is one more than CTL_IDLE_MAX free.
  *
  * The master only ever talks to processes of its own user (SO_PEERCRED;
  * its socket is 0600 in the 0700 state directory), holds a lock for its
@@ -44,7 +45,8 @@
 #include "term.h"
 
 #define CTL_WORKERS_MAX 256   /* commands at once; more run in their fronts */
-#define CTL_IDLE_MAX    8     /* free workers kept */
+#define CTL_IDLE_MAX    8     /* free workers kept at most: each holds a connection */
+#define CTL_WORKER_IDLE 30    /* seconds a free worker is kept */
 #define CTL_WORKER_USES 1000  /* commands a worker runs before it leaves */
 #define CTL_READ_MS     2000  /* a request's bytes must all be there by then */
 
@@ -55,6 +57,7 @@ struct worker {
 	int   ctl;     /* its socket; -1 once it is gone or let go */
 	int   front;   /* the front whose command it runs; -1: none */
 	bool  busy;    /* a command runs, or the worker dies under one */
+	struct timespec freed;   /* when its last command ended */
 };
 
 struct master {
@@ -125,7 +128,7 @@ static struct worker *free_worker(struct master *ms)
 		close(sv[0]);
 		return NULL;
 	}
-	ms->w[ms->nw] = (struct worker){ pid, sv[0], -1, false };
+	ms->w[ms->nw] = (struct worker){ .pid = pid, .ctl = sv[0], .front = -1 };
 	return &ms->w[ms->nw++];
 }
 
@@ -224,6 +227,7 @@ static void ended(struct master *ms, struct worker *w, const struct ctl_msg *m, 
 	if (w->busy)
 		ms->nbusy--;
 	w->busy = false;
+	clock_gettime(CLOCK_MONOTONIC, &w->freed);
 	if (ms->nbusy == 0)
 		clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
 }
@@ -367,6 +371,22 @@ int control_master(const char *persist)
 	warm_tls();
 	clock_gettime(CLOCK_MONOTONIC, &ms->idle_since);
 	while (!(ms->draining && ms->nbusy == 0)) {
+		/* wake for the persist time's end, and for the next free worker
+		 * to let go */
+		double left = ms->nbusy == 0 ? (double)ms->persist - since(&ms->idle_since) : -1;
+		if (ms->nbusy == 0 && left <= 0)
+			break;
+		for (int i = 0; i < ms->nw; i++) {
+			struct worker *w = &ms->w[i];
+			if (w->busy || w->ctl < 0)
+				continue;
+			double wl = CTL_WORKER_IDLE - since(&w->freed);
+			if (wl <= 0)
+				let_go(w);
+			else if (left < 0 || wl < left)
+				left = wl;
+		}
+		int timeout = left < 0 ? -1 : (int)(left * 1000) + 1;
 		struct pollfd p[2 + 2 * CTL_WORKERS_MAX];
 		struct { pid_t pid; bool front; } who[2 + 2 * CTL_WORKERS_MAX];
 		int np = 0;
@@ -382,13 +402,6 @@ int control_master(const char *persist)
 				who[np].pid = w->pid, who[np].front = true;
 				p[np++] = (struct pollfd){ w->front, POLLIN, 0 };
 			}
-		}
-		int timeout = -1;
-		if (ms->nbusy == 0) {
-			double left = (double)ms->persist - since(&ms->idle_since);
-			if (left <= 0)
-				break;
-			timeout = (int)(left * 1000) + 1;
 		}
 		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR)
 			break;
