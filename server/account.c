@@ -56,8 +56,156 @@ static tether_err lookup(const struct user_rec *u, struct passwd *pw, char *buf,
 	return TETHER_E_OK;
 }
 
+/*
+ * The accounts found lately, so that a job start does not read /etc/passwd,
+ * /etc/group and the userdb again (some 60 system calls). An entry holds
+ * only while none of the files below has changed (device, inode, size,
+ * mtime, ctime: a rename over them or an edit in place both show), checked
+ * on every account_of, and only when nsswitch.conf takes accounts and
+ * groups from "files" and "systemd" alone (what these files cover; any
+ * other source, LDAP or sss, is asked every time). A refusal is never kept:
+ * a removed or changed account is seen by the next request. See
+ * docs/architecture.md.
+ */
+static const char *const watched[] = {
+	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/login.defs",
+	"/etc/shells", "/etc/userdb", "/run/userdb",
+};
+#define NWATCHED (sizeof watched / sizeof watched[0])
+#define CACHE_MAX 16
+
+struct stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool missing;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stamp cache_stamp[NWATCHED];
+static bool cache_ok;             /* nsswitch allows it, and stamps are set */
+static struct cached {
+	char key[sizeof ((struct user_rec *)0)->name + 2];   /* 'm'/'d' + name */
+	struct account a;
+} cache[CACHE_MAX];
+static size_t ncache, cache_next;
+
+static void stamp_now(struct stamp st[NWATCHED])
+{
+	for (size_t i = 0; i < NWATCHED; i++) {
+		struct stat sb;
+		memset(&st[i], 0, sizeof st[i]);
+		if (stat(watched[i], &sb) != 0) {
+			st[i].missing = true;
+			continue;
+		}
+		st[i].dev = sb.st_dev;
+		st[i].ino = sb.st_ino;
+		st[i].size = sb.st_size;
+		st[i].mtime = sb.st_mtim;
+		st[i].ctime = sb.st_ctim;
+	}
+}
+
+static bool stamps_equal(const struct stamp *x, const struct stamp *y)
+{
+	for (size_t i = 0; i < NWATCHED; i++)
+		if (x[i].missing != y[i].missing || x[i].dev != y[i].dev ||
+		    x[i].ino != y[i].ino || x[i].size != y[i].size ||
+		    x[i].mtime.tv_sec != y[i].mtime.tv_sec ||
+		    x[i].mtime.tv_nsec != y[i].mtime.tv_nsec ||
+		    x[i].ctime.tv_sec != y[i].ctime.tv_sec ||
+		    x[i].ctime.tv_nsec != y[i].ctime.tv_nsec)
+			return false;
+	return true;
+}
+
+/* Whether nsswitch.conf's passwd and group lines name only sources these
+ * stamps cover ("files", "systemd", and [action] items). */
+static bool nss_cacheable(void)
+{
+	char *conf = fileio_read("/etc/nsswitch.conf", 65536, NULL);
+	if (conf == NULL)
+		return false;
+	int seen = 0;
+	bool ok = true;
+	for (char *save = NULL, *line = strtok_r(conf, "\n", &save); line && ok;
+	     line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		size_t kl = strncmp(line, "passwd:", 7) == 0 ? 7 :
+		            strncmp(line, "group:", 6) == 0 ? 6 : 0;
+		if (kl == 0)
+			continue;
+		seen++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		for (char *s2 = NULL, *w = strtok_r(line + kl, " \t", &s2); w && ok;
+		     w = strtok_r(NULL, " \t", &s2))
+			ok = strcmp(w, "files") == 0 || strcmp(w, "systemd") == 0 ||
+			     (w[0] == '[' && w[strlen(w) - 1] == ']');
+	}
+	free(conf);
+	return ok && seen == 2;
+}
+
+/* The cache's key for u: which name is looked up, and whether by mapping
+ * (os_user, no login-account check) or by u's own name. */
+static void cache_key(const struct user_rec *u, char *key, size_t keysz)
+{
+	snprintf(key, keysz, "%c%s", u->os_user[0] ? 'm' : 'd',
+	         u->os_user[0] ? u->os_user : u->name);
+}
+
+/* a from the cache if it holds u's account and nothing has changed since. */
+static bool cache_get(const struct user_rec *u, struct account *a, struct stamp now[NWATCHED])
+{
+	if (geteuid() != 0)
+		return false;
+	char key[sizeof cache[0].key];
+	cache_key(u, key, sizeof key);
+	stamp_now(now);
+	bool hit = false;
+	pthread_mutex_lock(&cache_lock);
+	if (!cache_ok || !stamps_equal(now, cache_stamp)) {
+		ncache = cache_next = 0;   /* changed: forget every entry */
+		memcpy(cache_stamp, now, sizeof cache_stamp);
+		cache_ok = nss_cacheable();
+	} else {
+		for (size_t i = 0; i < ncache && !hit; i++)
+			if (strcmp(cache[i].key, key) == 0) {
+				*a = cache[i].a;
+				hit = true;
+			}
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return hit;
+}
+
+/* Keep a, looked up for u after cache_get stamped the files as before,
+ * unless they changed since (the lookup may have read either version). */
+static void cache_put(const struct user_rec *u, const struct account *a,
+                      const struct stamp before[NWATCHED])
+{
+	if (geteuid() != 0)
+		return;
+	struct stamp now[NWATCHED];
+	stamp_now(now);
+	pthread_mutex_lock(&cache_lock);
+	if (cache_ok && stamps_equal(now, before) && stamps_equal(now, cache_stamp)) {
+		struct cached *c = &cache[ncache < CACHE_MAX ? ncache++ : cache_next++ % CACHE_MAX];
+		cache_key(u, c->key, sizeof c->key);
+		c->a = *a;
+	}
+	pthread_mutex_unlock(&cache_lock);
+}
+
 tether_err account_of(const struct user_rec *u, struct account *a, char *err, size_t errsz)
 {
+	struct stamp before[NWATCHED];
+	if (cache_get(u, a, before))
+		return TETHER_E_OK;
 	struct passwd pw;
 	char buf[4096];
 	tether_err e = lookup(u, &pw, buf, sizeof buf, err, errsz);
@@ -75,6 +223,7 @@ tether_err account_of(const struct user_rec *u, struct account *a, char *err, si
 	a->ngroups = ACCOUNT_GROUPS_MAX;
 	if (getgrouplist(pw.pw_name, pw.pw_gid, a->groups, &a->ngroups) < 0)
 		a->ngroups = -1;
+	cache_put(u, a, before);
 	return TETHER_E_OK;
 }
 

@@ -40,7 +40,9 @@ struct account {
  * if it is a login account (sysacct_default_ok), never root; a non-root
  * daemon's own account. Groups are looked up here, where the daemon has
  * its NSS modules loaded for good. TETHER_E_FORBIDDEN (or _INTERNAL) with
- * a reason for the user in err. */
+ * a reason for the user in err. An account found is kept for the next call
+ * while /etc/passwd, /etc/group and the other account files are unchanged
+ * (checked on every call); a refusal is never kept. */
 tether_err account_of(const struct user_rec *u, struct account *a, char *err, size_t errsz);
 
 /* Become a for good: groups, gid, uid, then verify that neither root nor

@@ -92,6 +92,9 @@ def args_parse():
     p.add_argument("--time-cap", type=float, default=120,
                    help="seconds a run may take before it stops early (default 120)")
     p.add_argument("--no-profile", action="store_true", help="skip the perf profile run")
+    p.add_argument("--compare", metavar="TETHERD",
+                   help="also run this tetherd binary (another build) in every round, "
+                        "interleaved, and print its figures beside the main one's")
     p.add_argument("--profile-seconds", type=float, default=4,
                    help="seconds perf records (default 4)")
     a = p.parse_args()
@@ -155,9 +158,16 @@ def pct(values, qs):
     return tuple(v[min(len(v) - 1, len(v) * q // 100)] for q in qs)
 
 
-def tether_run(a, tag, profile=None):
+def tether_run(a, tag, profile=None, tetherd=None):
     """One run; returns a dict of figures. profile: callable(daemon_pid, group)
-    started once every client is ready (it must return a thread or None)."""
+    started once every client is ready (it must return a thread or None).
+    tetherd: another binary than $TETHERD (--compare)."""
+    if tetherd:
+        saved, harness.TETHERD = harness.TETHERD, tetherd
+        try:
+            return tether_run(a, tag, profile)
+        finally:
+            harness.TETHERD = saved
     env = harness.Env()
     group = CpuGroup(tag)
     ok = False
@@ -514,12 +524,21 @@ def main():
               f"load average before: {load}")
         if why:
             print(f"task-spooler is unavailable ({' '.join(why)}): tether figures only")
-        tether_runs, tsp_runs = [], []
+        tether_runs, tsp_runs, cmp_runs = [], [], []
         for i in range(a.runs):
             r = tether_run(a, f"tether{i}")
             tether_runs.append(r)
             line = (f"  run {i + 1}: tether {r['rate']:7.1f} jobs/s "
                     f"({r['done']} in {r['elapsed']:.1f} s)")
+            if a.compare:
+                c = tether_run(a, f"cmp{i}", tetherd=a.compare)
+                cmp_runs.append(c)
+                line += f"   compared {c['rate']:7.1f} jobs/s"
+                if c["meter"].group_s is not None:
+                    line += (f" ({1000 * c['meter'].group_s / max(c['done'], 1):.2f} ms CPU/job"
+                             f" against {1000 * r['meter'].group_s / max(r['done'], 1):.2f})")
+                for e in c["errors"]:
+                    print(f"    compared error: {e}")
             if tsp:
                 s = tsp_run(a, tsp, f"tsp{i}")
                 tsp_runs.append(s)
@@ -570,6 +589,13 @@ def main():
         print(f"  at 100% of {NCPU} CPUs that is at most {NCPU * 1000 / (tree + cli):.0f} jobs/s "
               f"(client included); {TARGET} jobs/s needs <= {NCPU * 1000 / TARGET:.2f} ms "
               f"per job in all")
+        if cmp_runs and cmp_runs[0]["meter"].group_s is not None:
+            tree = per_job(tether_runs, lambda m: m.group_s)
+            ct = per_job(cmp_runs, lambda m: m.group_s)
+            cd = per_job(cmp_runs, lambda m: m.pid_s)
+            print(f"  compared ({a.compare}): {ct:.2f} = daemon {cd:.2f} + the rest "
+                  f"{ct - cd:.2f}, {med(cmp_runs, 'rate'):.1f} jobs/s; this build's CPU per "
+                  f"job is {tree / ct:.3f}x the compared one's")
         tetherd = os.environ["TETHERD"]
         costs = [("tetherd --version (a supervisor's exec without launcher)",
                   [tetherd, "--version"]),

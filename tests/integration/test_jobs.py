@@ -4,8 +4,10 @@ SIGKILL and a change of client machine."""
 import json
 import os
 import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 from harness import PASSWORD, expect_error, main, os_account, wait_for
@@ -321,6 +323,46 @@ def test_wait_on_many_jobs_in_one_call(env):
     r = c.run("job", "wait", "-s", s, *(ids * 60), "--json", "--timeout", "60")
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)) == 300
+
+
+def test_account_changes_are_seen_by_the_next_job(env):
+    """The daemon keeps the accounts it looked up while /etc/passwd and
+    /etc/group are unchanged: a home or a group changed there is the next
+    job's, and a removed account's job start is refused, not run as the
+    account it was."""
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root to change accounts")
+        return
+    d, c, s = setup(env, users=("acache",))
+    acct = os_account("acache")
+    grp = "tt-acache-g"
+    home = tempfile.mkdtemp(prefix="tt-acache-home-")
+    os.chmod(home, 0o755)
+    os.chown(home, pwd.getpwnam(acct).pw_uid, -1)
+    try:
+        def job(cmd):
+            j = c.json("job", "start", s, "--", cmd)
+            r = c.run("job", "receive", "-s", s, str(j["id"]), "--wait")
+            assert r.returncode == 0, r.stderr
+            return r.stdout
+        first = job('echo "$HOME"; id -Gn').split("\n")
+        assert first[0] != home and grp not in first[1].split(), first
+        assert job('echo "$HOME"') == first[0] + "\n"   # the kept entry
+        subprocess.run(["groupadd", "-f", grp], check=True, capture_output=True)
+        subprocess.run(["usermod", "-d", home, "-a", "-G", grp, acct],
+                       check=True, capture_output=True)
+        got = job('echo "$HOME"; id -Gn').split("\n")
+        assert got[0] == home and grp in got[1].split(), got
+        ran = os.path.join(home, "ran")
+        subprocess.run(["userdel", acct], check=True, capture_output=True)
+        r = c.run("job", "start", s, "--", f"id -u > {ran}")
+        assert r.returncode != 0 and "no OS account" in r.stderr, (r.returncode, r.stderr)
+        time.sleep(0.2)
+        assert not os.path.exists(ran)
+    finally:
+        subprocess.run(["userdel", acct], capture_output=True)
+        subprocess.run(["groupdel", grp], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_bad_input(env):
