@@ -301,7 +301,7 @@ tether_err api_all_users(struct req *r, bool *all)
 tether_err api_load_session_any(struct req *r, struct session_rec *s,
                                 struct user_rec *owner)
 {
-	bool all;
+	bool all = false;   /* set by api_all_users; gcc -O3 cannot tell */
 	if (api_all_users(r, &all) != TETHER_E_OK)
 		return r->err;
 	if (!all || !strparse_is_digits(r->params.v[0])) {
@@ -476,7 +476,7 @@ static void owner_cb(void *ctx, const struct user_rec *u)
  * straight from the rows: no JSON tree per session. */
 tether_err api_session_list(struct req *r)
 {
-	bool all;
+	bool all = false;   /* as above */
 	int64_t limit, after;
 	if (api_all_users(r, &all) != TETHER_E_OK ||
 	    req_query_i64(r, "limit", 1, SESSION_PAGE_MAX, -1, &limit) != 0 ||
