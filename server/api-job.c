@@ -190,7 +190,6 @@ tether_err api_create_job(struct req *r, struct session_rec *s, enum job_type ty
 	e = jobs_start(r->srv, &r->user, s, j, flags, pty, why, sizeof why);
 	if (e != TETHER_E_OK)
 		return req_error(r, e, "%s", why);
-	outcap_started(r->srv, j->id, s->id, s->user_id);
 	s->busy = s->busy || exclusive;
 	return TETHER_E_OK;
 }

@@ -36,6 +36,7 @@
 #include "jobs.h"
 #include "joblog.h"
 #include "launcher.h"
+#include "outcap.h"
 #include "outwatch.h"
 #include "shim.h"
 #include "log.h"
@@ -320,6 +321,10 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	}
 	char *text = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 	json_decref(spec);
+	/* the job's share of its session's and user's output caps is in its
+	 * directory before it can write: a quick command could otherwise write
+	 * past it before the share was set */
+	outcap_started(srv, j->id, s->id, s->user_id);
 	spool_job_file(path, j->id, "spec.json");
 	/* Not fsync'd: only the supervisor reads it, in a moment and from the
 	 * page cache. A host crash kills the job whether or not the spec was on
