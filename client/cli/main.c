@@ -58,7 +58,9 @@ static void usage(FILE *f)
 	        "or HOST/ID.\nTARGETS (fleets): HOST,HOST..., ranges web[01-40], @GROUP of the "
 	        "inventory,\n@FILE; TARGETS/NAME is session NAME on each (docs/fleet.md).\n"
 	        "Client state: $TETHER_HOME (default ~/.config/tether and "
-	        "~/.local/state/tether).\n-v, --verbose: how each connection and request "
+	        "~/.local/state/tether).\nTETHER_CONTROL_PERSIST=SECONDS: later commands "
+	        "share one warm control master\n(like ssh's ControlPersist; docs/cli.md).\n"
+	        "-v, --verbose: how each connection and request "
 	        "went, on stderr\n(TLS, the server's key, timings; never a secret).\n"
 	        "Run 'tether COMMAND --help' for a command's options.\n", TETHER_DEFAULT_PORT);
 }
