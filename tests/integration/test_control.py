@@ -237,6 +237,29 @@ def test_no_master_when_not_asked(env):
     assert r.returncode == 2 and "ControlPersist" in r.stderr, r
 
 
+def test_free_workers_are_bounded(env):
+    d, c, e = setup(env)
+    m = start_master(c, d, e)
+    try:
+        # ten commands at once: ten workers, each in a session of its own
+        for i in range(10):
+            r = run(e, "session", "new", d.host, "--name", f"w{i}")
+            assert r.returncode == 0, r.stderr
+        ps = [subprocess.Popen([TETHER, "invoke", "-s", f"{d.host}/w{i}", "--", "sleep 1; echo w"],
+                               env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for i in range(10)]
+        wait_for(lambda: len(children(m)) >= 10, "ten workers")
+        for p in ps:
+            out, err = p.communicate(timeout=30)
+            assert p.returncode == 0 and out == "w\n", (out, err)
+        # once they are free, at most 8 stay (each holds its connections)
+        wait_for(lambda: len(children(m)) <= 8, "the workers beyond 8 to leave")
+        r = run(e, "invoke", "-s", f"{d.host}/S", "--", "echo still")
+        assert r.returncode == 0 and r.stdout == "still\n", r
+    finally:
+        stop_master(c)
+
+
 def test_master_leaves_when_idle(env):
     d, c, e = setup(env, persist="1")
     m = start_master(c, d, e)
