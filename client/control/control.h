@@ -2,15 +2,18 @@
  * control.h - the control master (docs/cli.md, "Connection sharing"): a
  * long-lived tether process per user that runs commands for short-lived
  * `tether` processes, so that they pay neither loading libcurl and
- * OpenSSL nor their set-up. Like ssh's ControlMaster and ControlPersist.
+ * OpenSSL, nor their set-up, nor a TLS handshake. Like ssh's ControlMaster
+ * and ControlPersist.
  *
  * `tether` (front.c, linked with libc only) connects to the master's
  * socket, $state_dir/control, and sends one request: its argv, environment,
  * umask and the full client it would otherwise run, with its standard
  * descriptors, its working directory and its terminal (if any) attached.
- * The master answers ACCEPTED and forks a child that runs the command on
- * those descriptors, relays the signals the front forwards (SIG messages),
- * and ends the exchange with EXITED or SIGNALED. A master it cannot reach,
+ * The master answers ACCEPTED and hands the request, descriptors and all,
+ * to one of its workers (worker.c), which runs the command on them; it
+ * relays the signals the front forwards (SIG messages) to that worker, and
+ * ends the exchange with EXITED or SIGNALED. The worker answers EXITED on
+ * its own socket when the command returns. A master it cannot reach,
  * or one that answers REFUSED, makes the front run the full client itself;
  * once a command is accepted it is never run twice.
  *

@@ -321,7 +321,7 @@ static int open_socket(struct master *ms, const char *state)
 
 /* Have OpenSSL fetch what a client connection uses (its ciphers, digests
  * and key exchanges, cached in its default library context), so that
- * each command's child finds them fetched. */
+ * every worker finds them fetched. */
 static void warm_tls(void)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
