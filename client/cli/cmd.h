@@ -58,6 +58,8 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_login_entry;
 extern const struct cmd_entry cmd_logout_entry;
+extern const struct cmd_entry cmd_control_check_entry;
+extern const struct cmd_entry cmd_control_stop_entry;
 extern const struct cmd_entry cmd_session_new_entry;
 extern const struct cmd_entry cmd_session_set_entry;
 extern const struct cmd_entry cmd_session_list_entry;

@@ -44,6 +44,8 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_transfer_remove_entry,
 	&cmd_transfer_set_entry,
 	&cmd_targets_entry,
+	&cmd_control_check_entry,
+	&cmd_control_stop_entry,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

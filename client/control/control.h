@@ -57,7 +57,8 @@ struct ctl_msg {
 };
 
 /* Whether the command named by argv[1] may run in a master: all but
- * enter and login, which need the terminal as their controlling one. */
+ * enter and login, which need the terminal as their controlling one, and
+ * control (check and stop), which are about the master. */
 int ctl_shareable(const char *cmd);
 
 /* The control socket's address under state_dir. A path too long for

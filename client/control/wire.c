@@ -14,7 +14,8 @@
 /* See control.h. */
 int ctl_shareable(const char *cmd)
 {
-	return strcmp(cmd, "enter") != 0 && strcmp(cmd, "login") != 0;
+	return strcmp(cmd, "enter") != 0 && strcmp(cmd, "login") != 0 &&
+	       strcmp(cmd, "control") != 0;
 }
 
 /* See control.h. */

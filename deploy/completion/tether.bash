@@ -46,15 +46,18 @@ _tether_spec() {
   'transfer remove') _tether_opts='-s:session --session:session --all-users' _tether_operand=transfer ;;
   'transfer set') _tether_opts='-s:session --session:session --priority:foreground|high|normal|low --max-rate:- --retry-delay:- --no-progress-timeout:-' _tether_operand=transfer ;;
   'targets') _tether_opts='-i:file --inventory:file -f --fold' _tether_operand=targets ;;
+  'control check') _tether_opts='' _tether_operand=none ;;
+  'control stop') _tether_opts='' _tether_operand=none ;;
   *) return 1 ;;
   esac
 }
-_tether_verbs='login logout session enter invoke copy job transfer targets'
+_tether_verbs='login logout session enter invoke copy job transfer targets control'
 _tether_subverbs() {
   case $1 in
   session) echo 'new set list remove connect disconnect receive' ;;
   job) echo 'start list receive wait stop remove' ;;
   transfer) echo 'start list wait show complete suspend resume remove set' ;;
+  control) echo 'check stop' ;;
   esac
 }
 # completion:end

@@ -5,6 +5,7 @@ environment, its exit status and signals come back, a front killed takes
 its command with it, and a master that cannot run a command (another
 build, replaced, busy, gone) makes the front run it itself, never twice.
 """
+import json
 import os
 import shutil
 import signal
@@ -258,6 +259,27 @@ def test_free_workers_are_bounded(env):
         assert r.returncode == 0 and r.stdout == "still\n", r
     finally:
         stop_master(c)
+
+
+def test_check_and_stop(env):
+    d, c, e = setup(env)
+    r = run(e, "control", "check")
+    assert r.returncode == 1 and "no control master" in r.stderr, r
+    m = start_master(c, d, e)
+    r = run(e, "control", "check", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {"running": True, "pid": m}, r
+    # a command running when the master is told to stop ends whole
+    p = background(e, d, "sleep 1; echo whole")
+    wait_for(lambda: children(m), "the command's worker")
+    r = run(e, "control", "stop")
+    assert r.returncode == 0 and f"(pid {m})" in r.stdout, r
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and out == "whole\n", (out, err)
+    wait_for(lambda: not alive(m), "the master to stop")
+    r = run(e, "control", "check", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout) == {"running": False}, r
+    r = run(e, "control", "stop")
+    assert r.returncode == 1 and "no control master" in r.stderr, r
 
 
 def test_master_leaves_when_idle(env):
