@@ -5,13 +5,11 @@
  * client, never in the master (control.h, ctl_shareable).
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,18 +39,8 @@ const struct cmd_entry cmd_control_stop_entry = {
 static pid_t master_pid(const tether_client *c)
 {
 	char path[BOUND_PATH + 16], text[32];
-	struct sockaddr_un sa;
-	int dirfd;
-	if (ctl_address(c->state_dir, &sa, &dirfd) != 0)
-		return 0;
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
-	if (s >= 0)
-		close(s);   /* the master takes it as a request that never came */
-	if (dirfd >= 0)
-		close(dirfd);
 	snprintf(path, sizeof path, "%s/%s", c->state_dir, CTL_LOCK);
-	int fd = up ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+	int fd = ctl_answers(c->state_dir) ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
 	if (fd < 0)
 		return 0;
 	ssize_t n = pread(fd, text, sizeof text - 1, 0);

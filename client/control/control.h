@@ -25,6 +25,7 @@
 #ifndef TETHER_CONTROL_H
 #define TETHER_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/un.h>
@@ -65,6 +66,10 @@ int ctl_shareable(const char *cmd);
  * sun_path is reached through an O_PATH descriptor of the directory
  * (*dirfd, to be closed by the caller; -1 when not used). 0, or -1. */
 int ctl_address(const char *state_dir, struct sockaddr_un *sa, int *dirfd);
+
+/* Whether a master answers on state_dir's socket (connects, sends
+ * nothing). */
+bool ctl_answers(const char *state_dir);
 
 /* Send m (and the request's strings, when len > 0) with nfds descriptors
  * attached; 0, or -1 with errno. Never raises SIGPIPE. */

@@ -449,18 +449,8 @@ int control_master(const char *persist)
 void control_spawn(long persist)
 {
 	char config[PATH_MAX], state[PATH_MAX], arg[32];
-	struct sockaddr_un sa;
-	int dirfd;
 	if (persist <= 0 || in_worker || homedir_paths(config, state, sizeof state) != 0 ||
-	    ctl_address(state, &sa, &dirfd) != 0)
-		return;
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
-	if (s >= 0)
-		close(s);
-	if (dirfd >= 0)
-		close(dirfd);
-	if (up)
+	    ctl_answers(state))
 		return;
 	snprintf(arg, sizeof arg, "%ld", persist);
 	fflush(NULL);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +33,22 @@ int ctl_address(const char *state_dir, struct sockaddr_un *sa, int *dirfd)
 		return -1;
 	snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", *dirfd, CTL_SOCKET);
 	return 0;
+}
+
+/* See control.h. */
+bool ctl_answers(const char *state_dir)
+{
+	struct sockaddr_un sa;
+	int dirfd;
+	if (ctl_address(state_dir, &sa, &dirfd) != 0)
+		return false;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (s >= 0)
+		close(s);   /* the master takes it for a request that never came */
+	if (dirfd >= 0)
+		close(dirfd);
+	return up;
 }
 
 /* See control.h. */
