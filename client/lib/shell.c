@@ -76,5 +76,9 @@ tether_err tether_shell_output(tether_client *c, const char *session, int64_t jo
 	tether_err e = client_resolve_session(c, session, &t, ref);
 	if (e != TETHER_E_OK)
 		return e;
+	/* a terminal attaches at the server's replay (docs/jobs.md): what
+	 * an earlier stream of this client noted when it broke off (a long poll
+	 * answered 409 after a detach) must not skip the replay's start */
+	cursor_take(c, &t, job);
 	return job_stream_to(c, &t, ref, job, offset, false, true, out, status);
 }
