@@ -172,7 +172,13 @@ def _tree(pid):
     return found
 
 
-def _alive(pid):
+def children(pid):
+    """The processes whose parent is pid (zombies not yet reaped included)."""
+    return [p for p, (pp, _) in _proc_table().items() if pp == pid]
+
+
+def alive(pid):
+    """Whether pid runs (a zombie does not)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -289,7 +295,7 @@ class Fixture:
             deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 10)
             while time.monotonic() < deadline:
                 self.proc.poll()
-                pids = {p for p in pids | _tree(self.proc.pid) if _alive(p)}
+                pids = {p for p in pids | _tree(self.proc.pid) if alive(p)}
                 if not pids:
                     break
                 time.sleep(0.05)

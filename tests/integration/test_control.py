@@ -14,7 +14,8 @@ import struct
 import subprocess
 import time
 
-from harness import TETHER, main
+from harness import TETHER, main, wait_for
+from servers import alive, children
 
 TETHER = os.path.abspath(TETHER)
 # These tests start their masters themselves.
@@ -64,28 +65,6 @@ def master_pid(c, wait=10.0):
     return None
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def children(pid):
-    """Pids whose parent is pid."""
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(p))
-            except OSError:
-                pass
-    return out
-
-
 def stop_master(c):
     pid = master_pid(c, wait=0.1)
     if pid:
@@ -100,22 +79,13 @@ def start_master(c, d, e):
     return pid
 
 
-def wait_for(cond, what, secs=10.0):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_commands_run_in_the_master(env):
     d, c, e = setup(env)
     m = start_master(c, d, e)
     try:
         # a running command is the master's child, not the front's
         p = background(e, d, "sleep 1; echo done")
-        wait_for(lambda: children(m), "the master's child")
+        wait_for(lambda: children(m), 30, "the master's child")
         assert children(p.pid) == [], "the front ran the full client itself"
         out, err = p.communicate(timeout=30)
         assert p.returncode == 0 and out == "done\n", (p.returncode, out, err)
@@ -194,7 +164,7 @@ def test_a_killed_front_takes_its_command(env):
         assert len(kids) == 1, kids
         p.kill()
         p.wait(timeout=10)
-        wait_for(lambda: not alive(kids[0]), "the command to be killed with its front")
+        wait_for(lambda: not alive(kids[0]), 30, "the command to be killed with its front")
         # the master goes on serving
         r = run(e, "invoke", "-H", d.host, "--", "echo again")
         assert r.returncode == 0 and r.stdout == "again\n", r
@@ -249,12 +219,12 @@ def test_free_workers_are_bounded(env):
         ps = [subprocess.Popen([TETHER, "invoke", "-s", f"{d.host}/w{i}", "--", "sleep 1; echo w"],
                                env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for i in range(10)]
-        wait_for(lambda: len(children(m)) >= 10, "ten workers")
+        wait_for(lambda: len(children(m)) >= 10, 30, "ten workers")
         for p in ps:
             out, err = p.communicate(timeout=30)
             assert p.returncode == 0 and out == "w\n", (out, err)
         # once they are free, at most 8 stay (each holds its connections)
-        wait_for(lambda: len(children(m)) <= 8, "the workers beyond 8 to leave")
+        wait_for(lambda: len(children(m)) <= 8, 30, "the workers beyond 8 to leave")
         r = run(e, "invoke", "-s", f"{d.host}/S", "--", "echo still")
         assert r.returncode == 0 and r.stdout == "still\n", r
     finally:
@@ -270,12 +240,12 @@ def test_check_and_stop(env):
     assert r.returncode == 0 and json.loads(r.stdout) == {"running": True, "pid": m}, r
     # a command running when the master is told to stop ends whole
     p = background(e, d, "sleep 1; echo whole")
-    wait_for(lambda: children(m), "the command's worker")
+    wait_for(lambda: children(m), 30, "the command's worker")
     r = run(e, "control", "stop")
     assert r.returncode == 0 and f"(pid {m})" in r.stdout, r
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0 and out == "whole\n", (out, err)
-    wait_for(lambda: not alive(m), "the master to stop")
+    wait_for(lambda: not alive(m), 30, "the master to stop")
     r = run(e, "control", "check", "--json")
     assert r.returncode == 1 and json.loads(r.stdout) == {"running": False}, r
     r = run(e, "control", "stop")
@@ -285,7 +255,7 @@ def test_check_and_stop(env):
 def test_master_leaves_when_idle(env):
     d, c, e = setup(env, persist="1")
     m = start_master(c, d, e)
-    wait_for(lambda: not alive(m), "the idle master to leave", secs=15)
+    wait_for(lambda: not alive(m), 15, "the idle master to leave")
     assert not os.path.exists(os.path.join(c.home, "control")), "socket left behind"
     # and the next command starts another
     r = run(e, "invoke", "-s", f"{d.host}/S", "--", "echo back")
@@ -322,7 +292,7 @@ def test_a_dead_or_foreign_master_is_not_used(env):
     # a master killed -9 leaves its socket: the front runs the command itself
     # and the full client starts a new master
     os.kill(m, signal.SIGKILL)
-    wait_for(lambda: not alive(m), "the master to die")
+    wait_for(lambda: not alive(m), 30, "the master to die")
     r = run(e, "invoke", "-s", f"{d.host}/S", "--", "echo after")
     assert r.returncode == 0 and r.stdout == "after\n", r
     m2 = master_pid(c)
@@ -330,7 +300,7 @@ def test_a_dead_or_foreign_master_is_not_used(env):
     # the master's executable replaced (an upgrade): it runs nothing more
     # and leaves; the command runs all the same
     stop_master(c)
-    wait_for(lambda: not alive(m2), "the master to stop")
+    wait_for(lambda: not alive(m2), 30, "the master to stop")
     r = run(e, "invoke", "-s", f"{d.host}/S", "--", "true", tether=os.path.join(other, "tether"))
     assert r.returncode == 0, r.stderr
     m3 = master_pid(c)
@@ -341,7 +311,7 @@ def test_a_dead_or_foreign_master_is_not_used(env):
     r = run(e, "invoke", "-s", f"{d.host}/S", "--", "echo upgraded",
             tether=os.path.join(other, "tether"))
     assert r.returncode == 0 and r.stdout == "upgraded\n", r
-    wait_for(lambda: not alive(m3), "the replaced master to leave")
+    wait_for(lambda: not alive(m3), 30, "the replaced master to leave")
     stop_master(c)
 
 

@@ -321,7 +321,7 @@ def test_a_stalled_file_system_costs_user_io_timeout(env):
     mnt = os.path.join(t.remote, "stall")
     os.makedirs(mnt)
     pw = pwd.getpwnam(t.acct)
-    before = set(daemon_children(t.d))
+    before = set(S.children(t.d.proc.pid))
     fs = subprocess.Popen([STALLFS, mnt, str(pw.pw_uid), str(pw.pw_gid), "f.bin"],
                           stderr=subprocess.PIPE)
     try:
@@ -361,22 +361,8 @@ def test_a_stalled_file_system_costs_user_io_timeout(env):
 
     def reaped():
         t.d.request("GET", "/v1/files?path=" + t.remote, token=tok)
-        return not set(daemon_children(t.d)) - before
+        return not set(S.children(t.d.proc.pid)) - before
     H.wait_for(reaped, 30, "the stalled children to be reaped")
-
-
-def daemon_children(d):
-    """The daemon's live child processes (pids), from /proc."""
-    out = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                st = f.read()
-        except (OSError, ValueError):
-            continue
-        if pid.isdigit() and int(st.rsplit(")", 1)[1].split()[1]) == d.proc.pid:
-            out.append(int(pid))
-    return out
 
 
 def test_fleet_to_and_from(env):
