@@ -13,6 +13,7 @@
 #include "client-int.h"
 #include "cmd.h"
 #include "control.h"
+#include "hostconfig.h"
 #include "proto.h"
 
 static const struct cmd_entry *const commands[] = {
@@ -114,6 +115,20 @@ static void expand_target(struct cmd_ctx *x, const struct cmd_entry *ce, const s
 	}
 }
 
+/* How long a control master should stay (docs/cli.md, "Connection
+ * sharing"): $TETHER_CONTROL_PERSIST, else the configuration's
+ * ControlPersist. 0, or -1 (said on stderr) for a malformed variable. */
+static int control_persist(const tether_client *c, long *secs)
+{
+	const char *v = getenv("TETHER_CONTROL_PERSIST");
+	*secs = c->control_persist;
+	if (v == NULL || v[0] == '\0' || hostconfig_persist(v, secs) == 0)
+		return 0;
+	fprintf(stderr, "tether: TETHER_CONTROL_PERSIST must be 'no' or a number of seconds "
+	        "(1-86400), not '%.40s'\n", v);
+	return -1;
+}
+
 /* See cmd.h. */
 int cli_main(int argc, char **argv)
 {
@@ -175,12 +190,15 @@ int cli_main(int argc, char **argv)
 		rc = out_usage(ce, "%s", err);
 	} else {
 		tether_err e = tether_client_new(&x.c);
+		long persist = 0;
 		if (e != TETHER_E_OK) {
 			rc = out_fail(&x, e);
+		} else if (control_persist(x.c, &persist) != 0) {
+			rc = EXIT_USAGE;
 		} else {
 			tether_client_set_verbose(x.c, verbose);
 			if (ctl_shareable(argv[1]))
-				control_spawn(x.c->control_persist);
+				control_spawn(persist);
 			expand_target(&x, ce, &a);
 			rc = ce->exec(&x, &a);
 		}

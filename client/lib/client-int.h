@@ -46,7 +46,7 @@ struct tether_client {
 	char  *hostconf;                 /* $TETHER_HOME/config's text, or NULL */
 	int    dflt_throttle;            /* its defaults for fleets (0: none) */
 	long   dflt_timeout;
-	long   control_persist;          /* seconds a control master stays; 0: none */
+	long   control_persist;          /* the config's ControlPersist (seconds; 0: none) */
 	size_t hostconf_len;
 	/* how the last exchange ended */
 	long   last_status;              /* HTTP status, 0 if no reply came */

@@ -182,11 +182,6 @@ tether_err tether_client_new(tether_client **out)
 	c->dflt_throttle = dflt.throttle;
 	c->dflt_timeout = dflt.timeout;
 	c->control_persist = dflt.control_persist > 0 ? dflt.control_persist : 0;
-	const char *cp = getenv("TETHER_CONTROL_PERSIST");
-	if (e == TETHER_E_OK && cp != NULL && cp[0] != '\0' &&
-	    hostconfig_persist(cp, &c->control_persist) != 0)
-		e = client_fail(c, TETHER_E_USAGE, "TETHER_CONTROL_PERSIST must be 'no' or a number "
-		                "of seconds (1-86400), not '%.40s'", cp);
 	if (e == TETHER_E_OK)
 		e = env_seconds(c, "TETHER_CONNECT_TIMEOUT", dflt.connect_timeout > 0
 		                ? dflt.connect_timeout : CLIENT_CONNECT_TIMEOUT_DEFAULT,
