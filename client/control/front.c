@@ -96,9 +96,7 @@ static int send_request(const char *client, int argc, char **argv, char *buf)
 	if (homedir_paths(config, state, sizeof state) != 0 ||
 	    ctl_address(state, &sa, &dirfd) != 0)
 		return -1;
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0)
-		goto fail;
+	/* the strings first: a request over the master's bounds is run here */
 	struct ctl_msg m = { .magic = CTL_MAGIC, .type = CTL_REQUEST, .argc = (uint32_t)argc };
 	size_t len = 0;
 	if (add_string(buf, &len, client) != 0)
@@ -107,9 +105,12 @@ static int send_request(const char *client, int argc, char **argv, char *buf)
 		if (add_string(buf, &len, argv[i]) != 0)
 			goto fail;
 	for (char **e = environ; *e != NULL; e++, m.envc++)
-		if (m.envc >= CTL_STRINGS_MAX - (uint32_t)argc || add_string(buf, &len, *e) != 0)
+		if ((uint64_t)argc + m.envc + 2 > CTL_STRINGS_MAX || add_string(buf, &len, *e) != 0)
 			goto fail;
 	m.len = (uint32_t)len;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0)
+		goto fail;
 	mode_t mask = umask(0);
 	umask(mask);
 	m.umask = (uint32_t)mask;

@@ -279,6 +279,9 @@ def test_a_dead_or_foreign_master_is_not_used(env):
     assert children(m) == [], "the master ran another build's command"
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0 and out == "other\n", (p.returncode, out, err)
+    # a command line over the master's bounds (8,192 strings) runs in the front
+    r = run(e, "invoke", "-s", f"{d.host}/S", "--", "echo", *(["x"] * 9000))
+    assert r.returncode == 0 and r.stdout == " ".join(["x"] * 9000) + "\n", r.stderr
     # garbage on the socket changes nothing
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(os.path.join(c.home, "control"))
