@@ -173,6 +173,24 @@ def test_a_killed_front_takes_its_command(env):
         stop_master(c)
 
 
+def test_a_killed_worker_ends_its_front_the_same_way(env):
+    d, c, e = setup(env)
+    m = start_master(c, d, e)
+    try:
+        p = background(e, d, "echo started; sleep 3")
+        assert p.stdout.readline() == "started\n"
+        (worker,) = children(m)
+        os.kill(worker, signal.SIGKILL)
+        p.communicate(timeout=30)
+        assert p.returncode == -signal.SIGKILL, p.returncode   # as a killed tether
+        # the master forks another for the next command
+        r = run(e, "invoke", "-H", d.host, "--", "echo next")
+        assert r.returncode == 0 and r.stdout == "next\n", r
+        assert master_pid(c, wait=0.1) == m
+    finally:
+        stop_master(c)
+
+
 def test_no_master_when_not_asked(env):
     d, c, e = setup(env)
     plain = dict(e)
@@ -250,6 +268,46 @@ def test_check_and_stop(env):
     assert r.returncode == 1 and json.loads(r.stdout) == {"running": False}, r
     r = run(e, "control", "stop")
     assert r.returncode == 1 and "no control master" in r.stderr, r
+
+
+PROBE = r"""
+import array, os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+strings = b"\0".join(a.encode() for a in (sys.argv[2], "tether", "--version")) + b"\0"
+head = struct.pack("=IIiIIIII", 0x54544331, 1, 0, 2, 0, 0o22, len(strings), 0)
+fds = array.array("i", [0, 1, 2, os.open("/", os.O_RDONLY)])
+s.settimeout(10)
+try:
+    s.sendmsg([head + strings], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+    got = s.recv(32)
+except (BrokenPipeError, ConnectionResetError):   # dropped, request unread
+    got = b""
+print(struct.unpack("=II", got[:8])[1] if got else "closed")
+"""
+
+
+def test_another_user_is_not_served(env):
+    d, c, e = setup(env)
+    m = start_master(c, d, e)
+    try:
+        sock = os.path.join(c.home, "control")
+        # let anyone reach the socket, as a careless chmod would
+        os.chmod(c.home, 0o711)
+        os.chmod(sock, 0o666)
+        client = os.path.realpath(os.path.join(os.path.dirname(TETHER), "tether-cli"))
+        probe = ["python3", "-c", PROBE, sock, client]
+        # the request is well formed: the master's own user gets it run
+        r = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        assert "3" in r.stdout.splitlines(), r   # CTL_ACCEPTED (and the version, run)
+        # another user's is dropped unanswered (SO_PEERCRED), and runs nothing
+        kids = set(children(m))
+        r = subprocess.run(probe, capture_output=True, text=True, timeout=30, user="nobody",
+                           cwd="/")
+        assert r.stdout.strip() == "closed", r
+        assert set(children(m)) <= kids, "a worker was started for another user"
+    finally:
+        stop_master(c)
 
 
 def test_master_leaves_when_idle(env):
