@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -49,6 +50,9 @@
 
 static char self_exe[BOUND_PATH];
 
+/* The last line of a state the prelude finished writing: a comment to bash. */
+#define STATE_END "# tether: end of saved state"
+
 /* Restores the session state and arms its saving; shared by commands and
  * interactive shells. */
 #define STATE_PRELUDE \
@@ -73,7 +77,8 @@ static char self_exe[BOUND_PATH];
 	"    declare -f\n" \
 	"    alias -p\n" \
 	"    printf 'cd -- %q 2>/dev/null\\n' \"$PWD\"\n" \
-	"  } > \"$__tether_state_out\" && : > \"$__tether_state_out.done\"\n" \
+	"  } > \"$__tether_state_out\" &&\n" \
+	"    printf '%s\\n' '" STATE_END "' >> \"$__tether_state_out\"\n" \
 	"  return $__tether_rc\n" \
 	"}\n" \
 	"shopt -s expand_aliases\n" \
@@ -97,11 +102,33 @@ static const char shell_rc[] =
 	STATE_PRELUDE;
 
 
+/* True if the file name in dfd (the account's directory) is a regular file
+ * that ends with STATE_END. Opened without following links and without
+ * blocking, only its tail is read. */
+static bool state_complete(int dfd, const char *name)
+{
+	static const char end[] = STATE_END "\n";
+	char tail[sizeof end - 1];
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	          st.st_size >= (off_t)sizeof tail &&
+	          pread(fd, tail, sizeof tail, st.st_size - (off_t)sizeof tail) ==
+	                  (ssize_t)sizeof tail &&
+	          memcmp(tail, end, sizeof tail) == 0;
+	close(fd);
+	return ok;
+}
+
 /* The state a job's shell saved on exit becomes its session's: state.N.sh
- * replaces state.sh if the prelude finished writing it (it then made
- * state.N.sh.done; a shell killed mid-save leaves the old state). The
- * session directory is the account's: names are resolved in it through a
- * descriptor opened without following links, and nothing in it is opened. */
+ * replaces state.sh if the prelude finished writing it (its last line is
+ * then STATE_END; a shell killed mid-save leaves the old state). A marker
+ * file, state.N.sh.done, said so before (a job of an older build may still
+ * leave one): it cost an inode per invoke. The session directory is the
+ * account's: names are resolved in it through a descriptor opened without
+ * following links. */
 static void take_saved_state(const struct job_rec *j)
 {
 	char dir[BOUND_PATH], out[48], done[56];
@@ -112,11 +139,13 @@ static void take_saved_state(const struct job_rec *j)
 	if (dfd < 0)
 		return;
 	struct stat st;
-	if (fstatat(dfd, done, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	bool marked = fstatat(dfd, done, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (marked || state_complete(dfd, out))
 		renameat(dfd, out, dfd, "state.sh");
 	else
 		unlinkat(dfd, out, 0);   /* half written, or never: not a state */
-	unlinkat(dfd, done, 0);
+	if (marked)
+		unlinkat(dfd, done, 0);
 	close(dfd);
 }
 
@@ -187,14 +216,15 @@ static void starting_forget(int64_t job)
 }
 
 /* Start "tetherd VERB DIR" detached (double fork + setsid), so it outlives
- * the daemon: through the launcher if there is one (*worker gets the pid
- * of the process it made), else by forking the daemon and exec'ing tetherd
- * (slower: the daemon is large and threaded, and the exec links the whole
- * binary again; *worker stays 0). */
-static int spawn_detached(const char *verb, const char *dir, pid_t *worker)
+ * the daemon, with fd (unless -1) as its LAUNCHER_WORKER_FD: through the
+ * launcher if there is one (*worker gets the pid of the process it made),
+ * else by forking the daemon and exec'ing tetherd (slower: the daemon is
+ * large and threaded, and the exec links the whole binary again; *worker
+ * stays 0). */
+static int spawn_detached(const char *verb, const char *dir, int fd, pid_t *worker)
 {
 	*worker = 0;
-	int rc = launcher_spawn(verb, dir, worker);
+	int rc = launcher_spawn(verb, dir, fd, worker);
 	if (rc <= 0)
 		return rc;
 	*worker = 0;
@@ -208,13 +238,22 @@ static int spawn_detached(const char *verb, const char *dir, pid_t *worker)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
-		int fd = open("/dev/null", O_RDWR);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		/* all of them: a busy daemon has connections past 1024 */
-		if (close_range(3, ~0u, 0) != 0)   /* kernels before 5.9 */
-			for (int i = 3; i < 1024; i++)
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		/* dup2 clears close-on-exec; a descriptor already in place needs
+		 * it cleared by hand */
+		int keep = 3;
+		if (fd >= 0) {
+			if (fd == LAUNCHER_WORKER_FD ? fcntl(fd, F_SETFD, 0) != 0
+			                             : dup2(fd, LAUNCHER_WORKER_FD) < 0)
+				_exit(127);
+			keep = LAUNCHER_WORKER_FD + 1;
+		}
+		/* all the rest: a busy daemon has connections past 1024 */
+		if (close_range((unsigned)keep, ~0u, 0) != 0)   /* kernels before 5.9 */
+			for (int i = keep; i < 1024; i++)
 				close(i);
 		sigset_t none;
 		sigemptyset(&none);
@@ -231,7 +270,24 @@ static int spawn_detached(const char *verb, const char *dir, pid_t *worker)
 int jobs_spawn_detached(const char *verb, const char *dir)
 {
 	pid_t worker;
-	return spawn_detached(verb, dir, &worker);
+	return spawn_detached(verb, dir, -1, &worker);
+}
+
+/* The spec as a sealed memory file: what the supervisor reads it from
+ * (shim.h). A file in the job directory cost an inode allocation per job,
+ * a quarter of the daemon's CPU for a short job on ext4. The descriptor,
+ * or -1. */
+static int spec_memfd(const char *text)
+{
+	int fd = memfd_create("tether-spec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	if (fileio_write_all(fd, text, strlen(text)) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Start a job. */
@@ -325,15 +381,13 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	 * directory before it can write: a quick command could otherwise write
 	 * past it before the share was set */
 	outcap_started(srv, j->id, s->id, s->user_id);
-	spool_job_file(path, j->id, "spec.json");
-	/* Not fsync'd: only the supervisor reads it, in a moment and from the
-	 * page cache. A host crash kills the job whether or not the spec was on
-	 * disk, and tetherd never reads it back (a job with neither pid file nor
-	 * status is settled as vanished). */
-	int ok = text != NULL && fileio_replace(path, text, strlen(text), 0600, false) == 0;
+	int specfd = text != NULL ? spec_memfd(text) : -1;
 	free(text);
 	pid_t worker = 0;
-	if (!ok || spawn_detached("__shim", jdir, &worker) != 0) {
+	int spawned = specfd >= 0 ? spawn_detached("__shim", jdir, specfd, &worker) : -1;
+	if (specfd >= 0)
+		close(specfd);
+	if (spawned != 0) {
 		snprintf(err, errsz, "cannot start the job's supervisor");
 		return start_failed(srv, j, TETHER_E_INTERNAL, err);
 	}
@@ -351,20 +405,30 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	return TETHER_E_OK;
 }
 
-/* Read "SHIMPID CHILDPID" for a job; 0 or -1. */
-static int read_pids(int64_t job, pid_t *shim, pid_t *child)
+/* Read "SHIMPID CHILDPID [UID]" for a job; 0 or -1. *uid (if not NULL)
+ * gets UID, or (uid_t)-1 if the file has none (a supervisor of an older
+ * build). */
+static int read_pids_uid(int64_t job, pid_t *shim, pid_t *child, uid_t *uid)
 {
 	char path[BOUND_PATH];
 	spool_job_file(path, job, "pid");
 	char *t = fileio_read(path, 64, NULL);
 	int a = 0, b = 0;
-	int ok = t != NULL && sscanf(t, "%d %d", &a, &b) == 2 && a > 1 && b > 1;
+	unsigned long u = 0;
+	int got = t != NULL ? sscanf(t, "%d %d %lu", &a, &b, &u) : 0;
 	free(t);
-	if (!ok)
+	if (got < 2 || a <= 1 || b <= 1)
 		return -1;
 	*shim = a;
 	*child = b;
+	if (uid != NULL)
+		*uid = got == 3 && u > 0 && u < (uid_t)-1 ? (uid_t)u : (uid_t)-1;
 	return 0;
+}
+
+static int read_pids(int64_t job, pid_t *shim, pid_t *child)
+{
+	return read_pids_uid(job, shim, child, NULL);
 }
 
 /* True if pid runs "tetherd VERB DIR" (guards against pid reuse). */
@@ -451,9 +515,13 @@ static bool shim_alive(int64_t job, pid_t pid)
 	return jobs_proc_is(pid, "__shim", jdir);
 }
 
-/* The uid a job's command runs as, from its spec (the daemon's own file). */
-static bool spec_uid(int64_t job, uid_t *uid)
+/* The uid a job's command runs as: in its pid file, or in the spec.json of
+ * a job started by an older build (the daemon's own files). */
+static bool job_uid(int64_t job, uid_t *uid)
 {
+	pid_t shim, child;
+	if (read_pids_uid(job, &shim, &child, uid) == 0 && *uid != (uid_t)-1)
+		return true;
 	char path[BOUND_PATH];
 	spool_job_file(path, job, "spec.json");
 	char *text = fileio_read(path, BOUND_BODY_COMMAND * 2, NULL);
@@ -476,7 +544,7 @@ static void kill_orphans(int64_t job, pid_t pgid)
 {
 	uid_t uid;
 	DIR *d;
-	if (pgid <= 1 || !spec_uid(job, &uid) || (d = opendir("/proc")) == NULL)
+	if (pgid <= 1 || !job_uid(job, &uid) || (d = opendir("/proc")) == NULL)
 		return;
 	int killed = 0;
 	struct dirent *e;

@@ -12,8 +12,10 @@
  *
  * Protocol (one SOCK_SEQPACKET message each way, so no framing): tetherd
  * sends "spawn VERB DIR" (DIR is the rest of the message and may hold
- * spaces); the launcher answers "ok PID" once the worker exists, or
- * "error REASON". One request at a time: tetherd's threads take a mutex.
+ * spaces), with at most one descriptor attached (SCM_RIGHTS) that the
+ * worker gets as LAUNCHER_WORKER_FD (a supervisor's spec, shim.h); the
+ * launcher answers "ok PID" once the worker exists, or "error REASON". One
+ * request at a time: tetherd's threads take a mutex.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -143,7 +145,32 @@ static ssize_t read_reply(char *buf, size_t bufsz)
 	return n;
 }
 
-int launcher_spawn(const char *verb, const char *dir, pid_t *pid)
+/* Send one request, with fd attached unless it is -1. */
+static bool send_request(const char *msg, size_t len, int fd)
+{
+	struct iovec iov = { (void *)msg, len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof ctl);
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof ctl.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	}
+	ssize_t n;
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)len;
+}
+
+int launcher_spawn(const char *verb, const char *dir, int fd, pid_t *pid)
 {
 	char msg[MSG_MAX], reply[REPLY_MAX];
 	int n = snprintf(msg, sizeof msg, "spawn %s %s", verb, dir);
@@ -154,7 +181,7 @@ int launcher_spawn(const char *verb, const char *dir, pid_t *pid)
 	pthread_mutex_lock(&lock);
 	if (sock >= 0) {
 		ssize_t got = -1;
-		if (send(sock, msg, (size_t)n, MSG_NOSIGNAL) == n)
+		if (send_request(msg, (size_t)n, fd))
 			got = read_reply(reply, sizeof reply);
 		if (got > 0) {
 			rc = strncmp(reply, "ok", 2) == 0 ? 0 : -1;
@@ -254,15 +281,22 @@ __attribute__((noreturn)) static void worker_exit(int rc)
 #endif
 }
 
-/* In the forked child: become "tetherd VERB DIR". Never returns. */
-__attribute__((noreturn)) static void worker(const char *verb, const char *dir)
+/* In the forked child: become "tetherd VERB DIR", with fd (if not -1) as
+ * LAUNCHER_WORKER_FD. Never returns. */
+__attribute__((noreturn)) static void worker(const char *verb, const char *dir, int fd)
 {
 	int null = open("/dev/null", O_RDWR);
-	for (int fd = 0; fd < 3; fd++)
-		dup2(null, fd);
+	for (int i = 0; i < 3; i++)
+		dup2(null, i);
 	if (null > 2)
 		close(null);
-	close(LAUNCHER_FD);   /* the only other descriptor the launcher has */
+	/* the only other descriptors the launcher has: its socket, and the
+	 * one that came with the request (dup2 clears close-on-exec, for a
+	 * worker that is exec'd) */
+	close(LAUNCHER_FD);
+	if (fd >= 0 && (dup2(fd, LAUNCHER_WORKER_FD) != LAUNCHER_WORKER_FD ||
+	                (fd != LAUNCHER_WORKER_FD && close(fd) != 0)))
+		_exit(127);
 	/* what an exec would have given it: default dispositions, nothing
 	 * blocked; the worker sets what it needs itself */
 	for (int s = 1; s < NSIG; s++)
@@ -285,18 +319,19 @@ __attribute__((noreturn)) static void worker(const char *verb, const char *dir)
  * zombie is left for tetherd to mistake for a live worker), and init's
  * once we are gone; nothing else ties it to us. Its pid, or -1 with
  * errno. */
-static pid_t spawn(const char *verb, const char *dir)
+static pid_t spawn(const char *verb, const char *dir, int fd)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();
-		worker(verb, dir);
+		worker(verb, dir, fd);
 	}
 	return pid;
 }
 
-/* Serve one request (NUL-terminated, len bytes) into reply. */
-static void handle(char *req, size_t len, char *reply, size_t replysz)
+/* Serve one request (NUL-terminated, len bytes, fd attached or -1) into
+ * reply. */
+static void handle(char *req, size_t len, int fd, char *reply, size_t replysz)
 {
 	char *verb = req + 6, *sp;
 	if (strlen(req) != len || strncmp(req, "spawn ", 6) != 0 ||
@@ -305,11 +340,49 @@ static void handle(char *req, size_t len, char *reply, size_t replysz)
 		return;
 	}
 	*sp = '\0';
-	pid_t pid = spawn(verb, sp + 1);
+	pid_t pid = spawn(verb, sp + 1, fd);
 	if (pid < 0)
 		snprintf(reply, replysz, "error %s", strerror(errno));
 	else
 		snprintf(reply, replysz, "ok %d", (int)pid);
+}
+
+/* Receive one request into req (its full length returned, as MSG_TRUNC
+ * does), and the descriptor that came with it into *fd: -1 if none, -2 if
+ * more than one or the control data was cut (any that came are closed). */
+static ssize_t recv_request(char *req, size_t reqsz, int *fd)
+{
+	struct iovec iov = { req, reqsz };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+	                    .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+	ssize_t n = recvmsg(LAUNCHER_FD, &m, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	*fd = -1;
+	if (n < 0)
+		return n;
+	int count = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+			if (count++ == 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+	if (count > 1 || (m.msg_flags & MSG_CTRUNC)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -2;
+	}
+	return n;
 }
 
 int launcher_main(int argc, char **argv)
@@ -342,7 +415,8 @@ int launcher_main(int argc, char **argv)
 	signal(SIGCHLD, SIG_IGN);   /* the workers are reaped as they end (spawn) */
 	for (;;) {
 		char req[MSG_MAX + 1], reply[REPLY_MAX];
-		ssize_t n = recv(LAUNCHER_FD, req, sizeof req, MSG_TRUNC);
+		int fd = -1;
+		ssize_t n = recv_request(req, sizeof req, &fd);
 		if (n == 0)
 			return 0;   /* tetherd is gone */
 		if (n < 0 && errno == EINTR)
@@ -351,10 +425,14 @@ int launcher_main(int argc, char **argv)
 			return 1;
 		if ((size_t)n >= sizeof req) {
 			snprintf(reply, sizeof reply, "error request too long");
+		} else if (fd == -2) {
+			snprintf(reply, sizeof reply, "error bad descriptors");
 		} else {
 			req[n] = '\0';
-			handle(req, (size_t)n, reply, sizeof reply);
+			handle(req, (size_t)n, fd, reply, sizeof reply);
 		}
+		if (fd >= 0)
+			close(fd);   /* the worker has its own */
 		if (send(LAUNCHER_FD, reply, strlen(reply), MSG_NOSIGNAL) < 0)
 			return 1;
 	}

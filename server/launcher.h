@@ -38,11 +38,15 @@ launcher_fn launcher_find(const char *verb);
  * are started without it). */
 int launcher_start(void);
 
-/* Ask the launcher to start "tetherd VERB DIR" detached. 0: started,
- * *pid the worker's; -1: the launcher could not start it; 1: there is no
- * working launcher, the caller should start it itself. Safe from any
+/* The descriptor a worker finds what came with its request on. */
+#define LAUNCHER_WORKER_FD 3
+
+/* Ask the launcher to start "tetherd VERB DIR" detached, with fd (unless
+ * -1; the caller keeps its own) as the worker's LAUNCHER_WORKER_FD. 0:
+ * started, *pid the worker's; -1: the launcher could not start it; 1: there
+ * is no working launcher, the caller should start it itself. Safe from any
  * thread. */
-int launcher_spawn(const char *verb, const char *dir, pid_t *pid);
+int launcher_spawn(const char *verb, const char *dir, int fd, pid_t *pid);
 
 /* The launcher's pid, or -1 while there is none. */
 int launcher_pid(void);

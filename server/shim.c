@@ -55,6 +55,33 @@ static int write_status(const char *jobdir, int resfd, const char *resname,
 	return fileio_write_atomic(path, text, len, 0600);
 }
 
+/* The job's spec, from the sealed memory file tetherd made (jobs.c
+ * spec_memfd): the seals say it is that file and that no one can change
+ * it. Read from its start with pread, as a second supervisor started for
+ * the same job shares its offset. NULL if there is none. */
+static json_t *read_spec(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	struct stat st;
+	if (seals < 0 || (seals & need) != need || fstat(fd, &st) != 0 ||
+	    st.st_size <= 0 || st.st_size > SPEC_MAX)
+		return NULL;
+	size_t len = (size_t)st.st_size, got = 0;
+	char *text = malloc(len);
+	while (text != NULL && got < len) {
+		ssize_t r = pread(fd, text + got, len - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	json_t *spec = text != NULL && got == len ? json_loadb(text, len, 0, NULL) : NULL;
+	free(text);
+	return spec;
+}
+
 /* Build a NULL-terminated string vector from a JSON array of strings. */
 static char **strv(json_t *arr)
 {
@@ -364,19 +391,16 @@ int shim_main(const char *jobdir)
 	/* One supervisor per job, holding this lock for its life: a start that
 	 * was in doubt (the launcher vanished mid-request, launcher.c) is
 	 * repeated, and the second supervisor finds the lock, or the status
-	 * the first one left, and goes without running anything. */
-	snprintf(path, sizeof path, "%s/spec.json", jobdir);
-	int specfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (specfd < 0 || flock(specfd, LOCK_EX | LOCK_NB) != 0)
+	 * the first one left, and goes without running anything. The lock is
+	 * on the job's directory (tetherd's own), which costs no file. */
+	int dirfd = open(jobdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dirfd < 0 || flock(dirfd, LOCK_EX | LOCK_NB) != 0)
 		return 1;
 	snprintf(path, sizeof path, "%s/status", jobdir);
 	if (access(path, F_OK) == 0)
 		return 1;
-	/* read whole, not with json_loadfd(), which reads a byte per call */
-	size_t speclen = 0;
-	char *spectext = fileio_read_fd(specfd, SPEC_MAX, &speclen);
-	json_t *spec = spectext ? json_loadb(spectext, speclen, 0, NULL) : NULL;
-	free(spectext);
+	json_t *spec = read_spec(SHIM_SPEC_FD);
+	close(SHIM_SPEC_FD);   /* not for the command */
 	if (spec == NULL)
 		return 1;
 	int logfd = joblog_create(jobdir);
@@ -446,7 +470,10 @@ int shim_main(const char *jobdir)
 	if (input.master >= 0)
 		fcntl(input.master, F_SETFL, O_NONBLOCK);
 	char pidtext[64];
-	int n = snprintf(pidtext, sizeof pidtext, "%d %d\n", (int)getpid(), (int)pid);
+	/* the uid too: what tetherd kills a vanished supervisor's leftovers by
+	 * (jobs.c kill_orphans) */
+	int n = snprintf(pidtext, sizeof pidtext, "%d %d %lu\n", (int)getpid(), (int)pid,
+	                 (unsigned long)launch.acct.uid);
 	snprintf(path, sizeof path, "%s/pid", jobdir);
 	/* Not fsync'd: the pid file means something only while these processes
 	 * live, and a host crash that could lose it ends them too (the job is
@@ -521,6 +548,6 @@ int shim_main(const char *jobdir)
 	free(text);
 	json_decref(st);
 	json_decref(spec);
-	close(specfd);   /* the status is there: a late second start goes */
+	close(dirfd);   /* the status is there: a late second start goes */
 	return rc;
 }

@@ -60,6 +60,16 @@ def test_state_persists_across_invokes_restart_and_clients(env):
     r = inv(c2, s, "Y=lost; kill -9 $$")
     assert r.returncode == 137, r
     assert inv(c2, s, 'echo "$Y"').stdout == "after-exit\n"
+    # ...nor one killed with its state half written: a state is taken only
+    # when its last line says the save finished
+    r = inv(c2, s, 'Y=half; printf "Y=half\\n" > "$__tether_state_out"; kill -9 $$')
+    assert r.returncode == 137, r
+    assert inv(c2, s, 'echo "$Y"').stdout == "after-exit\n"
+    r = inv(c2, s, 'printf "Y=whole\\n# tether: end of saved state\\n" > "$__tether_state_out"; '
+                   'kill -9 $$')
+    assert inv(c2, s, 'echo "$Y"').stdout == "whole\n"
+    assert open(os.path.join(d.state, "spool", "sessions", "1", "state.sh")).read() \
+        .endswith("\n# tether: end of saved state\n")
     sdir = os.path.join(d.state, "spool", "sessions", "1")
     assert sorted(os.listdir(sdir)) == ["state.sh"], os.listdir(sdir)
 

@@ -282,9 +282,13 @@ def test_a_slow_starting_supervisor_is_not_lost(env):
     pidfile = os.path.join(jdir, "pid")
     wait_for(lambda: os.path.exists(pidfile), what="the pid file")
     # one file for the pids and the status to come; which process the
-    # launcher made is kept in the daemon's memory, not in a file
-    assert sorted(os.listdir(jdir)) == ["output.log", "pid", "spec.json"], os.listdir(jdir)
+    # launcher made is kept in the daemon's memory, not in a file, and the
+    # spec came with the start request, not through a file
+    assert sorted(os.listdir(jdir)) == ["output.log", "pid"], os.listdir(jdir)
     kept = open(pidfile).read()
+    # the pids, and the uid whose leftovers a vanished supervisor's cleanup kills
+    shim, child, uid = (int(x) for x in kept.split())
+    assert uid == os.stat(f"/proc/{child}").st_uid and uid != 0, (kept, uid)
     os.unlink(pidfile)   # as if the supervisor had not got that far yet
     time.sleep(12)       # past the 10 s a job without any word gets
     # this daemon remembers the process its launcher made

@@ -2,7 +2,10 @@
 supervisors it starts look and behave like exec'd ones, jobs still start
 when it is gone, it never outlives the daemon, and the supervisors it
 started outlive both."""
+import fcntl
+import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -74,18 +77,68 @@ def test_supervisors_come_from_the_launcher(env):
     # in a session of its own; the launcher's child (one fork), not the daemon's
     _, ppid, sid = stat_of(shim)
     assert sid == shim and sid != stat_of(d.proc.pid)[2] and ppid == ls[0], (sid, ppid)
-    assert not any(t.startswith("socket:") for t in fds_or_empty(shim)), fd_targets(shim)
-    # one supervisor per job: a second one for the same job leaves at once
-    r = subprocess.run([TETHERD, "__shim", jdir], timeout=30)
-    assert r.returncode == 1
+    # the spec came on a descriptor the supervisor has closed, and the
+    # launcher kept no copy of it
+    assert not any("tether-spec" in t for t in fds_or_empty(shim)), fd_targets(shim)
+    assert sorted(fd_targets(ls[0])) == [0, 1, 2, 3], fd_targets(ls[0])
+    # one supervisor per job: a second one for the same job, with a spec
+    # that would run, leaves at once
+    uid = int(open(os.path.join(jdir, "pid")).read().split()[2])
+    assert run_shim(jdir, spec_for(uid, "echo second")).returncode == 1
     got = wait_for(lambda: finished(c, s, j), what="job end")
     assert got["state"] == "Completed", got
     # the launcher leaves no zombie behind (it ignores SIGCHLD)
     wait_for(lambda: stat_of(shim) is None, what="supervisor reaped")
     # ...and one for a job that has ended runs nothing
     size = os.path.getsize(os.path.join(jdir, "output.log"))
-    r = subprocess.run([TETHERD, "__shim", jdir], timeout=30)
-    assert r.returncode == 1 and os.path.getsize(os.path.join(jdir, "output.log")) == size
+    assert run_shim(jdir, spec_for(uid, "echo second")).returncode == 1
+    assert os.path.getsize(os.path.join(jdir, "output.log")) == size
+
+
+def spec_for(uid, command):
+    return json.dumps({"argv": ["/bin/sh", "-c", command], "env": ["PATH=/usr/bin:/bin"],
+                       "cwd": "/", "uid": uid, "gid": pwd.getpwuid(uid).pw_gid,
+                       "user": pwd.getpwuid(uid).pw_name})
+
+
+def run_shim(jdir, spec, seal=True):
+    """tetherd __shim JOBDIR by hand, with spec (unless None) on fd 3 as a
+    memory file, sealed as tetherd seals it unless seal is False."""
+    if spec is None:
+        return subprocess.run([TETHERD, "__shim", jdir], timeout=30)
+    fd = os.memfd_create("spec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.write(fd, spec.encode())
+        if seal:
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                        fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+        return subprocess.run(["sh", "-c", f'exec "$0" __shim "$1" 3<&{fd}', TETHERD, jdir],
+                              pass_fds=(fd,), timeout=30)
+    finally:
+        os.close(fd)
+
+
+def test_a_supervisor_runs_only_a_sealed_spec(env):
+    """The supervisor takes its spec from the sealed memory file on fd 3
+    that tetherd made, nothing else: no descriptor, or a file anyone could
+    still change, and it runs nothing."""
+    d, c, s = setup(env)
+    j, jdir, shim = running_job(d, c, s, "sleep 30")   # its pid file stays
+    uid = int(open(os.path.join(jdir, "pid")).read().split()[2])
+    spool = os.path.dirname(jdir)
+    for i, (spec, seal) in enumerate([(None, True), (spec_for(uid, "echo ran"), False),
+                                      ("{not json", True)]):
+        fresh = os.path.join(spool, f"hand-{i}")
+        os.mkdir(fresh, 0o700)
+        assert run_shim(fresh, spec, seal).returncode == 1, (spec, seal)
+        assert os.listdir(fresh) == [], os.listdir(fresh)
+    # the control: the same, sealed, runs as the uid it names
+    fresh = os.path.join(spool, "hand-ok")
+    os.mkdir(fresh, 0o700)
+    assert run_shim(fresh, spec_for(uid, "echo ran; id -u")).returncode == 0
+    assert json.load(open(os.path.join(fresh, "status"))) == {"exit_code": 0}
+    log = open(os.path.join(fresh, "output.log"), "rb").read()
+    assert b"ran" in log and str(uid).encode() in log, log
 
 
 def fds_or_empty(pid):
