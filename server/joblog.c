@@ -77,16 +77,20 @@ static void refresh(struct joblog *oc)
 	}
 }
 
-void joblog_open(struct joblog *oc, const char *jobdir, int logfd, int64_t cap, int mode)
+void joblog_open(struct joblog *oc, const char *jobdir, int64_t cap, int mode)
 {
 	memset(oc, 0, sizeof *oc);
 	snprintf(oc->dir, sizeof oc->dir, "%s", jobdir);
-	oc->logfd = logfd;
+	oc->logfd = -1;
 	oc->cap = cap < OUTCAP_MIN ? OUTCAP_MIN : cap;
 	oc->mode = mode;
 	oc->limit = -1;
+	/* a log a supervisor of this job made before (see log_fd) goes on */
+	char path[4200];
 	struct stat st;
-	oc->size = fstat(logfd, &st) == 0 ? st.st_size : 0;
+	path_of(path, sizeof path, jobdir, "output.log");
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		oc->size = st.st_size;
 	int64_t to, lost;
 	dropped_since(jobdir, 0, &to, &lost);
 	oc->dropped_to = to;
@@ -206,11 +210,31 @@ static void appended(struct joblog *oc, size_t len)
 	}
 }
 
-int joblog_create(const char *jobdir)
+/* The log, made at the first output (a second supervisor of the same job
+ * would find the first one's and go on from its end). -1 with errno. */
+static int log_fd(struct joblog *oc)
 {
+	if (oc->logfd >= 0)
+		return oc->logfd;
 	char path[4200];
-	path_of(path, sizeof path, jobdir, "output.log");
-	return open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	path_of(path, sizeof path, oc->dir, "output.log");
+	oc->logfd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
+	if (oc->logfd >= 0 && fstat(oc->logfd, &st) == 0)
+		oc->size = st.st_size;
+	return oc->logfd;
+}
+
+void joblog_close(struct joblog *oc)
+{
+	if (oc->logfd < 0)
+		return;
+	/* a log with nothing in it has no data to sync, and an fsync is a
+	 * journal commit on ext4 */
+	if (oc->size > 0)
+		fsync(oc->logfd);
+	close(oc->logfd);
+	oc->logfd = -1;
 }
 
 /* One record goes in one write (O_APPEND). A write that fails part way (a
@@ -224,14 +248,14 @@ void joblog_append(struct joblog *oc, int stream, const char *data, size_t len)
 		len = JOBLOG_RECORD_MAX;
 	outlog_header((uint8_t *)rec, stream, (uint32_t)len);
 	memcpy(rec + OUTLOG_HDR, data, len);
-	if (fileio_write_all(oc->logfd, rec, OUTLOG_HDR + len) == 0) {
+	if (log_fd(oc) >= 0 && fileio_write_all(oc->logfd, rec, OUTLOG_HDR + len) == 0) {
 		appended(oc, OUTLOG_HDR + len);
 		return;
 	}
 	if (oc->lost == 0)
 		oc->lost_errno = errno;
 	oc->lost += (int64_t)len;
-	if (ftruncate(oc->logfd, oc->size) != 0)
+	if (oc->logfd >= 0 && ftruncate(oc->logfd, oc->size) != 0)
 		oc->lost_errno = errno;
 }
 

@@ -72,7 +72,8 @@
 /* The supervisor's side. */
 struct joblog {
 	char    dir[4096];    /* the job's directory */
-	int     logfd;        /* the log, open for reading and appending */
+	int     logfd;        /* the log, open for reading and appending; -1 until
+	                       * the first output (joblog_append creates it) */
 	int64_t cap;
 	int     mode;         /* BUFFERING_BLOCK or BUFFERING_DROP */
 	int64_t size;         /* bytes in the log */
@@ -86,11 +87,15 @@ struct joblog {
 	int     lost_errno;   /* why, the first time */
 };
 
-/* Create (or open) the log in jobdir for appending; the descriptor or -1. */
-int joblog_create(const char *jobdir);
+/* Set up from the job directory. The log itself is made by the first
+ * output: a job that writes nothing has none, which reads as an empty log
+ * everywhere (joblog_size), and costs no inode (docs/performance.md). */
+void joblog_open(struct joblog *oc, const char *jobdir, int64_t cap, int mode);
 
-/* Set up from the job directory and the log (its current size is taken). */
-void joblog_open(struct joblog *oc, const char *jobdir, int logfd, int64_t cap, int mode);
+/* The end of the supervisor's writing: the log (if any was made) is synced,
+ * before the status is written (docs/performance.md, "Durability"), and
+ * closed. */
+void joblog_close(struct joblog *oc);
 
 /* Output not yet acknowledged nor discarded. */
 int64_t joblog_pending(const struct joblog *oc);

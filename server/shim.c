@@ -403,9 +403,6 @@ int shim_main(const char *jobdir)
 	close(SHIM_SPEC_FD);   /* not for the command */
 	if (spec == NULL)
 		return 1;
-	int logfd = joblog_create(jobdir);
-	if (logfd < 0)
-		return 1;
 	/* The job's run file: room for the status, taken now while there is
 	 * some, that carries the pids under the name pid while the command
 	 * runs and becomes the status at the end (one file, not three). The
@@ -491,7 +488,7 @@ int shim_main(const char *jobdir)
 	struct joblog oc;
 	json_t *capv = json_object_get(spec, "output_cap");
 	int mode = proto_buffering_parse(json_string_value(json_object_get(spec, "buffering")));
-	joblog_open(&oc, jobdir, logfd, json_is_integer(capv) ? json_integer_value(capv)
+	joblog_open(&oc, jobdir, json_is_integer(capv) ? json_integer_value(capv)
 	                                                     : OUTCAP_DEFAULT,
 	            mode < 0 ? BUFFERING_BLOCK : mode);
 	oc.marks = input.pty;   /* a shell is re-attached from its tail */
@@ -524,12 +521,7 @@ int shim_main(const char *jobdir)
 		}
 		break;
 	}
-	/* synced before the status (docs/performance.md, "Durability"); a job
-	 * that wrote nothing has no data to sync (an empty log and a missing
-	 * one read the same), and an fsync is a journal commit on ext4 */
-	if (oc.size > 0)
-		fsync(logfd);
-	close(logfd);
+	joblog_close(&oc);   /* synced before the status */
 	snprintf(path, sizeof path, "%s/blocked", jobdir);
 	unlink(path);
 	json_t *st = WIFSIGNALED(status)

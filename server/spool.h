@@ -1,10 +1,10 @@
 /*
  * spool.h - the daemon's files beside the database.
  *
- *   STATE/spool/jobs/<job>/      one per job, the daemon's (and shim's) own:
- *       spec.json   what to run (written by tetherd before the shim starts;
- *                   the shim holds a lock on it for its life)
- *       pid         "SHIMPID CHILDPID" (written by the shim, atomically,
+ *   STATE/spool/jobs/<job>/      one per job, the daemon's (and shim's) own;
+ *                   the shim holds a lock on it for its life (what to run
+ *                   comes with its start, shim.h, not in a file):
+ *       pid         "SHIMPID CHILDPID UID" (written by the shim, atomically,
  *                   not fsync'd: it outlives no crash that its processes do;
  *                   the same file as status.reserved before and status
  *                   after, see shim.c)

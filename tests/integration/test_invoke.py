@@ -82,6 +82,10 @@ def test_exit_codes_and_streams(env):
     assert inv(c, s, "kill -KILL $$").returncode == 128 + 9
     r = inv(c, s, "echo out1; echo err1 >&2; echo out2")
     assert r.stdout == "out1\nout2\n" and r.stderr == "err1\n"
+    # output that starts while the client already waits for it (the log is
+    # made by the first output)
+    r = inv(c, s, "sleep 0.5; echo late >&2; echo later")
+    assert r.stdout == "later\n" and r.stderr == "late\n", r
     # interleaving survives: --json keeps streams apart, the job log keeps order
     r = c.run("invoke", "-s", s, "--json", "--",
               "for i in 1 2 3; do echo o$i; echo e$i >&2; sleep 0.01; done")

@@ -70,7 +70,7 @@ def test_supervisors_come_from_the_launcher(env):
     fds = fd_targets(ls[0])
     assert sorted(fds) == [0, 1, 2, 3] and fds[0] == fds[1] == "/dev/null", fds
     assert fds[3].startswith("socket:"), fds
-    j, jdir, shim = running_job(d, c, s, "sleep 3")
+    j, jdir, shim = running_job(d, c, s, "echo started; sleep 3")
     # what the daemon (and ps) recognise a live supervisor by
     assert argv_of(shim) == ["tetherd", "__shim", jdir], argv_of(shim)
     assert open(f"/proc/{shim}/comm").read() == "tetherd\n"
