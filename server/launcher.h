@@ -6,10 +6,11 @@
  * linking alone cost more CPU than the rest of a short job. The launcher
  * is started once, at daemon start before any thread exists: forked, then
  * exec'd as "tetherd __launcher" so it holds none of the daemon's state
- * (database, keys, TLS, heap). tetherd sends it "spawn VERB DIR" over a
- * SOCK_SEQPACKET socketpair; it forks, and the child (setsid) runs VERB's
- * function directly (see launcher_find), already linked, then exits. It
- * answers "ok" or "error REASON".
+ * (database, keys, TLS, heap). tetherd sends it "spawn ID VERB DIR" over a
+ * SOCK_SEQPACKET socketpair, many in flight at once; it forks, and the
+ * child (setsid) runs VERB's function directly (see launcher_find), already
+ * linked, then exits. It answers "ID ok PID" or "ID error REASON", in
+ * order.
  *
  * The launcher ends when tetherd does (end of file on its socket, and a
  * parent-death signal for a daemon killed outright); the workers it started

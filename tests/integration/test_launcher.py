@@ -8,6 +8,7 @@ import os
 import pwd
 import signal
 import subprocess
+import threading
 import time
 
 from harness import TETHERD, main, wait_for
@@ -166,6 +167,38 @@ def test_jobs_start_without_the_launcher(env):
     j, jdir, shim = running_job(d, c, s, "sleep 1")
     assert argv_of(shim) == ["tetherd", "__shim", jdir]
     assert wait_for(lambda: finished(c, s, j), what="job end")["state"] == "Completed"
+
+
+def test_requests_in_flight_when_the_launcher_dies(env):
+    """Job starts wait for the launcher together (their requests are
+    pipelined); when it dies under them, each is started the old way,
+    exactly once."""
+    d, c, s = setup(env)
+    (launcher,) = launchers_of(d.proc.pid)
+    sessions = [s]
+    for i in range(4):
+        c.json("session", "new", d.host, "--name", f"f{i}")
+        sessions.append(f"{d.host}/f{i}")
+    os.kill(launcher, signal.SIGSTOP)   # it takes the requests, and answers none
+    out = {}
+
+    def start(sess):
+        out[sess] = c.json("job", "start", sess, "--", "echo once")
+    threads = [threading.Thread(target=start, args=(n,)) for n in sessions]
+    for t in threads:
+        t.start()
+    time.sleep(1)   # every request is sent and waits for its answer
+    assert all(t.is_alive() for t in threads)
+    os.kill(launcher, signal.SIGKILL)
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(out) == sorted(sessions), out
+    assert "event=launcher_lost" in d.log_since_start()
+    for sess, j in out.items():
+        got = wait_for(lambda: finished(c, sess, j), what="job end")
+        assert got["state"] == "Completed", got
+        r = c.run("job", "receive", "-s", sess, str(j["id"]))
+        assert r.stdout == "once\n", r.stdout
 
 
 def test_launcher_dies_with_the_daemon_and_supervisors_live_on(env):
