@@ -21,6 +21,7 @@ struct tracked {
 	int64_t job;
 	int64_t session;
 	int64_t user;
+	int64_t limit;   /* the share last given it (-1 none), -2 not known */
 };
 
 /* What one look at a tracked job found. */
@@ -53,7 +54,7 @@ static int add(int64_t job, int64_t session, int64_t user)
 		jobs = t;
 		room = n;
 	}
-	jobs[njobs++] = (struct tracked){ job, session, user };
+	jobs[njobs++] = (struct tracked){ job, session, user, -2 };
 	return 0;
 }
 
@@ -129,7 +130,8 @@ static struct tally *tally_of(struct tally *t, size_t *n, int64_t session)
 /* Give the user's running jobs their shares (under lock): each gets what
  * it holds plus an equal part of what is left under its session's cap and
  * of what is left under the user's cap, the smaller; -1 (no share) when
- * that is at least the job's own cap. */
+ * that is at least the job's own cap. The share last given each job is
+ * kept, so an unchanged one costs no look at its file. */
 static void rebalance(struct server *srv, int64_t user)
 {
 	size_t k = 0;
@@ -139,8 +141,9 @@ static void rebalance(struct server *srv, int64_t user)
 		return;
 	struct look *looks = calloc(k, sizeof *looks);
 	struct tracked *mine = calloc(k, sizeof *mine);
+	size_t *at = calloc(k, sizeof *at);
 	struct tally *t = calloc(k, sizeof *t);
-	if (looks == NULL || mine == NULL || t == NULL)
+	if (looks == NULL || mine == NULL || at == NULL || t == NULL)
 		goto out;
 	size_t n = 0, nt = 0;
 	int64_t user_held = 0, user_running = 0;
@@ -156,6 +159,7 @@ static void rebalance(struct server *srv, int64_t user)
 		s->running += looks[n].running;
 		user_held += looks[n].held;
 		user_running += looks[n].running;
+		at[n] = i;   /* stays valid: look_at only moves entries not yet looked at */
 		mine[n++] = jobs[i++];
 	}
 	int64_t user_left = srv->conf.user_output_cap - user_held;
@@ -167,11 +171,17 @@ static void rebalance(struct server *srv, int64_t user)
 		int64_t share_s = session_left > 0 ? session_left / s->running : 0;
 		int64_t share_u = user_left > 0 ? user_left / user_running : 0;
 		int64_t limit = looks[m].held + (share_s < share_u ? share_s : share_u);
-		joblog_set_limit(mine[m].job, limit >= srv->conf.output_cap ? -1 : limit);
+		if (limit >= srv->conf.output_cap)
+			limit = -1;
+		if (limit != mine[m].limit) {
+			joblog_set_limit(mine[m].job, limit);
+			jobs[at[m]].limit = limit;
+		}
 	}
 out:
 	free(looks);
 	free(mine);
+	free(at);
 	free(t);
 }
 
