@@ -85,21 +85,47 @@ static char self_exe[BOUND_PATH];
 	"__tether_state_out=$TETHER_STATE_OUT\n" \
 	"unset TETHER_STATE_OUT\n" \
 	"if [ -r \"$TETHER_STATE_IN\" ]; then . \"$TETHER_STATE_IN\"; fi\n" \
-	"unset TETHER_STATE_IN\n" \
-	"trap __tether_save EXIT\n"
+	"unset TETHER_STATE_IN\n"
+
+/* A command that cannot change what is saved has nothing to save: one
+ * simple command of plain words (no quotes, expansions, assignments,
+ * redirections or operators) whose first word is no alias and no function
+ * and either names a program (found in PATH, or a path) or is one of the
+ * builtins that change no variable, function, alias or directory. It then
+ * leaves no state file, and without the EXIT trap bash execs the program
+ * instead of forking for it: most of what an administrator runs
+ * (systemctl, df, uptime, true) costs no save (docs/architecture.md,
+ * "Session state"). `time` and `coproc` are keywords that run or name
+ * what follows, and save. */
+#define SKIP_UNCHANGED \
+	"__tether_w=${BASH_EXECUTION_STRING%% *}\n" \
+	"if [[ $BASH_EXECUTION_STRING =~ ^[A-Za-z0-9_./+-]+(\\ +[A-Za-z0-9_./=:,+@%-]+)*$ ]] &&\n" \
+	"   [[ ! -v BASH_ALIASES[$__tether_w] ]] && ! declare -F -- \"$__tether_w\" >/dev/null\n" \
+	"then\n" \
+	"  case $__tether_w in\n" \
+	"    time|coproc) ;;\n" \
+	"    true|false|echo|test|pwd|*/*) __tether_state_out= ;;\n" \
+	"    *) hash -- \"$__tether_w\" 2>/dev/null && [[ -n ${BASH_CMDS[$__tether_w]} ]] &&\n" \
+	"         __tether_state_out= ;;\n" \
+	"  esac\n" \
+	"fi\n" \
+	"unset __tether_w\n"
 
 /* A command's $BASH_ENV (read from fd 3, see shim.c): it leaves nothing
  * behind for the command's own children. */
 static const char command_rc[] =
 	"exec 3<&-\n"
 	"unset BASH_ENV\n"
-	STATE_PRELUDE;
+	STATE_PRELUDE
+	SKIP_UNCHANGED
+	"[ -z \"$__tether_state_out\" ] || trap __tether_save EXIT\n";
 
 /* An interactive shell's rc file (read from fd 3, see shim.c). */
 static const char shell_rc[] =
 	"exec 3<&-\n"
 	"PS1='\\u@\\h:\\w\\$ '\n"
-	STATE_PRELUDE;
+	STATE_PRELUDE
+	"trap __tether_save EXIT\n";
 
 
 /* True if the file name in dfd (the account's directory) is a regular file

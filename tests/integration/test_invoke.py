@@ -74,6 +74,37 @@ def test_state_persists_across_invokes_restart_and_clients(env):
     assert sorted(os.listdir(sdir)) == ["state.sh"], os.listdir(sdir)
 
 
+def test_a_command_that_changes_nothing_saves_nothing(env):
+    """A simple command running a program (or true, echo, pwd ...) cannot
+    change the session's state and leaves it as it was, without a save;
+    anything that could change it saves as before, including a program's
+    name that an alias or a function of the session shadows."""
+    d, c, s = setup(env)
+    r = inv(c, s, "cd /tmp; X=1; ls() { LSRAN=yes; }; alias hi='HI=yes'; alias uname='UN=yes; command uname'")
+    assert r.returncode == 0, r.stderr
+    state = os.path.join(d.state, "spool", "sessions", "1", "state.sh")
+
+    def ino():
+        return os.stat(state).st_ino
+    before = ino()
+    for cmd in ["true", "df -h /", "/bin/true", "echo hello", "pwd",
+                "dd if=/dev/null of=/dev/null status=none", "sh -c exit"]:
+        r = inv(c, s, cmd)
+        assert r.returncode == 0, (cmd, r.stderr)
+        assert ino() == before, cmd
+    assert inv(c, s, "pwd").stdout == "/tmp\n"
+    # each of these changes the state, though it looks like a plain command
+    for cmd, check, want in [("ls", "echo $LSRAN", "yes"), ("hi", "echo $HI", "yes"),
+                             ("uname -r", "echo $UN", "yes"),
+                             ("time cd /", "pwd", "/"), ("export X=2", "echo $X", "2")]:
+        r = inv(c, s, cmd)
+        assert r.returncode == 0, (cmd, r.stderr)
+        assert ino() != before, cmd
+        before = ino()
+        assert inv(c, s, check).stdout == want + "\n", (cmd, check)
+        before = ino()
+
+
 def test_exit_codes_and_streams(env):
     d, c, s = setup(env)
     assert inv(c, s, "true").returncode == 0
