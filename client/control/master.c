@@ -9,7 +9,8 @@
  * signals and reports how the command ended. A worker that is free takes
  * the next command; one is forked when none is (at most
  * CTL_WORKERS_MAX at once); one free for CTL_WORKER_IDLE seconds is let
- * go, and so is one more than CTL_IDLE_MAX free.
+ * go, and so is one free for CTL_SURPLUS_IDLE while more than CTL_IDLE_MAX
+ * are.
  *
  * The master only ever talks to processes of its own user (SO_PEERCRED;
  * its socket is 0600 in the 0700 state directory), holds a lock for its
@@ -47,6 +48,12 @@
 #define CTL_WORKERS_MAX 256   /* commands at once; more run in their fronts */
 #define CTL_IDLE_MAX    8     /* free workers kept at most: each holds a connection */
 #define CTL_WORKER_IDLE 30    /* seconds a free worker is kept */
+/* Seconds a free worker past CTL_IDLE_MAX is kept: long enough for the
+ * next command of a client that runs one after another (a few ms later),
+ * short enough that a burst's connections are soon given back. Let go at
+ * once, each of 50 clients' commands in a row forked a worker and made a
+ * connection: 839 forks for 1,000 commands (docs/performance.md). */
+#define CTL_SURPLUS_IDLE 1.0
 #define CTL_WORKER_USES 1000  /* commands a worker runs before it leaves */
 #define CTL_READ_MS     2000  /* a request's bytes must all be there by then */
 
@@ -238,10 +245,7 @@ static void from_worker(struct master *ms, struct worker *w)
 	struct ctl_msg m;
 	if (ctl_recv(w->ctl, &m, NULL, NULL) == 0 && m.type == CTL_EXITED && w->busy) {
 		ended(ms, w, &m, 0);
-		int nfree = 0;
-		for (int i = 0; i < ms->nw; i++)
-			nfree += !ms->w[i].busy && ms->w[i].ctl >= 0;
-		if (nfree > CTL_IDLE_MAX || ms->draining)
+		if (ms->draining)
 			let_go(w);
 		return;
 	}
@@ -376,15 +380,21 @@ int control_master(const char *persist)
 		double left = ms->nbusy == 0 ? (double)ms->persist - since(&ms->idle_since) : -1;
 		if (ms->nbusy == 0 && left <= 0)
 			break;
+		int nfree = 0;
+		for (int i = 0; i < ms->nw; i++)
+			nfree += !ms->w[i].busy && ms->w[i].ctl >= 0;
 		for (int i = 0; i < ms->nw; i++) {
 			struct worker *w = &ms->w[i];
 			if (w->busy || w->ctl < 0)
 				continue;
-			double wl = CTL_WORKER_IDLE - since(&w->freed);
-			if (wl <= 0)
+			double wl = (nfree > CTL_IDLE_MAX ? CTL_SURPLUS_IDLE : CTL_WORKER_IDLE) -
+			            since(&w->freed);
+			if (wl <= 0) {
 				let_go(w);
-			else if (left < 0 || wl < left)
+				nfree--;
+			} else if (left < 0 || wl < left) {
 				left = wl;
+			}
 		}
 		int timeout = left < 0 ? -1 : (int)(left * 1000) + 1;
 		struct pollfd p[2 + 2 * CTL_WORKERS_MAX];
