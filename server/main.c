@@ -293,6 +293,8 @@ static int serve(struct server *srv, const struct cli *cli)
 		log_msg(LOG_WARN, "launcher_unavailable", "error", strerror(errno));
 	if (statedir_open_store(&srv->conf, &srv->store) != 0)
 		goto out;
+	if (store_checkpoint_start(srv->store) != 0)   /* sqlite then makes them itself */
+		log_msg(LOG_WARN, "checkpointer_unavailable", "error", strerror(errno));
 	if (jobs_init(srv) != 0) {
 		fprintf(stderr, "tetherd: cannot prepare the spool in %s\n", srv->conf.state_dir);
 		goto out;

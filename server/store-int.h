@@ -24,6 +24,14 @@ struct store {
 	} cache[STORE_STMT_CACHE];
 	int             reserve_fd;   /* STORE_RESERVE bytes held for a full disk, or -1 */
 	bool            reserve_held;
+	/* the checkpointer (store_checkpoint_start): its own connection, and
+	 * the flags it sleeps on */
+	char           *path;         /* the database's, for the checkpointer's connection */
+	sqlite3        *ckpt_db;
+	pthread_t       ckpt_thread;
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t  ckpt_cond;
+	bool            ckpt_due, ckpt_stop, ckpt_running;
 };
 
 /* Space the store holds back (a file beside the database) so that a job's

@@ -315,6 +315,9 @@ int store_open(const char *path, struct store **out, char *err, size_t errsz)
 	st->reserve_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->cache_lock, NULL);
+	pthread_mutex_init(&st->ckpt_lock, NULL);
+	pthread_cond_init(&st->ckpt_cond, NULL);
+	st->path = strdup(path);
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "cannot open %s: %s", path,
@@ -341,7 +344,113 @@ fail:
 	return -1;
 }
 
-/* Close the database. */
+/* WAL pages after which a commit asks for a checkpoint (sqlite's own
+ * default for its automatic ones). */
+#define STORE_CHECKPOINT_PAGES 1000
+
+/* After every commit on the daemon's connection (its mutex and the store's
+ * lock held): ask for a checkpoint when the WAL has grown enough. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	struct store *st = arg;
+	if (pages >= STORE_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&st->ckpt_lock);
+		st->ckpt_due = true;
+		pthread_cond_signal(&st->ckpt_cond);
+		pthread_mutex_unlock(&st->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+/* The checkpointer: a passive checkpoint whenever one is due. It copies
+ * the WAL into the database and syncs both while requests go on: writers
+ * append to the WAL meanwhile, and readers are not held up. sqlite's own
+ * checkpoint, made in the commit that crossed the size with the store's
+ * lock held, stalled every request behind that copy and its fsyncs (50
+ * concurrent invokes: 249-312 invokes/s and a p99 of 339-404 ms with it,
+ * 354-358/s and 299-310 ms without; docs/performance.md). */
+static void *checkpointer(void *arg)
+{
+	struct store *st = arg;
+	pthread_mutex_lock(&st->ckpt_lock);
+	for (;;) {
+		while (!st->ckpt_due && !st->ckpt_stop)
+			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
+		if (st->ckpt_stop)
+			break;
+		st->ckpt_due = false;
+		pthread_mutex_unlock(&st->ckpt_lock);
+		/* two passive rounds copy what is there and what came meanwhile,
+		 * with the daemon's requests going on; a restart then copies the
+		 * little left, with the store's lock held so that no request of
+		 * the daemon is inside a transaction, and lets the next writer
+		 * start the WAL over (passive ones alone never catch up with a
+		 * busy writer, and the WAL would grow for as long as it writes) */
+		int rc = SQLITE_OK;
+		for (int i = 0; i < 2 && rc == SQLITE_OK; i++)
+			rc = sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+			                               NULL, NULL);
+		if (rc == SQLITE_OK) {
+			pthread_mutex_lock(&st->lock);
+			rc = sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART,
+			                               NULL, NULL);
+			pthread_mutex_unlock(&st->lock);
+		}
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_msg(LOG_WARN, "checkpoint_failed", "reason", sqlite3_errmsg(st->ckpt_db));
+		pthread_mutex_lock(&st->ckpt_lock);
+	}
+	pthread_mutex_unlock(&st->ckpt_lock);
+	return NULL;
+}
+
+int store_checkpoint_start(struct store *st)
+{
+	if (st->path == NULL ||
+	    sqlite3_open_v2(st->path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(st->ckpt_db, 1000) != SQLITE_OK ||
+	    /* a read, so that the connection opens the WAL: until then a
+	     * checkpoint on it does nothing */
+	    sqlite3_exec(st->ckpt_db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL,
+	                 NULL) != SQLITE_OK) {
+		sqlite3_close(st->ckpt_db);
+		st->ckpt_db = NULL;
+		return -1;
+	}
+	if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0) {
+		sqlite3_close(st->ckpt_db);
+		st->ckpt_db = NULL;
+		return -1;
+	}
+	st->ckpt_running = true;
+	/* replaces sqlite's automatic checkpoints on the daemon's connection */
+	pthread_mutex_lock(&st->lock);
+	sqlite3_wal_hook(st->db, wal_hook, st);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+/* Stop the checkpointer, if it runs. */
+static void checkpoint_stop(struct store *st)
+{
+	if (!st->ckpt_running)
+		return;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_wal_hook(st->db, NULL, NULL);
+	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_lock(&st->ckpt_lock);
+	st->ckpt_stop = true;
+	pthread_cond_signal(&st->ckpt_cond);
+	pthread_mutex_unlock(&st->ckpt_lock);
+	pthread_join(st->ckpt_thread, NULL);
+	sqlite3_close(st->ckpt_db);
+	st->ckpt_db = NULL;
+	st->ckpt_running = false;
+}
+
 bool store_take_reserve(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
@@ -372,6 +481,7 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	checkpoint_stop(st);
 	if (st->reserve_fd >= 0)
 		close(st->reserve_fd);
 	for (int i = 0; i < STORE_STMT_CACHE; i++)
@@ -379,6 +489,9 @@ void store_close(struct store *st)
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->cache_lock);
 	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->ckpt_lock);
+	pthread_cond_destroy(&st->ckpt_cond);
+	free(st->path);
 	free(st);
 }
 

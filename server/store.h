@@ -79,6 +79,14 @@ bool store_take_reserve(struct store *st);
 /* Close the database; NULL is a no-op. */
 void store_close(struct store *st);
 
+/* Take WAL checkpoints off the request path: from now on they are made by
+ * a thread of their own, on a connection of its own, when a commit leaves
+ * STORE_CHECKPOINT_PAGES or more in the WAL (it sleeps otherwise; no
+ * timer). Without it (the admin subcommands), sqlite makes them itself,
+ * inside the commit that crosses that size, with the store's lock held.
+ * 0, or -1 (then sqlite goes on making them). store_close stops it. */
+int store_checkpoint_start(struct store *st);
+
 /* The schema version recorded in the database. */
 int store_schema_version(struct store *st);
 
