@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -408,6 +409,17 @@ def on_terminal(env, *args, timeout=120):
     p.stdout.close()
     p.wait(timeout)
     return p.returncode, out, seen
+
+
+def unix_answers(path):
+    """True if something accepts connections on the unix socket path (its
+    file appears at bind(), before the listen() that makes it answer)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
 
 
 def wait_for(pred, timeout=30, what="condition"):

@@ -8,7 +8,6 @@ it a pseudo-terminal, so it can never prompt the person running the tests.
 import base64
 import json
 import os
-import socket
 import pwd
 import pty
 import re
@@ -18,7 +17,7 @@ import signal
 import subprocess
 import time
 
-from harness import PASSWORD, TETHER, main, wait_for
+from harness import PASSWORD, TETHER, main, unix_answers, wait_for
 
 PROBE = os.environ.get("KEYLOGIN_PROBE", "build/tests/tools/keylogin-probe")
 
@@ -52,17 +51,7 @@ class Agent:
         self.sock = os.path.join(env.root, f"agent-{len(os.listdir(env.root))}.sock")
         self.proc = subprocess.Popen(["ssh-agent", "-D", "-a", self.sock],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # the socket's file appears at bind(), before the agent listens: a
-        # connection is what says it answers (ssh-add failed so, under load)
-        wait_for(self.answers, 10, "ssh-agent's socket")
-
-    def answers(self):
-        with socket.socket(socket.AF_UNIX) as s:
-            try:
-                s.connect(self.sock)
-                return True
-            except OSError:
-                return False
+        wait_for(lambda: unix_answers(self.sock), 10, "ssh-agent's socket")
 
     def add(self, *keys):
         e = dict(os.environ, SSH_AUTH_SOCK=self.sock)

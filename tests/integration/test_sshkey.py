@@ -20,6 +20,8 @@ import threading
 import time
 import traceback
 
+from harness import unix_answers
+
 TOOL = os.environ.get("SSHKEY_TOOL", "sshkey-tool")
 NS = "tether-login@example"
 PASS = "correct horse"
@@ -198,7 +200,7 @@ def start_agent(d):
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
-    while not os.path.exists(sock):
+    while not unix_answers(sock):   # not the file: it is there before listen()
         assert time.monotonic() < deadline and proc.poll() is None, "ssh-agent did not start"
         time.sleep(0.02)
     return proc, sock
