@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "fdpass.h"
 #include "launcher.h"
 #include "log.h"
 #include "shim.h"
@@ -236,25 +237,7 @@ static void pass_reading(void)
 static bool send_request(const char *msg, size_t len, int fd)
 {
 	struct iovec iov = { (void *)msg, len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof ctl);
-		m.msg_control = ctl.buf;
-		m.msg_controllen = sizeof ctl.buf;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	}
-	ssize_t n;
-	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	return n == (ssize_t)len;
+	return fdpass_send(sock, &iov, 1, &fd, fd >= 0 ? 1 : 0) == (ssize_t)len;
 }
 
 int launcher_spawn(const char *verb, const char *dir, int fd, pid_t *pid)
@@ -484,37 +467,15 @@ static void handle(char *req, size_t len, int fd, const char *bad, char *reply,
  * more than one or the control data was cut (any that came are closed). */
 static ssize_t recv_request(char *req, size_t reqsz, int *fd)
 {
-	struct iovec iov = { req, reqsz };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-	                    .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
-	ssize_t n = recvmsg(LAUNCHER_FD, &m, MSG_TRUNC | MSG_CMSG_CLOEXEC);
-	*fd = -1;
-	if (n < 0)
-		return n;
-	int count = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int got;
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-			if (count++ == 0)
-				*fd = got;
-			else
-				close(got);
-		}
-	}
-	if (count > 1 || (m.msg_flags & MSG_CTRUNC)) {
-		if (*fd >= 0)
-			close(*fd);
+	int n = 1;
+	ssize_t r = fdpass_recv(LAUNCHER_FD, req, reqsz, MSG_TRUNC, fd, &n);
+	if (n > 1)
+		close(*fd);
+	if (r < 0 || n == 0)
+		*fd = -1;
+	else if (n != 1)
 		*fd = -2;
-	}
-	return n;
+	return r;
 }
 
 int launcher_main(int argc, char **argv)

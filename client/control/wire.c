@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "fdpass.h"
 
 /* See control.h. */
 int ctl_shareable(const char *cmd)
@@ -54,31 +55,14 @@ bool ctl_answers(const char *state_dir)
 /* See control.h. */
 int ctl_send(int sock, const struct ctl_msg *m, const char *strings, const int *fds, int nfds)
 {
-	union {
-		char           buf[CMSG_SPACE(sizeof(int) * CTL_FDS)];
-		struct cmsghdr align;
-	} u;
 	struct iovec iov[2] = { { (void *)m, sizeof *m }, { (void *)strings, m->len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = strings != NULL && m->len > 0 ? 2 : 1 };
+	int iovcnt = strings != NULL && m->len > 0 ? 2 : 1;
 	if (nfds > CTL_FDS) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (nfds > 0) {
-		memset(&u, 0, sizeof u);
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	size_t total = sizeof *m + (mh.msg_iovlen == 2 ? m->len : 0);
-	ssize_t w;
-	do
-		w = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
+	size_t total = sizeof *m + (iovcnt == 2 ? m->len : 0);
+	ssize_t w = fdpass_send(sock, iov, iovcnt, fds, nfds);
 	if (w < 0)
 		return -1;
 	/* the descriptors went with the first byte; the rest is plain data */
@@ -121,35 +105,16 @@ int ctl_read_all(int sock, void *buf, size_t len)
 /* See control.h. */
 int ctl_recv(int sock, struct ctl_msg *m, int *fds, int *nfds)
 {
-	union {
-		char           buf[CMSG_SPACE(sizeof(int) * CTL_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { m, sizeof *m };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	                     .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-	int want = nfds != NULL ? *nfds : 0, got = 0;
-	ssize_t r;
-	do
-		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
+	int want = nfds != NULL ? *nfds : 0, got = want;
+	ssize_t r = fdpass_recv(sock, m, sizeof *m, 0, fds, &got);
 	if (r == 0)
 		return 1;
 	if (r < 0)
 		return -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-			if (got < want)
-				fds[got++] = fd;
-			else
-				close(fd);
-		}
-	}
+	if (got > want)
+		got = want;   /* the rest were closed */
+	if (got < 0)
+		got = 0;      /* cut: all were closed */
 	if (nfds != NULL)
 		*nfds = got;
 	if ((size_t)r < sizeof *m && ctl_read_all(sock, (char *)m + r, sizeof *m - (size_t)r) != 0)
