@@ -165,8 +165,9 @@ static void take_saved_state(const struct job_rec *j)
 	if (dfd < 0)
 		return;
 	struct stat st;
-	bool marked = fstatat(dfd, done, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (marked || state_complete(dfd, out))
+	bool complete = state_complete(dfd, out);
+	bool marked = !complete && fstatat(dfd, done, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (complete || marked)
 		renameat(dfd, out, dfd, "state.sh");
 	else
 		unlinkat(dfd, out, 0);   /* half written, or never: not a state */
@@ -541,13 +542,10 @@ static bool shim_alive(int64_t job, pid_t pid)
 	return jobs_proc_is(pid, "__shim", jdir);
 }
 
-/* The uid a job's command runs as: in its pid file, or in the spec.json of
- * a job started by an older build (the daemon's own files). */
-static bool job_uid(int64_t job, uid_t *uid)
+/* The uid a job of an older build runs as, from its spec.json (the
+ * daemon's own file; a newer supervisor writes it in its pid file). */
+static bool spec_uid(int64_t job, uid_t *uid)
 {
-	pid_t shim, child;
-	if (read_pids_uid(job, &shim, &child, uid) == 0 && *uid != (uid_t)-1)
-		return true;
 	char path[BOUND_PATH];
 	spool_job_file(path, job, "spec.json");
 	char *text = fileio_read(path, BOUND_BODY_COMMAND * 2, NULL);
@@ -566,11 +564,11 @@ static bool job_uid(int64_t job, uid_t *uid)
  * the job's account. The uid check keeps a group id reused by someone
  * else's processes out of reach. A command that left the group (setsid)
  * is not found; docs/security.md. */
-static void kill_orphans(int64_t job, pid_t pgid)
+static void kill_orphans(int64_t job, pid_t pgid, uid_t uid)
 {
-	uid_t uid;
 	DIR *d;
-	if (pgid <= 1 || !job_uid(job, &uid) || (d = opendir("/proc")) == NULL)
+	if (pgid <= 1 || (uid == (uid_t)-1 && !spec_uid(job, &uid)) ||
+	    (d = opendir("/proc")) == NULL)
 		return;
 	int killed = 0;
 	struct dirent *e;
@@ -652,7 +650,8 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 		return true;
 	}
 	pid_t shim, child;
-	bool vanished, had_pids = read_pids(j->id, &shim, &child) == 0;
+	uid_t uid;
+	bool vanished, had_pids = read_pids_uid(j->id, &shim, &child, &uid) == 0;
 	if (had_pids) {
 		starting_forget(j->id);   /* the supervisor is up: its pid file says */
 		vanished = !shim_alive(j->id, shim);
@@ -666,7 +665,7 @@ bool jobs_settle(struct server *srv, const struct job_rec *j)
 	if (access(path, F_OK) == 0)
 		return jobs_settle(srv, j);
 	if (had_pids)
-		kill_orphans(j->id, child);
+		kill_orphans(j->id, child, uid);
 	starting_forget(j->id);
 	store_job_finish(srv->store, j->id, JOB_FAILED, -1, 0, timeu_now(),
 	                 "supervisor vanished without recording an exit status");

@@ -268,6 +268,29 @@ def test_vanished_supervisor_is_reported(env):
     assert state == 3 and code is None and "vanished" in err, (state, code, err)
 
 
+def test_vanished_supervisors_command_is_killed(env):
+    """A supervisor gone without a status leaves its command behind: the
+    settle kills what is left of the job's process group, by the uid the
+    pid file names."""
+    d, c, s = setup(env)
+    p = c.popen("invoke", "-s", s, "--", "echo $$; sleep 60")
+    pid = int(p.stdout.readline())
+    d.kill()
+    p.wait(timeout=30)
+    shim = int(open(f"/proc/{pid}/stat").read().split(")")[1].split()[1])
+    os.kill(shim, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(f"/proc/{shim}/stat") or
+             open(f"/proc/{shim}/stat").read().split(")")[1].split()[0] == "Z",
+             what="the supervisor gone")
+    assert os.path.exists(f"/proc/{pid}")   # the command lives on without it
+    d.start()
+    wait_for(lambda: next(iter(
+        [r for r in d.query("SELECT state FROM jobs") if r[0] != 1]), None), what="job settled")
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z",
+             what="the command killed")
+
+
 def early_ctrl_c(c, args, mark, code):
     """Ctrl-C to `tether invoke ARGS -- CMD` once CMD has started but
     printed nothing (the request that started it is still held for its
