@@ -85,12 +85,6 @@ void joblog_open(struct joblog *oc, const char *jobdir, int64_t cap, int mode)
 	oc->cap = cap < OUTCAP_MIN ? OUTCAP_MIN : cap;
 	oc->mode = mode;
 	oc->limit = -1;
-	/* a log a supervisor of this job made before (see log_fd) goes on */
-	char path[4200];
-	struct stat st;
-	path_of(path, sizeof path, jobdir, "output.log");
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-		oc->size = st.st_size;
 	int64_t to, lost;
 	dropped_since(jobdir, 0, &to, &lost);
 	oc->dropped_to = to;
@@ -210,8 +204,9 @@ static void appended(struct joblog *oc, size_t len)
 	}
 }
 
-/* The log, made at the first output (a second supervisor of the same job
- * would find the first one's and go on from its end). -1 with errno. */
+/* The log, made at the first output; its size is taken then (a second
+ * supervisor of the same job finds the first one's and goes on from its
+ * end). -1 with errno. */
 static int log_fd(struct joblog *oc)
 {
 	if (oc->logfd >= 0)

@@ -57,27 +57,19 @@ static int write_status(const char *jobdir, int resfd, const char *resname,
 
 /* The job's spec, from the sealed memory file tetherd made (jobs.c
  * spec_memfd): the seals say it is that file and that no one can change
- * it. Read from its start with pread, as a second supervisor started for
- * the same job shares its offset. NULL if there is none. */
+ * it. Read from its start: a second supervisor started for the same job
+ * (it takes the job's lock first) shares the first one's offset. NULL if
+ * there is none. */
 static json_t *read_spec(int fd)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 	int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-	struct stat st;
-	if (seals < 0 || (seals & need) != need || fstat(fd, &st) != 0 ||
-	    st.st_size <= 0 || st.st_size > SPEC_MAX)
+	if (seals < 0 || (seals & need) != need || lseek(fd, 0, SEEK_SET) != 0)
 		return NULL;
-	size_t len = (size_t)st.st_size, got = 0;
-	char *text = malloc(len);
-	while (text != NULL && got < len) {
-		ssize_t r = pread(fd, text + got, len - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	json_t *spec = text != NULL && got == len ? json_loadb(text, len, 0, NULL) : NULL;
+	/* read whole, not with json_loadfd(), which reads a byte per call */
+	size_t len = 0;
+	char *text = fileio_read_fd(fd, SPEC_MAX, &len);
+	json_t *spec = text != NULL ? json_loadb(text, len, 0, NULL) : NULL;
 	free(text);
 	return spec;
 }
