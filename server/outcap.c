@@ -140,10 +140,9 @@ static void rebalance(struct server *srv, int64_t user)
 	if (k == 0)
 		return;
 	struct look *looks = calloc(k, sizeof *looks);
-	struct tracked *mine = calloc(k, sizeof *mine);
-	size_t *at = calloc(k, sizeof *at);
+	size_t *at = calloc(k, sizeof *at);   /* where in jobs[] each look is of */
 	struct tally *t = calloc(k, sizeof *t);
-	if (looks == NULL || mine == NULL || at == NULL || t == NULL)
+	if (looks == NULL || at == NULL || t == NULL)
 		goto out;
 	size_t n = 0, nt = 0;
 	int64_t user_held = 0, user_running = 0;
@@ -159,28 +158,27 @@ static void rebalance(struct server *srv, int64_t user)
 		s->running += looks[n].running;
 		user_held += looks[n].held;
 		user_running += looks[n].running;
-		at[n] = i;   /* stays valid: look_at only moves entries not yet looked at */
-		mine[n++] = jobs[i++];
+		at[n++] = i++;   /* stays valid: look_at only moves entries not yet looked at */
 	}
 	int64_t user_left = srv->conf.user_output_cap - user_held;
 	for (size_t m = 0; m < n; m++) {
 		if (!looks[m].running)
 			continue;
-		struct tally *s = tally_of(t, &nt, mine[m].session);
+		struct tracked *j = &jobs[at[m]];
+		struct tally *s = tally_of(t, &nt, j->session);
 		int64_t session_left = srv->conf.session_output_cap - s->held;
 		int64_t share_s = session_left > 0 ? session_left / s->running : 0;
 		int64_t share_u = user_left > 0 ? user_left / user_running : 0;
 		int64_t limit = looks[m].held + (share_s < share_u ? share_s : share_u);
 		if (limit >= srv->conf.output_cap)
 			limit = -1;
-		if (limit != mine[m].limit) {
-			joblog_set_limit(mine[m].job, limit);
-			jobs[at[m]].limit = limit;
+		if (limit != j->limit) {
+			joblog_set_limit(j->job, limit);
+			j->limit = limit;
 		}
 	}
 out:
 	free(looks);
-	free(mine);
 	free(at);
 	free(t);
 }
