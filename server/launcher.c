@@ -512,10 +512,8 @@ int launcher_main(int argc, char **argv)
 		ssize_t n = recv_request(req, sizeof req, &fd);
 		if (n == 0)
 			return 0;   /* tetherd is gone */
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return 1;
+			return 1;   /* EINTR is retried by fdpass_recv */
 		bool whole = (size_t)n < sizeof req;
 		req[whole ? (size_t)n : sizeof req - 1] = '\0';
 		handle(req, whole ? (size_t)n : sizeof req - 1, fd,

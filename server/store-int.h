@@ -31,7 +31,7 @@ struct store {
 	pthread_t       ckpt_thread;
 	pthread_mutex_t ckpt_lock;
 	pthread_cond_t  ckpt_cond;
-	bool            ckpt_due, ckpt_stop, ckpt_running;
+	bool            ckpt_due, ckpt_stop;   /* the thread runs while ckpt_db is set */
 };
 
 /* Space the store holds back (a file beside the database) so that a job's

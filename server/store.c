@@ -364,13 +364,11 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-/* The checkpointer: a passive checkpoint whenever one is due. It copies
- * the WAL into the database and syncs both while requests go on: writers
- * append to the WAL meanwhile, and readers are not held up. sqlite's own
- * checkpoint, made in the commit that crossed the size with the store's
- * lock held, stalled every request behind that copy and its fsyncs (50
- * concurrent invokes: 249-312 invokes/s and a p99 of 339-404 ms with it,
- * 354-358/s and 299-310 ms without; docs/performance.md). */
+/* The checkpointer: the checkpoints sqlite would make in the commit that
+ * crossed the size, with the store's lock held, stalling every request
+ * behind their copies and fsyncs (50 concurrent invokes: 249-312 invokes/s
+ * and a p99 of 339-404 ms with them, 312-341/s and 322-374 ms with this;
+ * docs/performance.md). */
 static void *checkpointer(void *arg)
 {
 	struct store *st = arg;
@@ -387,7 +385,10 @@ static void *checkpointer(void *arg)
 		 * little left, with the store's lock held so that no request of
 		 * the daemon is inside a transaction, and lets the next writer
 		 * start the WAL over (passive ones alone never catch up with a
-		 * busy writer, and the WAL would grow for as long as it writes) */
+		 * busy writer, and the WAL would grow for as long as it writes).
+		 * No busy handler: a restart that another process (an admin
+		 * command) holds up says SQLITE_BUSY at once, rather than keep
+		 * the store's lock, and the next one due tries again */
 		int rc = SQLITE_OK;
 		for (int i = 0; i < 2 && rc == SQLITE_OK; i++)
 			rc = sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
@@ -411,7 +412,6 @@ int store_checkpoint_start(struct store *st)
 	if (st->path == NULL ||
 	    sqlite3_open_v2(st->path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
 	                    NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(st->ckpt_db, 1000) != SQLITE_OK ||
 	    /* a read, so that the connection opens the WAL: until then a
 	     * checkpoint on it does nothing */
 	    sqlite3_exec(st->ckpt_db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL,
@@ -425,7 +425,6 @@ int store_checkpoint_start(struct store *st)
 		st->ckpt_db = NULL;
 		return -1;
 	}
-	st->ckpt_running = true;
 	/* replaces sqlite's automatic checkpoints on the daemon's connection */
 	pthread_mutex_lock(&st->lock);
 	sqlite3_wal_hook(st->db, wal_hook, st);
@@ -436,7 +435,7 @@ int store_checkpoint_start(struct store *st)
 /* Stop the checkpointer, if it runs. */
 static void checkpoint_stop(struct store *st)
 {
-	if (!st->ckpt_running)
+	if (st->ckpt_db == NULL)
 		return;
 	pthread_mutex_lock(&st->lock);
 	sqlite3_wal_hook(st->db, NULL, NULL);
@@ -448,7 +447,6 @@ static void checkpoint_stop(struct store *st)
 	pthread_join(st->ckpt_thread, NULL);
 	sqlite3_close(st->ckpt_db);
 	st->ckpt_db = NULL;
-	st->ckpt_running = false;
 }
 
 bool store_take_reserve(struct store *st)
