@@ -154,41 +154,37 @@ def test_signals_reach_the_command(env):
         stop_master(c)
 
 
-def test_a_killed_front_takes_its_command(env):
-    d, c, e = setup(env)
-    m = start_master(c, d, e)
-    try:
-        p = background(e, d, "echo started; sleep 3")
-        assert p.stdout.readline() == "started\n"
-        kids = children(m)
-        assert len(kids) == 1, kids
-        p.kill()
-        p.wait(timeout=10)
-        wait_for(lambda: not alive(kids[0]), 30, "the command to be killed with its front")
-        # the master goes on serving
-        r = run(e, "invoke", "-H", d.host, "--", "echo again")
-        assert r.returncode == 0 and r.stdout == "again\n", r
-        assert master_pid(c, wait=0.1) == m
-    finally:
-        stop_master(c)
-
-
-def test_a_killed_worker_ends_its_front_the_same_way(env):
+def kill_during_a_command(env, kill, word):
+    """Run a command through the master and call kill(front, worker) while
+    it runs; the master then serves the next command itself."""
     d, c, e = setup(env)
     m = start_master(c, d, e)
     try:
         p = background(e, d, "echo started; sleep 3")
         assert p.stdout.readline() == "started\n"
         (worker,) = children(m)
-        os.kill(worker, signal.SIGKILL)
-        p.communicate(timeout=30)
-        assert p.returncode == -signal.SIGKILL, p.returncode   # as a killed tether
-        # the master forks another for the next command
-        r = run(e, "invoke", "-H", d.host, "--", "echo next")
-        assert r.returncode == 0 and r.stdout == "next\n", r
+        kill(p, worker)
+        r = run(e, "invoke", "-H", d.host, "--", f"echo {word}")
+        assert r.returncode == 0 and r.stdout == f"{word}\n", r
         assert master_pid(c, wait=0.1) == m
     finally:
         stop_master(c)
+
+
+def test_a_killed_front_takes_its_command(env):
+    def kill(front, worker):
+        front.kill()
+        front.wait(timeout=10)
+        wait_for(lambda: not alive(worker), 30, "the command to be killed with its front")
+    kill_during_a_command(env, kill, "again")
+
+
+def test_a_killed_worker_ends_its_front_the_same_way(env):
+    def kill(front, worker):
+        os.kill(worker, signal.SIGKILL)
+        front.communicate(timeout=30)
+        assert front.returncode == -signal.SIGKILL, front.returncode   # as a killed tether
+    kill_during_a_command(env, kill, "next")   # the master forks another worker
 
 
 def test_no_master_when_not_asked(env):
