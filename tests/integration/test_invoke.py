@@ -10,6 +10,7 @@ import time
 
 import harness as H
 from harness import Declared, expect_error, main, wait_for
+from servers import alive
 
 
 # a file no refused request may make (unique to this run)
@@ -251,27 +252,11 @@ def test_daemon_down_for_whole_command(env):
     assert r.returncode == 0 and r.stdout.endswith("done-while-down\n"), (r.stdout, r.stderr)
 
 
-def test_vanished_supervisor_is_reported(env):
-    d, c, s = setup(env)
-    p = c.popen("invoke", "-s", s, "--", "echo $$; sleep 30")
-    pid = int(p.stdout.readline())
-    d.kill()
-    p.wait(timeout=30)
-    # kill the supervisor and the command: no status will ever be written
-    shim = int(open(f"/proc/{pid}/stat").read().split(")")[1].split()[1])
-    os.kill(shim, signal.SIGKILL)
-    os.kill(pid, signal.SIGKILL)
-    d.start()
-    (state, code, err) = wait_for(lambda: next(iter(
-        [r for r in d.query("SELECT state, exit_code, error FROM jobs") if r[0] != 1]), None),
-        what="job settled")
-    assert state == 3 and code is None and "vanished" in err, (state, code, err)
-
-
-def test_vanished_supervisors_command_is_killed(env):
-    """A supervisor gone without a status leaves its command behind: the
-    settle kills what is left of the job's process group, by the uid the
-    pid file names."""
+def lose_the_supervisor(env, also_the_command):
+    """An invoke whose supervisor is SIGKILLed while the daemon is down
+    (and its command too, if also_the_command): no status will ever be
+    written. The restarted daemon settles it as vanished; returns the
+    command's pid."""
     d, c, s = setup(env)
     p = c.popen("invoke", "-s", s, "--", "echo $$; sleep 60")
     pid = int(p.stdout.readline())
@@ -279,16 +264,27 @@ def test_vanished_supervisors_command_is_killed(env):
     p.wait(timeout=30)
     shim = int(open(f"/proc/{pid}/stat").read().split(")")[1].split()[1])
     os.kill(shim, signal.SIGKILL)
-    wait_for(lambda: not os.path.exists(f"/proc/{shim}/stat") or
-             open(f"/proc/{shim}/stat").read().split(")")[1].split()[0] == "Z",
-             what="the supervisor gone")
-    assert os.path.exists(f"/proc/{pid}")   # the command lives on without it
+    if also_the_command:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not alive(shim), what="the supervisor gone")
+    assert also_the_command or alive(pid)   # the command lives on without it
     d.start()
-    wait_for(lambda: next(iter(
-        [r for r in d.query("SELECT state FROM jobs") if r[0] != 1]), None), what="job settled")
-    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
-             open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z",
-             what="the command killed")
+    (state, code, err) = wait_for(lambda: next(iter(
+        [r for r in d.query("SELECT state, exit_code, error FROM jobs") if r[0] != 1]), None),
+        what="job settled")
+    assert state == 3 and code is None and "vanished" in err, (state, code, err)
+    return pid
+
+
+def test_vanished_supervisor_is_reported(env):
+    lose_the_supervisor(env, also_the_command=True)
+
+
+def test_vanished_supervisors_command_is_killed(env):
+    """What the supervisor left running is killed at the settle: the
+    processes of the job's group that run as the uid its pid file names."""
+    pid = lose_the_supervisor(env, also_the_command=False)
+    wait_for(lambda: not alive(pid), what="the command killed")
 
 
 def early_ctrl_c(c, args, mark, code):
