@@ -177,6 +177,32 @@ def children(pid):
     return [p for p, (pp, _) in _proc_table().items() if pp == pid]
 
 
+def running(argv):
+    """The pids of the processes whose command line is argv: ones that have
+    exec'd it (a shell's child between its fork and exec has the shell's)."""
+    want = b"\0".join(a.encode() for a in argv) + b"\0"
+    found = []
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if f.read() == want:
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+_naps = 0
+
+
+def unique_sleep(seconds=30):
+    """A sleep length no other process of the test run uses, as text, so
+    running(["sleep", it]) finds this test's sleep and no other."""
+    global _naps
+    _naps += 1
+    return f"{seconds}.{os.getpid()}{_naps}"
+
+
 def alive(pid):
     """Whether pid runs (a zombie does not)."""
     try:
@@ -649,10 +675,10 @@ class FaultProxy:
                     b = client.recv(want)
                     if not b:
                         break
-                    server.sendall(b)
                     sent += len(b)
-                    with self._lock:
+                    with self._lock:   # counted before they go, as below
                         self.bytes_up += len(b)
+                    server.sendall(b)
             except OSError:
                 pass
             if not done.is_set():
@@ -675,10 +701,12 @@ class FaultProxy:
                 b = server.recv(want)
                 if not b:
                     break
-                client.sendall(b)
+                # counted before they go: a client that has had them all
+                # may be checked against the count at once
                 state["down"] += len(b)
                 with self._lock:
                     self.bytes_down += len(b)
+                client.sendall(b)
         except OSError:
             pass
         done.set()

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from harness import TETHER, main, wait_for
-from servers import alive, children
+from servers import alive, children, running, unique_sleep
 
 TETHER = os.path.abspath(TETHER)
 # These tests start their masters themselves.
@@ -132,8 +132,12 @@ def test_signals_reach_the_command(env):
     try:
         results = []
         for persist in (PERSIST, "no"):
-            p = background(dict(e, TETHER_CONTROL_PERSIST=persist), d, "echo started; sleep 30")
+            nap = unique_sleep()
+            p = background(dict(e, TETHER_CONTROL_PERSIST=persist), d, f"echo started; sleep {nap}")
             assert p.stdout.readline() == "started\n"
+            # once sleep runs: an INT that meets bash's child between its fork
+            # and exec is lost to it (bash's own race, not tether's)
+            wait_for(lambda: running(["sleep", nap]), what="the sleep to run")
             p.send_signal(signal.SIGINT)
             out, err = p.communicate(timeout=30)
             results.append((p.returncode, err))

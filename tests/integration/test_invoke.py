@@ -10,7 +10,7 @@ import time
 
 import harness as H
 from harness import Declared, expect_error, main, wait_for
-from servers import alive
+from servers import alive, running, unique_sleep
 
 
 # a file no refused request may make (unique to this run)
@@ -292,12 +292,14 @@ def early_ctrl_c(c, args, mark, code):
     printed nothing (the request that started it is still held for its
     first output, and knows no job id yet): CMD's INT trap runs, says so
     and exits with code, and tether exits with it."""
+    nap = unique_sleep()
     p = c.popen("invoke", *args, "--",
                 f"trap 'echo got-int-{code}; exit {code}' INT; touch /tmp/{mark}-$PPID; "
-                "sleep 30")
+                f"sleep {nap}")
     try:
         wait_for(lambda: any(f.startswith(f"{mark}-") for f in os.listdir("/tmp")), 30,
                  "the command to start")
+        wait_for(lambda: running(["sleep", nap]), what="the sleep to run")
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=30) == code
         assert p.stdout.read() == f"got-int-{code}\n".encode()
@@ -310,9 +312,12 @@ def early_ctrl_c(c, args, mark, code):
 def test_ctrl_c_stops_remote_group(env):
     d, c, s = setup(env)
     mark = f"tt-early-{os.getpid()}-{time.monotonic_ns()}"   # this run's own
+    nap = unique_sleep()
     p = c.popen("invoke", "-s", s, "--",
-                "trap 'echo got-int; exit 7' INT; echo ready; sleep 30")
+                f"trap 'echo got-int; exit 7' INT; echo ready; sleep {nap}")
     assert p.stdout.readline() == b"ready\n"
+    # once sleep runs (an INT between bash's fork and exec is lost to the child)
+    wait_for(lambda: running(["sleep", nap]), what="the sleep to run")
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=30) == 7
     assert p.stdout.read() == b"got-int\n"
