@@ -471,7 +471,7 @@ tether_err api_upload_append_data(struct req *r, const char *data, size_t len)
 }
 
 /* PATCH, the body all in: verify, make durable, move the offset. */
-tether_err api_upload_append(struct req *r)
+static tether_err append_done(struct req *r)
 {
 	struct upload_append *a = r->ctx;
 	struct upload_rec *u = &a->rec;
@@ -498,4 +498,14 @@ tether_err api_upload_append(struct req *r)
 		return req_error(r, TETHER_E_INTERNAL, "cannot record the offset");
 	fresh_headers(r, u->received);
 	return req_reply(r, 204, NULL);
+}
+
+tether_err api_upload_append(struct req *r)
+{
+	tether_err e = append_done(r);
+	/* the append ends with its answer, not after it is sent: a request
+	 * the client makes on reading it (a DELETE, the next PATCH) must not
+	 * find this one still in progress */
+	upload_unclaim(r->ctx);
+	return e;
 }

@@ -163,9 +163,8 @@ bool upload_busy(const char *id)
 	return found;
 }
 
-void upload_append_free(void *arg)
+void upload_unclaim(struct upload_append *a)
 {
-	struct upload_append *a = arg;
 	pthread_mutex_lock(&busy_lock);
 	for (struct upload_append **p = &busy; *p != NULL; p = &(*p)->next)
 		if (*p == a) {
@@ -173,6 +172,12 @@ void upload_append_free(void *arg)
 			break;
 		}
 	pthread_mutex_unlock(&busy_lock);
+}
+
+void upload_append_free(void *arg)
+{
+	struct upload_append *a = arg;
+	upload_unclaim(a);
 	if (a->sock >= 0)
 		close(a->sock);
 	account_channel_end(a->pid);

@@ -41,6 +41,8 @@ struct upload_append {
 bool upload_claim(struct upload_append *a);
 /* Is an append to upload id in progress? */
 bool upload_busy(const char *id);
+/* Unregister a (no longer the append in progress; harmless if it is not). */
+void upload_unclaim(struct upload_append *a);
 /* Unregister and free an append (its writer ended). */
 void upload_append_free(void *arg);
 
