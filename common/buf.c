@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #define BUF_MIN_CAP 64
 
 /* Initialise an empty buffer with a hard limit of max bytes. */
@@ -48,7 +46,7 @@ int buf_reserve(struct buf *b, size_t n)
 		return -1;
 	if (b->data) {
 		memcpy(p, b->data, b->len + 1);
-		OPENSSL_cleanse(b->data, b->cap);
+		explicit_bzero(b->data, b->cap);
 		free(b->data);
 	} else {
 		p[0] = '\0';
@@ -154,6 +152,6 @@ void buf_free(struct buf *b)
 void buf_free_secret(struct buf *b)
 {
 	if (b->data)
-		OPENSSL_cleanse(b->data, b->cap);
+		explicit_bzero(b->data, b->cap);
 	buf_free(b);
 }

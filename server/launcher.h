@@ -12,6 +12,17 @@
  * linked, then exits. It answers "ID ok PID" or "ID error REASON", in
  * order.
  *
+ * The launcher is its own small program, tetherd-launcher (launcher-bin.c,
+ * installed beside tetherd or in its libexec directory), linked with libc
+ * and jansson only: what a supervisor forked from it maps is what it runs
+ * with, and the fork copies the page tables of a few mappings, not of
+ * tetherd's forty libraries. Its command line is "tetherd __launcher EXE
+ * STAMP PADDING": EXE is tetherd's own path, exec'd for a worker whose verb
+ * the launcher does not run itself (transfers need libcurl); STAMP is
+ * LAUNCHER_STAMP, and a tetherd-launcher of another build hands itself over
+ * to EXE; so does a missing one (tetherd then execs itself as the
+ * launcher, as before the split).
+ *
  * The launcher ends when tetherd does (end of file on its socket, and a
  * parent-death signal for a daemon killed outright); the workers it started
  * are in sessions of their own and are not its children, so they live on,
@@ -23,14 +34,32 @@
 
 #include <sys/types.h>
 
+#include "bounds.h"
+#include "proto.h"
+
 /* The verb of the launcher process itself: "tetherd __launcher ...". */
 #define LAUNCHER_VERB "__launcher"
+
+/* The build a launcher must be of to serve this tetherd (its argv[3]). */
+#define LAUNCHER_STAMP "tether-launcher-" TETHER_VERSION "-1"
+
+/* The small launcher's file name (beside tetherd, or in TETHER_LIBEXECDIR). */
+#define LAUNCHER_PROGRAM "tetherd-launcher"
+
+/* The launcher's end of the socket, in the launcher process. */
+#define LAUNCHER_FD 3
+
+/* Largest request ("spawn ID VERB DIR") and answer. */
+#define LAUNCHER_MSG_MAX   (BOUND_PATH + 64)
+#define LAUNCHER_REPLY_MAX 256
 
 /* A worker: the whole life of "tetherd VERB DIR"; returns its exit status. */
 typedef int (*launcher_fn)(const char *dir);
 
-/* The function behind a worker verb ("__shim", ...), or NULL. main() and the
- * launcher share this table, so a verb added here runs either way. */
+/* The function behind a worker verb ("__shim", ...), or NULL: tetherd's
+ * (workers.c) runs every verb, tetherd-launcher's (launcher-bin.c) only the
+ * supervisor; main() and the launcher share it, so a verb added there runs
+ * either way. */
 launcher_fn launcher_find(const char *verb);
 
 /* Start the launcher. Call from the main thread before the daemon starts
@@ -55,7 +84,8 @@ int launcher_pid(void);
 /* Let the launcher go (it exits on end of file) and reap it. */
 void launcher_stop(void);
 
-/* Entry point of the launcher process ("tetherd __launcher PADDING"). */
+/* Entry point of the launcher process ("tetherd __launcher EXE STAMP
+ * PADDING"), in tetherd and in tetherd-launcher. */
 int launcher_main(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "helper.h"
 #include "homedir.h"
 
 #define EXIT_TETHER 255
@@ -53,26 +54,6 @@ static void handle_signals(void (*fn)(int))
 	sa.sa_flags = SA_RESTART;
 	for (int i = 0; i < NFORWARDED; i++)
 		sigaction(forwarded[i], &sa, NULL);
-}
-
-/* The full client: beside this executable (a build tree), else where it
- * was installed. */
-static int full_client(char *out, size_t outsz)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			int w = snprintf(out, outsz, "%s/tether-cli", self);
-			if (w > 0 && (size_t)w < outsz && access(out, X_OK) == 0)
-				return 0;
-		}
-	}
-	int w = snprintf(out, outsz, "%s", TETHER_FULL_CLIENT);
-	return w > 0 && (size_t)w < outsz ? 0 : -1;
 }
 
 /* Append s (with its NUL) to the request's strings; -1 when over the bound. */
@@ -224,7 +205,7 @@ static int through_master(const char *client, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	char client[PATH_MAX];
-	if (full_client(client, sizeof client) != 0) {
+	if (helper_path("tether-cli", TETHER_FULL_CLIENT, client, sizeof client) != 0) {
 		fprintf(stderr, "tether: cannot find the full client tether-cli\n");
 		return EXIT_TETHER;
 	}

@@ -20,6 +20,7 @@ benches=(
   "concurrency|$B/concurrency.py --clients 20 --invokes 10 --rounds 3|^(tether |tether-mux |ssh-mux |ratios)"
   "stream|$B/stream.py --size 256M --runs 3|^(tether |ssh-mux |ratios|daemon RSS)"
   "jobs_throughput|$B/jobs_throughput.py --jobs 1000 --runs 3 --no-profile|^(jobs started|  tether \\(|  task-spooler|ratio|target|CPU per job)"
+  "job_memory|$B/job_memory.py --jobs 20 --rounds 3|^( +RSS|tether |tsp |tether/)"
   "job_wait_many|$B/job_wait_many.py --jobs 300|^(running:|  [a-z].*[0-9] /|CPU per second|after the last)"
   "transfer_throughput|$B/transfer_throughput.py --size 256M --runs 3|^(median MB/s|  [a-z0-9 +-]+ +[0-9.]+   \\(runs|  tether/)"
   "smallfiles|$B/smallfiles.py --files 2000 --runs 3|^(medians|  tether |  curl|tether/curl)"

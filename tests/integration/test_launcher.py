@@ -6,6 +6,8 @@ import fcntl
 import json
 import os
 import pwd
+import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -71,7 +73,13 @@ def test_supervisors_come_from_the_launcher(env):
     fds = fd_targets(ls[0])
     assert sorted(fds) == [0, 1, 2, 3] and fds[0] == fds[1] == "/dev/null", fds
     assert fds[3].startswith("socket:"), fds
+    # the small launcher beside tetherd: its supervisors map none of the
+    # daemon's libraries
+    small = os.path.join(os.path.dirname(os.path.realpath(TETHERD)), "tetherd-launcher")
+    assert os.readlink(f"/proc/{ls[0]}/exe") == small, os.readlink(f"/proc/{ls[0]}/exe")
     j, jdir, shim = running_job(d, c, s, "echo started; sleep 3")
+    assert not big_libraries(shim), big_libraries(shim)
+    assert big_libraries(d.proc.pid), "the daemon maps them (the check can fail)"
     # what the daemon (and ps) recognise a live supervisor by
     assert argv_of(shim) == ["tetherd", "__shim", jdir], argv_of(shim)
     assert open(f"/proc/{shim}/comm").read() == "tetherd\n"
@@ -94,6 +102,35 @@ def test_supervisors_come_from_the_launcher(env):
     size = os.path.getsize(os.path.join(jdir, "output.log"))
     assert run_shim(jdir, spec_for(uid, "echo second")).returncode == 1
     assert os.path.getsize(os.path.join(jdir, "output.log")) == size
+
+
+def big_libraries(pid):
+    """The daemon's libraries that process pid maps."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {os.path.basename(line.split()[-1]).split(".so")[0] for line in f
+                if re.search(r"/lib(curl|ssl|crypto|microhttpd|sqlite3|gnutls)[^/]*\.so", line)}
+
+
+def test_tetherd_is_its_own_launcher_without_the_small_one(env):
+    """A tetherd with no tetherd-launcher beside it (nor installed) execs
+    itself as the launcher, and jobs run as before."""
+    import harness
+    bindir = os.path.join(env.root, "bin")
+    os.makedirs(bindir)
+    alone = os.path.join(bindir, "tetherd")
+    shutil.copy2(TETHERD, alone)
+    saved, harness.TETHERD = harness.TETHERD, alone
+    try:
+        d, c, s = setup(env)
+    finally:
+        harness.TETHERD = saved
+    (launcher,) = launchers_of(d.proc.pid)
+    exe = os.readlink(f"/proc/{launcher}/exe")
+    assert exe == alone or exe.endswith("/libexec/tether/tetherd-launcher"), exe
+    j, jdir, shim = running_job(d, c, s, "echo started; sleep 1")
+    assert argv_of(shim) == ["tetherd", "__shim", jdir] and stat_of(shim)[1] == launcher
+    assert wait_for(lambda: finished(c, s, j), what="job end")["state"] == "Completed"
+    assert c.run("job", "receive", "-s", s, str(j["id"])).stdout == "started\n"
 
 
 def spec_for(uid, command):

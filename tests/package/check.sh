@@ -123,6 +123,10 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [ -n "$port" ] || { cat "$work/tetherd.log"; fail "tetherd did not start"; }
+# its launcher is the packaged small program, not tetherd itself
+launcher=$(pgrep -P "$daemon" -f '^tetherd __launcher ' | head -1)
+[ "$(readlink "/proc/$launcher/exe")" = /usr/libexec/tether/tetherd-launcher ] ||
+  fail "the launcher is not /usr/libexec/tether/tetherd-launcher: $(readlink "/proc/$launcher/exe")"
 host="pkgcheck@127.0.0.1:$port"
 echo pkgcheck-password | tetherd --state-dir "$state" user add pkgcheck --password-stdin \
   --os-user nobody >/dev/null || fail "tetherd user add"
