@@ -382,6 +382,8 @@ int64_t joblog_held(int64_t job)
 {
 	char dir[BOUND_PATH];
 	int64_t to, lost, delivered, released, size = joblog_size(job);
+	if (size == 0)
+		return 0;   /* no output (a silent command has no log): no cursor to read */
 	spool_job_dir(dir, job);
 	delivered_of(dir, &delivered, &released);
 	if (size <= delivered)

@@ -18,22 +18,25 @@
 
 /* A job that may hold output, and whose. */
 struct tracked {
-	int64_t job;
-	int64_t session;
-	int64_t user;
-	int64_t limit;   /* the share last given it (-1 none), -2 not known */
+	int64_t  job;
+	int64_t  session;
+	int64_t  user;
+	int64_t  limit;   /* the share last given it (-1 none), -2 not known */
+	uint64_t given;   /* the rebalance that gave it (its number) */
 };
 
 /* What one look at a tracked job found. */
 struct look {
 	int64_t held;
 	bool    running;
+	bool    gone;     /* its directory is gone, or it ended holding nothing */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tracked *jobs;   /* under lock */
 static size_t njobs, room;
 static bool scanned;
+static uint64_t rebalances;    /* under lock: the last one's number */
 
 /* Add a job unless it is there already (under lock); -1 without memory
  * or room. */
@@ -54,7 +57,7 @@ static int add(int64_t job, int64_t session, int64_t user)
 		jobs = t;
 		room = n;
 	}
-	jobs[njobs++] = (struct tracked){ job, session, user, -2 };
+	jobs[njobs++] = (struct tracked){ job, session, user, -2, 0 };
 	return 0;
 }
 
@@ -88,25 +91,50 @@ static void scan(struct server *srv)
 	closedir(d);
 }
 
+/* Look at a job's files (no lock needed: they are the job's). */
+static void look(int64_t job, struct look *l)
+{
+	char path[BOUND_PATH];
+	struct stat st;
+	spool_job_dir(path, job);
+	l->running = false;
+	l->held = 0;
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		spool_job_file(path, job, "status");
+		l->running = access(path, F_OK) != 0;
+		l->held = joblog_held(job);
+	}
+	l->gone = !l->running && l->held == 0;
+}
+
+/* Forget tracked job i (under lock): the last entry takes its place. */
+static void forget(size_t i)
+{
+	jobs[i] = jobs[--njobs];
+}
+
 /* Look at tracked job i: false (and it is forgotten) if its directory is
  * gone or it has ended holding nothing. Under lock; i stays valid for the
  * caller's loop (the last entry takes a forgotten one's place, so the
  * caller looks at i again). */
 static bool look_at(size_t i, struct look *l)
 {
-	char path[BOUND_PATH];
-	struct stat st;
-	spool_job_dir(path, jobs[i].job);
-	bool there = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
-	if (there) {
-		spool_job_file(path, jobs[i].job, "status");
-		l->running = access(path, F_OK) != 0;
-		l->held = joblog_held(jobs[i].job);
-		if (l->running || l->held > 0)
-			return true;
-	}
-	jobs[i] = jobs[--njobs];
-	return false;
+	look(jobs[i].job, l);
+	if (l->gone)
+		forget(i);
+	return !l->gone;
+}
+
+/* Where job is in jobs[] (under lock), looked for first at hint; njobs if
+ * it has been forgotten meanwhile. */
+static size_t find(int64_t job, size_t hint)
+{
+	if (hint < njobs && jobs[hint].job == job)
+		return hint;
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].job == job)
+			return i;
+	return njobs;
 }
 
 /* Sum of held bytes per session of one user, small: a user's jobs that
@@ -127,11 +155,19 @@ static struct tally *tally_of(struct tally *t, size_t *n, int64_t session)
 	return &t[(*n)++];
 }
 
-/* Give the user's running jobs their shares (under lock): each gets what
- * it holds plus an equal part of what is left under its session's cap and
- * of what is left under the user's cap, the smaller; -1 (no share) when
- * that is at least the job's own cap. The share last given each job is
- * kept, so an unchanged one costs no look at its file. */
+/* Give the user's running jobs their shares (called and returning with
+ * the lock held): each gets what it holds plus an equal part of what is
+ * left under its session's cap and of what is left under the user's cap,
+ * the smaller; -1 (no share) when that is at least the job's own cap.
+ *
+ * The jobs' files are looked at with the lock let go: under 50 concurrent
+ * starts, each looking at every running job of its user, the lock's
+ * holders were preempted mid-look and made the starts' tail (a p99 of
+ * 30-85 ms waiting here, docs/performance.md). Each rebalance has a number
+ * taken with its list of jobs; a job's share is set by the latest-numbered
+ * rebalance that reaches it, whose list was taken last, so an older one
+ * finishing late changes nothing. The share last given each job is kept,
+ * so an unchanged one costs no look at its file. */
 static void rebalance(struct server *srv, int64_t user)
 {
 	size_t k = 0;
@@ -139,47 +175,58 @@ static void rebalance(struct server *srv, int64_t user)
 		k += jobs[i].user == user;
 	if (k == 0)
 		return;
+	struct tracked *mine = calloc(k, sizeof *mine);   /* the list, copied */
+	size_t *at = calloc(k, sizeof *at);               /* where each was in jobs[] */
 	struct look *looks = calloc(k, sizeof *looks);
-	size_t *at = calloc(k, sizeof *at);   /* where in jobs[] each look is of */
 	struct tally *t = calloc(k, sizeof *t);
-	if (looks == NULL || at == NULL || t == NULL)
+	if (mine == NULL || at == NULL || looks == NULL || t == NULL)
 		goto out;
 	size_t n = 0, nt = 0;
-	int64_t user_held = 0, user_running = 0;
-	for (size_t i = 0; i < njobs && n < k;) {
-		if (jobs[i].user != user) {
-			i++;
-			continue;
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].user == user) {
+			mine[n] = jobs[i];
+			at[n++] = i;
 		}
-		if (!look_at(i, &looks[n]))
-			continue;
-		struct tally *s = tally_of(t, &nt, jobs[i].session);
-		s->held += looks[n].held;
-		s->running += looks[n].running;
-		user_held += looks[n].held;
-		user_running += looks[n].running;
-		at[n++] = i++;   /* stays valid: look_at only moves entries not yet looked at */
+	uint64_t number = ++rebalances;
+	pthread_mutex_unlock(&lock);
+	int64_t user_held = 0, user_running = 0;
+	for (size_t m = 0; m < n; m++) {
+		look(mine[m].job, &looks[m]);
+		struct tally *s = tally_of(t, &nt, mine[m].session);
+		s->held += looks[m].held;
+		s->running += looks[m].running;
+		user_held += looks[m].held;
+		user_running += looks[m].running;
 	}
+	pthread_mutex_lock(&lock);
 	int64_t user_left = srv->conf.user_output_cap - user_held;
 	for (size_t m = 0; m < n; m++) {
+		size_t i = find(mine[m].job, at[m]);
+		if (i == njobs || jobs[i].given > number)
+			continue;   /* forgotten, or a later rebalance has set it */
+		if (looks[m].gone) {
+			forget(i);
+			continue;
+		}
+		jobs[i].given = number;
 		if (!looks[m].running)
 			continue;
-		struct tracked *j = &jobs[at[m]];
-		struct tally *s = tally_of(t, &nt, j->session);
+		struct tally *s = tally_of(t, &nt, mine[m].session);
 		int64_t session_left = srv->conf.session_output_cap - s->held;
 		int64_t share_s = session_left > 0 ? session_left / s->running : 0;
 		int64_t share_u = user_left > 0 ? user_left / user_running : 0;
 		int64_t limit = looks[m].held + (share_s < share_u ? share_s : share_u);
 		if (limit >= srv->conf.output_cap)
 			limit = -1;
-		if (limit != j->limit) {
-			joblog_set_limit(j->job, limit);
-			j->limit = limit;
+		if (limit != jobs[i].limit) {
+			joblog_set_limit(jobs[i].job, limit);
+			jobs[i].limit = limit;
 		}
 	}
 out:
-	free(looks);
+	free(mine);
 	free(at);
+	free(looks);
 	free(t);
 }
 
