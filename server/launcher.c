@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,29 +51,73 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int   sock = -1;   /* tetherd's end; -1 while there is no launcher */
 static pid_t child = -1;
 
+/* Whether st (of a path's component) is as safe as tetherd's own file:
+ * owned by root or by us, and writable by no one else, unless it is a
+ * sticky directory (such as /tmp: others cannot rename what is ours in
+ * it). */
+static bool trusted(const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return false;
+	return (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 ||
+	       (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) != 0);
+}
+
+/* Open the small launcher at path to exec it (fexecve: what was checked is
+ * what runs), if it and its directory are trusted; else -1, and a program
+ * that is there but not trusted is logged, not run. (The directories
+ * above are tetherd's own when it is beside tetherd: whoever could change
+ * those could change tetherd.) */
+static int open_small(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	char dir[BOUND_PATH];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[slash == dir] = '\0';   /* its directory ("/" for "/x") */
+	bool ok = slash != NULL && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	          trusted(&st) && stat(dir, &st) == 0 && trusted(&st);
+	if (!ok) {
+		close(fd);
+		log_msg(LOG_WARN, "launcher_untrusted", "path", path);
+		return -1;
+	}
+	return fd;
+}
+
 int launcher_start(void)
 {
 	static char pad[TITLE_MAX];
 	/* tetherd's own path, for the workers a small launcher execs */
-	char self[BOUND_PATH] = "/proc/self/exe", small[BOUND_PATH] = "";
+	char self[BOUND_PATH] = "/proc/self/exe", small[BOUND_PATH];
+	int smallfd = -1;
 	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (len > 0 && self[0] == '/') {
 		self[len] = '\0';
 		if (helper_path(LAUNCHER_PROGRAM, TETHER_LIBEXECDIR "/" LAUNCHER_PROGRAM, small,
-		                sizeof small) != 0)
-			small[0] = '\0';
+		                sizeof small) == 0)
+			smallfd = open_small(small);
 	} else {
 		snprintf(self, sizeof self, "/proc/self/exe");
 	}
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		if (smallfd >= 0)
+			close(smallfd);
 		return -1;
+	}
 	memset(pad, ' ', sizeof pad - 1);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		if (smallfd >= 0)
+			close(smallfd);
 		return -1;
 	}
 	if (pid == 0) {
@@ -93,11 +138,13 @@ int launcher_start(void)
 		 * worker (the launcher never calls most of what they do) */
 		setenv("LD_BIND_NOW", "1", 1);
 		char *argv[] = { "tetherd", LAUNCHER_VERB, self, LAUNCHER_STAMP, pad, NULL };
-		if (small[0] != '\0')
-			execv(small, argv);
+		if (smallfd >= 0)
+			fexecve(smallfd, argv, environ);
 		execv("/proc/self/exe", argv);   /* none: tetherd is its own launcher */
 		_exit(127);
 	}
+	if (smallfd >= 0)
+		close(smallfd);
 	close(sv[1]);
 	sock = sv[0];
 	child = pid;

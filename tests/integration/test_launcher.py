@@ -111,26 +111,61 @@ def big_libraries(pid):
                 if re.search(r"/lib(curl|ssl|crypto|microhttpd|sqlite3|gnutls)[^/]*\.so", line)}
 
 
-def test_tetherd_is_its_own_launcher_without_the_small_one(env):
-    """A tetherd with no tetherd-launcher beside it (nor installed) execs
-    itself as the launcher, and jobs run as before."""
+def start_from(env, name, launcher_mode=None):
+    """A daemon run from a copy of tetherd in its own directory, with a copy
+    of tetherd-launcher beside it (of that mode) unless launcher_mode is
+    None. Returns (copy of tetherd, d, c, s)."""
     import harness
-    bindir = os.path.join(env.root, "bin")
+    bindir = os.path.join(env.root, name)
     os.makedirs(bindir)
-    alone = os.path.join(bindir, "tetherd")
-    shutil.copy2(TETHERD, alone)
-    saved, harness.TETHERD = harness.TETHERD, alone
+    os.chmod(bindir, 0o755)
+    tetherd = os.path.join(bindir, "tetherd")
+    shutil.copy2(TETHERD, tetherd)
+    if launcher_mode is not None:
+        small = os.path.join(bindir, "tetherd-launcher")
+        shutil.copy2(os.path.join(os.path.dirname(os.path.realpath(TETHERD)),
+                                  "tetherd-launcher"), small)
+        os.chmod(small, launcher_mode)
+    saved, harness.TETHERD = harness.TETHERD, tetherd
     try:
-        d, c, s = setup(env)
+        d = env.daemon(name=name + "-d")
     finally:
         harness.TETHERD = saved
+    c = env.client(name + "-c")
+    d.add_user("alice")
+    c.login(d, "alice")
+    c.json("session", "new", d.host, "--name", "w")
+    return tetherd, d, c, f"{d.host}/w"
+
+
+def launcher_exe(d):
     (launcher,) = launchers_of(d.proc.pid)
-    exe = os.readlink(f"/proc/{launcher}/exe")
+    return launcher, os.readlink(f"/proc/{launcher}/exe")
+
+
+def test_tetherd_is_its_own_launcher_without_the_small_one(env):
+    """A tetherd with no tetherd-launcher beside it (nor installed), or one
+    that others may write to, execs itself as the launcher, and jobs run as
+    before; a trusted one beside it is used."""
+    alone, d, c, s = start_from(env, "alone")
+    launcher, exe = launcher_exe(d)
     assert exe == alone or exe.endswith("/libexec/tether/tetherd-launcher"), exe
     j, jdir, shim = running_job(d, c, s, "echo started; sleep 1")
     assert argv_of(shim) == ["tetherd", "__shim", jdir] and stat_of(shim)[1] == launcher
     assert wait_for(lambda: finished(c, s, j), what="job end")["state"] == "Completed"
     assert c.run("job", "receive", "-s", s, str(j["id"])).stdout == "started\n"
+    d.stop()
+    # writable by others: not run, and said
+    tetherd, d, c, s = start_from(env, "writable", 0o777)
+    assert launcher_exe(d)[1] == tetherd, launcher_exe(d)
+    assert 'event=launcher_untrusted path="%s-launcher"' % tetherd in d.log(), d.log()
+    j = c.json("job", "start", s, "--", "echo ran")
+    assert wait_for(lambda: finished(c, s, j), what="job end")["state"] == "Completed"
+    d.stop()
+    # the same program, as tetherd's own file is: used
+    tetherd, d, c, s = start_from(env, "trusted", 0o755)
+    assert launcher_exe(d)[1] == tetherd + "-launcher", launcher_exe(d)
+    assert "launcher_untrusted" not in d.log()
 
 
 def spec_for(uid, command):
