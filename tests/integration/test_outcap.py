@@ -5,6 +5,7 @@ delivered loses its job directory but not its record; per-session caps on
 unreceived output block (the next job waits, Blocked, until a receive frees
 room) or drop (with the exact count); session list --json says how many
 bytes each session holds; a per-user cap spans sessions."""
+import json
 import os
 import re
 import subprocess
@@ -171,6 +172,27 @@ def test_session_cap_drop_counts_exactly(env):
     r = receive(c, s, a)
     assert r.returncode == 0 and r.stdout.endswith(b"\n200000\n") and b"dropped" not in r.stderr
     assert len(r.stdout) == 1_288_895
+
+
+def test_concurrent_starts_leave_every_job_the_same_share(env):
+    """Jobs started at once each get an equal part of the session's cap,
+    whatever order the starts' rebalances (which look at the jobs' files
+    with the caps' lock let go) finish in: the last one's shares stand."""
+    d, c, s = setup(env, config={"session_output_cap": SESSION_CAP})
+    n = 12
+    procs = [c.popen("job", "start", s, "--json", "--", "sleep 30") for _ in range(n)]
+    jobs = []
+    for p in procs:
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0, out
+        jobs.append(json.loads(out)["id"])
+
+    def limit(job):
+        with open(os.path.join(job_dir(d, job), "limit")) as f:
+            return int(f.read())
+    assert [limit(j) for j in jobs] == [SESSION_CAP // n] * n, [limit(j) for j in jobs]
+    for j in jobs:
+        c.run("job", "stop", "-s", s, str(j))
 
 
 def test_user_cap_spans_sessions(env):
