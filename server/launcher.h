@@ -40,7 +40,9 @@
 /* The verb of the launcher process itself: "tetherd __launcher ...". */
 #define LAUNCHER_VERB "__launcher"
 
-/* The build a launcher must be of to serve this tetherd (its argv[3]). */
+/* The version and launcher protocol a launcher must have to serve this
+ * tetherd (its argv[3]): the "-1" counts changes of the protocol or of the
+ * supervisor's spec within a version. */
 #define LAUNCHER_STAMP "tether-launcher-" TETHER_VERSION "-1"
 
 /* The small launcher's file name (beside tetherd, or in TETHER_LIBEXECDIR). */
