@@ -335,25 +335,25 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	snprintf(num, sizeof num, "state.%lld.sh", (long long)j->id);
 	spool_session_file(out, s->id, num);
 	struct stat st;
-	bool has_home = stat(acct.home, &st) == 0 && S_ISDIR(st.st_mode);
 	/* A command with no state to restore (a new session, or one whose
 	 * commands have saved none) and none to save runs without the prelude:
 	 * bash reading it is a third of a short job's bash time. Only the name
 	 * is looked at (the directory is the account's; lstat opens nothing).
 	 * Such a command needs the session's directory only as a home for an
-	 * account without one: invoke -H's temporary sessions make none. */
+	 * account without one, and the supervisor makes it then (the home is
+	 * looked at there, not here: a home on a hung network file system
+	 * holds up that job alone, not a request thread): invoke -H's temporary
+	 * sessions make none. */
 	bool prelude = pty != NULL || save_state || lstat(in, &st) == 0;
-	if (((prelude || !has_home) && spool_mkdir(sdir, acct.uid, acct.gid) != 0) ||
+	if ((prelude && spool_mkdir(sdir, acct.uid, acct.gid) != 0) ||
 	    spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0) {
 		snprintf(err, errsz, "cannot create the job's spool: %s", strerror(errno));
 		return start_failed(srv, j, TETHER_E_INTERNAL, err);
 	}
-	const char *home = has_home ? acct.home : sdir;
 	json_t *env = json_array();
 	char kv[BOUND_PATH + 64];
 #define ENV(...) do { snprintf(kv, sizeof kv, __VA_ARGS__); \
 		json_array_append_new(env, json_string(kv)); } while (0)
-	ENV("HOME=%s", home);
 	ENV("USER=%s", acct.name);
 	ENV("LOGNAME=%s", acct.name);
 	ENV("SHELL=/bin/bash");
@@ -371,7 +371,7 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 		ENV("BASH_ENV=/dev/fd/3");
 #undef ENV
 	const char *buffering = proto_buffering_str(s->output_buffering);
-	json_t *spec = json_pack("{s:o,s:s,s:I,s:s}", "env", env, "cwd", home,
+	json_t *spec = json_pack("{s:o,s:s,s:I,s:s}", "env", env, "home_fallback", sdir,
 		"output_cap", (json_int_t)srv->conf.output_cap,
 		"buffering", buffering ? buffering : "block");
 	account_to_spec(&acct, spec);

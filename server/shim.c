@@ -74,22 +74,38 @@ static json_t *read_spec(int fd)
 	return spec;
 }
 
-/* Build a NULL-terminated string vector from a JSON array of strings. */
-static char **strv(json_t *arr)
+/* Build a NULL-terminated string vector from a JSON array of strings,
+ * after first if that is not NULL. */
+static char **strv(json_t *arr, char *first)
 {
-	size_t n = json_array_size(arr), i;
-	char **v = calloc(n + 1, sizeof *v);
+	size_t n = json_array_size(arr), i, k = first != NULL;
+	char **v = calloc(n + k + 1, sizeof *v);
 	json_t *s;
 	if (v == NULL)
 		return NULL;
+	v[0] = first;
 	json_array_foreach(arr, i, s) {
 		if (!json_is_string(s)) {
 			free(v);
 			return NULL;
 		}
-		v[i] = (char *)json_string_value(s);
+		v[k + i] = (char *)json_string_value(s);
 	}
 	return v;
+}
+
+/* The job's home and working directory: the account's home if it is a
+ * directory, else the session's directory (fallback), made for it here as
+ * the account's. Looked at by the supervisor, not by tetherd: a home on a
+ * hung network file system holds up this job alone. "/" if neither. */
+static const char *job_home(const struct account *a, const char *fallback)
+{
+	struct stat st;
+	if (stat(a->home, &st) == 0 && S_ISDIR(st.st_mode))
+		return a->home;
+	if (fallback != NULL && spool_mkdir(fallback, a->uid, a->gid) == 0)
+		return fallback;
+	return "/";
 }
 
 /* Build the fd-3 pipe carrying bash's rc text (a shell's --rcfile, a
@@ -112,7 +128,8 @@ static int rc_pipe(const char *rc, size_t len)
  * the child of a vfork() shares our memory and may only make system calls. */
 struct launch {
 	char         **argv, **envp;
-	const char    *cwd, *ptyname;
+	const char    *cwd, *ptyname;   /* cwd: the job's home */
+	char           home_env[BOUND_PATH + 8];   /* "HOME=" it, first in envp */
 	const char    *rc;         /* bash's rc text for fd 3, or NULL */
 	size_t         rclen;
 	struct account acct;       /* groups unknown: a fork, not a vfork (NSS) */
@@ -128,14 +145,15 @@ static int launch_init(struct launch *l, json_t *spec, int in, int out, int err,
 	l->in = in;
 	l->rc = json_string_value(json_object_get(spec, "rc"));
 	l->rclen = l->rc != NULL ? strlen(l->rc) : 0;
-	l->cwd = json_string_value(json_object_get(spec, "cwd"));
 	l->ptyname = ptyname;
 	l->out = out;
 	l->err = err;
 	if (account_from_spec(spec, &l->acct) != 0)
 		return -1;
-	l->argv = strv(json_object_get(spec, "argv"));
-	l->envp = strv(json_object_get(spec, "env"));
+	l->cwd = job_home(&l->acct, json_string_value(json_object_get(spec, "home_fallback")));
+	snprintf(l->home_env, sizeof l->home_env, "HOME=%s", l->cwd);
+	l->argv = strv(json_object_get(spec, "argv"), NULL);
+	l->envp = strv(json_object_get(spec, "env"), l->home_env);
 	if (l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
 		free(l->argv);
 		free(l->envp);

@@ -13,9 +13,9 @@
 
 #include "launcher.h"
 
-/* The spec (JSON: argv, env, cwd, the account, ...) is a sealed memory
- * file tetherd hands the supervisor on this descriptor, with its start
- * request (launcher.h), not a file in the job directory. */
+/* The spec (JSON: argv, env, home_fallback, the account, ...) is a sealed
+ * memory file tetherd hands the supervisor on this descriptor, with its
+ * start request (launcher.h), not a file in the job directory. */
 #define SHIM_SPEC_FD LAUNCHER_WORKER_FD
 
 /* A shell job (spec "pty") runs on a pseudo-terminal the shim owns. Its

@@ -787,5 +787,42 @@ def test_stdin_route_bad_input(env):
     assert d.healthy()
 
 
+def test_home_is_the_accounts_else_the_sessions_directory(env):
+    """A command starts in its account's home, with HOME set to it; when
+    that directory is missing, in its session's directory instead, made
+    for it as the account's (the supervisor looks, not the daemon)."""
+    if os.geteuid() != 0:
+        print("SKIPPED: needs root to change accounts")
+        return
+    import pwd
+    import shutil
+    import tempfile
+    d, c, s = setup(env, users=("homer",))
+    acct = H.os_account("homer")
+    uid = pwd.getpwnam(acct).pw_uid
+    home = tempfile.mkdtemp(prefix="tt-homer-home-")
+    os.chmod(home, 0o755)
+    os.chown(home, uid, -1)
+    try:
+        subprocess.run(["usermod", "-d", home, acct], check=True, capture_output=True)
+        r = inv(c, s, 'echo "$HOME"; pwd')
+        assert r.returncode == 0 and r.stdout == f"{home}\n{home}\n", r
+        os.rmdir(home)
+        # a new session (the first one's saved state keeps its HOME), and a
+        # background job, which saves no state: nothing made the session's
+        # directory before the supervisor
+        sid = c.json("session", "new", d.host, "--name", "w2")["id"]
+        sdir = os.path.join(d.state, "spool", "sessions", str(sid))
+        assert not os.path.exists(sdir)
+        j = c.json("job", "start", f"{d.host}/w2", "--", 'echo "$HOME"; pwd')
+        r = c.run("job", "receive", "-s", f"{d.host}/w2", str(j["id"]), "--wait")
+        assert r.returncode == 0 and r.stdout == f"{sdir}\n{sdir}\n", r
+        st = os.stat(sdir)
+        assert st.st_uid == uid and st.st_mode & 0o777 == 0o700, oct(st.st_mode)
+    finally:
+        subprocess.run(["usermod", "-d", "/nonexistent", acct], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main(globals())
