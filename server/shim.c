@@ -129,13 +129,21 @@ static int rc_pipe(const char *rc, size_t len)
 struct launch {
 	char         **argv, **envp;
 	const char    *cwd, *ptyname;   /* cwd: the job's home */
-	char           home_env[BOUND_PATH + 8];   /* "HOME=" it, first in envp */
+	char          *home_env;   /* "HOME=" it, first in envp (on the heap: 4 KiB
+	                            * more of stack was a page more per job) */
 	const char    *rc;         /* bash's rc text for fd 3, or NULL */
 	size_t         rclen;
 	struct account acct;       /* groups unknown: a fork, not a vfork (NSS) */
 	int            out, err;   /* the pipes' write ends (no pty) */
 	int            in;         /* stdin's read end, or -1: /dev/null (no pty) */
 };
+
+static void launch_free(struct launch *l)
+{
+	free(l->argv);
+	free(l->envp);
+	free(l->home_env);
+}
 
 /* Fill l from the spec; 0, or -1 if the spec lacks what a start needs. */
 static int launch_init(struct launch *l, json_t *spec, int in, int out, int err,
@@ -151,21 +159,17 @@ static int launch_init(struct launch *l, json_t *spec, int in, int out, int err,
 	if (account_from_spec(spec, &l->acct) != 0)
 		return -1;
 	l->cwd = job_home(&l->acct, json_string_value(json_object_get(spec, "home_fallback")));
-	snprintf(l->home_env, sizeof l->home_env, "HOME=%s", l->cwd);
+	size_t n = strlen(l->cwd) + sizeof "HOME=";
+	l->home_env = malloc(n);
+	if (l->home_env != NULL)
+		snprintf(l->home_env, n, "HOME=%s", l->cwd);
 	l->argv = strv(json_object_get(spec, "argv"), NULL);
 	l->envp = strv(json_object_get(spec, "env"), l->home_env);
-	if (l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
-		free(l->argv);
-		free(l->envp);
+	if (l->home_env == NULL || l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
+		launch_free(l);
 		return -1;
 	}
 	return 0;
-}
-
-static void launch_free(struct launch *l)
-{
-	free(l->argv);
-	free(l->envp);
 }
 
 /* A fixed message on stderr and the end of the child (vfork-safe). */
