@@ -70,19 +70,22 @@ static bool trusted(const struct stat *st)
  * those could change tetherd.) */
 static int open_small(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	struct stat st;
 	char dir[BOUND_PATH];
 	snprintf(dir, sizeof dir, "%s", path);
 	char *slash = strrchr(dir, '/');
-	if (slash != NULL)
-		slash[slash == dir] = '\0';   /* its directory ("/" for "/x") */
-	bool ok = slash != NULL && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	          trusted(&st) && stat(dir, &st) == 0 && trusted(&st);
-	if (!ok) {
-		close(fd);
+	if (slash == NULL)
+		return -1;
+	slash[slash == dir] = '\0';   /* its directory ("/" for "/x") */
+	/* the directory first, and never blocking: what others may have put
+	 * there (a FIFO) is not opened at all */
+	bool dir_ok = stat(dir, &st) == 0 && trusted(&st);
+	int fd = dir_ok ? open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+	if (fd < 0 && (dir_ok || access(path, F_OK) != 0))
+		return -1;   /* none there */
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !trusted(&st)) {
+		if (fd >= 0)
+			close(fd);
 		log_msg(LOG_WARN, "launcher_untrusted", "path", path);
 		return -1;
 	}

@@ -111,17 +111,21 @@ def big_libraries(pid):
                 if re.search(r"/lib(curl|ssl|crypto|microhttpd|sqlite3|gnutls)[^/]*\.so", line)}
 
 
-def start_from(env, name, launcher_mode=None):
-    """A daemon run from a copy of tetherd in its own directory, with a copy
-    of tetherd-launcher beside it (of that mode) unless launcher_mode is
-    None. Returns (copy of tetherd, d, c, s)."""
+def start_from(env, name, launcher_mode=None, dir_mode=0o755):
+    """A daemon run from a copy of tetherd in its own directory (of
+    dir_mode), with a copy of tetherd-launcher beside it (of that mode)
+    unless launcher_mode is None, or a FIFO of that name if it is "fifo".
+    Returns (copy of tetherd, d, c, s)."""
     import harness
     bindir = os.path.join(env.root, name)
     os.makedirs(bindir)
-    os.chmod(bindir, 0o755)
+    os.chmod(bindir, dir_mode)
     tetherd = os.path.join(bindir, "tetherd")
     shutil.copy2(TETHERD, tetherd)
-    if launcher_mode is not None:
+    if launcher_mode == "fifo":
+        os.mkfifo(os.path.join(bindir, "tetherd-launcher"))
+        os.chmod(os.path.join(bindir, "tetherd-launcher"), 0o777)   # looks runnable
+    elif launcher_mode is not None:
         small = os.path.join(bindir, "tetherd-launcher")
         shutil.copy2(os.path.join(os.path.dirname(os.path.realpath(TETHERD)),
                                   "tetherd-launcher"), small)
@@ -162,10 +166,30 @@ def test_tetherd_is_its_own_launcher_without_the_small_one(env):
     j = c.json("job", "start", s, "--", "echo ran")
     assert wait_for(lambda: finished(c, s, j), what="job end")["state"] == "Completed"
     d.stop()
+    # in a directory others may write to, whatever is there is not opened
+    # (a FIFO would block the daemon's start): not run, and said
+    tetherd, d, c, s = start_from(env, "fifo", "fifo", 0o777)
+    assert launcher_exe(d)[1] == tetherd, launcher_exe(d)
+    assert 'event=launcher_untrusted path="%s-launcher"' % tetherd in d.log(), d.log()
+    d.stop()
     # the same program, as tetherd's own file is: used
     tetherd, d, c, s = start_from(env, "trusted", 0o755)
     assert launcher_exe(d)[1] == tetherd + "-launcher", launcher_exe(d)
     assert "launcher_untrusted" not in d.log()
+
+
+def test_small_launcher_runs_only_for_its_own_build(env):
+    """tetherd-launcher serves only a tetherd of its own build: another
+    build's stamp hands the whole command line to that tetherd (EXE), and
+    anything else (run by hand) is refused with 127, running nothing."""
+    small = os.path.join(os.path.dirname(os.path.realpath(TETHERD)), "tetherd-launcher")
+    r = subprocess.run([small, "__launcher", "/bin/echo", "another-build", "pad"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == "__launcher /bin/echo another-build pad\n", r
+    for argv in ([], ["__shim", "/tmp"], ["__launcher", "echo", "another-build", "pad"],
+                 ["__transfer", "/bin/echo", "x", "pad"]):
+        r = subprocess.run([small] + argv, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 127 and r.stdout == "", (argv, r)
 
 
 def spec_for(uid, command):
