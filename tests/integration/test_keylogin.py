@@ -338,16 +338,20 @@ def test_fleet_login_runs_hosts_at_once(env):
         p = subprocess.Popen([os.path.abspath(TETHER), "login", "@web", "--user", "alice",
                               "--accept-new"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=e,
-                             text=True, start_new_session=True)
-        lines = []
+                             start_new_session=True)
+        # the pipe's own fd, read unbuffered: lines that come in one read
+        # would sit unseen in a buffered readline()'s buffer, where select()
+        # does not look
+        out, fd = b"", p.stdout.fileno()
         deadline = time.monotonic() + 50
-        while len(lines) < 4 and time.monotonic() < deadline:
-            ready, _, _ = select.select([p.stdout], [], [], 1)
+        while out.count(b"\n") < 4 and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
             if ready:
-                line = p.stdout.readline()
-                if not line:
+                data = os.read(fd, 4096)
+                if not data:
                     break
-                lines.append(line)
+                out += data
+        lines = out.decode().splitlines(keepends=True)
         assert sorted(x.split(":")[0] for x in lines) == ["alias", "w1", "w2", "w3"], lines
         assert all("logged in as alice" in x for x in lines), lines
         assert p.poll() is None, "the hanging host should still be pending"
