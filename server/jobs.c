@@ -33,6 +33,7 @@
 #include <pthread.h>
 
 #include "account.h"
+#include "cmdline.h"
 #include "idlist.h"
 #include "jobs.h"
 #include "joblog.h"
@@ -317,6 +318,20 @@ static int spec_memfd(const char *text)
 	return fd;
 }
 
+/* The command's words if it may run without a shell (cmdline.h), else
+ * NULL. */
+static json_t *direct_words(const char *cmd)
+{
+	size_t len = strlen(cmd);
+	char *buf = malloc(len + 1), *words[CMDLINE_WORDS_MAX];
+	size_t n = buf != NULL ? cmdline_direct(cmd, buf, len + 1, words, CMDLINE_WORDS_MAX) : 0;
+	json_t *arr = n > 0 ? json_array() : NULL;
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr, json_string(words[i]));
+	free(buf);
+	return arr;
+}
+
 /* Start a job. */
 tether_err jobs_start(struct server *srv, const struct user_rec *u,
                       const struct session_rec *s, struct job_rec *j, unsigned flags,
@@ -344,9 +359,17 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	 * looked at there, not here: a home on a hung network file system
 	 * holds up that job alone, not a request thread): invoke -H's temporary
 	 * sessions make none. */
-	bool prelude = pty != NULL || save_state || lstat(in, &st) == 0;
+	bool restore = lstat(in, &st) == 0;
+	/* a plain command with no state to restore may run without bash; it
+	 * has no state to save either (SKIP_UNCHANGED's rule, and a command
+	 * bash does not find changes none that matters: the next restores
+	 * the same defaults) */
+	json_t *direct = pty == NULL && !restore ? direct_words(j->command) : NULL;
+	bool prelude = pty != NULL || restore || (save_state && direct == NULL);
+	const char *run = direct != NULL ? "direct" : "bash";   /* for the log */
 	if ((prelude && spool_mkdir(sdir, acct.uid, acct.gid) != 0) ||
 	    spool_mkdir(jdir, (uid_t)-1, (gid_t)-1) != 0) {
+		json_decref(direct);
 		snprintf(err, errsz, "cannot create the job's spool: %s", strerror(errno));
 		return start_failed(srv, j, TETHER_E_INTERNAL, err);
 	}
@@ -380,6 +403,8 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 			"--noprofile", "--norc", "-c", j->command, "bash"));
 		if (prelude)
 			json_object_set_new(spec, "rc", json_string(command_rc));
+		if (direct != NULL)
+			json_object_set_new(spec, "exec", direct);
 		spool_job_file(path, j->id, "input");
 		if ((flags & JOBS_STDIN) != 0 && mkfifo(path, 0600) != 0 && errno != EEXIST) {
 			json_decref(spec);
@@ -428,6 +453,7 @@ tether_err jobs_start(struct server *srv, const struct user_rec *u,
 	log_int(&l, "session", s->id);
 	log_str(&l, "type", proto_job_type_str(j->type));
 	log_str(&l, "user", u->name);
+	log_str(&l, "run", run);
 	log_end(&l);
 	return TETHER_E_OK;
 }

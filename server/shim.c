@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -124,10 +125,23 @@ static int rc_pipe(const char *rc, size_t len)
 	return p[0];
 }
 
+/* A command that may run without a shell (cmdline.h): its words, and what
+ * bash would add to the environment when it execs a program in its own
+ * place (PWD, SHLVL one down again, and `_`, the program's path). */
+struct direct {
+	char  **argv;        /* the words; NULL: bash runs the command */
+	char  **envp;        /* the job's environment, then PWD, SHLVL and _ */
+	size_t  under_slot;  /* envp's index of `_`, set for each place tried */
+	char   *pwd;         /* "PWD=" and room for the working directory */
+	char  **under;       /* "_=PATH" for each place to try, NULL-terminated */
+};
+
 /* What the job's process becomes, all taken from the spec before the fork:
- * the child of a vfork() shares our memory and may only make system calls. */
+ * the child of a vfork() shares our memory and may only make system calls
+ * (the direct run's pwd and envp are its to fill: memory made for it). */
 struct launch {
 	char         **argv, **envp;
+	struct direct  direct;
 	const char    *cwd, *ptyname;   /* cwd: the job's home */
 	char          *home_env;   /* "HOME=" it, first in envp (on the heap: 4 KiB
 	                            * more of stack was a page more per job) */
@@ -138,11 +152,91 @@ struct launch {
 	int            in;         /* stdin's read end, or -1: /dev/null (no pty) */
 };
 
+static void direct_free(struct direct *d)
+{
+	for (size_t i = 0; d->under != NULL && d->under[i] != NULL; i++)
+		free(d->under[i]);
+	free(d->under);
+	free(d->argv);
+	free(d->envp);
+	free(d->pwd);
+	memset(d, 0, sizeof *d);
+}
+
 static void launch_free(struct launch *l)
 {
+	direct_free(&l->direct);
 	free(l->argv);
 	free(l->envp);
 	free(l->home_env);
+}
+
+/* envp's entry for name ("NAME="), or NULL. */
+static const char *env_entry(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; envp[i] != NULL; i++)
+		if (strncmp(envp[i], name, n) == 0)
+			return envp[i] + n;
+	return NULL;
+}
+
+/* "_=" dir "/" prog, or "_=" prog if dir is NULL. */
+static char *under_entry(const char *dir, size_t dirlen, const char *prog)
+{
+	size_t n = 2 + dirlen + 1 + strlen(prog) + 1;
+	char *e = malloc(n);
+	if (e != NULL && dir != NULL)
+		snprintf(e, n, "_=%.*s/%s", (int)dirlen, dir, prog);
+	else if (e != NULL)
+		snprintf(e, n, "_=%s", prog);
+	return e;
+}
+
+/* Make ready to run the words without a shell: the places PATH gives for
+ * the program (bash's search: an empty element is the working directory; a
+ * name with a slash is not searched) and the environment bash would pass.
+ * An environment that names PWD or SHLVL, or has no PATH, is bash's to
+ * handle; d->argv stays NULL then. 0, or -1 if memory ran out. */
+static int direct_init(struct direct *d, json_t *words, char *const *envp)
+{
+	memset(d, 0, sizeof *d);
+	const char *path = env_entry(envp, "PATH=");
+	if (!json_is_array(words) || json_array_size(words) == 0 || path == NULL ||
+	    env_entry(envp, "PWD=") != NULL || env_entry(envp, "SHLVL=") != NULL)
+		return 0;
+	size_t nenv = 0, places = 1;
+	while (envp[nenv] != NULL)
+		nenv++;
+	for (const char *p = path; *p != '\0'; p++)
+		places += *p == ':';
+	d->argv = strv(words, NULL);
+	d->envp = calloc(nenv + 4, sizeof *d->envp);
+	d->pwd = malloc(4 + PATH_MAX);
+	d->under = calloc(places + 1, sizeof *d->under);
+	if (d->argv == NULL || d->envp == NULL || d->pwd == NULL || d->under == NULL) {
+		direct_free(d);
+		return -1;
+	}
+	const char *prog = d->argv[0];
+	memcpy(d->envp, envp, nenv * sizeof *envp);
+	memcpy(d->pwd, "PWD=", 4);
+	d->envp[nenv] = d->pwd;
+	d->envp[nenv + 1] = (char *)"SHLVL=0";   /* bash -c's 1, less the exec's */
+	d->under_slot = nenv + 2;
+	bool slash = strchr(prog, '/') != NULL;
+	const char *p = path;
+	for (size_t i = 0; i < (slash ? 1 : places); i++) {
+		size_t len = strcspn(p, ":");
+		d->under[i] = slash ? under_entry(NULL, 0, prog)
+		                    : len > 0 ? under_entry(p, len, prog) : under_entry(".", 1, prog);
+		if (d->under[i] == NULL) {
+			direct_free(d);
+			return -1;
+		}
+		p += len + (p[len] == ':');
+	}
+	return 0;
 }
 
 /* Fill l from the spec; 0, or -1 if the spec lacks what a start needs. */
@@ -165,7 +259,8 @@ static int launch_init(struct launch *l, json_t *spec, int in, int out, int err,
 		snprintf(l->home_env, n, "HOME=%s", l->cwd);
 	l->argv = strv(json_object_get(spec, "argv"), NULL);
 	l->envp = strv(json_object_get(spec, "env"), l->home_env);
-	if (l->home_env == NULL || l->argv == NULL || l->argv[0] == NULL || l->envp == NULL) {
+	if (l->home_env == NULL || l->argv == NULL || l->argv[0] == NULL || l->envp == NULL ||
+	    direct_init(&l->direct, json_object_get(spec, "exec"), l->envp) != 0) {
 		launch_free(l);
 		return -1;
 	}
@@ -184,6 +279,24 @@ __attribute__((noreturn)) static void child_fail(const char *what, const char *a
 	ssize_t ignored = writev(2, v, 6);
 	(void)ignored;
 	_exit(code);
+}
+
+/* In the child, in the job's directory: exec the program as bash would in
+ * its own place, from the first place PATH gives where the account may run
+ * it. Returns if nothing ran, or if what was found is for bash to judge (a
+ * file with no #! line is a script to it; other errors are its to report,
+ * in its words): bash then runs the command. */
+static void run_direct(const struct direct *d)
+{
+	if (getcwd(d->pwd + 4, PATH_MAX) == NULL)
+		return;
+	for (size_t i = 0; d->under[i] != NULL; i++) {
+		d->envp[d->under_slot] = d->under[i];
+		execve(d->under[i] + 2, d->argv, d->envp);
+		if (errno != ENOENT && errno != EACCES && errno != ENOTDIR && errno != ELOOP &&
+		    errno != ENAMETOOLONG)
+			return;
+	}
 }
 
 /* In the child: become the job's process, then exec. Never returns. With a
@@ -229,6 +342,8 @@ __attribute__((noreturn)) static void child(const struct launch *l)
 	if (l->cwd == NULL || chdir(l->cwd) != 0)
 		if (chdir("/") != 0)
 			_exit(126);
+	if (l->direct.argv != NULL)
+		run_direct(&l->direct);
 	execve(l->argv[0], l->argv, l->envp);
 	child_fail("cannot run ", l->argv[0], 127);
 }

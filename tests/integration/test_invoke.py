@@ -824,5 +824,91 @@ def test_home_is_the_accounts_else_the_sessions_directory(env):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def test_plain_commands_run_without_bash_as_bash_would(env):
+    """A plain command in a session with no saved state runs without bash
+    (the daemon logs run="direct"), and nothing tells it from bash's run of
+    it: the same environment (with bash's PWD, SHLVL and _), the words as
+    they are, the exit code; and what the supervisor cannot exec itself (a
+    command not found, a file that is not executable, a script without a
+    #! line, a directory) is bash's to run or report, in its own words."""
+    import shutil
+    import tempfile
+    d, c, s = setup(env)
+    c.json("session", "new", d.host, "--name", "b")
+    b = f"{d.host}/b"
+    tmp = tempfile.mkdtemp(prefix="tt-direct-")
+    os.chmod(tmp, 0o755)
+    files = {"noshebang": ("echo from bash $# \"$@\"\n", 0o755),
+             "shebang": ("#!/bin/sh\necho from sh \"$@\"\n", 0o755),
+             "noexec": ("echo never\n", 0o644)}
+    for name, (text, mode) in files.items():
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(tmp, name), mode)
+
+    def runs(kind):
+        return sum(1 for x in d.log().splitlines()
+                   if "event=job_start " in x and f'run="{kind}"' in x)
+
+    def both(cmd, quoted):
+        """cmd invoked in session w (plain) and quoted as a background job
+        of session b (bash, and no prelude: a job saves nothing): the two
+        results, and whether w's ran direct."""
+        before = runs("direct")
+        r1 = inv(c, s, cmd)
+        direct = runs("direct") == before + 1
+        bash_before = runs("bash")
+        j = c.json("job", "start", b, "--", quoted)
+        r2 = c.run("job", "receive", "-s", b, str(j["id"]), "--wait")
+        assert runs("bash") == bash_before + 1, quoted
+        return r1, r2, direct
+
+    try:
+        def norm(text):
+            return sorted(x for x in text.splitlines()
+                          if not x.startswith(("TETHER_JOB=", "TETHER_SESSION=")))
+        r1, r2, direct = both("env", "'env'")
+        assert direct and r1.returncode == 0 and r2.returncode == 0, (r1, r2)
+        assert norm(r1.stdout) == norm(r2.stdout), (r1.stdout, r2.stdout)
+        assert "SHLVL=0" in r1.stdout and "_=/usr/bin/env" in r1.stdout, r1.stdout
+        r1, r2, direct = both("/usr/bin/printf %s, a=b c:d,e@f%g ./x -x --",
+                              "/usr/bin/printf '%s,' a=b c:d,e@f%g ./x -x --")
+        assert direct and r1.stdout == "a=b,c:d,e@f%g,./x,-x,--," == r2.stdout, (r1, r2)
+        r1, r2, direct = both("false", "'false'")
+        assert direct and r1.returncode == 1 == r2.returncode, (r1, r2)
+        before = runs("direct")
+        r1 = inv(c, s, "cat", input="typed\n")
+        assert runs("direct") == before + 1 and r1.stdout == "typed\n", r1
+        for name, rc, out in [("noshebang", 0, "from bash 2 a1 b2\n"),
+                              ("shebang", 0, "from sh a1 b2\n"),
+                              ("noexec", 126, ""), ("", 126, "")]:
+            path = os.path.join(tmp, name) if name else tmp
+            r1, r2, direct = both(f"{path} a1 b2", f"'{path}' a1 b2")
+            assert direct, name
+            assert (r1.returncode, r1.stdout) == (rc, out), (name, r1)
+            assert (r1.returncode, r1.stdout, r1.stderr) == \
+                (r2.returncode, r2.stdout, r2.stderr), (name, r1, r2)
+            assert rc == 0 or r1.stderr.startswith(f"bash: line 1: {path}: "), r1.stderr
+        before = runs("direct")
+        r1 = inv(c, s, "no_such_command_xyz --flag")
+        assert runs("direct") == before + 1
+        assert r1.returncode == 127, r1
+        assert r1.stderr == "bash: line 1: no_such_command_xyz: command not found\n", r1.stderr
+        # builtins and keywords are bash's, and once the session has a saved
+        # state every command runs through bash (its prelude restores it)
+        state = os.path.join(d.state, "spool", "sessions", "1", "state.sh")
+        for cmd in ["echo hi", "true --help", "pwd"]:
+            assert inv(c, s, cmd).returncode == 0, cmd
+        assert runs("direct") == before + 1 and not os.path.exists(state)
+        assert inv(c, s, "true").returncode == 0
+        assert runs("direct") == before + 2
+        assert inv(c, s, "cd /").returncode == 0 and os.path.exists(state)
+        assert inv(c, s, "pwd").stdout == "/\n"
+        assert inv(c, s, "true").returncode == 0
+        assert runs("direct") == before + 2
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main(globals())
