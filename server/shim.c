@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -125,6 +126,11 @@ static int rc_pipe(const char *rc, size_t len)
 	return p[0];
 }
 
+/* "PWD=" and a path: mapped for the start and unmapped after it, not on
+ * the heap, where the page it dirtied would stay with the supervisor for
+ * the job's whole life (a page more of private memory per running job). */
+#define PWD_ENTRY_SIZE (4 + PATH_MAX)
+
 /* A command that may run without a shell (cmdline.h): its words, and what
  * bash would add to the environment when it execs a program in its own
  * place (PWD, SHLVL one down again, and `_`, the program's path). */
@@ -159,7 +165,8 @@ static void direct_free(struct direct *d)
 	free(d->under);
 	free(d->argv);
 	free(d->envp);
-	free(d->pwd);
+	if (d->pwd != NULL)
+		munmap(d->pwd, PWD_ENTRY_SIZE);
 	memset(d, 0, sizeof *d);
 }
 
@@ -212,7 +219,9 @@ static int direct_init(struct direct *d, json_t *words, char *const *envp)
 		places += *p == ':';
 	d->argv = strv(words, NULL);
 	d->envp = calloc(nenv + 4, sizeof *d->envp);
-	d->pwd = malloc(4 + PATH_MAX);
+	void *pwd = mmap(NULL, PWD_ENTRY_SIZE, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	d->pwd = pwd != MAP_FAILED ? pwd : NULL;
 	d->under = calloc(places + 1, sizeof *d->under);
 	if (d->argv == NULL || d->envp == NULL || d->pwd == NULL || d->under == NULL) {
 		direct_free(d);
@@ -288,7 +297,7 @@ __attribute__((noreturn)) static void child_fail(const char *what, const char *a
  * in its words): bash then runs the command. */
 static void run_direct(const struct direct *d)
 {
-	if (getcwd(d->pwd + 4, PATH_MAX) == NULL)
+	if (getcwd(d->pwd + 4, PWD_ENTRY_SIZE - 4) == NULL)
 		return;
 	for (size_t i = 0; d->under[i] != NULL; i++) {
 		d->envp[d->under_slot] = d->under[i];
