@@ -5,7 +5,11 @@ while whole `tether` client processes (outside the group) run
 
   - `invoke -H HOST -- true`: a temporary session per run (create, the
     invoke exchange, delete), what each host of a fleet costs;
-  - `invoke -s HOST/S -- true` in an open session.
+  - `invoke -s HOST/S -- true` in an open session;
+  - the same in a session with a saved state (a `cd /tmp` first): bash
+    runs it with the prelude that restores and saves the state, where in
+    a session without one `true` runs without bash (docs/architecture.md,
+    "Commands without a shell").
 
 Prints the median CPU per invoke over rounds of RUNS invokes each, the
 client's own CPU per invoke, and with --perf a `perf record -g` of the
@@ -107,13 +111,19 @@ def main():
             c.json("session", "new", d.host, "--name", "b")
             h = [tether, "invoke", "-H", d.host, "--", "true"]
             s = [tether, "invoke", "-s", f"{d.host}/b", "--", "true"]
+            c.json("session", "new", d.host, "--name", "st")
+            r = c.run("invoke", "-s", f"{d.host}/st", "--", "cd /tmp")
+            if r.returncode != 0:
+                raise SystemExit(f"cd /tmp in session st: {r.stderr}")
+            st = [tether, "invoke", "-s", f"{d.host}/st", "--", "true"]
             # TETHER_TLS_RESUME=0: a full handshake per process, as before
             # sessions were kept under $TETHER_HOME (docs/performance.md)
             full = dict(c.env(), TETHER_TLS_RESUME="0")
             modes += [(tag + "invoke -H HOST -- true", h, c.env(), group),
                       (tag + "  -H, full handshake each", h, full, group),
                       (tag + "invoke -s HOST/S -- true", s, c.env(), group),
-                      (tag + "  -s, full handshake each", s, full, group)]
+                      (tag + "  -s, full handshake each", s, full, group),
+                      (tag + "  -s, a session with a saved state", st, c.env(), group)]
         res = {m[0]: [] for m in modes}
         for m, cmd, e, g in modes:   # warm-up
             round_of(cmd, e, 5, g)
