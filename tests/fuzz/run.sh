@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
-targets=(${FUZZ_TARGETS:-router json config addr outlog targets report api transfer sshkey})
+targets=(${FUZZ_TARGETS:-router json config addr outlog targets report api transfer sshkey cmdline})
 dir=build-fuzz
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 flags+=" -fno-omit-frame-pointer -g"
