@@ -133,9 +133,10 @@ static tether_err start_job(struct req *r, enum job_type type)
 
 tether_err api_start_query(struct req *r, int64_t *wait)
 {
-	int64_t remove;   /* send_output's, checked before anything starts */
+	int64_t remove, max;   /* send_output's, checked before anything starts */
 	if (req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, wait) != 0 ||
-	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0)
+	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0 ||
+	    req_query_i64(r, "max", JOBLOG_CHUNK, JOBLOG_CHUNK_BIG, JOBLOG_CHUNK_BIG, &max) != 0)
 		return r->err;
 	return TETHER_E_OK;
 }
@@ -363,7 +364,7 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 {
 	struct session_rec s = *sp;
 	struct job_rec j = *jp;
-	int64_t offset, wait, keep, remove;
+	int64_t offset, wait, keep, remove, max;
 	char why[120], num[32];
 	tether_err e = TETHER_E_OK;
 	bool shell = j.type == JOB_TYPE_SHELL;
@@ -375,7 +376,8 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 	if (req_query_i64(r, "offset", 0, INT64_MAX, j.delivered, &offset) != 0 ||
 	    req_query_i64(r, "wait", 0, OUTPUT_WAIT_MAX, 0, &wait) != 0 ||
 	    req_query_i64(r, "keep", 0, 1, 0, &keep) != 0 ||
-	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0) {
+	    req_query_i64(r, "remove", 0, 1, 0, &remove) != 0 ||
+	    req_query_i64(r, "max", JOBLOG_CHUNK, JOBLOG_CHUNK_BIG, JOBLOG_CHUNK_BIG, &max) != 0) {
 		e = r->err;
 		goto out;
 	}
@@ -413,9 +415,11 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 	}
 	struct buf data;
 	int64_t next;
-	int rc = joblog_read(j.id, offset, size, &data, &next, why, sizeof why);
+	size_t lent;
+	int rc = joblog_read(j.id, offset, size, max, &data, &next, &lent, why, sizeof why);
 	if (rc != 0) {
 		buf_free(&data);
+		joblog_reply_done((void *)(uintptr_t)lent);
 		e = req_error(r, rc < 0 ? TETHER_E_INTERNAL : TETHER_E_INVALID_ARGUMENT, "%s", why);
 		goto out;
 	}
@@ -455,7 +459,10 @@ static tether_err send_output(struct req *r, struct session_rec *sp, struct job_
 		store_audit(r->srv->store, "session_remove", r->user.name, r->peer, s.name);
 		req_header(r, "X-Tether-Removed", "1");
 	}
-	req_reply_raw(r, status, &data);
+	if (lent > 0)   /* what the reply took from the shared pool comes back when sent */
+		req_reply_raw_then(r, status, &data, joblog_reply_done, (void *)(uintptr_t)lent);
+	else
+		req_reply_raw(r, status, &data);
 out:
 	job_rec_clear(&j);
 	return e;

@@ -68,16 +68,51 @@ tether_err req_reply(struct req *r, int status, json_t *body)
 	return TETHER_E_OK;
 }
 
+/* The end of a binary reply's bytes: their owner is told. */
+static void raw_release(struct req *r)
+{
+	void (*done)(void *) = r->raw_done;
+	r->raw_done = NULL;
+	if (done != NULL)
+		done(r->raw_done_ctx);
+}
+
 /* Record a binary reply. */
 tether_err req_reply_raw(struct req *r, int status, struct buf *data)
 {
 	buf_free(&r->raw);
+	raw_release(r);
 	r->raw = *data;
 	buf_init(data, 0);
 	r->raw_reply = true;
 	r->status = status;
 	r->err = TETHER_E_OK;
 	return TETHER_E_OK;
+}
+
+tether_err req_reply_raw_then(struct req *r, int status, struct buf *data,
+                              void (*done)(void *ctx), void *ctx)
+{
+	raw_release(r);
+	req_reply_raw(r, status, data);
+	r->raw_done = done;
+	r->raw_done_ctx = ctx;
+	return TETHER_E_OK;
+}
+
+/* A binary reply's bytes and who to tell when the response frees them. */
+struct raw_owned {
+	char  *data;
+	void (*done)(void *ctx);
+	void  *ctx;
+};
+
+static void raw_owned_free(void *cls)
+{
+	struct raw_owned *o = cls;
+	free(o->data);
+	o->done(o->ctx);
+	free(o);
 }
 
 /* A streamed reply's producer, owned by the libmicrohttpd response. */
@@ -232,10 +267,22 @@ static enum MHD_Result respond(struct req *r, const char *method, const char *ur
 	if (r->err == TETHER_E_OK && r->raw_reply) {
 		size_t rawlen = r->raw.len;
 		char *data = buf_take(&r->raw, NULL);
-		struct MHD_Response *rr = MHD_create_response_from_buffer(rawlen, data,
-		                                                          MHD_RESPMEM_MUST_FREE);
+		struct raw_owned *o = r->raw_done != NULL ? malloc(sizeof *o) : NULL;
+		struct MHD_Response *rr = NULL;
+		if (o != NULL) {
+			*o = (struct raw_owned){ data, r->raw_done, r->raw_done_ctx };
+			rr = MHD_create_response_from_buffer_with_free_callback_cls(
+				rawlen, data, raw_owned_free, o);
+			if (rr != NULL)
+				r->raw_done = NULL;   /* the response's now */
+			else
+				free(o);
+		} else if (r->raw_done == NULL) {
+			rr = MHD_create_response_from_buffer(rawlen, data, MHD_RESPMEM_MUST_FREE);
+		}
 		if (rr == NULL) {
 			free(data);
+			raw_release(r);
 			return MHD_NO;
 		}
 		MHD_add_response_header(rr, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -566,6 +613,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(r->out);
 	buf_free_secret(&r->body);   /* a login body holds a password */
 	buf_free(&r->raw);
+	raw_release(r);   /* a reply that was never sent */
 	if (r->stream != NULL)
 		stream_free(r->stream);   /* a reply that was never sent */
 	free(r);

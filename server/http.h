@@ -48,6 +48,8 @@ struct req {
 	char                    allow[64];    /* Allow header, for 405 */
 	struct buf              raw;          /* a binary reply, if raw_reply */
 	bool                    raw_reply;
+	void                  (*raw_done)(void *ctx);   /* called once raw is freed */
+	void                   *raw_done_ctx;
 	const char             *raw_type;     /* its Content-Type; NULL: octet-stream */
 	struct stream_reply    *stream;       /* a reply produced as it is sent */
 	char                    xhdr[12][2][80]; /* extra response headers (an output
@@ -79,6 +81,11 @@ tether_err req_reply(struct req *r, int status, json_t *body);
 
 /* Set a binary (application/octet-stream) reply; takes data's contents. */
 tether_err req_reply_raw(struct req *r, int status, struct buf *data);
+
+/* The same, and done(ctx) once the reply's bytes are freed: after it was
+ * sent, or when the request ends without it. */
+tether_err req_reply_raw_then(struct req *r, int status, struct buf *data,
+                              void (*done)(void *ctx), void *ctx);
 
 /* Set a reply of len bytes (application/octet-stream) that read(ctx,
  * pos, buf, max) produces as the client takes them: the count it put in

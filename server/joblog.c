@@ -3,6 +3,7 @@
  * tetherd's reading side (joblog.h).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,14 +424,45 @@ bool joblog_has_more(int64_t job, int64_t delivered)
 /* Read [offset, min(size, offset + JOBLOG_CHUNK)) of the log into out, cut
  * back to a record boundary: 0, 1 if offset is not at a boundary, -1 if
  * the log is unreadable (why says which). */
-static int read_records(int64_t job, int64_t offset, int64_t size, struct buf *out,
-                        char *why, size_t whysz)
+/* What the replies hold past their first JOBLOG_CHUNK (joblog.h). */
+static _Atomic size_t pool_lent;
+
+/* Up to want bytes of the pool, what is left of it if less. */
+static size_t pool_take(size_t want)
+{
+	size_t used = atomic_load(&pool_lent), take;
+	do {
+		take = used < JOBLOG_POOL ? JOBLOG_POOL - used : 0;
+		if (take > want)
+			take = want;
+	} while (take > 0 && !atomic_compare_exchange_weak(&pool_lent, &used, used + take));
+	return take;
+}
+
+void joblog_reply_done(void *ctx)
+{
+	atomic_fetch_sub(&pool_lent, (size_t)(uintptr_t)ctx);
+}
+
+/* lent: NULL for a read of JOBLOG_CHUNK at most; else what the read took
+ * from the pool (joblog_read). */
+static int read_records(int64_t job, int64_t offset, int64_t size, int64_t max,
+                        struct buf *out, size_t *lent, char *why, size_t whysz)
 {
 	char path[BOUND_PATH];
 	int64_t want = size - offset;
-	if (want > JOBLOG_CHUNK)
+	if (max > JOBLOG_CHUNK_BIG)
+		max = JOBLOG_CHUNK_BIG;
+	if (lent != NULL)
+		*lent = 0;
+	if (want > JOBLOG_CHUNK && lent != NULL && max > JOBLOG_CHUNK) {
+		int64_t more = (want < max ? want : max) - JOBLOG_CHUNK;
+		*lent = pool_take((size_t)more);
+		want = JOBLOG_CHUNK + (int64_t)*lent;
+	} else if (want > JOBLOG_CHUNK) {
 		want = JOBLOG_CHUNK;
-	buf_init(out, JOBLOG_CHUNK);
+	}
+	buf_init(out, want > JOBLOG_CHUNK ? (size_t)want : JOBLOG_CHUNK);
 	if (want <= 0)
 		return 0;
 	job_path(path, job, "output.log");
@@ -467,8 +499,8 @@ static void marker(struct buf *out, const char *text, int n)
 	buf_append(out, text, (size_t)n);
 }
 
-int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int64_t *next,
-                char *why, size_t whysz)
+int joblog_read(int64_t job, int64_t offset, int64_t size, int64_t max, struct buf *out,
+                int64_t *next, size_t *lent, char *why, size_t whysz)
 {
 	char dir[BOUND_PATH], path[BOUND_PATH];
 	int64_t dropped_to, lost, delivered, released;
@@ -476,10 +508,11 @@ int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int6
 	job_path(path, job, "output.log");
 	bool gone = offset < size && spool_size(path) < 0;   /* a cleaned directory */
 	int rc = 0;
+	*lent = 0;
 	if (gone)
 		buf_init(out, JOBLOG_CHUNK);
 	else
-		rc = read_records(job, offset, size, out, why, whysz);
+		rc = read_records(job, offset, size, max, out, lent, why, whysz);
 	/* after reading: a release noted meanwhile may have punched what we
 	 * read, or a last acknowledgement removed the directory */
 	delivered_of(dir, &delivered, &released);
@@ -510,14 +543,31 @@ int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int6
 
 bool joblog_whole(int64_t job, int64_t from, int64_t to)
 {
-	struct buf seen;
-	char why[120];
-	if (to - from > JOBLOG_CHUNK)
+	char path[BOUND_PATH];
+	const size_t winsz = OUTLOG_HDR + OUTLOG_MAX_RECORD;   /* one record at least */
+	if (to - from > JOBLOG_CHUNK_BIG || to < from)
 		return false;
-	bool whole = read_records(job, from, to, &seen, why, sizeof why) == 0 &&
-	             (int64_t)seen.len == to - from;
-	buf_free(&seen);
-	return whole;
+	job_path(path, job, "output.log");
+	uint8_t *win = malloc(winsz);
+	int fd = win != NULL ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	if (fd < 0) {
+		free(win);
+		return from == to;
+	}
+	/* walk the headers a window at a time: a reply's worth of records,
+	 * in as little memory as one record */
+	int64_t off = from;
+	while (off < to) {
+		size_t want = to - off < (int64_t)winsz ? (size_t)(to - off) : winsz;
+		ssize_t got = pread(fd, win, want, off);
+		long whole = got > 0 ? outlog_parse(win, (size_t)got, NULL, NULL) : -1;
+		if (whole <= 0)
+			break;
+		off += whole;
+	}
+	close(fd);
+	free(win);
+	return off == to;
 }
 
 /* The frontier is noted before the punch (see joblog.h); the log is

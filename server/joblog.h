@@ -64,7 +64,9 @@
 #define OUTCAP_SESSION_DEFAULT (4 * OUTCAP_DEFAULT)    /* 4 GiB */
 #define OUTCAP_USER_DEFAULT    (16 * OUTCAP_DEFAULT)   /* 16 GiB */
 #define JOBLOG_RECORD_MAX 65536                /* payload bytes per record written */
-#define JOBLOG_CHUNK   (1024 * 1024)           /* bytes of log per read at most */
+#define JOBLOG_CHUNK   (1024 * 1024)           /* bytes of log per reply, always had */
+#define JOBLOG_CHUNK_BIG (4 * 1024 * 1024)     /* ... at most, the rest from the pool */
+#define JOBLOG_POOL    (64 * 1024 * 1024)      /* bytes all replies share past a CHUNK */
 #define JOBLOG_REFRESH (256 * 1024)            /* output between looks at the files */
 #define JOBLOG_REPLAY_KEEP (128 * 1024)        /* a shell's delivered tail kept */
 #define JOBLOG_RELEASE_STEP (8 * 1024 * 1024) /* delivered output punched at once */
@@ -128,17 +130,27 @@ bool joblog_blocked(int64_t job);
 /* Is there output past the delivered cursor that was not dropped? */
 bool joblog_has_more(int64_t job, int64_t delivered);
 
-/* The records from offset to at most size (JOBLOG_CHUNK at most) into out
- * (initialised here; the caller frees it), *next the offset after them;
- * for discarded output, a marker record saying how much was lost, and
- * *next past it; for released output (delivered before, or all of it when
- * the log is gone), a marker record saying so, and *next at the frontier.
- * 0, 1 if offset is not at a record boundary, -1 if the log is unreadable
- * (why says which). */
-int joblog_read(int64_t job, int64_t offset, int64_t size, struct buf *out, int64_t *next,
-                char *why, size_t whysz);
+/* The records from offset to at most size into out (initialised here; the
+ * caller frees it), *next the offset after them; for discarded output, a
+ * marker record saying how much was lost, and *next past it; for released
+ * output (delivered before, or all of it when the log is gone), a marker
+ * record saying so, and *next at the frontier. 0, 1 if offset is not at a
+ * record boundary, -1 if the log is unreadable (why says which).
+ *
+ * A reply reads JOBLOG_CHUNK, and up to max (at most JOBLOG_CHUNK_BIG: the
+ * client's ?max=) while the daemon's
+ * replies together hold less than JOBLOG_POOL past their first CHUNK:
+ * fewer round trips for a large output, and the memory of 512 connections'
+ * replies still bounded. *lent is what out took from the pool: give it
+ * back with joblog_reply_done() once out's bytes are freed (0: nothing). */
+int joblog_read(int64_t job, int64_t offset, int64_t size, int64_t max, struct buf *out,
+                int64_t *next, size_t *lent, char *why, size_t whysz);
 
-/* True if [from, to) is a run of whole records (at most JOBLOG_CHUNK). */
+/* Give back what joblog_read() lent a reply (ctx: the size, as a pointer,
+ * for req_reply_raw_then()). */
+void joblog_reply_done(void *ctx);
+
+/* True if [from, to) is a run of whole records (at most JOBLOG_CHUNK_BIG). */
 bool joblog_whole(int64_t job, int64_t from, int64_t to);
 
 /* Move the delivered cursor to offset (a record boundary) and release the

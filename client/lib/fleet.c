@@ -376,7 +376,7 @@ static void send_start(struct fleet *f, struct slot *s)
 		session_path(path, sizeof path, s, "/jobs");
 	} else if (start_streams(f, s)) {
 		/* remove=1: the reply that ends the output removes the session */
-		snprintf(sub, sizeof sub, "/invoke?wait=%ld&remove=1", output_wait(s));
+		snprintf(sub, sizeof sub, "/invoke?wait=%ld&remove=1&max=1048576", output_wait(s));
 		session_path(path, sizeof path, s, sub);
 	} else {
 		session_path(path, sizeof path, s, "/invoke");
@@ -393,7 +393,8 @@ static void send_output(struct fleet *f, struct slot *s, bool ack)
 		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld", (long long)s->job,
 		         (long long)s->offset);
 	else
-		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld&wait=%ld&keep=0%s",
+		/* max: 1 MiB a reply, as many hosts' replies are held at once */
+		snprintf(sub, sizeof sub, "/jobs/%lld/output?offset=%lld&wait=%ld&keep=0&max=1048576%s",
 		         (long long)s->job, (long long)s->offset, wait,
 		         s->temporary ? "&remove=1" : "");
 	session_path(path, sizeof path, s, sub);
