@@ -421,9 +421,6 @@ bool joblog_has_more(int64_t job, int64_t delivered)
 	return joblog_size(job) > to;
 }
 
-/* Read [offset, min(size, offset + JOBLOG_CHUNK)) of the log into out, cut
- * back to a record boundary: 0, 1 if offset is not at a boundary, -1 if
- * the log is unreadable (why says which). */
 /* What the replies hold past their first JOBLOG_CHUNK (joblog.h). */
 static _Atomic size_t pool_lent;
 
@@ -444,8 +441,10 @@ void joblog_reply_done(void *ctx)
 	atomic_fetch_sub(&pool_lent, (size_t)(uintptr_t)ctx);
 }
 
-/* lent: NULL for a read of JOBLOG_CHUNK at most; else what the read took
- * from the pool (joblog_read). */
+/* Read [offset, min(size, offset + JOBLOG_CHUNK)) of the log into out, or
+ * up to max with what the pool lends (*lent, if lent is not NULL), cut
+ * back to a record boundary: 0, 1 if offset is not at a boundary, -1 if
+ * the log is unreadable (why says which). */
 static int read_records(int64_t job, int64_t offset, int64_t size, int64_t max,
                         struct buf *out, size_t *lent, char *why, size_t whysz)
 {
