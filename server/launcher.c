@@ -77,11 +77,18 @@ static int open_small(const char *path)
 	if (slash == NULL)
 		return -1;
 	slash[slash == dir] = '\0';   /* its directory ("/" for "/x") */
-	/* the directory first, and never blocking: what others may have put
-	 * there (a FIFO) is not opened at all */
-	bool dir_ok = stat(dir, &st) == 0 && trusted(&st);
-	int fd = dir_ok ? open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
-	if (fd < 0 && (dir_ok || access(path, F_OK) != 0))
+	const char *name = path + (slash - dir) + 1;
+	/* the directory first, held open so the file is looked up in what was
+	 * checked, and never blocking: what others may have put in a
+	 * directory they can write (a FIFO) is not opened at all */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	bool dir_ok = fstat(dfd, &st) == 0 && trusted(&st);
+	int fd = dir_ok ? openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+	bool there = fd >= 0 || (!dir_ok && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0);
+	close(dfd);
+	if (!there)
 		return -1;   /* none there */
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !trusted(&st)) {
 		if (fd >= 0)
