@@ -943,12 +943,16 @@ def test_large_output_comes_four_mib_a_reply(env):
         assert off == len(data)
         return got
 
-    for bad in ["?max=1048575", "?max=4194305", "?max=x", "?max=-1"]:
-        st, _, body = get(bad + "&keep=1")
-        assert st == 400 and b"max" in body, (bad, st, body)
     st, h, body = get("?keep=1")
     assert st == 200 and 4 * 2**20 - 65541 <= len(body) <= 4 * 2**20, len(body)
     assert int(h["x-tether-next"]) == len(body) and h["x-tether-done"] == "0", h
+    # a bad max at an offset that would acknowledge the first reply is
+    # refused before anything moves
+    for bad in ["1048575", "4194305", "x", "-1"]:
+        st, _, body = get(f"?offset={h['x-tether-next']}&max={bad}")
+        assert st == 400 and b"max" in body, (bad, st, body[:200])
+    assert d.query(f"SELECT delivered FROM output_cursors WHERE job_id={job['id']}") in \
+        ([], [(0,)])
     # what a reply takes from the pool comes back when it is sent: 25
     # replies in turn (3 MiB each from the pool, 75 MiB) all get 4 MiB from
     # a 64 MiB pool
